@@ -1,0 +1,25 @@
+# Every target bootstraps .venv on a fresh machine with Python 3.10+ and the package index.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: test bench demo kernels-check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m pytest bench -q --benchmark-only --benchmark-columns=min,median,max,rounds --benchmark-sort=name
+
+demo: $(STAMP)
+	$(PY) bench/demo_fit.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks

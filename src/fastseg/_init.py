@@ -1,0 +1,78 @@
+"""Seeding: greedy k-means++ and random rows, on any backend.
+
+Prior validation of data is assumed: these take a prepared
+:class:`~fastseg.backend.Dataset` and return centres in its shifted coordinates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def kmeans_plusplus_core(backend, data, n_clusters, random_state, n_local_trials=None):
+    """Greedy k-means++ (Arthur & Vassilvitskii 2007, with local trials).
+
+    Each new centre is the best of ``n_local_trials`` candidates drawn with
+    probability proportional to ``w · D(x)²``, "best" meaning the lowest potential
+    after adding it. Two passes over X per centre: candidate potentials, then the
+    update of the closest-distance array.
+
+    Parameters
+    ----------
+    backend : Backend                       # IN
+    data : Dataset                          # IN
+    n_clusters : int                        # IN, 1 <= n_clusters <= n_samples
+    random_state : numpy.random.RandomState # IN/OUT, advanced
+    n_local_trials : int or None            # IN, default 2 + floor(ln k)
+
+    Returns
+    -------
+    centers : array of shape (n_clusters, n_features), shifted coordinates
+    indices : ndarray of shape (n_clusters,), int64
+        Row of X each centre was taken from.
+    """
+    xp = backend.xp
+    n, d = data.n_samples, data.n_features
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    centers = xp.empty((n_clusters, d), dtype=data.dtype)
+    indices = np.empty(n_clusters, dtype=np.int64)
+
+    # First centre: probability proportional to weight (the CDF of w · 1).
+    ones = xp.ones(n, dtype=data.dtype)
+    total = float(backend.to_numpy(xp.sum(data.weights, dtype=xp.float64)))
+    first = int(backend.kpp_sample(data, ones, np.array([random_state.uniform() * total]))[0])
+    del ones
+    indices[0] = first
+    centers[0] = data.X[first] - data.shift
+
+    closest = xp.full(n, np.inf, dtype=data.dtype)
+    potential = backend.kpp_add_center(data, centers[0], closest)
+    for c in range(1, n_clusters):
+        targets = random_state.uniform(size=n_local_trials) * potential
+        cand = backend.to_numpy(backend.kpp_sample(data, closest, targets))
+        cand_rows = data.X[xp.asarray(cand)] - data.shift
+        pots = backend.to_numpy(backend.kpp_potentials(data, cand_rows, closest))
+        best = int(np.argmin(pots))
+        indices[c] = cand[best]
+        centers[c] = cand_rows[best]
+        potential = backend.kpp_add_center(data, centers[c], closest)
+    return centers, indices
+
+
+def random_rows_core(backend, data, n_clusters, random_state):
+    """Distinct rows drawn with probability proportional to weight.
+
+    Returns
+    -------
+    centers : array of shape (n_clusters, n_features), shifted coordinates
+    indices : ndarray of shape (n_clusters,)
+    """
+    w = backend.to_numpy(data.weights).astype(np.float64)
+    p = w / w.sum()
+    if np.count_nonzero(p) < n_clusters:
+        # Not enough weighted rows to draw without replacement: allow zero-weight rows.
+        p = None
+    idx = random_state.choice(data.n_samples, size=n_clusters, replace=False, p=p)
+    xp = backend.xp
+    return data.X[xp.asarray(idx)] - data.shift, idx

@@ -1,0 +1,117 @@
+"""Input and parameter checks with errors that name the problem and the fix."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A constructor parameter has a value outside what it accepts.
+
+    Inherits from both ValueError and TypeError, as scikit-learn's does, so code
+    catching either keeps working.
+    """
+
+
+def _is_int(v):
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+def check_int(owner, name, value, low, high=None):
+    """Raise unless ``value`` is an int in ``[low, high]``."""
+    if not _is_int(value) or value < low or (high is not None and value > high):
+        hi = "inf)" if high is None else f"{high}]"
+        raise InvalidParameterError(
+            f"The '{name}' parameter of {owner} must be an int in the range [{low}, {hi}. "
+            f"Got {value!r} instead."
+        )
+    return int(value)
+
+
+def check_real(owner, name, value, low):
+    """Raise unless ``value`` is a real number ``>= low``."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not value >= low:
+        raise InvalidParameterError(
+            f"The '{name}' parameter of {owner} must be a float in the range [{low}, inf). "
+            f"Got {value!r} instead."
+        )
+    return float(value)
+
+
+def check_options(owner, name, value, options):
+    """Raise unless ``value`` is one of ``options``."""
+    if not isinstance(value, str) or value not in options:
+        allowed = ", ".join(repr(o) for o in options)
+        raise InvalidParameterError(
+            f"The '{name}' parameter of {owner} must be one of {allowed}. Got {value!r} instead."
+        )
+    return value
+
+
+def reject_non_numeric_columns(X):
+    """Name the offending columns of a DataFrame before NumPy fails on them."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    bad = [
+        str(col)
+        for col, dt in dtypes.items()
+        if not (np.issubdtype(getattr(dt, "numpy_dtype", dt), np.number) or dt == bool)
+    ]
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:10]) + (" ..." if len(bad) > 10 else "")
+        raise ValueError(
+            f"X has {len(bad)} non-numeric column(s): {shown}. k-means needs numbers: "
+            "drop these columns or encode them (e.g. one-hot) before fitting."
+        )
+
+
+def check_finite_rows(X):
+    """Raise if any row of X holds NaN or infinity, saying how many rows do."""
+    if np.isfinite(np.sum(X, dtype=np.float64)):
+        return
+    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if bad.size:
+        raise ValueError(
+            f"Input X contains NaN or infinity in {bad.size} of {X.shape[0]} rows "
+            f"(first at row {bad[0]}). Drop or impute those rows before fitting."
+        )
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """Validated weights: None → ones; a scalar → constant; else a 1-D array.
+
+    Raises
+    ------
+    ValueError
+        On a wrong shape, NaN/inf, negative values or an all-zero vector.
+    """
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=dtype)
+    if isinstance(sample_weight, (Real, np.number)):
+        w = np.full(n_samples, sample_weight, dtype=dtype)
+    else:
+        w = np.asarray(sample_weight)
+        if w.dtype.kind not in "biuf":
+            raise ValueError(f"sample_weight must be numeric; got dtype {w.dtype}.")
+        if w.ndim != 1 or w.shape[0] != n_samples:
+            raise ValueError(
+                f"sample_weight.shape == {w.shape}, expected ({n_samples},): one weight per row of X."
+            )
+        w = np.array(w, dtype=dtype)  # a copy: the caller's array is never touched
+    if not np.isfinite(w).all():
+        raise ValueError(
+            f"sample_weight contains NaN or infinity in {np.count_nonzero(~np.isfinite(w))} "
+            "entries; every weight must be a finite number >= 0."
+        )
+    neg = np.count_nonzero(w < 0)
+    if neg:
+        raise ValueError(
+            f"sample_weight contains {neg} negative value(s) (smallest {w.min():g}); "
+            "weights must be >= 0."
+        )
+    if not w.any():
+        raise ValueError("sample_weight is zero everywhere; at least one row needs a positive weight.")
+    return w

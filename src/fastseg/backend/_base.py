@@ -1,0 +1,185 @@
+"""The contract every array backend fulfils.
+
+The algorithms in ``fastseg._lloyd`` and ``fastseg._init`` are written once against
+this interface; a backend supplies the array module (``xp``) for small bookkeeping
+arrays (k × d centres, k counts) and the *engine ops* that touch every row of X.
+Engine ops are where the time goes, so each one reads X once.
+
+All engine ops work in *shifted* coordinates: a :class:`Dataset` carries a per-feature
+shift (the data mean) that the op subtracts chunk by chunk. This keeps the
+``‖x‖² − 2 x·c + ‖c‖²`` expansion accurate for data far from the origin without ever
+copying X, and is why centres passed to and returned from engine ops are shifted too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Dataset:
+    """Validated data resident on a backend, ready for the engine ops.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        C-contiguous float32 or float64 data, never modified.
+    weights : array of shape (n_samples,)
+        Non-negative sample weights in X's dtype.
+    shift : array of shape (n_features,)
+        Subtracted from every row before distances are taken.
+    x_sq : array of shape (n_samples,)
+        ``‖x - shift‖²`` per row.
+    centered : bool
+        False when ``shift`` is zero and rows are used as they are.
+    """
+
+    X: Any
+    weights: Any
+    shift: Any
+    x_sq: Any
+    centered: bool = False
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+
+def needs_centering(mean, mean_sq_norm) -> bool:
+    """Whether X must be shifted by its mean for accurate distance expansions.
+
+    The rounding error of ``‖x‖² − 2 x·c + ‖c‖²`` grows with ``‖x‖²`` while the
+    distances that matter grow with the spread, ``E‖x − μ‖² = E‖x‖² − ‖μ‖²``. When
+    the offset ``‖μ‖²`` is no larger than the spread, the error is at most twice
+    that of centred data and the shift (a subtraction per chunk) is skipped.
+
+    Parameters
+    ----------
+    mean : array of shape (n_features,)
+        Column means.
+    mean_sq_norm : float
+        Mean of ``‖x‖²`` over the rows.
+    """
+    offset = float((mean.astype("float64") ** 2).sum())
+    spread = mean_sq_norm - offset
+    return offset > spread
+
+
+class Backend:
+    """Base class of the array backends; see :mod:`fastseg.backend`.
+
+    Attributes
+    ----------
+    name : str
+        ``"cpu"`` or ``"gpu"``.
+    xp : module
+        The array module (``numpy`` or ``cupy``).
+    """
+
+    name: str = "abstract"
+    xp: Any = None
+
+    # -- transfers -------------------------------------------------------
+    def asarray(self, a, dtype=None):
+        """Return ``a`` on this backend, C-contiguous, without copying if possible."""
+        raise NotImplementedError
+
+    def to_numpy(self, a):
+        """Return ``a`` as a NumPy array on the host."""
+        raise NotImplementedError
+
+    def prepare(self, X, weights, *, center: bool = True) -> Dataset:
+        """Move validated data to the backend and precompute row norms.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Validated float32/float64 data.
+        weights : ndarray of shape (n_samples,)
+            Validated non-negative weights.
+        center : bool
+            Shift by the column means (True) or by zero.
+        """
+        raise NotImplementedError
+
+    # -- engine ops ------------------------------------------------------
+    def lloyd_step(self, data: Dataset, centers, labels, with_inertia=False):
+        """Assign every row to its nearest centre and accumulate the update.
+
+        Parameters
+        ----------
+        data : Dataset                                  # IN
+        centers : array of shape (k, d), X's dtype      # IN (shifted coordinates)
+        labels : int32 array of shape (n,)              # OUT
+
+        with_inertia : bool                             # IN
+
+        Returns
+        -------
+        sums : float64 array of shape (k, d)
+            Weighted sum of the (shifted) rows assigned to each centre.
+        counts : float64 array of shape (k,)
+            Total weight assigned to each centre.
+        inertia : float or None
+            Weighted sum of squared distances to the nearest centre, when asked.
+        """
+        raise NotImplementedError
+
+    def assign(self, data: Dataset, centers, labels, min_sq=None):
+        """Nearest centre of every row, without accumulation.
+
+        Parameters
+        ----------
+        data : Dataset                                  # IN
+        centers : array of shape (k, d)                 # IN (shifted coordinates)
+        labels : int32 array of shape (n,)              # OUT
+        min_sq : array of shape (n,) or None            # OUT, squared distance to it
+        """
+        raise NotImplementedError
+
+    def sq_dist_to_assigned(self, data: Dataset, centers, labels):
+        """Exact ``‖x - c[label]‖²`` per row (direct differences, no expansion)."""
+        raise NotImplementedError
+
+    def distances(self, data: Dataset, centers):
+        """Euclidean distances to every centre, shape (n, k), X's dtype."""
+        raise NotImplementedError
+
+    def kpp_add_center(self, data: Dataset, center, closest):
+        """k-means++: ``closest = min(closest, ‖x - center‖²)`` in place.
+
+        Parameters
+        ----------
+        data : Dataset                                  # IN
+        center : array of shape (d,)                    # IN (shifted coordinates)
+        closest : array of shape (n,), X's dtype        # IN/OUT
+
+        Returns
+        -------
+        float
+            The new potential ``Σ w · closest``.
+        """
+        raise NotImplementedError
+
+    def kpp_sample(self, data: Dataset, closest, targets):
+        """k-means++: indices ``i`` where the running sum of ``w · closest`` passes
+        each value of ``targets`` (inverse-CDF sampling), clipped to ``n - 1``."""
+        raise NotImplementedError
+
+    def kpp_potentials(self, data: Dataset, candidates, closest):
+        """k-means++: ``Σ w · min(closest, ‖x - c‖²)`` for each candidate row ``c``.
+
+        Returns
+        -------
+        float64 array of shape (n_candidates,)
+        """
+        raise NotImplementedError

@@ -1,0 +1,22 @@
+"""Shared fixtures and the one place that decides whether a GPU is present."""
+
+import numpy as np
+import pytest
+
+from fastseg.backend import gpu_available
+
+HAS_GPU = gpu_available()
+requires_gpu = pytest.mark.skipif(not HAS_GPU, reason="needs a CUDA GPU with CuPy")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "gpu" in item.keywords and not HAS_GPU:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU with CuPy"))
+
+
+@pytest.fixture
+def rng(request):
+    """A fresh generator per test, seeded from the test's name (reproducible)."""
+    seed = abs(hash(request.node.nodeid)) % (2**32)
+    return np.random.default_rng(seed)
