@@ -55,11 +55,9 @@ def reject_non_numeric_columns(X):
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
         return
-    bad = [
-        str(col)
-        for col, dt in dtypes.items()
-        if not (np.issubdtype(getattr(dt, "numpy_dtype", dt), np.number) or dt == bool)
-    ]
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    bad = [str(col) for col, dt in dtypes.items() if not (is_numeric_dtype(dt) or is_bool_dtype(dt))]
     if bad:
         shown = ", ".join(repr(b) for b in bad[:10]) + (" ..." if len(bad) > 10 else "")
         raise ValueError(

@@ -1,0 +1,173 @@
+"""Engine ops of the NumPy backend against direct, unoptimised NumPy references.
+
+Fresh random data at awkward sizes; outputs are poisoned before each call so an op
+that forgets to write a row is caught.
+"""
+
+import numpy as np
+import pytest
+
+from fastseg.backend import NumPyBackend, get_backend
+from fastseg.backend._base import needs_centering
+
+SIZES = [  # (n, k, d)
+    (1, 1, 1),
+    (2, 1, 3),
+    (97, 5, 7),
+    (1009, 13, 1),
+    (4099, 8, 16),  # crosses a sub-chunk boundary
+    (16411, 33, 5),  # crosses a block boundary; k past the knockout threshold
+    (3001, 1100, 4),  # k > 1024
+    (257, 6, 300),  # wide rows
+]
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def _ref_sq_dist(X, C):
+    X = X.astype(np.float64)
+    C = C.astype(np.float64)
+    return ((X[:, None, :] - C[None, :, :]) ** 2).sum(axis=2)
+
+
+def _data(rng, n, k, d, dtype, offset=0.0):
+    X = (rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + offset).astype(dtype)
+    w = rng.uniform(0.1, 2.0, n).astype(dtype)
+    C = X[rng.choice(n, k, replace=k > n)] + rng.normal(0, 0.1, (k, d)).astype(dtype)
+    return X, w, C.astype(dtype)
+
+
+def _labels_ok(labels, D):
+    """Labels must reach the minimum distance (ties may pick either centre)."""
+    rows = np.arange(D.shape[0])
+    best = D.min(axis=1)
+    return np.all(D[rows, labels] <= best * (1 + 1e-4) + 1e-6 * (1 + np.abs(best)))
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def backend(request):
+    return NumPyBackend(n_threads=request.param)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,k,d", SIZES)
+def test_lloyd_step_matches_reference(backend, rng, n, k, d, dtype):
+    if n * k > 2_000_000 and d > 4:
+        pytest.skip("reference too large")
+    X, w, C = _data(rng, n, k, d, dtype)
+    data = backend.prepare(X, w)
+    Cs = C - data.shift
+    labels = np.full(n, -7, np.int32)  # poisoned
+    sums, counts, inertia = backend.lloyd_step(data, Cs, labels, with_inertia=True)
+
+    D = _ref_sq_dist(X, C)
+    assert labels.dtype == np.int32 and labels.min() >= 0 and labels.max() < k
+    assert _labels_ok(labels, D)
+    ref_lab = D.argmin(axis=1)
+    # identical except at (near-)ties
+    assert np.mean(labels == ref_lab) >= 0.999 or n < 1000
+
+    Xs = X.astype(np.float64) - data.shift.astype(np.float64)
+    w64 = w.astype(np.float64)
+    ref_sums = np.zeros((k, d))
+    np.add.at(ref_sums, labels, Xs * w64[:, None])
+    ref_counts = np.bincount(labels, weights=w64, minlength=k)
+    ref_inertia = float((D[np.arange(n), labels] * w64).sum())
+    tol = TOL[dtype]
+    scale = np.abs(Xs).max() * w64.sum()
+    np.testing.assert_allclose(sums, ref_sums, rtol=tol, atol=tol * scale)
+    np.testing.assert_allclose(counts, ref_counts, rtol=tol)
+    assert inertia == pytest.approx(ref_inertia, rel=max(tol, 1e-4 if dtype == np.float32 else tol), abs=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,k,d", SIZES)
+def test_assign_and_distances(backend, rng, n, k, d, dtype):
+    X, w, C = _data(rng, n, k, d, dtype, offset=50.0)  # far from the origin: shifted
+    data = backend.prepare(X, w)
+    assert data.centered
+    Cs = C - data.shift
+    labels = np.full(n, -7, np.int32)
+    min_sq = np.full(n, np.nan, dtype)
+    backend.assign(data, Cs, labels, min_sq)
+    D = _ref_sq_dist(X, C)
+    assert _labels_ok(labels, D)
+    scale = D.max() + 1
+    np.testing.assert_allclose(min_sq, D.min(axis=1), atol=10 * TOL[dtype] * scale)
+
+    exact = backend.sq_dist_to_assigned(data, Cs, labels)
+    np.testing.assert_allclose(exact, D[np.arange(n), labels], rtol=TOL[dtype] * 10, atol=TOL[dtype])
+
+    dist = backend.distances(data, Cs)
+    assert dist.shape == (n, k) and dist.dtype == dtype
+    np.testing.assert_allclose(dist**2, D, atol=10 * TOL[dtype] * scale)
+
+
+def test_labels_are_first_minimum_on_exact_ties(backend):
+    # Two identical centres: argmin semantics give the lower index, in both strategies.
+    X = np.arange(40, dtype=np.float64).reshape(20, 2)
+    for k in (4, 40):
+        C = np.repeat(X[:2], k // 2, axis=0)
+        data = backend.prepare(X, np.ones(20))
+        labels = np.full(20, -1, np.int32)
+        backend.assign(data, C - data.shift, labels)
+        D = _ref_sq_dist(X, C)
+        np.testing.assert_array_equal(labels, D.argmin(axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kpp_ops(backend, rng, dtype):
+    n, d = 5003, 6
+    X, w, C = _data(rng, n, 4, d, dtype)
+    data = backend.prepare(X, w)
+    closest = np.full(n, np.inf, dtype)
+    pot = backend.kpp_add_center(data, C[0] - data.shift, closest)
+    ref = _ref_sq_dist(X, C[:1])[:, 0]
+    np.testing.assert_allclose(closest, ref, rtol=1e-4, atol=1e-4)
+    assert pot == pytest.approx(float(ref @ w.astype(np.float64)), rel=1e-5)
+
+    pots = backend.kpp_potentials(data, C[1:] - data.shift, closest)
+    D = _ref_sq_dist(X, C[1:])
+    ref_pots = (np.minimum(D, ref[:, None]) * w[:, None].astype(np.float64)).sum(axis=0)
+    np.testing.assert_allclose(pots, ref_pots, rtol=1e-5)
+
+    cdf = np.cumsum(ref * w)
+    targets = np.array([0.0, cdf[-1] * 0.3, cdf[-1] * 0.999999, cdf[-1] * 2])
+    idx = backend.kpp_sample(data, closest, targets)
+    assert idx.min() >= 0 and idx.max() <= n - 1
+    assert idx[-1] == n - 1  # beyond the total: clipped
+    for t, i in zip(targets[:3], idx[:3]):
+        assert cdf[i] >= t * (1 - 1e-6)
+
+
+def test_kpp_sample_never_draws_zero_mass_rows():
+    backend = get_backend("cpu")
+    X = np.zeros((6, 1))
+    w = np.array([0, 1, 0, 0, 1, 0], float)
+    data = backend.prepare(X, w)
+    ones = np.ones(6)
+    idx = backend.kpp_sample(data, ones, np.array([0.0, 0.5, 1.0, 1.5]))
+    assert set(idx.tolist()) <= {1, 4}
+
+
+def test_centering_decision():
+    assert not needs_centering(np.zeros(3), 3.0)
+    assert needs_centering(np.full(3, 10.0), 301.0)
+
+
+def test_get_backend_errors():
+    with pytest.raises(ValueError, match="device"):
+        get_backend("tpu")
+    with pytest.raises(ValueError, match="device"):
+        get_backend(3)
+    with pytest.raises(RuntimeError, match="GPU engine"):
+        get_backend("gpu")
+    assert get_backend("auto").name == "cpu"
+
+
+def test_import_does_not_import_cupy():
+    import subprocess
+    import sys
+
+    code = "import sys, fastseg; fastseg.KMeans(2, device='cpu').fit([[0.0],[1.0],[2.0]]); print('cupy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

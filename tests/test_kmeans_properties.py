@@ -1,0 +1,90 @@
+"""Property-based tests (hypothesis) of the estimator's invariants."""
+
+import warnings
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from fastseg import KMeans
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(1, 60))
+    d = draw(st.integers(1, 6))
+    k = draw(st.integers(1, n))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    X = draw(
+        arrays(dtype, (n, d), elements=st.floats(-1e3, 1e3, allow_nan=False, width=32))
+    )
+    seed = draw(st.integers(0, 2**16))
+    return X, k, seed
+
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _fit(X, k, seed, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate points: ConvergenceWarning is expected
+        return KMeans(k, random_state=seed, n_init=1, device="cpu", **kw).fit(X, **kw.pop("fit", {}))
+
+
+@SETTINGS
+@given(problems())
+def test_labels_in_range_and_inertia_recomputes(problem):
+    X, k, seed = problem
+    km = _fit(X, k, seed)
+    assert km.labels_.shape == (X.shape[0],)
+    assert km.labels_.min() >= 0 and km.labels_.max() < k
+    X64 = X.astype(np.float64)
+    C64 = km.cluster_centers_.astype(np.float64)
+    recomputed = ((X64 - C64[km.labels_]) ** 2).sum()
+    tol = 1e-4 if X.dtype == np.float32 else 1e-9
+    scale = (X64**2).sum() + 1.0
+    assert abs(km.inertia_ - recomputed) <= tol * scale
+
+
+@SETTINGS
+@given(problems())
+def test_predict_equals_labels_after_fit(problem):
+    X, k, seed = problem
+    km = _fit(X, k, seed)
+    pred = km.predict(X)
+    # Equal, except where a row is (numerically) tied between two centres.
+    D = ((X[:, None, :].astype(np.float64) - km.cluster_centers_[None].astype(np.float64)) ** 2).sum(2)
+    rows = np.arange(len(X))
+    differ = pred != km.labels_
+    tol = 1e-4 if X.dtype == np.float32 else 1e-9
+    assert np.all(np.abs(D[rows, pred] - D[rows, km.labels_])[differ] <= tol * (D.max() + 1))
+
+
+@SETTINGS
+@given(problems(), st.data())
+def test_weight_two_equals_duplicated_rows(problem, data):
+    X, k, seed = problem
+    # Integer-valued data: distances are exact, so near-ties cannot be broken
+    # differently by rounding and the comparison is about the weighting alone.
+    X = np.round(X.astype(np.float64) / 16)
+    distinct = np.unique(X, axis=0)
+    # With fewer distinct points than clusters, empty clusters are relocated to
+    # one of several equally far points, and which one is arbitrary.
+    assume(len(distinct) >= k)
+    twice = data.draw(arrays(np.bool_, X.shape[0]))
+    w = np.where(twice, 2.0, 1.0)
+    X_dup = np.repeat(X, w.astype(int), axis=0)
+    init = distinct[:k]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = KMeans(k, init=init, device="cpu").fit(X, sample_weight=w)
+        b = KMeans(k, init=init, device="cpu").fit(X_dup)
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-9, atol=1e-7)
+    assert abs(a.inertia_ - b.inertia_) <= 1e-9 * (1 + b.inertia_)
+    # k-means++ draws along the cumulative weight: same row order, same seeds.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = KMeans(k, random_state=seed, n_init=1, device="cpu").fit(X, sample_weight=w)
+        e = KMeans(k, random_state=seed, n_init=1, device="cpu").fit(X_dup)
+    assert abs(c.inertia_ - e.inertia_) <= 1e-6 * (1 + e.inertia_)
