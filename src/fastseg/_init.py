@@ -48,15 +48,17 @@ def kmeans_plusplus_core(backend, data, n_clusters, random_state, n_local_trials
 
     closest = xp.full(n, np.inf, dtype=data.dtype)
     potential = backend.kpp_add_center(data, centers[0], closest)
+    trial_dist = xp.empty((n_local_trials, n), dtype=data.dtype) if n_clusters > 1 else None
     for c in range(1, n_clusters):
         targets = random_state.uniform(size=n_local_trials) * potential
         cand = backend.to_numpy(backend.kpp_sample(data, closest, targets))
         cand_rows = data.X[xp.asarray(cand)] - data.shift
-        pots = backend.to_numpy(backend.kpp_potentials(data, cand_rows, closest))
+        pots = backend.to_numpy(backend.kpp_potentials(data, cand_rows, closest, trial_dist))
         best = int(np.argmin(pots))
         indices[c] = cand[best]
         centers[c] = cand_rows[best]
-        potential = backend.kpp_add_center(data, centers[c], closest)
+        closest[...] = trial_dist[best]
+        potential = float(pots[best])
     return centers, indices
 
 

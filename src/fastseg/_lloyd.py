@@ -13,15 +13,13 @@ import numpy as np
 def tolerance(backend, data, tol):
     """Absolute tolerance: ``tol`` times the mean per-feature variance of X.
 
-    ``data.x_sq`` holds ``‖x − shift‖²``, whose average is the sum of the variances
-    plus ``‖mean − shift‖²``.
+    ``data.mean_sq``, the mean of ``‖x − shift‖²``, is the sum of the variances plus
+    ``‖mean − shift‖²``.
     """
     if tol == 0:
         return 0.0
-    xp = backend.xp
-    mean_sq = float(backend.to_numpy(xp.mean(data.x_sq, dtype=xp.float64)))
-    mean = backend.to_numpy(xp.mean(data.X, axis=0, dtype=xp.float64)) - backend.to_numpy(data.shift)
-    total_var = max(mean_sq - float(mean @ mean), 0.0)
+    mean = data.mean - backend.to_numpy(data.shift).astype(np.float64)
+    total_var = max(data.mean_sq - float(mean @ mean), 0.0)
     return total_var / data.n_features * tol
 
 
@@ -88,16 +86,15 @@ def lloyd(backend, data, centers_init, *, max_iter=300, tol=0.0, verbose=False):
     n = data.n_samples
     centers = backend.asarray(centers_init, dtype=data.dtype).copy()
     labels = xp.full(n, -1, dtype=xp.int32)
-    labels_old = xp.full(n, -1, dtype=xp.int32)
     strict = False
     for i in range(max_iter):
-        sums, counts, inertia = backend.lloyd_step(data, centers, labels, with_inertia=verbose)
+        sums, counts, n_changed, inertia = backend.lloyd_step(data, centers, labels, with_inertia=verbose)
         new = update_centers(backend, data, centers, labels, sums, counts)
         shift = float(backend.to_numpy(((new - centers) ** 2).sum()))
         centers = new
         if verbose:
             print(f"Iteration {i}, inertia {inertia:.6g}.")
-        if bool(xp.array_equal(labels, labels_old)):
+        if n_changed == 0:
             strict = True
             if verbose:
                 print(f"Converged at iteration {i}: strict convergence.")
@@ -106,10 +103,11 @@ def lloyd(backend, data, centers_init, *, max_iter=300, tol=0.0, verbose=False):
             if verbose:
                 print(f"Converged at iteration {i}: center shift {shift:.3g} within tolerance {tol:.3g}.")
             break
-        labels_old[:] = labels
-    if not strict:
-        # Labels must match the final centres.
-        backend.assign(data, centers, labels)
-    d2 = backend.sq_dist_to_assigned(data, centers, labels)
+    if strict:
+        d2 = backend.sq_dist_to_assigned(data, centers, labels)
+    else:
+        d2 = xp.empty(n, dtype=data.dtype)
+        # Labels must match the final centres; exact distances in the same pass.
+        backend.assign(data, centers, labels, d2, exact=True)
     inertia = float(backend.to_numpy(xp.dot(d2.astype(xp.float64), data.weights.astype(xp.float64))))
     return labels, inertia, centers, i + 1

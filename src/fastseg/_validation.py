@@ -68,8 +68,11 @@ def reject_non_numeric_columns(X):
 
 def check_finite_rows(X):
     """Raise if any row of X holds NaN or infinity, saying how many rows do."""
-    if np.isfinite(np.sum(X, dtype=np.float64)):
-        return
+    # Fast path: one pairwise sum in X's dtype. A huge but finite X may overflow it,
+    # which only costs the exact row check below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(X)):
+            return
     bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
     if bad.size:
         raise ValueError(

@@ -290,7 +290,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.inertia_ = inertia
         self.n_iter_ = n_iter
         self._n_features_out = self.cluster_centers_.shape[0]
-        distinct = np.unique(self.labels_).size
+        distinct = int(np.count_nonzero(np.bincount(self.labels_, minlength=self.n_clusters)))
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than "

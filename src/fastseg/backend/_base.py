@@ -29,10 +29,14 @@ class Dataset:
         Non-negative sample weights in X's dtype.
     shift : array of shape (n_features,)
         Subtracted from every row before distances are taken.
-    x_sq : array of shape (n_samples,)
-        ``‖x - shift‖²`` per row.
+    x_sq : array of shape (n_samples,) or None
+        ``‖x - shift‖²`` per row, filled in by the first op that needs it.
     centered : bool
         False when ``shift`` is zero and rows are used as they are.
+    mean : float64 array of shape (n_features,)
+        Unweighted column means of X (host).
+    mean_sq : float
+        Mean over rows of ``‖x - shift‖²``.
     """
 
     X: Any
@@ -40,6 +44,8 @@ class Dataset:
     shift: Any
     x_sq: Any
     centered: bool = False
+    mean: Any = None
+    mean_sq: float = 0.0
 
     @property
     def n_samples(self) -> int:
@@ -129,12 +135,14 @@ class Backend:
             Weighted sum of the (shifted) rows assigned to each centre.
         counts : float64 array of shape (k,)
             Total weight assigned to each centre.
+        n_changed : int
+            Rows whose label differs from the one ``labels`` held on entry.
         inertia : float or None
             Weighted sum of squared distances to the nearest centre, when asked.
         """
         raise NotImplementedError
 
-    def assign(self, data: Dataset, centers, labels, min_sq=None):
+    def assign(self, data: Dataset, centers, labels, min_sq=None, exact=False):
         """Nearest centre of every row, without accumulation.
 
         Parameters
@@ -143,6 +151,8 @@ class Backend:
         centers : array of shape (k, d)                 # IN (shifted coordinates)
         labels : int32 array of shape (n,)              # OUT
         min_sq : array of shape (n,) or None            # OUT, squared distance to it
+        exact : bool                                    # IN
+            Compute ``min_sq`` from direct differences rather than the expansion.
         """
         raise NotImplementedError
 
@@ -175,11 +185,21 @@ class Backend:
         each value of ``targets`` (inverse-CDF sampling), clipped to ``n - 1``."""
         raise NotImplementedError
 
-    def kpp_potentials(self, data: Dataset, candidates, closest):
-        """k-means++: ``Σ w · min(closest, ‖x - c‖²)`` for each candidate row ``c``.
+    def kpp_potentials(self, data: Dataset, candidates, closest, out):
+        """k-means++: the potential after adding each candidate.
+
+        Parameters
+        ----------
+        data : Dataset                                  # IN
+        candidates : array of shape (t, d)              # IN (shifted coordinates)
+        closest : array of shape (n,), X's dtype        # IN
+        out : array of shape (t, n), X's dtype          # OUT, ``min(closest, ‖x − c‖²)``
+            Row ``j`` becomes the closest-distance array if candidate ``j`` wins,
+            so the winner costs no further pass over X.
 
         Returns
         -------
-        float64 array of shape (n_candidates,)
+        float64 array of shape (t,)
+            ``Σ w · out[j]`` for each candidate.
         """
         raise NotImplementedError

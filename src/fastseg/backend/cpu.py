@@ -21,8 +21,8 @@ import scipy.sparse as sp
 
 from ._base import Backend, Dataset, needs_centering
 
-_BLOCK_ROWS = 16384  # rows per thread task: big enough to amortise the sparse product
-_GEMM_ELEMS = 131072  # sub-chunk rows × k: the distance tile stays in L2
+_BLOCK_ROWS = 65536  # rows per thread task: big enough to amortise the sparse product
+_GEMM_ELEMS = 524288  # sub-chunk rows × k: few, large numpy calls (each releases the GIL)
 _TOURNAMENT_MAX_K = 32  # up to here a knockout beats numpy's row-wise argmin
 
 
@@ -63,25 +63,42 @@ class NumPyBackend(Backend):
 
     def prepare(self, X, weights, *, center=True) -> Dataset:
         X = np.ascontiguousarray(X)
+        n, d = X.shape
         weights = np.ascontiguousarray(weights, dtype=X.dtype)
-        mean = X.mean(axis=0, dtype=np.float64)
-        data = Dataset(
-            X=X,
-            weights=weights,
-            shift=np.zeros(X.shape[1], dtype=X.dtype),
-            x_sq=np.empty(X.shape[0], X.dtype),
-        )
+        data = Dataset(X=X, weights=weights, shift=np.zeros(d, dtype=X.dtype), x_sq=None)
+        ones = np.ones(max((e - s for s, e in self._blocks(n)), default=0), X.dtype)
 
-        def norms(s, e):
+        def moments(s, e):
             xc = self._rows(data, s, e)
-            np.einsum("ij,ij->i", xc, xc, out=data.x_sq[s:e])
+            # column sums by BLAS (no float64 copy of the block); blocks add in float64
+            col = (ones[: e - s] @ xc).astype(np.float64)
+            flat = xc.reshape(-1)
+            return col, float(np.dot(flat, flat))
 
-        self._run(data.n_samples, norms)
-        if center and needs_centering(mean, float(data.x_sq.mean(dtype=np.float64))):
-            data.shift = mean.astype(X.dtype)
+        def summarise():
+            parts = self._run(n, moments)
+            return sum(p[0] for p in parts) / n, sum(p[1] for p in parts) / n
+
+        col_mean, data.mean_sq = summarise()
+        data.mean = col_mean
+        if center and needs_centering(data.mean, data.mean_sq):
+            data.shift = data.mean.astype(X.dtype)
             data.centered = True
-            self._run(data.n_samples, norms)
+            data.mean_sq = summarise()[1]  # recomputed: subtracting would cancel badly
         return data
+
+    def _x_sq(self, data):
+        """``‖x − shift‖²`` per row, computed on first use (Lloyd iterations never need it)."""
+        if data.x_sq is None:
+            x_sq = np.empty(data.n_samples, data.dtype)
+
+            def norms(s, e):
+                xc = self._rows(data, s, e)
+                np.einsum("ij,ij->i", xc, xc, out=x_sq[s:e])
+
+            self._run(data.n_samples, norms)
+            data.x_sq = x_sq
+        return data.x_sq
 
     # -- scheduling ------------------------------------------------------
     def _blocks(self, n):
@@ -115,6 +132,14 @@ class NumPyBackend(Backend):
             cache[key] = buf
         return buf[:need].reshape(shape)
 
+    def _indptr(self, m):
+        """0..m as int32, cached: a one-hot CSC matrix's column pointers."""
+        ptr = self._local.__dict__.get("indptr")
+        if ptr is None or ptr.size < m + 1:
+            ptr = np.arange(max(m, _BLOCK_ROWS) + 1, dtype=np.int32)
+            self._local.__dict__["indptr"] = ptr
+        return ptr[: m + 1]
+
     def _rows(self, data, s, e):
         """Rows ``s:e`` of X in shifted coordinates (a view when X is not shifted)."""
         if not data.centered:
@@ -125,29 +150,39 @@ class NumPyBackend(Backend):
 
     @staticmethod
     def _sub_rows(k):
-        return int(min(4096, max(128, _GEMM_ELEMS // max(k, 1))))
+        return int(min(65536, max(128, _GEMM_ELEMS // max(k, 1))))
 
-    def _nearest(self, xc, C2T, cn, labels, min_d):
+    @staticmethod
+    def _store(labels, new, count):
+        """Write ``new`` into ``labels``; return how many differ when ``count``."""
+        changed = int(np.count_nonzero(labels != new)) if count else 0
+        labels[...] = new
+        return changed
+
+    def _nearest(self, xc, C2T, cn, labels, min_d, count=False):
         """Labels and ``min_c(‖c‖² − 2 x·c)`` for the rows of ``xc``.
 
         xc : (m, d) IN; C2T : (d, k) IN, −2 Cᵀ; cn : (k,) IN, ‖c‖²;
-        labels : (m,) int32 OUT; min_d : (m,) OUT, or None to skip it.
+        labels : (m,) int32 IN/OUT; min_d : (m,) OUT, or None to skip it.
+        Returns the number of labels that changed when ``count``, else 0.
         """
         m, k = xc.shape[0], C2T.shape[1]
         if k <= _TOURNAMENT_MAX_K:
-            return self._nearest_tournament(xc, C2T, cn, labels, min_d)
+            return self._nearest_tournament(xc, C2T, cn, labels, min_d, count)
         step = self._sub_rows(k)
+        changed = 0
         for a in range(0, m, step):
             b = min(a + step, m)
             D = self._buffer("d", (b - a, k), xc.dtype)
             np.matmul(xc[a:b], C2T, out=D)
             D += cn
             lab = D.argmin(axis=1)
-            labels[a:b] = lab
+            changed += self._store(labels[a:b], lab, count)
             if min_d is not None:
                 min_d[a:b] = D[np.arange(b - a), lab]
+        return changed
 
-    def _nearest_tournament(self, xc, C2T, cn, labels, min_d):
+    def _nearest_tournament(self, xc, C2T, cn, labels, min_d, count=False):
         """:meth:`_nearest` for small k, on the transposed (k, m) distance tile.
 
         numpy's row-wise argmin pays a fixed cost per row that dominates when rows
@@ -158,8 +193,9 @@ class NumPyBackend(Backend):
         """
         m, k = xc.shape[0], C2T.shape[1]
         dt = xc.dtype
-        step = min(m, 8192)
+        step = min(m, self._sub_rows(k))
         cnT = cn[:, None]
+        changed = 0
         for a in range(0, m, step):
             b = min(a + step, m)
             w = b - a
@@ -195,12 +231,10 @@ class NumPyBackend(Backend):
                 idx = ni
                 rows = h + rows % 2
                 rnd += 1
-            if idx is None:  # k == 1
-                labels[a:b] = 0
-            else:
-                labels[a:b] = idx[0]
+            changed += self._store(labels[a:b], 0 if idx is None else idx[0], count)  # k == 1: 0
             if min_d is not None:
                 min_d[a:b] = vals[0]
+        return changed
 
     @staticmethod
     def _prep_centers(centers):
@@ -211,60 +245,68 @@ class NumPyBackend(Backend):
     def lloyd_step(self, data, centers, labels, with_inertia=False):
         k, d = centers.shape
         C2T, cn = self._prep_centers(centers)
+        x_sq = self._x_sq(data) if with_inertia else None
 
         def block(s, e):
             xc = self._rows(data, s, e)
             m = e - s
             lab = labels[s:e]
             min_d = self._buffer("m", (m,), data.dtype) if with_inertia else None
-            self._nearest(xc, C2T, cn, lab, min_d)
+            changed = self._nearest(xc, C2T, cn, lab, min_d, count=True)
             w = data.weights[s:e]
             inertia = 0.0
             if with_inertia:
-                min_d += data.x_sq[s:e]
+                min_d += x_sq[s:e]
                 np.maximum(min_d, 0, out=min_d)
                 inertia = float(np.dot(min_d, w))
-            onehot = sp.csc_matrix((w, lab, np.arange(m + 1)), shape=(k, m))
+            onehot = sp.csc_matrix((w, lab, self._indptr(m)), shape=(k, m))
             sums = np.asarray(onehot @ xc, dtype=np.float64)
             counts = np.bincount(lab, weights=w, minlength=k)
-            return sums, counts, inertia
+            return sums, counts, changed, inertia
 
         parts = self._run(data.n_samples, block)
         sums = np.zeros((k, d), np.float64)
         counts = np.zeros(k, np.float64)
+        changed = 0
         inertia = 0.0
-        for s_, c_, i_ in parts:
+        for s_, c_, ch_, i_ in parts:
             sums += s_
             counts += c_
+            changed += ch_
             inertia += i_
-        return sums, counts, (inertia if with_inertia else None)
+        return sums, counts, changed, (inertia if with_inertia else None)
 
-    def assign(self, data, centers, labels, min_sq=None):
+    def assign(self, data, centers, labels, min_sq=None, exact=False):
         C2T, cn = self._prep_centers(centers)
+        x_sq = None if (min_sq is None or exact) else self._x_sq(data)
+        C = np.ascontiguousarray(centers, dtype=data.dtype)
 
         def block(s, e):
             xc = self._rows(data, s, e)
-            out = self._buffer("m", (e - s,), data.dtype) if min_sq is None else min_sq[s:e]
-            self._nearest(xc, C2T, cn, labels[s:e], out)
-            if min_sq is not None:
-                out += data.x_sq[s:e]
+            lab = labels[s:e]
+            out = None if (min_sq is None or exact) else min_sq[s:e]
+            self._nearest(xc, C2T, cn, lab, out)
+            if out is not None:
+                out += x_sq[s:e]
                 np.maximum(out, 0, out=out)
+            elif min_sq is not None:  # exact: direct differences while the block is warm
+                self._exact_sq(xc, C, lab, min_sq[s:e])
 
         self._run(data.n_samples, block)
+
+    def _exact_sq(self, xc, C, lab, out):
+        diff = self._buffer("diff", xc.shape, xc.dtype)
+        np.subtract(xc, C[lab], out=diff)
+        np.einsum("ij,ij->i", diff, diff, out=out)
 
     def sq_dist_to_assigned(self, data, centers, labels):
         out = np.empty(data.n_samples, data.dtype)
         C = np.ascontiguousarray(centers, dtype=data.dtype)
-
-        def block(s, e):
-            diff = self._buffer("diff", (e - s, data.n_features), data.dtype)
-            np.subtract(self._rows(data, s, e), C[labels[s:e]], out=diff)
-            np.einsum("ij,ij->i", diff, diff, out=out[s:e])
-
-        self._run(data.n_samples, block)
+        self._run(data.n_samples, lambda s, e: self._exact_sq(self._rows(data, s, e), C, labels[s:e], out[s:e]))
         return out
 
     def distances(self, data, centers):
+        x_sq = self._x_sq(data)
         k = centers.shape[0]
         out = np.empty((data.n_samples, k), data.dtype)
         C2T, cn = self._prep_centers(np.asarray(centers, dtype=data.dtype))
@@ -274,7 +316,7 @@ class NumPyBackend(Backend):
             D = out[s:e]
             np.matmul(xc, C2T, out=D)
             D += cn
-            D += data.x_sq[s:e, None]
+            D += x_sq[s:e, None]
             np.maximum(D, 0, out=D)
             np.sqrt(D, out=D)
 
@@ -282,6 +324,7 @@ class NumPyBackend(Backend):
         return out
 
     def kpp_add_center(self, data, center, closest):
+        x_sq = self._x_sq(data)
         c = np.asarray(center, dtype=data.dtype)
         c2 = -2 * c
         cn = float(c @ c)
@@ -290,7 +333,7 @@ class NumPyBackend(Backend):
             xc = self._rows(data, s, e)
             d = self._buffer("m", (e - s,), data.dtype)
             np.matmul(xc, c2, out=d)
-            d += data.x_sq[s:e]
+            d += x_sq[s:e]
             d += cn
             np.maximum(d, 0, out=d)
             np.minimum(closest[s:e], d, out=closest[s:e])
@@ -299,24 +342,39 @@ class NumPyBackend(Backend):
         return float(sum(self._run(data.n_samples, block)))
 
     def kpp_sample(self, data, closest, targets):
-        cdf = np.cumsum(closest * data.weights, dtype=np.float64)
-        # side="right": a row whose increment is zero (weight 0, or already a centre)
-        # can never be drawn.
-        idx = np.searchsorted(cdf, targets, side="right")
-        return np.minimum(idx, data.n_samples - 1)
+        # Two levels instead of one cumulative sum over all n rows: block totals
+        # locate each target's block, and only that block is summed row by row.
+        blocks = self._blocks(data.n_samples)
+        w = data.weights
+        totals = np.array(self._run(data.n_samples, lambda s, e: float(np.dot(closest[s:e], w[s:e]))))
+        starts = np.cumsum(totals) - totals
+        out = np.empty(len(targets), dtype=np.int64)
+        for j, t in enumerate(np.asarray(targets, dtype=np.float64)):
+            b = int(np.searchsorted(starts + totals, t, side="right"))
+            if b >= len(blocks):
+                out[j] = data.n_samples - 1
+                continue
+            s, e = blocks[b]
+            cdf = np.cumsum(closest[s:e] * w[s:e], dtype=np.float64)
+            # side="right": a row whose increment is zero (weight 0, or already a
+            # centre) can never be drawn.
+            i = int(np.searchsorted(cdf, t - starts[b], side="right"))
+            out[j] = s + min(i, e - s - 1)
+        return out
 
-    def kpp_potentials(self, data, candidates, closest):
+    def kpp_potentials(self, data, candidates, closest, out):
+        x_sq = self._x_sq(data)
         cand = np.ascontiguousarray(candidates, dtype=data.dtype)
         C2T, cn = self._prep_centers(cand)
+        C2 = np.ascontiguousarray(C2T.T)
+        cnT = cn[:, None]
 
         def block(s, e):
-            xc = self._rows(data, s, e)
-            D = self._buffer("d", (e - s, cand.shape[0]), data.dtype)
-            np.matmul(xc, C2T, out=D)
-            D += cn
-            D += data.x_sq[s:e, None]
-            np.maximum(D, 0, out=D)
-            np.minimum(D, closest[s:e, None], out=D)
-            return data.weights[s:e].astype(np.float64) @ D
+            D = out[:, s:e]
+            np.matmul(C2, self._rows(data, s, e).T, out=D)
+            D += cnT
+            D += x_sq[s:e]
+            np.minimum(D, closest[s:e], out=D)
+            return (D @ data.weights[s:e]).astype(np.float64)
 
         return np.sum(self._run(data.n_samples, block), axis=0)
