@@ -16,7 +16,8 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m pytest bench -q --benchmark-only --benchmark-columns=min,median,max,rounds --benchmark-sort=name
+	$(PY) -m pytest bench -q -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,max,rounds --benchmark-group-by=group
+	$(PY) bench/cpu_compare.py
 
 demo: $(STAMP)
 	$(PY) bench/demo_fit.py

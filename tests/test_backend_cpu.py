@@ -56,9 +56,11 @@ def test_lloyd_step_matches_reference(backend, rng, n, k, d, dtype):
     X, w, C = _data(rng, n, k, d, dtype)
     data = backend.prepare(X, w)
     Cs = C - data.shift
-    labels = np.full(n, -7, np.int32)  # poisoned
-    sums, counts, changed, inertia = backend.lloyd_step(data, Cs, labels, with_inertia=True)
-    assert changed == n  # every poisoned label was replaced
+    labels = np.full(n, -1, np.int32)  # no labels yet
+    sums = np.zeros((k, d))
+    counts = np.zeros(k)
+    changed, inertia = backend.lloyd_step(data, Cs, labels, sums, counts, with_inertia=True)
+    assert changed == n
 
     D = _ref_sq_dist(X, C)
     assert labels.dtype == np.int32 and labels.min() >= 0 and labels.max() < k
@@ -78,6 +80,19 @@ def test_lloyd_step_matches_reference(backend, rng, n, k, d, dtype):
     np.testing.assert_allclose(sums, ref_sums, rtol=tol, atol=tol * scale)
     np.testing.assert_allclose(counts, ref_counts, rtol=tol)
     assert inertia == pytest.approx(ref_inertia, rel=max(tol, 1e-4 if dtype == np.float32 else tol), abs=1e-9)
+
+    # A second step from moved centres updates the totals incrementally: they must
+    # equal a fresh accumulation over the new labels.
+    C2 = C + rng.normal(0, 0.5, C.shape).astype(dtype)
+    old = labels.copy()
+    changed, _ = backend.lloyd_step(data, C2 - data.shift, labels, sums, counts)
+    assert changed == np.count_nonzero(labels != old)
+    assert _labels_ok(labels, _ref_sq_dist(X, C2))
+    ref_sums = np.zeros((k, d))
+    np.add.at(ref_sums, labels, Xs * w64[:, None])
+    ref_counts = np.bincount(labels, weights=w64, minlength=k)
+    np.testing.assert_allclose(sums, ref_sums, rtol=tol, atol=3 * tol * scale)
+    np.testing.assert_allclose(counts, ref_counts, rtol=tol, atol=tol * w64.sum())
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

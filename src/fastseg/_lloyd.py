@@ -26,7 +26,7 @@ def tolerance(backend, data, tol):
 def _relocate_empty(backend, data, centers_old, labels, sums, counts):
     """Give each empty cluster one of the points farthest from its centre.
 
-    sums : (k, d) float64 IN/OUT; counts : (k,) float64 IN/OUT (host arrays).
+    sums : (k, d) float64 IN/OUT; counts : (k,) float64 IN/OUT (host copies).
     """
     empty = np.flatnonzero(counts == 0)
     if empty.size == 0:
@@ -86,9 +86,12 @@ def lloyd(backend, data, centers_init, *, max_iter=300, tol=0.0, verbose=False):
     n = data.n_samples
     centers = backend.asarray(centers_init, dtype=data.dtype).copy()
     labels = xp.full(n, -1, dtype=xp.int32)
+    k, d = centers.shape
+    sums = xp.zeros((k, d), dtype=xp.float64)  # totals for the current labels
+    counts = xp.zeros(k, dtype=xp.float64)
     strict = False
     for i in range(max_iter):
-        sums, counts, n_changed, inertia = backend.lloyd_step(data, centers, labels, with_inertia=verbose)
+        n_changed, inertia = backend.lloyd_step(data, centers, labels, sums, counts, with_inertia=verbose)
         new = update_centers(backend, data, centers, labels, sums, counts)
         shift = float(backend.to_numpy(((new - centers) ** 2).sum()))
         centers = new

@@ -118,23 +118,24 @@ class Backend:
         raise NotImplementedError
 
     # -- engine ops ------------------------------------------------------
-    def lloyd_step(self, data: Dataset, centers, labels, with_inertia=False):
-        """Assign every row to its nearest centre and accumulate the update.
+    def lloyd_step(self, data: Dataset, centers, labels, sums, counts, with_inertia=False):
+        """Assign every row to its nearest centre and keep the per-cluster totals.
 
         Parameters
         ----------
         data : Dataset                                  # IN
         centers : array of shape (k, d), X's dtype      # IN (shifted coordinates)
-        labels : int32 array of shape (n,)              # OUT
-
+        labels : int32 array of shape (n,)              # IN/OUT: previous labels (-1: none), replaced
+        sums : float64 array of shape (k, d)            # IN/OUT
+            Weighted sum of the (shifted) rows carrying each label; on entry for the
+            labels on entry, on exit for the new labels. A backend may update it
+            incrementally from the rows that changed label, or recompute it.
+        counts : float64 array of shape (k,)            # IN/OUT
+            Total weight carrying each label, likewise.
         with_inertia : bool                             # IN
 
         Returns
         -------
-        sums : float64 array of shape (k, d)
-            Weighted sum of the (shifted) rows assigned to each centre.
-        counts : float64 array of shape (k,)
-            Total weight assigned to each centre.
         n_changed : int
             Rows whose label differs from the one ``labels`` held on entry.
         inertia : float or None

@@ -242,7 +242,9 @@ class NumPyBackend(Backend):
         return np.ascontiguousarray(-2 * C.T), np.einsum("ij,ij->i", C, C)
 
     # -- engine ops ------------------------------------------------------
-    def lloyd_step(self, data, centers, labels, with_inertia=False):
+    def lloyd_step(self, data, centers, labels, sums, counts, with_inertia=False):
+        # Incremental update: only rows whose label changed move weight between
+        # clusters, so late iterations (few changes) skip most of the accumulation.
         k, d = centers.shape
         C2T, cn = self._prep_centers(centers)
         x_sq = self._x_sq(data) if with_inertia else None
@@ -251,30 +253,48 @@ class NumPyBackend(Backend):
             xc = self._rows(data, s, e)
             m = e - s
             lab = labels[s:e]
+            old = self._buffer("old", (m,), np.int32)
+            old[...] = lab
             min_d = self._buffer("m", (m,), data.dtype) if with_inertia else None
-            changed = self._nearest(xc, C2T, cn, lab, min_d, count=True)
+            self._nearest(xc, C2T, cn, lab, min_d)
             w = data.weights[s:e]
             inertia = 0.0
             if with_inertia:
                 min_d += x_sq[s:e]
                 np.maximum(min_d, 0, out=min_d)
                 inertia = float(np.dot(min_d, w))
-            onehot = sp.csc_matrix((w, lab, self._indptr(m)), shape=(k, m))
-            sums = np.asarray(onehot @ xc, dtype=np.float64)
-            counts = np.bincount(lab, weights=w, minlength=k)
-            return sums, counts, changed, inertia
+            moved = np.flatnonzero(lab != old)
+            if moved.size == 0:
+                return None, None, 0, inertia
+            if moved.size == m:
+                xm, wm, new_l, old_l = xc, w, lab, old
+            else:
+                xm, wm, new_l, old_l = xc[moved], w[moved], lab[moved], old[moved]
+            d_sums = self._onehot_sum(new_l, wm, xm, k)
+            d_counts = np.bincount(new_l, weights=wm, minlength=k)
+            had = old_l >= 0  # -1: no label before the first step
+            if had.any():
+                if not had.all():
+                    xm, wm, old_l = xm[had], wm[had], old_l[had]
+                d_sums -= self._onehot_sum(old_l, wm, xm, k)
+                d_counts -= np.bincount(old_l, weights=wm, minlength=k)
+            return d_sums, d_counts, int(moved.size), inertia
 
-        parts = self._run(data.n_samples, block)
-        sums = np.zeros((k, d), np.float64)
-        counts = np.zeros(k, np.float64)
         changed = 0
         inertia = 0.0
-        for s_, c_, ch_, i_ in parts:
-            sums += s_
-            counts += c_
-            changed += ch_
+        for d_sums, d_counts, ch, i_ in self._run(data.n_samples, block):  # block order
+            if d_sums is not None:
+                sums += d_sums
+                counts += d_counts
+            changed += ch
             inertia += i_
-        return sums, counts, changed, (inertia if with_inertia else None)
+        return changed, (inertia if with_inertia else None)
+
+    def _onehot_sum(self, lab, w, x, k):
+        """Per-label weighted sums of the rows of ``x`` (one sparse product), float64."""
+        m = lab.shape[0]
+        onehot = sp.csc_matrix((w, lab, self._indptr(m)), shape=(k, m))
+        return np.asarray(onehot @ x, dtype=np.float64)
 
     def assign(self, data, centers, labels, min_sq=None, exact=False):
         C2T, cn = self._prep_centers(centers)
