@@ -20,3 +20,12 @@ def rng(request):
     """A fresh generator per test, seeded from the test's name (reproducible)."""
     seed = abs(hash(request.node.nodeid)) % (2**32)
     return np.random.default_rng(seed)
+
+
+# CI runs the same hypothesis examples every time (no flaky red builds); locally,
+# each run explores new ones.
+from hypothesis import settings as _hsettings  # noqa: E402
+
+_hsettings.register_profile("ci", derandomize=True, database=None)
+if __import__("os").environ.get("CI"):
+    _hsettings.load_profile("ci")
