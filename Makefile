@@ -20,7 +20,7 @@ bench: $(STAMP)
 	$(PY) bench/cpu_compare.py
 
 demo: $(STAMP)
-	$(PY) bench/demo_fit.py
+	$(PY) examples/quickstart.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

@@ -108,6 +108,8 @@ class NumPyBackend(Backend):
     def _run(self, n, fn):
         """Call ``fn(start, stop)`` for every block; results in block order."""
         blocks = self._blocks(n)
+        if len(blocks) <= 1:  # small data: no threads, no BLAS limits, no overhead
+            return [fn(s, e) for s, e in blocks]
         if self._controller is None:
             from threadpoolctl import ThreadpoolController
 
@@ -115,7 +117,7 @@ class NumPyBackend(Backend):
         # One BLAS thread per block: our threads already fill the cores, and BLAS's
         # own threads only add overhead on these small products.
         with self._controller.limit(limits=1, user_api="blas"):
-            if self.n_threads == 1 or len(blocks) == 1:
+            if self.n_threads == 1:
                 return [fn(s, e) for s, e in blocks]
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.n_threads, thread_name_prefix="fastseg")
