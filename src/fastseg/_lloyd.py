@@ -62,6 +62,97 @@ def update_centers(backend, data, centers_old, labels, sums, counts):
     return backend.asarray(new, dtype=data.dtype)
 
 
+class Run:
+    """State of one Lloyd run inside a batch (see :func:`lloyd_multi`)."""
+
+    def __init__(self, backend, data, centers):
+        xp = backend.xp
+        self.centers = backend.asarray(centers, dtype=data.dtype).copy()
+        k, d = self.centers.shape
+        self.labels = xp.full(data.n_samples, -1, dtype=xp.int32)
+        self.sums = xp.zeros((k, d), dtype=xp.float64)  # totals for the current labels
+        self.counts = xp.zeros(k, dtype=xp.float64)
+        self.n_iter = 0
+        self.strict = False
+        self.inertia = None
+        self.seconds = 0.0
+
+    @property
+    def k(self):
+        return int(self.centers.shape[0])
+
+
+def lloyd_multi(backend, data, centers_list, *, max_iter=300, tol=0.0, verbose=False, progress=None):
+    """Run Lloyd's algorithm from each initial centre set, all advancing together.
+
+    Each iteration reads X once for every run still going; a run that has converged
+    drops out of the batch. Every run follows :func:`lloyd`'s rules exactly, so the
+    batch gives each run the result it would get alone.
+
+    Parameters
+    ----------
+    backend : Backend                    # IN
+    data : Dataset                       # IN
+    centers_list : sequence of arrays    # IN, (k_r, d) shifted coordinates, not modified
+    max_iter : int                       # IN, >= 1
+    tol : float                          # IN, absolute (see :func:`tolerance`)
+    verbose : bool                       # IN
+    progress : callable or None          # IN, called after each iteration with a dict
+        ``iteration``, ``active``, ``converged``, ``total``.
+
+    Returns
+    -------
+    list of Run
+        With ``labels``, ``inertia`` (exact), ``centers`` (shifted), ``n_iter``,
+        ``seconds`` (wall time until the run converged).
+    """
+    import time
+
+    xp = backend.xp
+    t0 = time.perf_counter()
+    runs = [Run(backend, data, c) for c in centers_list]
+    active = list(runs)
+    for i in range(max_iter):
+        results = backend.lloyd_step_multi(data, active, with_inertia=verbose)
+        still = []
+        for run, (n_changed, inertia) in zip(active, results):
+            new = update_centers(backend, data, run.centers, run.labels, run.sums, run.counts)
+            shift = float(backend.to_numpy(((new - run.centers) ** 2).sum()))
+            run.centers = new
+            run.n_iter = i + 1
+            tag = f"[k={run.k}] " if len(runs) > 1 else ""
+            if verbose:
+                print(f"{tag}Iteration {i}, inertia {inertia:.6g}.")
+            if n_changed == 0:
+                run.strict = True
+                if verbose:
+                    print(f"{tag}Converged at iteration {i}: strict convergence.")
+            elif shift <= tol:
+                if verbose:
+                    print(f"{tag}Converged at iteration {i}: center shift {shift:.3g} within tolerance {tol:.3g}.")
+            else:
+                still.append(run)
+                continue
+            run.seconds = time.perf_counter() - t0
+        active = still
+        if progress is not None:
+            progress(dict(iteration=i + 1, active=len(active), converged=len(runs) - len(active), total=len(runs)))
+        if not active:
+            break
+    for run in active:
+        run.seconds = time.perf_counter() - t0
+    w64 = data.weights.astype(xp.float64)
+    for run in runs:
+        if run.strict:
+            d2 = backend.sq_dist_to_assigned(data, run.centers, run.labels)
+        else:
+            # Labels must match the final centres; exact distances in the same pass.
+            d2 = xp.empty(data.n_samples, dtype=data.dtype)
+            backend.assign(data, run.centers, run.labels, d2, exact=True)
+        run.inertia = float(backend.to_numpy(xp.dot(d2.astype(xp.float64), w64)))
+    return runs
+
+
 def lloyd(backend, data, centers_init, *, max_iter=300, tol=0.0, verbose=False):
     """Run Lloyd's algorithm from ``centers_init``.
 
@@ -82,35 +173,5 @@ def lloyd(backend, data, centers_init, *, max_iter=300, tol=0.0, verbose=False):
     centers : array (k, d), shifted coordinates
     n_iter : int
     """
-    xp = backend.xp
-    n = data.n_samples
-    centers = backend.asarray(centers_init, dtype=data.dtype).copy()
-    labels = xp.full(n, -1, dtype=xp.int32)
-    k, d = centers.shape
-    sums = xp.zeros((k, d), dtype=xp.float64)  # totals for the current labels
-    counts = xp.zeros(k, dtype=xp.float64)
-    strict = False
-    for i in range(max_iter):
-        n_changed, inertia = backend.lloyd_step(data, centers, labels, sums, counts, with_inertia=verbose)
-        new = update_centers(backend, data, centers, labels, sums, counts)
-        shift = float(backend.to_numpy(((new - centers) ** 2).sum()))
-        centers = new
-        if verbose:
-            print(f"Iteration {i}, inertia {inertia:.6g}.")
-        if n_changed == 0:
-            strict = True
-            if verbose:
-                print(f"Converged at iteration {i}: strict convergence.")
-            break
-        if shift <= tol:
-            if verbose:
-                print(f"Converged at iteration {i}: center shift {shift:.3g} within tolerance {tol:.3g}.")
-            break
-    if strict:
-        d2 = backend.sq_dist_to_assigned(data, centers, labels)
-    else:
-        d2 = xp.empty(n, dtype=data.dtype)
-        # Labels must match the final centres; exact distances in the same pass.
-        backend.assign(data, centers, labels, d2, exact=True)
-    inertia = float(backend.to_numpy(xp.dot(d2.astype(xp.float64), data.weights.astype(xp.float64))))
-    return labels, inertia, centers, i + 1
+    (run,) = lloyd_multi(backend, data, [centers_init], max_iter=max_iter, tol=tol, verbose=verbose)
+    return run.labels, run.inertia, run.centers, run.n_iter

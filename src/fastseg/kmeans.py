@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._init import kmeans_plusplus_core, random_rows_core
-from ._lloyd import lloyd, tolerance
+from ._lloyd import lloyd_multi, tolerance
 from ._validation import (
     InvalidParameterError,
     check_finite_rows,
@@ -273,17 +273,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         data = backend.prepare(X, w)
         tol = tolerance(backend, data, self.tol)
 
-        best = None
-        for _ in range(n_init):
-            centers0 = self._seed(backend, data, X, init, random_state)
-            if self.verbose:
-                print("Initialization complete")
-            labels, inertia, centers, n_iter = lloyd(
-                backend, data, centers0, max_iter=self.max_iter, tol=tol, verbose=bool(self.verbose)
-            )
-            if best is None or inertia < best[1]:
-                best = (labels, inertia, centers, n_iter)
-        labels, inertia, centers, n_iter = best
+        # The n_init restarts advance together: one read of X per iteration for all.
+        seeds = [self._seed(backend, data, X, init, random_state) for _ in range(n_init)]
+        if self.verbose:
+            print("Initialization complete")
+        runs = lloyd_multi(
+            backend, data, seeds, max_iter=self.max_iter, tol=tol, verbose=bool(self.verbose)
+        )
+        best = min(runs, key=lambda r: r.inertia)  # first of equals, as a sequential loop
+        labels, inertia, centers, n_iter = best.labels, best.inertia, best.centers, best.n_iter
 
         self.cluster_centers_ = backend.to_numpy(centers + data.shift).astype(X.dtype, copy=False)
         self.labels_ = backend.to_numpy(labels)

@@ -118,30 +118,40 @@ class Backend:
         raise NotImplementedError
 
     # -- engine ops ------------------------------------------------------
-    def lloyd_step(self, data: Dataset, centers, labels, sums, counts, with_inertia=False):
-        """Assign every row to its nearest centre and keep the per-cluster totals.
+    def lloyd_step_multi(self, data: Dataset, runs, with_inertia=False):
+        """One Lloyd assignment for several runs at once, reading X once.
+
+        Every run assigns every row to its nearest centre and keeps its per-cluster
+        totals; the runs share each pass over X (a k-means sweep, or ``n_init``
+        restarts, advance together).
 
         Parameters
         ----------
         data : Dataset                                  # IN
-        centers : array of shape (k, d), X's dtype      # IN (shifted coordinates)
-        labels : int32 array of shape (n,)              # IN/OUT: previous labels (-1: none), replaced
-        sums : float64 array of shape (k, d)            # IN/OUT
-            Weighted sum of the (shifted) rows carrying each label; on entry for the
-            labels on entry, on exit for the new labels. A backend may update it
-            incrementally from the rows that changed label, or recompute it.
-        counts : float64 array of shape (k,)            # IN/OUT
-            Total weight carrying each label, likewise.
+        runs : sequence of objects with attributes
+            centers : array (k_r, d), X's dtype         # IN (shifted coordinates)
+            labels : int32 array (n,)                   # IN/OUT: previous labels (-1: none), replaced
+            sums : float64 array (k_r, d)               # IN/OUT
+                Weighted sum of the (shifted) rows carrying each label; on entry for
+                the labels on entry, on exit for the new ones. A backend may update
+                it from the rows that changed label, or recompute it.
+            counts : float64 array (k_r,)               # IN/OUT, total weight per label
         with_inertia : bool                             # IN
 
         Returns
         -------
-        n_changed : int
-            Rows whose label differs from the one ``labels`` held on entry.
-        inertia : float or None
-            Weighted sum of squared distances to the nearest centre, when asked.
+        list of (n_changed, inertia) per run
+            Rows whose label changed; the weighted sum of squared distances to the
+            nearest centre when asked, else None.
         """
         raise NotImplementedError
+
+    def lloyd_step(self, data: Dataset, centers, labels, sums, counts, with_inertia=False):
+        """:meth:`lloyd_step_multi` for a single run; returns ``(n_changed, inertia)``."""
+        from types import SimpleNamespace
+
+        run = SimpleNamespace(centers=centers, labels=labels, sums=sums, counts=counts)
+        return self.lloyd_step_multi(data, [run], with_inertia)[0]
 
     def assign(self, data: Dataset, centers, labels, min_sq=None, exact=False):
         """Nearest centre of every row, without accumulation.

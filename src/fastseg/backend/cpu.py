@@ -185,58 +185,66 @@ class NumPyBackend(Backend):
         return changed
 
     def _nearest_tournament(self, xc, C2T, cn, labels, min_d, count=False):
-        """:meth:`_nearest` for small k, on the transposed (k, m) distance tile.
-
-        numpy's row-wise argmin pays a fixed cost per row that dominates when rows
-        hold a handful of values. Here neighbouring rows of the (k, m) tile play a
-        knockout: each round halves the candidates with whole-vector ufuncs, and
-        because each survivor stands for a contiguous range of centre indices and
-        the left one wins ties, the winner is the first minimum, as argmin's.
-        """
+        """:meth:`_nearest` for small k, on the transposed (k, m) distance tile."""
         m, k = xc.shape[0], C2T.shape[1]
-        dt = xc.dtype
         step = min(m, self._sub_rows(k))
         cnT = cn[:, None]
         changed = 0
         for a in range(0, m, step):
             b = min(a + step, m)
-            w = b - a
-            vals = self._buffer("d", (k, w), dt)
+            vals = self._buffer("d", (k, b - a), xc.dtype)
             np.matmul(C2T.T, xc[a:b].T, out=vals)
             vals += cnT
-            idx = None  # row i of the first tile is centre i
-            alt = self._buffer("d2", ((k + 1) // 2, w), dt)
-            ibuf = (self._buffer("i1", ((k + 1) // 2, w), np.int32), self._buffer("i2", ((k + 1) // 2, w), np.int32))
-            mask_all = self._buffer("mask", (k // 2, w), np.bool_)
-            rnd = 0
-            rows = k
-            while rows > 1:
-                h = rows // 2
-                L, R = vals[0 : 2 * h : 2], vals[1 : 2 * h : 2]
-                mask = mask_all[:h]
-                np.less(R, L, out=mask)
-                nv = alt[: h + rows % 2]
-                np.minimum(L, R, out=nv[:h])
-                ni = ibuf[rnd % 2][: h + rows % 2]
-                if idx is None:
-                    np.add(mask, np.arange(0, 2 * h, 2, dtype=np.int32)[:, None], out=ni[:h])
-                else:
-                    # ni = iL + mask · (iR − iL): arithmetic beats a masked copy.
-                    np.subtract(idx[1 : 2 * h : 2], idx[0 : 2 * h : 2], out=ni[:h])
-                    np.multiply(ni[:h], mask, out=ni[:h])
-                    np.add(ni[:h], idx[0 : 2 * h : 2], out=ni[:h])
-                if rows % 2:
-                    nv[h] = vals[rows - 1]
-                    ni[h] = rows - 1 if idx is None else idx[rows - 1]
-                # ping-pong: the old tile becomes the next round's output
-                vals, alt = nv, vals
-                idx = ni
-                rows = h + rows % 2
-                rnd += 1
-            changed += self._store(labels[a:b], 0 if idx is None else idx[0], count)  # k == 1: 0
+            idx, mins = self._knockout(vals)
+            changed += self._store(labels[a:b], idx, count)
             if min_d is not None:
-                min_d[a:b] = vals[0]
+                min_d[a:b] = mins
         return changed
+
+    def _knockout(self, vals):
+        """First minimum of each column of a (k, w) tile.
+
+        numpy's row-wise argmin pays a fixed cost per row that dominates when rows
+        hold a handful of values. Here neighbouring rows of the transposed tile play
+        a knockout: each round halves the candidates with whole-vector ufuncs, and
+        because each survivor stands for a contiguous range of centre indices and the
+        left one wins ties, the winner is the first minimum, as argmin's.
+
+        vals : (k, w) IN, overwritten. Returns (index row, int32 or the scalar 0 when
+        k == 1; minimum row), both views into scratch buffers.
+        """
+        k, w = vals.shape
+        dt = vals.dtype
+        idx = None  # row i of the first tile is centre i
+        alt = self._buffer("d2", ((k + 1) // 2, w), dt)
+        ibuf = (self._buffer("i1", ((k + 1) // 2, w), np.int32), self._buffer("i2", ((k + 1) // 2, w), np.int32))
+        mask_all = self._buffer("mask", (k // 2, w), np.bool_)
+        rnd = 0
+        rows = k
+        while rows > 1:
+            h = rows // 2
+            L, R = vals[0 : 2 * h : 2], vals[1 : 2 * h : 2]
+            mask = mask_all[:h]
+            np.less(R, L, out=mask)
+            nv = alt[: h + rows % 2]
+            np.minimum(L, R, out=nv[:h])
+            ni = ibuf[rnd % 2][: h + rows % 2]
+            if idx is None:
+                np.add(mask, np.arange(0, 2 * h, 2, dtype=np.int32)[:, None], out=ni[:h])
+            else:
+                # ni = iL + mask · (iR − iL): arithmetic beats a masked copy.
+                np.subtract(idx[1 : 2 * h : 2], idx[0 : 2 * h : 2], out=ni[:h])
+                np.multiply(ni[:h], mask, out=ni[:h])
+                np.add(ni[:h], idx[0 : 2 * h : 2], out=ni[:h])
+            if rows % 2:
+                nv[h] = vals[rows - 1]
+                ni[h] = rows - 1 if idx is None else idx[rows - 1]
+            # ping-pong: the old tile becomes the next round's output
+            vals, alt = nv, vals
+            idx = ni
+            rows = h + rows % 2
+            rnd += 1
+        return (0 if idx is None else idx[0]), vals[0]
 
     @staticmethod
     def _prep_centers(centers):
@@ -244,53 +252,85 @@ class NumPyBackend(Backend):
         return np.ascontiguousarray(-2 * C.T), np.einsum("ij,ij->i", C, C)
 
     # -- engine ops ------------------------------------------------------
-    def lloyd_step(self, data, centers, labels, sums, counts, with_inertia=False):
+    def lloyd_step_multi(self, data, runs, with_inertia=False):
+        # All runs meet each block of X while it is in cache: runs with small k share
+        # one GEMM against their concatenated centres (a (K, w) tile, one knockout per
+        # run on its rows); larger k go row-wise, one GEMM each.
         # Incremental update: only rows whose label changed move weight between
         # clusters, so late iterations (few changes) skip most of the accumulation.
-        k, d = centers.shape
-        C2T, cn = self._prep_centers(centers)
+        R = len(runs)
+        small = [j for j, r in enumerate(runs) if r.centers.shape[0] <= _TOURNAMENT_MAX_K]
+        large = [j for j in range(R) if j not in small]
+        prep = [self._prep_centers(r.centers) for r in runs]
+        if small:
+            C2_all = np.ascontiguousarray(np.vstack([prep[j][0].T for j in small]))
+            cn_all = np.concatenate([prep[j][1] for j in small])[:, None]
+            offs = np.cumsum([0] + [runs[j].centers.shape[0] for j in small])
+            step_small = self._sub_rows(C2_all.shape[0])
         x_sq = self._x_sq(data) if with_inertia else None
 
         def block(s, e):
             xc = self._rows(data, s, e)
             m = e - s
-            lab = labels[s:e]
-            old = self._buffer("old", (m,), np.int32)
-            old[...] = lab
-            min_d = self._buffer("m", (m,), data.dtype) if with_inertia else None
-            self._nearest(xc, C2T, cn, lab, min_d)
+            olds, mins = [], []
+            for j, r in enumerate(runs):
+                old = self._buffer(f"old{j}", (m,), np.int32)
+                old[...] = r.labels[s:e]
+                olds.append(old)
+                mins.append(self._buffer(f"m{j}", (m,), data.dtype) if with_inertia else None)
+            if small:
+                for a in range(0, m, step_small):
+                    b = min(a + step_small, m)
+                    tile = self._buffer("tile", (C2_all.shape[0], b - a), data.dtype)
+                    np.matmul(C2_all, xc[a:b].T, out=tile)
+                    tile += cn_all
+                    for q, j in enumerate(small):
+                        idx, mn = self._knockout(tile[offs[q] : offs[q + 1]])
+                        runs[j].labels[s + a : s + b] = idx
+                        if with_inertia:
+                            mins[j][a:b] = mn
+            for j in large:
+                self._nearest(xc, *prep[j], runs[j].labels[s:e], mins[j])
             w = data.weights[s:e]
-            inertia = 0.0
-            if with_inertia:
-                min_d += x_sq[s:e]
-                np.maximum(min_d, 0, out=min_d)
-                inertia = float(np.dot(min_d, w))
-            moved = np.flatnonzero(lab != old)
-            if moved.size == 0:
-                return None, None, 0, inertia
-            if moved.size == m:
-                xm, wm, new_l, old_l = xc, w, lab, old
-            else:
-                xm, wm, new_l, old_l = xc[moved], w[moved], lab[moved], old[moved]
-            d_sums = self._onehot_sum(new_l, wm, xm, k)
-            d_counts = np.bincount(new_l, weights=wm, minlength=k)
-            had = old_l >= 0  # -1: no label before the first step
-            if had.any():
-                if not had.all():
-                    xm, wm, old_l = xm[had], wm[had], old_l[had]
-                d_sums -= self._onehot_sum(old_l, wm, xm, k)
-                d_counts -= np.bincount(old_l, weights=wm, minlength=k)
-            return d_sums, d_counts, int(moved.size), inertia
+            out = []
+            for j, r in enumerate(runs):
+                inertia = 0.0
+                if with_inertia:
+                    mins[j] += x_sq[s:e]
+                    np.maximum(mins[j], 0, out=mins[j])
+                    inertia = float(np.dot(mins[j], w))
+                out.append(self._delta(xc, w, r.labels[s:e], olds[j], r.centers.shape[0]) + (inertia,))
+            return out
 
-        changed = 0
-        inertia = 0.0
-        for d_sums, d_counts, ch, i_ in self._run(data.n_samples, block):  # block order
-            if d_sums is not None:
-                sums += d_sums
-                counts += d_counts
-            changed += ch
-            inertia += i_
-        return changed, (inertia if with_inertia else None)
+        changed = [0] * R
+        inertia = [0.0] * R
+        for parts in self._run(data.n_samples, block):  # block order: deterministic
+            for j, (d_sums, d_counts, ch, i_) in enumerate(parts):
+                if d_sums is not None:
+                    runs[j].sums += d_sums
+                    runs[j].counts += d_counts
+                changed[j] += ch
+                inertia[j] += i_
+        return [(c, i if with_inertia else None) for c, i in zip(changed, inertia)]
+
+    def _delta(self, xc, w, lab, old, k):
+        """Change of per-label sums and weights when labels go from ``old`` to ``lab``."""
+        moved = np.flatnonzero(lab != old)
+        if moved.size == 0:
+            return None, None, 0
+        if moved.size == lab.size:
+            xm, wm, new_l, old_l = xc, w, lab, old
+        else:
+            xm, wm, new_l, old_l = xc[moved], w[moved], lab[moved], old[moved]
+        d_sums = self._onehot_sum(new_l, wm, xm, k)
+        d_counts = np.bincount(new_l, weights=wm, minlength=k)
+        had = old_l >= 0  # -1: no label before the first step
+        if had.any():
+            if not had.all():
+                xm, wm, old_l = xm[had], wm[had], old_l[had]
+            d_sums -= self._onehot_sum(old_l, wm, xm, k)
+            d_counts -= np.bincount(old_l, weights=wm, minlength=k)
+        return d_sums, d_counts, int(moved.size)
 
     def _onehot_sum(self, lab, w, x, k):
         """Per-label weighted sums of the rows of ``x`` (one sparse product), float64."""
