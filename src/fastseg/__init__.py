@@ -5,7 +5,8 @@ an estimator is fitted (``device="auto" | "cpu" | "gpu"``).
 """
 
 from .kmeans import KMeans, kmeans_plusplus
+from .sweep import SweepResult, sweep
 
 __version__ = "0.1.0"
 
-__all__ = ["KMeans", "kmeans_plusplus", "__version__"]
+__all__ = ["KMeans", "SweepResult", "kmeans_plusplus", "sweep", "__version__"]

@@ -153,6 +153,21 @@ class Backend:
         run = SimpleNamespace(centers=centers, labels=labels, sums=sums, counts=counts)
         return self.lloyd_step_multi(data, [run], with_inertia)[0]
 
+    def accumulate(self, data: Dataset, labels, k):
+        """Weighted per-label sums (shifted rows) and total weights, float64.
+
+        Parameters
+        ----------
+        data : Dataset                                  # IN
+        labels : int32 array of shape (n,)              # IN, values in [0, k)
+        k : int                                         # IN
+
+        Returns
+        -------
+        sums : (k, d) float64 array; counts : (k,) float64 array
+        """
+        raise NotImplementedError
+
     def assign(self, data: Dataset, centers, labels, min_sq=None, exact=False):
         """Nearest centre of every row, without accumulation.
 

@@ -313,6 +313,20 @@ class NumPyBackend(Backend):
                 inertia[j] += i_
         return [(c, i if with_inertia else None) for c, i in zip(changed, inertia)]
 
+    def accumulate(self, data, labels, k):
+        def block(s, e):
+            xc = self._rows(data, s, e)
+            lab, w = labels[s:e], data.weights[s:e]
+            return self._onehot_sum(lab, w, xc, k), np.bincount(lab, weights=w, minlength=k)
+
+        parts = self._run(data.n_samples, block)
+        sums = np.zeros((k, data.n_features))
+        counts = np.zeros(k)
+        for s_, c_ in parts:
+            sums += s_
+            counts += c_
+        return sums, counts
+
     def _delta(self, xc, w, lab, old, k):
         """Change of per-label sums and weights when labels go from ``old`` to ``lab``."""
         moved = np.flatnonzero(lab != old)

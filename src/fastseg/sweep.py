@@ -1,0 +1,346 @@
+"""Elbow sweeps: every k and every restart advance together.
+
+``sweep(X, k=range(2, 21))`` fits k-means for each k (and ``n_init`` restarts of each)
+as one batch: each Lloyd iteration reads every chunk of X once for all runs still
+going, and a run that has converged drops out. One k-means++ sequence up to max(k)
+seeds every smaller k (k-means++ is prefix-consistent: the first k centres of a
+sequence are a k-means++ seeding for k). Each k's result is the one a separate
+``KMeans`` fit from the same seeds gives: the sweep is an optimisation, not an
+approximation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._init import kmeans_plusplus_core, random_rows_core
+from ._lloyd import lloyd_multi, tolerance
+from ._validation import InvalidParameterError, check_int, check_options, check_real, check_sample_weight
+from .backend import get_backend
+from .kmeans import KMeans, _validate_X
+from .metrics import DEFAULT_SILHOUETTE_SAMPLE, _score
+
+METRICS = ("inertia", "calinski_harabasz", "davies_bouldin", "silhouette")
+# direction of "better" for each metric that votes on k
+_BEST = {"silhouette": "max", "calinski_harabasz": "max", "davies_bouldin": "min"}
+
+
+@dataclass
+class Knee:
+    """Kneedle's answer on a decreasing, convex curve.
+
+    Attributes
+    ----------
+    k : int or None
+        The knee, or None when the curve has none.
+    reason : str
+        Why this k (or why none).
+    strength : float
+        Largest gap between the normalised curve and its chord (0 = a straight line).
+    """
+
+    k: int | None
+    reason: str
+    strength: float
+
+
+def find_knee(ks, values, sensitivity=1.0) -> Knee:
+    """Kneedle (Satopää et al., 2011) for a decreasing, convex curve such as inertia.
+
+    Both axes are scaled to [0, 1]; the knee is the point farthest below the chord
+    from the first to the last point, accepted when that gap exceeds
+    ``sensitivity`` times the mean step in x (Kneedle's threshold).
+    """
+    ks = np.asarray(ks, dtype=float)
+    y = np.asarray(values, dtype=float)
+    if ks.size < 3:
+        return Knee(None, f"a knee needs at least 3 values of k; got {ks.size}", 0.0)
+    if not np.all(np.isfinite(y)):
+        return Knee(None, "the curve has missing values", 0.0)
+    span = y.max() - y.min()
+    if span <= 0:
+        return Knee(None, "the curve is flat", 0.0)
+    x_n = (ks - ks.min()) / (ks.max() - ks.min())
+    y_n = (y - y.min()) / span
+    gap = (1.0 - x_n) - y_n  # below the chord from (0, 1) to (1, 0)
+    i = int(np.argmax(gap))
+    threshold = sensitivity * float(np.mean(np.diff(x_n)))
+    if gap[i] <= threshold:
+        return Knee(
+            None,
+            f"no point lies clearly below the chord (largest gap {gap[i]:.3f} <= threshold "
+            f"{threshold:.3f}): the curve bends nowhere in particular",
+            float(gap[i]),
+        )
+    return Knee(int(ks[i]), f"farthest below the chord (gap {gap[i]:.3f} > threshold {threshold:.3f})", float(gap[i]))
+
+
+@dataclass
+class SweepResult:
+    """The outcome of :func:`sweep`.
+
+    Attributes
+    ----------
+    ks : list of int
+    inertia, n_iter, seconds : dict k → value
+        ``seconds`` is the wall time from the start of the batch to that k's
+        convergence (the runs share the work, so they are not additive).
+    metrics : dict metric name → dict k → value
+    silhouette_n : dict k → rows the silhouette used (all of them when exact)
+    centers : dict k → (k, n_features) ndarray, in the units of X
+    init_centers : dict k → the seeds that k's best run started from
+    labels : dict k → (n_samples,) int32 ndarray
+    knee : Knee
+    best_k : int or None
+    best_method : str
+    evidence : dict
+        Each method's pick and the methods that agree with ``best_k``.
+    total_seconds : float
+    """
+
+    ks: list
+    inertia: dict
+    n_iter: dict
+    seconds: dict
+    metrics: dict
+    silhouette_n: dict
+    centers: dict
+    init_centers: dict
+    labels: dict
+    knee: Knee
+    best_k: int | None
+    best_method: str
+    evidence: dict
+    total_seconds: float
+    n_features_in_: int = 0
+    feature_names_in_: np.ndarray | None = None
+    params: dict = field(default_factory=dict)
+
+    def to_frame(self):
+        """One row per k: inertia, iterations, seconds and every metric (pandas)."""
+        import pandas as pd
+
+        df = pd.DataFrame(
+            {
+                "inertia": [self.inertia[k] for k in self.ks],
+                "n_iter": [self.n_iter[k] for k in self.ks],
+                "seconds": [self.seconds[k] for k in self.ks],
+            },
+            index=pd.Index(self.ks, name="k"),
+        )
+        for name, vals in self.metrics.items():
+            df[name] = [vals[k] for k in self.ks]
+        if self.silhouette_n:
+            df["silhouette_n"] = [self.silhouette_n[k] for k in self.ks]
+        return df
+
+    def kmeans(self, k):
+        """A fitted :class:`fastseg.KMeans` for one of the swept k."""
+        if k not in self.inertia:
+            raise ValueError(f"k={k} was not swept; available: {self.ks}.")
+        km = KMeans(n_clusters=k, init=self.init_centers[k], n_init=1, **self.params)
+        km.cluster_centers_ = self.centers[k]
+        km.labels_ = self.labels[k]
+        km.inertia_ = self.inertia[k]
+        km.n_iter_ = self.n_iter[k]
+        km.n_features_in_ = self.n_features_in_
+        if self.feature_names_in_ is not None:
+            km.feature_names_in_ = self.feature_names_in_
+        km._n_features_out = k
+        return km
+
+    def plot(self, ax=None, metric="silhouette"):
+        """Elbow plot: inertia by k with the knee marked, ``metric`` on a second axis.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from .plots import elbow
+
+        return elbow(self, ax=ax, metric=metric)
+
+    def __repr__(self):
+        return (
+            f"SweepResult(ks={self.ks[0]}..{self.ks[-1]}, best_k={self.best_k} "
+            f"({self.best_method}), knee={self.knee.k}, {self.total_seconds:.2f} s)"
+        )
+
+
+def _check_ks(k, n_samples):
+    if isinstance(k, Integral):
+        k = [k]
+    try:
+        ks = sorted({int(v) for v in k})
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"The 'k' parameter of sweep must be an iterable of ints; got {k!r}.") from None
+    if not ks:
+        raise InvalidParameterError("The 'k' parameter of sweep is empty; give at least one number of clusters.")
+    if ks[0] < 1:
+        raise InvalidParameterError(f"The 'k' parameter of sweep must hold ints >= 1; got {ks[0]}.")
+    if ks[-1] > n_samples:
+        raise ValueError(f"n_samples={n_samples} should be >= the largest k={ks[-1]}.")
+    return ks
+
+
+def choose_k(ks, inertia, metrics, knee):
+    """Vote among the knee and the metrics; ties go to the knee, then silhouette.
+
+    Returns
+    -------
+    best_k, method, evidence
+    """
+    picks = {}
+    if knee.k is not None:
+        picks["knee"] = knee.k
+    for name, direction in _BEST.items():
+        vals = metrics.get(name)
+        if not vals:
+            continue
+        cand = [(k, v) for k, v in vals.items() if np.isfinite(v)]
+        if cand:
+            pick = max(cand, key=lambda kv: kv[1]) if direction == "max" else min(cand, key=lambda kv: kv[1])
+            picks[name] = pick[0]
+    evidence = {"picks": dict(picks)}
+    if not picks:
+        evidence["agree"] = []
+        return None, f"no method could choose: {knee.reason}", evidence
+    votes = {}
+    for k in picks.values():
+        votes[k] = votes.get(k, 0) + 1
+    top = max(votes.values())
+    order = ["knee", "silhouette", "calinski_harabasz", "davies_bouldin"]
+    best = next(picks[m] for m in order if m in picks and votes[picks[m]] == top)
+    agree = [m for m in order if picks.get(m) == best]
+    evidence["agree"] = agree
+    method = f"{len(agree)} of {len(picks)} methods agree ({', '.join(agree)})"
+    return best, method, evidence
+
+
+def sweep(
+    X,
+    k=range(2, 21),
+    *,
+    n_init=1,
+    init="k-means++",
+    max_iter=300,
+    tol=1e-4,
+    random_state=None,
+    sample_weight=None,
+    metrics=METRICS,
+    silhouette_sample_size=DEFAULT_SILHOUETTE_SAMPLE,
+    independent_seeds=False,
+    progress=None,
+    device="auto",
+):
+    """Fit k-means for every k in ``k`` as one batch and gather the evidence for k.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    k : iterable of int or int, default=range(2, 21)
+    n_init : int, default=1
+        Restarts per k; the lowest inertia is kept.
+    init : {"k-means++", "random"}, default="k-means++"
+    max_iter : int, default=300
+    tol : float, default=1e-4
+        As in :class:`KMeans` (relative to the mean per-feature variance).
+    random_state : int, RandomState instance or None
+    sample_weight : array-like of shape (n_samples,), default=None
+    metrics : iterable, default=("inertia", "calinski_harabasz", "davies_bouldin", "silhouette")
+        Which metrics to compute for each k (inertia always is).
+    silhouette_sample_size : int, default=4000
+        Silhouette is exact up to this many rows; beyond, it uses a sample of this
+        size stratified by cluster (the size is reported beside the score).
+    independent_seeds : bool, default=False
+        Seed each k with its own k-means++ sequence instead of prefixes of one.
+    progress : callable, default=None
+        Called after every iteration with a dict: ``iteration``, ``active``,
+        ``converged``, ``total`` (runs).
+    device : {"auto", "cpu", "gpu"}
+
+    Returns
+    -------
+    SweepResult
+    """
+    t_start = time.perf_counter()
+    X_in = X
+    X = _validate_X(X)
+    n = X.shape[0]
+    ks = _check_ks(k, n)
+    n_init = check_int("sweep", "n_init", n_init, 1)
+    max_iter = check_int("sweep", "max_iter", max_iter, 1)
+    tol = check_real("sweep", "tol", tol, 0.0)
+    check_options("sweep", "init", init, ("k-means++", "random"))
+    check_int("sweep", "silhouette_sample_size", silhouette_sample_size, 2)
+    metrics = tuple(metrics)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise InvalidParameterError(
+            f"Unknown metric(s) {unknown} for sweep; choose from {', '.join(METRICS)}."
+        )
+    if progress is not None and not callable(progress):
+        raise InvalidParameterError("The 'progress' parameter of sweep must be a callable or None.")
+    w = check_sample_weight(sample_weight, n, X.dtype)
+    rs = check_random_state(random_state)
+    backend = get_backend(device)
+    data = backend.prepare(X, w)
+    abs_tol = tolerance(backend, data, tol)
+
+    # Seeds: (k, restart) → centres in shifted coordinates.
+    seeds = []
+    for _ in range(n_init):
+        if init == "k-means++" and not independent_seeds:
+            full, _ = kmeans_plusplus_core(backend, data, ks[-1], rs)
+            seeds.extend((kk, full[:kk]) for kk in ks)
+        elif init == "k-means++":
+            seeds.extend((kk, kmeans_plusplus_core(backend, data, kk, rs)[0]) for kk in ks)
+        else:
+            seeds.extend((kk, random_rows_core(backend, data, kk, rs)[0]) for kk in ks)
+
+    runs = lloyd_multi(backend, data, [c for _, c in seeds], max_iter=max_iter, tol=abs_tol, progress=progress)
+    best = {}
+    for (kk, c0), run in zip(seeds, runs):
+        if kk not in best or run.inertia < best[kk][1].inertia:
+            best[kk] = (c0, run)
+
+    shift = backend.to_numpy(data.shift)
+    to_host = backend.to_numpy
+    result_metrics = {m: {} for m in metrics if m != "inertia"}
+    sil_n = {}
+    for kk in ks:
+        c0, run = best[kk]
+        scores = _score(backend, data, run.labels, kk, metrics, silhouette_sample_size, random_state=kk)
+        for m in result_metrics:
+            result_metrics[m][kk] = scores[m]
+        if "silhouette" in scores:
+            sil_n[kk] = scores["silhouette_n"]
+
+    inertia = {kk: best[kk][1].inertia for kk in ks}
+    knee = find_knee(ks, [inertia[kk] for kk in ks])
+    best_k, method, evidence = choose_k(ks, inertia, result_metrics, knee)
+    evidence["knee"] = knee.reason
+    return SweepResult(
+        ks=ks,
+        inertia=inertia,
+        n_iter={kk: best[kk][1].n_iter for kk in ks},
+        seconds={kk: best[kk][1].seconds for kk in ks},
+        metrics=result_metrics,
+        silhouette_n=sil_n,
+        centers={kk: (to_host(best[kk][1].centers) + shift).astype(X.dtype) for kk in ks},
+        init_centers={kk: (to_host(best[kk][0]) + shift).astype(X.dtype) for kk in ks},
+        labels={kk: to_host(best[kk][1].labels) for kk in ks},
+        knee=knee,
+        best_k=best_k,
+        best_method=method,
+        evidence=evidence,
+        total_seconds=time.perf_counter() - t_start,
+        n_features_in_=X.shape[1],
+        feature_names_in_=np.asarray(X_in.columns, dtype=object) if hasattr(X_in, "columns") else None,
+        params=dict(max_iter=max_iter, tol=tol, device=device),
+    )

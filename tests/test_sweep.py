@@ -1,0 +1,192 @@
+"""Sweeps: an optimisation, not an approximation; metrics; knee; choice of k."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import cluster as skc
+from sklearn.datasets import load_digits, load_iris, load_wine, make_blobs
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.preprocessing import StandardScaler
+
+import fastseg
+from fastseg import KMeans, sweep
+from fastseg.metrics import score_labels, stratified_sample
+from fastseg.sweep import find_knee
+
+LOADERS = {"iris": load_iris, "wine": load_wine, "digits": load_digits}
+
+
+def _std(name):
+    return StandardScaler().fit_transform(LOADERS[name]().data)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_init", [1, 2])
+def test_each_k_equals_a_separate_fit_from_the_same_seeds(dtype, n_init):
+    X = _std("wine").astype(dtype)
+    res = sweep(X, k=range(2, 9), n_init=n_init, random_state=0, metrics=("inertia",), device="cpu")
+    for k in res.ks:
+        alone = KMeans(k, init=res.init_centers[k], n_init=1, device="cpu").fit(X)
+        np.testing.assert_array_equal(res.labels[k], alone.labels_)
+        assert res.inertia[k] == pytest.approx(alone.inertia_, rel=1e-12 if dtype == np.float64 else 1e-6)
+        assert res.n_iter[k] == alone.n_iter_
+        np.testing.assert_allclose(res.centers[k], alone.cluster_centers_, rtol=1e-6, atol=1e-6)
+
+
+def test_seeds_are_prefixes_of_one_kmeanspp_sequence():
+    X = _std("iris")
+    res = sweep(X, k=[2, 4, 7], random_state=3, metrics=(), device="cpu")
+    np.testing.assert_allclose(res.init_centers[4][:2], res.init_centers[2])
+    np.testing.assert_allclose(res.init_centers[7][:4], res.init_centers[4])
+    full, _ = fastseg.kmeans_plusplus(X, 7, random_state=3)
+    np.testing.assert_allclose(res.init_centers[7], full, atol=1e-12)
+
+
+def test_independent_seeds_and_random_init():
+    X = _std("iris")
+    a = sweep(X, k=[3, 5], random_state=1, independent_seeds=True, metrics=(), device="cpu")
+    assert not np.allclose(a.init_centers[5][:3], a.init_centers[3])
+    b = sweep(X, k=[3, 5], init="random", n_init=3, random_state=1, metrics=(), device="cpu")
+    for k in b.ks:
+        alone = KMeans(k, init=b.init_centers[k], device="cpu").fit(X)
+        assert b.inertia[k] == pytest.approx(alone.inertia_, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", list(LOADERS))
+def test_per_k_inertia_matches_sklearn_from_same_seeds(name):
+    X = _std(name)
+    res = sweep(X, k=range(2, 11), random_state=0, metrics=("inertia",), device="cpu")
+    for k in res.ks:
+        ref = skc.KMeans(k, init=res.init_centers[k], n_init=1).fit(X)
+        assert res.inertia[k] == pytest.approx(ref.inertia_, rel=1e-6)
+        np.testing.assert_array_equal(res.labels[k], ref.labels_)
+
+
+@pytest.mark.parametrize("seed", [7, 11, 12])
+def test_blobs_best_k_is_six(seed):
+    X, _ = make_blobs(n_samples=3000, centers=6, n_features=4, cluster_std=1.0, random_state=seed)
+    res = sweep(X, k=range(2, 13), random_state=0, device="cpu")
+    assert res.best_k == 6
+    assert len(res.evidence["agree"]) >= 3
+
+
+def test_kneedle_finds_the_kink():
+    ks = np.arange(2, 13)
+    curve = np.r_[np.linspace(100, 20, 4), np.linspace(1.0, 0.5, 7)]  # kink at k = 6
+    knee = find_knee(ks, curve)
+    assert knee.k == 6 and knee.strength > 0.5
+
+
+def test_well_separated_blobs_vote_over_kneedle():
+    # Kneedle alone puts this knee at 5 (the last drop is small once normalised); the
+    # metrics outvote it and best_k is the true 6, with the evidence showing both.
+    X, _ = make_blobs(n_samples=3000, centers=6, n_features=4, cluster_std=0.3, center_box=(-20, 20),
+                      random_state=1)
+    res = sweep(X, k=range(2, 13), random_state=0, device="cpu")
+    assert res.best_k == 6
+    assert res.evidence["picks"]["silhouette"] == 6
+
+
+@pytest.mark.parametrize("name", list(LOADERS))
+def test_metrics_equal_sklearn_on_real_data(name):
+    X = _std(name)
+    res = sweep(X, k=[2, 4, 7], random_state=0, silhouette_sample_size=10_000, device="cpu")
+    for k in res.ks:
+        lab = res.labels[k]
+        assert res.metrics["calinski_harabasz"][k] == pytest.approx(calinski_harabasz_score(X, lab), rel=1e-6)
+        assert res.metrics["davies_bouldin"][k] == pytest.approx(davies_bouldin_score(X, lab), rel=1e-6)
+        assert res.metrics["silhouette"][k] == pytest.approx(silhouette_score(X, lab), rel=1e-6)
+        assert res.silhouette_n[k] == len(X)
+
+
+def test_score_labels_float32_and_weights():
+    X = _std("wine").astype(np.float32)
+    lab = KMeans(4, random_state=0).fit(X).labels_
+    r = score_labels(X, lab, silhouette_sample_size=10_000)
+    X64 = X.astype(np.float64)
+    assert r["calinski_harabasz"] == pytest.approx(calinski_harabasz_score(X64, lab), rel=1e-5)
+    assert r["silhouette"] == pytest.approx(silhouette_score(X64, lab), rel=1e-5)
+    # integer weights act as repeated rows
+    w = np.random.default_rng(0).integers(1, 3, len(X))
+    rw = score_labels(X64, lab, sample_weight=w, silhouette_sample_size=10_000)
+    Xr, lr = np.repeat(X64, w, axis=0), np.repeat(lab, w)
+    assert rw["calinski_harabasz"] == pytest.approx(calinski_harabasz_score(Xr, lr), rel=1e-9)
+    assert rw["davies_bouldin"] == pytest.approx(davies_bouldin_score(Xr, lr), rel=1e-9)
+
+
+def test_sampled_silhouette_is_stratified_and_close():
+    X, _ = make_blobs(n_samples=20_000, centers=[[0, 0], [6, 0], [0, 6]], cluster_std=[1.0, 1.0, 1.0],
+                      random_state=0)
+    X = np.vstack([X, np.random.default_rng(0).normal([20, 20], 1.0, (300, 2))])  # a small cluster
+    lab = KMeans(4, random_state=0).fit(X).labels_
+    idx = stratified_sample(lab, 4, 2000, random_state=0)
+    share = np.bincount(lab[idx], minlength=4) / len(idx)
+    np.testing.assert_allclose(share, np.bincount(lab, minlength=4) / len(lab), atol=0.01)
+    r = score_labels(X, lab, silhouette_sample_size=2000)
+    assert abs(r["silhouette_n"] - 2000) <= 4
+    exact = silhouette_score(X, lab)
+    assert abs(r["silhouette"] - exact) < 0.02
+
+
+def test_no_knee_on_a_straight_line():
+    knee = find_knee(range(2, 12), np.linspace(100, 10, 10))
+    assert knee.k is None and "chord" in knee.reason
+    assert find_knee([2, 3], [5, 1]).k is None
+    assert find_knee(range(2, 8), [3.0] * 6).reason == "the curve is flat"
+
+
+def test_structureless_data_sweeps_without_warnings(recwarn):
+    X = np.random.default_rng(0).uniform(size=(500, 2))
+    res = sweep(X, k=range(2, 9), random_state=0, device="cpu")
+    assert set(res.evidence["picks"]) == {"knee", "silhouette", "calinski_harabasz", "davies_bouldin"}
+    assert res.best_k in res.evidence["picks"].values()
+    assert len(recwarn) == 0
+
+
+def test_no_method_can_choose_reports_why():
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    res = sweep(X, k=[3], random_state=0, metrics=("inertia",), device="cpu")
+    assert res.best_k is None and "at least 3 values of k" in res.best_method
+
+
+def test_progress_and_frame_and_kmeans_and_plot(tmp_path):
+    X = _std("wine")
+    calls = []
+    res = sweep(pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]), k=range(2, 6),
+                random_state=0, progress=calls.append, device="cpu")
+    assert calls and calls[-1]["active"] == 0 and calls[-1]["converged"] == calls[-1]["total"] == 4
+    assert [c["iteration"] for c in calls] == list(range(1, len(calls) + 1))
+    df = res.to_frame()
+    assert list(df.index) == [2, 3, 4, 5]
+    assert {"inertia", "n_iter", "seconds", "silhouette", "calinski_harabasz", "davies_bouldin"} <= set(df.columns)
+    km = res.kmeans(4)
+    np.testing.assert_array_equal(km.predict(pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])),
+                                  res.labels[4])
+    with pytest.raises(ValueError, match="k=9 was not swept"):
+        res.kmeans(9)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = res.plot()
+    fig.savefig(tmp_path / "elbow.png")
+    assert (tmp_path / "elbow.png").stat().st_size > 5000
+    ax = fig.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"k": []}, "empty"),
+        ({"k": [0, 2]}, ">= 1"),
+        ({"k": "abc"}, "iterable of ints"),
+        ({"k": [2, 500]}, "n_samples=178 should be >= the largest k=500"),
+        ({"metrics": ("inertia", "gap")}, r"Unknown metric\(s\) \['gap'\]"),
+        ({"n_init": 0}, "'n_init' parameter of sweep"),
+        ({"init": "kmeans"}, "'init' parameter of sweep"),
+        ({"progress": 3}, "callable"),
+    ],
+)
+def test_sweep_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sweep(_std("wine"), **kwargs)
