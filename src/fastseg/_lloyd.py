@@ -141,15 +141,10 @@ def lloyd_multi(backend, data, centers_list, *, max_iter=300, tol=0.0, verbose=F
             break
     for run in active:
         run.seconds = time.perf_counter() - t0
-    w64 = data.weights.astype(xp.float64)
-    for run in runs:
-        if run.strict:
-            d2 = backend.sq_dist_to_assigned(data, run.centers, run.labels)
-        else:
-            # Labels must match the final centres; exact distances in the same pass.
-            d2 = xp.empty(data.n_samples, dtype=data.dtype)
-            backend.assign(data, run.centers, run.labels, d2, exact=True)
-        run.inertia = float(backend.to_numpy(xp.dot(d2.astype(xp.float64), w64)))
+    # Labels must match the final centres (a run stopped by tol or max_iter has
+    # labels from the centres before); exact inertia in the same pass.
+    for run, inertia in zip(runs, backend.finish_multi(data, runs, [not r.strict for r in runs])):
+        run.inertia = inertia
     return runs
 
 

@@ -153,6 +153,25 @@ class Backend:
         run = SimpleNamespace(centers=centers, labels=labels, sums=sums, counts=counts)
         return self.lloyd_step_multi(data, [run], with_inertia)[0]
 
+    def finish_multi(self, data: Dataset, runs, reassign):
+        """Close several runs in one pass: final labels where asked, exact inertia.
+
+        Parameters
+        ----------
+        data : Dataset                                  # IN
+        runs : sequence of objects with ``centers`` and ``labels``
+            labels : int32 array (n,)                   # IN/OUT (replaced where reassign)
+        reassign : sequence of bool                     # IN
+            True: label every row by the final centres first (a run stopped by
+            ``tol`` or ``max_iter`` has labels from the centres before).
+
+        Returns
+        -------
+        list of float
+            Weighted sum of ``‖x − c[label]‖²`` per run, from direct differences.
+        """
+        raise NotImplementedError
+
     def accumulate(self, data: Dataset, labels, k):
         """Weighted per-label sums (shifted rows) and total weights, float64.
 

@@ -253,20 +253,13 @@ class NumPyBackend(Backend):
 
     # -- engine ops ------------------------------------------------------
     def lloyd_step_multi(self, data, runs, with_inertia=False):
-        # All runs meet each block of X while it is in cache: runs with small k share
-        # one GEMM against their concatenated centres (a (K, w) tile, one knockout per
-        # run on its rows); larger k go row-wise, one GEMM each.
+        # All runs meet each block of X while it is in cache, each with its own GEMM
+        # and argmin (tiles sized by its k: numpy's per-call cost, not arithmetic,
+        # is what a shared tile would save, and it would not).
         # Incremental update: only rows whose label changed move weight between
         # clusters, so late iterations (few changes) skip most of the accumulation.
         R = len(runs)
-        small = [j for j, r in enumerate(runs) if r.centers.shape[0] <= _TOURNAMENT_MAX_K]
-        large = [j for j in range(R) if j not in small]
         prep = [self._prep_centers(r.centers) for r in runs]
-        if small:
-            C2_all = np.ascontiguousarray(np.vstack([prep[j][0].T for j in small]))
-            cn_all = np.concatenate([prep[j][1] for j in small])[:, None]
-            offs = np.cumsum([0] + [runs[j].centers.shape[0] for j in small])
-            step_small = self._sub_rows(C2_all.shape[0])
         x_sq = self._x_sq(data) if with_inertia else None
 
         def block(s, e):
@@ -278,19 +271,7 @@ class NumPyBackend(Backend):
                 old[...] = r.labels[s:e]
                 olds.append(old)
                 mins.append(self._buffer(f"m{j}", (m,), data.dtype) if with_inertia else None)
-            if small:
-                for a in range(0, m, step_small):
-                    b = min(a + step_small, m)
-                    tile = self._buffer("tile", (C2_all.shape[0], b - a), data.dtype)
-                    np.matmul(C2_all, xc[a:b].T, out=tile)
-                    tile += cn_all
-                    for q, j in enumerate(small):
-                        idx, mn = self._knockout(tile[offs[q] : offs[q + 1]])
-                        runs[j].labels[s + a : s + b] = idx
-                        if with_inertia:
-                            mins[j][a:b] = mn
-            for j in large:
-                self._nearest(xc, *prep[j], runs[j].labels[s:e], mins[j])
+                self._nearest(xc, *prep[j], r.labels[s:e], mins[j])
             w = data.weights[s:e]
             out = []
             for j, r in enumerate(runs):
@@ -312,6 +293,27 @@ class NumPyBackend(Backend):
                 changed[j] += ch
                 inertia[j] += i_
         return [(c, i if with_inertia else None) for c, i in zip(changed, inertia)]
+
+    def finish_multi(self, data, runs, reassign):
+        # One pass for every run: final labels where asked, then exact inertia.
+        prep = [self._prep_centers(r.centers) if again else None for r, again in zip(runs, reassign)]
+        cs = [np.ascontiguousarray(r.centers, dtype=data.dtype) for r in runs]
+
+        def block(s, e):
+            xc = self._rows(data, s, e)
+            d2 = self._buffer("fin", (e - s,), data.dtype)
+            w = data.weights[s:e].astype(np.float64)
+            out = []
+            for r, p, c in zip(runs, prep, cs):
+                lab = r.labels[s:e]
+                if p is not None:
+                    self._nearest(xc, *p, lab, None)
+                self._exact_sq(xc, c, lab, d2)
+                out.append(float(d2 @ w))
+            return out
+
+        parts = self._run(data.n_samples, block)
+        return [float(sum(p[j] for p in parts)) for j in range(len(runs))]
 
     def accumulate(self, data, labels, k):
         def block(s, e):
