@@ -71,7 +71,7 @@ def online_retail(n_customers=2000, *, n_rows=None, seed=0):
     par = np.array([_TYPES[t][1:] for t in names])[kind]  # (n, 5)
     inv_mean, lines_mean, spend, recency_mean, span = par.T
     n_inv = 1 + rng.poisson(np.maximum(inv_mean - 1, 0))
-    last = np.clip(rng.exponential(recency_mean), 0, _DAYS - 1)
+    last = np.clip(recency_mean * rng.lognormal(0, 0.45, n_customers), 0, _DAYS - 1)
     first = np.clip(last + rng.uniform(0.3, 1.0, n_customers) * span, last, _DAYS - 1)
     countries = ["United Kingdom"] + _COUNTRIES  # code 0 is the home country
     country = np.where(rng.random(n_customers) < 0.9, 0, rng.integers(1, len(countries), n_customers))

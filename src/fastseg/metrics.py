@@ -129,19 +129,32 @@ def silhouette(backend, data, labels, k, *, sample_size=DEFAULT_SILHOUETTE_SAMPL
     exact = idx.size == lab_all.size
     ftype = np.float64 if exact else np.float32
     X = np.asarray(backend.to_numpy(data.X[backend.xp.asarray(idx)] - data.shift), dtype=ftype)
-    w = np.asarray(backend.to_numpy(data.weights), dtype=ftype)[idx]
-    lab = lab_all[idx]
-    present, lab = np.unique(lab, return_inverse=True)
-    kk = present.size
+    w = np.asarray(backend.to_numpy(data.weights), dtype=np.float64)[idx]
+    s = silhouette_values(X, lab_all[idx], w)
+    if s is None:
+        return float("nan"), int(idx.size)
+    return float(np.average(s, weights=w)), int(idx.size)
+
+
+def silhouette_values(X, labels, weights=None):
+    """Silhouette of every row of a (small) host array; None with < 2 or > n-1 clusters.
+
+    Distances in X's dtype; ``weights`` count rows as repeated.
+    """
+    X = np.asarray(X)
+    ftype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    X = X.astype(ftype, copy=False)
     m = X.shape[0]
+    w = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
+    present, lab = np.unique(np.asarray(labels), return_inverse=True)
+    kk = present.size
     if kk < 2 or kk > m - 1:
-        return float("nan"), int(m)
+        return None
     onehot = np.zeros((m, kk), dtype=ftype)
     onehot[np.arange(m), lab] = w
-    size = onehot.sum(axis=0)
+    size = onehot.sum(axis=0).astype(np.float64)
     sq = (X * X).sum(axis=1)
     s = np.empty(m)
-    w = w.astype(np.float64)
     step = max(1, 4_000_000 // m)
     for a in range(0, m, step):
         b = min(a + step, m)
@@ -149,7 +162,7 @@ def silhouette(backend, data, labels, k, *, sample_size=DEFAULT_SILHOUETTE_SAMPL
         np.maximum(D, 0, out=D)
         np.sqrt(D, out=D)
         D[np.arange(b - a), np.arange(a, b)] = 0  # a point's distance to itself
-        per = D @ onehot  # (rows, clusters): weighted distance sums
+        per = (D @ onehot).astype(np.float64)  # (rows, clusters): weighted distance sums
         own = lab[a:b]
         own_size = size[own] - w[a:b]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -161,7 +174,7 @@ def silhouette(backend, data, labels, k, *, sample_size=DEFAULT_SILHOUETTE_SAMPL
             sc = (inter - intra) / np.maximum(intra, inter)
         sc[own_size <= 0] = 0.0  # singleton clusters score 0, as scikit-learn's
         s[a:b] = np.nan_to_num(sc)
-    return float(np.average(s, weights=w)), int(m)
+    return s
 
 
 def score_labels(X, labels, *, metrics=("calinski_harabasz", "davies_bouldin", "silhouette"),

@@ -58,3 +58,158 @@ def elbow(result, ax=None, metric="silhouette"):
     ax.legend(handles, labels, loc="upper right", fontsize=8)
     ax.grid(alpha=0.3)
     return fig
+
+
+def _palette(k):
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(k)]
+
+
+def _seg_label(seg, s):
+    return f"{s}: {seg.names[s]}"
+
+
+def segment_sizes(seg, ax=None):
+    """Horizontal bars: customers per segment, with the share printed."""
+    fig, ax = _axes(ax, (7, 0.5 * seg.k + 1.5))
+    prof = seg.profiles
+    colors = _palette(seg.k)
+    y = np.arange(seg.k)
+    ax.barh(y, prof["size"], color=colors)
+    for i, (n, sh) in enumerate(zip(prof["size"], prof["share"])):
+        ax.text(n, i, f" {int(n):,} ({sh:.0%})", va="center", fontsize=8)
+    ax.set_yticks(y, [_seg_label(seg, s) for s in prof.index], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("customers")
+    ax.set_title("Segment sizes")
+    ax.margins(x=0.25)
+    return fig
+
+
+def snake_plot(seg, ax=None):
+    """Each segment's centre across the (scaled) features: how segments differ."""
+    fig, ax = _axes(ax)
+    colors = _palette(seg.k)
+    x = np.arange(len(seg.features))
+    for s, row in seg.centers.iterrows():
+        ax.plot(x, row.to_numpy(), "o-", color=colors[s], label=_seg_label(seg, s))
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(x, seg.features, rotation=20)
+    ax.set_xlabel("feature")
+    ax.set_ylabel("segment centre (scaled units: 0 = average)")
+    ax.set_title("Snake plot: segment centres by feature")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def importance_heatmap(seg, ax=None):
+    """Relative importance: segment mean / population mean − 1, per feature."""
+    fig, ax = _axes(ax, (1.6 * len(seg.features) + 3, 0.5 * seg.k + 1.8))
+    cols = [f"{f} rel. importance" for f in seg.features]
+    M = seg.profiles[cols].to_numpy(dtype=float)
+    lim = max(float(np.nanmax(np.abs(M))), 1e-9)
+    im = ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            ax.text(j, i, f"{M[i, j]:+.0%}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(np.arange(len(seg.features)), seg.features)
+    ax.set_yticks(np.arange(seg.k), [_seg_label(seg, s) for s in seg.profiles.index], fontsize=8)
+    ax.set_xlabel("feature")
+    ax.set_title("Relative importance (segment mean vs population mean)")
+    fig.colorbar(im, ax=ax, label="segment mean / population mean − 1")
+    return fig
+
+
+def _scaled(seg):
+    return seg.prep.apply(seg.data)
+
+
+def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
+    """Customers on two features (original units), or on the first two principal
+    components of the scaled features when ``x``/``y`` are not given; centres marked."""
+    fig, ax = _axes(ax)
+    rng = np.random.default_rng(random_state)
+    n = len(seg.data)
+    idx = rng.choice(n, min(n, max_points), replace=False)
+    lab = seg.labels["segment"].to_numpy()
+    colors = _palette(seg.k)
+    if x is None or y is None:
+        from sklearn.decomposition import PCA
+
+        Z = _scaled(seg)
+        pca = PCA(n_components=2, random_state=0).fit(Z)
+        P = pca.transform(Z[idx])
+        C = pca.transform(seg.centers.to_numpy())
+        xl = f"principal component 1 ({pca.explained_variance_ratio_[0]:.0%} of variance)"
+        yl = f"principal component 2 ({pca.explained_variance_ratio_[1]:.0%} of variance)"
+        title = "Customers on the first two principal components"
+    else:
+        P = seg.data[[x, y]].to_numpy()[idx]
+        C = np.array([[seg.profiles.loc[s, f"{x} mean"], seg.profiles.loc[s, f"{y} mean"]] for s in range(seg.k)])
+        xl, yl, title = x, y, f"Customers by {x} and {y}"
+    for s in range(seg.k):
+        m = lab[idx] == s
+        ax.scatter(P[m, 0], P[m, 1], s=6, alpha=0.5, color=colors[s], label=_seg_label(seg, s))
+    ax.scatter(C[:, 0], C[:, 1], marker="X", s=160, c=colors, edgecolors="black", linewidths=1.2,
+               label="segment centres")
+    ax.set_xlabel(xl)
+    ax.set_ylabel(yl)
+    ax.set_title(title + (f" ({len(idx):,} of {n:,} shown)" if len(idx) < n else ""))
+    ax.legend(fontsize=7, markerscale=2, loc="best")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def scatter_3d(seg, features=None, max_points=3000, random_state=0):
+    """Customers on three features (original units), coloured by segment."""
+    import matplotlib.pyplot as plt
+
+    feats = list(features or seg.features[:3])
+    if len(feats) != 3:
+        raise ValueError(f"scatter_3d needs three features; got {feats}.")
+    fig = plt.figure(figsize=(7, 6), layout="constrained")
+    ax = fig.add_subplot(projection="3d")
+    rng = np.random.default_rng(random_state)
+    n = len(seg.data)
+    idx = rng.choice(n, min(n, max_points), replace=False)
+    lab = seg.labels["segment"].to_numpy()[idx]
+    P = seg.data[feats].to_numpy()[idx]
+    colors = _palette(seg.k)
+    for s in range(seg.k):
+        m = lab == s
+        ax.scatter(P[m, 0], P[m, 1], P[m, 2], s=6, alpha=0.6, color=colors[s], label=_seg_label(seg, s))
+    ax.set_xlabel(feats[0])
+    ax.set_ylabel(feats[1])
+    ax.set_zlabel(feats[2])
+    ax.set_title(f"Customers by {', '.join(feats)}")
+    ax.legend(fontsize=7, markerscale=2, loc="upper left")
+    return fig
+
+
+def silhouette_by_segment(seg, ax=None, sample_size=3000, random_state=0):
+    """Silhouette of each customer (on a stratified sample), grouped by segment."""
+    from .metrics import silhouette_values, stratified_sample
+
+    fig, ax = _axes(ax)
+    lab = seg.labels["segment"].to_numpy()
+    idx = stratified_sample(lab, seg.k, sample_size, random_state)
+    vals = silhouette_values(_scaled(seg)[idx], lab[idx])
+    colors = _palette(seg.k)
+    y0 = 0
+    if vals is None:
+        ax.text(0.5, 0.5, "silhouette needs at least 2 segments", ha="center", transform=ax.transAxes)
+        return fig
+    for s in range(seg.k):
+        v = np.sort(vals[lab[idx] == s])
+        ax.fill_betweenx(np.arange(y0, y0 + v.size), 0, v, color=colors[s], alpha=0.8, label=_seg_label(seg, s))
+        y0 += v.size + 10
+    ax.axvline(vals.mean(), color="red", ls="--", label=f"mean {vals.mean():.2f}")
+    ax.set_xlabel("silhouette coefficient (−1 … 1; higher: better separated)")
+    ax.set_ylabel(f"customers (sample of {idx.size:,}), by segment")
+    ax.set_yticks([])
+    ax.set_title("Silhouette by segment")
+    ax.legend(fontsize=7, loc="best")
+    return fig

@@ -1,0 +1,139 @@
+"""One self-contained HTML report of a segmentation (images embedded)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from ._io import atomic_write_text
+from ._version import __version__
+
+
+def _png(fig):
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def figures(seg):
+    """The report's figures, as (title, Figure) pairs (also what ``fastseg demo`` saves)."""
+    from . import plots
+
+    out = []
+    if seg.sweep is not None:
+        out.append(("elbow", "Choosing k: elbow and silhouette", plots.elbow(seg.sweep)))
+    out.append(("sizes", "Segment sizes", plots.segment_sizes(seg)))
+    out.append(("snake", "How segments differ", plots.snake_plot(seg)))
+    out.append(("importance", "Relative importance", plots.importance_heatmap(seg)))
+    out.append(("scatter", "Customers in two dimensions", plots.scatter_2d(seg)))
+    if len(seg.features) >= 3:
+        out.append(("scatter3d", "Customers in three dimensions", plots.scatter_3d(seg)))
+    if seg.k >= 2:
+        out.append(("silhouette", "Silhouette by segment", plots.silhouette_by_segment(seg)))
+    return out
+
+
+def _table(df, floatfmt="{:,.2f}"):
+    def fmt(v):
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else floatfmt.format(v)
+        if isinstance(v, (int, np.integer)):
+            return f"{v:,}"
+        return html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [df.index.name or ""] + list(df.columns))
+    rows = "".join(
+        "<tr>" + f"<th>{html.escape(str(i))}</th>" + "".join(f"<td>{fmt(v)}</td>" for v in row) + "</tr>"
+        for i, row in zip(df.index, df.itertuples(index=False))
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;line-height:1.45;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;margin-top:1.8em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85em;margin:.6em 0} th,td{border:1px solid #ddd;padding:.25em .5em;
+text-align:right} thead th{background:#f3f3f3} tbody th{text-align:left;background:#fafafa}
+.muted{color:#666} figure{margin:1em 0} img{max-width:100%;border:1px solid #eee}
+.seg{margin:.4em 0} .seg b{display:inline-block;min-width:2em}
+"""
+
+
+def render(seg, title="Customer segmentation"):
+    """The report as an HTML string."""
+    n = len(seg.labels)
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body>"]
+    parts.append(f"<h1>{html.escape(title)}</h1><p class='muted'>fastseg {__version__} · "
+                 f"{datetime.now():%Y-%m-%d %H:%M} · {n:,} customers · {seg.k} segments</p>")
+
+    parts.append("<h2>Segments</h2>")
+    for s, row in seg.profiles.iterrows():
+        parts.append(f"<div class='seg'><b>{s}</b> <strong>{html.escape(row['name'])}</strong> — "
+                     f"{int(row['size']):,} customers ({row['share']:.1%}). " + _sentence(seg, s) + "</div>")
+
+    parts.append("<h2>Data</h2>")
+    summ = seg.data.describe().T[["mean", "std", "min", "25%", "50%", "75%", "max"]]
+    summ.index.name = "feature"
+    parts.append(f"<p>{n:,} customers, features: {', '.join(map(html.escape, seg.features))}. "
+                 f"Transform: {html.escape(str(seg.params.get('transform')))}; "
+                 f"scaling: {html.escape(str(seg.params.get('scale')))}.</p>" + _table(summ))
+    if seg.cleaning:
+        c = pd.DataFrame({"rows": pd.Series(seg.cleaning)})
+        c.index.name = "cleaning"
+        parts.append("<h2>Cleaning</h2><p>Rules applied in this order; each row counts the rows it removed.</p>"
+                     + _table(c))
+
+    parts.append("<h2>The number of segments</h2>")
+    parts.append(f"<p>{html.escape(seg.k_reason)}.</p>")
+    if seg.sweep is not None:
+        sw = seg.sweep
+        picks = ", ".join(f"{m}: k = {v}" for m, v in sw.evidence.get("picks", {}).items())
+        parts.append(f"<p>Each method's pick — {html.escape(picks)}. Knee: {html.escape(sw.knee.reason)}.</p>")
+        parts.append(_table(sw.to_frame().drop(columns=["seconds"]), floatfmt="{:,.4g}"))
+
+    parts.append("<h2>Profiles</h2><p>Mean and median of each feature in original units; relative importance "
+                 "is the segment mean over the population mean, minus 1.</p>")
+    parts.append(_table(seg.profiles, floatfmt="{:,.3g}"))
+
+    parts.append("<h2>Pictures</h2>")
+    for _, caption, fig in figures(seg):
+        parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{_png(fig)}'>"
+                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _sentence(seg, s):
+    bits = []
+    for f in seg.features:
+        mean = seg.profiles.loc[s, f"{f} mean"]
+        rel = seg.profiles.loc[s, f"{f} rel. importance"]
+        bits.append(f"{html.escape(str(f))} averages {mean:,.3g} ({rel:+.0%} vs all)")
+    return "; ".join(bits) + "."
+
+
+def report(segmentation, path, title="Customer segmentation"):
+    """Write one self-contained HTML report (images embedded) of ``segmentation``.
+
+    Sections: segments and their descriptions, data summary, cleaning summary (for RFM
+    input), the evidence for k, profiles, pictures. Written atomically: a failure
+    leaves no partial file.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from pathlib import Path
+
+    atomic_write_text(path, render(segmentation, title=title))
+    return Path(path)

@@ -1,0 +1,331 @@
+"""Segmenter: a customer table in, named and explained segments out.
+
+DataFrame → features → (log1p, scaling) → k chosen with evidence → k-means → profiles in
+original units → a short descriptive name per segment. This layer never touches CuPy:
+the engine is reached through :func:`fastseg.sweep` and :class:`fastseg.KMeans`.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._version import __version__ as _version
+from .kmeans import KMeans
+from .sweep import SweepResult, sweep
+
+__all__ = ["Segmenter", "Segmentation"]
+
+# Words for the usual customer features; other features read "high X" / "low X".
+_VOCAB = {
+    "recency": ("lapsed", "recent"),
+    "frequency": ("frequent", "infrequent"),
+    "monetary": ("high spend", "low spend"),
+    "spending score (1-100)": ("high spending score", "low spending score"),
+    "annual income (k$)": ("high income", "low income"),
+    "age": ("older", "younger"),
+}
+_RFM_FEATURES = ["recency", "frequency", "monetary"]
+
+
+def _describe(feature, high, strong=False):
+    words = _VOCAB.get(str(feature).lower())
+    text = (words[0] if high else words[1]) if words else f"{'high' if high else 'low'} {feature}"
+    return f"very {text}" if strong else text
+
+
+@dataclass
+class _Prep:
+    """The fitted feature pipeline: which columns, which got log1p, scaling."""
+
+    features: list
+    logged: list
+    center: np.ndarray
+    scale: np.ndarray
+
+    def apply(self, df):
+        X = _matrix(df, self.features)
+        for j, f in enumerate(self.features):
+            if f in self.logged:
+                if (X[:, j] < 0).any():
+                    raise ValueError(f"column {f!r} has negative values; it was log1p-transformed at fit time.")
+                X[:, j] = np.log1p(X[:, j])
+        return (X - self.center) / self.scale
+
+
+def _matrix(df, features):
+    missing = [f for f in features if f not in df.columns]
+    if missing:
+        raise ValueError(
+            f"column(s) {', '.join(map(repr, missing))} not found; available: "
+            f"{', '.join(map(repr, map(str, df.columns)))}."
+        )
+    bad = [f for f in features if not (pd.api.types.is_numeric_dtype(df[f]) and not pd.api.types.is_bool_dtype(df[f]))]
+    if bad:
+        raise ValueError(
+            f"feature column(s) {', '.join(map(repr, bad))} are not numeric; choose numeric columns "
+            "(or encode these first)."
+        )
+    X = np.array(df[features].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)  # own copy
+    nan_rows = ~np.isfinite(X).all(axis=1)
+    if nan_rows.any():
+        cols = [f for j, f in enumerate(features) if not np.isfinite(X[:, j]).all()]
+        raise ValueError(
+            f"{int(nan_rows.sum())} of {len(X)} rows have missing or infinite values in "
+            f"{', '.join(map(repr, cols))}; fill or drop them first."
+        )
+    return X
+
+
+@dataclass
+class Segmentation:
+    """The result of :meth:`Segmenter.fit`.
+
+    Attributes
+    ----------
+    labels : pandas.DataFrame
+        One row per customer (indexed by the customer id): ``segment`` (int) and
+        ``name``.
+    k : int
+    sweep : SweepResult or None
+        The evidence behind k when k was chosen automatically.
+    k_reason : str
+    profiles : pandas.DataFrame
+        One row per segment: name, size, share, and per feature the mean and the
+        median in original units and the relative importance (segment mean over
+        population mean, minus 1).
+    names : dict segment → name
+    centers : pandas.DataFrame
+        Segment centres in the scaled feature space (standard deviations from the mean
+        when scale="standard"): what the names are read from.
+    features : list of str
+    data : pandas.DataFrame
+        The features of the customers that were segmented (original units).
+    cleaning : dict or None
+        The cleaning report when the table came from :func:`fastseg.rfm`.
+    """
+
+    labels: pd.DataFrame
+    k: int
+    sweep: SweepResult | None
+    k_reason: str
+    profiles: pd.DataFrame
+    names: dict
+    centers: pd.DataFrame
+    features: list
+    data: pd.DataFrame
+    model: KMeans
+    prep: _Prep
+    params: dict = field(default_factory=dict)
+    cleaning: dict | None = None
+    version: str = _version
+
+    def predict(self, new_df):
+        """Segment of each row of a new customer table with the same feature columns.
+
+        Returns
+        -------
+        pandas.DataFrame with ``segment`` and ``name``, indexed like ``new_df``.
+        """
+        X = self.prep.apply(new_df)
+        seg = self.model.predict(X)
+        return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=new_df.index)
+
+    def save(self, path):
+        """Write this segmentation to ``path`` (a pickle; load it with :meth:`load`)."""
+        from ._io import atomic_write_bytes
+
+        atomic_write_bytes(path, pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+
+    @staticmethod
+    def load(path):
+        """Read a segmentation written by :meth:`save` (only load files you trust)."""
+        with open(path, "rb") as f:
+            obj = pickle.load(f)
+        if not isinstance(obj, Segmentation):
+            raise ValueError(f"{path} does not hold a fastseg Segmentation.")
+        return obj
+
+    def summary(self):
+        """A few lines of text: k, why, and each segment's name and size."""
+        lines = [f"{len(self.labels):,} customers in {self.k} segments ({self.k_reason})."]
+        for s, row in self.profiles.iterrows():
+            lines.append(f"  {s}: {row['name']} — {int(row['size']):,} customers ({row['share']:.1%})")
+        return "\n".join(lines)
+
+
+class Segmenter:
+    """Segment customers: features → scaling → choice of k → k-means → named profiles.
+
+    Parameters
+    ----------
+    features : list of str, optional
+        Feature columns. Default: recency, frequency, monetary when present (a table
+        from :func:`fastseg.rfm`), else every numeric column.
+    transform : {"log1p", None}, default="log1p"
+        log1p on every feature whose values are all >= 0 (spend and counts are
+        heavy-tailed); features with negative values pass unchanged.
+    scale : {"standard", "robust", None}, default="standard"
+        Centre and scale each feature (mean/standard deviation, or median/IQR).
+    k : "auto" or int, default="auto"
+        Number of segments; "auto" sweeps ``k_range`` and takes the k that most of
+        the knee, silhouette, Calinski–Harabasz and Davies–Bouldin agree on.
+    k_range : iterable of int, default=range(2, 11)
+    n_init : int, default=3
+        k-means restarts per k.
+    device : {"auto", "cpu", "gpu"}, default="auto"
+    random_state : int or None, default=None
+    progress : callable, optional
+        Passed to :func:`fastseg.sweep`.
+    """
+
+    def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
+                 n_init=3, device="auto", random_state=None, progress=None):
+        self.features = features
+        self.transform = transform
+        self.scale = scale
+        self.k = k
+        self.k_range = k_range
+        self.n_init = n_init
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def _check(self):
+        if self.transform not in ("log1p", None):
+            raise ValueError(f"transform must be 'log1p' or None; got {self.transform!r}.")
+        if self.scale not in ("standard", "robust", None):
+            raise ValueError(f"scale must be 'standard', 'robust' or None; got {self.scale!r}.")
+        if not (self.k == "auto" or (isinstance(self.k, (int, np.integer)) and self.k >= 1)):
+            raise ValueError(f"k must be 'auto' or an int >= 1; got {self.k!r}.")
+
+    def _features(self, df):
+        if self.features is not None:
+            return [self.features] if isinstance(self.features, str) else list(self.features)
+        if all(f in df.columns for f in _RFM_FEATURES):
+            return list(_RFM_FEATURES)
+        num = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+        if not num:
+            raise ValueError("the table has no numeric column to segment on; pass features=[...].")
+        return num
+
+    def fit(self, df):
+        """Segment the customers of ``df`` (one row per customer; the index is the id).
+
+        Returns
+        -------
+        Segmentation
+        """
+        self._check()
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"Segmenter.fit needs a pandas DataFrame; got {type(df).__name__}.")
+        if len(df) < 2:
+            raise ValueError(f"need at least 2 customers to segment; the table has {len(df)}.")
+        features = self._features(df)
+        X = _matrix(df, features)
+        const = [f for j, f in enumerate(features) if np.ptp(X[:, j]) == 0]
+        if const:
+            raise ValueError(
+                f"feature column(s) {', '.join(map(repr, const))} hold a single value for every customer, "
+                "so they cannot separate segments; drop them from the features."
+            )
+        logged = []
+        if self.transform == "log1p":
+            for j, f in enumerate(features):
+                if X[:, j].min() >= 0:
+                    X[:, j] = np.log1p(X[:, j])
+                    logged.append(f)
+        if self.scale == "standard":
+            center, scale = X.mean(axis=0), X.std(axis=0)
+        elif self.scale == "robust":
+            q1, med, q3 = np.percentile(X, [25, 50, 75], axis=0)
+            center, scale = med, q3 - q1
+            scale = np.where(scale > 0, scale, X.std(axis=0))
+        else:
+            center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        scale = np.where(scale > 0, scale, 1.0)
+        Z = (X - center) / scale
+        prep = _Prep(features, logged, center, scale)
+
+        sw = None
+        if self.k == "auto":
+            ks = [k for k in self.k_range if k <= len(df)]
+            if not ks:
+                raise ValueError(f"k_range {list(self.k_range)} has no k <= the {len(df)} customers.")
+            sw = sweep(Z, k=ks, n_init=self.n_init, random_state=self.random_state, device=self.device,
+                       progress=self.progress)
+            k = sw.best_k
+            if k is None:
+                sil = sw.metrics.get("silhouette", {})
+                k = max(sil, key=sil.get) if sil else ks[0]
+                reason = f"no method agreed ({sw.best_method}); fell back to k = {k}"
+            else:
+                reason = f"k chosen automatically: {sw.best_method}"
+            model = sw.kmeans(k)
+        else:
+            k = int(self.k)
+            if k > len(df):
+                raise ValueError(f"k={k} segments but only {len(df)} customers.")
+            model = KMeans(k, n_init=max(self.n_init, 1), random_state=self.random_state, device=self.device).fit(Z)
+            reason = "k given"
+        seg = np.asarray(model.labels_)
+        # order segments by size (0 = largest): stable numbering across runs
+        order = np.argsort(-np.bincount(seg, minlength=k), kind="stable")
+        remap = np.empty(k, dtype=np.int64)
+        remap[order] = np.arange(k)
+        seg = remap[seg]
+        model.cluster_centers_ = model.cluster_centers_[order]
+        model.labels_ = seg.astype(np.int32)
+
+        data = pd.DataFrame(df[features].to_numpy(dtype=float), columns=features, index=df.index)
+        centers = pd.DataFrame(model.cluster_centers_, columns=features)
+        centers.index.name = "segment"
+        names = _names(centers)
+        profiles = _profiles(data, seg, k, names)
+        labels = pd.DataFrame({"segment": seg, "name": [names[s] for s in seg]}, index=df.index)
+        return Segmentation(
+            labels=labels, k=k, sweep=sw, k_reason=reason, profiles=profiles, names=names, centers=centers,
+            features=features, data=data, model=model, prep=prep,
+            params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init),
+            cleaning=df.attrs.get("cleaning"),
+        )
+
+
+def _names(centers, threshold=0.5, strong=1.25, most=3):
+    """A short name per segment from its centre: the features furthest from average."""
+    names = {}
+    for s, row in centers.iterrows():
+        z = row.to_numpy()
+        order = np.argsort(-np.abs(z))
+        parts = [
+            _describe(centers.columns[j], z[j] > 0, abs(z[j]) >= strong)
+            for j in order[:most]
+            if abs(z[j]) >= threshold
+        ]
+        names[s] = ", ".join(parts) if parts else "typical"
+    seen = {}
+    for s in names:  # distinct names: number repeats
+        base = names[s]
+        seen[base] = seen.get(base, 0) + 1
+        if seen[base] > 1:
+            names[s] = f"{base} ({seen[base]})"
+    return names
+
+
+def _profiles(data, seg, k, names):
+    pop_mean = data.mean()
+    rows = []
+    for s in range(k):
+        part = data[seg == s]
+        row = {"name": names[s], "size": len(part), "share": len(part) / len(data)}
+        for f in data.columns:
+            row[f"{f} mean"] = part[f].mean()
+            row[f"{f} median"] = part[f].median()
+            row[f"{f} rel. importance"] = part[f].mean() / pop_mean[f] - 1 if pop_mean[f] != 0 else np.nan
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.index.name = "segment"
+    return out
