@@ -20,7 +20,7 @@ bench: $(STAMP)
 	$(PY) bench/cpu_compare.py
 
 demo: $(STAMP)
-	$(PY) examples/quickstart.py
+	$(VENV)/bin/fastseg demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

@@ -102,7 +102,7 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
     pandas.DataFrame
         Indexed by customer: ``recency`` (days), ``frequency``, ``monetary``, the
         1–5 scores ``R``, ``F``, ``M`` (by rank; 5 is best: recent, frequent, big
-        spender), ``RFM`` (e.g. "545"), ``score`` (R + F + M) and ``segment``.
+        spender), ``RFM`` (e.g. "545"), ``score`` (R + F + M) and ``rfm_segment`` (the usual RFM grid names).
 
     Raises
     ------
@@ -203,7 +203,7 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
     out["M"] = _score(out["monetary"].to_numpy())
     out["RFM"] = out["R"].astype(str) + out["F"].astype(str) + out["M"].astype(str)
     out["score"] = (out["R"].astype(int) + out["F"] + out["M"]).astype(int)
-    out["segment"] = rfm_segment(out["R"].to_numpy(), out["F"].to_numpy())
+    out["rfm_segment"] = rfm_segment(out["R"].to_numpy(), out["F"].to_numpy())
     out.attrs["cleaning"] = report
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
     return out

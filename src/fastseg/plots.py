@@ -114,7 +114,8 @@ def importance_heatmap(seg, ax=None):
     im = ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     for i in range(M.shape[0]):
         for j in range(M.shape[1]):
-            ax.text(j, i, f"{M[i, j]:+.0%}", ha="center", va="center", fontsize=8)
+            dark = abs(M[i, j]) > 0.6 * lim
+            ax.text(j, i, f"{M[i, j]:+.0%}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(np.arange(len(seg.features)), seg.features)
     ax.set_yticks(np.arange(seg.k), [_seg_label(seg, s) for s in seg.profiles.index], fontsize=8)
     ax.set_xlabel("feature")
@@ -153,12 +154,15 @@ def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
     for s in range(seg.k):
         m = lab[idx] == s
         ax.scatter(P[m, 0], P[m, 1], s=6, alpha=0.5, color=colors[s], label=_seg_label(seg, s))
-    ax.scatter(C[:, 0], C[:, 1], marker="X", s=160, c=colors, edgecolors="black", linewidths=1.2,
-               label="segment centres")
+    ax.scatter(C[:, 0], C[:, 1], marker="X", s=160, c=colors, edgecolors="black", linewidths=1.2)
+    from matplotlib.lines import Line2D
+
+    centre_handle = Line2D([], [], marker="X", ls="", color="grey", mec="black", ms=9, label="segment centres")
     ax.set_xlabel(xl)
     ax.set_ylabel(yl)
     ax.set_title(title + (f" ({len(idx):,} of {n:,} shown)" if len(idx) < n else ""))
-    ax.legend(fontsize=7, markerscale=2, loc="best")
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + [centre_handle], fontsize=7, markerscale=2, loc="best")
     ax.grid(alpha=0.3)
     return fig
 

@@ -212,12 +212,14 @@ class Segmenter:
             raise ValueError("the table has no numeric column to segment on; pass features=[...].")
         return num
 
-    def fit(self, df):
-        """Segment the customers of ``df`` (one row per customer; the index is the id).
+    def prepare(self, df):
+        """Validate ``df`` and build the feature matrix the clustering sees.
 
         Returns
         -------
-        Segmentation
+        features : list of str
+        prep : the fitted transform (applied again by ``Segmentation.predict``)
+        Z : ndarray of shape (n_customers, n_features), transformed and scaled
         """
         self._check()
         if not isinstance(df, pd.DataFrame):
@@ -247,8 +249,16 @@ class Segmenter:
         else:
             center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
         scale = np.where(scale > 0, scale, 1.0)
-        Z = (X - center) / scale
-        prep = _Prep(features, logged, center, scale)
+        return features, _Prep(features, logged, center, scale), (X - center) / scale
+
+    def fit(self, df):
+        """Segment the customers of ``df`` (one row per customer; the index is the id).
+
+        Returns
+        -------
+        Segmentation
+        """
+        features, prep, Z = self.prepare(df)
 
         sw = None
         if self.k == "auto":

@@ -1,0 +1,389 @@
+"""The ``fastseg`` command line.
+
+    fastseg demo                      shipped data → report, labels and plots in ./fastseg-demo/
+    fastseg segment customers.csv --features age,income,score --k auto --out labels.csv --report r.html
+    fastseg segment tx.csv --rfm --customer CustomerID --date InvoiceDate --invoice InvoiceNo \\
+                           --quantity Quantity --price UnitPrice --out labels.csv
+    fastseg sweep customers.csv --features age,income,score --k-range 2-15 --plot elbow.png
+    fastseg bench                     fastseg vs scikit-learn on this machine
+
+Errors are one line on stderr with exit status 2; no output file is left half-written,
+and the input is never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """An error to report in one line (exit status 2)."""
+
+
+def _say(args, msg):
+    if not getattr(args, "quiet", False):
+        print(msg, file=sys.stderr)
+
+
+class _Progress:
+    """A one-line progress bar on stderr (only on a terminal, never with --quiet)."""
+
+    def __init__(self, args, label):
+        self.on = not getattr(args, "quiet", False) and sys.stderr.isatty()
+        self.label = label
+        self.t0 = time.perf_counter()
+
+    def __call__(self, info):
+        if not self.on:
+            return
+        done, total = info["converged"], info["total"]
+        width = 24
+        fill = int(width * done / max(total, 1))
+        sys.stderr.write(
+            f"\r{self.label} [{'#' * fill}{'.' * (width - fill)}] {done}/{total} runs converged, "
+            f"iteration {info['iteration']}, {time.perf_counter() - self.t0:.1f} s"
+        )
+        sys.stderr.flush()
+
+    def close(self):
+        if self.on:
+            sys.stderr.write("\n")
+
+
+def _k_range(text):
+    try:
+        if "-" in text:
+            lo, hi = (int(v) for v in text.split("-", 1))
+            ks = range(lo, hi + 1)
+        else:
+            ks = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a range like 2-10 or a list like 2,4,8; got {text!r}") from None
+    if not ks or min(ks) < 1:
+        raise argparse.ArgumentTypeError(f"k values must be >= 1; got {text!r}")
+    return list(ks)
+
+
+def _k(text):
+    if text == "auto":
+        return "auto"
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of segments; got {text!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"the number of segments must be >= 1; got {k}")
+    return k
+
+
+def _none_or(text):
+    return None if text.lower() == "none" else text
+
+
+def _read_table(path):
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise CLIError(f"input file {str(p)!r} does not exist.")
+    if p.is_dir():
+        raise CLIError(f"input {str(p)!r} is a folder; give a CSV or Parquet file.")
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            try:
+                return pd.read_parquet(p)
+            except ImportError:
+                raise CLIError("reading Parquet needs pyarrow: pip install pyarrow (or give a CSV file).") from None
+        df = pd.read_csv(p)
+    except CLIError:
+        raise
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as e:
+        kind = "Parquet" if p.suffix.lower() in (".parquet", ".pq") else "CSV"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CLIError(f"could not read {str(p)!r} as {kind}: {first}") from None
+    if df.empty:
+        raise CLIError(f"{str(p)!r} holds no rows.")
+    return df
+
+
+def _check_output(path, inputs, label):
+    """Fail early: the folder must exist and the output must not be an input."""
+    if path is None:
+        return None
+    out = Path(path)
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise CLIError(f"the folder of {label} {str(out)!r} does not exist; create it or choose another path.")
+    for src in inputs:
+        if src is not None and Path(src).exists() and out.exists() and os.path.samefile(src, out):
+            raise CLIError(f"{label} {str(out)!r} is the input file; choose another path (the input is never overwritten).")
+    return out
+
+
+def _write_csv(df, path):
+    from ._io import atomic_write_text
+
+    atomic_write_text(path, df.to_csv())
+
+
+def _features(text):
+    return [f.strip() for f in text.split(",") if f.strip()] if text else None
+
+
+def _prepare_customers(args):
+    """The customer table to segment: RFM from transactions, or the table as it is."""
+    import pandas as pd
+
+    from .features import rfm
+
+    df = _read_table(args.input)
+    if args.rfm:
+        if not args.customer or not args.date:
+            raise CLIError("--rfm needs --customer COLUMN and --date COLUMN.")
+        if not args.amount and not (args.quantity and args.price):
+            raise CLIError("--rfm needs --amount COLUMN, or --quantity COLUMN and --price COLUMN.")
+        table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
+                    quantity=args.quantity, price=args.price, snapshot=args.snapshot)
+        clean = table.attrs["cleaning"]
+        _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → {clean['customers']:,} customers")
+        return table
+    if args.id:
+        if args.id not in df.columns:
+            raise CLIError(f"--id column {args.id!r} not found; available: {', '.join(map(repr, df.columns))}.")
+        if df[args.id].duplicated().any():
+            raise CLIError(f"--id column {args.id!r} has repeated values; one row per customer is expected.")
+        df = df.set_index(args.id)
+    elif not isinstance(df.index, pd.RangeIndex):
+        pass
+    return df
+
+
+def cmd_segment(args):
+    from .report import report
+    from .segment import Segmenter
+
+    out = _check_output(args.out, [args.input], "--out")
+    rep = _check_output(args.report, [args.input, args.out], "--report")
+    df = _prepare_customers(args)
+    prog = _Progress(args, "sweep")
+    seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
+                    k_range=args.k_range, device=args.device, random_state=args.seed, progress=prog).fit(df)
+    prog.close()
+    labels = seg.labels.join(seg.data)
+    if out is not None:
+        _write_csv(labels, out)
+    if rep is not None:
+        report(seg, rep)
+    if not args.quiet:
+        print(seg.summary())
+        if out is not None:
+            print(f"labels: {out}")
+        if rep is not None:
+            print(f"report: {rep}")
+    return seg
+
+
+def cmd_sweep(args):
+    from .segment import Segmenter
+    from .sweep import sweep
+
+    out = _check_output(args.out, [args.input], "--out")
+    plot = _check_output(args.plot, [args.input, args.out], "--plot")
+    df = _prepare_customers(args)
+    _, _, Z = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale).prepare(df)
+    prog = _Progress(args, "sweep")
+    res = sweep(Z, k=[k for k in args.k_range if k <= len(Z)] or args.k_range, random_state=args.seed,
+                device=args.device, progress=prog)
+    prog.close()
+    frame = res.to_frame()
+    if out is not None:
+        _write_csv(frame, out)
+    if plot is not None:
+        import io
+
+        import matplotlib.pyplot as plt
+
+        from ._io import atomic_write_bytes
+
+        fig = res.plot()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        plt.close(fig)
+        atomic_write_bytes(plot, buf.getvalue())
+    if not args.quiet:
+        import pandas as pd
+
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            print(frame.drop(columns=["seconds"]).to_string(float_format=lambda v: f"{v:.4g}"))
+        print(f"best k = {res.best_k}: {res.best_method}; knee: {res.knee.reason}")
+    return res
+
+
+def cmd_demo(args):
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from . import datasets
+    from ._io import atomic_write_bytes
+    from .features import rfm
+    from .report import figures, report
+    from .segment import Segmenter
+
+    outdir = Path(args.out)
+    if outdir.exists() and not outdir.is_dir():
+        raise CLIError(f"--out {str(outdir)!r} exists and is not a folder.")
+    if not outdir.parent.is_dir():
+        raise CLIError(f"the folder {str(outdir.parent)!r} does not exist; create it or choose another --out.")
+    t0 = time.perf_counter()
+    tx = datasets.online_retail(args.customers, seed=args.seed)
+    _say(args, f"demo data: {len(tx):,} transaction lines of {args.customers:,} customers (UCI Online Retail schema)")
+    table = rfm(tx, customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",
+                price="UnitPrice")
+    prog = _Progress(args, "sweep")
+    seg = Segmenter(random_state=args.seed, device=args.device, progress=prog).fit(table)
+    prog.close()
+    outdir.mkdir(exist_ok=True)
+    _write_csv(seg.labels.join(table), outdir / "labels.csv")
+    report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer")
+    for name, _, fig in figures(seg):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        plt.close(fig)
+        atomic_write_bytes(outdir / f"{name}.png", buf.getvalue())
+    if not args.quiet:
+        print(seg.summary())
+        print(f"\nwritten in {time.perf_counter() - t0:.1f} s to {outdir.resolve()}/:")
+        print(f"  report.html   open it in a browser")
+        print(f"  labels.csv    one row per customer: segment, name, R/F/M values and scores")
+        print(f"  *.png         the report's figures")
+    return seg
+
+
+def cmd_bench(args):
+    import numpy as np
+    from sklearn import cluster as skc
+
+    from .kmeans import KMeans
+
+    rng = np.random.default_rng(0)
+    means = rng.normal(0, 4, (16, args.d))
+    X = (means[rng.integers(0, 16, args.n)] + rng.normal(0, 1, (args.n, args.d))).astype(np.float32)
+    init = X[rng.choice(args.n, args.k, replace=False)]
+    rows = []
+    for name, make in (("scikit-learn", lambda: skc.KMeans(args.k, init=init, n_init=1, max_iter=20, tol=0)),
+                       ("fastseg", lambda: KMeans(args.k, init=init, max_iter=20, tol=0, device=args.device))):
+        make().fit(X[:1000])
+        ts = []
+        for _ in range(3):
+            t = time.perf_counter()
+            km = make().fit(X)
+            ts.append((time.perf_counter() - t) / km.n_iter_)
+        rows.append((name, float(np.median(ts)) * 1e3))
+    print(f"Lloyd iteration, n={args.n:,} d={args.d} k={args.k} float32, median of 3 fits:")
+    for name, ms in rows:
+        print(f"  {name:13s} {ms:8.2f} ms")
+    print(f"  ratio fastseg/scikit-learn: {rows[1][1] / rows[0][1]:.2f}")
+
+
+def _add_table_options(p):
+    p.add_argument("input", help="CSV or Parquet file: one row per customer (or per transaction with --rfm)")
+    p.add_argument("--features", help="comma-separated feature columns (default: all numeric, or R/F/M)")
+    p.add_argument("--id", help="customer id column (default: the row number)")
+    g = p.add_argument_group("RFM from a transaction log")
+    g.add_argument("--rfm", action="store_true", help="compute Recency/Frequency/Monetary per customer first")
+    g.add_argument("--customer", help="customer id column")
+    g.add_argument("--date", help="transaction date column")
+    g.add_argument("--invoice", help="invoice id column (Frequency = distinct invoices)")
+    g.add_argument("--amount", help="spend column, or give --quantity and --price")
+    g.add_argument("--quantity", help="quantity column")
+    g.add_argument("--price", help="unit price column")
+    g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day)")
+    p.add_argument("--transform", type=_none_or, default="log1p", choices=["log1p", None],
+                   help="log1p on non-negative features (default) or none")
+    p.add_argument("--scale", type=_none_or, default="standard", choices=["standard", "robust", None],
+                   help="feature scaling (default: standard)")
+    p.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(
+        prog="fastseg",
+        description="Customer segmentation with k-means: RFM, the evidence for k, named segments, a report.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n")[1],
+    )
+    from ._version import __version__
+
+    ap.add_argument("--version", action="version", version=f"fastseg {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="segment the shipped sample data; write a report, labels and plots",
+                       description="Segment the shipped online-retail sample: RFM → segments → report.")
+    d.add_argument("--out", default="fastseg-demo", help="output folder (default: ./fastseg-demo)")
+    d.add_argument("--customers", type=int, default=2000, help="customers in the sample (default: 2000)")
+    d.add_argument("--device", default="auto")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("segment", help="segment customers; write labels (CSV) and a report (HTML)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n"
+                              "  fastseg segment mall.csv --features Age,Income,Score --k 5 --out labels.csv\n"
+                              "  fastseg segment tx.csv --rfm --customer CustomerID --date InvoiceDate \\\n"
+                              "      --invoice InvoiceNo --quantity Quantity --price UnitPrice --report r.html")
+    _add_table_options(s)
+    s.add_argument("--k", type=_k, default="auto", help="number of segments, or auto (default)")
+    s.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k tried by auto (default 2-10)")
+    s.add_argument("--out", help="labels CSV to write")
+    s.add_argument("--report", help="HTML report to write")
+    s.set_defaults(func=cmd_segment)
+
+    w = sub.add_parser("sweep", help="fit every k of a range and print the evidence for k",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  fastseg sweep mall.csv --features Income,Score --k-range 2-12 --plot elbow.png")
+    _add_table_options(w)
+    w.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k to fit (default 2-10)")
+    w.add_argument("--out", help="CSV of the per-k results")
+    w.add_argument("--plot", help="PNG of the elbow plot")
+    w.set_defaults(func=cmd_sweep)
+
+    b = sub.add_parser("bench", help="time fastseg against scikit-learn on this machine")
+    b.add_argument("--n", type=int, default=200_000)
+    b.add_argument("--d", type=int, default=16)
+    b.add_argument("--k", type=int, default=16)
+    b.add_argument("--device", default="auto")
+    b.set_defaults(func=cmd_bench)
+    return ap
+
+
+def main(argv=None):
+    """Entry point of the ``fastseg`` console script; returns the exit status."""
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    try:
+        args.func(args)
+    except CLIError as e:
+        print(f"fastseg: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, TypeError, KeyError, FileNotFoundError, PermissionError, RuntimeError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"fastseg: error: {msg}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fastseg: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

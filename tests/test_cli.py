@@ -1,0 +1,151 @@
+"""The fastseg command line: demo output, segment/sweep, and one-line errors (exit 2)."""
+
+import base64
+import io
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from fastseg.cli import main
+from fastseg.datasets import mall_customers, online_retail
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.tags, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "report.html" in printed and str(out.resolve()) in printed
+    html = (out / "report.html").read_text()
+    p = _Collect()
+    p.feed(html)
+    assert {"html", "table", "img", "h1"} <= set(p.tags)
+    text = " ".join(p.text)
+    for section in ("Segments", "Data", "Cleaning", "The number of segments", "Profiles", "Pictures"):
+        assert section in text
+    assert len(p.images) >= 6
+    for src in p.images:
+        assert src.startswith("data:image/png;base64,")
+        img = mpimg.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), format="png")
+        assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+    labels = pd.read_csv(out / "labels.csv")
+    assert labels["CustomerID"].is_unique
+    assert len(labels) == labels["CustomerID"].nunique() > 1000
+    assert {"segment", "name", "recency", "frequency", "monetary", "rfm_segment"} <= set(labels.columns)
+    for png in ("elbow.png", "sizes.png", "scatter.png", "snake.png", "importance.png"):
+        assert mpimg.imread(out / png).shape[0] > 100
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+
+
+def test_segment_features_and_rfm(tmp_path, capsys):
+    mall = tmp_path / "mall.csv"
+    mall_customers(200, seed=0).to_csv(mall, index=False)
+    labels = tmp_path / "labels.csv"
+    rc = main(["segment", str(mall), "--id", "CustomerID", "--features",
+               "Annual Income (k$),Spending Score (1-100)", "--transform", "none", "--k", "5",
+               "--out", str(labels), "--quiet"])
+    assert rc == 0 and capsys.readouterr().out == ""
+    got = pd.read_csv(labels)
+    assert len(got) == 200 and got["segment"].nunique() == 5
+
+    tx = tmp_path / "tx.csv"
+    online_retail(300, seed=2).to_csv(tx, index=False)
+    report = tmp_path / "r.html"
+    rc = main(["segment", str(tx), "--rfm", "--customer", "CustomerID", "--date", "InvoiceDate", "--invoice",
+               "InvoiceNo", "--quantity", "Quantity", "--price", "UnitPrice", "--out", str(labels),
+               "--report", str(report)])
+    assert rc == 0
+    assert "segments" in capsys.readouterr().out
+    assert report.stat().st_size > 10_000
+    assert pd.read_csv(labels)["CustomerID"].is_unique
+
+
+def test_sweep_command(tmp_path, capsys):
+    mall = tmp_path / "mall.csv"
+    mall_customers(200, seed=1).to_csv(mall, index=False)
+    png, csv = tmp_path / "elbow.png", tmp_path / "sweep.csv"
+    rc = main(["sweep", str(mall), "--features", "Annual Income (k$),Spending Score (1-100)", "--transform",
+               "none", "--k-range", "2-8", "--plot", str(png), "--out", str(csv)])
+    assert rc == 0
+    assert "best k = 5" in capsys.readouterr().out
+    assert mpimg.imread(png).shape[0] > 100
+    assert list(pd.read_csv(csv)["k"]) == list(range(2, 9))
+
+
+def _err(args, capsys):
+    rc = main(args)
+    err = capsys.readouterr().err
+    return rc, err
+
+
+@pytest.mark.parametrize(
+    "setup, args, match",
+    [
+        (None, ["segment", "{d}/missing.csv"], "input file '.*missing.csv' does not exist"),
+        ("binary", ["segment", "{d}/bad.csv"], "could not read '.*bad.csv' as CSV"),
+        ("mall", ["segment", "{d}/mall.csv", "--features", "Age,Nope"],
+         r"column\(s\) 'Nope' not found; available: 'CustomerID', 'Gender', 'Age'"),
+        ("mall", ["segment", "{d}/mall.csv", "--features", "Gender"], "'Gender' are not numeric"),
+        ("flat", ["segment", "{d}/mall.csv", "--features", "Age,flat"], "'flat' hold a single value"),
+        ("tx", ["segment", "{d}/tx.csv", "--rfm", "--customer", "CustomerID", "--date", "InvoiceDate",
+                "--amount", "Quantity"], "every one of the 3 rows was removed by cleaning"),
+        ("mall", ["segment", "{d}/mall.csv", "--out", "{d}/no/such/dir/labels.csv"],
+         "the folder of --out '.*' does not exist"),
+        ("mall", ["segment", "{d}/mall.csv", "--out", "{d}/mall.csv"], "is the input file"),
+        ("mall", ["segment", "{d}/mall.csv", "--rfm"], "--rfm needs --customer"),
+    ],
+)
+def test_errors_are_one_line_exit_2_and_leave_nothing(tmp_path, capsys, setup, args, match):
+    if setup in ("mall", "flat"):
+        df = mall_customers(50, seed=0)
+        if setup == "flat":
+            df["flat"] = 7
+        df.to_csv(tmp_path / "mall.csv", index=False)
+    elif setup == "binary":
+        (tmp_path / "bad.csv").write_bytes(bytes(range(256)) * 40)
+    elif setup == "tx":
+        pd.DataFrame({"CustomerID": [1, 2, None], "InvoiceDate": ["2024-01-01"] * 3,
+                      "Quantity": [-1, 0, 5]}).to_csv(tmp_path / "tx.csv", index=False)
+    before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    rc, err = _err([a.format(d=tmp_path) for a in args], capsys)
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastseg: error: "), err
+    assert "Traceback" not in err
+    import re
+
+    assert re.search(match, lines[0]), lines[0]
+    after = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before  # nothing written, input untouched
+
+
+def test_console_script_help_and_usage_errors():
+    exe = [sys.executable, "-m", "fastseg.cli"]
+    out = subprocess.run(exe + ["segment", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "examples:" in out.stdout and "--rfm" in out.stdout
+    bad = subprocess.run(exe + ["segment", "x.csv", "--k", "zero"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "expected 'auto' or a number of segments" in bad.stderr
+
+
+def test_bench_command(capsys):
+    assert main(["bench", "--n", "20000", "--k", "4"]) == 0
+    assert "ratio fastseg/scikit-learn" in capsys.readouterr().out

@@ -1,0 +1,135 @@
+"""rfm() against hand-computed tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fastseg import rfm
+from fastseg.datasets import online_retail
+from fastseg.features import rfm_segment
+
+COLS = dict(customer="cust", date="day", invoice="inv", quantity="qty", price="price")
+
+
+def _log(rows):
+    return pd.DataFrame(rows, columns=["inv", "cust", "day", "qty", "price"])
+
+
+def test_hand_computed_table_and_every_cleaning_rule():
+    tx = _log(
+        [
+            ("1", "A", "2024-01-01", 2, 5.0),  # A: 10
+            ("1", "A", "2024-01-01", 1, 3.0),  # A: same invoice, 3
+            ("2", "A", "2024-01-10", 1, 7.0),  # A: 7 -> F=2, M=20, last 01-10
+            ("3", "B", "2024-01-05", 4, 2.5),  # B: 10 -> F=1, M=10, last 01-05
+            ("C4", "B", "2024-01-06", -4, 2.5),  # cancelled invoice
+            ("5", None, "2024-01-07", 1, 1.0),  # missing customer
+            ("6", "B", "not a date", 1, 1.0),  # unreadable date
+            ("7", "B", "2024-01-08", 0, 9.0),  # non-positive quantity
+            ("8", "B", "2024-01-08", 2, 0.0),  # non-positive price
+            ("C9", "D", "2024-01-09", -1, 4.0),  # D has only a cancellation
+            ("10", "E", "2024-01-11", 3, 1.0),  # E: 3 -> F=1, last 01-11 (the last date)
+        ]
+    )
+    out = rfm(tx, **COLS)
+    assert list(out.index) == ["A", "B", "E"]
+    np.testing.assert_array_equal(out["recency"], [2, 7, 1])  # snapshot 2024-01-12
+    np.testing.assert_array_equal(out["frequency"], [2, 1, 1])
+    np.testing.assert_allclose(out["monetary"], [20.0, 10.0, 3.0])
+    rep = out.attrs["cleaning"]
+    assert rep == {
+        "rows in": 11,
+        "missing customer": 1,
+        "missing or unreadable date": 1,
+        "cancelled invoice": 2,
+        "non-positive quantity": 1,
+        "non-positive price": 1,
+        "rows kept": 5,
+        "customers": 3,
+        "customers with no valid rows": 1,  # D
+    }
+    assert out.attrs["snapshot"].startswith("2024-01-12")
+    # scores by rank: R (recent = 5), F and M (more = 5); ties share a score
+    np.testing.assert_array_equal(out["R"], [4, 2, 5])
+    np.testing.assert_array_equal(out["F"], [5, 3, 3])
+    np.testing.assert_array_equal(out["M"], [5, 4, 2])
+    assert list(out["RFM"]) == ["455", "234", "532"]
+    np.testing.assert_array_equal(out["score"], [14, 9, 10])
+
+
+def test_snapshot_amount_and_no_invoice():
+    tx = pd.DataFrame({"c": [1, 1, 2], "d": pd.to_datetime(["2024-03-01", "2024-03-02", "2024-02-01"]),
+                       "amt": [5.0, -1.0, 8.0]})
+    out = rfm(tx, customer="c", date="d", amount="amt", snapshot="2024-03-10")
+    np.testing.assert_array_equal(out["recency"], [9, 38])
+    np.testing.assert_array_equal(out["frequency"], [1, 1])  # rows, no invoice column
+    assert out.attrs["cleaning"]["non-positive amount"] == 1
+    with pytest.raises(ValueError, match="snapshot .* is not after the last transaction"):
+        rfm(tx, customer="c", date="d", amount="amt", snapshot="2024-02-15")
+
+
+def test_one_customer_log():
+    tx = _log([("1", "Z", "2024-05-01", 1, 2.0), ("2", "Z", "2024-05-03", 2, 2.0)])
+    out = rfm(tx, **COLS)
+    assert len(out) == 1
+    assert out.iloc[0][["recency", "frequency", "monetary"]].tolist() == [1, 2, 6.0]
+    assert out.iloc[0][["R", "F", "M"]].tolist() == [5, 5, 5]
+    assert out.iloc[0]["rfm_segment"] == "Champions"
+
+
+def test_ties_at_score_boundaries_share_a_score():
+    # 10 customers, 6 of them tied at frequency 1: the tie spans the 1/2/3/4 boundaries
+    rows = []
+    for i in range(10):
+        n_inv = 1 if i < 6 else i - 4
+        rows += [(f"{i}-{j}", f"c{i}", "2024-01-01", 1, 1.0) for j in range(n_inv)]
+    out = rfm(_log(rows), **COLS)
+    f = out.loc[[f"c{i}" for i in range(6)], "F"]
+    assert f.nunique() == 1 and f.iloc[0] == 2  # average rank 3.5 of 10 → quintile 2
+    assert out["F"].between(1, 5).all()
+    assert out.loc["c9", "F"] == 5
+
+
+def test_segment_grid():
+    names = rfm_segment([5, 5, 1, 1, 3, 4, 2], [5, 1, 1, 5, 3, 3, 3])
+    assert list(names) == ["Champions", "New Customers", "Hibernating", "Can't Lose Them", "Need Attention",
+                           "Potential Loyalists", "At Risk"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(customer="nope", date="day", amount="qty"), r"column\(s\) 'nope' not found .* available: 'inv', 'cust'"),
+        (dict(customer="cust", date="day"), "give either amount"),
+        (dict(customer="cust", date="day", amount="cust"), "'cust' is not numeric"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    tx = _log([("1", "A", "2024-01-01", 1, 1.0)] * 3)
+    with pytest.raises(ValueError, match=match):
+        rfm(tx, **kwargs)
+
+
+def test_every_row_removed():
+    tx = _log([("C1", "A", "2024-01-01", -1, 1.0), ("2", None, "2024-01-01", 1, 1.0)])
+    with pytest.raises(ValueError, match=r"every one of the 2 rows was removed by cleaning \(missing customer: 1, cancelled invoice: 1\)"):
+        rfm(tx, **COLS)
+
+
+def test_shipped_retail_log_has_its_dirt():
+    tx = online_retail(500, seed=1)
+    assert list(tx.columns) == ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
+                                "UnitPrice", "CustomerID", "Country"]
+    assert 0.15 < tx["CustomerID"].isna().mean() < 0.35
+    cancelled = tx["InvoiceNo"].astype(str).str.startswith("C")
+    assert 0.005 < cancelled.mean() < 0.05 and (tx.loc[cancelled, "Quantity"] < 0).all()
+    assert (tx["UnitPrice"] == 0).any() and (tx["UnitPrice"] < 0).any()
+    assert (tx["Country"] == "United Kingdom").mean() > 0.8
+    span = tx["InvoiceDate"].max() - tx["InvoiceDate"].min()
+    assert pd.Timedelta(days=300) < span < pd.Timedelta(days=380)
+    assert tx["Quantity"].max() > 50 * tx["Quantity"].median()  # heavy tail
+    pd.testing.assert_frame_equal(tx, online_retail(500, seed=1))  # deterministic by seed
+    out = rfm(tx, customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",
+              price="UnitPrice")
+    assert 450 < len(out) <= 500
+    assert out.attrs["cleaning"]["non-positive price"] > 0
