@@ -31,8 +31,42 @@ from .backend import get_backend
 _ALGORITHMS = ("lloyd", "elkan")
 
 
+def _validate_device_X(X, estimator, reset):
+    """:func:`_validate_X` for arrays already on a GPU: checked there, never copied to the host."""
+    import cupy as cp
+
+    X = cp.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead; reshape your data.")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"Found array with shape {X.shape}; at least 1 sample and 1 feature are required.")
+    if X.dtype not in (cp.float32, cp.float64):
+        X = X.astype(cp.float64)
+    X = cp.ascontiguousarray(X)
+    if estimator is not None:
+        if reset:
+            estimator.n_features_in_ = X.shape[1]
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+        elif X.shape[1] != estimator.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+                f"{estimator.n_features_in_} features as input."
+            )
+    bad = int((~cp.isfinite(X).all(axis=1)).sum())
+    if bad:
+        first = int(cp.flatnonzero(~cp.isfinite(X).all(axis=1))[0])
+        raise ValueError(
+            f"Input X contains NaN or infinity in {bad} of {X.shape[0]} rows (first at row {first}). "
+            "Drop or impute those rows before fitting."
+        )
+    return X
+
+
 def _validate_X(X, estimator=None, reset=True):
     """2-D float32/float64 C-contiguous array with finite values; never a copy if avoidable."""
+    if hasattr(X, "__cuda_array_interface__"):
+        return _validate_device_X(X, estimator, reset)
     reject_non_numeric_columns(X)
     kwargs = dict(
         accept_sparse=False,

@@ -1,0 +1,115 @@
+"""GPU benchmark for the lent H100/H200: the two ceilings, then fastseg against a plain
+CuPy implementation and scikit-learn, ms per Lloyd iteration and ratio to the floor.
+
+    FASTSEG_EXPERIMENTAL_GPU=1 PYTHONPATH=src python bench/gpu_bench.py [--n 10000000]
+
+floor = max(4·n·d bytes / copy bandwidth, 2·n·k·d FLOP / matmul rate), both measured here.
+Times: CUDA events around each step after a warm-up, median of the iterations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from datetime import date
+from types import SimpleNamespace
+
+import numpy as np
+
+
+def _events_ms(cp, fn, reps):
+    start, stop = cp.cuda.Event(), cp.cuda.Event()
+    fn()
+    ts = []
+    for _ in range(reps):
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        ts.append(cp.cuda.get_elapsed_time(start, stop))
+    return statistics.median(ts)
+
+
+def main(argv=None):
+    import cupy as cp
+
+    os.environ.setdefault("FASTSEG_EXPERIMENTAL_GPU", "1")
+    from fastseg import kmeans_plusplus
+    from fastseg.backend import get_backend
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10_000_000)
+    ap.add_argument("--d", type=int, default=16)
+    ap.add_argument("--ks", type=int, nargs="+", default=[8, 64, 256])
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--sklearn-n", type=int, default=1_000_000)
+    args = ap.parse_args(argv)
+    n, d = args.n, args.d
+
+    # ceilings
+    buf = cp.empty(2 * 1024**3 // 4, dtype=cp.float32)
+    dst = cp.empty_like(buf)
+    copy_ms = _events_ms(cp, lambda: dst.__setitem__(Ellipsis, buf), 10)
+    bw = 2 * buf.nbytes / (copy_ms / 1e3)  # bytes read + written per second
+    del buf, dst
+    A = cp.random.standard_normal((8192, 8192), dtype=cp.float32)
+    mm_ms = _events_ms(cp, lambda: A @ A, 10)
+    rate = 2 * 8192**3 / (mm_ms / 1e3)
+    del A
+
+    rng = np.random.default_rng(0)
+    X = cp.asarray(rng.standard_normal((n, d), dtype=np.float32))
+    gpu = get_backend("gpu")
+    data = gpu.prepare(X, cp.ones(n, dtype=cp.float32))
+    rows = []
+    for k in args.ks:
+        C0 = X[cp.asarray(rng.choice(n, k, replace=False))]
+        run = SimpleNamespace(centers=C0 - data.shift, labels=cp.full(n, -1, cp.int32),
+                              sums=cp.zeros((k, d)), counts=cp.zeros(k))
+        fs = _events_ms(cp, lambda: gpu.lloyd_step_multi(data, [run]), args.iters)
+
+        def plain():
+            D = X @ C0.T
+            D *= -2
+            D += (C0 * C0).sum(axis=1)
+            lab = D.argmin(axis=1)
+            sums = cp.zeros((k, d), dtype=cp.float32)
+            cp.add.at(sums, lab, X)
+            return cp.bincount(lab, minlength=k)
+
+        pl = _events_ms(cp, plain, max(3, args.iters // 4))
+        floor = max(4 * n * d / bw, 2 * n * k * d / rate) * 1e3
+        rows.append((k, floor, fs, pl))
+
+    from sklearn.cluster import KMeans as SK
+
+    Xs = cp.asnumpy(X[: args.sklearn_n])
+    sk = {}
+    for k in args.ks:
+        init = Xs[:k]
+        t = time.perf_counter()
+        km = SK(k, init=init, n_init=1, max_iter=5, tol=0).fit(Xs)
+        sk[k] = (time.perf_counter() - t) / km.n_iter_ * 1e3 * n / args.sklearn_n
+
+    cp.cuda.Device().synchronize()
+    t = time.perf_counter()
+    kmeans_plusplus(X, 256, random_state=0, device="gpu")
+    cp.cuda.Device().synchronize()
+    seed_s = time.perf_counter() - t
+    mem = cp.get_default_memory_pool().total_bytes() / 2**20
+
+    dev = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    print(f"# {date.today()} · {dev} · copy {bw / 1e12:.2f} TB/s · fp32 matmul {rate / 1e12:.1f} TFLOP/s · "
+          f"n={n:,} d={d} float32")
+    print("| k | floor ms | fastseg ms | ×floor | plain CuPy ms | ×floor | sklearn (scaled) ms |")
+    print("|---|---|---|---|---|---|---|")
+    for k, floor, fs, pl in rows:
+        print(f"| {k} | {floor:.2f} | {fs:.2f} | {fs / floor:.1f} | {pl:.2f} | {pl / floor:.1f} | {sk[k]:.0f} |")
+    print(f"k-means++ seeding k=256: {seed_s:.3f} s · CuPy pool after the run: {mem:.0f} MiB "
+          f"(data {X.nbytes / 2**20:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One call on the lent GPU machine: GPU tests, then the GPU benchmark; the table last.
+#   run from the repository root:  bash bench/gpu_check.sh
+set -uo pipefail
+export PYTHONPATH=src FASTSEG_EXPERIMENTAL_GPU=1 PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_kernels_compile.py 2>&1 | tail -25
+python3 bench/gpu_bench.py "$@"

@@ -1,0 +1,150 @@
+// fastseg k-means kernels: fused assignment and deterministic per-cluster accumulation.
+//
+// Compiled at run time by cupy.RawModule (templates fetched through name_expressions,
+// float and double); CI compiles them with nvcc so a syntax error cannot land.
+// Kernels know nothing of Python: plain pointers, sizes and a documented layout.
+//
+// Layout: X is row-major (n, d); centres C row-major (k, d), in the same shifted
+// coordinates as X's rows after subtracting `shift` (see below); labels int32.
+
+#ifndef FASTSEG_KMEANS_CU
+#define FASTSEG_KMEANS_CU
+
+// Nearest centre of every row.
+//
+// One thread per row (grid-stride). Centres and their squared norms are staged in
+// shared memory one tile of `tile_k` centres at a time, so any k·d fits; no n×k matrix
+// is formed. The distance compared is ‖c‖² − 2 x·c (‖x‖² is the same for every
+// centre); ties go to the lowest index, as numpy's argmin.
+//
+//   X        (n, d)  IN
+//   shift    (d)     IN   subtracted from every row (zeros when the data is not shifted)
+//   C        (k, d)  IN
+//   cnorm    (k)     IN   ‖c‖²
+//   labels   (n)     IN/OUT  previous labels in, nearest centre out
+//   min_d    (n)     OUT  ‖c‖² − 2 x·c of the nearest centre (nullptr: skipped)
+//   changed  (1)     IN/OUT  incremented by the number of rows whose label changed
+//                          (nullptr: skipped); an integer, so its value is exact
+// Shared memory: tile_k * (d + 1) * sizeof(T) bytes.
+template <typename T>
+__global__ void assign_nearest(const T* __restrict__ X, const T* __restrict__ shift,
+                               const T* __restrict__ C, const T* __restrict__ cnorm,
+                               long long n, int d, int k, int tile_k,
+                               int* __restrict__ labels, T* __restrict__ min_d,
+                               unsigned long long* __restrict__ changed) {
+    extern __shared__ unsigned char smem_raw[];
+    T* sC = reinterpret_cast<T*>(smem_raw);    // tile_k * d
+    T* sN = sC + (size_t)tile_k * d;           // tile_k
+
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    // Every thread of the block runs the same number of outer iterations so that
+    // __syncthreads() is reached by all of them.
+    const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long long rounds = (n + stride - 1) / stride;
+    unsigned long long my_changes = 0;
+
+    for (long long r = 0; r < rounds; ++r) {
+        const long long i = first + r * stride;
+        const bool active = i < n;
+        const T* x = X + (active ? i : 0) * (long long)d;
+        T best = T(0);
+        int best_c = -1;
+        for (int c0 = 0; c0 < k; c0 += tile_k) {
+            const int tk = min(tile_k, k - c0);
+            __syncthreads();
+            for (int e = threadIdx.x; e < tk * d; e += blockDim.x) sC[e] = C[(size_t)c0 * d + e];
+            for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
+            __syncthreads();
+            if (active) {
+                for (int c = 0; c < tk; ++c) {
+                    const T* cc = sC + (size_t)c * d;
+                    T dot = T(0);
+                    for (int j = 0; j < d; ++j) dot += (x[j] - shift[j]) * cc[j];
+                    const T dist = sN[c] - T(2) * dot;
+                    if (best_c < 0 || dist < best) {
+                        best = dist;
+                        best_c = c0 + c;
+                    }
+                }
+            }
+        }
+        if (active) {
+            if (labels[i] != best_c) ++my_changes;
+            labels[i] = best_c;
+            if (min_d != nullptr) min_d[i] = best;
+        }
+    }
+    if (changed != nullptr && my_changes) atomicAdd(changed, my_changes);
+}
+
+// Per-cluster weighted sums and weights, deterministic.
+//
+// Rows are split into `parts` contiguous partitions; warp p walks partition p row by
+// row, in order, each lane owning dimensions lane, lane + 32, ... of the partial sums
+// partial_sums[p] (k, d) and lane 0 the weights partial_w[p] (k). No atomics: every
+// float is added in a fixed order, so the result is the same run after run.
+// Partials are accumulated in double whatever T is; reduce_partials adds them up.
+//
+//   X (n, d), shift (d), w (n), labels (n)  IN
+//   partial_sums (parts, k, d) double       OUT (zeroed here)
+//   partial_w    (parts, k)    double       OUT (zeroed here)
+// Launch with parts warps in all (e.g. blocks of 128 threads = 4 warps).
+template <typename T>
+__global__ void accumulate_partitions(const T* __restrict__ X, const T* __restrict__ shift,
+                                      const T* __restrict__ w, const int* __restrict__ labels,
+                                      long long n, int d, int k, int parts,
+                                      double* __restrict__ partial_sums, double* __restrict__ partial_w) {
+    const int lane = threadIdx.x & 31;
+    const int p = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+    if (p >= parts) return;
+    double* S = partial_sums + (size_t)p * k * d;
+    double* W = partial_w + (size_t)p * k;
+    for (long long e = lane; e < (long long)k * d; e += 32) S[e] = 0.0;
+    for (int e = lane; e < k; e += 32) W[e] = 0.0;
+    __syncwarp();
+    const long long per = (n + parts - 1) / parts;
+    const long long lo = (long long)p * per;
+    const long long hi = min(n, lo + per);
+    for (long long i = lo; i < hi; ++i) {
+        const int c = labels[i];
+        const double wi = (double)w[i];
+        const T* x = X + i * (long long)d;
+        for (int j = lane; j < d; j += 32) S[(size_t)c * d + j] += wi * (double)(x[j] - shift[j]);
+        if (lane == 0) W[c] += wi;
+        __syncwarp();
+    }
+}
+
+// Sum the partitions' partials in partition order: one thread per output element.
+//
+//   partial (parts, m) double IN;  out (m) double OUT
+__global__ void reduce_partials(const double* __restrict__ partial, int parts, long long m,
+                                double* __restrict__ out) {
+    const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= m) return;
+    double s = 0.0;
+    for (int p = 0; p < parts; ++p) s += partial[(size_t)p * m + e];
+    out[e] = s;
+}
+
+// Exact squared distance of every row to its assigned centre (direct differences).
+//
+//   X (n, d), shift (d), C (k, d), labels (n)  IN;  out (n)  OUT
+template <typename T>
+__global__ void sq_dist_assigned(const T* __restrict__ X, const T* __restrict__ shift,
+                                 const T* __restrict__ C, const int* __restrict__ labels,
+                                 long long n, int d, T* __restrict__ out) {
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const T* x = X + i * (long long)d;
+        const T* c = C + (size_t)labels[i] * d;
+        T s = T(0);
+        for (int j = 0; j < d; ++j) {
+            const T diff = (x[j] - shift[j]) - c[j];
+            s += diff * diff;
+        }
+        out[i] = s;
+    }
+}
+
+#endif  // FASTSEG_KMEANS_CU
