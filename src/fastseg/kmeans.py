@@ -299,6 +299,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         -------
         self : KMeans
         """
+        from .distributed import is_dask_collection
+
+        if is_dask_collection(X):
+            return self._fit_dask(X, sample_weight)
         X = _validate_X(X, self, reset=True)
         init, n_init = self._check_params(X)
         w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
@@ -332,6 +336,19 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             )
         return self
 
+    def _fit_dask(self, X, sample_weight):
+        from .distributed import as_dask_array, fit_dask
+
+        names = getattr(X, "columns", None)
+        Xd = as_dask_array(X)
+        init, n_init = self._check_params(Xd)
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        fit_dask(self, Xd, sample_weight, init, n_init, check_random_state(self.random_state))
+        if names is not None:
+            self.feature_names_in_ = np.asarray(list(names), dtype=object)
+        return self
+
     # -- using a fitted model -------------------------------------------------
     def _prepared(self, X, sample_weight=None):
         check_is_fitted(self)
@@ -347,8 +364,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,), int32
+        labels : ndarray of shape (n_samples,), int32 (a lazy dask array for dask input)
         """
+        from .distributed import is_dask_collection, predict_dask
+
+        if is_dask_collection(X):
+            check_is_fitted(self)
+            return predict_dask(self, X)
         backend, data, centers = self._prepared(X)
         labels = backend.xp.empty(data.n_samples, dtype=backend.xp.int32)
         backend.assign(data, centers, labels)

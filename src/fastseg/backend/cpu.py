@@ -54,6 +54,12 @@ class NumPyBackend(Backend):
     def __repr__(self) -> str:
         return f"NumPyBackend(n_threads={self.n_threads})"
 
+    def __getstate__(self):  # picklable (Dask ships it to workers): drop threads and scratch
+        return {"n_threads": self.n_threads}
+
+    def __setstate__(self, state):
+        self.__init__(state["n_threads"])
+
     # -- transfers -------------------------------------------------------
     def asarray(self, a, dtype=None):
         return np.ascontiguousarray(a, dtype=dtype)

@@ -1,0 +1,323 @@
+"""k-means on Dask: the same engine ops per chunk, Dask for the scheduling.
+
+``KMeans.fit`` calls :func:`fit_dask` when X is a ``dask.array.Array`` (row-chunked) or a
+dask DataFrame of numeric columns. Each Lloyd iteration is one map over the chunks (the
+NumPy backend's assign + accumulate + exact distances, on the worker holding the chunk)
+and one binary-tree reduction of the per-chunk (sums, weights, inertia) in a fixed order,
+computed once. X is persisted once. Seeding at scale is k-means|| (Bahmani et al. 2012).
+
+Dask is optional (``pip install fastseg[dask]``); this module imports it lazily.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from .backend import NumPyBackend
+from .backend._base import Dataset, needs_centering
+
+_ENGINE = NumPyBackend(n_threads=1)  # one thread per task: Dask's workers fill the cores
+
+
+def is_dask_collection(X) -> bool:
+    """True for a dask Array or DataFrame (checked without importing dask)."""
+    mod = type(X).__module__
+    return "dask" in sys.modules and (mod.startswith("dask.") or mod.startswith("dask_"))
+
+
+def _require_dask():
+    try:
+        import dask  # noqa: F401
+        import dask.array  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "fastseg got a dask collection but dask is not installed: pip install 'fastseg[dask]'."
+        ) from None
+
+
+def as_dask_array(X):
+    """A row-chunked 2-D float dask array (one chunk across the columns)."""
+    _require_dask()
+    import dask.array as da
+    import dask.dataframe as dd
+
+    if isinstance(X, dd.DataFrame):
+        bad = [c for c, t in X.dtypes.items() if not np.issubdtype(t, np.number)]
+        if bad:
+            raise ValueError(f"X has non-numeric column(s) {bad}; k-means needs numbers.")
+        X = X.to_dask_array(lengths=True)
+    if not isinstance(X, da.Array):
+        raise TypeError(f"expected a dask Array or DataFrame; got {type(X).__name__}.")
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead.")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if len(X.chunks[1]) != 1:
+        X = X.rechunk({1: -1})
+    if any(np.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    return X
+
+
+def _dataset(x, w, shift, centered):
+    x = np.ascontiguousarray(x)
+    return Dataset(X=x, weights=np.ascontiguousarray(w, dtype=x.dtype), shift=shift.astype(x.dtype),
+                   x_sq=None, centered=centered)
+
+
+def _chunk_stats(x, w, centers, shift, centered):
+    """One chunk of one Lloyd iteration: labels, then totals and exact inertia."""
+    data = _dataset(x, w, shift, centered)
+    k = centers.shape[0]
+    labels = np.empty(data.n_samples, np.int32)
+    _ENGINE.assign(data, centers, labels)
+    sums, counts = _ENGINE.accumulate(data, labels, k)
+    d2 = _ENGINE.sq_dist_to_assigned(data, centers, labels)
+    return sums, counts, float(d2.astype(np.float64) @ data.weights.astype(np.float64))
+
+
+def _labels_block(x, C, shift, centered):
+    """Nearest-centre labels of one chunk (C in shifted coordinates)."""
+    d = _dataset(x, np.ones(len(x)), shift, centered)
+    lab = np.empty(len(x), np.int32)
+    _ENGINE.assign(d, C.astype(x.dtype), lab)
+    return lab
+
+
+def _cost_block(x, cost, new, shift, centered):
+    """k-means||: min(cost, squared distance to the new candidates) for one chunk."""
+    d = _dataset(x, np.ones(len(x)), shift, centered)
+    lab = np.zeros(len(x), np.int32)
+    m = np.empty(len(x), x.dtype)
+    _ENGINE.assign(d, new.astype(x.dtype), lab, m, exact=True)
+    return m if cost is None else np.minimum(cost[:, 0], m)
+
+
+def _draw_block(x, w, c, seed, rnd, chunk, l, total, shift, d):
+    """k-means||: rows of one chunk drawn with probability min(1, l·w·cost/total)."""
+    g = np.random.default_rng([seed, rnd, chunk])
+    p = np.minimum(1.0, l * w.astype(np.float64) * c / total)
+    pick = g.random(len(x)) < p
+    return (x[pick].astype(np.float64) - shift).reshape(-1, d)
+
+
+def _owners_block(x, w, cands, shift, centered):
+    """k-means||: total weight of the rows closest to each candidate, for one chunk."""
+    lab = _labels_block(x, cands, shift, centered)
+    return np.bincount(lab, weights=w.astype(np.float64), minlength=len(cands))
+
+
+def _add(a, b):
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+
+
+def _tree(parts, combine):
+    """Pairwise reduction in a fixed order: depth log2(chunks), size linear in chunks."""
+    from dask import delayed
+
+    parts = list(parts)
+    while len(parts) > 1:
+        nxt = [delayed(combine)(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    return parts[0]
+
+
+def _moments(x):
+    x64 = x.astype(np.float64)
+    return x64.sum(axis=0), float((x64 * x64).sum()), x.shape[0], int((~np.isfinite(x).all(axis=1)).sum())
+
+
+def _combine_moments(a, b):
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]
+
+
+class DaskData:
+    """X and weights as persisted dask arrays plus what every chunk task needs."""
+
+    def __init__(self, X, sample_weight):
+        import dask
+        import dask.array as da
+
+        X = as_dask_array(X)
+        if sample_weight is None:
+            w = da.ones(X.shape[0], dtype=X.dtype, chunks=(X.chunks[0],))
+        else:
+            w = sample_weight if isinstance(sample_weight, da.Array) else da.from_array(
+                np.asarray(sample_weight, dtype=X.dtype), chunks=(X.chunks[0],))
+            if w.shape != (X.shape[0],):
+                raise ValueError(f"sample_weight.shape == {w.shape}, expected ({X.shape[0]},).")
+            w = w.astype(X.dtype).rechunk((X.chunks[0],))
+        self.X, self.w = dask.persist(X, w)  # persisted once; every pass reuses it
+        self.xb = self.X.to_delayed().ravel()
+        self.wb = self.w.to_delayed().ravel()
+        col, sq, n, bad = _tree([dask.delayed(_moments)(b) for b in self.xb], _combine_moments).compute()
+        if bad:
+            raise ValueError(f"Input X contains NaN or infinity in {bad} of {n} rows; drop or impute them.")
+        wmin = float(self.w.min().compute())
+        if wmin < 0:
+            raise ValueError("sample_weight contains negative values; weights must be >= 0.")
+        self.n, self.d = int(n), int(X.shape[1])
+        self.dtype = X.dtype
+        self.mean = col / n
+        self.centered = needs_centering(self.mean, sq / n)
+        self.shift = self.mean if self.centered else np.zeros(self.d)
+        self.mean_sq = sq / n - float(self.shift @ (2 * self.mean - self.shift))
+
+    def iteration_graph(self, centers):
+        """The lazy (sums, counts, inertia) of one Lloyd iteration: a map and a tree."""
+        from dask import delayed
+
+        parts = [delayed(_chunk_stats)(x, w, centers, self.shift, self.centered) for x, w in zip(self.xb, self.wb)]
+        return _tree(parts, _add)
+
+    def iteration(self, centers):
+        """(sums, counts, inertia) of every chunk for ``centers``, in one compute."""
+        return self.iteration_graph(centers).compute()
+
+
+def _row(data, i):
+    return np.asarray(data.X[i].compute(), dtype=np.float64)
+
+
+def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0):
+    """k-means|| seeding: a few rounds of oversampled D² sampling, then the weighted
+    candidates clustered in memory.
+
+    The cost array is updated incrementally and persisted; each chunk draws with its own
+    generator seeded from (seed, round, chunk), so the draw does not depend on the
+    schedule.
+    """
+    import dask
+    import dask.array as da
+
+    seed = int(rs.randint(2**31 - 1))
+    wsum = float(data.w.sum().compute())
+    target = rs.uniform() * wsum
+    cw = np.cumsum(data.w.compute().astype(np.float64))
+    first = int(min(np.searchsorted(cw, target, side="right"), data.n - 1))
+    cands = _row(data, first)[None, :] - data.shift
+
+    cost = data.X.map_blocks(_cost_block, None, cands.copy(), data.shift, data.centered, drop_axis=1,
+                             dtype=data.dtype).persist()
+    l = oversampling * k
+    for r in range(rounds):
+        total = float((cost * data.w).sum().compute())
+        if total <= 0:
+            break
+        picked = [dask.delayed(_draw_block)(x, w, c, seed, r, i, l, total, data.shift, data.d)
+                  for i, (x, w, c) in enumerate(zip(data.xb, data.wb, cost.to_delayed().ravel()))]
+        new = np.vstack(dask.compute(*picked)) if picked else np.empty((0, data.d))
+        if len(new) == 0:
+            continue
+        cands = np.vstack([cands, new])
+        cost = da.map_blocks(_cost_block, data.X, cost[:, None], new, data.shift, data.centered, drop_axis=1,
+                             dtype=data.dtype).persist()
+    # weight of each candidate: the weight of the rows closest to it (one pass)
+    cw = _tree([dask.delayed(_owners_block)(x, w, cands, data.shift, data.centered)
+                for x, w in zip(data.xb, data.wb)], np.add).compute()
+    if len(cands) <= k:
+        extra = rs.choice(data.n, k - len(cands), replace=False) if len(cands) < k else []
+        return np.vstack([cands] + [_row(data, int(i))[None] - data.shift for i in extra])
+    # As Spark MLlib does: cluster the weighted candidates in memory (k-means++ and Lloyd,
+    # several restarts) — they are few, and a single seeding of them can split a group.
+    from .kmeans import KMeans
+
+    local = KMeans(k, n_init=10, random_state=rs, device="cpu").fit(cands, sample_weight=np.maximum(cw, 1e-12))
+    centers = local.cluster_centers_
+    return centers
+
+
+def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
+    """Fit ``estimator`` (a KMeans) on a dask collection; sets its fitted attributes.
+
+    ``labels_`` is a lazy dask array; ``cluster_centers_`` a NumPy array.
+    """
+    import dask.array as da
+
+    from ._lloyd import update_centers
+
+    data = DaskData(X, sample_weight)
+    k = estimator.n_clusters
+    if data.n < k:
+        raise ValueError(f"n_samples={data.n} should be >= n_clusters={k}.")
+    total_var = max(data.mean_sq - float((data.mean - data.shift) @ (data.mean - data.shift)), 0.0)
+    tol = total_var / data.d * estimator.tol if estimator.tol else 0.0
+
+    best = None
+    for _ in range(n_init):
+        if isinstance(init, str) and init == "k-means++":
+            C = _kmeans_parallel(data, k, random_state)
+        elif isinstance(init, str) and init == "random":
+            idx = np.sort(random_state.choice(data.n, k, replace=False))
+            C = np.vstack([_row(data, int(i)) for i in idx]) - data.shift
+        else:
+            C0 = init(X, k, random_state=random_state) if callable(init) else init
+            C = np.asarray(C0, dtype=np.float64) - data.shift
+        C = C.astype(data.dtype)
+        n_iter, inertia = 0, None
+        for i in range(estimator.max_iter):
+            sums, counts, inertia = data.iteration(C)  # inertia of the labels from C
+            n_iter = i + 1
+            host = _HostRun(C, data)
+            new = update_centers(_HOST, host.data, C, host.labels, sums, counts)
+            strict = np.array_equal(new, C)  # same labels as last time ⇔ same centres
+            shift = float(((new.astype(np.float64) - C) ** 2).sum())
+            if estimator.verbose:
+                print(f"Iteration {i}, inertia {inertia:.6g}.")
+            if strict:
+                break
+            C = new
+            if shift <= tol:
+                inertia = data.iteration(C)[2]  # labels must match the final centres
+                break
+        else:
+            inertia = data.iteration(C)[2]
+        if best is None or inertia < best[1]:
+            best = (C, inertia, n_iter)
+    C, inertia, n_iter = best
+    centers = (C.astype(np.float64) + data.shift).astype(data.dtype)
+    estimator.cluster_centers_ = centers
+    estimator.inertia_ = float(inertia)
+    estimator.n_iter_ = n_iter
+    estimator.n_features_in_ = data.d
+    estimator._n_features_out = k
+    estimator.labels_ = data.X.map_blocks(_labels_block, C.copy(), data.shift, data.centered, drop_axis=1,
+                                          dtype=np.int32)
+    return estimator
+
+
+def predict_dask(estimator, X):
+    """Lazy labels of a dask collection against a fitted estimator's centres."""
+    X = as_dask_array(X)
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    C = np.asarray(estimator.cluster_centers_, dtype=np.float64)
+    return X.map_blocks(_labels_block, C, np.zeros(X.shape[1]), False, drop_axis=1, dtype=np.int32)
+
+
+class _HostRun:
+    """update_centers needs labels and data only to relocate empty clusters."""
+
+    def __init__(self, C, data):
+        self.data = data
+        self.labels = None
+
+
+class _HostBackend(NumPyBackend):
+    """Host bookkeeping for the dask path; relocation of empty clusters is not supported there."""
+
+    def sq_dist_to_assigned(self, data, centers, labels):
+        raise ValueError(
+            "a cluster became empty during a dask fit; fastseg does not yet relocate empty clusters on "
+            "dask data: try another init or random_state, or fewer clusters."
+        )
+
+
+_HOST = _HostBackend(n_threads=1)

@@ -1,0 +1,135 @@
+"""k-means on Dask: equal to the in-memory fit, one compute per iteration, k-means||."""
+
+import numpy as np
+import pytest
+
+dask = pytest.importorskip("dask")
+da = pytest.importorskip("dask.array")
+
+from dask.callbacks import Callback  # noqa: E402
+
+from fastseg import KMeans  # noqa: E402
+from fastseg.distributed import DaskData  # noqa: E402
+
+
+def _blobs(n=12011, d=5, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 6, (6, d))
+    return (centres[rng.integers(0, 6, n)] + rng.normal(0, 1, (n, d))).astype(dtype)
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def _assert_same_fit(a, b, dtype):
+    assert a.n_iter_ == b.n_iter_
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=rtol, atol=rtol)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=rtol)
+    np.testing.assert_array_equal(np.asarray(a.labels_.compute()), b.labels_)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
+def test_local_schedulers_equal_in_memory_fit(scheduler, dtype):
+    X = _blobs(dtype=dtype)
+    init = X[:6]
+    with dask.config.set(scheduler=scheduler):
+        a = KMeans(6, init=init, tol=0).fit(da.from_array(X, chunks=2500))
+    b = KMeans(6, init=init, tol=0, device="cpu").fit(X)
+    _assert_same_fit(a, b, dtype)
+    assert isinstance(a.labels_, da.Array) and isinstance(a.cluster_centers_, np.ndarray)
+
+
+def test_local_cluster_processes_equal_in_memory_fit(cluster_client):
+    X = _blobs(seed=1)
+    init = X[10:16]
+    a = KMeans(6, init=init).fit(da.from_array(X, chunks=3000))
+    b = KMeans(6, init=init, device="cpu").fit(X)
+    _assert_same_fit(a, b, np.float64)
+    pred = a.predict(da.from_array(X, chunks=4000))
+    assert isinstance(pred, da.Array)
+    np.testing.assert_array_equal(pred.compute(), b.labels_)
+
+
+def test_weights_and_dataframe_input():
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    X = _blobs(n=5003)
+    w = np.random.default_rng(2).uniform(0.5, 2, len(X))
+    init = X[:6]
+    with dask.config.set(scheduler="synchronous"):
+        ddf = dd.from_pandas(pd.DataFrame(X, columns=list("abcde")), npartitions=3)
+        a = KMeans(6, init=init).fit(ddf, sample_weight=w)
+    b = KMeans(6, init=init, device="cpu").fit(X, sample_weight=w)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=1e-12)
+    assert list(a.feature_names_in_) == list("abcde")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kmeans_parallel_seeding_within_2_percent(seed):
+    X = _blobs(n=20000, seed=seed)
+    with dask.config.set(scheduler="threads"):
+        a = KMeans(6, random_state=seed).fit(da.from_array(X, chunks=4000))
+    b = KMeans(6, random_state=seed, device="cpu").fit(X)
+    assert a.inertia_ <= 1.02 * b.inertia_
+
+
+class _Count(Callback):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def _start(self, dsk):
+        self.n += 1
+
+
+def test_exactly_one_compute_per_iteration():
+    X = _blobs()
+    counts = {}
+    for iters in (3, 7):
+        c = _Count()
+        with dask.config.set(scheduler="synchronous"), c:
+            KMeans(6, init=X[:6], max_iter=iters, tol=0).fit(da.from_array(X, chunks=2000))
+        counts[iters] = c.n
+    assert counts[7] - counts[3] == 4
+
+
+def test_graph_grows_linearly_with_chunks():
+    X = _blobs(n=16000)
+    sizes = []
+    for chunks in (8, 16, 32):
+        data = DaskData(da.from_array(X, chunks=16000 // chunks), None)
+        g = data.iteration_graph(X[:6])
+        sizes.append(len(dict(g.__dask_graph__())))
+    per_chunk = [(b - a) / (c2 - c1) for (a, c1), (b, c2) in zip(zip(sizes, (8, 16)), zip(sizes[1:], (16, 32)))]
+    assert per_chunk[0] == pytest.approx(per_chunk[1], rel=0.01)
+    assert per_chunk[0] <= 6
+
+
+def test_errors():
+    X = _blobs(n=100)
+    with pytest.raises(ValueError, match="n_samples=100 should be >= n_clusters=200"):
+        KMeans(200).fit(da.from_array(X, chunks=30))
+    Xn = X.copy()
+    Xn[5, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity in 1 of 100 rows"):
+        KMeans(3).fit(da.from_array(Xn, chunks=30))
+
+
+def test_missing_dask_gives_an_install_hint(monkeypatch):
+    import sys
+
+    from fastseg import distributed
+
+    monkeypatch.setitem(sys.modules, "dask", None)
+    with pytest.raises(ImportError, match=r"pip install 'fastseg\[dask\]'"):
+        distributed._require_dask()
