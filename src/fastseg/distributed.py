@@ -68,14 +68,22 @@ def _dataset(x, w, shift, centered):
 
 
 def _chunk_stats(x, w, centers, shift, centered):
-    """One chunk of one Lloyd iteration: labels, then totals and exact inertia."""
+    """One chunk of one Lloyd iteration: labels and per-cluster totals in one pass."""
     data = _dataset(x, w, shift, centered)
-    k = centers.shape[0]
+    k, d = centers.shape
+    labels = np.full(data.n_samples, -1, np.int32)
+    sums, counts = np.zeros((k, d)), np.zeros(k)
+    _ENGINE.lloyd_step(data, centers, labels, sums, counts)
+    return sums, counts
+
+
+def _chunk_inertia(x, w, centers, shift, centered):
+    """Exact weighted squared distances of one chunk to its nearest centres."""
+    data = _dataset(x, w, shift, centered)
     labels = np.empty(data.n_samples, np.int32)
-    _ENGINE.assign(data, centers, labels)
-    sums, counts = _ENGINE.accumulate(data, labels, k)
-    d2 = _ENGINE.sq_dist_to_assigned(data, centers, labels)
-    return sums, counts, float(d2.astype(np.float64) @ data.weights.astype(np.float64))
+    d2 = np.empty(data.n_samples, data.dtype)
+    _ENGINE.assign(data, centers, labels, d2, exact=True)
+    return float(d2.astype(np.float64) @ data.weights.astype(np.float64))
 
 
 def _labels_block(x, C, shift, centered):
@@ -110,7 +118,11 @@ def _owners_block(x, w, cands, shift, centered):
 
 
 def _add(a, b):
-    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+    return a[0] + b[0], a[1] + b[1]
+
+
+def _add_scalar(a, b):
+    return a + b
 
 
 def _tree(parts, combine):
@@ -168,15 +180,22 @@ class DaskData:
         self.mean_sq = sq / n - float(self.shift @ (2 * self.mean - self.shift))
 
     def iteration_graph(self, centers):
-        """The lazy (sums, counts, inertia) of one Lloyd iteration: a map and a tree."""
+        """The lazy (sums, counts) of one Lloyd iteration: a map and a tree."""
         from dask import delayed
 
         parts = [delayed(_chunk_stats)(x, w, centers, self.shift, self.centered) for x, w in zip(self.xb, self.wb)]
         return _tree(parts, _add)
 
     def iteration(self, centers):
-        """(sums, counts, inertia) of every chunk for ``centers``, in one compute."""
+        """(sums, counts) over every chunk for ``centers``, in one compute."""
         return self.iteration_graph(centers).compute()
+
+    def inertia(self, centers):
+        """Exact weighted inertia of the rows against their nearest ``centers`` (one pass)."""
+        from dask import delayed
+
+        parts = [delayed(_chunk_inertia)(x, w, centers, self.shift, self.centered) for x, w in zip(self.xb, self.wb)]
+        return float(_tree(parts, _add_scalar).compute())
 
 
 def _row(data, i):
@@ -258,24 +277,22 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
             C0 = init(X, k, random_state=random_state) if callable(init) else init
             C = np.asarray(C0, dtype=np.float64) - data.shift
         C = C.astype(data.dtype)
-        n_iter, inertia = 0, None
+        n_iter = 0
         for i in range(estimator.max_iter):
-            sums, counts, inertia = data.iteration(C)  # inertia of the labels from C
+            sums, counts = data.iteration(C)
             n_iter = i + 1
             host = _HostRun(C, data)
             new = update_centers(_HOST, host.data, C, host.labels, sums, counts)
             strict = np.array_equal(new, C)  # same labels as last time ⇔ same centres
             shift = float(((new.astype(np.float64) - C) ** 2).sum())
             if estimator.verbose:
-                print(f"Iteration {i}, inertia {inertia:.6g}.")
+                print(f"Iteration {i}, centre shift {shift:.6g}.")
             if strict:
                 break
             C = new
             if shift <= tol:
-                inertia = data.iteration(C)[2]  # labels must match the final centres
                 break
-        else:
-            inertia = data.iteration(C)[2]
+        inertia = data.inertia(C)  # labels from the final centres; the one pass after the loop
         if best is None or inertia < best[1]:
             best = (C, inertia, n_iter)
     C, inertia, n_iter = best
