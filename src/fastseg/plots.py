@@ -83,6 +83,7 @@ def segment_sizes(seg, ax=None):
     ax.set_yticks(y, [_seg_label(seg, s) for s in prof.index], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("customers")
+    ax.set_ylabel("segment")
     ax.set_title("Segment sizes")
     ax.margins(x=0.25)
     return fig
@@ -119,6 +120,7 @@ def importance_heatmap(seg, ax=None):
     ax.set_xticks(np.arange(len(seg.features)), seg.features)
     ax.set_yticks(np.arange(seg.k), [_seg_label(seg, s) for s in seg.profiles.index], fontsize=8)
     ax.set_xlabel("feature")
+    ax.set_ylabel("segment")
     ax.set_title("Relative importance (segment mean vs population mean)")
     fig.colorbar(im, ax=ax, label="segment mean / population mean − 1")
     return fig
@@ -167,15 +169,23 @@ def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
     return fig
 
 
-def scatter_3d(seg, features=None, max_points=3000, random_state=0):
-    """Customers on three features (original units), coloured by segment."""
+def scatter_3d(seg, features=None, ax=None, max_points=3000, random_state=0):
+    """Customers on three features (original units), coloured by segment.
+
+    ``ax``, when given, must be a 3-D Axes (``fig.add_subplot(projection="3d")``).
+    """
     import matplotlib.pyplot as plt
 
     feats = list(features or seg.features[:3])
     if len(feats) != 3:
         raise ValueError(f"scatter_3d needs three features; got {feats}.")
-    fig = plt.figure(figsize=(7, 6), layout="constrained")
-    ax = fig.add_subplot(projection="3d")
+    if ax is None:
+        fig = plt.figure(figsize=(7, 6), layout="constrained")
+        ax = fig.add_subplot(projection="3d")
+    elif not hasattr(ax, "set_zlabel"):
+        raise ValueError("scatter_3d needs a 3-D Axes: fig.add_subplot(projection='3d').")
+    else:
+        fig = ax.figure
     rng = np.random.default_rng(random_state)
     n = len(seg.data)
     idx = rng.choice(n, min(n, max_points), replace=False)
