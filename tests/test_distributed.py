@@ -133,3 +133,28 @@ def test_missing_dask_gives_an_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask", None)
     with pytest.raises(ImportError, match=r"pip install 'fastseg\[dask\]'"):
         distributed._require_dask()
+
+
+def test_sweep_on_dask_equals_separate_fits_and_finds_six():
+    from sklearn.datasets import make_blobs
+
+    from fastseg import sweep
+
+    X, _ = make_blobs(n_samples=6000, centers=6, n_features=4, cluster_std=1.0, random_state=7)
+    calls = []
+    with dask.config.set(scheduler="threads"):
+        res = sweep(da.from_array(X, chunks=1500), k=range(2, 10), random_state=0, progress=calls.append)
+    assert res.best_k == 6
+    assert calls[-1]["active"] == 0
+    for k in res.ks:
+        alone = KMeans(k, init=res.init_centers[k], device="cpu").fit(X)
+        assert res.inertia[k] == pytest.approx(alone.inertia_, rel=1e-10)
+        assert res.n_iter[k] == alone.n_iter_
+        np.testing.assert_array_equal(res.labels[k].compute(), alone.labels_)
+    # prefix-consistent seeds
+    np.testing.assert_allclose(res.init_centers[5], res.init_centers[9][:5])
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+    lab = res.labels[6].compute()
+    assert res.metrics["calinski_harabasz"][6] == pytest.approx(calinski_harabasz_score(X, lab), rel=1e-9)
+    assert res.metrics["davies_bouldin"][6] == pytest.approx(davies_bouldin_score(X, lab), rel=1e-9)

@@ -202,7 +202,7 @@ def _row(data, i):
     return np.asarray(data.X[i].compute(), dtype=np.float64)
 
 
-def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0):
+def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
     """k-means|| seeding: a few rounds of oversampled D² sampling, then the weighted
     candidates clustered in memory.
 
@@ -241,6 +241,10 @@ def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0):
     if len(cands) <= k:
         extra = rs.choice(data.n, k - len(cands), replace=False) if len(cands) < k else []
         return np.vstack([cands] + [_row(data, int(i))[None] - data.shift for i in extra])
+    if final == "sequence":  # a prefix-consistent k-means++ sequence over the candidates (sweeps)
+        from .kmeans import kmeans_plusplus
+
+        return kmeans_plusplus(cands, k, sample_weight=np.maximum(cw, 1e-12), random_state=rs, device="cpu")[0]
     # As Spark MLlib does: cluster the weighted candidates in memory (k-means++ and Lloyd,
     # several restarts) — they are few, and a single seeding of them can split a group.
     from .kmeans import KMeans
@@ -338,3 +342,172 @@ class _HostBackend(NumPyBackend):
 
 
 _HOST = _HostBackend(n_threads=1)
+
+
+# -- sweeps -----------------------------------------------------------------------------
+
+
+def _chunk_stats_multi(x, w, centers_list, shift, centered):
+    """One chunk, every run of a sweep: labels and per-cluster totals, one pass."""
+    from types import SimpleNamespace
+
+    data = _dataset(x, w, shift, centered)
+    runs = [SimpleNamespace(centers=C, labels=np.full(data.n_samples, -1, np.int32), sums=np.zeros(C.shape),
+                            counts=np.zeros(C.shape[0])) for C in centers_list]
+    _ENGINE.lloyd_step_multi(data, runs)
+    return [(r.sums, r.counts) for r in runs]
+
+
+def _add_multi(a, b):
+    return [(p[0] + q[0], p[1] + q[1]) for p, q in zip(a, b)]
+
+
+def _chunk_spread_multi(x, w, centers_list, means_list, shift, centered):
+    """One chunk, every run: labels by the centres, then exact distances to the label means:
+    (weighted sum of squares to the means, weighted sum of distances per cluster, inertia)."""
+    data = _dataset(x, w, shift, centered)
+    w64 = data.weights.astype(np.float64)
+    out = []
+    for C, M in zip(centers_list, means_list):
+        lab = np.empty(data.n_samples, np.int32)
+        d2c = np.empty(data.n_samples, data.dtype)
+        _ENGINE.assign(data, C, lab, d2c, exact=True)
+        d2 = _ENGINE.sq_dist_to_assigned(data, M.astype(data.dtype), lab).astype(np.float64)
+        out.append((float(d2 @ w64), np.bincount(lab, weights=np.sqrt(d2) * w64, minlength=len(C)),
+                    float(d2c.astype(np.float64) @ w64)))
+    return out
+
+
+def _add_spread(a, b):
+    return [(p[0] + q[0], p[1] + q[1], p[2] + q[2]) for p, q in zip(a, b)]
+
+
+def _sample_rows(x, w, centers_list, shift, centered, seed, chunk, frac):
+    """A uniform sample of one chunk's rows (shifted) with their labels under every run."""
+    g = np.random.default_rng([seed, chunk])
+    pick = np.flatnonzero(g.random(len(x)) < frac)
+    xs = x[pick]
+    labs = [_labels_block(xs, C, shift, centered) for C in centers_list]
+    return xs.astype(np.float64) - shift, w[pick].astype(np.float64), labs
+
+
+def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics, sample_size, progress):
+    """:func:`fastseg.sweep` on a dask collection: all runs share each pass over the chunks.
+
+    Returns the pieces :class:`fastseg.SweepResult` is built from. The silhouette uses a
+    uniform sample of about ``sample_size`` rows (not stratified by cluster here).
+    """
+    import time
+
+    import dask
+
+    from ._lloyd import update_centers
+    from .kmeans import KMeans
+    from .metrics import ClusterStats, calinski_harabasz, davies_bouldin, silhouette_values
+
+    t0 = time.perf_counter()
+    data = DaskData(X, sample_weight)
+    if data.n < ks[-1]:
+        raise ValueError(f"n_samples={data.n} should be >= the largest k={ks[-1]}.")
+    total_var = max(data.mean_sq - float((data.mean - data.shift) @ (data.mean - data.shift)), 0.0)
+    abs_tol = total_var / data.d * tol if tol else 0.0
+
+    seeds = []
+    for _ in range(n_init):
+        if init == "k-means++":
+            # k-means|| candidates for the largest k; a k-means++ sequence over them is
+            # prefix-consistent, so its first k centres seed each k.
+            full = _kmeans_parallel(data, ks[-1], rs, final="sequence")
+            seeds.extend((k, full[:k]) for k in ks)
+        else:
+            for k in ks:
+                idx = np.sort(rs.choice(data.n, k, replace=False))
+                seeds.append((k, np.vstack([_row(data, int(i)) for i in idx]) - data.shift))
+    C = [s[1].astype(data.dtype) for s in seeds]
+    n_iter = [0] * len(C)
+    seconds = [0.0] * len(C)
+    active = list(range(len(C)))
+    for i in range(max_iter):
+        if not active:
+            break
+        parts = [dask.delayed(_chunk_stats_multi)(x, w, [C[j] for j in active], data.shift, data.centered)
+                 for x, w in zip(data.xb, data.wb)]
+        totals = _tree(parts, _add_multi).compute()
+        still = []
+        for j, (sums, counts) in zip(active, totals):
+            new = update_centers(_HOST, data, C[j], None, sums, counts)
+            n_iter[j] = i + 1
+            if np.array_equal(new, C[j]):
+                seconds[j] = time.perf_counter() - t0
+                continue
+            shift = float(((new.astype(np.float64) - C[j]) ** 2).sum())
+            C[j] = new
+            if shift <= abs_tol:
+                seconds[j] = time.perf_counter() - t0
+                continue
+            still.append(j)
+        for j in set(active) - set(still):
+            seconds[j] = seconds[j] or time.perf_counter() - t0
+        active = still
+        if progress is not None:
+            progress(dict(iteration=i + 1, active=len(active), converged=len(C) - len(active), total=len(C)))
+    for j in active:
+        seconds[j] = time.perf_counter() - t0
+
+    # one pass: label totals under the final centres (for the means), then one for spreads
+    parts = [dask.delayed(_chunk_stats_multi)(x, w, C, data.shift, data.centered) for x, w in zip(data.xb, data.wb)]
+    totals = _tree(parts, _add_multi).compute()
+    means = [np.where(c[:, None] > 0, s / np.maximum(c, 1e-300)[:, None], 0.0) for s, c in totals]
+    parts = [dask.delayed(_chunk_spread_multi)(x, w, C, means, data.shift, data.centered)
+             for x, w in zip(data.xb, data.wb)]
+    spreads = _tree(parts, _add_spread).compute()
+    inertia_all = [s[2] for s in spreads]
+
+    best = {}
+    for j, (k, c0) in enumerate(seeds):
+        if k not in best or inertia_all[j] < inertia_all[best[k]]:
+            best[k] = j
+    res_metrics = {m: {} for m in metrics if m != "inertia"}
+    sil_n = {}
+    if "silhouette" in metrics:
+        frac = min(1.0, sample_size / data.n)
+        seed = int(rs.randint(2**31 - 1))
+        picks = dask.compute(*[dask.delayed(_sample_rows)(x, w, [C[best[k]] for k in ks], data.shift,
+                                                          data.centered, seed, i, frac)
+                               for i, (x, w) in enumerate(zip(data.xb, data.wb))])
+        Xs = np.vstack([p[0] for p in picks])
+        ws = np.concatenate([p[1] for p in picks])
+    for q, k in enumerate(ks):
+        j = best[k]
+        sums, counts = totals[j]
+        within, dist_sum, _ = spreads[j]
+        has = counts > 0
+        stats = ClusterStats(counts=counts, means=means[j], within=within,
+                             mean_dist=np.where(has, dist_sum / np.maximum(counts, 1e-300), 0.0),
+                             grand_mean=sums.sum(axis=0) / counts.sum())
+        if "calinski_harabasz" in res_metrics:
+            res_metrics["calinski_harabasz"][k] = calinski_harabasz(stats)
+        if "davies_bouldin" in res_metrics:
+            res_metrics["davies_bouldin"][k] = davies_bouldin(stats)
+        if "silhouette" in res_metrics:
+            lab = np.concatenate([p[2][q] for p in picks])
+            vals = silhouette_values(Xs, lab, ws)
+            res_metrics["silhouette"][k] = float("nan") if vals is None else float(np.average(vals, weights=ws))
+            sil_n[k] = int(len(lab))
+
+    def lazy_labels(Cj):
+        return data.X.map_blocks(_labels_block, Cj.copy(), data.shift, data.centered, drop_axis=1, dtype=np.int32)
+
+    return dict(
+        inertia={k: inertia_all[best[k]] for k in ks},
+        n_iter={k: n_iter[best[k]] for k in ks},
+        seconds={k: seconds[best[k]] for k in ks},
+        metrics=res_metrics,
+        silhouette_n=sil_n,
+        centers={k: (C[best[k]].astype(np.float64) + data.shift).astype(data.dtype) for k in ks},
+        init_centers={k: (np.asarray(seeds[best[k]][1], dtype=np.float64) + data.shift).astype(data.dtype)
+                      for k in ks},
+        labels={k: lazy_labels(C[best[k]]) for k in ks},
+        n_features=data.d,
+        _kmeans=KMeans,
+    )

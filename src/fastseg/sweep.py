@@ -270,7 +270,10 @@ def sweep(
     """
     t_start = time.perf_counter()
     X_in = X
-    X = _validate_X(X)
+    from .distributed import as_dask_array, is_dask_collection
+
+    on_dask = is_dask_collection(X)
+    X = as_dask_array(X) if on_dask else _validate_X(X)
     n = X.shape[0]
     ks = _check_ks(k, n)
     n_init = check_int("sweep", "n_init", n_init, 1)
@@ -286,8 +289,11 @@ def sweep(
         )
     if progress is not None and not callable(progress):
         raise InvalidParameterError("The 'progress' parameter of sweep must be a callable or None.")
-    w = check_sample_weight(sample_weight, n, X.dtype)
     rs = check_random_state(random_state)
+    if on_dask:
+        return _sweep_result_dask(X_in, X, ks, n_init, init, max_iter, tol, rs, sample_weight, metrics,
+                                  silhouette_sample_size, progress, device, t_start)
+    w = check_sample_weight(sample_weight, n, X.dtype)
     backend = get_backend(device)
     data = backend.prepare(X, w)
     abs_tol = tolerance(backend, data, tol)
@@ -341,6 +347,25 @@ def sweep(
         evidence=evidence,
         total_seconds=time.perf_counter() - t_start,
         n_features_in_=X.shape[1],
+        feature_names_in_=np.asarray(X_in.columns, dtype=object) if hasattr(X_in, "columns") else None,
+        params=dict(max_iter=max_iter, tol=tol, device=device),
+    )
+
+
+def _sweep_result_dask(X_in, X, ks, n_init, init, max_iter, tol, rs, sample_weight, metrics, sample_size,
+                       progress, device, t_start):
+    from .distributed import sweep_dask
+
+    r = sweep_dask(X, ks, n_init=n_init, init=init, max_iter=max_iter, tol=tol, rs=rs,
+                   sample_weight=sample_weight, metrics=metrics, sample_size=sample_size, progress=progress)
+    knee = find_knee(ks, [r["inertia"][k] for k in ks])
+    best_k, method, evidence = choose_k(ks, r["inertia"], r["metrics"], knee)
+    evidence["knee"] = knee.reason
+    return SweepResult(
+        ks=ks, inertia=r["inertia"], n_iter=r["n_iter"], seconds=r["seconds"], metrics=r["metrics"],
+        silhouette_n=r["silhouette_n"], centers=r["centers"], init_centers=r["init_centers"],
+        labels=r["labels"], knee=knee, best_k=best_k, best_method=method, evidence=evidence,
+        total_seconds=time.perf_counter() - t_start, n_features_in_=r["n_features"],
         feature_names_in_=np.asarray(X_in.columns, dtype=object) if hasattr(X_in, "columns") else None,
         params=dict(max_iter=max_iter, tol=tol, device=device),
     )
