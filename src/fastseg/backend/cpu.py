@@ -167,44 +167,53 @@ class NumPyBackend(Backend):
         labels[...] = new
         return changed
 
-    def _nearest(self, xc, C2T, cn, labels, min_d, count=False):
+    def _augment(self, xc):
+        """``[xc | 1]``: with ‖c‖² appended to −2Cᵀ as a last row, one GEMM gives
+        ‖c‖² − 2 x·c. Copying the (m, d) rows costs less than adding to the (m, k) tile."""
+        m, d = xc.shape
+        xa = self._buffer("xa", (m, d + 1), xc.dtype)
+        xa[:, :d] = xc
+        xa[:, d] = 1
+        return xa
+
+    def _nearest(self, xc, C2T, cn, labels, min_d, count=False, xa=None):
         """Labels and ``min_c(‖c‖² − 2 x·c)`` for the rows of ``xc``.
 
         xc : (m, d) IN; C2T : (d, k) IN, −2 Cᵀ; cn : (k,) IN, ‖c‖²;
-        labels : (m,) int32 IN/OUT; min_d : (m,) OUT, or None to skip it.
+        labels : (m,) int32 IN/OUT; min_d : (m,) OUT, or None to skip it;
+        xa : (m, d + 1) IN, ``[xc | 1]`` when the caller has it already.
         Returns the number of labels that changed when ``count``, else 0.
         """
         m, k = xc.shape[0], C2T.shape[1]
-        if k <= _TOURNAMENT_MAX_K:
-            return self._nearest_tournament(xc, C2T, cn, labels, min_d, count)
-        step = self._sub_rows(k)
         changed = 0
+        if k <= _TOURNAMENT_MAX_K:
+            # small k: the transposed (k, m) tile and a knockout instead of argmin; the
+            # bias is added to the tile (k·m values, fewer than the rows' (d+1)·m)
+            C2 = np.ascontiguousarray(C2T.T)
+            cnT = cn[:, None]
+            step = min(m, self._sub_rows(k))
+            for a in range(0, m, step):
+                b = min(a + step, m)
+                vals = self._buffer("d", (k, b - a), xc.dtype)
+                np.matmul(C2, xc[a:b].T, out=vals)
+                vals += cnT
+                idx, mins = self._knockout(vals)
+                changed += self._store(labels[a:b], idx, count)
+                if min_d is not None:
+                    min_d[a:b] = mins
+            return changed
+        if xa is None:
+            xa = self._augment(xc)
+        Caug = np.vstack([C2T, cn[None, :].astype(C2T.dtype)])
+        step = self._sub_rows(k)
         for a in range(0, m, step):
             b = min(a + step, m)
             D = self._buffer("d", (b - a, k), xc.dtype)
-            np.matmul(xc[a:b], C2T, out=D)
-            D += cn
+            np.matmul(xa[a:b], Caug, out=D)
             lab = D.argmin(axis=1)
             changed += self._store(labels[a:b], lab, count)
             if min_d is not None:
                 min_d[a:b] = D[np.arange(b - a), lab]
-        return changed
-
-    def _nearest_tournament(self, xc, C2T, cn, labels, min_d, count=False):
-        """:meth:`_nearest` for small k, on the transposed (k, m) distance tile."""
-        m, k = xc.shape[0], C2T.shape[1]
-        step = min(m, self._sub_rows(k))
-        cnT = cn[:, None]
-        changed = 0
-        for a in range(0, m, step):
-            b = min(a + step, m)
-            vals = self._buffer("d", (k, b - a), xc.dtype)
-            np.matmul(C2T.T, xc[a:b].T, out=vals)
-            vals += cnT
-            idx, mins = self._knockout(vals)
-            changed += self._store(labels[a:b], idx, count)
-            if min_d is not None:
-                min_d[a:b] = mins
         return changed
 
     def _knockout(self, vals):
@@ -270,6 +279,8 @@ class NumPyBackend(Backend):
 
         def block(s, e):
             xc = self._rows(data, s, e)
+            # [xc | 1] for runs past the knockout's k, built once for all of them
+            xa = self._augment(xc) if any(r.centers.shape[0] > _TOURNAMENT_MAX_K for r in runs) else None
             m = e - s
             olds, mins = [], []
             for j, r in enumerate(runs):
@@ -277,7 +288,7 @@ class NumPyBackend(Backend):
                 old[...] = r.labels[s:e]
                 olds.append(old)
                 mins.append(self._buffer(f"m{j}", (m,), data.dtype) if with_inertia else None)
-                self._nearest(xc, *prep[j], r.labels[s:e], mins[j])
+                self._nearest(xc, *prep[j], r.labels[s:e], mins[j], xa=xa)
             w = data.weights[s:e]
             out = []
             for j, r in enumerate(runs):
