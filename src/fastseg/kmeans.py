@@ -63,8 +63,12 @@ def _validate_device_X(X, estimator, reset):
     return X
 
 
-def _validate_X(X, estimator=None, reset=True):
-    """2-D float32/float64 C-contiguous array with finite values; never a copy if avoidable."""
+def _validate_X(X, estimator=None, reset=True, check_finite=True):
+    """2-D float32/float64 C-contiguous array with finite values; never a copy if avoidable.
+
+    ``check_finite=False`` leaves the NaN/inf check to the caller (``fit`` reads it off
+    the backend's first pass over X instead of making one more).
+    """
     if hasattr(X, "__cuda_array_interface__"):
         return _validate_device_X(X, estimator, reset)
     reject_non_numeric_columns(X)
@@ -81,7 +85,8 @@ def _validate_X(X, estimator=None, reset=True):
         from sklearn.utils import check_array
 
         X = check_array(X, **kwargs)
-    check_finite_rows(X)
+    if check_finite:
+        check_finite_rows(X)
     return X
 
 
@@ -303,12 +308,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         if is_dask_collection(X):
             return self._fit_dask(X, sample_weight)
-        X = _validate_X(X, self, reset=True)
+        on_host = not hasattr(X, "__cuda_array_interface__")
+        X = _validate_X(X, self, reset=True, check_finite=not on_host)
         init, n_init = self._check_params(X)
         w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         random_state = check_random_state(self.random_state)
         backend = get_backend(self.device)
         data = backend.prepare(X, w)
+        if on_host and not (np.isfinite(data.mean_sq) and np.isfinite(data.mean).all()):
+            check_finite_rows(X)  # NaN/inf reach the moments: now count the rows
         tol = tolerance(backend, data, self.tol)
 
         # The n_init restarts advance together: one read of X per iteration for all.
