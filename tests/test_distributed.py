@@ -158,3 +158,36 @@ def test_sweep_on_dask_equals_separate_fits_and_finds_six():
     lab = res.labels[6].compute()
     assert res.metrics["calinski_harabasz"][6] == pytest.approx(calinski_harabasz_score(X, lab), rel=1e-9)
     assert res.metrics["davies_bouldin"][6] == pytest.approx(davies_bouldin_score(X, lab), rel=1e-9)
+
+
+def test_worker_killed_mid_fit_does_not_change_the_result():
+    import os
+    import signal
+    import threading
+    import time
+
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(5)
+    X = rng.uniform(size=(120_000, 6))  # no structure: Lloyd keeps moving for all 40 iterations
+    init = X[:12]
+    reference = KMeans(12, init=init, max_iter=40, tol=0, device="cpu").fit(X)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        Xd = da.from_array(X, chunks=15_000)  # the graph can rebuild any lost chunk
+        out = {}
+
+        def fit():
+            out["km"] = KMeans(12, init=init, max_iter=40, tol=0).fit(Xd)
+
+        t = threading.Thread(target=fit)
+        t.start()
+        time.sleep(1.5)
+        alive_at_kill = t.is_alive()
+        pids = client.run(os.getpid)
+        os.kill(next(iter(pids.values())), signal.SIGKILL)
+        t.join(timeout=300)
+        assert alive_at_kill, "the fit ended before a worker could be killed; make it longer"
+    km = out["km"]
+    assert km.n_iter_ == reference.n_iter_ == 40
+    np.testing.assert_allclose(km.cluster_centers_, reference.cluster_centers_, rtol=1e-12, atol=1e-12)
+    assert km.inertia_ == pytest.approx(reference.inertia_, rel=1e-12)
