@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import fastseg._lloyd as fastseg_lloyd
 from fastseg import KMeans, kmeans_plusplus
 
 
@@ -80,10 +81,25 @@ def test_weight_two_equals_duplicated_rows(problem, data):
     w = np.where(twice, 2.0, 1.0)
     X_dup = np.repeat(X, w.astype(int), axis=0)
     init = distinct[:k]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        a = KMeans(k, init=init, device="cpu").fit(X, sample_weight=w)
-        b = KMeans(k, init=init, device="cpu").fit(X_dup)
+    # Relocating an empty cluster takes the farthest points, and a duplicated row takes
+    # two of those places where its weighted twin takes one: weights and duplicates
+    # part ways there by design (scikit-learn's too), so such draws are left out.
+    relocated = []
+    original = fastseg_lloyd._relocate_empty
+
+    def spy(backend, data, centers_old, labels, sums, counts):
+        relocated.append(bool((np.asarray(counts) == 0).any()))
+        return original(backend, data, centers_old, labels, sums, counts)
+
+    fastseg_lloyd._relocate_empty = spy
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = KMeans(k, init=init, device="cpu").fit(X, sample_weight=w)
+            b = KMeans(k, init=init, device="cpu").fit(X_dup)
+    finally:
+        fastseg_lloyd._relocate_empty = original
+    assume(not any(relocated))
     np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-9, atol=1e-7)
     assert abs(a.inertia_ - b.inertia_) <= 1e-9 * (1 + b.inertia_)
 
