@@ -21,7 +21,7 @@ def _blobs(n=12011, d=5, dtype=np.float64, seed=0):
 @pytest.fixture(scope="module")
 def cluster_client():
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = distributed.Client(cluster)
     yield client
     client.close()
@@ -172,7 +172,7 @@ def test_worker_killed_mid_fit_does_not_change_the_result():
     init = X[:12]
     reference = KMeans(12, init=init, max_iter=40, tol=0, device="cpu").fit(X)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         Xd = da.from_array(X, chunks=15_000)  # the graph can rebuild any lost chunk
         out = {}
 
