@@ -53,6 +53,13 @@ def _assign_inertia(X, centers):
     return -km.score(X)
 
 
+def _row(task, times, mem, quality):
+    """One table row: medians, their ratio, peak extra memory, the quality ratio."""
+    sk, fs = statistics.median(times["sklearn"]), statistics.median(times["fastseg"])
+    return dict(task=task, sklearn_ms=sk * 1e3, fastseg_ms=fs * 1e3, ratio=fs / sk,
+                sklearn_extra_mb=mem["sklearn"], fastseg_extra_mb=mem["fastseg"], quality=quality)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -88,18 +95,7 @@ def main(argv=None):
                 times[name].append(t / km.n_iter_)
                 inertia[name] = km.inertia_
         mem = {name: _peak_extra_bytes(fit) / 2**20 for name, fit in fits.items()}
-        sk, fs = statistics.median(times["sklearn"]), statistics.median(times["fastseg"])
-        rows.append(
-            dict(
-                task=f"Lloyd iteration, k={k}",
-                sklearn_ms=sk * 1e3,
-                fastseg_ms=fs * 1e3,
-                ratio=fs / sk,
-                sklearn_extra_mb=mem["sklearn"],
-                fastseg_extra_mb=mem["fastseg"],
-                quality=inertia["fastseg"] / inertia["sklearn"],
-            )
-        )
+        rows.append(_row(f"Lloyd iteration, k={k}", times, mem, inertia["fastseg"] / inertia["sklearn"]))
 
     k = args.seed_k
     times = {"sklearn": [], "fastseg": []}
@@ -114,18 +110,7 @@ def main(argv=None):
             times[name].append(t)
             quality[name].append(_assign_inertia(X, centers))
     mem = {name: _peak_extra_bytes(lambda: seed(0)) / 2**20 for name, seed in seeders.items()}
-    sk, fs = statistics.median(times["sklearn"]), statistics.median(times["fastseg"])
-    rows.append(
-        dict(
-            task=f"k-means++ seeding, k={k}",
-            sklearn_ms=sk * 1e3,
-            fastseg_ms=fs * 1e3,
-            ratio=fs / sk,
-            sklearn_extra_mb=mem["sklearn"],
-            fastseg_extra_mb=mem["fastseg"],
-            quality=np.mean(quality["fastseg"]) / np.mean(quality["sklearn"]),
-        )
-    )
+    rows.append(_row(f"k-means++ seeding, k={k}", times, mem, np.mean(quality["fastseg"]) / np.mean(quality["sklearn"])))
 
     blas = threadpool_info()
     print(
