@@ -191,3 +191,10 @@ def test_worker_killed_mid_fit_does_not_change_the_result():
     assert km.n_iter_ == reference.n_iter_ == 40
     np.testing.assert_allclose(km.cluster_centers_, reference.cluster_centers_, rtol=1e-12, atol=1e-12)
     assert km.inertia_ == pytest.approx(reference.inertia_, rel=1e-12)
+
+
+def test_empty_cluster_on_dask_is_a_clear_error():
+    X = _blobs(n=3000)
+    init = np.vstack([X[:3], np.full((1, X.shape[1]), 1e6)])  # the last centre owns nothing
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ValueError, match="a cluster became empty"):
+        KMeans(4, init=init).fit(da.from_array(X, chunks=1000))

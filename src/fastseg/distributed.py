@@ -285,8 +285,7 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
         for i in range(estimator.max_iter):
             sums, counts = data.iteration(C)
             n_iter = i + 1
-            host = _HostRun(C, data)
-            new = update_centers(_HOST, host.data, C, host.labels, sums, counts)
+            new = update_centers(_HOST, data, C, None, sums, counts)  # labels: only for relocation
             strict = np.array_equal(new, C)  # same labels as last time ⇔ same centres
             shift = float(((new.astype(np.float64) - C) ** 2).sum())
             if estimator.verbose:
@@ -321,14 +320,6 @@ def predict_dask(estimator, X):
         )
     C = np.asarray(estimator.cluster_centers_, dtype=np.float64)
     return X.map_blocks(_labels_block, C, np.zeros(X.shape[1]), False, drop_axis=1, dtype=np.int32)
-
-
-class _HostRun:
-    """update_centers needs labels and data only to relocate empty clusters."""
-
-    def __init__(self, C, data):
-        self.data = data
-        self.labels = None
 
 
 class _HostBackend(NumPyBackend):
