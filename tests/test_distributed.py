@@ -193,8 +193,10 @@ def test_worker_killed_mid_fit_does_not_change_the_result():
     assert km.inertia_ == pytest.approx(reference.inertia_, rel=1e-12)
 
 
-def test_empty_cluster_on_dask_is_a_clear_error():
+def test_empty_cluster_relocated_as_in_memory():
     X = _blobs(n=3000)
-    init = np.vstack([X[:3], np.full((1, X.shape[1]), 1e6)])  # the last centre owns nothing
-    with dask.config.set(scheduler="synchronous"), pytest.raises(ValueError, match="a cluster became empty"):
-        KMeans(4, init=init).fit(da.from_array(X, chunks=1000))
+    init = np.vstack([X[:3], np.full((1, X.shape[1]), 1e3)])  # the last centre owns nothing
+    with dask.config.set(scheduler="synchronous"):
+        a = KMeans(4, init=init).fit(da.from_array(X, chunks=1000))
+    b = KMeans(4, init=init, device="cpu").fit(X)
+    _assert_same_fit(a, b, np.float64)

@@ -190,6 +190,15 @@ class DaskData:
         """(sums, counts) over every chunk for ``centers``, in one compute."""
         return self.iteration_graph(centers).compute()
 
+    @property
+    def weights(self):
+        return self.w
+
+    def labels(self, centers):
+        """Lazy labels for ``centers`` (evaluated only if a cluster must be relocated)."""
+        return self.X.map_blocks(_labels_block, np.asarray(centers), self.shift, self.centered, drop_axis=1,
+                                 dtype=np.int32)
+
     def inertia(self, centers):
         """Exact weighted inertia of the rows against their nearest ``centers`` (one pass)."""
         from dask import delayed
@@ -285,7 +294,7 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
         for i in range(estimator.max_iter):
             sums, counts = data.iteration(C)
             n_iter = i + 1
-            new = update_centers(_HOST, data, C, None, sums, counts)  # labels: only for relocation
+            new = update_centers(_HOST, data, C, data.labels(C), sums, counts)
             strict = np.array_equal(new, C)  # same labels as last time ⇔ same centres
             shift = float(((new.astype(np.float64) - C) ** 2).sum())
             if estimator.verbose:
@@ -322,14 +331,28 @@ def predict_dask(estimator, X):
     return X.map_blocks(_labels_block, C, np.zeros(X.shape[1]), False, drop_axis=1, dtype=np.int32)
 
 
+def _d2_block(x, C, shift, centered):
+    """Exact squared distance of each row of one chunk to its nearest centre."""
+    d = _dataset(x, np.ones(len(x)), shift, centered)
+    lab = np.empty(len(x), np.int32)
+    d2 = np.empty(len(x), d.dtype)
+    _ENGINE.assign(d, C.astype(x.dtype), lab, d2, exact=True)
+    return d2
+
+
 class _HostBackend(NumPyBackend):
-    """Host bookkeeping for the dask path; relocation of empty clusters is not supported there."""
+    """The host side of a dask fit: centre updates on the driver.
+
+    Relocating an empty cluster (rare) needs every row's distance to its centre and its
+    label: they are computed lazily, per chunk, and only then brought to the driver.
+    """
+
+    def to_numpy(self, a):
+        return np.asarray(a.compute()) if hasattr(a, "compute") else np.asarray(a)
 
     def sq_dist_to_assigned(self, data, centers, labels):
-        raise ValueError(
-            "a cluster became empty during a dask fit; fastseg does not yet relocate empty clusters on "
-            "dask data: try another init or random_state, or fewer clusters."
-        )
+        return data.X.map_blocks(_d2_block, np.asarray(centers), data.shift, data.centered, drop_axis=1,
+                                 dtype=data.dtype)
 
 
 _HOST = _HostBackend(n_threads=1)
@@ -426,7 +449,7 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
         totals = _tree(parts, _add_multi).compute()
         still = []
         for j, (sums, counts) in zip(active, totals):
-            new = update_centers(_HOST, data, C[j], None, sums, counts)
+            new = update_centers(_HOST, data, C[j], data.labels(C[j]), sums, counts)
             n_iter[j] = i + 1
             if np.array_equal(new, C[j]):
                 seconds[j] = time.perf_counter() - t0
