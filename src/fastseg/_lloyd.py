@@ -1,4 +1,4 @@
-"""One Lloyd run on any backend.
+"""Lloyd runs on any backend, one or many advancing together.
 
 Prior validation of data is assumed. The loop follows scikit-learn's ``_kmeans_single_lloyd``
 step for step (same stopping rules, same empty-cluster relocation) so that, from the
@@ -86,7 +86,7 @@ def lloyd_multi(backend, data, centers_list, *, max_iter=300, tol=0.0, verbose=F
     """Run Lloyd's algorithm from each initial centre set, all advancing together.
 
     Each iteration reads X once for every run still going; a run that has converged
-    drops out of the batch. Every run follows :func:`lloyd`'s rules exactly, so the
+    drops out of the batch. Every run follows scikit-learn's rules exactly, and the
     batch gives each run the result it would get alone.
 
     Parameters
@@ -147,26 +147,3 @@ def lloyd_multi(backend, data, centers_list, *, max_iter=300, tol=0.0, verbose=F
         run.inertia = inertia
     return runs
 
-
-def lloyd(backend, data, centers_init, *, max_iter=300, tol=0.0, verbose=False):
-    """Run Lloyd's algorithm from ``centers_init``.
-
-    Parameters
-    ----------
-    backend : Backend                    # IN
-    data : Dataset                       # IN
-    centers_init : array (k, d)          # IN, shifted coordinates, not modified
-    max_iter : int                       # IN, >= 1
-    tol : float                          # IN, absolute (see :func:`tolerance`)
-    verbose : bool                       # IN
-
-    Returns
-    -------
-    labels : int32 array (n,)
-    inertia : float
-        Exact weighted sum of squared distances to the final centres.
-    centers : array (k, d), shifted coordinates
-    n_iter : int
-    """
-    (run,) = lloyd_multi(backend, data, [centers_init], max_iter=max_iter, tol=tol, verbose=verbose)
-    return run.labels, run.inertia, run.centers, run.n_iter

@@ -195,9 +195,10 @@ class DaskData:
         return self.w
 
     def labels(self, centers):
-        """Lazy labels for ``centers`` (evaluated only if a cluster must be relocated)."""
-        return self.X.map_blocks(_labels_block, np.asarray(centers), self.shift, self.centered, drop_axis=1,
-                                 dtype=np.int32)
+        """Labels for ``centers``, built and computed only if a cluster must be relocated."""
+        C = np.asarray(centers)
+        return _Deferred(lambda: self.X.map_blocks(_labels_block, C, self.shift, self.centered, drop_axis=1,
+                                                   dtype=np.int32).compute())
 
     def inertia(self, centers):
         """Exact weighted inertia of the rows against their nearest ``centers`` (one pass)."""
@@ -331,6 +332,16 @@ def predict_dask(estimator, X):
     return X.map_blocks(_labels_block, C, np.zeros(X.shape[1]), False, drop_axis=1, dtype=np.int32)
 
 
+class _Deferred:
+    """A value produced only when ``compute()`` is called (no dask graph until then)."""
+
+    def __init__(self, fn):
+        self._fn = fn
+
+    def compute(self):
+        return self._fn()
+
+
 def _d2_block(x, C, shift, centered):
     """Exact squared distance of each row of one chunk to its nearest centre."""
     d = _dataset(x, np.ones(len(x)), shift, centered)
@@ -416,7 +427,6 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
     import dask
 
     from ._lloyd import update_centers
-    from .kmeans import KMeans
     from .metrics import ClusterStats, calinski_harabasz, davies_bouldin, silhouette_values
 
     t0 = time.perf_counter()
@@ -523,5 +533,4 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
                       for k in ks},
         labels={k: lazy_labels(C[best[k]]) for k in ks},
         n_features=data.d,
-        _kmeans=KMeans,
     )

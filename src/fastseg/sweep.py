@@ -327,13 +327,8 @@ def sweep(
         if "silhouette" in scores:
             sil_n[kk] = scores["silhouette_n"]
 
-    inertia = {kk: best[kk][1].inertia for kk in ks}
-    knee = find_knee(ks, [inertia[kk] for kk in ks])
-    best_k, method, evidence = choose_k(ks, inertia, result_metrics, knee)
-    evidence["knee"] = knee.reason
-    return SweepResult(
-        ks=ks,
-        inertia=inertia,
+    parts = dict(
+        inertia={kk: best[kk][1].inertia for kk in ks},
         n_iter={kk: best[kk][1].n_iter for kk in ks},
         seconds={kk: best[kk][1].seconds for kk in ks},
         metrics=result_metrics,
@@ -341,23 +336,13 @@ def sweep(
         centers={kk: (to_host(best[kk][1].centers) + shift).astype(X.dtype) for kk in ks},
         init_centers={kk: (to_host(best[kk][0]) + shift).astype(X.dtype) for kk in ks},
         labels={kk: to_host(best[kk][1].labels) for kk in ks},
-        knee=knee,
-        best_k=best_k,
-        best_method=method,
-        evidence=evidence,
-        total_seconds=time.perf_counter() - t_start,
-        n_features_in_=X.shape[1],
-        feature_names_in_=np.asarray(X_in.columns, dtype=object) if hasattr(X_in, "columns") else None,
-        params=dict(max_iter=max_iter, tol=tol, device=device),
+        n_features=X.shape[1],
     )
+    return _assemble(X_in, ks, parts, max_iter, tol, device, t_start)
 
 
-def _sweep_result_dask(X_in, X, ks, n_init, init, max_iter, tol, rs, sample_weight, metrics, sample_size,
-                       progress, device, t_start):
-    from .distributed import sweep_dask
-
-    r = sweep_dask(X, ks, n_init=n_init, init=init, max_iter=max_iter, tol=tol, rs=rs,
-                   sample_weight=sample_weight, metrics=metrics, sample_size=sample_size, progress=progress)
+def _assemble(X_in, ks, r, max_iter, tol, device, t_start):
+    """The SweepResult from one path's per-k pieces: knee, vote, evidence."""
     knee = find_knee(ks, [r["inertia"][k] for k in ks])
     best_k, method, evidence = choose_k(ks, r["inertia"], r["metrics"], knee)
     evidence["knee"] = knee.reason
@@ -369,3 +354,12 @@ def _sweep_result_dask(X_in, X, ks, n_init, init, max_iter, tol, rs, sample_weig
         feature_names_in_=np.asarray(X_in.columns, dtype=object) if hasattr(X_in, "columns") else None,
         params=dict(max_iter=max_iter, tol=tol, device=device),
     )
+
+
+def _sweep_result_dask(X_in, X, ks, n_init, init, max_iter, tol, rs, sample_weight, metrics, sample_size,
+                       progress, device, t_start):
+    from .distributed import sweep_dask
+
+    r = sweep_dask(X, ks, n_init=n_init, init=init, max_iter=max_iter, tol=tol, rs=rs,
+                   sample_weight=sample_weight, metrics=metrics, sample_size=sample_size, progress=progress)
+    return _assemble(X_in, ks, r, max_iter, tol, device, t_start)

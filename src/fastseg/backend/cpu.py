@@ -15,6 +15,7 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,6 +25,15 @@ from ._base import Backend, Dataset, needs_centering
 _BLOCK_ROWS = 65536  # rows per thread task: big enough to amortise the sparse product
 _GEMM_ELEMS = 524288  # sub-chunk rows × k: few, large numpy calls (each releases the GIL)
 _TOURNAMENT_MAX_K = 32  # up to here a knockout beats numpy's row-wise argmin
+
+
+class _Centres(NamedTuple):
+    """A centre set in the forms the GEMMs take: −2Cᵀ (d, k), ‖c‖² (k,), and the
+    operand of :meth:`NumPyBackend._nearest` (see :meth:`NumPyBackend._prep_centers`)."""
+
+    C2T: np.ndarray
+    cn: np.ndarray
+    gemm: np.ndarray
 
 
 def _cpu_threads() -> int:
@@ -160,13 +170,6 @@ class NumPyBackend(Backend):
     def _sub_rows(k):
         return int(min(65536, max(128, _GEMM_ELEMS // max(k, 1))))
 
-    @staticmethod
-    def _store(labels, new, count):
-        """Write ``new`` into ``labels``; return how many differ when ``count``."""
-        changed = int(np.count_nonzero(labels != new)) if count else 0
-        labels[...] = new
-        return changed
-
     def _augment(self, xc):
         """``[xc | 1]``: with ‖c‖² appended to −2Cᵀ as a last row, one GEMM gives
         ‖c‖² − 2 x·c. Copying the (m, d) rows costs less than adding to the (m, k) tile."""
@@ -176,45 +179,40 @@ class NumPyBackend(Backend):
         xa[:, d] = 1
         return xa
 
-    def _nearest(self, xc, C2T, cn, labels, min_d, count=False, xa=None):
+    def _nearest(self, xc, cents, labels, min_d, xa=None):
         """Labels and ``min_c(‖c‖² − 2 x·c)`` for the rows of ``xc``.
 
-        xc : (m, d) IN; C2T : (d, k) IN, −2 Cᵀ; cn : (k,) IN, ‖c‖²;
-        labels : (m,) int32 IN/OUT; min_d : (m,) OUT, or None to skip it;
+        xc : (m, d) IN; cents : _Centres IN (from :meth:`_prep_centers`);
+        labels : (m,) int32 OUT; min_d : (m,) OUT, or None to skip it;
         xa : (m, d + 1) IN, ``[xc | 1]`` when the caller has it already.
-        Returns the number of labels that changed when ``count``, else 0.
         """
-        m, k = xc.shape[0], C2T.shape[1]
-        changed = 0
+        m, k = xc.shape[0], cents.cn.shape[0]
         if k <= _TOURNAMENT_MAX_K:
             # small k: the transposed (k, m) tile and a knockout instead of argmin; the
             # bias is added to the tile (k·m values, fewer than the rows' (d+1)·m)
-            C2 = np.ascontiguousarray(C2T.T)
-            cnT = cn[:, None]
+            cnT = cents.cn[:, None]
             step = min(m, self._sub_rows(k))
             for a in range(0, m, step):
                 b = min(a + step, m)
                 vals = self._buffer("d", (k, b - a), xc.dtype)
-                np.matmul(C2, xc[a:b].T, out=vals)
+                np.matmul(cents.gemm, xc[a:b].T, out=vals)
                 vals += cnT
                 idx, mins = self._knockout(vals)
-                changed += self._store(labels[a:b], idx, count)
+                labels[a:b] = idx
                 if min_d is not None:
                     min_d[a:b] = mins
-            return changed
+            return
         if xa is None:
             xa = self._augment(xc)
-        Caug = np.vstack([C2T, cn[None, :].astype(C2T.dtype)])
         step = self._sub_rows(k)
         for a in range(0, m, step):
             b = min(a + step, m)
             D = self._buffer("d", (b - a, k), xc.dtype)
-            np.matmul(xa[a:b], Caug, out=D)
+            np.matmul(xa[a:b], cents.gemm, out=D)
             lab = D.argmin(axis=1)
-            changed += self._store(labels[a:b], lab, count)
+            labels[a:b] = lab
             if min_d is not None:
                 min_d[a:b] = D[np.arange(b - a), lab]
-        return changed
 
     def _knockout(self, vals):
         """First minimum of each column of a (k, w) tile.
@@ -263,8 +261,15 @@ class NumPyBackend(Backend):
 
     @staticmethod
     def _prep_centers(centers):
+        """Everything the GEMMs need from a centre set, derived once per op."""
         C = np.ascontiguousarray(centers)
-        return np.ascontiguousarray(-2 * C.T), np.einsum("ij,ij->i", C, C)
+        C2T = np.ascontiguousarray(-2 * C.T)
+        cn = np.einsum("ij,ij->i", C, C)
+        if C.shape[0] <= _TOURNAMENT_MAX_K:
+            gemm = np.ascontiguousarray(C2T.T)  # (k, d): the knockout's transposed tile
+        else:
+            gemm = np.vstack([C2T, cn[None, :].astype(C2T.dtype)])  # (d + 1, k): ‖c‖² in the product
+        return _Centres(C2T, cn, gemm)
 
     # -- engine ops ------------------------------------------------------
     def lloyd_step_multi(self, data, runs, with_inertia=False):
@@ -288,7 +293,7 @@ class NumPyBackend(Backend):
                 old[...] = r.labels[s:e]
                 olds.append(old)
                 mins.append(self._buffer(f"m{j}", (m,), data.dtype) if with_inertia else None)
-                self._nearest(xc, *prep[j], r.labels[s:e], mins[j], xa=xa)
+                self._nearest(xc, prep[j], r.labels[s:e], mins[j], xa=xa)
             w = data.weights[s:e]
             out = []
             for j, r in enumerate(runs):
@@ -324,7 +329,7 @@ class NumPyBackend(Backend):
             for r, p, c in zip(runs, prep, cs):
                 lab = r.labels[s:e]
                 if p is not None:
-                    self._nearest(xc, *p, lab, None)
+                    self._nearest(xc, p, lab, None)
                 self._exact_sq(xc, c, lab, d2)
                 out.append(float(d2 @ w))
             return out
@@ -372,7 +377,7 @@ class NumPyBackend(Backend):
         return np.asarray(onehot @ x, dtype=np.float64)
 
     def assign(self, data, centers, labels, min_sq=None, exact=False):
-        C2T, cn = self._prep_centers(centers)
+        cents = self._prep_centers(centers)
         x_sq = None if (min_sq is None or exact) else self._x_sq(data)
         C = np.ascontiguousarray(centers, dtype=data.dtype)
 
@@ -380,7 +385,7 @@ class NumPyBackend(Backend):
             xc = self._rows(data, s, e)
             lab = labels[s:e]
             out = None if (min_sq is None or exact) else min_sq[s:e]
-            self._nearest(xc, C2T, cn, lab, out)
+            self._nearest(xc, cents, lab, out)
             if out is not None:
                 out += x_sq[s:e]
                 np.maximum(out, 0, out=out)
@@ -404,7 +409,7 @@ class NumPyBackend(Backend):
         x_sq = self._x_sq(data)
         k = centers.shape[0]
         out = np.empty((data.n_samples, k), data.dtype)
-        C2T, cn = self._prep_centers(np.asarray(centers, dtype=data.dtype))
+        C2T, cn, _ = self._prep_centers(np.asarray(centers, dtype=data.dtype))
 
         def block(s, e):
             xc = self._rows(data, s, e)
@@ -460,7 +465,7 @@ class NumPyBackend(Backend):
     def kpp_potentials(self, data, candidates, closest, out):
         x_sq = self._x_sq(data)
         cand = np.ascontiguousarray(candidates, dtype=data.dtype)
-        C2T, cn = self._prep_centers(cand)
+        C2T, cn, _ = self._prep_centers(cand)
         C2 = np.ascontiguousarray(C2T.T)
         cnT = cn[:, None]
 
