@@ -16,7 +16,9 @@ SIZES = [  # (n, k, d)
     (97, 5, 7),
     (1009, 13, 1),
     (4099, 8, 16),  # crosses a sub-chunk boundary
-    (16411, 33, 5),  # crosses a block boundary; k past the knockout threshold
+    (16411, 33, 5),  # crosses a block boundary
+    (9001, 64, 3),  # the largest k of the transposed tile
+    (9001, 65, 3),  # the smallest k of the row-wise argmin
     (3001, 1100, 4),  # k > 1024
     (257, 6, 300),  # wide rows
 ]
@@ -121,7 +123,7 @@ def test_assign_and_distances(backend, rng, n, k, d, dtype):
 def test_labels_are_first_minimum_on_exact_ties(backend):
     # Two identical centres: argmin semantics give the lower index, in both strategies.
     X = np.arange(40, dtype=np.float64).reshape(20, 2)
-    for k in (4, 40):
+    for k in (4, 64, 100):  # transposed tile (k ≤ 64) and row-wise argmin
         C = np.repeat(X[:2], k // 2, axis=0)
         data = backend.prepare(X, np.ones(20))
         labels = np.full(20, -1, np.int32)

@@ -24,7 +24,7 @@ from ._base import Backend, Dataset, needs_centering
 
 _BLOCK_ROWS = 65536  # rows per thread task: big enough to amortise the sparse product
 _GEMM_ELEMS = 524288  # sub-chunk rows × k: few, large numpy calls (each releases the GIL)
-_TOURNAMENT_MAX_K = 32  # up to here a knockout beats numpy's row-wise argmin
+_TILE_MAX_K = 64  # up to here whole-tile ufuncs beat numpy's row-wise argmin (≤ 127: int8 codes)
 
 
 class _Centres(NamedTuple):
@@ -187,9 +187,10 @@ class NumPyBackend(Backend):
         xa : (m, d + 1) IN, ``[xc | 1]`` when the caller has it already.
         """
         m, k = xc.shape[0], cents.cn.shape[0]
-        if k <= _TOURNAMENT_MAX_K:
-            # small k: the transposed (k, m) tile and a knockout instead of argmin; the
-            # bias is added to the tile (k·m values, fewer than the rows' (d+1)·m)
+        if k <= _TILE_MAX_K:
+            # the transposed (k, w) tile: the bias is added to it (k·w values, fewer
+            # than the rows' (d+1)·w) and the first minimum of each column is found
+            # with a few whole-tile ufuncs (see _first_min)
             cnT = cents.cn[:, None]
             step = min(m, self._sub_rows(k))
             for a in range(0, m, step):
@@ -197,10 +198,7 @@ class NumPyBackend(Backend):
                 vals = self._buffer("d", (k, b - a), xc.dtype)
                 np.matmul(cents.gemm, xc[a:b].T, out=vals)
                 vals += cnT
-                idx, mins = self._knockout(vals)
-                labels[a:b] = idx
-                if min_d is not None:
-                    min_d[a:b] = mins
+                self._first_min(vals, labels[a:b], None if min_d is None else min_d[a:b])
             return
         if xa is None:
             xa = self._augment(xc)
@@ -214,50 +212,34 @@ class NumPyBackend(Backend):
             if min_d is not None:
                 min_d[a:b] = D[np.arange(b - a), lab]
 
-    def _knockout(self, vals):
-        """First minimum of each column of a (k, w) tile.
+    def _first_min(self, vals, labels, mins=None):
+        """Index and value of the first minimum of each column of a (k, w) tile.
 
         numpy's row-wise argmin pays a fixed cost per row that dominates when rows
-        hold a handful of values. Here neighbouring rows of the transposed tile play
-        a knockout: each round halves the candidates with whole-vector ufuncs, and
-        because each survivor stands for a contiguous range of centre indices and the
-        left one wins ties, the winner is the first minimum, as argmin's.
+        hold a few dozen values. Here four whole-tile ufuncs do it: the column minima,
+        a mask of the entries equal to them, the mask times ``k − i`` (int8), and its
+        column maximum, ``k − (first index)`` — the first minimum, as argmin's.
 
-        vals : (k, w) IN, overwritten. Returns (index row, int32 or the scalar 0 when
-        k == 1; minimum row), both views into scratch buffers.
+        vals : (k, w) IN, k ≤ 127; labels : (w,) int32 OUT; mins : (w,) OUT or None.
         """
         k, w = vals.shape
-        dt = vals.dtype
-        idx = None  # row i of the first tile is centre i
-        alt = self._buffer("d2", ((k + 1) // 2, w), dt)
-        ibuf = (self._buffer("i1", ((k + 1) // 2, w), np.int32), self._buffer("i2", ((k + 1) // 2, w), np.int32))
-        mask_all = self._buffer("mask", (k // 2, w), np.bool_)
-        rnd = 0
-        rows = k
-        while rows > 1:
-            h = rows // 2
-            L, R = vals[0 : 2 * h : 2], vals[1 : 2 * h : 2]
-            mask = mask_all[:h]
-            np.less(R, L, out=mask)
-            nv = alt[: h + rows % 2]
-            np.minimum(L, R, out=nv[:h])
-            ni = ibuf[rnd % 2][: h + rows % 2]
-            if idx is None:
-                np.add(mask, np.arange(0, 2 * h, 2, dtype=np.int32)[:, None], out=ni[:h])
-            else:
-                # ni = iL + mask · (iR − iL): arithmetic beats a masked copy.
-                np.subtract(idx[1 : 2 * h : 2], idx[0 : 2 * h : 2], out=ni[:h])
-                np.multiply(ni[:h], mask, out=ni[:h])
-                np.add(ni[:h], idx[0 : 2 * h : 2], out=ni[:h])
-            if rows % 2:
-                nv[h] = vals[rows - 1]
-                ni[h] = rows - 1 if idx is None else idx[rows - 1]
-            # ping-pong: the old tile becomes the next round's output
-            vals, alt = nv, vals
-            idx = ni
-            rows = h + rows % 2
-            rnd += 1
-        return (0 if idx is None else idx[0]), vals[0]
+        mn = self._buffer("mn", (w,), vals.dtype) if mins is None else mins
+        np.min(vals, axis=0, out=mn)
+        eq = self._buffer("eq", (k, w), np.bool_)
+        np.equal(vals, mn, out=eq)
+        code = self._buffer("code", (k, w), np.int8)
+        np.multiply(eq, self._rev(k), out=code)
+        best = self._buffer("best", (w,), np.int8)
+        np.max(code, axis=0, out=best)
+        np.subtract(k, best, out=labels, casting="unsafe")
+
+    def _rev(self, k):
+        """``k − i`` for i = 0..k−1 as an int8 column, cached per k."""
+        rev = self._local.__dict__.get(("rev", k))
+        if rev is None:
+            rev = (k - np.arange(k)).astype(np.int8)[:, None]
+            self._local.__dict__[("rev", k)] = rev
+        return rev
 
     @staticmethod
     def _prep_centers(centers):
@@ -265,8 +247,8 @@ class NumPyBackend(Backend):
         C = np.ascontiguousarray(centers)
         C2T = np.ascontiguousarray(-2 * C.T)
         cn = np.einsum("ij,ij->i", C, C)
-        if C.shape[0] <= _TOURNAMENT_MAX_K:
-            gemm = np.ascontiguousarray(C2T.T)  # (k, d): the knockout's transposed tile
+        if C.shape[0] <= _TILE_MAX_K:
+            gemm = np.ascontiguousarray(C2T.T)  # (k, d): the transposed tile of _nearest
         else:
             gemm = np.vstack([C2T, cn[None, :].astype(C2T.dtype)])  # (d + 1, k): ‖c‖² in the product
         return _Centres(C2T, cn, gemm)
@@ -284,8 +266,8 @@ class NumPyBackend(Backend):
 
         def block(s, e):
             xc = self._rows(data, s, e)
-            # [xc | 1] for runs past the knockout's k, built once for all of them
-            xa = self._augment(xc) if any(r.centers.shape[0] > _TOURNAMENT_MAX_K for r in runs) else None
+            # [xc | 1] for runs past _TILE_MAX_K, built once for all of them
+            xa = self._augment(xc) if any(r.centers.shape[0] > _TILE_MAX_K for r in runs) else None
             m = e - s
             olds, mins = [], []
             for j, r in enumerate(runs):
@@ -396,7 +378,8 @@ class NumPyBackend(Backend):
 
     def _exact_sq(self, xc, C, lab, out):
         diff = self._buffer("diff", xc.shape, xc.dtype)
-        np.subtract(xc, C[lab], out=diff)
+        np.take(C, lab, axis=0, out=diff)  # into scratch: fancy indexing would allocate
+        np.subtract(xc, diff, out=diff)
         np.einsum("ij,ij->i", diff, diff, out=out)
 
     def sq_dist_to_assigned(self, data, centers, labels):
