@@ -28,12 +28,14 @@ _TILE_MAX_K = 64  # up to here whole-tile ufuncs beat numpy's row-wise argmin (�
 
 
 class _Centres(NamedTuple):
-    """A centre set in the forms the GEMMs take: −2Cᵀ (d, k), ‖c‖² (k,), and the
-    operand of :meth:`NumPyBackend._nearest` (see :meth:`NumPyBackend._prep_centers`)."""
+    """A centre set in the forms the GEMMs take: −2Cᵀ (d, k), ‖c‖² (k,), the operand
+    of :meth:`NumPyBackend._nearest`, and for its transposed tile the int8 column
+    ``k − i`` (None past ``_TILE_MAX_K``); see :meth:`NumPyBackend._prep_centers`."""
 
     C2T: np.ndarray
     cn: np.ndarray
     gemm: np.ndarray
+    rev: np.ndarray | None
 
 
 def _cpu_threads() -> int:
@@ -198,7 +200,7 @@ class NumPyBackend(Backend):
                 vals = self._buffer("d", (k, b - a), xc.dtype)
                 np.matmul(cents.gemm, xc[a:b].T, out=vals)
                 vals += cnT
-                self._first_min(vals, labels[a:b], None if min_d is None else min_d[a:b])
+                self._first_min(vals, cents.rev, labels[a:b], None if min_d is None else min_d[a:b])
             return
         if xa is None:
             xa = self._augment(xc)
@@ -212,7 +214,7 @@ class NumPyBackend(Backend):
             if min_d is not None:
                 min_d[a:b] = D[np.arange(b - a), lab]
 
-    def _first_min(self, vals, labels, mins=None):
+    def _first_min(self, vals, rev, labels, mins=None):
         """Index and value of the first minimum of each column of a (k, w) tile.
 
         numpy's row-wise argmin pays a fixed cost per row that dominates when rows
@@ -220,7 +222,8 @@ class NumPyBackend(Backend):
         a mask of the entries equal to them, the mask times ``k − i`` (int8), and its
         column maximum, ``k − (first index)`` — the first minimum, as argmin's.
 
-        vals : (k, w) IN, k ≤ 127; labels : (w,) int32 OUT; mins : (w,) OUT or None.
+        vals : (k, w) IN, k ≤ 127; rev : (k, 1) int8 IN, ``k − i``;
+        labels : (w,) int32 OUT; mins : (w,) OUT or None.
         """
         k, w = vals.shape
         mn = self._buffer("mn", (w,), vals.dtype) if mins is None else mins
@@ -228,18 +231,10 @@ class NumPyBackend(Backend):
         eq = self._buffer("eq", (k, w), np.bool_)
         np.equal(vals, mn, out=eq)
         code = self._buffer("code", (k, w), np.int8)
-        np.multiply(eq, self._rev(k), out=code)
+        np.multiply(eq, rev, out=code)
         best = self._buffer("best", (w,), np.int8)
         np.max(code, axis=0, out=best)
         np.subtract(k, best, out=labels, casting="unsafe")
-
-    def _rev(self, k):
-        """``k − i`` for i = 0..k−1 as an int8 column, cached per k."""
-        rev = self._local.__dict__.get(("rev", k))
-        if rev is None:
-            rev = (k - np.arange(k)).astype(np.int8)[:, None]
-            self._local.__dict__[("rev", k)] = rev
-        return rev
 
     @staticmethod
     def _prep_centers(centers):
@@ -247,11 +242,14 @@ class NumPyBackend(Backend):
         C = np.ascontiguousarray(centers)
         C2T = np.ascontiguousarray(-2 * C.T)
         cn = np.einsum("ij,ij->i", C, C)
-        if C.shape[0] <= _TILE_MAX_K:
+        k = C.shape[0]
+        if k <= _TILE_MAX_K:
             gemm = np.ascontiguousarray(C2T.T)  # (k, d): the transposed tile of _nearest
+            rev = (k - np.arange(k)).astype(np.int8)[:, None]
         else:
             gemm = np.vstack([C2T, cn[None, :].astype(C2T.dtype)])  # (d + 1, k): ‖c‖² in the product
-        return _Centres(C2T, cn, gemm)
+            rev = None
+        return _Centres(C2T, cn, gemm, rev)
 
     # -- engine ops ------------------------------------------------------
     def lloyd_step_multi(self, data, runs, with_inertia=False):
@@ -392,7 +390,7 @@ class NumPyBackend(Backend):
         x_sq = self._x_sq(data)
         k = centers.shape[0]
         out = np.empty((data.n_samples, k), data.dtype)
-        C2T, cn, _ = self._prep_centers(np.asarray(centers, dtype=data.dtype))
+        C2T, cn = self._prep_centers(np.asarray(centers, dtype=data.dtype))[:2]
 
         def block(s, e):
             xc = self._rows(data, s, e)
@@ -448,7 +446,7 @@ class NumPyBackend(Backend):
     def kpp_potentials(self, data, candidates, closest, out):
         x_sq = self._x_sq(data)
         cand = np.ascontiguousarray(candidates, dtype=data.dtype)
-        C2T, cn, _ = self._prep_centers(cand)
+        C2T, cn = self._prep_centers(cand)[:2]
         C2 = np.ascontiguousarray(C2T.T)
         cnT = cn[:, None]
 
