@@ -7,6 +7,7 @@ that forgets to write a row is caught.
 import numpy as np
 import pytest
 
+from fastseg._lloyd import combine_levels
 from fastseg.backend import NumPyBackend, get_backend
 from fastseg.backend._base import needs_centering
 
@@ -59,10 +60,11 @@ def test_lloyd_step_matches_reference(backend, rng, n, k, d, dtype):
     data = backend.prepare(X, w)
     Cs = C - data.shift
     labels = np.full(n, -1, np.int32)  # no labels yet
-    sums = np.zeros((k, d))
-    counts = np.zeros(k)
+    sums = np.zeros((data.levels, k, d))
+    counts = np.zeros((data.levels, k))
     changed, inertia = backend.lloyd_step(data, Cs, labels, sums, counts, with_inertia=True)
     assert changed == n
+    assert data.levels == (2 if dtype == np.float64 else 1)  # float64 totals are exact
 
     D = _ref_sq_dist(X, C)
     assert labels.dtype == np.int32 and labels.min() >= 0 and labels.max() < k
@@ -79,8 +81,8 @@ def test_lloyd_step_matches_reference(backend, rng, n, k, d, dtype):
     ref_inertia = float((D[np.arange(n), labels] * w64).sum())
     tol = TOL[dtype]
     scale = np.abs(Xs).max() * w64.sum()
-    np.testing.assert_allclose(sums, ref_sums, rtol=tol, atol=tol * scale)
-    np.testing.assert_allclose(counts, ref_counts, rtol=tol)
+    np.testing.assert_allclose(combine_levels(sums, counts)[0], ref_sums, rtol=tol, atol=tol * scale)
+    np.testing.assert_allclose(combine_levels(sums, counts)[1], ref_counts, rtol=tol)
     assert inertia == pytest.approx(ref_inertia, rel=max(tol, 1e-4 if dtype == np.float32 else tol), abs=1e-9)
 
     # A second step from moved centres updates the totals incrementally: they must
@@ -93,8 +95,15 @@ def test_lloyd_step_matches_reference(backend, rng, n, k, d, dtype):
     ref_sums = np.zeros((k, d))
     np.add.at(ref_sums, labels, Xs * w64[:, None])
     ref_counts = np.bincount(labels, weights=w64, minlength=k)
-    np.testing.assert_allclose(sums, ref_sums, rtol=tol, atol=3 * tol * scale)
-    np.testing.assert_allclose(counts, ref_counts, rtol=tol, atol=tol * w64.sum())
+    tot_sums, tot_counts = combine_levels(sums, counts)
+    np.testing.assert_allclose(tot_sums, ref_sums, rtol=tol, atol=3 * tol * scale)
+    np.testing.assert_allclose(tot_counts, ref_counts, rtol=tol, atol=tol * w64.sum())
+    if data.grid is not None:
+        # exact levels: the incremental totals have the bits of a fresh accumulation
+        fresh = np.zeros_like(sums), np.zeros_like(counts)
+        backend.lloyd_step(data, C2 - data.shift, np.full(n, -1, np.int32), *fresh)
+        np.testing.assert_array_equal(sums, fresh[0])
+        np.testing.assert_array_equal(counts, fresh[1])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

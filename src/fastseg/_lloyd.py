@@ -46,15 +46,27 @@ def _relocate_empty(backend, data, centers_old, labels, sums, counts):
         counts[new_id] = w[idx]
 
 
+def combine_levels(sums, counts):
+    """Per-cluster totals as float64 host arrays (k, d) and (k,), from their levels.
+
+    sums : (L, k, d) or (k, d); counts : (L, k) or (k,). Grid levels are exact, so
+    adding them rounds once: the nearest float64 to the exact total.
+    """
+    sums = np.asarray(sums, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    if sums.ndim == 3:
+        sums, counts = sums.sum(axis=0), counts.sum(axis=0)
+    return np.array(sums), np.array(counts)
+
+
 def update_centers(backend, data, centers_old, labels, sums, counts):
-    """New centres from the accumulated sums; empty clusters relocated.
+    """New centres from the accumulated sums (any levels); empty clusters relocated.
 
     Returns
     -------
     array of shape (k, d) in X's dtype, on the backend.
     """
-    sums = np.array(backend.to_numpy(sums), dtype=np.float64)
-    counts = np.array(backend.to_numpy(counts), dtype=np.float64)
+    sums, counts = combine_levels(backend.to_numpy(sums), backend.to_numpy(counts))
     _relocate_empty(backend, data, centers_old, labels, sums, counts)
     old = backend.to_numpy(centers_old).astype(np.float64)
     has = counts > 0
@@ -70,8 +82,9 @@ class Run:
         self.centers = backend.asarray(centers, dtype=data.dtype).copy()
         k, d = self.centers.shape
         self.labels = xp.full(data.n_samples, -1, dtype=xp.int32)
-        self.sums = xp.zeros((k, d), dtype=xp.float64)  # totals for the current labels
-        self.counts = xp.zeros(k, dtype=xp.float64)
+        L = data.levels
+        self.sums = xp.zeros((L, k, d), dtype=xp.float64)  # totals for the current labels
+        self.counts = xp.zeros((L, k), dtype=xp.float64)
         self.n_iter = 0
         self.strict = False
         self.inertia = None

@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from ._exact import (block_extremes, block_grid_sum, fsum_partials, grid_mean, make_grid, mean_splitter,
+                     merge_extremes, partials)
 from .backend import NumPyBackend
 from .backend._base import Dataset, needs_centering
 
@@ -61,29 +63,35 @@ def as_dask_array(X):
     return X
 
 
-def _dataset(x, w, shift, centered):
+def _dataset(x, w, shift, centered, grid=None):
     x = np.ascontiguousarray(x)
     return Dataset(X=x, weights=np.ascontiguousarray(w, dtype=x.dtype), shift=shift.astype(x.dtype),
-                   x_sq=None, centered=centered)
+                   x_sq=None, centered=centered, grid=grid)
 
 
-def _chunk_stats(x, w, centers, shift, centered):
-    """One chunk of one Lloyd iteration: labels and per-cluster totals in one pass."""
-    data = _dataset(x, w, shift, centered)
+def _chunk_stats(x, w, centers, shift, centered, grid):
+    """One chunk of one Lloyd iteration: labels and per-cluster totals in one pass.
+
+    With a grid (float64) the totals are exact levels: the tree adds them exactly, so
+    the result is the in-memory fit's, bit for bit, whatever the chunking.
+    """
+    data = _dataset(x, w, shift, centered, grid)
     k, d = centers.shape
     labels = np.full(data.n_samples, -1, np.int32)
-    sums, counts = np.zeros((k, d)), np.zeros(k)
+    sums, counts = np.zeros((data.levels, k, d)), np.zeros((data.levels, k))
     _ENGINE.lloyd_step(data, centers, labels, sums, counts)
     return sums, counts
 
 
-def _chunk_inertia(x, w, centers, shift, centered):
-    """Exact weighted squared distances of one chunk to its nearest centres."""
+def _chunk_inertia(x, w, centers, shift, centered, exact):
+    """Exact weighted squared distances of one chunk to its nearest centres: their
+    exact partials (see :func:`fastseg._exact.partials`) when ``exact``, else their sum."""
     data = _dataset(x, w, shift, centered)
     labels = np.empty(data.n_samples, np.int32)
     d2 = np.empty(data.n_samples, data.dtype)
     _ENGINE.assign(data, centers, labels, d2, exact=True)
-    return float(d2.astype(np.float64) @ data.weights.astype(np.float64))
+    wd2 = d2.astype(np.float64) * data.weights.astype(np.float64)
+    return partials(wd2[:, None]).ravel() if exact else float(wd2.sum())
 
 
 def _labels_block(x, C, shift, centered):
@@ -125,6 +133,10 @@ def _add_scalar(a, b):
     return a + b
 
 
+def _concat(a, b):
+    return np.concatenate([a, b])
+
+
 def _tree(parts, combine):
     """Pairwise reduction in a fixed order: depth log2(chunks), size linear in chunks."""
     from dask import delayed
@@ -138,13 +150,20 @@ def _tree(parts, combine):
     return parts[0]
 
 
-def _moments(x):
-    x64 = x.astype(np.float64)
-    return x64.sum(axis=0), float((x64 * x64).sum()), x.shape[0], int((~np.isfinite(x).all(axis=1)).sum())
+def _moments(x, shift=None):
+    """One chunk's column sums and sum of squares (of ``x − shift``), row count,
+    non-finite rows and column extremes (empty chunks: none)."""
+    x64 = x.astype(np.float64) - (0.0 if shift is None else shift)
+    ext = [block_extremes(x)] if len(x) else []
+    return x64.sum(axis=0), float((x64 * x64).sum()), x.shape[0], int((~np.isfinite(x).all(axis=1)).sum()), ext
 
 
 def _combine_moments(a, b):
-    return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]
+
+
+def _grid_sum(x, s):
+    return block_grid_sum(np.asarray(x, dtype=np.float64), s)
 
 
 class DaskData:
@@ -166,24 +185,36 @@ class DaskData:
         self.X, self.w = dask.persist(X, w)  # persisted once; every pass reuses it
         self.xb = self.X.to_delayed().ravel()
         self.wb = self.w.to_delayed().ravel()
-        col, sq, n, bad = _tree([dask.delayed(_moments)(b) for b in self.xb], _combine_moments).compute()
+        col, sq, n, bad, ext = _tree([dask.delayed(_moments)(b) for b in self.xb], _combine_moments).compute()
         if bad:
             raise ValueError(f"Input X contains NaN or infinity in {bad} of {n} rows; drop or impute them.")
-        wmin = float(self.w.min().compute())
+        wmin, wmax = (float(v) for v in dask.compute(self.w.min(), self.w.max()))
         if wmin < 0:
             raise ValueError("sample_weight contains negative values; weights must be >= 0.")
         self.n, self.d = int(n), int(X.shape[1])
         self.dtype = X.dtype
-        self.mean = col / n
-        self.centered = needs_centering(self.mean, sq / n)
-        self.shift = self.mean if self.centered else np.zeros(self.d)
-        self.mean_sq = sq / n - float(self.shift @ (2 * self.mean - self.shift))
+        self.mean, self.mean_sq = col / n, sq / n
+        self.centered = needs_centering(self.mean, self.mean_sq)
+        self.shift = np.zeros(self.d)
+        col_max, col_min = merge_extremes(ext)
+        if self.centered:
+            # float64: the in-memory fit's shift, bit for bit, from sums on a fixed grid
+            spl = mean_splitter(col_max, col_min, n) if self.dtype == np.float64 else None
+            if spl is not None:
+                self.mean = grid_mean(dask.compute(*[dask.delayed(_grid_sum)(b, spl) for b in self.xb]), n)
+            self.shift = self.mean.copy()
+            # recomputed from the shifted rows: subtracting would cancel badly
+            self.mean_sq = _tree([dask.delayed(_moments)(b, self.shift) for b in self.xb],
+                                 _combine_moments).compute()[1] / n
+        unit = wmin == wmax == 1.0
+        self.grid = make_grid(col_max, col_min, self.shift, wmax, n, unit) if self.dtype == np.float64 else None
 
     def iteration_graph(self, centers):
         """The lazy (sums, counts) of one Lloyd iteration: a map and a tree."""
         from dask import delayed
 
-        parts = [delayed(_chunk_stats)(x, w, centers, self.shift, self.centered) for x, w in zip(self.xb, self.wb)]
+        parts = [delayed(_chunk_stats)(x, w, centers, self.shift, self.centered, self.grid)
+                 for x, w in zip(self.xb, self.wb)]
         return _tree(parts, _add)
 
     def iteration(self, centers):
@@ -204,8 +235,11 @@ class DaskData:
         """Exact weighted inertia of the rows against their nearest ``centers`` (one pass)."""
         from dask import delayed
 
-        parts = [delayed(_chunk_inertia)(x, w, centers, self.shift, self.centered) for x, w in zip(self.xb, self.wb)]
-        return float(_tree(parts, _add_scalar).compute())
+        exact = self.grid is not None
+        parts = [delayed(_chunk_inertia)(x, w, centers, self.shift, self.centered, exact)
+                 for x, w in zip(self.xb, self.wb)]
+        total = _tree(parts, _concat if exact else _add_scalar).compute()
+        return fsum_partials(total) if exact else float(total)
 
 
 def _row(data, i):
@@ -372,13 +406,14 @@ _HOST = _HostBackend(n_threads=1)
 # -- sweeps -----------------------------------------------------------------------------
 
 
-def _chunk_stats_multi(x, w, centers_list, shift, centered):
+def _chunk_stats_multi(x, w, centers_list, shift, centered, grid):
     """One chunk, every run of a sweep: labels and per-cluster totals, one pass."""
     from types import SimpleNamespace
 
-    data = _dataset(x, w, shift, centered)
-    runs = [SimpleNamespace(centers=C, labels=np.full(data.n_samples, -1, np.int32), sums=np.zeros(C.shape),
-                            counts=np.zeros(C.shape[0])) for C in centers_list]
+    data = _dataset(x, w, shift, centered, grid)
+    L = data.levels
+    runs = [SimpleNamespace(centers=C, labels=np.full(data.n_samples, -1, np.int32), sums=np.zeros((L,) + C.shape),
+                            counts=np.zeros((L, C.shape[0]))) for C in centers_list]
     _ENGINE.lloyd_step_multi(data, runs)
     return [(r.sums, r.counts) for r in runs]
 
@@ -399,12 +434,12 @@ def _chunk_spread_multi(x, w, centers_list, means_list, shift, centered):
         _ENGINE.assign(data, C, lab, d2c, exact=True)
         d2 = _ENGINE.sq_dist_to_assigned(data, M.astype(data.dtype), lab).astype(np.float64)
         out.append((float(d2 @ w64), np.bincount(lab, weights=np.sqrt(d2) * w64, minlength=len(C)),
-                    float(d2c.astype(np.float64) @ w64)))
+                    partials((d2c.astype(np.float64) * w64)[:, None]).ravel()))  # inertia, as in memory
     return out
 
 
 def _add_spread(a, b):
-    return [(p[0] + q[0], p[1] + q[1], p[2] + q[2]) for p, q in zip(a, b)]
+    return [(p[0] + q[0], p[1] + q[1], np.concatenate([p[2], q[2]])) for p, q in zip(a, b)]
 
 
 def _sample_rows(x, w, centers_list, shift, centered, seed, chunk, frac):
@@ -426,7 +461,7 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
 
     import dask
 
-    from ._lloyd import update_centers
+    from ._lloyd import combine_levels, update_centers
     from .metrics import ClusterStats, calinski_harabasz, davies_bouldin, silhouette_values
 
     t0 = time.perf_counter()
@@ -454,8 +489,8 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
     for i in range(max_iter):
         if not active:
             break
-        parts = [dask.delayed(_chunk_stats_multi)(x, w, [C[j] for j in active], data.shift, data.centered)
-                 for x, w in zip(data.xb, data.wb)]
+        parts = [dask.delayed(_chunk_stats_multi)(x, w, [C[j] for j in active], data.shift, data.centered,
+                                                  data.grid) for x, w in zip(data.xb, data.wb)]
         totals = _tree(parts, _add_multi).compute()
         still = []
         for j, (sums, counts) in zip(active, totals):
@@ -479,13 +514,14 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
         seconds[j] = time.perf_counter() - t0
 
     # one pass: label totals under the final centres (for the means), then one for spreads
-    parts = [dask.delayed(_chunk_stats_multi)(x, w, C, data.shift, data.centered) for x, w in zip(data.xb, data.wb)]
-    totals = _tree(parts, _add_multi).compute()
+    parts = [dask.delayed(_chunk_stats_multi)(x, w, C, data.shift, data.centered, data.grid)
+             for x, w in zip(data.xb, data.wb)]
+    totals = [combine_levels(s, c) for s, c in _tree(parts, _add_multi).compute()]
     means = [np.where(c[:, None] > 0, s / np.maximum(c, 1e-300)[:, None], 0.0) for s, c in totals]
     parts = [dask.delayed(_chunk_spread_multi)(x, w, C, means, data.shift, data.centered)
              for x, w in zip(data.xb, data.wb)]
     spreads = _tree(parts, _add_spread).compute()
-    inertia_all = [s[2] for s in spreads]
+    inertia_all = [fsum_partials(s[2]) for s in spreads]
 
     best = {}
     for j, (k, c0) in enumerate(seeds):

@@ -37,6 +37,9 @@ class Dataset:
         Unweighted column means of X (host).
     mean_sq : float
         Mean over rows of ``‖x - shift‖²``.
+    grid : fastseg._exact.Grid or None
+        Splitters that make Lloyd's per-cluster totals exact and order-independent
+        (float64 data on the CPU); None: totals are ordinary float64 sums.
     """
 
     X: Any
@@ -46,6 +49,7 @@ class Dataset:
     centered: bool = False
     mean: Any = None
     mean_sq: float = 0.0
+    grid: Any = None
 
     @property
     def n_samples(self) -> int:
@@ -58,6 +62,11 @@ class Dataset:
     @property
     def dtype(self):
         return self.X.dtype
+
+    @property
+    def levels(self) -> int:
+        """Leading length of the per-cluster totals: 2 grid levels, or 1 ordinary sum."""
+        return 1 if self.grid is None else 2
 
 
 def needs_centering(mean, mean_sq_norm) -> bool:
@@ -131,11 +140,13 @@ class Backend:
         runs : sequence of objects with attributes
             centers : array (k_r, d), X's dtype         # IN (shifted coordinates)
             labels : int32 array (n,)                   # IN/OUT: previous labels (-1: none), replaced
-            sums : float64 array (k_r, d)               # IN/OUT
+            sums : float64 array (L, k_r, d)            # IN/OUT, L = ``data.levels``
                 Weighted sum of the (shifted) rows carrying each label; on entry for
                 the labels on entry, on exit for the new ones. A backend may update
-                it from the rows that changed label, or recompute it.
-            counts : float64 array (k_r,)               # IN/OUT, total weight per label
+                it from the rows that changed label, or recompute it. With a grid the
+                two levels are exact (see :mod:`fastseg._exact`) and the total is
+                ``sums[0] + sums[1]``.
+            counts : float64 array (L, k_r)             # IN/OUT, total weight per label
         with_inertia : bool                             # IN
 
         Returns

@@ -20,6 +20,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from .._exact import (block_extremes, block_grid_sum, fsum_partials, grid_mean, make_grid, mean_splitter,
+                      merge_extremes, partials, split, split_rows)
 from ._base import Backend, Dataset, needs_centering
 
 _BLOCK_ROWS = 65536  # rows per thread task: big enough to amortise the sparse product
@@ -84,25 +86,37 @@ class NumPyBackend(Backend):
         n, d = X.shape
         weights = np.ascontiguousarray(weights, dtype=X.dtype)
         data = Dataset(X=X, weights=weights, shift=np.zeros(d, dtype=X.dtype), x_sq=None)
+        exact = X.dtype == np.float64  # float64 totals on the grid (see fastseg._exact)
         ones = np.ones(max((e - s for s, e in self._blocks(n)), default=0), X.dtype)
 
-        def moments(s, e):
+        def moments(s, e, extremes=False):
             xc = self._rows(data, s, e)
             # column sums by BLAS (no float64 copy of the block); blocks add in float64
             col = (ones[: e - s] @ xc).astype(np.float64)
             flat = xc.reshape(-1)
-            return col, float(np.dot(flat, flat))
+            return col, float(np.dot(flat, flat)), block_extremes(xc) if extremes else None
 
-        def summarise():
-            parts = self._run(n, moments)
-            return sum(p[0] for p in parts) / n, sum(p[1] for p in parts) / n
+        def summarise(extremes=False):
+            parts = self._run(n, lambda s, e: moments(s, e, extremes))
+            return sum(p[0] for p in parts) / n, sum(p[1] for p in parts) / n, [p[2] for p in parts]
 
-        col_mean, data.mean_sq = summarise()
-        data.mean = col_mean
+        data.mean, data.mean_sq, ext = summarise(extremes=exact)
         if center and needs_centering(data.mean, data.mean_sq):
+            if exact:
+                # a shift with the same bits for any blocking (and in Dask): every value
+                # in every row moves by it
+                col_max, col_min = merge_extremes(ext)
+                spl = mean_splitter(col_max, col_min, n)
+                if spl is not None:
+                    data.mean = grid_mean(self._run(n, lambda s, e: block_grid_sum(X[s:e], spl)), n)
             data.shift = data.mean.astype(X.dtype)
             data.centered = True
             data.mean_sq = summarise()[1]  # recomputed: subtracting would cancel badly
+        if exact:
+            col_max, col_min = merge_extremes(ext)  # of the rows before any shift
+            w_max = float(weights.max()) if n else 0.0
+            unit = bool(n) and w_max == 1.0 and float(weights.min()) == 1.0
+            data.grid = make_grid(col_max, col_min, data.shift, w_max, n, unit)
         return data
 
     def _x_sq(self, data):
@@ -282,7 +296,7 @@ class NumPyBackend(Backend):
                     mins[j] += x_sq[s:e]
                     np.maximum(mins[j], 0, out=mins[j])
                     inertia = float(np.dot(mins[j], w))
-                out.append(self._delta(xc, w, r.labels[s:e], olds[j], r.centers.shape[0]) + (inertia,))
+                out.append(self._delta(xc, w, r.labels[s:e], olds[j], r.centers.shape[0], data.grid) + (inertia,))
             return out
 
         changed = [0] * R
@@ -301,6 +315,8 @@ class NumPyBackend(Backend):
         prep = [self._prep_centers(r.centers) if again else None for r, again in zip(runs, reassign)]
         cs = [np.ascontiguousarray(r.centers, dtype=data.dtype) for r in runs]
 
+        exact = data.grid is not None
+
         def block(s, e):
             xc = self._rows(data, s, e)
             d2 = self._buffer("fin", (e - s,), data.dtype)
@@ -311,10 +327,12 @@ class NumPyBackend(Backend):
                 if p is not None:
                     self._nearest(xc, p, lab, None)
                 self._exact_sq(xc, c, lab, d2)
-                out.append(float(d2 @ w))
+                out.append(partials((d2 * w)[:, None]).ravel() if exact else float(d2 @ w))
             return out
 
         parts = self._run(data.n_samples, block)
+        if exact:  # exact per block, rounded once: the same whatever the blocks
+            return [fsum_partials(np.concatenate([p[j] for p in parts])) for j in range(len(runs))]
         return [float(sum(p[j] for p in parts)) for j in range(len(runs))]
 
     def accumulate(self, data, labels, k):
@@ -331,8 +349,9 @@ class NumPyBackend(Backend):
             counts += c_
         return sums, counts
 
-    def _delta(self, xc, w, lab, old, k):
-        """Change of per-label sums and weights when labels go from ``old`` to ``lab``."""
+    def _delta(self, xc, w, lab, old, k, grid=None):
+        """Change of per-label sums and weights, shapes (L, k, d) and (L, k), when labels
+        go from ``old`` to ``lab`` (L = 2 grid levels with a grid, else 1)."""
         moved = np.flatnonzero(lab != old)
         if moved.size == 0:
             return None, None, 0
@@ -340,15 +359,41 @@ class NumPyBackend(Backend):
             xm, wm, new_l, old_l = xc, w, lab, old
         else:
             xm, wm, new_l, old_l = xc[moved], w[moved], lab[moved], old[moved]
+        had = old_l >= 0  # -1: no label before the first step
+        if grid is not None:
+            return self._delta_exact(xm, wm, new_l, old_l, had, k, grid) + (int(moved.size),)
         d_sums = self._onehot_sum(new_l, wm, xm, k)
         d_counts = np.bincount(new_l, weights=wm, minlength=k)
-        had = old_l >= 0  # -1: no label before the first step
         if had.any():
             if not had.all():
                 xm, wm, old_l = xm[had], wm[had], old_l[had]
             d_sums -= self._onehot_sum(old_l, wm, xm, k)
             d_counts -= np.bincount(old_l, weights=wm, minlength=k)
-        return d_sums, d_counts, int(moved.size)
+        return d_sums[None], d_counts[None], int(moved.size)
+
+    def _delta_exact(self, xm, wm, new_l, old_l, had, k, grid):
+        """:meth:`_delta` on the grid: every sum here is exact, so the totals do not
+        depend on which rows moved when, on the blocks, or on their order."""
+        m, d = xm.shape
+        q = self._buffer("q", (2, m, d), np.float64)  # the two levels, each contiguous
+        v = xm if grid.unit else np.multiply(xm, wm[:, None], out=self._buffer("v", (m, d), np.float64))
+        split_rows(v, grid.s1, grid.s2, q)
+        wq = self._buffer("wq", (m, 2), np.float64)
+        if grid.unit:
+            wq[:, 0], wq[:, 1] = 1.0, 0.0
+        else:
+            split(wm, grid.w1, grid.w2, (wq[:, 0], wq[:, 1]))
+        # one signed matrix for the moves: +1 at the new label, −1 at the old (0 for none)
+        idx = self._buffer("idx", (m, 2), np.int32)
+        idx[:, 0] = new_l
+        np.maximum(old_l, 0, out=idx[:, 1])
+        sign = self._buffer("sign", (m, 2), np.float64)
+        sign[:, 0] = 1.0
+        np.negative(had, out=sign[:, 1], dtype=np.float64)
+        move = sp.csc_matrix((sign.reshape(-1), idx.reshape(-1), 2 * self._indptr(m)), shape=(k, m))
+        sums = np.stack([move @ q[0], move @ q[1]])
+        counts = np.asarray(move @ wq).T
+        return sums, counts
 
     def _onehot_sum(self, lab, w, x, k):
         """Per-label weighted sums of the rows of ``x`` (one sparse product), float64."""
