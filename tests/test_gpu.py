@@ -117,3 +117,28 @@ def test_kpp_and_distances(gpu, cpu, rng):
                                cpu.kpp_potentials(dc, C[1:] - dc.shift, clo_c, out_c), rtol=1e-10)
     np.testing.assert_allclose(cp.asnumpy(gpu.distances(dg, cp.asarray(C) - dg.shift)),
                                cpu.distances(dc, C - dc.shift), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dask_with_cupy_chunks_equals_in_memory_fit(gpu, rng, dtype):
+    # issue #6: the same chunk functions with the GPU engine behind them
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    import cupy as cp
+
+    from fastseg import KMeans, sweep
+
+    X, w, C = _data(rng, 20011, 6, 8, dtype, offset=50.0)
+    Xd = da.from_array(cp.asarray(X), chunks=(4999, 8), asarray=False)
+    with dask.config.set(scheduler="synchronous"):
+        a = KMeans(6, init=C, tol=0, max_iter=60).fit(Xd, sample_weight=w)
+        lab = a.labels_.compute()
+        res = sweep(Xd, k=range(2, 6), random_state=0, metrics=("inertia", "calinski_harabasz"))
+    b = KMeans(6, init=C, tol=0, max_iter=60, device="cpu").fit(X, sample_weight=w)
+    assert isinstance(lab, cp.ndarray)  # labels follow the chunks: CuPy in, CuPy out
+    assert _near_tie_ok(cp.asnumpy(lab), b.labels_, X, C, TOL[dtype])
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=tol, atol=tol * 50)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=tol)
+    assert res.ks == [2, 3, 4, 5] and all(np.isfinite(res.inertia[k]) for k in res.ks)
+

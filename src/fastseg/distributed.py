@@ -11,6 +11,7 @@ Dask is optional (``pip install fastseg[dask]``); this module imports it lazily.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
@@ -63,66 +64,123 @@ def as_dask_array(X):
     return X
 
 
-def _dataset(x, w, shift, centered, grid=None):
-    x = np.ascontiguousarray(x)
-    return Dataset(X=x, weights=np.ascontiguousarray(w, dtype=x.dtype), shift=shift.astype(x.dtype),
-                   x_sq=None, centered=centered, grid=grid)
+def _is_cupy(x) -> bool:
+    return type(x).__module__.split(".")[0] == "cupy"
+
+
+def _host(a):
+    """A NumPy array from a NumPy or CuPy value (chunk results travel on the host)."""
+    return a.get() if _is_cupy(a) else np.asarray(a)
+
+
+@functools.lru_cache(maxsize=None)
+def _gpu_engine(device_id):
+    from .backend import get_backend
+
+    return get_backend(f"cuda:{device_id}")  # one per worker process and device
+
+
+def _engine(x):
+    """The engine for one chunk: NumPy's, or the GPU backend for a CuPy chunk (on a
+    dask_cuda worker, the worker's GPU). Every chunk function below is written against
+    the backend interface, so both run the same code around the engine ops."""
+    return _gpu_engine(int(x.device.id)) if _is_cupy(x) else _ENGINE
+
+
+def _dataset(engine, x, w, shift, centered, grid=None):
+    x = engine.asarray(x)
+    return Dataset(X=x, weights=engine.asarray(w, dtype=x.dtype), shift=engine.asarray(shift, dtype=x.dtype),
+                   x_sq=None, centered=centered, grid=grid if engine is _ENGINE else None)
 
 
 def _chunk_stats(x, w, centers, shift, centered, grid):
     """One chunk of one Lloyd iteration: labels and per-cluster totals in one pass.
 
-    With a grid (float64) the totals are exact levels: the tree adds them exactly, so
-    the result is the in-memory fit's, bit for bit, whatever the chunking.
+    With a grid (float64 on the CPU) the totals are exact levels: the tree adds them
+    exactly, so the result is the in-memory fit's, bit for bit, whatever the chunking.
     """
-    data = _dataset(x, w, shift, centered, grid)
+    eng = _engine(x)
+    data = _dataset(eng, x, w, shift, centered, grid)
     k, d = centers.shape
-    labels = np.full(data.n_samples, -1, np.int32)
-    sums, counts = np.zeros((data.levels, k, d)), np.zeros((data.levels, k))
-    _ENGINE.lloyd_step(data, centers, labels, sums, counts)
-    return sums, counts
+    xp = eng.xp
+    labels = xp.full(data.n_samples, -1, dtype=xp.int32)
+    sums, counts = xp.zeros((data.levels, k, d)), xp.zeros((data.levels, k))
+    eng.lloyd_step(data, eng.asarray(centers, dtype=data.dtype), labels, sums, counts)
+    return _host(sums), _host(counts)
 
 
 def _chunk_inertia(x, w, centers, shift, centered, exact):
     """Exact weighted squared distances of one chunk to its nearest centres: their
     exact partials (see :func:`fastseg._exact.partials`) when ``exact``, else their sum."""
-    data = _dataset(x, w, shift, centered)
-    labels = np.empty(data.n_samples, np.int32)
-    d2 = np.empty(data.n_samples, data.dtype)
-    _ENGINE.assign(data, centers, labels, d2, exact=True)
-    wd2 = d2.astype(np.float64) * data.weights.astype(np.float64)
+    eng = _engine(x)
+    data = _dataset(eng, x, w, shift, centered)
+    xp = eng.xp
+    labels = xp.empty(data.n_samples, dtype=xp.int32)
+    d2 = xp.empty(data.n_samples, dtype=data.dtype)
+    eng.assign(data, eng.asarray(centers, dtype=data.dtype), labels, d2, exact=True)
+    wd2 = _host(d2).astype(np.float64) * _host(data.weights).astype(np.float64)
     return partials(wd2[:, None]).ravel() if exact else float(wd2.sum())
 
 
 def _labels_block(x, C, shift, centered):
-    """Nearest-centre labels of one chunk (C in shifted coordinates)."""
-    d = _dataset(x, np.ones(len(x)), shift, centered)
-    lab = np.empty(len(x), np.int32)
-    _ENGINE.assign(d, C.astype(x.dtype), lab)
+    """Nearest-centre labels of one chunk (C in shifted coordinates), in the chunk's
+    array type."""
+    eng = _engine(x)
+    d = _dataset(eng, x, np.ones(len(x)), shift, centered)
+    lab = eng.xp.empty(len(x), dtype=eng.xp.int32)
+    eng.assign(d, eng.asarray(C, dtype=d.dtype), lab)
     return lab
 
 
 def _cost_block(x, cost, new, shift, centered):
     """k-means||: min(cost, squared distance to the new candidates) for one chunk."""
-    d = _dataset(x, np.ones(len(x)), shift, centered)
-    lab = np.zeros(len(x), np.int32)
-    m = np.empty(len(x), x.dtype)
-    _ENGINE.assign(d, new.astype(x.dtype), lab, m, exact=True)
-    return m if cost is None else np.minimum(cost[:, 0], m)
+    eng = _engine(x)
+    xp = eng.xp
+    d = _dataset(eng, x, np.ones(len(x)), shift, centered)
+    lab = xp.zeros(len(x), dtype=xp.int32)
+    m = xp.empty(len(x), dtype=d.dtype)
+    eng.assign(d, eng.asarray(new, dtype=d.dtype), lab, m, exact=True)
+    return m if cost is None else xp.minimum(cost[:, 0], m)
 
 
 def _draw_block(x, w, c, seed, rnd, chunk, l, total, shift, d):
     """k-means||: rows of one chunk drawn with probability min(1, l·w·cost/total)."""
     g = np.random.default_rng([seed, rnd, chunk])
-    p = np.minimum(1.0, l * w.astype(np.float64) * c / total)
-    pick = g.random(len(x)) < p
-    return (x[pick].astype(np.float64) - shift).reshape(-1, d)
+    p = np.minimum(1.0, l * _host(w).astype(np.float64) * _host(c) / total)
+    pick = np.flatnonzero(g.random(len(x)) < p)
+    rows = x[_index_like(x, pick)] if len(pick) else x[:0]
+    return (_host(rows).astype(np.float64) - shift).reshape(-1, d)
+
+
+def _index_like(x, idx):
+    """``idx`` (host integers) in the array type of ``x``, to index it."""
+    return _engine(x).asarray(idx) if _is_cupy(x) else idx
 
 
 def _owners_block(x, w, cands, shift, centered):
     """k-means||: total weight of the rows closest to each candidate, for one chunk."""
-    lab = _labels_block(x, cands, shift, centered)
-    return np.bincount(lab, weights=w.astype(np.float64), minlength=len(cands))
+    lab = _host(_labels_block(x, cands, shift, centered))
+    return np.bincount(lab, weights=_host(w).astype(np.float64), minlength=len(cands))
+
+
+def _to_device(b):
+    import cupy
+
+    return cupy.asarray(b)
+
+
+def _meta(X, dtype):
+    """An empty 1-D array of ``dtype`` of the kind X's chunks are (NumPy or CuPy)."""
+    if _is_cupy(getattr(X, "_meta", None)):
+        import cupy
+
+        return cupy.empty((0,), dtype=dtype)
+    return np.empty((0,), dtype=dtype)
+
+
+def _rowwise(X, fn, *args, dtype):
+    """``fn(chunk, *args)`` over the row chunks of X: one value per row, in the chunks' array type."""
+    return X.map_blocks(fn, *args, drop_axis=1, dtype=dtype, meta=_meta(X, dtype))
 
 
 def _add(a, b):
@@ -153,6 +211,12 @@ def _tree(parts, combine):
 def _moments(x, shift=None):
     """One chunk's column sums and sum of squares (of ``x − shift``), row count,
     non-finite rows and column extremes (empty chunks: none)."""
+    if _is_cupy(x):  # on the GPU; only the small results travel
+        xp = _engine(x).xp
+        x64 = x.astype(xp.float64) - (0.0 if shift is None else xp.asarray(shift))
+        ext = [(_host(x.max(axis=0)).astype(np.float64), _host(x.min(axis=0)).astype(np.float64))] if len(x) else []
+        return (_host(x64.sum(axis=0)), float((x64 * x64).sum()), x.shape[0],
+                int((~xp.isfinite(x).all(axis=1)).sum()), ext)
     x64 = x.astype(np.float64) - (0.0 if shift is None else shift)
     ext = [block_extremes(x)] if len(x) else []
     return x64.sum(axis=0), float((x64 * x64).sum()), x.shape[0], int((~np.isfinite(x).all(axis=1)).sum()), ext
@@ -163,6 +227,10 @@ def _combine_moments(a, b):
 
 
 def _grid_sum(x, s):
+    if _is_cupy(x):  # the same fixed grid: on-grid values add exactly in any order
+        xp = _engine(x).xp
+        sd = xp.asarray(s)
+        return _host(((x.astype(xp.float64) + sd) - sd).sum(axis=0))
     return block_grid_sum(np.asarray(x, dtype=np.float64), s)
 
 
@@ -182,6 +250,8 @@ class DaskData:
             if w.shape != (X.shape[0],):
                 raise ValueError(f"sample_weight.shape == {w.shape}, expected ({X.shape[0]},).")
             w = w.astype(X.dtype).rechunk((X.chunks[0],))
+        if _is_cupy(X._meta) and not _is_cupy(w._meta):  # weights beside their rows, on the GPU
+            w = w.map_blocks(_to_device, dtype=X.dtype, meta=_meta(X, X.dtype))
         self.X, self.w = dask.persist(X, w)  # persisted once; every pass reuses it
         self.xb = self.X.to_delayed().ravel()
         self.wb = self.w.to_delayed().ravel()
@@ -228,8 +298,8 @@ class DaskData:
     def labels(self, centers):
         """Labels for ``centers``, built and computed only if a cluster must be relocated."""
         C = np.asarray(centers)
-        return _Deferred(lambda: self.X.map_blocks(_labels_block, C, self.shift, self.centered, drop_axis=1,
-                                                   dtype=np.int32).compute())
+        return _Deferred(lambda: _rowwise(self.X, _labels_block, C, self.shift, self.centered,
+                                          dtype=np.int32).compute())
 
     def inertia(self, centers):
         """Exact weighted inertia of the rows against their nearest ``centers`` (one pass)."""
@@ -243,7 +313,7 @@ class DaskData:
 
 
 def _row(data, i):
-    return np.asarray(data.X[i].compute(), dtype=np.float64)
+    return _host(data.X[i].compute()).astype(np.float64)
 
 
 def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
@@ -260,12 +330,11 @@ def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
     seed = int(rs.randint(2**31 - 1))
     wsum = float(data.w.sum().compute())
     target = rs.uniform() * wsum
-    cw = np.cumsum(data.w.compute().astype(np.float64))
+    cw = np.cumsum(_host(data.w.compute()).astype(np.float64))
     first = int(min(np.searchsorted(cw, target, side="right"), data.n - 1))
     cands = _row(data, first)[None, :] - data.shift
 
-    cost = data.X.map_blocks(_cost_block, None, cands.copy(), data.shift, data.centered, drop_axis=1,
-                             dtype=data.dtype).persist()
+    cost = _rowwise(data.X, _cost_block, None, cands.copy(), data.shift, data.centered, dtype=data.dtype).persist()
     l = oversampling * k
     for r in range(rounds):
         total = float((cost * data.w).sum().compute())
@@ -278,7 +347,7 @@ def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
             continue
         cands = np.vstack([cands, new])
         cost = da.map_blocks(_cost_block, data.X, cost[:, None], new, data.shift, data.centered, drop_axis=1,
-                             dtype=data.dtype).persist()
+                             dtype=data.dtype, meta=_meta(data.X, data.dtype)).persist()
     # weight of each candidate: the weight of the rows closest to it (one pass)
     cw = _tree([dask.delayed(_owners_block)(x, w, cands, data.shift, data.centered)
                 for x, w in zip(data.xb, data.wb)], np.add).compute()
@@ -349,8 +418,7 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
     estimator.n_iter_ = n_iter
     estimator.n_features_in_ = data.d
     estimator._n_features_out = k
-    estimator.labels_ = data.X.map_blocks(_labels_block, C.copy(), data.shift, data.centered, drop_axis=1,
-                                          dtype=np.int32)
+    estimator.labels_ = _rowwise(data.X, _labels_block, C.copy(), data.shift, data.centered, dtype=np.int32)
     return estimator
 
 
@@ -363,7 +431,7 @@ def predict_dask(estimator, X):
             f"{estimator.n_features_in_} features as input."
         )
     C = np.asarray(estimator.cluster_centers_, dtype=np.float64)
-    return X.map_blocks(_labels_block, C, np.zeros(X.shape[1]), False, drop_axis=1, dtype=np.int32)
+    return _rowwise(X, _labels_block, C, np.zeros(X.shape[1]), False, dtype=np.int32)
 
 
 class _Deferred:
@@ -378,10 +446,12 @@ class _Deferred:
 
 def _d2_block(x, C, shift, centered):
     """Exact squared distance of each row of one chunk to its nearest centre."""
-    d = _dataset(x, np.ones(len(x)), shift, centered)
-    lab = np.empty(len(x), np.int32)
-    d2 = np.empty(len(x), d.dtype)
-    _ENGINE.assign(d, C.astype(x.dtype), lab, d2, exact=True)
+    eng = _engine(x)
+    xp = eng.xp
+    d = _dataset(eng, x, np.ones(len(x)), shift, centered)
+    lab = xp.empty(len(x), dtype=xp.int32)
+    d2 = xp.empty(len(x), dtype=d.dtype)
+    eng.assign(d, eng.asarray(C, dtype=d.dtype), lab, d2, exact=True)
     return d2
 
 
@@ -393,11 +463,10 @@ class _HostBackend(NumPyBackend):
     """
 
     def to_numpy(self, a):
-        return np.asarray(a.compute()) if hasattr(a, "compute") else np.asarray(a)
+        return _host(a.compute()) if hasattr(a, "compute") else _host(a)
 
     def sq_dist_to_assigned(self, data, centers, labels):
-        return data.X.map_blocks(_d2_block, np.asarray(centers), data.shift, data.centered, drop_axis=1,
-                                 dtype=data.dtype)
+        return _rowwise(data.X, _d2_block, np.asarray(centers), data.shift, data.centered, dtype=data.dtype)
 
 
 _HOST = _HostBackend(n_threads=1)
@@ -410,12 +479,14 @@ def _chunk_stats_multi(x, w, centers_list, shift, centered, grid):
     """One chunk, every run of a sweep: labels and per-cluster totals, one pass."""
     from types import SimpleNamespace
 
-    data = _dataset(x, w, shift, centered, grid)
+    eng = _engine(x)
+    xp = eng.xp
+    data = _dataset(eng, x, w, shift, centered, grid)
     L = data.levels
-    runs = [SimpleNamespace(centers=C, labels=np.full(data.n_samples, -1, np.int32), sums=np.zeros((L,) + C.shape),
-                            counts=np.zeros((L, C.shape[0]))) for C in centers_list]
-    _ENGINE.lloyd_step_multi(data, runs)
-    return [(r.sums, r.counts) for r in runs]
+    runs = [SimpleNamespace(centers=eng.asarray(C, dtype=data.dtype), labels=xp.full(data.n_samples, -1, dtype=xp.int32),
+                            sums=xp.zeros((L,) + C.shape), counts=xp.zeros((L, C.shape[0]))) for C in centers_list]
+    eng.lloyd_step_multi(data, runs)
+    return [(_host(r.sums), _host(r.counts)) for r in runs]
 
 
 def _add_multi(a, b):
@@ -425,16 +496,19 @@ def _add_multi(a, b):
 def _chunk_spread_multi(x, w, centers_list, means_list, shift, centered):
     """One chunk, every run: labels by the centres, then exact distances to the label means:
     (weighted sum of squares to the means, weighted sum of distances per cluster, inertia)."""
-    data = _dataset(x, w, shift, centered)
-    w64 = data.weights.astype(np.float64)
+    eng = _engine(x)
+    xp = eng.xp
+    data = _dataset(eng, x, w, shift, centered)
+    w64 = _host(data.weights).astype(np.float64)
     out = []
     for C, M in zip(centers_list, means_list):
-        lab = np.empty(data.n_samples, np.int32)
-        d2c = np.empty(data.n_samples, data.dtype)
-        _ENGINE.assign(data, C, lab, d2c, exact=True)
-        d2 = _ENGINE.sq_dist_to_assigned(data, M.astype(data.dtype), lab).astype(np.float64)
+        lab = xp.empty(data.n_samples, dtype=xp.int32)
+        d2c = xp.empty(data.n_samples, dtype=data.dtype)
+        eng.assign(data, eng.asarray(C, dtype=data.dtype), lab, d2c, exact=True)
+        d2 = _host(eng.sq_dist_to_assigned(data, eng.asarray(M, dtype=data.dtype), lab)).astype(np.float64)
+        lab = _host(lab)
         out.append((float(d2 @ w64), np.bincount(lab, weights=np.sqrt(d2) * w64, minlength=len(C)),
-                    partials((d2c.astype(np.float64) * w64)[:, None]).ravel()))  # inertia, as in memory
+                    partials((_host(d2c).astype(np.float64) * w64)[:, None]).ravel()))  # inertia, as in memory
     return out
 
 
@@ -446,9 +520,9 @@ def _sample_rows(x, w, centers_list, shift, centered, seed, chunk, frac):
     """A uniform sample of one chunk's rows (shifted) with their labels under every run."""
     g = np.random.default_rng([seed, chunk])
     pick = np.flatnonzero(g.random(len(x)) < frac)
-    xs = x[pick]
-    labs = [_labels_block(xs, C, shift, centered) for C in centers_list]
-    return xs.astype(np.float64) - shift, w[pick].astype(np.float64), labs
+    xs = x[_index_like(x, pick)]
+    labs = [_host(_labels_block(xs, C, shift, centered)) for C in centers_list]
+    return _host(xs).astype(np.float64) - shift, _host(w)[pick].astype(np.float64), labs
 
 
 def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics, sample_size, progress):
@@ -556,7 +630,7 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
             sil_n[k] = int(len(lab))
 
     def lazy_labels(Cj):
-        return data.X.map_blocks(_labels_block, Cj.copy(), data.shift, data.centered, drop_axis=1, dtype=np.int32)
+        return _rowwise(data.X, _labels_block, Cj.copy(), data.shift, data.centered, dtype=np.int32)
 
     return dict(
         inertia={k: inertia_all[best[k]] for k in ks},
