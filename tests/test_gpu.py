@@ -92,7 +92,12 @@ def test_fit_from_same_centres_gives_cpu_labels(gpu, rng, dtype):
     np.testing.assert_array_equal(a.labels_, b.labels_)
     assert b.inertia_ == pytest.approx(a.inertia_, rel=1e-4 if dtype == np.float32 else 1e-10)
     c = KMeans(16, init=C, device="gpu").fit(cp.asarray(X))  # already on the device: used in place
-    np.testing.assert_array_equal(cp.asnumpy(cp.asarray(c.labels_)), a.labels_)
+    # fitted attributes follow the input: CuPy in, CuPy out (NumPy in, NumPy out above)
+    assert isinstance(c.labels_, cp.ndarray) and isinstance(c.cluster_centers_, cp.ndarray)
+    assert isinstance(b.labels_, np.ndarray) and isinstance(b.cluster_centers_, np.ndarray)
+    np.testing.assert_array_equal(cp.asnumpy(c.labels_), a.labels_)
+    assert isinstance(c.predict(cp.asarray(X)), cp.ndarray)
+    np.testing.assert_array_equal(c.predict(X), a.labels_)  # host input: host output
 
 
 def test_deterministic_centres(gpu, rng):

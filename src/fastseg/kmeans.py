@@ -143,6 +143,11 @@ def kmeans_plusplus(
     return centers, indices
 
 
+def _follows_device(X, backend):
+    """True when results should stay on the GPU: X is a GPU array and the GPU engine ran."""
+    return backend.name == "gpu" and hasattr(X, "__cuda_array_interface__")
+
+
 class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """K-means clustering with scikit-learn's API, on the CPU or a GPU.
 
@@ -329,12 +334,16 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         best = min(runs, key=lambda r: r.inertia)  # first of equals, as a sequential loop
         labels, inertia, centers, n_iter = best.labels, best.inertia, best.centers, best.n_iter
 
-        self.cluster_centers_ = backend.to_numpy(centers + data.shift).astype(X.dtype, copy=False)
-        self.labels_ = backend.to_numpy(labels)
+        host_centers = backend.to_numpy(centers + data.shift).astype(X.dtype, copy=False)
+        host_labels = backend.to_numpy(labels)
+        # fitted attributes follow the input: NumPy in, NumPy out; GPU arrays in, CuPy out
+        on_device = _follows_device(X, backend)
+        self.cluster_centers_ = backend.asarray(host_centers) if on_device else host_centers
+        self.labels_ = labels if on_device else host_labels
         self.inertia_ = inertia
         self.n_iter_ = n_iter
-        self._n_features_out = self.cluster_centers_.shape[0]
-        distinct = int(np.count_nonzero(np.bincount(self.labels_, minlength=self.n_clusters)))
+        self._n_features_out = host_centers.shape[0]
+        distinct = int(np.count_nonzero(np.bincount(host_labels, minlength=self.n_clusters)))
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than "
@@ -364,7 +373,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         backend = get_backend(self.device)
         data = backend.prepare(X, w, center=True)
-        centers = backend.asarray(self.cluster_centers_, dtype=X.dtype) - data.shift
+        fitted = self.cluster_centers_
+        if backend.name == "cpu" and hasattr(fitted, "__cuda_array_interface__"):
+            fitted = fitted.get()  # fitted on a GPU, used on the host
+        centers = backend.asarray(fitted, dtype=X.dtype) - data.shift
         return backend, data, centers
 
     def predict(self, X):
@@ -382,7 +394,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         backend, data, centers = self._prepared(X)
         labels = backend.xp.empty(data.n_samples, dtype=backend.xp.int32)
         backend.assign(data, centers, labels)
-        return backend.to_numpy(labels)
+        return labels if _follows_device(X, backend) else backend.to_numpy(labels)
 
     def transform(self, X):
         """Euclidean distance of each row of X to every centre.
@@ -392,7 +404,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         ndarray of shape (n_samples, n_clusters), X's float dtype
         """
         backend, data, centers = self._prepared(X)
-        return backend.to_numpy(backend.distances(data, centers))
+        D = backend.distances(data, centers)
+        return D if _follows_device(X, backend) else backend.to_numpy(D)
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the weighted inertia of X against the fitted centres.
