@@ -41,8 +41,8 @@ def _timed(cp, fn):
 
 
 def _sweeps_and_dask(cp, X, args):
-    """Issue #4's GPU sweeps and issue #6's Dask path with CuPy chunks; each section
-    reports its own failure and the benchmark goes on."""
+    """Issue #4's GPU sweeps, issue #5's segmentation engine part and issue #6's Dask path
+    with CuPy chunks; each section reports its own failure and the benchmark goes on."""
     from fastseg import KMeans, sweep
 
     lines = []
@@ -59,6 +59,20 @@ def _sweeps_and_dask(cp, X, args):
         lines.append(f"sweep k=2..32, {X.shape[0]:,} x {X.shape[1]}, inertia only: {s:.3f} s (target <= 2 s)")
     except Exception as e:  # noqa: BLE001 - a benchmark reports, it does not stop
         lines.append(f"sweep: FAILED {type(e).__name__}: {e}")
+    try:  # issue #5: the engine part of `fastseg segment --rfm` on 1,000,000 customers
+        import fastseg
+        from fastseg.datasets import online_retail
+
+        tx = online_retail(1_000_000, n_rows=10_000_000, seed=0)
+        table = fastseg.rfm(tx, customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo",
+                            quantity="Quantity", price="UnitPrice")
+        del tx
+        fastseg.Segmenter(random_state=0, device="gpu").fit(table.iloc[:50_000])  # warm-up
+        s, seg = _timed(cp, lambda: fastseg.Segmenter(random_state=0, device="gpu").fit(table))
+        lines.append(f"Segmenter.fit (k auto over 2..10) on {len(table):,} RFM customers: {s:.3f} s "
+                     f"(target <= 2 s), k={seg.k}")
+    except Exception as e:  # noqa: BLE001
+        lines.append(f"segmentation engine part: FAILED {type(e).__name__}: {e}")
     try:
         import dask
         import dask.array as da
