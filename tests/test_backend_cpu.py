@@ -203,3 +203,17 @@ def test_import_does_not_import_cupy():
     code = "import sys, fastseg; fastseg.KMeans(2, device='cpu').fit([[0.0],[1.0],[2.0]]); print('cupy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_gpu_memory_estimate_and_message_without_a_gpu():
+    # the GPU backend's out-of-memory advice is plain Python: checked here, where CI runs
+    from fastseg.backend.gpu import memory_needed, out_of_memory_message
+
+    n, d = 100_000_000, 16
+    host = memory_needed(n, d, 4, x_on_device=False)
+    dev = memory_needed(n, d, 4, x_on_device=True)
+    assert host - dev == n * d * 4  # X is counted only when it must be copied over
+    assert dev >= n * 16  # labels, norms, distances per row
+    msg = out_of_memory_message(0, host, 40 * 2**30)
+    assert "GPU 0" in msg and f"{host / 2**30:.2f} GiB" in msg and "40.00 GiB are free" in msg
+    assert "device='cpu'" in msg and "dask" in msg

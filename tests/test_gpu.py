@@ -147,3 +147,10 @@ def test_dask_with_cupy_chunks_equals_in_memory_fit(gpu, rng, dtype):
     assert a.inertia_ == pytest.approx(b.inertia_, rel=tol)
     assert res.ks == [2, 3, 4, 5] and all(np.isfinite(res.inertia[k]) for k in res.ks)
 
+
+
+def test_too_large_for_free_gpu_memory_says_what_to_do(gpu, rng, monkeypatch):
+    X, w, _ = _data(rng, 1000, 2, 4, np.float32)
+    monkeypatch.setattr(type(gpu), "_free_bytes", lambda self: 1 << 20)  # as if 1 MiB were free
+    with pytest.raises(MemoryError, match=r"needs about .* GiB of GPU memory .* device='cpu'"):
+        gpu.prepare(X, w)

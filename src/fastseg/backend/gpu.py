@@ -17,6 +17,8 @@ Design, first version (correctness and determinism first, speed next):
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._base import Backend, Dataset, needs_centering
@@ -24,6 +26,39 @@ from .kernels import function
 
 _THREADS = 256
 _PARTIAL_BUDGET = 64 * 2**20  # bytes of float64 partial sums per accumulation
+
+
+def memory_needed(n, d, itemsize, x_on_device):
+    """Bytes of GPU memory a fit needs: X when it must be copied over, the per-row work
+    arrays (labels, ‖x‖², distances, k-means++'s closest distances) and the partial sums."""
+    x_bytes = 0 if x_on_device else n * d * itemsize
+    return x_bytes + n * (4 + 3 * itemsize) + _PARTIAL_BUDGET
+
+
+_ADVICE = ("Fit on the CPU (device='cpu'), spread the rows over several GPUs with a dask array of "
+           "CuPy chunks (fastseg[dask], dask_cuda), use float32 instead of float64, or free GPU "
+           "memory held by other work.")
+
+
+def out_of_memory_message(device_id, need, free, what="the data"):
+    """What ran out, how much was needed, and what to do instead."""
+    gib = 2.0**30
+    return (f"GPU {device_id}: {what} needs about {need / gib:.2f} GiB of GPU memory but only "
+            f"{free / gib:.2f} GiB are free. {_ADVICE}")
+
+
+def _oom_guard(method):
+    """Turn a CUDA out-of-memory inside an engine op into a MemoryError that says what to do."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except self.xp.cuda.memory.OutOfMemoryError as e:
+            raise MemoryError(f"GPU {self.device_id} ran out of memory in {method.__name__} ({e}); "
+                              f"{self._free_bytes() / 2**30:.2f} GiB free now. {_ADVICE}") from None
+
+    return guarded
 
 
 class CuPyBackend(Backend):
@@ -69,9 +104,22 @@ class CuPyBackend(Backend):
             return cp.asnumpy(a)
         return np.asarray(a)
 
+    def _free_bytes(self):
+        """Free device memory plus what CuPy's pool holds unused."""
+        with self._dev:
+            return int(self.xp.cuda.runtime.memGetInfo()[0] + self.xp.get_default_memory_pool().free_bytes())
+
+    @_oom_guard
     def prepare(self, X, weights, *, center=True) -> Dataset:
         cp = self.xp
         with self._dev:
+            n, d = X.shape
+            itemsize = np.dtype(X.dtype).itemsize
+            need = memory_needed(n, d, itemsize, hasattr(X, "__cuda_array_interface__"))
+            free = self._free_bytes()
+            if need > free:  # say so now, not as a crash halfway through the fit
+                raise MemoryError(out_of_memory_message(self.device_id, need, free,
+                                                        what=f"a fit on {n:,} x {d} {np.dtype(X.dtype).name}"))
             Xd = self.asarray(X)
             w = self.asarray(weights, dtype=Xd.dtype)
             n, d = Xd.shape
@@ -150,6 +198,7 @@ class CuPyBackend(Backend):
         return sums, counts
 
     # -- engine ops ------------------------------------------------------
+    @_oom_guard
     def lloyd_step_multi(self, data, runs, with_inertia=False):
         cp = self.xp
         out = []
@@ -169,6 +218,7 @@ class CuPyBackend(Backend):
                 out.append((int(changed.get()[0]), inertia))  # one small copy per run and iteration
         return out
 
+    @_oom_guard
     def finish_multi(self, data, runs, reassign):
         cp = self.xp
         res = []
@@ -181,10 +231,12 @@ class CuPyBackend(Backend):
                 res.append(float(cp.dot(d2.astype(cp.float64), w64).get()))
         return res
 
+    @_oom_guard
     def accumulate(self, data, labels, k):
         with self._dev:
             return self._accumulate(data, self.asarray(labels, dtype=np.int32), int(k))
 
+    @_oom_guard
     def assign(self, data, centers, labels, min_sq=None, exact=False):
         cp = self.xp
         with self._dev:
@@ -198,6 +250,7 @@ class CuPyBackend(Backend):
                 min_sq += self._x_sq(data)
                 cp.maximum(min_sq, 0, out=min_sq)
 
+    @_oom_guard
     def sq_dist_to_assigned(self, data, centers, labels):
         cp = self.xp
         with self._dev:
@@ -212,6 +265,7 @@ class CuPyBackend(Backend):
             )
             return out
 
+    @_oom_guard
     def distances(self, data, centers):
         cp = self.xp
         with self._dev:
@@ -228,6 +282,7 @@ class CuPyBackend(Backend):
                 cp.sqrt(D, out=out[s:e])
             return out
 
+    @_oom_guard
     def kpp_add_center(self, data, center, closest):
         cp = self.xp
         with self._dev:
@@ -237,6 +292,7 @@ class CuPyBackend(Backend):
             cp.minimum(closest, d, out=closest)
             return float(cp.dot(closest.astype(cp.float64), data.weights.astype(cp.float64)).get())
 
+    @_oom_guard
     def kpp_sample(self, data, closest, targets):
         cp = self.xp
         with self._dev:
@@ -244,6 +300,7 @@ class CuPyBackend(Backend):
             idx = cp.searchsorted(cdf, cp.asarray(np.asarray(targets, dtype=np.float64)), side="right")
             return cp.asnumpy(cp.minimum(idx, data.n_samples - 1))
 
+    @_oom_guard
     def kpp_potentials(self, data, candidates, closest, out):
         cp = self.xp
         with self._dev:
