@@ -154,3 +154,27 @@ def test_too_large_for_free_gpu_memory_says_what_to_do(gpu, rng, monkeypatch):
     monkeypatch.setattr(type(gpu), "_free_bytes", lambda self: 1 << 20)  # as if 1 MiB were free
     with pytest.raises(MemoryError, match=r"needs about .* GiB of GPU memory .* device='cpu'"):
         gpu.prepare(X, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_streamed_from_host_memory_equals_resident(gpu, rng, dtype):
+    # issue #3: data larger than free GPU memory stays on the host (pinned in place) and
+    # comes over in batches; forced here with small batches, awkward sizes
+    from fastseg import KMeans, kmeans_plusplus
+    from fastseg.backend.gpu import CuPyBackend
+
+    streamed = CuPyBackend(0, stream_rows=997)
+    X, w, C = _data(rng, 20011, 8, 5, dtype, offset=20.0)
+    data = streamed.prepare(X, w)
+    assert data.batches is not None and len(data.batches) == 21 and isinstance(data.X, np.ndarray)
+    a = KMeans(8, init=C, tol=0, max_iter=40, device=streamed).fit(X, sample_weight=w)
+    b = KMeans(8, init=C, tol=0, max_iter=40, device="gpu").fit(X, sample_weight=w)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.n_iter_ == b.n_iter_
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=tol, atol=tol * 20)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=tol)
+    ca, ia = kmeans_plusplus(X, 16, random_state=1, device=streamed)
+    cb, ib = kmeans_plusplus(X, 16, random_state=1, device="gpu")
+    np.testing.assert_array_equal(ia, ib)
+    np.testing.assert_allclose(a.transform(X), b.transform(X), rtol=1e-4, atol=1e-4)

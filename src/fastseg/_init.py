@@ -44,7 +44,7 @@ def kmeans_plusplus_core(backend, data, n_clusters, random_state, n_local_trials
     first = int(backend.kpp_sample(data, ones, np.array([random_state.uniform() * total]))[0])
     del ones
     indices[0] = first
-    centers[0] = data.X[first] - data.shift
+    centers[0] = backend.take_rows(data, np.array([first]))[0]
 
     closest = xp.full(n, np.inf, dtype=data.dtype)
     potential = backend.kpp_add_center(data, centers[0], closest)
@@ -52,7 +52,7 @@ def kmeans_plusplus_core(backend, data, n_clusters, random_state, n_local_trials
     for c in range(1, n_clusters):
         targets = random_state.uniform(size=n_local_trials) * potential
         cand = backend.to_numpy(backend.kpp_sample(data, closest, targets))
-        cand_rows = data.X[xp.asarray(cand)] - data.shift
+        cand_rows = backend.take_rows(data, cand)
         pots = backend.to_numpy(backend.kpp_potentials(data, cand_rows, closest, trial_dist))
         best = int(np.argmin(pots))
         indices[c] = cand[best]
@@ -76,5 +76,4 @@ def random_rows_core(backend, data, n_clusters, random_state):
         # Not enough weighted rows to draw without replacement: allow zero-weight rows.
         p = None
     idx = random_state.choice(data.n_samples, size=n_clusters, replace=False, p=p)
-    xp = backend.xp
-    return data.X[xp.asarray(idx)] - data.shift, idx
+    return backend.take_rows(data, idx), idx

@@ -38,7 +38,7 @@ def _relocate_empty(backend, data, centers_old, labels, sums, counts):
     far = np.argpartition(dist, -n_empty)[: -n_empty - 1 : -1]
     lab = backend.to_numpy(labels)
     for new_id, idx in zip(empty, far):
-        xw = (backend.to_numpy(data.X[int(idx)] - data.shift)).astype(np.float64) * w[idx]
+        xw = backend.to_numpy(backend.take_rows(data, np.array([idx]))[0]).astype(np.float64) * w[idx]
         old_id = lab[idx]
         sums[old_id] -= xw
         counts[old_id] -= w[idx]

@@ -128,7 +128,7 @@ def silhouette(backend, data, labels, k, *, sample_size=DEFAULT_SILHOUETTE_SAMPL
     idx = stratified_sample(lab_all, k, sample_size, random_state)
     exact = idx.size == lab_all.size
     ftype = np.float64 if exact else np.float32
-    X = np.asarray(backend.to_numpy(data.X[backend.xp.asarray(idx)] - data.shift), dtype=ftype)
+    X = np.asarray(backend.to_numpy(backend.take_rows(data, idx)), dtype=ftype)
     w = np.asarray(backend.to_numpy(data.weights), dtype=np.float64)[idx]
     s = silhouette_values(X, lab_all[idx], w)
     if s is None:

@@ -40,6 +40,9 @@ class Dataset:
     grid : fastseg._exact.Grid or None
         Splitters that make Lloyd's per-cluster totals exact and order-independent
         (float64 data on the CPU); None: totals are ordinary float64 sums.
+    batches : iterable or None
+        GPU only: X left in host memory (``X`` is then the host array) and brought to
+        the device in these batches; None: X is resident.
     """
 
     X: Any
@@ -50,6 +53,7 @@ class Dataset:
     mean: Any = None
     mean_sq: float = 0.0
     grid: Any = None
+    batches: Any = None
 
     @property
     def n_samples(self) -> int:
@@ -125,6 +129,10 @@ class Backend:
             Shift by the column means (True) or by zero.
         """
         raise NotImplementedError
+
+    def take_rows(self, data: Dataset, idx):
+        """Rows ``idx`` (host integers) of X in shifted coordinates, on the backend."""
+        return data.X[self.xp.asarray(idx)] - data.shift
 
     # -- engine ops ------------------------------------------------------
     def lloyd_step_multi(self, data: Dataset, runs, with_inertia=False):

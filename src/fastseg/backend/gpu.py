@@ -67,12 +67,17 @@ class CuPyBackend(Backend):
     Parameters
     ----------
     device_id : int
+    stream_rows : int or None
+        Keep host data in host memory and bring it over in batches of this many rows
+        (None: only when it does not fit in free GPU memory, in batches sized to fit).
     """
 
     name = "gpu"
 
-    def __init__(self, device_id=0):
+    def __init__(self, device_id=0, *, stream_rows=None):
         import cupy
+
+        self.stream_rows = None if stream_rows is None else int(stream_rows)
 
         self.xp = cupy
         self.device_id = int(device_id)
@@ -114,16 +119,28 @@ class CuPyBackend(Backend):
         cp = self.xp
         with self._dev:
             n, d = X.shape
-            itemsize = np.dtype(X.dtype).itemsize
-            need = memory_needed(n, d, itemsize, hasattr(X, "__cuda_array_interface__"))
+            dtype = np.dtype(X.dtype)
+            on_device = hasattr(X, "__cuda_array_interface__")
+            need = memory_needed(n, d, dtype.itemsize, on_device)
             free = self._free_bytes()
-            if need > free:  # say so now, not as a crash halfway through the fit
+            batches = None
+            if not on_device and (self.stream_rows is not None or need > free):
+                # X stays in host memory, pinned in place, and comes over in batches
+                rest = memory_needed(n, d, dtype.itemsize, True)
+                rows = self.stream_rows or max(1, min(n, int((free - rest) // 3 // (d * dtype.itemsize))))
+                if rest + 2 * rows * d * dtype.itemsize > free:
+                    raise MemoryError(out_of_memory_message(
+                        self.device_id, rest + 2 * rows * d * dtype.itemsize, free,
+                        what=f"a fit on {n:,} x {d} {dtype.name} (per-row arrays and two batches of X)"))
+                Xd = np.ascontiguousarray(X)
+                batches = _HostBatches(cp, Xd, rows)
+            elif need > free:  # say so now, not as a crash halfway through the fit
                 raise MemoryError(out_of_memory_message(self.device_id, need, free,
-                                                        what=f"a fit on {n:,} x {d} {np.dtype(X.dtype).name}"))
-            Xd = self.asarray(X)
+                                                        what=f"a fit on {n:,} x {d} {dtype.name}"))
+            else:
+                Xd = self.asarray(X)
             w = self.asarray(weights, dtype=Xd.dtype)
-            n, d = Xd.shape
-            data = Dataset(X=Xd, weights=w, shift=cp.zeros(d, dtype=Xd.dtype), x_sq=None)
+            data = Dataset(X=Xd, weights=w, shift=cp.zeros(d, dtype=Xd.dtype), x_sq=None, batches=batches)
             col, sq = self._moments(data)
             data.mean, data.mean_sq = col / n, sq / n
             if center and needs_centering(data.mean, data.mean_sq):
@@ -132,13 +149,40 @@ class CuPyBackend(Backend):
                 data.mean_sq = self._moments(data)[1] / n
             return data
 
+    def take_rows(self, data, idx):
+        cp = self.xp
+        with self._dev:
+            if data.batches is not None:  # X on the host: gather there, ship the few rows
+                return cp.asarray(data.X[np.asarray(idx)]) - data.shift
+            return data.X[cp.asarray(idx)] - data.shift
+
+    def _pieces(self, data, per_row=None):
+        """``(start, stop, rows)`` covering X in order, ``rows`` on the device.
+
+        Resident X comes as views, streamed X as batches copied from pinned host memory
+        (valid until the next piece is asked for). ``per_row``: the temporaries the caller
+        makes per row, in rows of X; pieces are then cut to 256 MiB of them. None: whole
+        batches (kernels that allocate nothing per row).
+        """
+        whole = data.batches if data.batches is not None else [(0, data.n_samples, data.X)]
+        limit = None
+        if per_row is not None:
+            limit = max(1, (256 * 2**20) // max(1, data.n_features * data.dtype.itemsize * per_row))
+        for s0, e0, Xb in whole:
+            if limit is None:
+                yield s0, e0, Xb
+                continue
+            for a in range(0, e0 - s0, limit):
+                b = min(a + limit, e0 - s0)
+                yield s0 + a, s0 + b, Xb[a:b]
+
     def _moments(self, data):
-        """Column sums and the total of squares of the shifted rows, float64, by chunks."""
+        """Column sums and the total of squares of the shifted rows, float64, by pieces."""
         cp = self.xp
         col = cp.zeros(data.n_features, dtype=cp.float64)
         sq = cp.zeros((), dtype=cp.float64)
-        for s, e in self._chunks(data, per_row=2):
-            xc = (data.X[s:e] - data.shift).astype(cp.float64)
+        for _, _, Xp in self._pieces(data, per_row=2):
+            xc = (Xp - data.shift).astype(cp.float64)
             col += xc.sum(axis=0)
             sq += (xc * xc).sum()
         return cp.asnumpy(col), float(sq.get())
@@ -147,38 +191,38 @@ class CuPyBackend(Backend):
         cp = self.xp
         if data.x_sq is None:
             xs = cp.empty(data.n_samples, dtype=data.dtype)
-            for s, e in self._chunks(data):
-                xc = data.X[s:e] - data.shift
+            for s, e, Xp in self._pieces(data, per_row=1):
+                xc = Xp - data.shift
                 xs[s:e] = cp.einsum("ij,ij->i", xc, xc)
             data.x_sq = xs
         return data.x_sq
 
-    def _chunks(self, data, per_row=1):
-        rows = max(1, (256 * 2**20) // max(1, data.n_features * data.dtype.itemsize * per_row))
-        return [(s, min(s + rows, data.n_samples)) for s in range(0, data.n_samples, rows)]
-
-    # -- kernels ---------------------------------------------------------
-    def _assign(self, data, centers, labels, min_d=None, changed=None):
+    # -- kernels (on one piece of X: rows s:e) ------------------------------
+    def _centres(self, data, centers):
         cp = self.xp
         C = cp.ascontiguousarray(centers, dtype=data.dtype)
+        return C, cp.einsum("ij,ij->i", C, C)
+
+    def _assign(self, data, Xp, C, cn, labels, min_d=None, changed=None):
+        """Nearest centre of the rows ``Xp``; ``labels``/``min_d`` are their slices."""
         k, d = C.shape
-        cn = cp.einsum("ij,ij->i", C, C)
         item = data.dtype.itemsize
         tile_k = max(1, min(k, (self._smem - 1024) // ((d + 1) * item)))
-        n = data.n_samples
+        n = int(Xp.shape[0])
         blocks = int(min(max(1, -(-n // _THREADS)), self._sms * 32))
         kern = function("kmeans.cu", "assign_nearest", data.dtype)
         null = np.uint64(0)  # a null pointer, passed as an 8-byte value
         kern(
             (blocks,), (_THREADS,),
-            (data.X, data.shift, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k), labels,
+            (Xp, data.shift, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k), labels,
              min_d if min_d is not None else null, changed if changed is not None else null),
             shared_mem=int(tile_k * (d + 1) * item),
         )
 
-    def _accumulate(self, data, labels, k):
+    def _accumulate(self, data, Xp, weights, labels, k, sums, counts):
+        """Add the weighted per-label sums of the rows ``Xp`` to ``sums``/``counts`` (float64)."""
         cp = self.xp
-        n, d = data.n_samples, data.n_features
+        n, d = int(Xp.shape[0]), data.n_features
         parts = int(max(1, min(4096, _PARTIAL_BUDGET // max(1, 8 * k * (d + 1)), n)))
         ps = cp.empty((parts, k, d), dtype=cp.float64)
         pw = cp.empty((parts, k), dtype=cp.float64)
@@ -186,67 +230,91 @@ class CuPyBackend(Backend):
         blocks = -(-parts // warps_per_block)
         function("kmeans.cu", "accumulate_partitions", data.dtype)(
             (blocks,), (32 * warps_per_block,),
-            (data.X, data.shift, data.weights, labels, np.int64(n), np.int32(d), np.int32(k), np.int32(parts),
-             ps, pw),
+            (Xp, data.shift, weights, labels, np.int64(n), np.int32(d), np.int32(k), np.int32(parts), ps, pw),
         )
-        sums = cp.empty((k, d), dtype=cp.float64)
-        counts = cp.empty(k, dtype=cp.float64)
         red = function("kmeans.cu", "reduce_partials")
         for src, dst in ((ps, sums), (pw, counts)):
+            part = cp.empty(dst.shape, dtype=cp.float64)
             m = dst.size
-            red((-(-m // _THREADS),), (_THREADS,), (src, np.int32(parts), np.int64(m), dst))
-        return sums, counts
+            red((-(-m // _THREADS),), (_THREADS,), (src, np.int32(parts), np.int64(m), part))
+            dst += part  # pieces in a fixed order: the same sums run after run
+
+    def _sq_dist(self, data, Xp, C, labels, out):
+        n = int(Xp.shape[0])
+        blocks = int(min(max(1, -(-n // _THREADS)), self._sms * 32))
+        function("kmeans.cu", "sq_dist_assigned", data.dtype)(
+            (blocks,), (_THREADS,),
+            (Xp, data.shift, C, labels, np.int64(n), np.int32(data.n_features), out),
+        )
 
     # -- engine ops ------------------------------------------------------
     @_oom_guard
     def lloyd_step_multi(self, data, runs, with_inertia=False):
         cp = self.xp
-        out = []
         with self._dev:
             x_sq = self._x_sq(data) if with_inertia else None
-            for r in runs:
-                changed = cp.zeros(1, dtype=cp.uint64)
-                min_d = cp.empty(data.n_samples, dtype=data.dtype) if with_inertia else None
-                self._assign(data, r.centers, r.labels, min_d, changed)
-                sums, counts = self._accumulate(data, r.labels, r.centers.shape[0])
-                r.sums[...] = sums  # recomputed, not incremental: the contract allows both
-                r.counts[...] = counts
+            cents = [self._centres(data, r.centers) for r in runs]
+            changed = [cp.zeros(1, dtype=cp.uint64) for _ in runs]
+            min_d = [cp.empty(data.n_samples, dtype=data.dtype) if with_inertia else None for _ in runs]
+            sums = [cp.zeros((r.centers.shape[0], data.n_features)) for r in runs]
+            counts = [cp.zeros(r.centers.shape[0]) for r in runs]
+            # each piece of X meets every run while it is on the device: one read per iteration
+            for s, e, Xp in self._pieces(data):
+                for j, r in enumerate(runs):
+                    C, cn = cents[j]
+                    self._assign(data, Xp, C, cn, r.labels[s:e], None if min_d[j] is None else min_d[j][s:e],
+                                 changed[j])
+                    self._accumulate(data, Xp, data.weights[s:e], r.labels[s:e], C.shape[0], sums[j], counts[j])
+            out = []
+            for j, r in enumerate(runs):
+                r.sums[...] = sums[j]  # recomputed, not incremental: the contract allows both
+                r.counts[...] = counts[j]
                 inertia = None
                 if with_inertia:
-                    inertia = float(cp.dot(cp.maximum(min_d + x_sq, 0).astype(cp.float64),
+                    inertia = float(cp.dot(cp.maximum(min_d[j] + x_sq, 0).astype(cp.float64),
                                            data.weights.astype(cp.float64)).get())
-                out.append((int(changed.get()[0]), inertia))  # one small copy per run and iteration
+                out.append((int(changed[j].get()[0]), inertia))  # one small copy per run and iteration
         return out
 
     @_oom_guard
     def finish_multi(self, data, runs, reassign):
         cp = self.xp
-        res = []
         with self._dev:
+            cents = [self._centres(data, r.centers) for r in runs]
+            d2 = [cp.empty(data.n_samples, dtype=data.dtype) for _ in runs]
+            for s, e, Xp in self._pieces(data):
+                for j, (r, again) in enumerate(zip(runs, reassign)):
+                    C, cn = cents[j]
+                    if again:
+                        self._assign(data, Xp, C, cn, r.labels[s:e])
+                    self._sq_dist(data, Xp, C, r.labels[s:e], d2[j][s:e])
             w64 = data.weights.astype(cp.float64)
-            for r, again in zip(runs, reassign):
-                if again:
-                    self._assign(data, r.centers, r.labels)
-                d2 = self.sq_dist_to_assigned(data, r.centers, r.labels)
-                res.append(float(cp.dot(d2.astype(cp.float64), w64).get()))
-        return res
+            return [float(cp.dot(x.astype(cp.float64), w64).get()) for x in d2]
 
     @_oom_guard
     def accumulate(self, data, labels, k):
+        cp = self.xp
         with self._dev:
-            return self._accumulate(data, self.asarray(labels, dtype=np.int32), int(k))
+            labels = self.asarray(labels, dtype=np.int32)
+            sums, counts = cp.zeros((int(k), data.n_features)), cp.zeros(int(k))
+            for s, e, Xp in self._pieces(data):
+                self._accumulate(data, Xp, data.weights[s:e], labels[s:e], int(k), sums, counts)
+            return sums, counts
 
     @_oom_guard
     def assign(self, data, centers, labels, min_sq=None, exact=False):
         cp = self.xp
         with self._dev:
-            if min_sq is None:
-                self._assign(data, centers, labels)
-            elif exact:
-                self._assign(data, centers, labels)
-                min_sq[...] = self.sq_dist_to_assigned(data, centers, labels)
-            else:
-                self._assign(data, centers, labels, min_sq)
+            C, cn = self._centres(data, centers)
+            for s, e, Xp in self._pieces(data):
+                if min_sq is None:
+                    self._assign(data, Xp, C, cn, labels[s:e])
+                elif exact:
+                    self._assign(data, Xp, C, cn, labels[s:e])
+                    self._sq_dist(data, Xp, C, labels[s:e], min_sq[s:e])
+                else:
+                    self._assign(data, Xp, C, cn, labels[s:e], min_sq[s:e])
+            if min_sq is not None and not exact:
                 min_sq += self._x_sq(data)
                 cp.maximum(min_sq, 0, out=min_sq)
 
@@ -255,26 +323,21 @@ class CuPyBackend(Backend):
         cp = self.xp
         with self._dev:
             out = cp.empty(data.n_samples, dtype=data.dtype)
-            C = cp.ascontiguousarray(centers, dtype=data.dtype)
-            n = data.n_samples
-            blocks = int(min(max(1, -(-n // _THREADS)), self._sms * 32))
-            function("kmeans.cu", "sq_dist_assigned", data.dtype)(
-                (blocks,), (_THREADS,),
-                (data.X, data.shift, C, self.asarray(labels, dtype=np.int32), np.int64(n),
-                 np.int32(data.n_features), out),
-            )
+            C, _ = self._centres(data, centers)
+            labels = self.asarray(labels, dtype=np.int32)
+            for s, e, Xp in self._pieces(data):
+                self._sq_dist(data, Xp, C, labels[s:e], out[s:e])
             return out
 
     @_oom_guard
     def distances(self, data, centers):
         cp = self.xp
         with self._dev:
-            C = cp.ascontiguousarray(centers, dtype=data.dtype)
-            cn = cp.einsum("ij,ij->i", C, C)
+            C, cn = self._centres(data, centers)
             x_sq = self._x_sq(data)
             out = cp.empty((data.n_samples, C.shape[0]), dtype=data.dtype)
-            for s, e in self._chunks(data, per_row=max(1, C.shape[0] // max(1, data.n_features))):
-                D = (data.X[s:e] - data.shift) @ C.T
+            for s, e, Xp in self._pieces(data, per_row=max(1, C.shape[0] // max(1, data.n_features))):
+                D = (Xp - data.shift) @ C.T
                 D *= -2
                 D += cn
                 D += x_sq[s:e, None]
@@ -287,9 +350,12 @@ class CuPyBackend(Backend):
         cp = self.xp
         with self._dev:
             c = cp.asarray(center, dtype=data.dtype)
-            d = self._x_sq(data) + (c @ c) - 2 * ((data.X - data.shift) @ c)
-            cp.maximum(d, 0, out=d)
-            cp.minimum(closest, d, out=closest)
+            x_sq = self._x_sq(data)
+            cc = c @ c
+            for s, e, Xp in self._pieces(data, per_row=1):
+                d = x_sq[s:e] + cc - 2 * ((Xp - data.shift) @ c)
+                cp.maximum(d, 0, out=d)
+                cp.minimum(closest[s:e], d, out=closest[s:e])
             return float(cp.dot(closest.astype(cp.float64), data.weights.astype(cp.float64)).get())
 
     @_oom_guard
@@ -307,11 +373,66 @@ class CuPyBackend(Backend):
             cand = cp.ascontiguousarray(candidates, dtype=data.dtype)
             cn = cp.einsum("ij,ij->i", cand, cand)
             x_sq = self._x_sq(data)
-            for s, e in self._chunks(data, per_row=max(1, cand.shape[0])):
-                D = cand @ (data.X[s:e] - data.shift).T  # (t, rows)
+            for s, e, Xp in self._pieces(data, per_row=max(1, cand.shape[0])):
+                D = cand @ (Xp - data.shift).T  # (t, rows)
                 D *= -2
                 D += cn[:, None]
                 D += x_sq[None, s:e]
                 cp.maximum(D, 0, out=D)
                 cp.minimum(D, closest[None, s:e], out=out[:, s:e])
             return cp.asnumpy(out.astype(cp.float64) @ data.weights.astype(cp.float64))
+
+
+class _HostBatches:
+    """Rows of a host array brought to the GPU in batches, the next copy overlapping the
+    work on the current one (two device buffers, a copy stream, events).
+
+    The host array is pinned in place (``cudaHostRegister``) so that copies are
+    asynchronous and run at full bus speed; where the system refuses, copies are staged
+    the ordinary way. Iterating yields ``(start, stop, rows_on_device)``; a batch's
+    buffer is reused only after the work queued on it has finished.
+    """
+
+    def __init__(self, cp, X, rows):
+        import weakref
+
+        self.cp, self.X, self.rows = cp, X, int(rows)
+        n, d = X.shape
+        self.bounds = [(s, min(s + self.rows, n)) for s in range(0, n, self.rows)]
+        self.bufs = [cp.empty((min(self.rows, n), d), dtype=X.dtype) for _ in range(2)]
+        self.copy_stream = cp.cuda.Stream(non_blocking=True)
+        self.done = [None, None]  # compute finished with buffer i
+        self.pinned = False
+        if X.nbytes:
+            try:
+                cp.cuda.runtime.hostRegister(X.ctypes.data, X.nbytes, 0)
+                self.pinned = True
+                weakref.finalize(self, cp.cuda.runtime.hostUnregister, X.ctypes.data)
+            except Exception:  # noqa: BLE001 - e.g. memory the driver cannot lock: copy unpinned
+                self.pinned = False
+
+    def __len__(self):
+        return len(self.bounds)
+
+    def _start(self, i):
+        s, e = self.bounds[i]
+        buf = self.bufs[i % 2]
+        if self.done[i % 2] is not None:
+            self.copy_stream.wait_event(self.done[i % 2])
+        buf[: e - s].set(self.X[s:e], stream=self.copy_stream)
+        return self.copy_stream.record()
+
+    def __iter__(self):
+        cp = self.cp
+        if not self.bounds:
+            return
+        ready = self._start(0)
+        for i, (s, e) in enumerate(self.bounds):
+            compute = cp.cuda.get_current_stream()
+            compute.wait_event(ready)
+            if i + 1 < len(self.bounds):
+                ready = self._start(i + 1)
+            try:
+                yield s, e, self.bufs[i % 2][: e - s]
+            finally:  # also when the caller stops early: the buffer is in use until here
+                self.done[i % 2] = compute.record()
