@@ -8,7 +8,6 @@ import sys
 from html.parser import HTMLParser
 
 import matplotlib.image as mpimg
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -6,7 +6,6 @@ CI has nvcc on its PATH: there the test fails rather than skips when nvcc is mis
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 

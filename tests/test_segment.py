@@ -1,7 +1,6 @@
 """Segmenter on the shipped data: known groups found, named profiles that differ."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 

@@ -121,7 +121,6 @@ def lloyd_multi(backend, data, centers_list, *, max_iter=300, tol=0.0, verbose=F
     """
     import time
 
-    xp = backend.xp
     t0 = time.perf_counter()
     runs = [Run(backend, data, c) for c in centers_list]
     active = list(runs)

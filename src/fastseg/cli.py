@@ -260,9 +260,9 @@ def cmd_demo(args):
     if not args.quiet:
         print(seg.summary())
         print(f"\nwritten in {time.perf_counter() - t0:.1f} s to {outdir.resolve()}/:")
-        print(f"  report.html   open it in a browser")
-        print(f"  labels.csv    one row per customer: segment, name, R/F/M values and scores")
-        print(f"  *.png         the report's figures")
+        print("  report.html   open it in a browser")
+        print("  labels.csv    one row per customer: segment, name, R/F/M values and scores")
+        print("  *.png         the report's figures")
     return seg
 
 

@@ -372,8 +372,6 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
 
     ``labels_`` is a lazy dask array; ``cluster_centers_`` a NumPy array.
     """
-    import dask.array as da
-
     from ._lloyd import update_centers
 
     data = DaskData(X, sample_weight)
