@@ -43,10 +43,19 @@ __global__ void assign_nearest(const T* __restrict__ X, const T* __restrict__ sh
     const long long rounds = (n + stride - 1) / stride;
     unsigned long long my_changes = 0;
 
+    // Rows of up to kRegD features are shifted once into registers (the loops below
+    // are unrolled to kRegD so the compiler keeps them there); wider rows are read
+    // from memory for every centre. The branch is the same for the whole grid.
+    constexpr int kRegD = 32;
+    const bool in_regs = d <= kRegD;
+
     for (long long r = 0; r < rounds; ++r) {
         const long long i = first + r * stride;
         const bool active = i < n;
         const T* x = X + (active ? i : 0) * (long long)d;
+        T xr[kRegD];
+#pragma unroll
+        for (int j = 0; j < kRegD; ++j) xr[j] = (in_regs && active && j < d) ? x[j] - shift[j] : T(0);
         T best = T(0);
         int best_c = -1;
         for (int c0 = 0; c0 < k; c0 += tile_k) {
@@ -59,7 +68,13 @@ __global__ void assign_nearest(const T* __restrict__ X, const T* __restrict__ sh
                 for (int c = 0; c < tk; ++c) {
                     const T* cc = sC + (size_t)c * d;
                     T dot = T(0);
-                    for (int j = 0; j < d; ++j) dot += (x[j] - shift[j]) * cc[j];
+                    if (in_regs) {
+#pragma unroll
+                        for (int j = 0; j < kRegD; ++j)
+                            if (j < d) dot += xr[j] * cc[j];
+                    } else {
+                        for (int j = 0; j < d; ++j) dot += (x[j] - shift[j]) * cc[j];
+                    }
                     const T dist = sN[c] - T(2) * dot;
                     if (best_c < 0 || dist < best) {
                         best = dist;
