@@ -134,13 +134,8 @@ def _labels_block(x, C, shift, centered):
 
 def _cost_block(x, cost, new, shift, centered):
     """k-means||: min(cost, squared distance to the new candidates) for one chunk."""
-    eng = _engine(x)
-    xp = eng.xp
-    d = _dataset(eng, x, np.ones(len(x)), shift, centered)
-    lab = xp.zeros(len(x), dtype=xp.int32)
-    m = xp.empty(len(x), dtype=d.dtype)
-    eng.assign(d, eng.asarray(new, dtype=d.dtype), lab, m, exact=True)
-    return m if cost is None else xp.minimum(cost[:, 0], m)
+    m = _d2_block(x, new, shift, centered)
+    return m if cost is None else _engine(x).xp.minimum(cost[:, 0], m)
 
 
 def _draw_block(x, w, c, seed, rnd, chunk, l, total, shift, d):
