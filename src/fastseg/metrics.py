@@ -128,53 +128,60 @@ def silhouette(backend, data, labels, k, *, sample_size=DEFAULT_SILHOUETTE_SAMPL
     idx = stratified_sample(lab_all, k, sample_size, random_state)
     exact = idx.size == lab_all.size
     ftype = np.float64 if exact else np.float32
-    X = np.asarray(backend.to_numpy(backend.take_rows(data, idx)), dtype=ftype)
+    X = backend.take_rows(data, idx).astype(ftype)  # the sample stays where X is
     w = np.asarray(backend.to_numpy(data.weights), dtype=np.float64)[idx]
-    s = silhouette_values(X, lab_all[idx], w)
+    s = silhouette_values(X, lab_all[idx], w, xp=backend.xp)
     if s is None:
         return float("nan"), int(idx.size)
     return float(np.average(s, weights=w)), int(idx.size)
 
 
-def silhouette_values(X, labels, weights=None):
-    """Silhouette of every row of a (small) host array; None with < 2 or > n-1 clusters.
+def silhouette_values(X, labels, weights=None, xp=np):
+    """Silhouette of every row of a (small) array; None with < 2 or > n-1 clusters.
 
-    Distances in X's dtype; ``weights`` count rows as repeated.
+    Distances in X's dtype; ``weights`` count rows as repeated. ``xp`` is the array
+    module X lives in (NumPy, or CuPy for a sample on the GPU); the result is a NumPy
+    array.
     """
-    X = np.asarray(X)
+    X = xp.asarray(X)
     ftype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     X = X.astype(ftype, copy=False)
     m = X.shape[0]
-    w = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
-    present, lab = np.unique(np.asarray(labels), return_inverse=True)
-    kk = present.size
+    w = xp.ones(m) if weights is None else xp.asarray(weights, dtype=xp.float64)
+    present, lab = xp.unique(xp.asarray(labels), return_inverse=True)
+    lab = lab.reshape(-1)
+    kk = int(present.size)
     if kk < 2 or kk > m - 1:
         return None
-    onehot = np.zeros((m, kk), dtype=ftype)
-    onehot[np.arange(m), lab] = w
-    size = onehot.sum(axis=0).astype(np.float64)
+    onehot = xp.zeros((m, kk), dtype=ftype)
+    onehot[xp.arange(m), lab] = w
+    size = onehot.sum(axis=0).astype(xp.float64)
     sq = (X * X).sum(axis=1)
-    s = np.empty(m)
+    s = xp.empty(m)
     step = max(1, 4_000_000 // m)
     for a in range(0, m, step):
         b = min(a + step, m)
-        D = sq[a:b, None] - 2 * X[a:b] @ X.T + sq[None, :]
-        np.maximum(D, 0, out=D)
-        np.sqrt(D, out=D)
-        D[np.arange(b - a), np.arange(a, b)] = 0  # a point's distance to itself
-        per = (D @ onehot).astype(np.float64)  # (rows, clusters): weighted distance sums
+        r = xp.arange(b - a)
+        D = X[a:b] @ X.T  # in place from here: a few (step, m) passes, no temporaries
+        D *= -2
+        D += sq[None, :]
+        D += sq[a:b, None]
+        xp.maximum(D, 0, out=D)
+        xp.sqrt(D, out=D)
+        D[r, r + a] = 0  # a point's distance to itself
+        per = (D @ onehot).astype(xp.float64)  # (rows, clusters): weighted distance sums
         own = lab[a:b]
         own_size = size[own] - w[a:b]
         with np.errstate(divide="ignore", invalid="ignore"):
-            intra = per[np.arange(b - a), own] / own_size
+            intra = per[r, own] / own_size
             per_mean = per / size
-        per_mean[np.arange(b - a), own] = np.inf
+        per_mean[r, own] = xp.inf
         inter = per_mean.min(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            sc = (inter - intra) / np.maximum(intra, inter)
+            sc = (inter - intra) / xp.maximum(intra, inter)
         sc[own_size <= 0] = 0.0  # singleton clusters score 0, as scikit-learn's
-        s[a:b] = np.nan_to_num(sc)
-    return s
+        s[a:b] = xp.nan_to_num(sc)
+    return s.get() if hasattr(s, "get") and xp is not np else np.asarray(s)
 
 
 def score_labels(X, labels, *, metrics=("calinski_harabasz", "davies_bouldin", "silhouette"),
