@@ -68,6 +68,15 @@ def _is_cupy(x) -> bool:
     return type(x).__module__.split(".")[0] == "cupy"
 
 
+def _xp(x):
+    """The array module of a chunk (NumPy, or CuPy without building a GPU engine)."""
+    if _is_cupy(x):
+        import cupy
+
+        return cupy
+    return np
+
+
 def _host(a):
     """A NumPy array from a NumPy or CuPy value (chunk results travel on the host)."""
     return a.get() if _is_cupy(a) else np.asarray(a)
@@ -135,7 +144,7 @@ def _labels_block(x, C, shift, centered):
 def _cost_block(x, cost, new, shift, centered):
     """k-means||: min(cost, squared distance to the new candidates) for one chunk."""
     m = _d2_block(x, new, shift, centered)
-    return m if cost is None else _engine(x).xp.minimum(cost[:, 0], m)
+    return m if cost is None else _xp(x).minimum(cost[:, 0], m)
 
 
 def _draw_block(x, w, c, seed, rnd, chunk, l, total, shift, d):
@@ -149,7 +158,7 @@ def _draw_block(x, w, c, seed, rnd, chunk, l, total, shift, d):
 
 def _index_like(x, idx):
     """``idx`` (host integers) in the array type of ``x``, to index it."""
-    return _engine(x).asarray(idx) if _is_cupy(x) else idx
+    return _xp(x).asarray(idx)
 
 
 def _owners_block(x, w, cands, shift, centered):
@@ -205,16 +214,18 @@ def _tree(parts, combine):
 
 def _moments(x, shift=None):
     """One chunk's column sums and sum of squares (of ``x − shift``), row count,
-    non-finite rows and column extremes (empty chunks: none)."""
-    if _is_cupy(x):  # on the GPU; only the small results travel
-        xp = _engine(x).xp
-        x64 = x.astype(xp.float64) - (0.0 if shift is None else xp.asarray(shift))
-        ext = [(_host(x.max(axis=0)).astype(np.float64), _host(x.min(axis=0)).astype(np.float64))] if len(x) else []
-        return (_host(x64.sum(axis=0)), float((x64 * x64).sum()), x.shape[0],
-                int((~xp.isfinite(x).all(axis=1)).sum()), ext)
-    x64 = x.astype(np.float64) - (0.0 if shift is None else shift)
-    ext = [block_extremes(x)] if len(x) else []
-    return x64.sum(axis=0), float((x64 * x64).sum()), x.shape[0], int((~np.isfinite(x).all(axis=1)).sum()), ext
+    non-finite rows and column extremes (empty chunks: none). On the chunk's device;
+    only the small results travel."""
+    xp = _xp(x)
+    x64 = x.astype(xp.float64) - (0.0 if shift is None else xp.asarray(shift))
+    if not len(x):
+        ext = []
+    elif xp is np:
+        ext = [block_extremes(x)]
+    else:
+        ext = [(_host(x.max(axis=0)).astype(np.float64), _host(x.min(axis=0)).astype(np.float64))]
+    return (_host(x64.sum(axis=0)), float((x64 * x64).sum()), x.shape[0],
+            int((~xp.isfinite(x).all(axis=1)).sum()), ext)
 
 
 def _combine_moments(a, b):
@@ -223,9 +234,8 @@ def _combine_moments(a, b):
 
 def _grid_sum(x, s):
     if _is_cupy(x):  # the same fixed grid: on-grid values add exactly in any order
-        xp = _engine(x).xp
-        sd = xp.asarray(s)
-        return _host(((x.astype(xp.float64) + sd) - sd).sum(axis=0))
+        sd = _xp(x).asarray(s)
+        return _host(((x.astype(sd.dtype) + sd) - sd).sum(axis=0))
     return block_grid_sum(np.asarray(x, dtype=np.float64), s)
 
 

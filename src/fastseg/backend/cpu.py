@@ -101,11 +101,12 @@ class NumPyBackend(Backend):
             return sum(p[0] for p in parts) / n, sum(p[1] for p in parts) / n, [p[2] for p in parts]
 
         data.mean, data.mean_sq, ext = summarise(extremes=exact)
+        if exact:
+            col_max, col_min = merge_extremes(ext)  # of the rows before any shift
         if center and needs_centering(data.mean, data.mean_sq):
             if exact:
                 # a shift with the same bits for any blocking (and in Dask): every value
                 # in every row moves by it
-                col_max, col_min = merge_extremes(ext)
                 spl = mean_splitter(col_max, col_min, n)
                 if spl is not None:
                     data.mean = grid_mean(self._run(n, lambda s, e: block_grid_sum(X[s:e], spl)), n)
@@ -113,7 +114,6 @@ class NumPyBackend(Backend):
             data.centered = True
             data.mean_sq = summarise()[1]  # recomputed: subtracting would cancel badly
         if exact:
-            col_max, col_min = merge_extremes(ext)  # of the rows before any shift
             w_max = float(weights.max()) if n else 0.0
             unit = bool(n) and w_max == 1.0 and float(weights.min()) == 1.0
             data.grid = make_grid(col_max, col_min, data.shift, w_max, n, unit)
