@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fastseg._lloyd import combine_levels
-from fastseg.backend import NumPyBackend, get_backend
+from fastseg.backend import NumPyBackend, cpu_kernels, get_backend
 from fastseg.backend._base import needs_centering
 
 SIZES = [  # (n, k, d)
@@ -46,9 +46,13 @@ def _labels_ok(labels, D):
     return np.all(D[rows, labels] <= best * (1 + 1e-4) + 1e-6 * (1 + np.abs(best)))
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+@pytest.fixture(params=[(1, False), (2, False), (1, True), (2, True)],
+                ids=["1thread-numpy", "2threads-numpy", "1thread-compiled", "2threads-compiled"])
 def backend(request):
-    return NumPyBackend(n_threads=request.param)
+    threads, compiled = request.param
+    if compiled and cpu_kernels.load() is None:
+        pytest.skip(f"compiled CPU kernel unavailable: {cpu_kernels.reason}")
+    return NumPyBackend(n_threads=threads, compiled=compiled)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -7,6 +7,9 @@ sub-chunks of it meet the centres in one GEMM (``−2 X Cᵀ + ‖C‖²``) whos
 labels; the block's weighted sums come from one sparse (one-hot) product, O(rows · d)
 whatever k is. No n × k matrix is ever formed. Partial results are combined in block
 order, so results do not depend on thread timing.
+
+With up to ``_KERNEL_MAX_D`` features, a compiled kernel (:mod:`.cpu_kernels`) replaces
+the GEMM and argmin where a C compiler is available: two to three times faster there.
 """
 
 from __future__ import annotations
@@ -22,22 +25,26 @@ import scipy.sparse as sp
 
 from .._exact import (block_extremes, block_grid_sum, fsum_partials, grid_mean, make_grid, mean_splitter,
                       merge_extremes, partials, split, split_rows)
+from . import cpu_kernels
 from ._base import Backend, Dataset, needs_centering
 
 _BLOCK_ROWS = 65536  # rows per thread task: big enough to amortise the sparse product
 _GEMM_ELEMS = 524288  # sub-chunk rows × k: few, large numpy calls (each releases the GIL)
 _TILE_MAX_K = 64  # up to here whole-tile ufuncs beat numpy's row-wise argmin (≤ 127: int8 codes)
+_KERNEL_MAX_D = 32  # the compiled kernel beats the GEMM up to here (bench/RESULTS.md, 2026-11-23)
 
 
 class _Centres(NamedTuple):
     """A centre set in the forms the GEMMs take: −2Cᵀ (d, k), ‖c‖² (k,), the operand
     of :meth:`NumPyBackend._nearest`, and for its transposed tile the int8 column
-    ``k − i`` (None past ``_TILE_MAX_K``); see :meth:`NumPyBackend._prep_centers`."""
+    ``k − i`` (None past ``_TILE_MAX_K``); with the compiled kernel, its packed
+    operands (else None); see :meth:`NumPyBackend._prep_centers`."""
 
     C2T: np.ndarray
     cn: np.ndarray
     gemm: np.ndarray
     rev: np.ndarray | None
+    packed: tuple | None = None
 
 
 def _cpu_threads() -> int:
@@ -54,25 +61,43 @@ class NumPyBackend(Backend):
     ----------
     n_threads : int or None
         Worker threads; None uses every core this process may run on.
+    compiled : bool or None
+        Use the compiled nearest-centre kernel (:mod:`fastseg.backend.cpu_kernels`) for
+        data with up to 32 features: None where it builds, True to insist (an error
+        says why it cannot), False for the NumPy path alone.
     """
 
     name = "cpu"
     xp = np
 
-    def __init__(self, n_threads: int | None = None):
+    def __init__(self, n_threads: int | None = None, compiled: bool | None = None):
         self.n_threads = n_threads or _cpu_threads()
+        self.compiled = compiled
+        self._kernel_state = None  # (kernel or None,) once looked up: built at first use, not here
+        if compiled:
+            self._get_kernel()
         self._pool = None
         self._local = threading.local()
         self._controller = None
 
     def __repr__(self) -> str:
-        return f"NumPyBackend(n_threads={self.n_threads})"
+        return f"NumPyBackend(n_threads={self.n_threads}, compiled={self.compiled})"
+
+    def _get_kernel(self):
+        """The compiled kernel, or None (``compiled=False``, or it cannot be built)."""
+        if self._kernel_state is None:
+            kernel = None if self.compiled is False else cpu_kernels.load()
+            if self.compiled and kernel is None:
+                raise RuntimeError(f"the compiled CPU kernel is not available: {cpu_kernels.reason}. "
+                                   "Pass compiled=None to fall back to NumPy.")
+            self._kernel_state = (kernel,)
+        return self._kernel_state[0]
 
     def __getstate__(self):  # picklable (Dask ships it to workers): drop threads and scratch
-        return {"n_threads": self.n_threads}
+        return {"n_threads": self.n_threads, "compiled": self.compiled}
 
     def __setstate__(self, state):
-        self.__init__(state["n_threads"])
+        self.__init__(state["n_threads"], state.get("compiled"))
 
     # -- transfers -------------------------------------------------------
     def asarray(self, a, dtype=None):
@@ -203,6 +228,9 @@ class NumPyBackend(Backend):
         xa : (m, d + 1) IN, ``[xc | 1]`` when the caller has it already.
         """
         m, k = xc.shape[0], cents.cn.shape[0]
+        if cents.packed is not None:
+            self._get_kernel().nearest(xc, cents.packed, labels, min_d)
+            return
         if k <= _TILE_MAX_K:
             # the transposed (k, w) tile: the bias is added to it (k·w values, fewer
             # than the rows' (d+1)·w) and the first minimum of each column is found
@@ -250,9 +278,8 @@ class NumPyBackend(Backend):
         np.max(code, axis=0, out=best)
         np.subtract(k, best, out=labels, casting="unsafe")
 
-    @staticmethod
-    def _prep_centers(centers):
-        """Everything the GEMMs need from a centre set, derived once per op."""
+    def _prep_centers(self, centers):
+        """Everything the GEMMs (or the compiled kernel) need from a centre set, derived once per op."""
         C = np.ascontiguousarray(centers)
         C2T = np.ascontiguousarray(-2 * C.T)
         cn = np.einsum("ij,ij->i", C, C)
@@ -263,7 +290,9 @@ class NumPyBackend(Backend):
         else:
             gemm = np.vstack([C2T, cn[None, :].astype(C2T.dtype)])  # (d + 1, k): ‖c‖² in the product
             rev = None
-        return _Centres(C2T, cn, gemm, rev)
+        kernel = self._get_kernel() if C.shape[1] <= _KERNEL_MAX_D else None
+        packed = kernel.pack(C) if kernel is not None and C.shape[1] <= kernel.dmax else None
+        return _Centres(C2T, cn, gemm, rev, packed)
 
     # -- engine ops ------------------------------------------------------
     def lloyd_step_multi(self, data, runs, with_inertia=False):

@@ -1,0 +1,178 @@
+"""The compiled CPU kernel (``kernels/cpu_nearest.c``): built at first use, cached, optional.
+
+The NumPy engine finds each row's nearest centre with a GEMM and a few whole-tile
+ufuncs. With the few features customer data has, that GEMM is limited by packing,
+not arithmetic, so a small C kernel that keeps rows in vector registers does the same
+job two to three times faster (bench/RESULTS.md). It is compiled once per machine
+with the C compiler Python was built with (``CC`` overrides it), ``-O3
+-march=native``, into a cache folder, and loaded with ctypes, which releases the GIL
+so the engine's threads run it side by side. Where no compiler works, or with
+``FASTSEG_CPU_KERNEL=0``, :func:`load` returns None and the NumPy path runs instead:
+the same labels (both take the first minimum) up to rounding at near-ties.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .kernels import kernel_dir
+
+SOURCE = "cpu_nearest.c"
+ABI = 1  # fastseg_cpu_abi() of the source this module speaks to
+# Order matters: the first set that compiles wins (-march=native is not on every compiler).
+_FLAG_SETS = (
+    ["-O3", "-march=native", "-ffp-contract=fast"],
+    ["-O3", "-ffp-contract=fast"],
+    ["-O3"],
+)
+_BASE_FLAGS = ["-std=c11", "-shared", "-fPIC", "-Wno-psabi"]
+
+_lock = threading.Lock()
+_loaded: dict = {}
+reason: str | None = None  # why the kernel is not available (None while it is, or untried)
+
+
+class Kernel:
+    """The loaded library: ``nearest(X, C2, cn, labels, mins)`` for float32 and float64.
+
+    Attributes
+    ----------
+    dmax : int
+        The most features per row the kernel takes.
+    kpad : int
+        Centre sets are padded to a multiple of this many rows.
+    path : pathlib.Path
+        The shared library.
+    """
+
+    def __init__(self, lib, path):
+        self.path = Path(path)
+        self.dmax = int(lib.fastseg_cpu_dmax())
+        self.kpad = int(lib.fastseg_cpu_kpad())
+        i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        self._fn = {}
+        for dtype, name in ((np.float32, "nearest_f32"), (np.float64, "nearest_f64")):
+            fn = getattr(lib, name)
+            fn.argtypes = [ptr, i64, i64, i64, ptr, ptr, i64, ptr, ptr]
+            fn.restype = ctypes.c_int
+            self._fn[np.dtype(dtype)] = fn
+
+    def pack(self, centers):
+        """``(−2C, ‖c‖²)`` padded to a multiple of :attr:`kpad` rows (zeros, +inf)."""
+        C = np.asarray(centers)
+        k, d = C.shape
+        kp = -(-k // self.kpad) * self.kpad
+        C2 = np.zeros((kp, d), C.dtype)
+        np.multiply(C, -2, out=C2[:k])
+        cn = np.full(kp, np.inf, C.dtype)
+        np.einsum("ij,ij->i", C, C, out=cn[:k])
+        return C2, cn
+
+    def nearest(self, X, packed, labels, mins=None):
+        """Labels and ``min_c(‖c‖² − 2 x·c)`` of the rows of X (rows contiguous)."""
+        C2, cn = packed
+        n, d = X.shape
+        if X.strides[1] != X.itemsize or (n > 1 and X.strides[0] % X.itemsize):
+            raise ValueError("the CPU kernel needs rows with contiguous features")
+        ldx = X.strides[0] // X.itemsize if n > 1 else d
+        rc = self._fn[X.dtype](X.ctypes.data, n, d, ldx, C2.ctypes.data, cn.ctypes.data, C2.shape[0],
+                               labels.ctypes.data, None if mins is None else mins.ctypes.data)
+        if rc != 0:
+            raise ValueError(f"the CPU kernel does not take d={d}, k={C2.shape[0]} (at most d={self.dmax})")
+
+
+def _compiler():
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    cmd = shlex.split(cc)
+    if not cmd or shutil.which(cmd[0]) is None:
+        return None
+    return cmd
+
+
+def _cpu_id() -> str:
+    """What -march=native depends on: the CPU's model and flags where Linux tells them."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        keep = [ln for ln in info.splitlines() if ln.startswith(("model name", "flags", "Features", "CPU part"))]
+        return "\n".join(sorted(set(keep)))
+    except OSError:
+        return platform.processor() + platform.machine()
+
+
+def cache_dir() -> Path:
+    """``FASTSEG_CACHE_DIR``, else ``$XDG_CACHE_HOME/fastseg``, else ``~/.cache/fastseg``."""
+    env = os.environ.get("FASTSEG_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fastseg"
+
+
+def _build(src: Path, cc, out_dir: Path) -> Path:
+    text = src.read_bytes()
+    errors = []
+    for flags in _FLAG_SETS:
+        cmd = cc + flags + _BASE_FLAGS
+        key = hashlib.sha256(text + repr(cmd).encode() + _cpu_id().encode()).hexdigest()[:20]
+        lib = out_dir / f"cpu_nearest-{key}{'.dll' if sys.platform == 'win32' else '.so'}"
+        if lib.exists():
+            return lib
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # compile beside the target, then rename: processes racing here (Dask workers)
+        # never load a half-written file
+        fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".so.tmp")
+        os.close(fd)
+        try:
+            res = subprocess.run(cmd + ["-o", tmp, str(src)], capture_output=True, text=True, timeout=120)
+            if res.returncode == 0:
+                os.replace(tmp, lib)
+                return lib
+            errors.append(f"{' '.join(cmd)}: {res.stderr.strip()[-500:]}")
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    raise RuntimeError("the C compiler failed: " + " | ".join(errors))
+
+
+def load() -> Kernel | None:
+    """The compiled kernel, built on first call; None where it cannot be (see :data:`reason`)."""
+    global reason
+    if os.environ.get("FASTSEG_CPU_KERNEL", "1").strip().lower() in ("0", "false", "no", "off"):
+        reason = "disabled by FASTSEG_CPU_KERNEL"
+        return None
+    key = (os.environ.get("CC"), os.environ.get("FASTSEG_CACHE_DIR"))
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        kernel = None
+        try:
+            cc = _compiler()
+            if cc is None:
+                raise RuntimeError("no C compiler found (set CC to one)")
+            src = kernel_dir() / SOURCE
+            try:
+                lib_path = _build(src, cc, cache_dir())
+            except OSError:  # cache folder not writable: a private temporary one
+                lib_path = _build(src, cc, Path(tempfile.gettempdir()) / f"fastseg-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
+            lib = ctypes.CDLL(str(lib_path))
+            if lib.fastseg_cpu_abi() != ABI:
+                raise RuntimeError(f"{lib_path} speaks ABI {lib.fastseg_cpu_abi()}, not {ABI}")
+            kernel = Kernel(lib, lib_path)
+            reason = None
+        except Exception as exc:  # any failure: the NumPy path does the job
+            reason = str(exc)
+        _loaded[key] = kernel
+        return kernel
