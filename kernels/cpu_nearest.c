@@ -21,6 +21,11 @@
  *   cn      (kp)      IN   ‖c‖² (padding: +inf, never chosen)
  *   labels  (n)       OUT  index of the nearest centre
  *   mins    (n)       OUT  ‖c‖² − 2 x·c of that centre (NULL: skipped)
+ *   w       (n)       IN   row weights, read only with sums
+ *   sums    (k, d)    IN/OUT  float64; when not NULL, w·x of every row is added to its
+ *                     centre's row while the rows are still in L1 (a Lloyd step with no
+ *                     previous labels needs no second pass over X), in row order
+ *   counts  (k)       IN/OUT  float64, w added likewise (with sums)
  * Returns 0, or -1 when d or kp is outside what the kernel takes (nothing written).
  */
 
@@ -32,7 +37,7 @@
 #define J_TAIL 2        /* the last kp mod 6 centres, so little is padded */
 #define RG 2            /* vectors of rows per step */
 
-int fastseg_cpu_abi(void) { return 1; }
+int fastseg_cpu_abi(void) { return 2; }
 int fastseg_cpu_dmax(void) { return FASTSEG_DMAX; }
 int fastseg_cpu_kpad(void) { return J_TAIL; }
 
@@ -67,7 +72,7 @@ int fastseg_cpu_kpad(void) { return J_TAIL; }
     DEFINE_STEP(NAME, T, ITYPE)                                                                  \
                                                                                                  \
     int NAME(const T *X, int64_t n, int64_t d, int64_t ldx, const T *C2, const T *cn, int64_t kp, \
-             int32_t *labels, T *mins) {                                                         \
+             int32_t *labels, T *mins, const T *w, double *sums, double *counts) {               \
         if (d < 1 || d > FASTSEG_DMAX || kp < J_TAIL || kp % J_TAIL || ldx < d) return -1;       \
         NAME##_v xt[FASTSEG_DMAX][RG];                                                           \
         const int G = RG * LANES;                                                                \
@@ -92,8 +97,16 @@ int fastseg_cpu_kpad(void) { return J_TAIL; }
             for (; j0 < k_main; j0 += J_MAIN) NAME##_step(xt, d, C2, cn, j0, J_MAIN, best, bidx); \
             for (; j0 < kp; j0 += J_TAIL) NAME##_step(xt, d, C2, cn, j0, J_TAIL, best, bidx);    \
             for (int r = 0; r < rows; r++) {                                                     \
-                labels[i0 + r] = (int32_t)bidx[r / LANES][r % LANES];                            \
+                const int32_t lab = (int32_t)bidx[r / LANES][r % LANES];                         \
+                labels[i0 + r] = lab;                                                            \
                 if (mins) mins[i0 + r] = best[r / LANES][r % LANES];                             \
+                if (sums) {                                                                      \
+                    const T *xr = X + (i0 + r) * ldx;                                            \
+                    const double wr = (double)w[i0 + r];                                         \
+                    double *sr = sums + (int64_t)lab * d;                                        \
+                    for (int64_t f = 0; f < d; f++) sr[f] += wr * (double)xr[f];                 \
+                    counts[lab] += wr;                                                           \
+                }                                                                                \
             }                                                                                    \
         }                                                                                        \
         return 0;                                                                                \

@@ -211,3 +211,36 @@ def test_backend_pickles_its_choice():
     be = pickle.loads(pickle.dumps(NumPyBackend(2, compiled=False)))
     assert be.compiled is False and be.n_threads == 2
     assert be._prep_centers(np.ones((2, 3))).packed is None
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,k,d", [(1, 1, 1), (17, 3, 5), (4099, 64, 16), (1031, 13, 32)])
+def test_kernel_adds_rows_to_their_centres(rng, n, k, d, dtype):
+    X = rng.standard_normal((n, d)).astype(dtype)
+    w = rng.uniform(0.1, 2, n).astype(dtype)
+    C = rng.standard_normal((k, d)).astype(dtype)
+    sums, counts = np.full((k, d), 0.5), np.full(k, 0.25)  # added to, not overwritten
+    labels = np.empty(n, np.int32)
+    KERNEL.nearest(X, KERNEL.pack(C), labels, None, w, sums, counts)
+    ref_s, ref_c = np.full((k, d), 0.5), np.full(k, 0.25)
+    np.add.at(ref_s, labels, X.astype(np.float64) * w[:, None].astype(np.float64))
+    np.add.at(ref_c, labels, w.astype(np.float64))
+    np.testing.assert_allclose(sums, ref_s, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(counts, ref_c, rtol=1e-12)
+    plain = np.empty(n, np.int32)
+    KERNEL.nearest(X, KERNEL.pack(C), plain)
+    np.testing.assert_array_equal(labels, plain)
+    with pytest.raises(ValueError, match="float64"):
+        KERNEL.nearest(X, KERNEL.pack(C), labels, None, w, sums.astype(np.float32), counts)
+
+
+@needs_kernel
+def test_a_damaged_cached_library_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTSEG_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.setattr(cpu_kernels, "_loaded", {})
+    # built but never loaded here (rewriting a library this process has mapped would crash it)
+    path = cpu_kernels._build(kernel_dir() / cpu_kernels.SOURCE, _cc(), tmp_path / "c")
+    path.write_bytes(b"not a shared library")
+    kernel = cpu_kernels.load()
+    assert kernel is not None and kernel.path == path and path.stat().st_size > 1000

@@ -199,16 +199,26 @@ def _concat(a, b):
     return np.concatenate([a, b])
 
 
+_FAN_IN = 8  # parts per combining task: fewer hops than pairs (each costs a transfer)
+
+
+def _fold(combine, *parts):
+    """``combine`` applied to the parts left to right (a fixed order)."""
+    acc = parts[0]
+    for p in parts[1:]:
+        acc = combine(acc, p)
+    return acc
+
+
 def _tree(parts, combine):
-    """Pairwise reduction in a fixed order: depth log2(chunks), size linear in chunks."""
+    """Reduction in a fixed order: groups of up to ``_FAN_IN`` parts, folded left to
+    right, then groups of those; depth log8(chunks), size linear in chunks."""
     from dask import delayed
 
     parts = list(parts)
     while len(parts) > 1:
-        nxt = [delayed(combine)(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-        if len(parts) % 2:
-            nxt.append(parts[-1])
-        parts = nxt
+        parts = [delayed(_fold)(combine, *parts[i:i + _FAN_IN]) if len(parts[i:i + _FAN_IN]) > 1 else parts[i]
+                 for i in range(0, len(parts), _FAN_IN)]
     return parts[0]
 
 

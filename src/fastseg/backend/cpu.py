@@ -310,14 +310,23 @@ class NumPyBackend(Backend):
             # [xc | 1] for runs past _TILE_MAX_K, built once for all of them
             xa = self._augment(xc) if any(r.centers.shape[0] > _TILE_MAX_K for r in runs) else None
             m = e - s
-            olds, mins = [], []
+            w = data.weights[s:e]
+            olds, mins, fused = [], [], []
             for j, r in enumerate(runs):
                 old = self._buffer(f"old{j}", (m,), np.int32)
                 old[...] = r.labels[s:e]
                 olds.append(old)
                 mins.append(self._buffer(f"m{j}", (m,), data.dtype) if with_inertia else None)
-                self._nearest(xc, prep[j], r.labels[s:e], mins[j], xa=xa)
-            w = data.weights[s:e]
+                if prep[j].packed is not None and data.grid is None and old[0] < 0 and (old < 0).all():
+                    # no labels yet (a first step, or a Dask chunk): the kernel adds every
+                    # row to its new centre's totals in the same pass
+                    k = r.centers.shape[0]
+                    sums, counts = np.zeros((k, data.n_features)), np.zeros(k)
+                    self._get_kernel().nearest(xc, prep[j].packed, r.labels[s:e], mins[j], w, sums, counts)
+                    fused.append((sums[None], counts[None], m))
+                else:
+                    self._nearest(xc, prep[j], r.labels[s:e], mins[j], xa=xa)
+                    fused.append(None)
             out = []
             for j, r in enumerate(runs):
                 inertia = 0.0
@@ -325,7 +334,8 @@ class NumPyBackend(Backend):
                     mins[j] += x_sq[s:e]
                     np.maximum(mins[j], 0, out=mins[j])
                     inertia = float(np.dot(mins[j], w))
-                out.append(self._delta(xc, w, r.labels[s:e], olds[j], r.centers.shape[0], data.grid) + (inertia,))
+                delta = fused[j] or self._delta(xc, w, r.labels[s:e], olds[j], r.centers.shape[0], data.grid)
+                out.append(delta + (inertia,))
             return out
 
         changed = [0] * R

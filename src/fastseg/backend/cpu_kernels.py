@@ -31,7 +31,7 @@ import numpy as np
 from .kernels import kernel_dir
 
 SOURCE = "cpu_nearest.c"
-ABI = 1  # fastseg_cpu_abi() of the source this module speaks to
+ABI = 2  # fastseg_cpu_abi() of the source this module speaks to
 # Order matters: the first set that compiles wins (-march=native is not on every compiler).
 _FLAG_SETS = (
     ["-O3", "-march=native", "-ffp-contract=fast"],
@@ -66,7 +66,7 @@ class Kernel:
         self._fn = {}
         for dtype, name in ((np.float32, "nearest_f32"), (np.float64, "nearest_f64")):
             fn = getattr(lib, name)
-            fn.argtypes = [ptr, i64, i64, i64, ptr, ptr, i64, ptr, ptr]
+            fn.argtypes = [ptr, i64, i64, i64, ptr, ptr, i64, ptr, ptr, ptr, ptr, ptr]
             fn.restype = ctypes.c_int
             self._fn[np.dtype(dtype)] = fn
 
@@ -81,15 +81,27 @@ class Kernel:
         np.einsum("ij,ij->i", C, C, out=cn[:k])
         return C2, cn
 
-    def nearest(self, X, packed, labels, mins=None):
-        """Labels and ``min_c(‖c‖² − 2 x·c)`` of the rows of X (rows contiguous)."""
+    def nearest(self, X, packed, labels, mins=None, weights=None, sums=None, counts=None):
+        """Labels and ``min_c(‖c‖² − 2 x·c)`` of the rows of X (rows contiguous).
+
+        With ``sums`` (k, d) and ``counts`` (k,), both float64 and C-contiguous, each
+        row's ``weights``-weighted values are added to its centre's in the same pass.
+        """
         C2, cn = packed
+        if labels.dtype != np.int32 or not labels.flags.c_contiguous or labels.shape != (len(X),):
+            raise ValueError("labels must be a C-contiguous int32 array with one entry per row")
+        acc = sums is not None
+        if acc and not (sums.dtype == counts.dtype == np.float64 and sums.flags.c_contiguous
+                        and weights.dtype == X.dtype and weights.flags.c_contiguous):
+            raise ValueError("sums and counts must be C-contiguous float64, weights of X's dtype")
         n, d = X.shape
         if X.strides[1] != X.itemsize or (n > 1 and X.strides[0] % X.itemsize):
             raise ValueError("the CPU kernel needs rows with contiguous features")
         ldx = X.strides[0] // X.itemsize if n > 1 else d
         rc = self._fn[X.dtype](X.ctypes.data, n, d, ldx, C2.ctypes.data, cn.ctypes.data, C2.shape[0],
-                               labels.ctypes.data, None if mins is None else mins.ctypes.data)
+                               labels.ctypes.data, None if mins is None else mins.ctypes.data,
+                               weights.ctypes.data if acc else None, sums.ctypes.data if acc else None,
+                               counts.ctypes.data if acc else None)
         if rc != 0:
             raise ValueError(f"the CPU kernel does not take d={d}, k={C2.shape[0]} (at most d={self.dmax})")
 
@@ -164,10 +176,16 @@ def load() -> Kernel | None:
                 raise RuntimeError("no C compiler found (set CC to one)")
             src = kernel_dir() / SOURCE
             try:
-                lib_path = _build(src, cc, cache_dir())
+                out_dir = cache_dir()
+                lib_path = _build(src, cc, out_dir)
             except OSError:  # cache folder not writable: a private temporary one
-                lib_path = _build(src, cc, Path(tempfile.gettempdir()) / f"fastseg-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
-            lib = ctypes.CDLL(str(lib_path))
+                out_dir = Path(tempfile.gettempdir()) / f"fastseg-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+                lib_path = _build(src, cc, out_dir)
+            try:
+                lib = ctypes.CDLL(str(lib_path))
+            except OSError:  # a damaged file in the cache: build it again, once
+                lib_path.unlink(missing_ok=True)
+                lib = ctypes.CDLL(str(_build(src, cc, out_dir)))
             if lib.fastseg_cpu_abi() != ABI:
                 raise RuntimeError(f"{lib_path} speaks ABI {lib.fastseg_cpu_abi()}, not {ABI}")
             kernel = Kernel(lib, lib_path)
