@@ -146,7 +146,7 @@ def test_too_many_features_is_refused_not_misread(rng):
         KERNEL.nearest(X, KERNEL.pack(rng.standard_normal((3, d))), np.empty(20, np.int32))
     # the engine never hands it such data: the GEMM path takes over
     be = NumPyBackend(1, compiled=True)
-    assert be._prep_centers(rng.standard_normal((3, 40))).packed is None
+    assert be._prep_centers(rng.standard_normal((3, 60))).packed is None
     assert be._prep_centers(rng.standard_normal((3, 8))).packed is not None
 
 

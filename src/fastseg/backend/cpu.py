@@ -8,8 +8,8 @@ labels; the block's weighted sums come from one sparse (one-hot) product, O(rows
 whatever k is. No n × k matrix is ever formed. Partial results are combined in block
 order, so results do not depend on thread timing.
 
-With up to ``_KERNEL_MAX_D`` features, a compiled kernel (:mod:`.cpu_kernels`) replaces
-the GEMM and argmin where a C compiler is available: two to three times faster there.
+With few features (see :func:`_kernel_pays`), a compiled kernel (:mod:`.cpu_kernels`)
+replaces the GEMM and argmin where a C compiler is available: up to four times faster.
 """
 
 from __future__ import annotations
@@ -31,7 +31,15 @@ from ._base import Backend, Dataset, needs_centering
 _BLOCK_ROWS = 65536  # rows per thread task: big enough to amortise the sparse product
 _GEMM_ELEMS = 524288  # sub-chunk rows × k: few, large numpy calls (each releases the GIL)
 _TILE_MAX_K = 64  # up to here whole-tile ufuncs beat numpy's row-wise argmin (≤ 127: int8 codes)
-_KERNEL_MAX_D = 32  # the compiled kernel beats the GEMM up to here (bench/RESULTS.md, 2026-11-23)
+
+
+def _kernel_pays(k: int, d: int, dtype) -> bool:
+    """Where the compiled kernel beats the GEMM path (``python bench/cpu_kernel.py``,
+    2026-11-23): float64 up to 48 features; float32 up to 16, and up to 48 from 24
+    centres (below that, BLAS's float32 GEMM with few centres is as fast)."""
+    if d > 48:
+        return False
+    return dtype == np.float64 or d <= 16 or k >= 24
 
 
 class _Centres(NamedTuple):
@@ -63,8 +71,8 @@ class NumPyBackend(Backend):
         Worker threads; None uses every core this process may run on.
     compiled : bool or None
         Use the compiled nearest-centre kernel (:mod:`fastseg.backend.cpu_kernels`) for
-        data with up to 32 features: None where it builds, True to insist (an error
-        says why it cannot), False for the NumPy path alone.
+        data with few features, where it is the faster path: None where it builds, True
+        to insist (an error says why it cannot), False for the NumPy path alone.
     """
 
     name = "cpu"
@@ -290,7 +298,7 @@ class NumPyBackend(Backend):
         else:
             gemm = np.vstack([C2T, cn[None, :].astype(C2T.dtype)])  # (d + 1, k): ‖c‖² in the product
             rev = None
-        kernel = self._get_kernel() if C.shape[1] <= _KERNEL_MAX_D else None
+        kernel = self._get_kernel() if _kernel_pays(*C.shape, C.dtype) else None
         packed = kernel.pack(C) if kernel is not None and C.shape[1] <= kernel.dmax else None
         return _Centres(C2T, cn, gemm, rev, packed)
 
@@ -308,7 +316,8 @@ class NumPyBackend(Backend):
         def block(s, e):
             xc = self._rows(data, s, e)
             # [xc | 1] for runs past _TILE_MAX_K, built once for all of them
-            xa = self._augment(xc) if any(r.centers.shape[0] > _TILE_MAX_K for r in runs) else None
+            xa = self._augment(xc) if any(p.packed is None and r.centers.shape[0] > _TILE_MAX_K
+                                          for p, r in zip(prep, runs)) else None
             m = e - s
             w = data.weights[s:e]
             olds, mins, fused = [], [], []
