@@ -1,4 +1,5 @@
-/* fastseg CPU kernel: nearest centre of each row, vectorised across rows.
+/* fastseg CPU kernels: nearest centre of each row, and k-means++ candidate potentials,
+ * vectorised across rows.
  *
  * Compiled at first use with the machine's C compiler (-O3 -march=native) and loaded
  * with ctypes by fastseg/backend/cpu_kernels.py; without a compiler the NumPy path
@@ -26,7 +27,17 @@
  *                     centre's row while the rows are still in L1 (a Lloyd step with no
  *                     previous labels needs no second pass over X), in row order
  *   counts  (k)       IN/OUT  float64, w added likewise (with sums)
- * Returns 0, or -1 when d or kp is outside what the kernel takes (nothing written).
+ *
+ * potentials: for t k-means++ candidates (C2, cn as above, kp ≥ t), each row's
+ * min(closest, ‖x − c‖²) (the same formula: x_sq + ‖c‖² − 2 x·c, clamped at 0), and
+ * per candidate the float64 sums of those times w, kept in LANES partial sums.
+ *   x_sq    (n)       IN   ‖x‖² of every row
+ *   closest (n)       IN   the distance to the nearest chosen centre so far
+ *   out     (t, ldo)  OUT  row j: the candidate j's new closest distances
+ *   lanes   (t, LANES) IN/OUT  float64, the weighted sums added, row r to lane r mod LANES
+ *                     (LANES = 8 for float, 4 for double: fastseg_cpu_lanes_*)
+ *
+ * Both return 0, or -1 when d or kp is outside what the kernel takes (nothing written).
  */
 
 #include <math.h>
@@ -37,17 +48,39 @@
 #define J_TAIL 2        /* the last kp mod 6 centres, so little is padded */
 #define RG 2            /* vectors of rows per step */
 
-int fastseg_cpu_abi(void) { return 2; }
+int fastseg_cpu_abi(void) { return 3; }
 int fastseg_cpu_dmax(void) { return FASTSEG_DMAX; }
 int fastseg_cpu_kpad(void) { return J_TAIL; }
+int fastseg_cpu_lanes_f32(void) { return 8; }
+int fastseg_cpu_lanes_f64(void) { return 4; }
 
-/* One step: centres j0 .. j0+J-1 against the RG row vectors in xt, folded into the
- * running minimum (best, bidx). J is a constant at each call, so the loops unroll. */
-#define DEFINE_STEP(NAME, T, ITYPE)                                                              \
-    static inline __attribute__((always_inline)) void NAME##_step(                               \
+/* Shared by both kernels, per element type: the transposed copy of a group of rows, and
+ * one step of J centres' ‖c‖² − 2 x·c against it (J is a constant at each call, so the
+ * loops unroll and the accumulators stay in registers). */
+#define DEFINE_COMMON(NAME, T, LANES, ITYPE)                                                     \
+    typedef T NAME##_v __attribute__((vector_size(LANES * sizeof(T))));                          \
+    typedef ITYPE NAME##_m __attribute__((vector_size(LANES * sizeof(T))));                      \
+    typedef T NAME##_vu __attribute__((vector_size(LANES * sizeof(T)), aligned(sizeof(T))));     \
+    typedef double NAME##_du __attribute__((vector_size(LANES * sizeof(double)), aligned(8)));   \
+                                                                                                 \
+    static inline int NAME##_load(NAME##_v (*xt)[RG], const T *X, int64_t n, int64_t d,          \
+                                  int64_t ldx, int64_t i0) {                                     \
+        const int G = RG * LANES;                                                                \
+        const int rows = n - i0 < G ? (int)(n - i0) : G;                                         \
+        for (int r = 0; r < G; r++) { /* transpose; missing rows are zeros */                    \
+            if (r < rows) {                                                                      \
+                const T *xr = X + (i0 + r) * ldx;                                                \
+                for (int64_t f = 0; f < d; f++) xt[f][r / LANES][r % LANES] = xr[f];             \
+            } else {                                                                             \
+                for (int64_t f = 0; f < d; f++) xt[f][r / LANES][r % LANES] = 0;                 \
+            }                                                                                    \
+        }                                                                                        \
+        return rows;                                                                             \
+    }                                                                                            \
+                                                                                                 \
+    static inline __attribute__((always_inline)) void NAME##_dist(                               \
         const NAME##_v (*xt)[RG], int64_t d, const T *C2, const T *cn, int64_t j0, const int J,  \
-        NAME##_v *best, NAME##_m *bidx) {                                                        \
-        NAME##_v acc[J_MAIN][RG];                                                                \
+        NAME##_v (*acc)[RG]) {                                                                   \
         for (int j = 0; j < J; j++)                                                              \
             for (int g = 0; g < RG; g++) acc[j][g] = (NAME##_v){0} + cn[j0 + j];                 \
         const T *c = C2 + j0 * d;                                                                \
@@ -56,42 +89,42 @@ int fastseg_cpu_kpad(void) { return J_TAIL; }
                 const T cb = c[j * d + f]; /* a scalar operand is broadcast */                   \
                 for (int g = 0; g < RG; g++) acc[j][g] += xt[f][g] * cb;                         \
             }                                                                                    \
+    }                                                                                            \
+                                                                                                 \
+    static inline int NAME##_bad(int64_t d, int64_t kp, int64_t ldx) {                           \
+        return d < 1 || d > FASTSEG_DMAX || kp < J_TAIL || kp % J_TAIL || ldx < d;               \
+    }
+
+/* Nearest: each step folded into a running minimum (best, bidx); strict less-than, so
+ * the first index wins ties. */
+#define DEFINE_NEAREST(NAME, P, T, LANES, ITYPE)                                                 \
+    static inline __attribute__((always_inline)) void NAME##_step(                               \
+        const P##_v (*xt)[RG], int64_t d, const T *C2, const T *cn, int64_t j0, const int J,     \
+        P##_v *best, P##_m *bidx) {                                                              \
+        P##_v acc[J_MAIN][RG];                                                                   \
+        P##_dist(xt, d, C2, cn, j0, J, acc);                                                     \
         for (int j = 0; j < J; j++) {                                                            \
-            const NAME##_m id = (NAME##_m){0} + (ITYPE)(j0 + j);                                 \
+            const P##_m id = (P##_m){0} + (ITYPE)(j0 + j);                                       \
             for (int g = 0; g < RG; g++) {                                                       \
-                const NAME##_m lt = acc[j][g] < best[g]; /* strict: the first index wins */      \
-                best[g] = (NAME##_v)(((NAME##_m)acc[j][g] & lt) | ((NAME##_m)best[g] & ~lt));    \
+                const P##_m lt = acc[j][g] < best[g];                                            \
+                best[g] = (P##_v)(((P##_m)acc[j][g] & lt) | ((P##_m)best[g] & ~lt));             \
                 bidx[g] = (id & lt) | (bidx[g] & ~lt);                                           \
             }                                                                                    \
         }                                                                                        \
-    }
-
-#define DEFINE_NEAREST(NAME, T, LANES, ITYPE)                                                    \
-    typedef T NAME##_v __attribute__((vector_size(LANES * sizeof(T))));                          \
-    typedef ITYPE NAME##_m __attribute__((vector_size(LANES * sizeof(T))));                      \
-    DEFINE_STEP(NAME, T, ITYPE)                                                                  \
+    }                                                                                            \
                                                                                                  \
     int NAME(const T *X, int64_t n, int64_t d, int64_t ldx, const T *C2, const T *cn, int64_t kp, \
              int32_t *labels, T *mins, const T *w, double *sums, double *counts) {               \
-        if (d < 1 || d > FASTSEG_DMAX || kp < J_TAIL || kp % J_TAIL || ldx < d) return -1;       \
-        NAME##_v xt[FASTSEG_DMAX][RG];                                                           \
-        const int G = RG * LANES;                                                                \
+        if (P##_bad(d, kp, ldx)) return -1;                                                      \
+        P##_v xt[FASTSEG_DMAX][RG];                                                              \
         const int64_t k_main = kp - kp % J_MAIN;                                                 \
-        for (int64_t i0 = 0; i0 < n; i0 += G) {                                                  \
-            const int rows = n - i0 < G ? (int)(n - i0) : G;                                     \
-            for (int r = 0; r < G; r++) { /* transpose; missing rows are zeros */                \
-                if (r < rows) {                                                                  \
-                    const T *xr = X + (i0 + r) * ldx;                                            \
-                    for (int64_t f = 0; f < d; f++) xt[f][r / LANES][r % LANES] = xr[f];         \
-                } else {                                                                         \
-                    for (int64_t f = 0; f < d; f++) xt[f][r / LANES][r % LANES] = 0;             \
-                }                                                                                \
-            }                                                                                    \
-            NAME##_v best[RG];                                                                   \
-            NAME##_m bidx[RG];                                                                   \
+        for (int64_t i0 = 0; i0 < n; i0 += RG * LANES) {                                         \
+            const int rows = P##_load(xt, X, n, d, ldx, i0);                                     \
+            P##_v best[RG];                                                                      \
+            P##_m bidx[RG];                                                                      \
             for (int g = 0; g < RG; g++) {                                                       \
-                best[g] = (NAME##_v){0} + (T)INFINITY;                                           \
-                bidx[g] = (NAME##_m){0};                                                         \
+                best[g] = (P##_v){0} + (T)INFINITY;                                              \
+                bidx[g] = (P##_m){0};                                                            \
             }                                                                                    \
             int64_t j0 = 0;                                                                      \
             for (; j0 < k_main; j0 += J_MAIN) NAME##_step(xt, d, C2, cn, j0, J_MAIN, best, bidx); \
@@ -112,5 +145,64 @@ int fastseg_cpu_kpad(void) { return J_TAIL; }
         return 0;                                                                                \
     }
 
-DEFINE_NEAREST(nearest_f32, float, 8, int32_t)
-DEFINE_NEAREST(nearest_f64, double, 4, int64_t)
+/* Potentials: each step's distances become min(closest, x_sq + acc) (clamped at 0),
+ * stored for the caller and, times the weights, added to LANES float64 partial sums per
+ * candidate (row r of the data to lane r mod LANES; the caller adds the lanes). */
+#define DEFINE_POTENTIALS(NAME, P, T, LANES)                                                     \
+    static inline __attribute__((always_inline)) void NAME##_step(                               \
+        const P##_v (*xt)[RG], int64_t d, const T *C2, const T *cn, int64_t j0, const int J,     \
+        int64_t t, const T *x_sq, const T *closest, const T *w, int64_t i0, int rows, T *out,    \
+        int64_t ldo, double *lanes) {                                                            \
+        P##_v acc[J_MAIN][RG];                                                                   \
+        P##_dist(xt, d, C2, cn, j0, J, acc);                                                     \
+        for (int j = 0; j < J && j0 + j < t; j++) {                                              \
+            T *o = out + (j0 + j) * ldo + i0;                                                    \
+            double *ln = lanes + (j0 + j) * LANES;                                               \
+            if (rows == RG * LANES) {                                                            \
+                P##_du tot = *(const P##_du *)ln;                                                \
+                for (int g = 0; g < RG; g++) {                                                   \
+                    P##_v v = acc[j][g] + *(const P##_vu *)(x_sq + i0 + g * LANES);              \
+                    v = (P##_v)((P##_m)v & (P##_m)(v > 0)); /* max(v, 0); −ε from rounding */    \
+                    const P##_v c = *(const P##_vu *)(closest + i0 + g * LANES);                 \
+                    const P##_m lt = c < v;                                                      \
+                    v = (P##_v)(((P##_m)c & lt) | ((P##_m)v & ~lt));                             \
+                    *(P##_vu *)(o + g * LANES) = v;                                              \
+                    tot += __builtin_convertvector(v, P##_du) *                                  \
+                           __builtin_convertvector(*(const P##_vu *)(w + i0 + g * LANES), P##_du); \
+                }                                                                                \
+                *(P##_du *)ln = tot;                                                             \
+            } else {                                                                             \
+                for (int r = 0; r < rows; r++) {                                                 \
+                    T v = acc[j][r / LANES][r % LANES] + x_sq[i0 + r];                           \
+                    v = v > 0 ? v : 0;                                                           \
+                    v = closest[i0 + r] < v ? closest[i0 + r] : v;                               \
+                    o[r] = v;                                                                    \
+                    ln[r % LANES] += (double)v * (double)w[i0 + r];                              \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    int NAME(const T *X, int64_t n, int64_t d, int64_t ldx, const T *C2, const T *cn, int64_t kp, \
+             int64_t t, const T *x_sq, const T *closest, const T *w, T *out, int64_t ldo,        \
+             double *lanes) {                                                                    \
+        if (P##_bad(d, kp, ldx) || t > kp || ldo < n) return -1;                                 \
+        P##_v xt[FASTSEG_DMAX][RG];                                                              \
+        const int64_t k_main = kp - kp % J_MAIN;                                                 \
+        for (int64_t i0 = 0; i0 < n; i0 += RG * LANES) {                                         \
+            const int rows = P##_load(xt, X, n, d, ldx, i0);                                     \
+            int64_t j0 = 0;                                                                      \
+            for (; j0 < k_main; j0 += J_MAIN)                                                    \
+                NAME##_step(xt, d, C2, cn, j0, J_MAIN, t, x_sq, closest, w, i0, rows, out, ldo, lanes); \
+            for (; j0 < kp; j0 += J_TAIL)                                                        \
+                NAME##_step(xt, d, C2, cn, j0, J_TAIL, t, x_sq, closest, w, i0, rows, out, ldo, lanes); \
+        }                                                                                        \
+        return 0;                                                                                \
+    }
+
+DEFINE_COMMON(f32, float, 8, int32_t)
+DEFINE_COMMON(f64, double, 4, int64_t)
+DEFINE_NEAREST(nearest_f32, f32, float, 8, int32_t)
+DEFINE_NEAREST(nearest_f64, f64, double, 4, int64_t)
+DEFINE_POTENTIALS(potentials_f32, f32, float, 8)
+DEFINE_POTENTIALS(potentials_f64, f64, double, 4)

@@ -244,3 +244,37 @@ def test_a_damaged_cached_library_is_rebuilt(tmp_path, monkeypatch):
     path.write_bytes(b"not a shared library")
     kernel = cpu_kernels.load()
     assert kernel is not None and kernel.path == path and path.stat().st_size > 1000
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,t,d", [(1, 1, 1), (17, 3, 5), (4099, 7, 16), (1031, 2, 48)])
+def test_kernel_potentials(rng, n, t, d, dtype):
+    X = rng.standard_normal((n, d)).astype(dtype)
+    w = rng.uniform(0.1, 2, n).astype(dtype)
+    cand = X[rng.choice(n, t)] + rng.normal(0, 0.5, (t, d)).astype(dtype)
+    if n > 1:
+        cand[0] = X[1]  # a candidate that is a row: its distance must clamp at 0, not go below
+    closest = (rng.uniform(0, 3 * d, n)).astype(dtype)
+    x_sq = np.einsum("ij,ij->i", X, X)
+    wide = np.full((t, n + 5), np.nan, dtype)
+    out = wide[:, 2:n + 2]  # rows n + 5 apart
+    tot = KERNEL.potentials(X, KERNEL.pack(cand), t, x_sq, closest, w, out)
+    ref = np.minimum(((X[None, :, :].astype(np.float64) - cand[:, None, :]) ** 2).sum(-1), closest)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(out, ref, rtol=tol, atol=tol * d)
+    assert np.all(out >= 0)
+    assert np.isnan(wide[:, :2]).all() and np.isnan(wide[:, n + 2:]).all()  # nothing outside
+    np.testing.assert_allclose(tot, out.astype(np.float64) @ w.astype(np.float64), rtol=1e-12)
+
+
+@needs_kernel
+@pytest.mark.parametrize("loader", [load_iris, load_digits])
+def test_kmeans_plusplus_same_seeds_with_and_without_the_kernel(loader):
+    X = StandardScaler().fit_transform(loader().data)  # float64: the kernel takes up to 48 features
+    if X.shape[1] > 48:
+        X = X[:, :40]  # digits has 64
+    assert NumPyBackend(1, compiled=True)._prep_centers(X[:4]).packed is not None
+    seeds = [fastseg.kmeans_plusplus(X, 10, random_state=5, device=NumPyBackend(2, compiled=c))[1]
+             for c in (True, False)]
+    np.testing.assert_array_equal(*seeds)

@@ -539,16 +539,22 @@ class NumPyBackend(Backend):
     def kpp_potentials(self, data, candidates, closest, out):
         x_sq = self._x_sq(data)
         cand = np.ascontiguousarray(candidates, dtype=data.dtype)
-        C2T, cn = self._prep_centers(cand)[:2]
-        C2 = np.ascontiguousarray(C2T.T)
-        cnT = cn[:, None]
+        prep = self._prep_centers(cand)
+        C2 = np.ascontiguousarray(prep.C2T.T)
+        cnT = prep.cn[:, None]
+        t = cand.shape[0]
+        w = data.weights
 
         def block(s, e):
             D = out[:, s:e]
+            if prep.packed is not None:  # one pass: distances, minimum, weighted sums
+                return self._get_kernel().potentials(self._rows(data, s, e), prep.packed, t, x_sq[s:e],
+                                                     closest[s:e], w[s:e], D)
             np.matmul(C2, self._rows(data, s, e).T, out=D)
             D += cnT
             D += x_sq[s:e]
+            np.maximum(D, 0, out=D)  # rounding can leave −ε where a row is a candidate
             np.minimum(D, closest[s:e], out=D)
-            return (D @ data.weights[s:e]).astype(np.float64)
+            return (D @ w[s:e]).astype(np.float64)
 
         return np.sum(self._run(data.n_samples, block), axis=0)

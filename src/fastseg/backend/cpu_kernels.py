@@ -31,7 +31,7 @@ import numpy as np
 from .kernels import kernel_dir
 
 SOURCE = "cpu_nearest.c"
-ABI = 2  # fastseg_cpu_abi() of the source this module speaks to
+ABI = 3  # fastseg_cpu_abi() of the source this module speaks to
 # Order matters: the first set that compiles wins (-march=native is not on every compiler).
 _FLAG_SETS = (
     ["-O3", "-march=native", "-ffp-contract=fast"],
@@ -46,7 +46,7 @@ reason: str | None = None  # why the kernel is not available (None while it is, 
 
 
 class Kernel:
-    """The loaded library: ``nearest(X, C2, cn, labels, mins)`` for float32 and float64.
+    """The loaded library: :meth:`nearest` and :meth:`potentials`, float32 and float64.
 
     Attributes
     ----------
@@ -69,6 +69,13 @@ class Kernel:
             fn.argtypes = [ptr, i64, i64, i64, ptr, ptr, i64, ptr, ptr, ptr, ptr, ptr]
             fn.restype = ctypes.c_int
             self._fn[np.dtype(dtype)] = fn
+        self._pot, self._lanes = {}, {}
+        for dtype, name in ((np.float32, "potentials_f32"), (np.float64, "potentials_f64")):
+            self._lanes[np.dtype(dtype)] = int(getattr(lib, f"fastseg_cpu_lanes_{name[-3:]}")())
+            fn = getattr(lib, name)
+            fn.argtypes = [ptr, i64, i64, i64, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, i64, ptr]
+            fn.restype = ctypes.c_int
+            self._pot[np.dtype(dtype)] = fn
 
     def pack(self, centers):
         """``(−2C, ‖c‖²)`` padded to a multiple of :attr:`kpad` rows (zeros, +inf)."""
@@ -80,6 +87,36 @@ class Kernel:
         cn = np.full(kp, np.inf, C.dtype)
         np.einsum("ij,ij->i", C, C, out=cn[:k])
         return C2, cn
+
+    @staticmethod
+    def _row_stride(X):
+        n, d = X.shape
+        if X.strides[1] != X.itemsize or (n > 1 and X.strides[0] % X.itemsize):
+            raise ValueError("the CPU kernel needs rows with contiguous features")
+        return X.strides[0] // X.itemsize if n > 1 else d
+
+    def potentials(self, X, packed, t, x_sq, closest, weights, out):
+        """k-means++: ``out[j] = min(closest, ‖x − c_j‖²)`` for the first ``t`` packed
+        candidates; returns ``Σ weights · out[j]`` per candidate (float64, a fixed order).
+
+        ``out`` is (t, n) with contiguous rows (a column slice of a wider array is fine);
+        the 1-D arrays are contiguous, of X's dtype.
+        """
+        C2, cn = packed
+        n, d = X.shape
+        for name, a in (("x_sq", x_sq), ("closest", closest), ("weights", weights)):
+            if a.dtype != X.dtype or not a.flags.c_contiguous or a.shape != (n,):
+                raise ValueError(f"{name} must be a contiguous ({n},) array of {X.dtype}")
+        if out.dtype != X.dtype or out.shape != (t, n) or (n > 1 and out.strides[1] != out.itemsize):
+            raise ValueError("out must be (t, n) of X's dtype with contiguous rows")
+        ldo = out.strides[0] // out.itemsize if t > 1 else n
+        lanes = np.zeros((t, self._lanes[X.dtype]))
+        rc = self._pot[X.dtype](X.ctypes.data, n, d, self._row_stride(X), C2.ctypes.data, cn.ctypes.data,
+                                C2.shape[0], t, x_sq.ctypes.data, closest.ctypes.data, weights.ctypes.data,
+                                out.ctypes.data, ldo, lanes.ctypes.data)
+        if rc != 0:
+            raise ValueError(f"the CPU kernel does not take d={d}, t={t} candidates (at most d={self.dmax})")
+        return lanes.sum(axis=1)
 
     def nearest(self, X, packed, labels, mins=None, weights=None, sums=None, counts=None):
         """Labels and ``min_c(‖c‖² − 2 x·c)`` of the rows of X (rows contiguous).
@@ -95,9 +132,7 @@ class Kernel:
                         and weights.dtype == X.dtype and weights.flags.c_contiguous):
             raise ValueError("sums and counts must be C-contiguous float64, weights of X's dtype")
         n, d = X.shape
-        if X.strides[1] != X.itemsize or (n > 1 and X.strides[0] % X.itemsize):
-            raise ValueError("the CPU kernel needs rows with contiguous features")
-        ldx = X.strides[0] // X.itemsize if n > 1 else d
+        ldx = self._row_stride(X)
         rc = self._fn[X.dtype](X.ctypes.data, n, d, ldx, C2.ctypes.data, cn.ctypes.data, C2.shape[0],
                                labels.ctypes.data, None if mins is None else mins.ctypes.data,
                                weights.ctypes.data if acc else None, sums.ctypes.data if acc else None,
