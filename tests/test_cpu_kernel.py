@@ -62,6 +62,10 @@ def _check(X, C, labels, mins, dtype):
     np.testing.assert_array_less(np.abs(mins - D[rows, labels]), eps + 1e-30)
 
 
+def _rows_and_weights(rng, n, d, dtype):
+    return rng.standard_normal((n, d)).astype(dtype), rng.uniform(0.1, 2, n).astype(dtype)
+
+
 SHAPES = [  # (n, k, d): row groups are 16 (float32) or 8 (float64) rows; centre steps 6 and 2
     (1, 1, 1),
     (2, 1, 3),
@@ -217,8 +221,7 @@ def test_backend_pickles_its_choice():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n,k,d", [(1, 1, 1), (17, 3, 5), (4099, 64, 16), (1031, 13, 32)])
 def test_kernel_adds_rows_to_their_centres(rng, n, k, d, dtype):
-    X = rng.standard_normal((n, d)).astype(dtype)
-    w = rng.uniform(0.1, 2, n).astype(dtype)
+    X, w = _rows_and_weights(rng, n, d, dtype)
     C = rng.standard_normal((k, d)).astype(dtype)
     sums, counts = np.full((k, d), 0.5), np.full(k, 0.25)  # added to, not overwritten
     labels = np.empty(n, np.int32)
@@ -250,8 +253,7 @@ def test_a_damaged_cached_library_is_rebuilt(tmp_path, monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n,t,d", [(1, 1, 1), (17, 3, 5), (4099, 7, 16), (1031, 2, 48)])
 def test_kernel_potentials(rng, n, t, d, dtype):
-    X = rng.standard_normal((n, d)).astype(dtype)
-    w = rng.uniform(0.1, 2, n).astype(dtype)
+    X, w = _rows_and_weights(rng, n, d, dtype)
     cand = X[rng.choice(n, t)] + rng.normal(0, 0.5, (t, d)).astype(dtype)
     if n > 1:
         cand[0] = X[1]  # a candidate that is a row: its distance must clamp at 0, not go below
