@@ -147,4 +147,14 @@ def test_console_script_help_and_usage_errors():
 
 def test_bench_command(capsys):
     assert main(["bench", "--n", "20000", "--k", "4"]) == 0
-    assert "ratio fastseg/scikit-learn" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ratio fastseg/scikit-learn" in out
+    assert "engine: CPU engine" in out and "compiled kernel" in out
+
+
+def test_bench_says_when_the_compiled_kernel_is_off(capsys, monkeypatch):
+    from fastseg import backend
+
+    monkeypatch.setattr(backend, "_CPU", backend.NumPyBackend(1, compiled=False))
+    assert main(["bench", "--n", "5000", "--k", "3", "--device", "cpu"]) == 0
+    assert "compiled kernel off (compiled=False)" in capsys.readouterr().out

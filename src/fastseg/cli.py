@@ -286,6 +286,10 @@ def cmd_bench(args):
             km = make().fit(X)
             ts.append((time.perf_counter() - t) / km.n_iter_)
         rows.append((name, float(np.median(ts)) * 1e3))
+    from .backend import get_backend
+
+    engine = get_backend(args.device)
+    print("engine:", engine.describe() if hasattr(engine, "describe") else repr(engine))
     print(f"Lloyd iteration, n={args.n:,} d={args.d} k={args.k} float32, median of 3 fits:")
     for name, ms in rows:
         print(f"  {name:13s} {ms:8.2f} ms")

@@ -91,6 +91,17 @@ class NumPyBackend(Backend):
     def __repr__(self) -> str:
         return f"NumPyBackend(n_threads={self.n_threads}, compiled={self.compiled})"
 
+    def describe(self) -> str:
+        """One line for people: threads and whether the compiled kernel runs (and if not, why)."""
+        kernel = self._get_kernel()
+        if kernel is not None:
+            how = f"compiled kernel on ({kernel.path})"
+        elif self.compiled is False:
+            how = "compiled kernel off (compiled=False)"
+        else:
+            how = f"compiled kernel off: {cpu_kernels.reason}; the NumPy path runs"
+        return f"CPU engine, {self.n_threads} threads, {how}"
+
     def _get_kernel(self):
         """The compiled kernel, or None (``compiled=False``, or it cannot be built)."""
         if self._kernel_state is None:
