@@ -142,11 +142,14 @@ class Kernel:
 
 
 def _compiler():
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    cmd = shlex.split(cc)
-    if not cmd or shutil.which(cmd[0]) is None:
-        return None
-    return cmd
+    """``CC`` if set (and only it), else Python's own compiler, else cc, gcc or clang."""
+    env = os.environ.get("CC")
+    options = [env] if env else [sysconfig.get_config_var("CC"), "cc", "gcc", "clang"]
+    for cc in options:
+        cmd = shlex.split(cc or "")
+        if cmd and shutil.which(cmd[0]):
+            return cmd
+    return None
 
 
 def _cpu_id() -> str:
