@@ -62,11 +62,21 @@ int fastseg_cpu_lanes_f64(void) { return 4; }
     typedef ITYPE NAME##_m __attribute__((vector_size(LANES * sizeof(T))));                      \
     typedef T NAME##_vu __attribute__((vector_size(LANES * sizeof(T)), aligned(sizeof(T))));     \
     typedef double NAME##_du __attribute__((vector_size(LANES * sizeof(double)), aligned(8)));   \
+    typedef int32_t NAME##_lu __attribute__((vector_size(LANES * sizeof(int32_t)), aligned(4))); \
                                                                                                  \
     static inline int NAME##_load(NAME##_v (*xt)[RG], const T *X, int64_t n, int64_t d,          \
                                   int64_t ldx, int64_t i0) {                                     \
         const int G = RG * LANES;                                                                \
         const int rows = n - i0 < G ? (int)(n - i0) : G;                                         \
+        if (rows == G) { /* column by column: each xt vector written whole */                \
+            for (int64_t f = 0; f < d; f++)                                                      \
+                for (int g = 0; g < RG; g++) {                                                   \
+                    NAME##_v v;                                                                  \
+                    for (int l = 0; l < LANES; l++) v[l] = X[(i0 + g * LANES + l) * ldx + f];    \
+                    xt[f][g] = v;                                                                \
+                }                                                                                \
+            return rows;                                                                         \
+        }                                                                                        \
         for (int r = 0; r < G; r++) { /* transpose; missing rows are zeros */                    \
             if (r < rows) {                                                                      \
                 const T *xr = X + (i0 + r) * ldx;                                                \
@@ -129,6 +139,13 @@ int fastseg_cpu_lanes_f64(void) { return 4; }
             int64_t j0 = 0;                                                                      \
             for (; j0 < k_main; j0 += J_MAIN) NAME##_step(xt, d, C2, cn, j0, J_MAIN, best, bidx); \
             for (; j0 < kp; j0 += J_TAIL) NAME##_step(xt, d, C2, cn, j0, J_TAIL, best, bidx);    \
+            if (rows == RG * LANES && !sums) { /* whole vectors out */                           \
+                for (int g = 0; g < RG; g++) {                                                   \
+                    *(P##_lu *)(labels + i0 + g * LANES) = __builtin_convertvector(bidx[g], P##_lu); \
+                    if (mins) *(P##_vu *)(mins + i0 + g * LANES) = best[g];                      \
+                }                                                                                \
+                continue;                                                                        \
+            }                                                                                    \
             for (int r = 0; r < rows; r++) {                                                     \
                 const int32_t lab = (int32_t)bidx[r / LANES][r % LANES];                         \
                 labels[i0 + r] = lab;                                                            \

@@ -35,11 +35,11 @@ _TILE_MAX_K = 64  # up to here whole-tile ufuncs beat numpy's row-wise argmin (â
 
 def _kernel_pays(k: int, d: int, dtype) -> bool:
     """Where the compiled kernel beats the GEMM path (``python bench/cpu_kernel.py``,
-    2026-11-23): float64 up to 48 features; float32 up to 16, and up to 48 from 24
-    centres (below that, BLAS's float32 GEMM with few centres is as fast)."""
-    if d > 48:
-        return False
-    return dtype == np.float64 or d <= 16 or k >= 24
+    2026-11-23): float64 up to 48 features; float32 up to 16, and up to 32 from 24
+    centres (with fewer centres, or more features, BLAS's float32 GEMM is as fast)."""
+    if dtype == np.float64:
+        return d <= 48
+    return d <= 16 or (d <= 32 and k >= 24)
 
 
 class _Centres(NamedTuple):
