@@ -20,13 +20,17 @@
  *   X       (n, ldx)  IN   row-major rows, d ≤ FASTSEG_DMAX values used per row
  *   C2      (kp, d)   IN   −2·centres, kp even (a padding row: zeros)
  *   cn      (kp)      IN   ‖c‖² (padding: +inf, never chosen)
- *   labels  (n)       OUT  index of the nearest centre
+ *   k                 IN   the number of real centres (≤ kp): labels are below it
+ *   labels  (n)       OUT  index of the nearest centre; with sums, IN as well: the
+ *                     previous labels (−1: none yet)
  *   mins    (n)       OUT  ‖c‖² − 2 x·c of that centre (NULL: skipped)
  *   w       (n)       IN   row weights, read only with sums
- *   sums    (k, d)    IN/OUT  float64; when not NULL, w·x of every row is added to its
- *                     centre's row while the rows are still in L1 (a Lloyd step with no
- *                     previous labels needs no second pass over X), in row order
- *   counts  (k)       IN/OUT  float64, w added likewise (with sums)
+ *   sums    (k, d)    IN/OUT  float64 per-centre totals of w·x, or NULL. Given, a row whose
+ *                     label changes moves from its old centre's total (if it had one) to
+ *                     its new one, while it is still in L1: Lloyd's incremental update,
+ *                     with no second pass over X; rows in order, so the result is fixed
+ *   counts  (k)       IN/OUT  float64, w moved likewise (with sums)
+ *   changed (1)       IN/OUT  with sums: the number of rows whose label changed, added
  *
  * potentials: for t k-means++ candidates (C2, cn as above, kp ≥ t), each row's
  * min(closest, ‖x − c‖²) (the same formula: x_sq + ‖c‖² − 2 x·c, clamped at 0), and
@@ -48,7 +52,7 @@
 #define J_TAIL 2        /* the last kp mod 6 centres, so little is padded */
 #define RG 2            /* vectors of rows per step */
 
-int fastseg_cpu_abi(void) { return 3; }
+int fastseg_cpu_abi(void) { return 5; }
 int fastseg_cpu_dmax(void) { return FASTSEG_DMAX; }
 int fastseg_cpu_kpad(void) { return J_TAIL; }
 int fastseg_cpu_lanes_f32(void) { return 8; }
@@ -108,6 +112,22 @@ int fastseg_cpu_lanes_f64(void) { return 4; }
 /* Nearest: each step folded into a running minimum (best, bidx); strict less-than, so
  * the first index wins ties. */
 #define DEFINE_NEAREST(NAME, P, T, LANES, ITYPE)                                                 \
+    /* row i leaves centre `from` (none when −1) for centre `to`; returns 1 */                   \
+    static inline int NAME##_move(const T *X, int64_t d, int64_t ldx, const T *w, double *sums,  \
+                                  double *counts, int64_t k, int64_t i, int32_t from, int32_t to) { \
+        const T *xr = X + i * ldx;                                                               \
+        const double wr = (double)w[i];                                                          \
+        double *st = sums + (int64_t)to * d;                                                     \
+        for (int64_t f = 0; f < d; f++) st[f] += wr * (double)xr[f];                             \
+        counts[to] += wr;                                                                        \
+        if (from >= 0 && from < k) { /* any other value: no previous centre */                  \
+            double *sf = sums + (int64_t)from * d;                                               \
+            for (int64_t f = 0; f < d; f++) sf[f] -= wr * (double)xr[f];                         \
+            counts[from] -= wr;                                                                  \
+        }                                                                                        \
+        return 1;                                                                                \
+    }                                                                                            \
+                                                                                                 \
     static inline __attribute__((always_inline)) void NAME##_step(                               \
         const P##_v (*xt)[RG], int64_t d, const T *C2, const T *cn, int64_t j0, const int J,     \
         P##_v *best, P##_m *bidx) {                                                              \
@@ -124,8 +144,10 @@ int fastseg_cpu_lanes_f64(void) { return 4; }
     }                                                                                            \
                                                                                                  \
     int NAME(const T *X, int64_t n, int64_t d, int64_t ldx, const T *C2, const T *cn, int64_t kp, \
-             int32_t *labels, T *mins, const T *w, double *sums, double *counts) {               \
-        if (P##_bad(d, kp, ldx)) return -1;                                                      \
+             int64_t k, int32_t *labels, T *mins, const T *w, double *sums, double *counts,      \
+             int64_t *changed) {                                                                 \
+        if (P##_bad(d, kp, ldx) || k < 1 || k > kp) return -1;                                   \
+        int64_t moved = 0;                                                                       \
         P##_v xt[FASTSEG_DMAX][RG];                                                              \
         const int64_t k_main = kp - kp % J_MAIN;                                                 \
         for (int64_t i0 = 0; i0 < n; i0 += RG * LANES) {                                         \
@@ -139,26 +161,31 @@ int fastseg_cpu_lanes_f64(void) { return 4; }
             int64_t j0 = 0;                                                                      \
             for (; j0 < k_main; j0 += J_MAIN) NAME##_step(xt, d, C2, cn, j0, J_MAIN, best, bidx); \
             for (; j0 < kp; j0 += J_TAIL) NAME##_step(xt, d, C2, cn, j0, J_TAIL, best, bidx);    \
-            if (rows == RG * LANES && !sums) { /* whole vectors out */                           \
+            if (rows == RG * LANES) { /* whole vectors out; rows that moved one by one */        \
                 for (int g = 0; g < RG; g++) {                                                   \
-                    *(P##_lu *)(labels + i0 + g * LANES) = __builtin_convertvector(bidx[g], P##_lu); \
+                    const P##_lu lab = __builtin_convertvector(bidx[g], P##_lu);                 \
+                    int32_t *lp = labels + i0 + g * LANES;                                       \
+                    if (sums) {                                                                  \
+                        const P##_lu old = *(const P##_lu *)lp;                                  \
+                        for (int l = 0; l < LANES; l++)                                          \
+                            if (lab[l] != old[l])                                                \
+                                moved += NAME##_move(X, d, ldx, w, sums, counts, k, i0 + g * LANES + l, \
+                                                     old[l], lab[l]);                            \
+                    }                                                                            \
+                    *(P##_lu *)lp = lab;                                                         \
                     if (mins) *(P##_vu *)(mins + i0 + g * LANES) = best[g];                      \
                 }                                                                                \
                 continue;                                                                        \
             }                                                                                    \
             for (int r = 0; r < rows; r++) {                                                     \
                 const int32_t lab = (int32_t)bidx[r / LANES][r % LANES];                         \
+                if (sums && labels[i0 + r] != lab)                                               \
+                    moved += NAME##_move(X, d, ldx, w, sums, counts, k, i0 + r, labels[i0 + r], lab); \
                 labels[i0 + r] = lab;                                                            \
                 if (mins) mins[i0 + r] = best[r / LANES][r % LANES];                             \
-                if (sums) {                                                                      \
-                    const T *xr = X + (i0 + r) * ldx;                                            \
-                    const double wr = (double)w[i0 + r];                                         \
-                    double *sr = sums + (int64_t)lab * d;                                        \
-                    for (int64_t f = 0; f < d; f++) sr[f] += wr * (double)xr[f];                 \
-                    counts[lab] += wr;                                                           \
-                }                                                                                \
             }                                                                                    \
         }                                                                                        \
+        if (sums) *changed += moved;                                                             \
         return 0;                                                                                \
     }
 

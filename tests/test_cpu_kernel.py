@@ -224,8 +224,8 @@ def test_kernel_adds_rows_to_their_centres(rng, n, k, d, dtype):
     X, w = _rows_and_weights(rng, n, d, dtype)
     C = rng.standard_normal((k, d)).astype(dtype)
     sums, counts = np.full((k, d), 0.5), np.full(k, 0.25)  # added to, not overwritten
-    labels = np.empty(n, np.int32)
-    KERNEL.nearest(X, KERNEL.pack(C), labels, None, w, sums, counts)
+    labels = np.full(n, -1, np.int32)  # no previous labels: every row is added
+    assert KERNEL.nearest(X, KERNEL.pack(C), labels, None, w, sums, counts) == n
     ref_s, ref_c = np.full((k, d), 0.5), np.full(k, 0.25)
     np.add.at(ref_s, labels, X.astype(np.float64) * w[:, None].astype(np.float64))
     np.add.at(ref_c, labels, w.astype(np.float64))
@@ -280,3 +280,28 @@ def test_kmeans_plusplus_same_seeds_with_and_without_the_kernel(loader):
     seeds = [fastseg.kmeans_plusplus(X, 10, random_state=5, device=NumPyBackend(2, compiled=c))[1]
              for c in (True, False)]
     np.testing.assert_array_equal(*seeds)
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_moves_rows_that_change_label(rng, dtype):
+    n, k, d = 3001, 9, 6
+    X, w = _rows_and_weights(rng, n, d, dtype)
+    C_old = rng.standard_normal((k, d)).astype(dtype)
+    C_new = C_old + rng.normal(0, 0.3, (k, d)).astype(dtype)
+    old = np.full(n, -1, np.int32)
+    sums, counts = np.zeros((k, d)), np.zeros(k)
+    KERNEL.nearest(X, KERNEL.pack(C_old), old, None, w, sums, counts)
+    labels = old.copy()
+    moved = KERNEL.nearest(X, KERNEL.pack(C_new), labels, None, w, sums, counts)
+    assert moved == np.count_nonzero(labels != old) and 0 < moved < n
+    # the totals are now those of the new labels, as if summed afresh
+    ref_s, ref_c = np.zeros((k, d)), np.zeros(k)
+    np.add.at(ref_s, labels, X.astype(np.float64) * w[:, None].astype(np.float64))
+    np.add.at(ref_c, labels, w.astype(np.float64))
+    np.testing.assert_allclose(sums, ref_s, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(counts, ref_c, rtol=1e-10, atol=1e-10)
+    # same centres again: nothing moves, nothing changes
+    before = sums.copy()
+    assert KERNEL.nearest(X, KERNEL.pack(C_new), labels, None, w, sums, counts) == 0
+    np.testing.assert_array_equal(sums, before)

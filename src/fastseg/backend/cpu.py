@@ -333,20 +333,21 @@ class NumPyBackend(Backend):
             w = data.weights[s:e]
             olds, mins, fused = [], [], []
             for j, r in enumerate(runs):
+                mins.append(self._buffer(f"m{j}", (m,), data.dtype) if with_inertia else None)
+                if prep[j].packed is not None and data.grid is None:
+                    # the kernel moves rows that change label between the totals in the
+                    # same pass (float64); the grid's exact totals take the NumPy route
+                    k = r.centers.shape[0]
+                    sums, counts = np.zeros((k, data.n_features)), np.zeros(k)
+                    ch = self._get_kernel().nearest(xc, prep[j].packed, r.labels[s:e], mins[j], w, sums, counts)
+                    fused.append((sums[None], counts[None], ch) if ch else (None, None, 0))
+                    olds.append(None)
+                    continue
                 old = self._buffer(f"old{j}", (m,), np.int32)
                 old[...] = r.labels[s:e]
                 olds.append(old)
-                mins.append(self._buffer(f"m{j}", (m,), data.dtype) if with_inertia else None)
-                if prep[j].packed is not None and data.grid is None and old[0] < 0 and (old < 0).all():
-                    # no labels yet (a first step, or a Dask chunk): the kernel adds every
-                    # row to its new centre's totals in the same pass
-                    k = r.centers.shape[0]
-                    sums, counts = np.zeros((k, data.n_features)), np.zeros(k)
-                    self._get_kernel().nearest(xc, prep[j].packed, r.labels[s:e], mins[j], w, sums, counts)
-                    fused.append((sums[None], counts[None], m))
-                else:
-                    self._nearest(xc, prep[j], r.labels[s:e], mins[j], xa=xa)
-                    fused.append(None)
+                self._nearest(xc, prep[j], r.labels[s:e], mins[j], xa=xa)
+                fused.append(None)
             out = []
             for j, r in enumerate(runs):
                 inertia = 0.0

@@ -31,7 +31,7 @@ import numpy as np
 from .kernels import kernel_dir
 
 SOURCE = "cpu_nearest.c"
-ABI = 3  # fastseg_cpu_abi() of the source this module speaks to
+ABI = 5  # fastseg_cpu_abi() of the source this module speaks to
 # Order matters: the first set that compiles wins (-march=native is not on every compiler).
 _FLAG_SETS = (
     ["-O3", "-march=native", "-ffp-contract=fast"],
@@ -66,7 +66,7 @@ class Kernel:
         self._fn = {}
         for dtype, name in ((np.float32, "nearest_f32"), (np.float64, "nearest_f64")):
             fn = getattr(lib, name)
-            fn.argtypes = [ptr, i64, i64, i64, ptr, ptr, i64, ptr, ptr, ptr, ptr, ptr]
+            fn.argtypes = [ptr, i64, i64, i64, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr]
             fn.restype = ctypes.c_int
             self._fn[np.dtype(dtype)] = fn
         self._pot, self._lanes = {}, {}
@@ -78,7 +78,8 @@ class Kernel:
             self._pot[np.dtype(dtype)] = fn
 
     def pack(self, centers):
-        """``(−2C, ‖c‖²)`` padded to a multiple of :attr:`kpad` rows (zeros, +inf)."""
+        """``(−2C, ‖c‖², k)``, the first two padded to a multiple of :attr:`kpad` rows
+        (zeros, +inf)."""
         C = np.asarray(centers)
         k, d = C.shape
         kp = -(-k // self.kpad) * self.kpad
@@ -86,7 +87,7 @@ class Kernel:
         np.multiply(C, -2, out=C2[:k])
         cn = np.full(kp, np.inf, C.dtype)
         np.einsum("ij,ij->i", C, C, out=cn[:k])
-        return C2, cn
+        return C2, cn, k
 
     @staticmethod
     def _row_stride(X):
@@ -102,7 +103,7 @@ class Kernel:
         ``out`` is (t, n) with contiguous rows (a column slice of a wider array is fine);
         the 1-D arrays are contiguous, of X's dtype.
         """
-        C2, cn = packed
+        C2, cn, _ = packed
         n, d = X.shape
         for name, a in (("x_sq", x_sq), ("closest", closest), ("weights", weights)):
             if a.dtype != X.dtype or not a.flags.c_contiguous or a.shape != (n,):
@@ -121,24 +122,29 @@ class Kernel:
     def nearest(self, X, packed, labels, mins=None, weights=None, sums=None, counts=None):
         """Labels and ``min_c(‖c‖² − 2 x·c)`` of the rows of X (rows contiguous).
 
-        With ``sums`` (k, d) and ``counts`` (k,), both float64 and C-contiguous, each
-        row's ``weights``-weighted values are added to its centre's in the same pass.
+        With ``sums`` (k, d) and ``counts`` (k,), both float64 and C-contiguous, ``labels``
+        also holds the previous labels (−1: none) on the way in: each row whose label
+        changes moves its ``weights``-weighted values from the old centre's totals to the
+        new one's, in the same pass, and the number of such rows is returned.
         """
-        C2, cn = packed
+        C2, cn, k = packed
+        n, d = X.shape
         if labels.dtype != np.int32 or not labels.flags.c_contiguous or labels.shape != (len(X),):
             raise ValueError("labels must be a C-contiguous int32 array with one entry per row")
         acc = sums is not None
+        changed = ctypes.c_int64(0)
         if acc and not (sums.dtype == counts.dtype == np.float64 and sums.flags.c_contiguous
-                        and weights.dtype == X.dtype and weights.flags.c_contiguous):
-            raise ValueError("sums and counts must be C-contiguous float64, weights of X's dtype")
-        n, d = X.shape
+                        and sums.shape == (k, d) and counts.shape == (k,)
+                        and weights.dtype == X.dtype and weights.flags.c_contiguous and weights.shape == (n,)):
+            raise ValueError("sums (k, d) and counts (k,) must be C-contiguous float64, weights (n,) of X's dtype")
         ldx = self._row_stride(X)
-        rc = self._fn[X.dtype](X.ctypes.data, n, d, ldx, C2.ctypes.data, cn.ctypes.data, C2.shape[0],
+        rc = self._fn[X.dtype](X.ctypes.data, n, d, ldx, C2.ctypes.data, cn.ctypes.data, C2.shape[0], k,
                                labels.ctypes.data, None if mins is None else mins.ctypes.data,
                                weights.ctypes.data if acc else None, sums.ctypes.data if acc else None,
-                               counts.ctypes.data if acc else None)
+                               counts.ctypes.data if acc else None, ctypes.addressof(changed) if acc else None)
         if rc != 0:
             raise ValueError(f"the CPU kernel does not take d={d}, k={C2.shape[0]} (at most d={self.dmax})")
+        return changed.value if acc else None
 
 
 def _compiler():
