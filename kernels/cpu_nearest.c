@@ -7,15 +7,16 @@
  * documented layout. C11 with GCC/Clang vector extensions (AVX2 with -march=native on
  * x86-64, NEON on arm64, two halves on older targets).
  *
- * Why not BLAS: with the few features customer data has (d ≤ 24), a GEMM of k × d by
- * d × rows is limited by packing, not arithmetic, and the argmin afterwards is a second
- * pass over a k × rows tile. Here LANES rows sit side by side in one vector register
- * (a transposed copy of RG·LANES rows, d ≤ FASTSEG_DMAX), each centre's −2c_f is
- * broadcast, and the distances of J = 6 centres (2 for the last few) to RG vectors of
- * rows are accumulated in registers, then folded into a running minimum that keeps the first index on ties
+ * Why not BLAS: with the few features customer data has (a handful; the engine calls
+ * this up to 32 or 48, see _kernel_pays in backend/cpu.py), a GEMM of k × d by d × rows
+ * is limited by packing, not arithmetic, and the argmin afterwards is a second pass over
+ * a k × rows tile. Here LANES rows sit side by side in one vector register (a transposed
+ * copy of RG·LANES rows, d ≤ FASTSEG_DMAX), each centre's −2c_f is broadcast, and the
+ * distances of J = 6 centres (2 for the last few) to RG vectors of rows are accumulated
+ * in registers, then folded into a running minimum that keeps the first index on ties
  * (numpy's argmin rule: strict less-than, centres in increasing order). Every row's
- * arithmetic is the same whatever the row count, block or thread: results do not
- * depend on how the rows were cut.
+ * arithmetic is the same whatever the row count, block or thread: labels do not depend
+ * on how the rows were cut.
  *
  *   X       (n, ldx)  IN   row-major rows, d ≤ FASTSEG_DMAX values used per row
  *   C2      (kp, d)   IN   −2·centres, kp even (a padding row: zeros)
@@ -41,7 +42,7 @@
  *   lanes   (t, LANES) IN/OUT  float64, the weighted sums added, row r to lane r mod LANES
  *                     (LANES = 8 for float, 4 for double: fastseg_cpu_lanes_*)
  *
- * Both return 0, or -1 when d or kp is outside what the kernel takes (nothing written).
+ * Both return 0, or -1 when d, k or kp is outside what the kernel takes (nothing written).
  */
 
 #include <math.h>

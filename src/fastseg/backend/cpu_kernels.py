@@ -3,7 +3,8 @@
 The NumPy engine finds each row's nearest centre with a GEMM and a few whole-tile
 ufuncs. With the few features customer data has, that GEMM is limited by packing,
 not arithmetic, so a small C kernel that keeps rows in vector registers does the same
-job two to three times faster (bench/RESULTS.md). It is compiled once per machine
+job up to four times faster (bench/RESULTS.md), with Lloyd's incremental update and
+k-means++'s candidate potentials in the same pass. It is compiled once per machine
 with the C compiler Python was built with (``CC`` overrides it), ``-O3
 -march=native``, into a cache folder, and loaded with ctypes, which releases the GIL
 so the engine's threads run it side by side. Where no compiler works, or with
