@@ -121,3 +121,26 @@ def test_grid_mean_same_bits_for_any_blocking_and_accurate(rng):
         got = grid_mean([block_grid_sum(b, spl) for b in np.array_split(perm, parts)][::-1], n)
         np.testing.assert_array_equal(got, ref)
     np.testing.assert_allclose(ref, x.mean(0), rtol=1e-8)
+
+
+@pytest.mark.parametrize("unit", [True, False])
+def test_exact_deltas_same_bits_by_index_adds_and_by_sparse_product(rng, monkeypatch, unit):
+    from fastseg.backend import cpu
+
+    m, k, d = 200, 7, 3
+    x = rng.normal(size=(m, d)) * 1e3
+    w = np.ones(m) if unit else rng.uniform(0.1, 3, m)
+    grid = make_grid(x.max(0), x.min(0), np.zeros(d), float(w.max()), m, unit=unit)
+    new_l = rng.integers(0, k, m).astype(np.int32)
+    old_l = rng.integers(-1, k, m).astype(np.int32)
+    had = old_l >= 0
+    be = NumPyBackend(1)
+    few = be._delta_exact(x, w, new_l, old_l, had, k, grid)  # m ≤ _FEW_MOVED: np.add.at
+    monkeypatch.setattr(cpu, "_FEW_MOVED", 0)
+    many = be._delta_exact(x, w, new_l, old_l, had, k, grid)  # the sparse product
+    for a, b in zip(few, many):
+        np.testing.assert_array_equal(a, b)
+    ref = np.zeros((k, d))
+    np.add.at(ref, new_l, x * w[:, None])
+    np.subtract.at(ref, old_l[had], (x * w[:, None])[had])
+    np.testing.assert_allclose(few[0].sum(0), ref, rtol=1e-12, atol=1e-9)

@@ -122,15 +122,21 @@ def split(v, s1, s2, out):
     return out
 
 
-def split_rows(v, s1, s2, out, rows=1024):
+def split_rows(v, s1, s2, out, rows=1024, tiles=None):
     """:func:`split` of the rows of ``v`` (m, d) against per-column splitters (d,).
 
     The splitters are tiled to whole row blocks: broadcasting a (d,) row would run
     numpy's inner loop d elements at a time, several times slower for small d.
+    ``tiles``: the splitters already tiled to ``rows`` rows (callers that split often
+    keep them).
     """
     m = v.shape[0]
-    rows = max(1, min(rows, m))
-    t1, t2 = np.tile(s1, (rows, 1)), np.tile(s2, (rows, 1))
+    if tiles is not None:
+        t1, t2 = tiles
+        rows = t1.shape[0]
+    else:
+        rows = max(1, min(rows, m))
+        t1, t2 = np.tile(s1, (rows, 1)), np.tile(s2, (rows, 1))
     for a in range(0, m, rows):
         b = min(a + rows, m)
         split(v[a:b], t1[: b - a], t2[: b - a], (out[0][a:b], out[1][a:b]))

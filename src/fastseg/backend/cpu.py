@@ -31,6 +31,7 @@ from ._base import Backend, Dataset, needs_centering
 _BLOCK_ROWS = 65536  # rows per thread task: big enough to amortise the sparse product
 _GEMM_ELEMS = 524288  # sub-chunk rows × k: few, large numpy calls (each releases the GIL)
 _TILE_MAX_K = 64  # up to here whole-tile ufuncs beat numpy's row-wise argmin (≤ 127: int8 codes)
+_FEW_MOVED = 256  # up to this many moved rows, exact deltas by np.add.at, not a sparse product
 
 
 def _kernel_pays(k: int, d: int, dtype) -> bool:
@@ -437,12 +438,21 @@ class NumPyBackend(Backend):
         m, d = xm.shape
         q = self._buffer("q", (2, m, d), np.float64)  # the two levels, each contiguous
         v = xm if grid.unit else np.multiply(xm, wm[:, None], out=self._buffer("v", (m, d), np.float64))
-        split_rows(v, grid.s1, grid.s2, q)
+        split_rows(v, grid.s1, grid.s2, q, tiles=self._grid_tiles(grid))
         wq = self._buffer("wq", (m, 2), np.float64)
         if grid.unit:
             wq[:, 0], wq[:, 1] = 1.0, 0.0
         else:
             split(wm, grid.w1, grid.w2, (wq[:, 0], wq[:, 1]))
+        if m <= _FEW_MOVED:  # few rows: index-wise adds cost less than building a sparse matrix
+            sums, counts = np.zeros((2, k, d)), np.zeros((2, k))
+            for lev in range(2):  # exact sums, so the order of the adds does not matter
+                np.add.at(sums[lev], new_l, q[lev])
+                np.add.at(counts[lev], new_l, wq[:, lev])
+                if had.any():
+                    np.subtract.at(sums[lev], old_l[had], q[lev][had])
+                    np.subtract.at(counts[lev], old_l[had], wq[had, lev])
+            return sums, counts
         # one signed matrix for the moves: +1 at the new label, −1 at the old (0 for none)
         idx = self._buffer("idx", (m, 2), np.int32)
         idx[:, 0] = new_l
@@ -454,6 +464,17 @@ class NumPyBackend(Backend):
         sums = np.stack([move @ q[0], move @ q[1]])
         counts = np.asarray(move @ wq).T
         return sums, counts
+
+    def _grid_tiles(self, grid, rows=1024):
+        """The grid's splitters tiled to ``rows`` rows (see :func:`split_rows`), kept per thread."""
+        cache = self._local.__dict__
+        key = ("tiles", grid.s1.tobytes(), grid.s2.tobytes())
+        tiles = cache.get(key)
+        if tiles is None:
+            for old in [kk for kk in cache if isinstance(kk, tuple) and kk and kk[0] == "tiles"]:
+                del cache[old]  # one grid at a time: the data's
+            tiles = cache[key] = (np.tile(grid.s1, (rows, 1)), np.tile(grid.s2, (rows, 1)))
+        return tiles
 
     def _onehot_sum(self, lab, w, x, k):
         """Per-label weighted sums of the rows of ``x`` (one sparse product), float64."""
