@@ -289,7 +289,7 @@ def cmd_bench(args):
     from .backend import get_backend
 
     engine = get_backend(args.device)
-    print("engine:", engine.describe() if hasattr(engine, "describe") else repr(engine))
+    print("engine:", engine.describe())
     print(f"Lloyd iteration, n={args.n:,} d={args.d} k={args.k} float32, median of 3 fits:")
     for name, ms in rows:
         print(f"  {name:13s} {ms:8.2f} ms")

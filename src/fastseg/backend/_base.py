@@ -130,6 +130,10 @@ class Backend:
         """
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """One line for people: which engine runs, and how."""
+        return repr(self)
+
     def take_rows(self, data: Dataset, idx):
         """Rows ``idx`` (host integers) of X in shifted coordinates, on the backend."""
         return data.X[self.xp.asarray(idx)] - data.shift

@@ -93,7 +93,7 @@ class NumPyBackend(Backend):
         return f"NumPyBackend(n_threads={self.n_threads}, compiled={self.compiled})"
 
     def describe(self) -> str:
-        """One line for people: threads and whether the compiled kernel runs (and if not, why)."""
+        """Threads and whether the compiled kernel runs (and if not, why)."""
         kernel = self._get_kernel()
         if kernel is not None:
             how = f"compiled kernel on ({kernel.path})"
@@ -332,31 +332,26 @@ class NumPyBackend(Backend):
                                           for p, r in zip(prep, runs)) else None
             m = e - s
             w = data.weights[s:e]
-            olds, mins, fused = [], [], []
-            for j, r in enumerate(runs):
-                mins.append(self._buffer(f"m{j}", (m,), data.dtype) if with_inertia else None)
-                if prep[j].packed is not None and data.grid is None:
+            mins = self._buffer("mins", (m,), data.dtype) if with_inertia else None
+            out = []
+            for r, p in zip(runs, prep):  # each run in turn, while the block is in cache
+                lab, k = r.labels[s:e], r.centers.shape[0]
+                if p.packed is not None and data.grid is None:
                     # the kernel moves rows that change label between the totals in the
                     # same pass (float64); the grid's exact totals take the NumPy route
-                    k = r.centers.shape[0]
                     sums, counts = np.zeros((k, data.n_features)), np.zeros(k)
-                    ch = self._get_kernel().nearest(xc, prep[j].packed, r.labels[s:e], mins[j], w, sums, counts)
-                    fused.append((sums[None], counts[None], ch) if ch else (None, None, 0))
-                    olds.append(None)
-                    continue
-                old = self._buffer(f"old{j}", (m,), np.int32)
-                old[...] = r.labels[s:e]
-                olds.append(old)
-                self._nearest(xc, prep[j], r.labels[s:e], mins[j], xa=xa)
-                fused.append(None)
-            out = []
-            for j, r in enumerate(runs):
+                    ch = self._get_kernel().nearest(xc, p.packed, lab, mins, w, sums, counts)
+                    delta = (sums[None], counts[None], ch) if ch else (None, None, 0)
+                else:
+                    old = self._buffer("old", (m,), np.int32)
+                    old[...] = lab
+                    self._nearest(xc, p, lab, mins, xa=xa)
+                    delta = self._delta(xc, w, lab, old, k, data.grid)
                 inertia = 0.0
                 if with_inertia:
-                    mins[j] += x_sq[s:e]
-                    np.maximum(mins[j], 0, out=mins[j])
-                    inertia = float(np.dot(mins[j], w))
-                delta = fused[j] or self._delta(xc, w, r.labels[s:e], olds[j], r.centers.shape[0], data.grid)
+                    mins += x_sq[s:e]
+                    np.maximum(mins, 0, out=mins)
+                    inertia = float(np.dot(mins, w))
                 out.append(delta + (inertia,))
             return out
 
@@ -446,12 +441,12 @@ class NumPyBackend(Backend):
             split(wm, grid.w1, grid.w2, (wq[:, 0], wq[:, 1]))
         if m <= _FEW_MOVED:  # few rows: index-wise adds cost less than building a sparse matrix
             sums, counts = np.zeros((2, k, d)), np.zeros((2, k))
+            gone = old_l[had]
             for lev in range(2):  # exact sums, so the order of the adds does not matter
                 np.add.at(sums[lev], new_l, q[lev])
                 np.add.at(counts[lev], new_l, wq[:, lev])
-                if had.any():
-                    np.subtract.at(sums[lev], old_l[had], q[lev][had])
-                    np.subtract.at(counts[lev], old_l[had], wq[had, lev])
+                np.subtract.at(sums[lev], gone, q[lev][had])
+                np.subtract.at(counts[lev], gone, wq[had, lev])
             return sums, counts
         # one signed matrix for the moves: +1 at the new label, −1 at the old (0 for none)
         idx = self._buffer("idx", (m, 2), np.int32)
