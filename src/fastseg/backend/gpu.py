@@ -26,6 +26,38 @@ from .kernels import function
 
 _THREADS = 256
 _PARTIAL_BUDGET = 64 * 2**20  # bytes of float64 partial sums per accumulation
+_SHARED_SPARE = 1024  # bytes of a block's shared memory left to the compiler and runtime
+
+
+def row_blocks(n, sms):
+    """Blocks of a one-thread-per-row, grid-stride kernel: enough for every row, at most
+    32 per multiprocessor (more only adds launch overhead)."""
+    return int(min(max(1, -(-int(n) // _THREADS)), int(sms) * 32))
+
+
+def assign_launch(n, k, d, itemsize, shared_per_block, sms):
+    """``(blocks, threads, tile_k, shared_bytes)`` of an ``assign_nearest`` launch.
+
+    Centres are staged ``tile_k`` at a time, as many as fit in a block's shared memory
+    (each takes ``d + 1`` values: the row and its squared norm).
+    """
+    per_centre = (int(d) + 1) * int(itemsize)
+    room = int(shared_per_block) - _SHARED_SPARE
+    if per_centre > room:
+        raise ValueError(f"{d} features are too many for the GPU engine: one centre ({per_centre} bytes) must fit "
+                         f"in a block's {room} bytes of shared memory. Use device='cpu', or reduce the features "
+                         f"(e.g. PCA) first.")
+    tile_k = max(1, min(int(k), room // per_centre))
+    return row_blocks(n, sms), _THREADS, tile_k, tile_k * per_centre
+
+
+def accumulate_launch(n, k, d):
+    """``(parts, blocks, threads)`` of an ``accumulate_partitions`` launch: one warp per
+    contiguous partition of the rows, as many partitions as the partial-sum budget allows
+    (at most 4096, at most one per row)."""
+    parts = int(max(1, min(4096, _PARTIAL_BUDGET // max(1, 8 * int(k) * (int(d) + 1)), int(n))))
+    warps_per_block = 4
+    return parts, -(-parts // warps_per_block), 32 * warps_per_block
 
 
 def memory_needed(n, d, itemsize, x_on_device):
@@ -206,30 +238,25 @@ class CuPyBackend(Backend):
     def _assign(self, data, Xp, C, cn, labels, min_d=None, changed=None):
         """Nearest centre of the rows ``Xp``; ``labels``/``min_d`` are their slices."""
         k, d = C.shape
-        item = data.dtype.itemsize
-        tile_k = max(1, min(k, (self._smem - 1024) // ((d + 1) * item)))
         n = int(Xp.shape[0])
-        blocks = int(min(max(1, -(-n // _THREADS)), self._sms * 32))
-        kern = function("kmeans.cu", "assign_nearest", data.dtype)
+        blocks, threads, tile_k, shared = assign_launch(n, k, d, data.dtype.itemsize, self._smem, self._sms)
         null = np.uint64(0)  # a null pointer, passed as an 8-byte value
-        kern(
-            (blocks,), (_THREADS,),
+        function("kmeans.cu", "assign_nearest", data.dtype)(
+            (blocks,), (threads,),
             (Xp, data.shift, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k), labels,
              min_d if min_d is not None else null, changed if changed is not None else null),
-            shared_mem=int(tile_k * (d + 1) * item),
+            shared_mem=shared,
         )
 
     def _accumulate(self, data, Xp, weights, labels, k, sums, counts):
         """Add the weighted per-label sums of the rows ``Xp`` to ``sums``/``counts`` (float64)."""
         cp = self.xp
         n, d = int(Xp.shape[0]), data.n_features
-        parts = int(max(1, min(4096, _PARTIAL_BUDGET // max(1, 8 * k * (d + 1)), n)))
+        parts, blocks, threads = accumulate_launch(n, k, d)
         ps = cp.empty((parts, k, d), dtype=cp.float64)
         pw = cp.empty((parts, k), dtype=cp.float64)
-        warps_per_block = 4
-        blocks = -(-parts // warps_per_block)
         function("kmeans.cu", "accumulate_partitions", data.dtype)(
-            (blocks,), (32 * warps_per_block,),
+            (blocks,), (threads,),
             (Xp, data.shift, weights, labels, np.int64(n), np.int32(d), np.int32(k), np.int32(parts), ps, pw),
         )
         red = function("kmeans.cu", "reduce_partials")
@@ -241,7 +268,7 @@ class CuPyBackend(Backend):
 
     def _sq_dist(self, data, Xp, C, labels, out):
         n = int(Xp.shape[0])
-        blocks = int(min(max(1, -(-n // _THREADS)), self._sms * 32))
+        blocks = row_blocks(n, self._sms)
         function("kmeans.cu", "sq_dist_assigned", data.dtype)(
             (blocks,), (_THREADS,),
             (Xp, data.shift, C, labels, np.int64(n), np.int32(data.n_features), out),

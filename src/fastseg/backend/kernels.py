@@ -7,32 +7,51 @@ wheel find them. Modules are built once per device and kept.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 _HERE = Path(__file__).resolve()
 
-# Template instances the runtime fetches by name (and the nvcc test instantiates).
-KERNEL_INSTANTIATIONS = {
-    "kmeans.cu": [
-        f"assign_nearest<{t}>(const {t}*, const {t}*, const {t}*, const {t}*, long long, int, int, int, "
-        f"int*, {t}*, unsigned long long*)"
-        for t in ("float", "double")
-    ]
-    + [
-        f"accumulate_partitions<{t}>(const {t}*, const {t}*, const {t}*, const int*, long long, int, int, int, "
-        f"double*, double*)"
-        for t in ("float", "double")
-    ]
-    + [
-        f"sq_dist_assigned<{t}>(const {t}*, const {t}*, const {t}*, const int*, long long, int, {t}*)"
-        for t in ("float", "double")
-    ],
+# Every kernel's parameter list, once: ``T`` stands for the element type of templated
+# kernels (instantiated for float and double). From it come the template instances
+# the runtime fetches by name, the instantiations the nvcc test compiles, and the
+# argument checks of the CPU emulation in tests/.
+KERNEL_SIGNATURES = {
+    "kmeans.cu": {
+        "assign_nearest": "const T*, const T*, const T*, const T*, long long, int, int, int, int*, T*, "
+                          "unsigned long long*",
+        "accumulate_partitions": "const T*, const T*, const T*, const int*, long long, int, int, int, "
+                                 "double*, double*",
+        "reduce_partials": "const double*, int, long long, double*",
+        "sq_dist_assigned": "const T*, const T*, const T*, const int*, long long, int, T*",
+    },
 }
 
-NAME_EXPRESSIONS = {
-    "kmeans.cu": [f"{k}<{t}>" for k in ("assign_nearest", "accumulate_partitions", "sq_dist_assigned")
-                  for t in ("float", "double")] + ["reduce_partials"],
+# C++ element type → NumPy dtype name
+ELEMENT_TYPES = {"float": "float32", "double": "float64"}
+
+
+def instances(name: str):
+    """``(name_expression, parameter list)`` of every kernel in source ``name``.
+
+    Templated kernels come once per element type (``assign_nearest<float>``), plain ones
+    by their name.
+    """
+    out = []
+    for kernel, params in KERNEL_SIGNATURES.get(name, {}).items():
+        if re.search(r"\bT\b", params):
+            out.extend((f"{kernel}<{t}>", re.sub(r"\bT\b", t, params)) for t in ELEMENT_TYPES)
+        else:
+            out.append((kernel, params))
+    return out
+
+
+# Template instances the nvcc test instantiates explicitly.
+KERNEL_INSTANTIATIONS = {
+    name: [f"{expr}({params})" for expr, params in instances(name) if "<" in expr] for name in KERNEL_SIGNATURES
 }
+
+NAME_EXPRESSIONS = {name: [expr for expr, _ in instances(name)] for name in KERNEL_SIGNATURES}
 
 
 def kernel_dir() -> Path:

@@ -1,0 +1,208 @@
+"""The CUDA kernels' logic, run on the CPU (tests/cuda_on_cpu), against NumPy.
+
+No GPU needed: each kernel is compiled as host C++ and launched with the geometry the
+GPU backend computes (``fastseg.backend.gpu.assign_launch`` and friends), for an H100's
+limits and for deliberately cramped ones (little shared memory: centres in many tiles;
+one multiprocessor: many grid-stride rounds per thread). Outputs are poisoned before
+each launch. What this cannot show, tests/test_gpu.py shows on a GPU: the same kernels
+through CuPy, and their speed.
+"""
+
+import numpy as np
+import pytest
+
+import cuda_on_cpu
+from fastseg.backend.gpu import _THREADS, accumulate_launch, assign_launch, row_blocks
+
+if cuda_on_cpu.available() is not None:
+    pytest.skip(cuda_on_cpu.available(), allow_module_level=True)
+
+SIZES = [(1, 1, 1), (97, 5, 7), (1009, 13, 1), (4099, 8, 16), (20011, 1000, 4), (2053, 40, 300), (3001, 3, 33),
+         (257, 64, 32)]
+# (shared memory per block, multiprocessors): an H100, and a cramped device
+GEOMETRY = {"h100": (48 * 1024, 132), "cramped": (4 * 1024, 1)}
+ACCURACY = {np.float32: 1e-5, np.float64: 1e-12}
+CTYPE = {np.float32: "float", np.float64: "double"}
+
+
+@pytest.fixture(scope="module")
+def kmeans_cu(tmp_path_factory):
+    return cuda_on_cpu.Module("kmeans.cu", cache_dir=tmp_path_factory.getbasetemp())
+
+
+def _case(rng, n, k, d, dtype, offset):
+    X = (rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + offset).astype(dtype)
+    shift = X.mean(axis=0).astype(dtype) if offset else np.zeros(d, dtype)
+    C = (X[rng.choice(n, k, replace=k > n)] - shift + rng.normal(0, 0.1, (k, d))).astype(dtype)
+    return X, shift, C
+
+
+def _sq_dists64(X, shift, C):
+    """Squared distances in float64 from the shifted rows as the kernel forms them (in X's dtype)."""
+    xs = (X - shift).astype(np.float64)
+    return ((xs[:, None, :] - C[None].astype(np.float64)) ** 2).sum(axis=2)
+
+
+def _run_assign(kmeans_cu, X, shift, C, labels, geometry, with_min=True, changed0=5):
+    dtype = X.dtype.type
+    n, d = X.shape
+    k = C.shape[0]
+    smem, sms = GEOMETRY[geometry]
+    blocks, threads, tile_k, shared = assign_launch(n, k, d, X.dtype.itemsize, smem, sms)
+    cn = np.einsum("ij,ij->i", C, C)
+    min_d = np.full(n, np.nan, dtype) if with_min else None
+    changed = np.array([changed0], np.uint64)
+    kmeans_cu.get_function(f"assign_nearest<{CTYPE[dtype]}>")(
+        (blocks,), (threads,),
+        (X, shift, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k), labels,
+         min_d if with_min else np.uint64(0), changed),
+        shared_mem=shared,
+    )
+    return labels, min_d, int(changed[0]) - changed0, tile_k
+
+
+@pytest.mark.parametrize("geometry", list(GEOMETRY))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,k,d", SIZES)
+def test_assign_nearest(kmeans_cu, rng, n, k, d, dtype, geometry):
+    X, shift, C = _case(rng, n, k, d, dtype, offset=50.0 if d % 2 else 0.0)
+    before = rng.integers(-1, k, n).astype(np.int32)
+    labels, min_d, changed, tile_k = _run_assign(kmeans_cu, X, shift, C, before.copy(), geometry)
+    if geometry == "cramped" and k * (d + 1) * X.itemsize > 3 * 1024:
+        assert tile_k < k  # the case really is tiled
+
+    D = _sq_dists64(X, shift, C)
+    ref = D.argmin(axis=1)
+    assert labels.min() >= 0 and labels.max() < k
+    differ = np.flatnonzero(labels != ref)
+    # a different label only at a near-tie: both centres equally close within rounding
+    scale = D.min(axis=1) + (((X - shift).astype(np.float64)) ** 2).sum(axis=1) + 1.0
+    gap = D[differ, labels[differ]] - D[differ, ref[differ]]
+    assert np.all(gap <= 50 * ACCURACY[dtype] * scale[differ]), (differ.size, gap.max() if gap.size else 0)
+    assert differ.size <= max(1, n // 1000)
+
+    # min_d is ‖c‖² − 2 x·c of the chosen centre: ‖x − c‖² − ‖x‖²
+    xs = ((X - shift).astype(np.float64) ** 2).sum(axis=1)
+    expect = D[np.arange(n), labels] - xs
+    assert np.all(np.isfinite(min_d))
+    np.testing.assert_allclose(min_d, expect, rtol=0, atol=20 * ACCURACY[dtype] * scale.max())
+    assert changed == int((before != labels).sum())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_assign_nearest_ties_go_to_the_first_centre(kmeans_cu, dtype):
+    X = np.zeros((300, 3), dtype)
+    C = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 0, 1]], dtype)  # all at distance 1
+    labels, _, changed, _ = _run_assign(kmeans_cu, X, np.zeros(3, dtype), C, np.full(300, 2, np.int32), "cramped",
+                                        with_min=False)
+    assert np.all(labels == 0) and changed == 300
+
+
+def test_assign_nearest_counts_only_changes(kmeans_cu, rng):
+    X, shift, C = _case(rng, 5000, 16, 6, np.float32, 0.0)
+    labels, _, changed, _ = _run_assign(kmeans_cu, X, shift, C, np.full(5000, -1, np.int32), "h100")
+    again, _, changed2, _ = _run_assign(kmeans_cu, X, shift, C, labels.copy(), "h100", with_min=False)
+    assert changed == 5000 and changed2 == 0 and np.array_equal(again, labels)
+
+
+def _run_accumulate(kmeans_cu, X, shift, w, labels, k):
+    n, d = X.shape
+    parts, blocks, threads = accumulate_launch(n, k, d)
+    ps = np.full((parts, k, d), np.nan)
+    pw = np.full((parts, k), np.nan)
+    kmeans_cu.get_function(f"accumulate_partitions<{CTYPE[X.dtype.type]}>")(
+        (blocks,), (threads,),
+        (X, shift, w, labels, np.int64(n), np.int32(d), np.int32(k), np.int32(parts), ps, pw),
+    )
+    red = kmeans_cu.get_function("reduce_partials")
+    out = []
+    for src in (ps, pw):
+        m = src[0].size
+        dst = np.full(src.shape[1:], np.nan)
+        red((-(-m // _THREADS),), (_THREADS,), (src, np.int32(parts), np.int64(m), dst))
+        # the documented order: partitions added one after another
+        seq = np.zeros(src.shape[1:])
+        for p in range(parts):
+            seq += src[p]
+        assert np.array_equal(dst, seq)
+        out.append(dst)
+    return out[0], out[1], parts
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,k,d", SIZES)
+def test_accumulate_partitions(kmeans_cu, rng, n, k, d, dtype):
+    X, shift, _ = _case(rng, n, k, d, dtype, offset=20.0 if d % 2 else 0.0)
+    w = rng.uniform(0.1, 2.0, n).astype(dtype)
+    labels = rng.integers(0, k, n).astype(np.int32)
+    if k > 2:
+        labels[labels == 1] = 0  # an empty cluster
+    sums, counts, parts = _run_accumulate(kmeans_cu, X, shift, w, labels, k)
+    assert parts >= 1
+
+    xs = (X - shift).astype(np.float64)  # the kernel shifts in X's dtype, sums in float64
+    ref_s = np.zeros((k, d))
+    np.add.at(ref_s, labels, w.astype(np.float64)[:, None] * xs)
+    ref_c = np.bincount(labels, weights=w.astype(np.float64), minlength=k)
+    mag = np.zeros((k, d))
+    np.add.at(mag, labels, np.abs(w.astype(np.float64)[:, None] * xs))
+    assert np.all(np.abs(sums - ref_s) <= 1e-12 * (mag + 1e-300))
+    np.testing.assert_allclose(counts, ref_c, rtol=1e-12)
+    if k > 2:
+        assert counts[1] == 0 and np.all(sums[1] == 0)
+
+    # the same bits on a second run: no atomics, a fixed order
+    sums2, counts2, _ = _run_accumulate(kmeans_cu, X, shift, w, labels, k)
+    assert np.array_equal(sums, sums2) and np.array_equal(counts, counts2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,k,d", SIZES)
+def test_sq_dist_assigned(kmeans_cu, rng, n, k, d, dtype):
+    X, shift, C = _case(rng, n, k, d, dtype, offset=30.0)
+    labels = rng.integers(0, k, n).astype(np.int32)
+    out = np.full(n, np.nan, dtype)
+    kmeans_cu.get_function(f"sq_dist_assigned<{CTYPE[dtype]}>")(
+        (row_blocks(n, 1),), (_THREADS,), (X, shift, C, labels, np.int64(n), np.int32(d), out)
+    )
+    ref = _sq_dists64(X, shift, C)[np.arange(n), labels]
+    np.testing.assert_allclose(out, ref, rtol=10 * d * ACCURACY[dtype])
+
+
+def test_launch_geometry_stays_within_cuda_limits():
+    for n in (1, 255, 256, 257, 10**7, 10**8):
+        for k in (1, 64, 1000):
+            for d in (1, 16, 300):
+                for item in (4, 8):
+                    for smem, sms in GEOMETRY.values():
+                        blocks, threads, tile_k, shared = assign_launch(n, k, d, item, smem, sms)
+                        assert 1 <= blocks <= 2**31 - 1 and threads <= 1024
+                        assert 1 <= tile_k <= k and shared <= smem - 1024
+                        assert blocks * threads >= min(n, sms * 32 * threads)  # every row is reached
+                    parts, blocks, threads = accumulate_launch(n, k, d)
+                    assert 1 <= parts <= min(n, 4096) and blocks * threads >= 32 * parts
+                    assert parts * k * (d + 1) * 8 <= max(64 * 2**20, k * (d + 1) * 8)
+
+
+def test_too_many_features_for_shared_memory_is_a_clear_error():
+    with pytest.raises(ValueError, match="too many for the GPU engine"):
+        assign_launch(100, 8, 10_000, 8, 48 * 1024, 132)
+
+
+def test_emulator_rejects_what_cuda_would(kmeans_cu):
+    f = kmeans_cu.get_function("sq_dist_assigned<float>")
+    X = np.zeros((4, 2), np.float32)
+    good = (X, np.zeros(2, np.float32), X, np.zeros(4, np.int32), np.int64(4), np.int32(2), np.zeros(4, np.float32))
+    f((1,), (32,), good)
+    with pytest.raises(cuda_on_cpu.LaunchError, match="expected float32, got float64"):
+        f((1,), (32,), (X.astype(np.float64),) + good[1:])
+    with pytest.raises(cuda_on_cpu.LaunchError, match="NumPy int32 scalar"):
+        f((1,), (32,), good[:5] + (2,) + good[6:])
+    with pytest.raises(cuda_on_cpu.LaunchError, match="not C-contiguous"):
+        f((1,), (32,), (np.zeros((4, 4), np.float32)[:, :2],) + good[1:])
+    with pytest.raises(cuda_on_cpu.LaunchError, match="block size"):
+        f((1,), (2048,), good)
+    with pytest.raises(cuda_on_cpu.LaunchError, match="48 KiB"):
+        f((1,), (32,), good, shared_mem=64 * 1024)
+    with pytest.raises(cuda_on_cpu.LaunchError, match="takes 7 arguments"):
+        f((1,), (32,), good[:6])
