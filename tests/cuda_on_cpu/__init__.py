@@ -1,7 +1,7 @@
 """fastseg's CUDA kernels built for the CPU, so their logic is tested where no GPU is.
 
 The .cu sources are compiled as host C++20 with ``cuda_on_cpu.hpp`` (block threads are
-real threads, shared memory is poisoned per block) into a shared library, one C entry
+fibers run in turn between barriers, shared memory is poisoned per block) into a shared library, one C entry
 point per kernel instance of :data:`fastseg.backend.kernels.KERNEL_SIGNATURES`. The
 launch interface mirrors ``cupy.RawKernel``: ``kernel(grid, block, args, shared_mem=0)``,
 and it checks each argument against the kernel's parameter list more strictly than CuPy
@@ -37,7 +37,8 @@ _VALUE = {"int": (np.int32, ctypes.c_int32), "long long": (np.int64, ctypes.c_in
           "unsigned": (np.uint32, ctypes.c_uint32), "float": (np.float32, ctypes.c_float),
           "double": (np.float64, ctypes.c_double)}
 _STATUS = {1: "block size must be 1..1024 threads", 2: "grid size must be >= 1",
-           3: "dynamic shared memory over 48 KiB (the limit without the opt-in attribute)"}
+           3: "dynamic shared memory over 48 KiB (the limit without the opt-in attribute)",
+           4: "deadlock: the block's threads wait at different barriers"}
 
 
 class LaunchError(RuntimeError):
@@ -95,7 +96,7 @@ class Module:
             cpp = cache / f"{Path(name).stem}-{key}.cpp"
             cpp.write_text(src)
             tmp = lib.with_suffix(f".{os.getpid()}.tmp")
-            cmd = [CXX, "-std=c++20", "-O2", "-g", "-fPIC", "-shared", "-pthread", "-Wall",
+            cmd = [CXX, "-std=c++20", "-O2", "-g", "-fPIC", "-shared", "-Wall",
                    "-Wno-unknown-pragmas", "-include", str(HEADER), "-I", str(kernel_dir()), "-x", "c++",
                    str(cpp), "-o", str(tmp)]
             out = subprocess.run(cmd, capture_output=True, text=True)

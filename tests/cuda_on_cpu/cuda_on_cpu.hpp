@@ -1,11 +1,14 @@
 // Runs fastseg's CUDA kernels on the CPU, for tests on machines without a GPU.
 //
 // Included before a .cu file compiled as host C++20 (g++ -std=c++20 -include this).
-// A launch runs the grid's blocks one after another; the threads of a block are real
-// threads, so __syncthreads() and __syncwarp() are barriers with CUDA's meaning and a
-// kernel that forgets one can read stale shared memory here as on a GPU. Shared memory
-// is filled with 0xFF bytes (NaN for floats) before every block, so a read of an
-// element no thread wrote shows up in the results.
+// A launch runs the grid's blocks one after another. The threads of a block are fibers
+// on one OS thread, run in turn: each runs until it reaches a barrier
+// (__syncthreads, __syncwarp) or returns, then the next one. Barriers keep CUDA's
+// meaning, so thread 0 runs as far ahead of the others as a barrier lets it: a missing
+// barrier shows up as a read of shared memory nobody has written yet. Shared memory is
+// filled with 0xFF bytes (NaN for floats) before every block for the same reason. A
+// block whose threads wait at different barriers forever is reported (a deadlock on a
+// GPU), not hung.
 //
 // Covered: 1-D grids and blocks, dynamic shared memory named `smem_raw` (the name the
 // kernels use), __syncthreads, full-warp __syncwarp, atomicAdd, min/max. Not covered:
@@ -14,14 +17,14 @@
 
 #pragma once
 
+#include <ucontext.h>
+
 #include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
-#include <thread>
+#include <functional>
 #include <type_traits>
 #include <vector>
 
@@ -34,25 +37,120 @@ namespace cuda_on_cpu {
 // 48 KiB: what a block may ask for without the opt-in attribute, on every GPU since
 // Kepler. A launch asking for more fails here as it would there.
 constexpr std::size_t kSharedLimit = 48 * 1024;
+constexpr std::size_t kStack = 64 * 1024;  // per thread; the kernels keep a few hundred bytes
 
-struct BlockSync {
-    std::barrier<> all;
-    std::vector<std::unique_ptr<std::barrier<>>> warps;
-    explicit BlockSync(unsigned threads) : all(threads) {
-        for (unsigned w = 0; w * 32 < threads; ++w)
-            warps.emplace_back(std::make_unique<std::barrier<>>(std::min(32u, threads - 32 * w)));
-    }
+struct Barrier {
+    unsigned expected = 0, arrived = 0, generation = 0;
 };
 
-inline dim3 grid_dim, block_dim;
-inline thread_local dim3 thread_idx, block_idx;
-inline std::unique_ptr<BlockSync> sync;  // replaced between blocks, never during one
+// A switch between fibers. On x86-64 a few instructions that swap the callee-saved
+// registers and the stack (glibc's swapcontext also saves the signal mask, a system
+// call per switch: 20x slower); elsewhere ucontext.
+#if defined(__x86_64__)
+extern "C" void cuda_on_cpu_switch(void** save_sp, void* load_sp);
+asm(R"(
+    .text
+    .globl cuda_on_cpu_switch
+    .hidden cuda_on_cpu_switch
+    .type cuda_on_cpu_switch, @function
+cuda_on_cpu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size cuda_on_cpu_switch, .-cuda_on_cpu_switch
+)");
 
-inline void syncthreads() { sync->all.arrive_and_wait(); }
-inline void syncwarp() { sync->warps[thread_idx.x / 32]->arrive_and_wait(); }
+struct Context {
+    void* sp = nullptr;
+};
+
+inline void context_start(Context& c, char* stack, std::size_t size, void (*entry)()) {
+    auto* top = reinterpret_cast<void**>(reinterpret_cast<std::uintptr_t>(stack + size) & ~std::uintptr_t(15));
+    *--top = nullptr;                         // return address of `entry` (it never returns)
+    *--top = reinterpret_cast<void*>(entry);  // where the first switch's `ret` goes
+    for (int r = 0; r < 6; ++r) *--top = nullptr;  // rbp rbx r12-r15
+    c.sp = top;
+}
+
+inline void context_switch(Context& from, Context& to) { cuda_on_cpu_switch(&from.sp, to.sp); }
+#else
+struct Context {
+    ucontext_t uc;
+};
+
+inline void context_start(Context& c, char* stack, std::size_t size, void (*entry)()) {
+    getcontext(&c.uc);
+    c.uc.uc_stack.ss_sp = stack;
+    c.uc.uc_stack.ss_size = size;
+    c.uc.uc_link = nullptr;
+    makecontext(&c.uc, entry, 0);
+}
+
+inline void context_switch(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+#endif
+
+struct Fiber {
+    Context ctx;
+    bool done = false;
+};
+
+inline dim3 grid_dim, block_dim, thread_idx, block_idx;
+inline std::vector<Fiber> fibers;
+inline std::vector<char> stacks;
+inline Context scheduler;
+inline unsigned current = 0;
+inline unsigned long long events = 0;  // arrivals and exits: progress, for deadlock detection
+inline Barrier block_barrier;
+inline std::vector<Barrier> warp_barriers;
+inline std::function<void()> body;
+
+inline void yield() { context_switch(fibers[current].ctx, scheduler); }
+
+inline void arrive_and_wait(Barrier& b) {
+    ++events;
+    if (++b.arrived == b.expected) {  // the last to arrive releases the others
+        b.arrived = 0;
+        ++b.generation;
+        return;
+    }
+    const unsigned gen = b.generation;
+    while (b.generation == gen) yield();
+}
+
+inline void drop(Barrier& b) {  // a thread that returned counts as arrived (sm_70+)
+    --b.expected;
+    if (b.arrived > 0 && b.arrived == b.expected) {
+        b.arrived = 0;
+        ++b.generation;
+    }
+}
+
+inline void syncthreads() { arrive_and_wait(block_barrier); }
+inline void syncwarp() { arrive_and_wait(warp_barriers[thread_idx.x / 32]); }
+
+inline void fiber_main() {
+    body();
+    ++events;
+    drop(warp_barriers[current / 32]);
+    drop(block_barrier);
+    fibers[current].done = true;
+    context_switch(fibers[current].ctx, scheduler);  // never resumed
+}
 
 // Launch status codes returned to Python.
-enum Status : int { kOk = 0, kBadBlock = 1, kBadGrid = 2, kTooMuchShared = 3 };
+enum Status : int { kOk = 0, kBadBlock = 1, kBadGrid = 2, kTooMuchShared = 3, kDeadlock = 4 };
 
 }  // namespace cuda_on_cpu
 
@@ -99,29 +197,34 @@ int launch(unsigned grid, unsigned block, std::size_t shared, F kernel) {
     if (shared > kSharedLimit) return kTooMuchShared;
     grid_dim = dim3{grid, 1, 1};
     block_dim = dim3{block, 1, 1};
-    auto next_block = [block]() noexcept {
-        sync = std::make_unique<BlockSync>(block);
+    body = kernel;
+    fibers.assign(block, Fiber{});
+    stacks.resize(block * kStack);
+    for (unsigned b = 0; b < grid; ++b) {
+        block_idx = dim3{b, 1, 1};
         std::memset(smem_raw, 0xFF, sizeof smem_raw);
-    };
-    next_block();
-    std::barrier<decltype(next_block)> between(block, next_block);
-    std::vector<std::thread> threads;
-    threads.reserve(block);
-    for (unsigned t = 0; t < block; ++t) {
-        threads.emplace_back([&, t] {
-            thread_idx = dim3{t, 1, 1};
-            for (unsigned b = 0; b < grid; ++b) {
-                block_idx = dim3{b, 1, 1};
-                kernel();
-                // a thread that has returned counts as arrived at later barriers (sm_70+)
-                sync->warps[t / 32]->arrive_and_drop();
-                sync->all.arrive_and_drop();
-                between.arrive_and_wait();
+        block_barrier = Barrier{block, 0, 0};
+        warp_barriers.clear();
+        for (unsigned w = 0; w * 32 < block; ++w) warp_barriers.push_back(Barrier{std::min(32u, block - 32 * w), 0, 0});
+        for (unsigned t = 0; t < block; ++t) {
+            Fiber& f = fibers[t];
+            f.done = false;
+            context_start(f.ctx, stacks.data() + t * kStack, kStack, fiber_main);
+        }
+        for (unsigned live = block; live > 0;) {
+            const unsigned long long before = events;
+            live = 0;
+            for (unsigned t = 0; t < block; ++t) {
+                if (fibers[t].done) continue;
+                current = t;
+                thread_idx = dim3{t, 1, 1};
+                context_switch(scheduler, fibers[t].ctx);
+                live += !fibers[t].done;
             }
-        });
+            if (live > 0 && events == before) return kDeadlock;  // a full turn and nobody moved
+        }
     }
-    for (auto& th : threads) th.join();
-    sync.reset();
+    body = nullptr;
     return kOk;
 }
 
