@@ -38,17 +38,20 @@ def kmeans_plusplus_core(backend, data, n_clusters, random_state, n_local_trials
     centers = xp.empty((n_clusters, d), dtype=data.dtype)
     indices = np.empty(n_clusters, dtype=np.int64)
 
-    # First centre: probability proportional to weight (the CDF of w · 1).
-    ones = xp.ones(n, dtype=data.dtype)
+    # First centre: probability proportional to weight (the CDF of w · 1); the buffer of
+    # closest distances serves as the ones.
+    closest = xp.ones(n, dtype=data.dtype)
     total = float(backend.to_numpy(xp.sum(data.weights, dtype=xp.float64)))
-    first = int(backend.kpp_sample(data, ones, np.array([random_state.uniform() * total]))[0])
-    del ones
+    first = int(backend.kpp_sample(data, closest, np.array([random_state.uniform() * total]))[0])
     indices[0] = first
     centers[0] = backend.take_rows(data, np.array([first]))[0]
 
-    closest = xp.full(n, np.inf, dtype=data.dtype)
+    closest.fill(np.inf)
     potential = backend.kpp_add_center(data, centers[0], closest)
-    trial_dist = xp.empty((n_local_trials, n), dtype=data.dtype) if n_clusters > 1 else None
+    # Keeping each candidate's distances spares a pass over X for the winner, at t·n
+    # memory; a backend short of memory (the GPU) makes the pass instead.
+    keep = backend.kpp_keeps_trials and n_clusters > 1
+    trial_dist = xp.empty((n_local_trials, n), dtype=data.dtype) if keep else None
     for c in range(1, n_clusters):
         targets = random_state.uniform(size=n_local_trials) * potential
         cand = backend.to_numpy(backend.kpp_sample(data, closest, targets))
@@ -57,8 +60,11 @@ def kmeans_plusplus_core(backend, data, n_clusters, random_state, n_local_trials
         best = int(np.argmin(pots))
         indices[c] = cand[best]
         centers[c] = cand_rows[best]
-        closest[...] = trial_dist[best]
-        potential = float(pots[best])
+        if keep:
+            closest[...] = trial_dist[best]
+            potential = float(pots[best])
+        else:
+            potential = backend.kpp_add_center(data, centers[c], closest)
     return centers, indices
 
 

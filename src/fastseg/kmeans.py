@@ -53,6 +53,10 @@ def _validate_device_X(X, estimator, reset):
                 f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
                 f"{estimator.n_features_in_} features as input."
             )
+    # One reduction, no n × d temporary; rows are counted only when it is not finite
+    # (a huge but finite X may overflow the sum, which only costs the row check).
+    if bool(cp.isfinite(X.sum(dtype=cp.float64))):
+        return X
     bad = int((~cp.isfinite(X).all(axis=1)).sum())
     if bad:
         first = int(cp.flatnonzero(~cp.isfinite(X).all(axis=1))[0])

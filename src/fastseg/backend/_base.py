@@ -106,6 +106,9 @@ class Backend:
 
     name: str = "abstract"
     xp: Any = None
+    #: k-means++ keeps every candidate's distance array (t × n) so that the winner's
+    #: costs no further pass over X; False: ``kpp_potentials`` gets ``out=None``.
+    kpp_keeps_trials: bool = True
 
     # -- transfers -------------------------------------------------------
     def asarray(self, a, dtype=None):
@@ -261,9 +264,10 @@ class Backend:
         data : Dataset                                  # IN
         candidates : array of shape (t, d)              # IN (shifted coordinates)
         closest : array of shape (n,), X's dtype        # IN
-        out : array of shape (t, n), X's dtype          # OUT, ``min(closest, ‖x − c‖²)``
+        out : array of shape (t, n), X's dtype, or None # OUT, ``min(closest, ‖x − c‖²)``
             Row ``j`` becomes the closest-distance array if candidate ``j`` wins,
-            so the winner costs no further pass over X.
+            so the winner costs no further pass over X. None (backends with
+            ``kpp_keeps_trials = False``): only the potentials.
 
         Returns
         -------

@@ -26,6 +26,7 @@ from .kernels import function
 
 _THREADS = 256
 _PARTIAL_BUDGET = 64 * 2**20  # bytes of float64 partial sums per accumulation
+_PIECE_BYTES = 128 * 2**20  # bytes of per-row temporaries an op makes at a time
 _SHARED_SPARE = 1024  # bytes of a block's shared memory left to the compiler and runtime
 
 
@@ -105,6 +106,7 @@ class CuPyBackend(Backend):
     """
 
     name = "gpu"
+    kpp_keeps_trials = False  # t × n candidate distances cost more GPU memory than a pass
 
     def __init__(self, device_id=0, *, stream_rows=None):
         import cupy
@@ -199,7 +201,7 @@ class CuPyBackend(Backend):
         whole = data.batches if data.batches is not None else [(0, data.n_samples, data.X)]
         limit = None
         if per_row is not None:
-            limit = max(1, (256 * 2**20) // max(1, data.n_features * data.dtype.itemsize * per_row))
+            limit = max(1, _PIECE_BYTES // max(1, data.n_features * data.dtype.itemsize * per_row))
         for s0, e0, Xb in whole:
             if limit is None:
                 yield s0, e0, Xb
@@ -228,6 +230,18 @@ class CuPyBackend(Backend):
                 xs[s:e] = cp.einsum("ij,ij->i", xc, xc)
             data.x_sq = xs
         return data.x_sq
+
+    def _weighted_sum(self, data, values):
+        """``Σ w · values`` in float64, a piece at a time (no float64 copy of the whole
+        arrays); ``values`` of shape (n,) or (t, n) gives a scalar or t sums."""
+        cp = self.xp
+        lead = values.shape[:-1]
+        total = cp.zeros(lead, dtype=cp.float64)
+        step = max(1, _PIECE_BYTES // (16 * max(1, int(np.prod(lead, dtype=np.int64)) if lead else 1)))
+        for a in range(0, data.n_samples, step):
+            b = min(a + step, data.n_samples)
+            total += values[..., a:b].astype(cp.float64) @ data.weights[a:b].astype(cp.float64)
+        return total
 
     # -- kernels (on one piece of X: rows s:e) ------------------------------
     def _centres(self, data, centers):
@@ -298,8 +312,9 @@ class CuPyBackend(Backend):
                 r.counts[...] = counts[j]
                 inertia = None
                 if with_inertia:
-                    inertia = float(cp.dot(cp.maximum(min_d[j] + x_sq, 0).astype(cp.float64),
-                                           data.weights.astype(cp.float64)).get())
+                    min_d[j] += x_sq
+                    cp.maximum(min_d[j], 0, out=min_d[j])
+                    inertia = float(self._weighted_sum(data, min_d[j]).get())
                 out.append((int(changed[j].get()[0]), inertia))  # one small copy per run and iteration
         return out
 
@@ -308,15 +323,19 @@ class CuPyBackend(Backend):
         cp = self.xp
         with self._dev:
             cents = [self._centres(data, r.centers) for r in runs]
-            d2 = [cp.empty(data.n_samples, dtype=data.dtype) for _ in runs]
-            for s, e, Xp in self._pieces(data):
+            totals = [cp.zeros((), dtype=cp.float64) for _ in runs]
+            d2 = None
+            for s, e, Xp in self._pieces(data, per_row=1):  # d2 and two float64 copies per row
+                if d2 is None or d2.shape[0] < e - s:
+                    d2 = cp.empty(e - s, dtype=data.dtype)  # one piece's distances, reused
+                w64 = data.weights[s:e].astype(cp.float64)
                 for j, (r, again) in enumerate(zip(runs, reassign)):
                     C, cn = cents[j]
                     if again:
                         self._assign(data, Xp, C, cn, r.labels[s:e])
-                    self._sq_dist(data, Xp, C, r.labels[s:e], d2[j][s:e])
-            w64 = data.weights.astype(cp.float64)
-            return [float(cp.dot(x.astype(cp.float64), w64).get()) for x in d2]
+                    self._sq_dist(data, Xp, C, r.labels[s:e], d2[: e - s])
+                    totals[j] += d2[: e - s].astype(cp.float64) @ w64
+            return [float(t.get()) for t in totals]
 
     @_oom_guard
     def accumulate(self, data, labels, k):
@@ -383,15 +402,31 @@ class CuPyBackend(Backend):
                 d = x_sq[s:e] + cc - 2 * ((Xp - data.shift) @ c)
                 cp.maximum(d, 0, out=d)
                 cp.minimum(closest[s:e], d, out=closest[s:e])
-            return float(cp.dot(closest.astype(cp.float64), data.weights.astype(cp.float64)).get())
+            return float(self._weighted_sum(data, closest).get())
 
     @_oom_guard
     def kpp_sample(self, data, closest, targets):
         cp = self.xp
         with self._dev:
-            cdf = cp.cumsum(closest.astype(cp.float64) * data.weights, dtype=cp.float64)
-            idx = cp.searchsorted(cdf, cp.asarray(np.asarray(targets, dtype=np.float64)), side="right")
-            return cp.asnumpy(cp.minimum(idx, data.n_samples - 1))
+            # Inverse CDF in two levels, so no float64 array of n is ever made: the total
+            # of each block of rows, then the running sum inside the blocks hit.
+            n = data.n_samples
+            step = max(1, _PIECE_BYTES // 24)
+            starts = list(range(0, n, step))
+            block = cp.stack([closest[a:a + step].astype(cp.float64) @ data.weights[a:a + step].astype(cp.float64)
+                              for a in starts])
+            edges = np.concatenate([[0.0], np.cumsum(block.get())])
+            targets = np.asarray(targets, dtype=np.float64)
+            out = np.empty(targets.size, dtype=np.int64)
+            which = np.clip(np.searchsorted(edges, targets, side="right") - 1, 0, len(starts) - 1)
+            for b in np.unique(which):
+                a = starts[b]
+                z = min(a + step, n)
+                cdf = cp.cumsum(closest[a:z].astype(cp.float64) * data.weights[a:z], dtype=cp.float64)
+                hit = which == b
+                local = cp.searchsorted(cdf, cp.asarray(targets[hit] - edges[b]), side="right")
+                out[hit] = a + cp.asnumpy(local)
+            return np.minimum(out, n - 1)
 
     @_oom_guard
     def kpp_potentials(self, data, candidates, closest, out):
@@ -400,14 +435,18 @@ class CuPyBackend(Backend):
             cand = cp.ascontiguousarray(candidates, dtype=data.dtype)
             cn = cp.einsum("ij,ij->i", cand, cand)
             x_sq = self._x_sq(data)
-            for s, e, Xp in self._pieces(data, per_row=max(1, cand.shape[0])):
+            pots = cp.zeros(cand.shape[0], dtype=cp.float64)
+            for s, e, Xp in self._pieces(data, per_row=max(1, 2 * cand.shape[0])):
                 D = cand @ (Xp - data.shift).T  # (t, rows)
                 D *= -2
                 D += cn[:, None]
                 D += x_sq[None, s:e]
                 cp.maximum(D, 0, out=D)
-                cp.minimum(D, closest[None, s:e], out=out[:, s:e])
-            return cp.asnumpy(out.astype(cp.float64) @ data.weights.astype(cp.float64))
+                cp.minimum(D, closest[None, s:e], out=D)
+                pots += D.astype(cp.float64) @ data.weights[s:e].astype(cp.float64)
+                if out is not None:
+                    out[:, s:e] = D
+            return cp.asnumpy(pots)
 
 
 class _HostBatches:
