@@ -162,4 +162,64 @@ __global__ void sq_dist_assigned(const T* __restrict__ X, const T* __restrict__ 
     }
 }
 
+// k-means++: the potential after adding each of t candidate centres, in one pass.
+//
+// One thread per row (grid-stride): for every candidate j, m = min(closest[i], ‖x − c_j‖²)
+// from direct differences, and w[i] · m is added to the thread's float64 total for j.
+// The block then sums its threads' totals in thread order (shared memory, no atomics),
+// so partial[block][j] and the potentials reduce_partials makes of them are the same
+// run after run. With store != 0 (t must be 1) the thread also writes m back to
+// closest[i]: the update after a centre is chosen, and its new potential, in one pass.
+// No ‖x‖² array and no t × n matrix are needed.
+//
+//   X (n, d), shift (d), cand (t, d), w (n)   IN
+//   closest (n)                               IN (OUT with store)
+//   partial (gridDim.x, t) double             OUT
+// Launch with blockDim.x a multiple of 32, at most 256, and
+// shared memory blockDim.x * min(t, kKppGroup) * 8 bytes.
+constexpr int kKppGroup = 8;  // candidates per sweep over the rows
+
+template <typename T>
+__global__ void kpp_potentials(const T* __restrict__ X, const T* __restrict__ shift, const T* __restrict__ cand,
+                               int t, const T* __restrict__ w, long long n, int d, T* closest, int store,
+                               double* __restrict__ partial) {
+    extern __shared__ unsigned char smem_raw[];
+    double* sAcc = reinterpret_cast<double*>(smem_raw);  // blockDim.x * group
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (int j0 = 0; j0 < t; j0 += kKppGroup) {
+        const int g = min(kKppGroup, t - j0);
+        double acc[kKppGroup];
+#pragma unroll
+        for (int j = 0; j < kKppGroup; ++j) acc[j] = 0.0;
+        for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+            const T* x = X + i * (long long)d;
+            const T old = closest[i];
+            const double wi = (double)w[i];
+#pragma unroll
+            for (int j = 0; j < kKppGroup; ++j) {
+                if (j < g) {
+                    const T* c = cand + (size_t)(j0 + j) * d;
+                    T s = T(0);
+                    for (int e = 0; e < d; ++e) {
+                        const T diff = (x[e] - shift[e]) - c[e];
+                        s += diff * diff;
+                    }
+                    const T m = s < old ? s : old;
+                    acc[j] += wi * (double)m;
+                    if (store) closest[i] = m;
+                }
+            }
+        }
+        __syncthreads();  // sAcc is free again (previous group summed)
+        for (int j = 0; j < g; ++j) sAcc[(size_t)j * blockDim.x + threadIdx.x] = acc[j];
+        __syncthreads();
+        if ((int)threadIdx.x < g) {
+            const double* a = sAcc + (size_t)threadIdx.x * blockDim.x;
+            double s = 0.0;
+            for (unsigned r = 0; r < blockDim.x; ++r) s += a[r];
+            partial[(size_t)blockIdx.x * t + j0 + threadIdx.x] = s;
+        }
+    }
+}
+
 #endif  // FASTSEG_KMEANS_CU

@@ -143,6 +143,9 @@ def test_kpp_and_distances(gpu, cpu, rng):
     out_c, out_g = np.empty((3, 7001)), cp.full((3, 7001), np.nan)
     np.testing.assert_allclose(gpu.kpp_potentials(dg, cp.asarray(C[1:]) - dg.shift, clo_g, out_g),
                                cpu.kpp_potentials(dc, C[1:] - dc.shift, clo_c, out_c), rtol=1e-10)
+    # potentials only (what the GPU's k-means++ asks for): the fused kernel, no t × n matrix
+    np.testing.assert_allclose(gpu.kpp_potentials(dg, cp.asarray(C[1:]) - dg.shift, clo_g, None),
+                               cpu.kpp_potentials(dc, C[1:] - dc.shift, clo_c, out_c), rtol=1e-10)
     np.testing.assert_allclose(cp.asnumpy(gpu.distances(dg, cp.asarray(C) - dg.shift)),
                                cpu.distances(dc, C - dc.shift), rtol=1e-9, atol=1e-9)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import cuda_on_cpu
-from fastseg.backend.gpu import _THREADS, accumulate_launch, assign_launch, row_blocks
+from fastseg.backend.gpu import _THREADS, accumulate_launch, assign_launch, kpp_launch, row_blocks
 
 if cuda_on_cpu.available() is not None:
     pytest.skip(cuda_on_cpu.available(), allow_module_level=True)
@@ -206,3 +206,36 @@ def test_emulator_rejects_what_cuda_would(kmeans_cu):
         f((1,), (32,), good, shared_mem=64 * 1024)
     with pytest.raises(cuda_on_cpu.LaunchError, match="takes 7 arguments"):
         f((1,), (32,), good[:6])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,t,d", [(1, 1, 1), (97, 3, 7), (4099, 10, 16), (20011, 8, 4), (2053, 9, 300)])
+@pytest.mark.parametrize("geometry", list(GEOMETRY))
+def test_kpp_potentials(kmeans_cu, rng, n, t, d, dtype, geometry):
+    X, shift, cand = _case(rng, n, t, d, dtype, offset=40.0 if d % 2 else 0.0)
+    w = rng.uniform(0.0, 2.0, n).astype(dtype)
+    D = _sq_dists64(X, shift, cand)  # (n, t)
+    closest = (D.min(axis=1) * rng.uniform(0.5, 2.0, n)).astype(dtype)  # some rows keep theirs
+    blocks, threads, shared = kpp_launch(n, t, GEOMETRY[geometry][1])
+    f = kmeans_cu.get_function(f"kpp_potentials<{CTYPE[dtype]}>")
+    red = kmeans_cu.get_function("reduce_partials")
+
+    def potentials(C, clo, store):
+        partial = np.full((blocks, C.shape[0]), np.nan)
+        f((blocks,), (threads,), (X, shift, C, np.int32(C.shape[0]), w, np.int64(n), np.int32(d), clo,
+                                  np.int32(store), partial), shared_mem=shared)
+        out = np.full(C.shape[0], np.nan)
+        red((1,), (_THREADS,), (partial, np.int32(blocks), np.int64(C.shape[0]), out))
+        return out
+
+    before = closest.copy()
+    pots = potentials(cand, closest, 0)
+    assert np.array_equal(closest, before)  # read only without store
+    ref = (np.minimum(before[:, None].astype(np.float64), D) * w[:, None]).sum(axis=0)
+    np.testing.assert_allclose(pots, ref, rtol=10 * d * ACCURACY[dtype])
+    assert np.array_equal(pots, potentials(cand, closest, 0))  # the same bits again
+
+    best = int(np.argmin(pots))
+    pot = potentials(np.ascontiguousarray(cand[best:best + 1]), closest, 1)
+    np.testing.assert_allclose(closest, np.minimum(before, D[:, best]), rtol=10 * d * ACCURACY[dtype])
+    np.testing.assert_allclose(pot[0], ref[best], rtol=10 * d * ACCURACY[dtype])

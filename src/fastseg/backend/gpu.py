@@ -11,8 +11,11 @@ Design, first version (correctness and determinism first, speed next):
 * update: ``accumulate_partitions`` (warp per partition, lane per dimension, float64
   partials, no atomics) then ``reduce_partials`` in fixed order — the same centres run
   after run;
-* k-means++ and distances: cuBLAS products and CuPy element-wise ops, only scalars and
-  the few candidate indices cross to the host.
+* k-means++: ``kpp_potentials`` (one thread per row, direct differences, per-block
+  float64 totals summed in a fixed order) gives every candidate's potential in one pass
+  and updates the closest distances after the choice; the inverse-CDF sample runs on the
+  device; only scalars and the few candidate indices cross to the host;
+* distances (``transform``): a cuBLAS product and CuPy element-wise ops.
 """
 
 from __future__ import annotations
@@ -50,6 +53,11 @@ def assign_launch(n, k, d, itemsize, shared_per_block, sms):
                          f"(e.g. PCA) first.")
     tile_k = max(1, min(int(k), room // per_centre))
     return row_blocks(n, sms), _THREADS, tile_k, tile_k * per_centre
+
+
+def kpp_launch(n, t, sms):
+    """``(blocks, threads, shared_bytes)`` of a ``kpp_potentials`` launch for t candidates."""
+    return row_blocks(n, sms), _THREADS, _THREADS * min(int(t), 8) * 8
 
 
 def accumulate_launch(n, k, d):
@@ -391,18 +399,33 @@ class CuPyBackend(Backend):
                 cp.sqrt(D, out=out[s:e])
             return out
 
+    def _kpp(self, data, cand, closest, store):
+        """Potentials ``Σ w · min(closest, ‖x − c_j‖²)`` of the candidate rows ``cand``
+        (t, d), float64 on the device, by the ``kpp_potentials`` kernel; ``store``
+        (t = 1): ``closest`` becomes the minimum too."""
+        cp = self.xp
+        t, d = int(cand.shape[0]), data.n_features
+        pots = cp.zeros(t, dtype=cp.float64)
+        red = function("kmeans.cu", "reduce_partials")
+        kern = function("kmeans.cu", "kpp_potentials", data.dtype)
+        for s, e, Xp in self._pieces(data):
+            n = e - s
+            blocks, threads, shared = kpp_launch(n, t, self._sms)
+            partial = cp.empty((blocks, t), dtype=cp.float64)
+            kern((blocks,), (threads,),
+                 (Xp, data.shift, cand, np.int32(t), data.weights[s:e], np.int64(n), np.int32(d), closest[s:e],
+                  np.int32(1 if store else 0), partial), shared_mem=shared)
+            part = cp.empty(t, dtype=cp.float64)
+            red((-(-t // _THREADS),), (_THREADS,), (partial, np.int32(blocks), np.int64(t), part))
+            pots += part  # pieces in order: the same potentials run after run
+        return pots
+
     @_oom_guard
     def kpp_add_center(self, data, center, closest):
         cp = self.xp
         with self._dev:
-            c = cp.asarray(center, dtype=data.dtype)
-            x_sq = self._x_sq(data)
-            cc = c @ c
-            for s, e, Xp in self._pieces(data, per_row=1):
-                d = x_sq[s:e] + cc - 2 * ((Xp - data.shift) @ c)
-                cp.maximum(d, 0, out=d)
-                cp.minimum(closest[s:e], d, out=closest[s:e])
-            return float(self._weighted_sum(data, closest).get())
+            c = cp.ascontiguousarray(cp.asarray(center, dtype=data.dtype).reshape(1, -1))
+            return float(self._kpp(data, c, closest, store=True)[0].get())
 
     @_oom_guard
     def kpp_sample(self, data, closest, targets):
@@ -433,6 +456,8 @@ class CuPyBackend(Backend):
         cp = self.xp
         with self._dev:
             cand = cp.ascontiguousarray(candidates, dtype=data.dtype)
+            if out is None:  # potentials only: one fused pass, no ‖x‖², no t × n matrix
+                return cp.asnumpy(self._kpp(data, cand, closest, store=False))
             cn = cp.einsum("ij,ij->i", cand, cand)
             x_sq = self._x_sq(data)
             pots = cp.zeros(cand.shape[0], dtype=cp.float64)

@@ -24,6 +24,7 @@ KERNEL_SIGNATURES = {
                                  "double*, double*",
         "reduce_partials": "const double*, int, long long, double*",
         "sq_dist_assigned": "const T*, const T*, const T*, const int*, long long, int, T*",
+        "kpp_potentials": "const T*, const T*, const T*, int, const T*, long long, int, T*, int, double*",
     },
 }
 
