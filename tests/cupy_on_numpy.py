@@ -74,6 +74,7 @@ class _Memory:
 
 
 memory = _Memory()
+to_host = {"copies": 0}  # device → host copies (``get``, ``asnumpy``), for tests to count
 _host_registered = set()
 
 
@@ -140,6 +141,7 @@ class ndarray:  # noqa: N801 - CuPy's name
         return _Device(0)
 
     def get(self, stream=None, out=None):
+        to_host["copies"] += 1
         return self._a.copy()
 
     def set(self, arr, stream=None):
@@ -169,13 +171,16 @@ class ndarray:  # noqa: N801 - CuPy's name
     def __iter__(self):
         return (_wrap(self._a[i]) for i in range(len(self._a)))
 
-    def __float__(self):
+    def __float__(self):  # each of these reads a value back: a copy to the host, as in CuPy
+        to_host["copies"] += 1
         return float(self._a)
 
     def __int__(self):
+        to_host["copies"] += 1
         return int(self._a)
 
     def __bool__(self):
+        to_host["copies"] += 1
         return bool(self._a)
 
     def __repr__(self):
@@ -229,7 +234,7 @@ def ascontiguousarray(a, dtype=None):
 
 
 def asnumpy(a, stream=None):
-    return a.get() if isinstance(a, ndarray) else np.asarray(a)
+    return a.get() if isinstance(a, ndarray) else np.asarray(a)  # get() counts the copy
 
 
 def from_dlpack(x):

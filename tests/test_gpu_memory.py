@@ -74,3 +74,20 @@ def test_sweep_adds_only_each_runs_labels(stand_in):
     per_row, _ = _per_row(stand_in, lambda X: sweep(X, k=range(2, 8), random_state=0, device="gpu", max_iter=3,
                                                    metrics=("inertia",)))
     assert per_row <= 8.5 + 4 * 6, per_row
+
+
+@pytest.mark.parametrize("n_runs", [1, 5])
+def test_one_small_copy_to_the_host_per_iteration(stand_in, n_runs):
+    # issue #3: convergence is decided on the device; label changes, centre shifts and
+    # empty-cluster counts of every run in the batch come back together
+    from fastseg import sweep
+
+    X = stand_in.asarray(np.random.default_rng(0).standard_normal((3000, 4)).astype(np.float32))
+    ks = range(6, 6 + n_runs)
+    copies = []
+    for iters in (3, 7):
+        stand_in.to_host["copies"] = 0
+        res = sweep(X, k=ks, random_state=0, device="gpu", max_iter=iters, tol=0, metrics=("inertia",))
+        assert all(res.n_iter[k] == iters for k in ks)  # nobody converged early
+        copies.append(stand_in.to_host["copies"])
+    assert (copies[1] - copies[0]) / 4 == 1

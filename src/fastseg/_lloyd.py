@@ -125,12 +125,9 @@ def lloyd_multi(backend, data, centers_list, *, max_iter=300, tol=0.0, verbose=F
     runs = [Run(backend, data, c) for c in centers_list]
     active = list(runs)
     for i in range(max_iter):
-        results = backend.lloyd_step_multi(data, active, with_inertia=verbose)
+        results = backend.lloyd_iteration_multi(data, active, with_inertia=verbose)
         still = []
-        for run, (n_changed, inertia) in zip(active, results):
-            new = update_centers(backend, data, run.centers, run.labels, run.sums, run.counts)
-            shift = float(backend.to_numpy(((new - run.centers) ** 2).sum()))
-            run.centers = new
+        for run, (n_changed, inertia, shift) in zip(active, results):
             run.n_iter = i + 1
             tag = f"[k={run.k}] " if len(runs) > 1 else ""
             if verbose:

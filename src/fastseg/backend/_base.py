@@ -172,6 +172,29 @@ class Backend:
         """
         raise NotImplementedError
 
+    def lloyd_iteration_multi(self, data: Dataset, runs, with_inertia=False):
+        """One whole Lloyd iteration for several runs: :meth:`lloyd_step_multi`, then each
+        run's new centres (empty clusters relocated as scikit-learn does).
+
+        ``runs`` also carry ``centers``, replaced by the new centres. A backend may
+        override this to keep the update where the data is (the GPU: one small copy to
+        the host per iteration for all runs).
+
+        Returns
+        -------
+        list of (n_changed, inertia, shift) per run
+            ``shift``: the squared distance the centres moved, summed over centres.
+        """
+        from .._lloyd import update_centers
+
+        out = []
+        for run, (n_changed, inertia) in zip(runs, self.lloyd_step_multi(data, runs, with_inertia)):
+            new = update_centers(self, data, run.centers, run.labels, run.sums, run.counts)
+            shift = float(self.to_numpy(((new - run.centers) ** 2).sum()))
+            run.centers = new
+            out.append((n_changed, inertia, shift))
+        return out
+
     def lloyd_step(self, data: Dataset, centers, labels, sums, counts, with_inertia=False):
         """:meth:`lloyd_step_multi` for a single run; returns ``(n_changed, inertia)``."""
         from types import SimpleNamespace

@@ -297,34 +297,74 @@ class CuPyBackend(Backend):
         )
 
     # -- engine ops ------------------------------------------------------
+    def _step(self, data, runs, with_inertia):
+        """Assignment and totals for every run, reading X once; per run the label
+        changes (uint64, shape (1,)) and the inertia (float64 0-d or None), on the device."""
+        cp = self.xp
+        x_sq = self._x_sq(data) if with_inertia else None
+        cents = [self._centres(data, r.centers) for r in runs]
+        changed = [cp.zeros(1, dtype=cp.uint64) for _ in runs]
+        min_d = [cp.empty(data.n_samples, dtype=data.dtype) if with_inertia else None for _ in runs]
+        sums = [cp.zeros((r.centers.shape[0], data.n_features)) for r in runs]
+        counts = [cp.zeros(r.centers.shape[0]) for r in runs]
+        # each piece of X meets every run while it is on the device: one read per iteration
+        for s, e, Xp in self._pieces(data):
+            for j, r in enumerate(runs):
+                C, cn = cents[j]
+                self._assign(data, Xp, C, cn, r.labels[s:e], None if min_d[j] is None else min_d[j][s:e],
+                             changed[j])
+                self._accumulate(data, Xp, data.weights[s:e], r.labels[s:e], C.shape[0], sums[j], counts[j])
+        inertia = []
+        for j, r in enumerate(runs):
+            r.sums[...] = sums[j]  # recomputed, not incremental: the contract allows both
+            r.counts[...] = counts[j]
+            if with_inertia:
+                min_d[j] += x_sq
+                cp.maximum(min_d[j], 0, out=min_d[j])
+                inertia.append(self._weighted_sum(data, min_d[j]))
+            else:
+                inertia.append(None)
+        return changed, inertia
+
     @_oom_guard
     def lloyd_step_multi(self, data, runs, with_inertia=False):
+        with self._dev:
+            changed, inertia = self._step(data, runs, with_inertia)
+            return [(int(c.get()[0]), None if i is None else float(i.get())) for c, i in zip(changed, inertia)]
+
+    @_oom_guard
+    def lloyd_iteration_multi(self, data, runs, with_inertia=False):
+        """:meth:`Backend.lloyd_iteration_multi` with the centre update on the device:
+        label changes, centre shifts and empty-cluster counts of all runs come to the
+        host in one small copy per iteration. A run with an empty cluster (rare) takes
+        the host update, which relocates it exactly as the CPU engine does."""
+        from .._lloyd import update_centers
+
         cp = self.xp
         with self._dev:
-            x_sq = self._x_sq(data) if with_inertia else None
-            cents = [self._centres(data, r.centers) for r in runs]
-            changed = [cp.zeros(1, dtype=cp.uint64) for _ in runs]
-            min_d = [cp.empty(data.n_samples, dtype=data.dtype) if with_inertia else None for _ in runs]
-            sums = [cp.zeros((r.centers.shape[0], data.n_features)) for r in runs]
-            counts = [cp.zeros(r.centers.shape[0]) for r in runs]
-            # each piece of X meets every run while it is on the device: one read per iteration
-            for s, e, Xp in self._pieces(data):
-                for j, r in enumerate(runs):
-                    C, cn = cents[j]
-                    self._assign(data, Xp, C, cn, r.labels[s:e], None if min_d[j] is None else min_d[j][s:e],
-                                 changed[j])
-                    self._accumulate(data, Xp, data.weights[s:e], r.labels[s:e], C.shape[0], sums[j], counts[j])
+            changed, inertia = self._step(data, runs, with_inertia)
+            news, stats = [], []
+            for j, r in enumerate(runs):
+                sums, counts = r.sums.sum(axis=0), r.counts.sum(axis=0)  # one level: the same bits
+                has = counts > 0
+                old = r.centers.astype(cp.float64)
+                new = cp.where(has[:, None], sums / cp.where(has, counts, 1.0)[:, None], old).astype(data.dtype)
+                shift = ((new - r.centers) ** 2).sum()
+                news.append(new)
+                stats.append(cp.stack([changed[j][0].astype(cp.float64), shift.astype(cp.float64),
+                                       (~has).sum().astype(cp.float64),
+                                       cp.zeros((), cp.float64) if inertia[j] is None else inertia[j]]))
+            host = cp.stack(stats).get()  # the iteration's one copy to the host
             out = []
             for j, r in enumerate(runs):
-                r.sums[...] = sums[j]  # recomputed, not incremental: the contract allows both
-                r.counts[...] = counts[j]
-                inertia = None
-                if with_inertia:
-                    min_d[j] += x_sq
-                    cp.maximum(min_d[j], 0, out=min_d[j])
-                    inertia = float(self._weighted_sum(data, min_d[j]).get())
-                out.append((int(changed[j].get()[0]), inertia))  # one small copy per run and iteration
-        return out
+                n_changed, shift, empty, inert = host[j]
+                new = news[j]
+                if empty:
+                    new = update_centers(self, data, r.centers, r.labels, r.sums, r.counts)
+                    shift = float(cp.asnumpy(((new - r.centers) ** 2).sum()))
+                r.centers = new
+                out.append((int(n_changed), float(inert) if with_inertia else None, float(shift)))
+            return out
 
     @_oom_guard
     def finish_multi(self, data, runs, reassign):
