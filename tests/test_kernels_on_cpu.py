@@ -184,6 +184,16 @@ def test_launch_geometry_stays_within_cuda_limits():
                     assert parts * k * (d + 1) * 8 <= max(64 * 2**20, k * (d + 1) * 8)
 
 
+def test_launch_constants_match_the_kernel_source():
+    import re
+
+    from fastseg.backend import gpu
+    from fastseg.backend.kernels import kernel_dir
+
+    src = (kernel_dir() / "kmeans.cu").read_text()
+    assert int(re.search(r"kKppGroup = (\d+)", src).group(1)) == gpu._KPP_GROUP
+
+
 def test_too_many_features_for_shared_memory_is_a_clear_error():
     with pytest.raises(ValueError, match="too many for the GPU engine"):
         assign_launch(100, 8, 10_000, 8, 48 * 1024, 132)

@@ -31,6 +31,7 @@ _THREADS = 256
 _PARTIAL_BUDGET = 64 * 2**20  # bytes of float64 partial sums per accumulation
 _PIECE_BYTES = 128 * 2**20  # bytes of per-row temporaries an op makes at a time
 _SHARED_SPARE = 1024  # bytes of a block's shared memory left to the compiler and runtime
+_KPP_GROUP = 8  # candidates per sweep of kpp_potentials: kKppGroup in kernels/kmeans.cu
 
 
 def row_blocks(n, sms):
@@ -57,7 +58,7 @@ def assign_launch(n, k, d, itemsize, shared_per_block, sms):
 
 def kpp_launch(n, t, sms):
     """``(blocks, threads, shared_bytes)`` of a ``kpp_potentials`` launch for t candidates."""
-    return row_blocks(n, sms), _THREADS, _THREADS * min(int(t), 8) * 8
+    return row_blocks(n, sms), _THREADS, _THREADS * min(int(t), _KPP_GROUP) * 8
 
 
 def accumulate_launch(n, k, d):
@@ -245,7 +246,8 @@ class CuPyBackend(Backend):
         cp = self.xp
         lead = values.shape[:-1]
         total = cp.zeros(lead, dtype=cp.float64)
-        step = max(1, _PIECE_BYTES // (16 * max(1, int(np.prod(lead, dtype=np.int64)) if lead else 1)))
+        width = int(np.prod(lead, dtype=np.int64)) if lead else 1
+        step = max(1, _PIECE_BYTES // (16 * max(1, width)))  # two float64 copies per value
         for a in range(0, data.n_samples, step):
             b = min(a + step, data.n_samples)
             total += values[..., a:b].astype(cp.float64) @ data.weights[a:b].astype(cp.float64)
