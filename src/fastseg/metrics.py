@@ -160,15 +160,16 @@ def silhouette_values(X, labels, weights=None, xp=np):
     onehot[xp.arange(m), lab] = w
     size = onehot.sum(axis=0).astype(xp.float64)
     sq = (X * X).sum(axis=1)
+    # ‖a‖² + ‖b‖² − 2 a·b straight out of one product: [a, ‖a‖², 1] · [−2b, 1, ‖b‖²]
+    ones = xp.ones((m, 1), dtype=ftype)
+    left = xp.concatenate([X, sq[:, None], ones], axis=1)
+    right_t = xp.ascontiguousarray(xp.concatenate([-2 * X, ones, sq[:, None]], axis=1).T)
     s = xp.empty(m)
     step = max(1, 4_000_000 // m)
     for a in range(0, m, step):
         b = min(a + step, m)
         r = xp.arange(b - a)
-        D = X[a:b] @ X.T  # in place from here: a few (step, m) passes, no temporaries
-        D *= -2
-        D += sq[None, :]
-        D += sq[a:b, None]
+        D = left[a:b] @ right_t  # in place from here: a few (step, m) passes, no temporaries
         xp.maximum(D, 0, out=D)
         xp.sqrt(D, out=D)
         D[r, r + a] = 0  # a point's distance to itself
