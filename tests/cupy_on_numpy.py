@@ -57,10 +57,15 @@ class _Memory:
         self.live += a.nbytes
         self.peak = max(self.peak, self.live)
         self._held[id(a)] = a.nbytes
+        for hook in _hooks:
+            hook.malloc_postprocess(device_id=0, size=a.nbytes, mem_size=a.nbytes, mem_ptr=id(a), pmem_id=id(a))
         weakref.finalize(a, self._free, id(a))
 
     def _free(self, key):
-        self.live -= self._held.pop(key)
+        nbytes = self._held.pop(key)
+        self.live -= nbytes
+        for hook in _hooks:
+            hook.free_postprocess(device_id=0, mem_size=nbytes, mem_ptr=key, pmem_id=key)
 
     @contextlib.contextmanager
     def measure(self):
@@ -73,6 +78,7 @@ class _Memory:
             out["peak"] = self.peak - base
 
 
+_hooks = []  # active MemoryHooks
 memory = _Memory()
 to_host = {"copies": 0}  # device → host copies (``get``, ``asnumpy``), for tests to count
 _host_registered = set()
@@ -106,12 +112,21 @@ def _unwrap(x, where="a device function", allow_host=False):
     return x
 
 
-def _device_fn(fn, name):
-    def call(*args, **kwargs):
-        return _wrap(fn(*_unwrap(args, f"cupy.{name}"), **_unwrap(kwargs, f"cupy.{name}")))
+class _DeviceFn:
+    """A NumPy function (or ufunc, with its methods such as ``.at``) taking device arrays."""
 
-    call.__name__ = name
-    return call
+    def __init__(self, fn, name):
+        self._fn, self.__name__ = fn, name
+
+    def __call__(self, *args, **kwargs):
+        where = f"cupy.{self.__name__}"
+        return _wrap(self._fn(*_unwrap(args, where), **_unwrap(kwargs, where)))
+
+    def __getattr__(self, attr):
+        return _DeviceFn(getattr(self._fn, attr), f"{self.__name__}.{attr}")
+
+
+_device_fn = _DeviceFn
 
 
 class ndarray:  # noqa: N801 - CuPy's name
@@ -245,6 +260,12 @@ class _Pool:
     def free_bytes(self):
         return 0
 
+    def free_all_blocks(self):
+        pass
+
+    def total_bytes(self):
+        return memory.live
+
     def used_bytes(self):
         return memory.live
 
@@ -269,10 +290,37 @@ class _Device:
     def __exit__(self, *exc):
         return False
 
-
-class _Event:
     def synchronize(self):
         pass
+
+
+class _Event:
+    def record(self, stream=None):
+        pass
+
+    def synchronize(self):
+        pass
+
+
+class _MemoryHook:
+    """``cupy.cuda.MemoryHook``: subclasses get ``malloc_postprocess``/``free_postprocess``
+    calls (keyword arguments, as CuPy's) while used as a context manager."""
+
+    name = "hook"
+
+    def malloc_postprocess(self, **kwargs):
+        pass
+
+    def free_postprocess(self, **kwargs):
+        pass
+
+    def __enter__(self):
+        _hooks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _hooks.remove(self)
+        return False
 
 
 class _Stream:
@@ -306,6 +354,8 @@ cuda = types.SimpleNamespace(
     Device=_Device,
     Stream=_Stream,
     Event=_Event,
+    MemoryHook=_MemoryHook,
+    get_elapsed_time=lambda start, stop: 1.0,  # milliseconds; meaningless here
     get_current_stream=lambda: _Stream(),
     memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError),
     runtime=types.SimpleNamespace(

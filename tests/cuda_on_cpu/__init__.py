@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,11 @@ _VALUE = {"int": (np.int32, ctypes.c_int32), "long long": (np.int64, ctypes.c_in
 _STATUS = {1: "block size must be 1..1024 threads", 2: "grid size must be >= 1",
            3: "dynamic shared memory over 48 KiB (the limit without the opt-in attribute)",
            4: "deadlock: the block's threads wait at different barriers"}
+
+
+# The emulator keeps one block's fibers in global state: launches from several Python
+# threads (Dask's threaded scheduler) take turns, as kernels on one GPU stream would.
+_LAUNCH_LOCK = threading.Lock()
 
 
 class LaunchError(RuntimeError):
@@ -150,7 +156,8 @@ class Function:
                                       f"{type(a).__name__} {getattr(a, 'dtype', '')}")
                 cargs.append(ctype(a.item()))
         self.module.launches.append((self.expr, grid, block, int(shared_mem)))
-        status = self._fn(*cargs)
+        with _LAUNCH_LOCK:
+            status = self._fn(*cargs)
         if status:
             raise LaunchError(f"{self.expr}<<<{grid}, {block}, {shared_mem}>>>: {_STATUS.get(status, status)}")
 
