@@ -91,3 +91,35 @@ def test_one_small_copy_to_the_host_per_iteration(stand_in, n_runs):
         assert all(res.n_iter[k] == iters for k in ks)  # nobody converged early
         copies.append(stand_in.to_host["copies"])
     assert (copies[1] - copies[0]) / 4 == 1
+
+
+def test_data_larger_than_free_gpu_memory_is_streamed(stand_in):
+    # issue #3: host data that does not fit stays on the host and comes over in batches,
+    # chosen by prepare() from the free memory, and the fit is the resident one
+    from fastseg import KMeans
+    from fastseg.backend.gpu import CuPyBackend, memory_needed
+
+    rng = np.random.default_rng(5)
+    X = (rng.standard_normal((60_000, D)) + rng.integers(0, 4, (60_000, 1)) * 3).astype(np.float32)
+    C = X[:6].copy()
+    resident = KMeans(6, init=C, tol=0, max_iter=15, device="gpu").fit(X)
+    stand_in.configure(total_bytes=memory_needed(*X.shape, 4, x_on_device=False) - X.nbytes // 2)
+    backend = CuPyBackend(0)
+    data = backend.prepare(X, np.ones(len(X), np.float32))
+    assert data.batches is not None and len(data.batches) >= 2  # decided from the free memory
+    del data
+    streamed = KMeans(6, init=C, tol=0, max_iter=15, device=backend).fit(X)
+    np.testing.assert_array_equal(streamed.labels_, resident.labels_)
+    np.testing.assert_allclose(streamed.cluster_centers_, resident.cluster_centers_, rtol=1e-5, atol=1e-5)
+
+
+def test_out_of_memory_inside_an_op_is_a_clear_error(stand_in, monkeypatch):
+    # a CUDA out-of-memory never escapes as a crash from deep inside: it says what to do
+    from fastseg import KMeans
+    from fastseg.backend import gpu
+
+    X = stand_in.asarray(np.random.default_rng(6).standard_normal((50_000, D)).astype(np.float32))
+    monkeypatch.setattr(gpu, "memory_needed", lambda *a, **k: 0)  # let prepare() through
+    stand_in.configure(total_bytes=stand_in.memory.live + 300_000)  # then room for little
+    with pytest.raises(MemoryError, match=r"GPU 0 ran out of memory in \w+ .*device='cpu'"):
+        KMeans(8, random_state=0, device="gpu").fit(X)
