@@ -222,4 +222,125 @@ __global__ void kpp_potentials(const T* __restrict__ X, const T* __restrict__ sh
     }
 }
 
+// One Lloyd step in one read of X: nearest centre of every row and the per-cluster
+// weighted sums and weights of the new labels, deterministic.
+//
+// Block b owns the contiguous rows [b·per, min(n, (b+1)·per)), per = ceil(n / gridDim.x),
+// and walks them in rounds of blockDim.x rows. In a round each thread labels its row as
+// assign_nearest does (centres staged tile_k at a time), then the round's shifted rows,
+// weights and labels are staged in shared memory and `groups` groups of d threads add
+// them to group-private float64 totals: group g takes a contiguous share of the round's
+// rows in order, lane j of the group owns feature j, so no two threads touch the same
+// total. At the end the groups' totals are added in group order into partial_sums[b]
+// and partial_w[b]; reduce_partials adds the blocks in order. No atomics on floats:
+// the same totals run after run. Label changes are counted as in assign_nearest.
+//
+//   X (n, d), shift (d), w (n), C (k, d), cnorm (k)   IN
+//   labels (n)                                        IN/OUT
+//   changed (1)                                       IN/OUT (nullptr: skipped)
+//   partial_sums (gridDim.x, k, d), partial_w (gridDim.x, k) double   OUT
+// Requires d <= 32 (rows in registers) and groups * d <= blockDim.x.
+// Shared memory (bytes), in this order:
+//   tile_k * (d + 1) * sizeof(T)            centres and norms
+//   blockDim.x * (d + 1) * sizeof(T)        the round's rows and weights
+//   blockDim.x * sizeof(int)                their labels
+//   groups * k * (d + 1) * sizeof(double)   the groups' totals (8-byte aligned)
+template <typename T>
+__global__ void lloyd_fused(const T* __restrict__ X, const T* __restrict__ shift, const T* __restrict__ w,
+                            const T* __restrict__ C, const T* __restrict__ cnorm, long long n, int d, int k,
+                            int tile_k, int groups, int* __restrict__ labels,
+                            unsigned long long* __restrict__ changed, double* __restrict__ partial_sums,
+                            double* __restrict__ partial_w) {
+    extern __shared__ unsigned char smem_raw[];
+    T* sC = reinterpret_cast<T*>(smem_raw);                        // tile_k * d
+    T* sN = sC + (size_t)tile_k * d;                               // tile_k
+    T* sX = sN + tile_k;                                           // blockDim.x * d
+    T* sW = sX + (size_t)blockDim.x * d;                           // blockDim.x
+    int* sL = reinterpret_cast<int*>(sW + blockDim.x);             // blockDim.x
+    size_t off = (size_t)(reinterpret_cast<unsigned char*>(sL + blockDim.x) - smem_raw);
+    off = (off + 7) & ~(size_t)7;
+    double* sAcc = reinterpret_cast<double*>(smem_raw + off);      // groups * k * (d + 1)
+
+    const size_t per_group = (size_t)k * (d + 1);
+    for (size_t e = threadIdx.x; e < (size_t)groups * per_group; e += blockDim.x) sAcc[e] = 0.0;
+
+    const long long per = (n + gridDim.x - 1) / gridDim.x;
+    const long long lo = (long long)blockIdx.x * per;
+    const long long hi = min(n, lo + per);
+    unsigned long long my_changes = 0;
+    constexpr int kRegD = 32;
+
+    for (long long base = lo; base < hi; base += blockDim.x) {   // the same count for every thread
+        const long long i = base + threadIdx.x;
+        const bool active = i < hi;
+        const T* x = X + (active ? i : 0) * (long long)d;
+        T xr[kRegD];
+#pragma unroll
+        for (int j = 0; j < kRegD; ++j) xr[j] = (active && j < d) ? x[j] - shift[j] : T(0);
+        T best = T(0);
+        int best_c = 0;
+        bool first = true;
+        for (int c0 = 0; c0 < k; c0 += tile_k) {
+            const int tk = min(tile_k, k - c0);
+            __syncthreads();
+            for (int e = threadIdx.x; e < tk * d; e += blockDim.x) sC[e] = C[(size_t)c0 * d + e];
+            for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
+            __syncthreads();
+            if (active) {
+                for (int c = 0; c < tk; ++c) {
+                    const T* cc = sC + (size_t)c * d;
+                    T dot = T(0);
+#pragma unroll
+                    for (int j = 0; j < kRegD; ++j)
+                        if (j < d) dot += xr[j] * cc[j];
+                    const T dist = sN[c] - T(2) * dot;
+                    if (first || dist < best) {
+                        best = dist;
+                        best_c = c0 + c;
+                        first = false;
+                    }
+                }
+            }
+        }
+        // stage the round: shifted rows, weights, labels
+        const int rows = (int)min((long long)blockDim.x, hi - base);
+        if (active) {
+            if (labels[i] != best_c) ++my_changes;
+            labels[i] = best_c;
+#pragma unroll
+            for (int j = 0; j < kRegD; ++j)
+                if (j < d) sX[(size_t)threadIdx.x * d + j] = xr[j];
+            sW[threadIdx.x] = w[i];
+            sL[threadIdx.x] = best_c;
+        }
+        __syncthreads();
+        const int g = threadIdx.x / d;
+        const int j = threadIdx.x % d;
+        if (g < groups) {
+            const int share = (rows + groups - 1) / groups;
+            const int r0 = g * share;
+            const int r1 = min(rows, r0 + share);
+            double* acc = sAcc + (size_t)g * per_group;
+            for (int r = r0; r < r1; ++r) {
+                const int c = sL[r];
+                const double wr = (double)sW[r];
+                acc[(size_t)c * d + j] += wr * (double)sX[(size_t)r * d + j];
+                if (j == 0) acc[(size_t)k * d + c] += wr;
+            }
+        }
+        // no barrier here: the next round reaches the tile barrier before it stages
+    }
+    __syncthreads();  // a block with no rows zeroed its totals just above
+    // the groups' totals, in group order, into this block's partials
+    for (size_t e = threadIdx.x; e < per_group; e += blockDim.x) {
+        double s = 0.0;
+        for (int g = 0; g < groups; ++g) s += sAcc[(size_t)g * per_group + e];
+        if (e < (size_t)k * d)
+            partial_sums[(size_t)blockIdx.x * k * d + e] = s;
+        else
+            partial_w[(size_t)blockIdx.x * k + (e - (size_t)k * d)] = s;
+    }
+    if (changed != nullptr && my_changes) atomicAdd(changed, my_changes);
+}
+
 #endif  // FASTSEG_KMEANS_CU

@@ -31,7 +31,7 @@ def stand_in(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", cupy_on_numpy)
     monkeypatch.setattr(gpu, "function", cupy_on_numpy.kernel_function)
     monkeypatch.setattr(gpu, "_PIECE_BYTES", 1 << 18)
-    monkeypatch.setattr(gpu, "_PARTIAL_BUDGET", 1 << 20)
+    monkeypatch.setattr(gpu, "_PARTIAL_BUDGET", 1 << 16)  # partial sums: bounded, not per row
     return cupy_on_numpy
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import cuda_on_cpu
-from fastseg.backend.gpu import _THREADS, accumulate_launch, assign_launch, kpp_launch, row_blocks
+from fastseg.backend.gpu import _THREADS, accumulate_launch, assign_launch, fused_launch, kpp_launch, row_blocks
 
 if cuda_on_cpu.available() is not None:
     pytest.skip(cuda_on_cpu.available(), allow_module_level=True)
@@ -249,3 +249,73 @@ def test_kpp_potentials(kmeans_cu, rng, n, t, d, dtype, geometry):
     pot = potentials(np.ascontiguousarray(cand[best:best + 1]), closest, 1)
     np.testing.assert_allclose(closest, np.minimum(before, D[:, best]), rtol=10 * d * ACCURACY[dtype])
     np.testing.assert_allclose(pot[0], ref[best], rtol=10 * d * ACCURACY[dtype])
+
+
+FUSED_SIZES = [(1, 1, 1), (97, 5, 7), (1009, 13, 1), (4099, 8, 16), (20011, 60, 4), (3001, 3, 32), (5003, 40, 16),
+               (3001, 1000, 1)]
+# an H100; one multiprocessor (few blocks: many rounds each); less shared memory (centres in tiles)
+FUSED_GEOMETRY = {"h100": (48 * 1024, 132), "one_sm": (48 * 1024, 1), "small_smem": (24 * 1024, 4)}
+
+
+@pytest.mark.parametrize("geometry", list(FUSED_GEOMETRY))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,k,d", FUSED_SIZES)
+def test_lloyd_fused(kmeans_cu, rng, n, k, d, dtype, geometry):
+    X, shift, C = _case(rng, n, k, d, dtype, offset=50.0 if d % 2 else 0.0)
+    w = rng.uniform(0.1, 2.0, n).astype(dtype)
+    smem, sms = FUSED_GEOMETRY[geometry]
+    geo = fused_launch(n, k, d, X.itemsize, smem, sms)
+    if geo is None:
+        pytest.skip("the fused kernel does not fit this k, d and shared memory (two kernels run instead)")
+    blocks, threads, tile_k, groups, shared = geo
+    if (n, k, d, geometry) == (3001, 1000, 1, "small_smem"):
+        assert tile_k < k  # the case really is tiled
+    cn = np.einsum("ij,ij->i", C, C)
+    before = rng.integers(-1, k, n).astype(np.int32)
+
+    def run():
+        labels, changed = before.copy(), np.array([3], np.uint64)
+        ps, pw = np.full((blocks, k, d), np.nan), np.full((blocks, k), np.nan)
+        kmeans_cu.get_function(f"lloyd_fused<{CTYPE[dtype]}>")(
+            (blocks,), (threads,),
+            (X, shift, w, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k), np.int32(groups),
+             labels, changed, ps, pw), shared_mem=shared)
+        sums, counts = np.zeros((k, d)), np.zeros(k)
+        for p in range(blocks):  # reduce_partials' order
+            sums += ps[p]
+            counts += pw[p]
+        return labels, int(changed[0]) - 3, sums, counts
+
+    labels, changed, sums, counts = run()
+    D = _sq_dists64(X, shift, C)
+    ref = D.argmin(axis=1)
+    differ = np.flatnonzero(labels != ref)
+    scale = D.min(axis=1) + (((X - shift).astype(np.float64)) ** 2).sum(axis=1) + 1.0
+    assert np.all(D[differ, labels[differ]] - D[differ, ref[differ]] <= 50 * ACCURACY[dtype] * scale[differ])
+    assert changed == int((before != labels).sum())
+
+    xs = (X - shift).astype(np.float64)
+    ref_s = np.zeros((k, d))
+    np.add.at(ref_s, labels, w.astype(np.float64)[:, None] * xs)
+    mag = np.zeros((k, d))
+    np.add.at(mag, labels, np.abs(w.astype(np.float64)[:, None] * xs))
+    assert np.all(np.abs(sums - ref_s) <= 1e-12 * (mag + 1e-300))
+    np.testing.assert_allclose(counts, np.bincount(labels, weights=w.astype(np.float64), minlength=k), rtol=1e-12)
+
+    again = run()  # the same bits: no float atomics, fixed order
+    assert np.array_equal(again[0], labels) and np.array_equal(again[2], sums) and np.array_equal(again[3], counts)
+
+
+def test_fused_launch_fits_shared_memory():
+    for k in (1, 8, 64, 256):
+        for d in (1, 16, 32, 33):
+            for item in (4, 8):
+                geo = fused_launch(10**7, k, d, item, 48 * 1024, 132)
+                if d > 32:
+                    assert geo is None
+                    continue
+                if geo is not None:
+                    blocks, threads, tile_k, groups, shared = geo
+                    assert shared <= 48 * 1024 - 1024 and 1 <= tile_k <= k and groups * d <= threads and groups >= 1
+                    assert blocks * k * (d + 1) * 8 <= 64 * 2**20
+    assert fused_launch(10**7, 8, 16, 4, 48 * 1024, 132) is not None  # the common case is fused

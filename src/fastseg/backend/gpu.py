@@ -6,11 +6,13 @@ until tests/test_gpu.py and bench/gpu_check.sh have passed on hardware.
 
 Design, first version (correctness and determinism first, speed next):
 
-* assignment: ``assign_nearest`` (one thread per row, centre tiles in shared memory,
-  label changes counted on the device);
-* update: ``accumulate_partitions`` (warp per partition, lane per dimension, float64
-  partials, no atomics) then ``reduce_partials`` in fixed order — the same centres run
-  after run;
+* a Lloyd step in one read of X: ``lloyd_fused`` (one thread per row labels it against
+  centre tiles in shared memory; each block stages its rows and adds them to float64
+  totals in shared memory in a fixed order; label changes counted on the device), then
+  ``reduce_partials`` adds the blocks in order — the same centres run after run;
+* where that does not fit (more than 32 features, or k · (d + 1) float64 totals beyond
+  shared memory): ``assign_nearest`` then ``accumulate_partitions`` (warp per partition,
+  lane per dimension, float64 partials, no atomics), two reads of X;
 * k-means++: ``kpp_potentials`` (one thread per row, direct differences, per-block
   float64 totals summed in a fixed order) gives every candidate's potential in one pass
   and updates the closest distances after the choice; the inverse-CDF sample runs on the
@@ -59,6 +61,31 @@ def assign_launch(n, k, d, itemsize, shared_per_block, sms):
 def kpp_launch(n, t, sms):
     """``(blocks, threads, shared_bytes)`` of a ``kpp_potentials`` launch for t candidates."""
     return row_blocks(n, sms), _THREADS, _THREADS * min(int(t), _KPP_GROUP) * 8
+
+
+def fused_launch(n, k, d, itemsize, shared_per_block, sms):
+    """``(blocks, threads, tile_k, groups, shared_bytes)`` of a ``lloyd_fused`` launch, or
+    None where it does not fit (more than 32 features, or one group's float64 totals and
+    the staging area beyond a block's shared memory): then assignment and accumulation
+    run as two kernels. The layout mirrors the kernel's comment."""
+    d, k, item = int(d), int(k), int(itemsize)
+    if d > 32:
+        return None
+    threads = _THREADS
+    room = int(shared_per_block) - _SHARED_SPARE
+    stage = threads * (d + 1) * item + threads * 4 + 8  # rows, weights, labels, alignment
+    per_centre, per_group = (d + 1) * item, k * (d + 1) * 8
+    if stage + per_centre + per_group > room:
+        return None
+    if stage + k * per_centre + per_group <= room:  # every centre in one tile
+        tile_k = k
+        groups = int(min(threads // d, (room - stage - k * per_centre) // per_group))
+    else:
+        tile_k, groups = (room - stage - per_group) // per_centre, 1
+    head = tile_k * per_centre + threads * (d + 1) * item + threads * 4
+    shared = -(-head // 8) * 8 + groups * per_group
+    blocks = max(1, min(row_blocks(n, sms), _PARTIAL_BUDGET // per_group, int(n)))
+    return blocks, threads, int(tile_k), groups, int(shared)
 
 
 def accumulate_launch(n, k, d):
@@ -290,6 +317,37 @@ class CuPyBackend(Backend):
             red((-(-m // _THREADS),), (_THREADS,), (src, np.int32(parts), np.int64(m), part))
             dst += part  # pieces in a fixed order: the same sums run after run
 
+    def _fused(self, data, Xp, weights, C, cn, labels, changed, sums, counts):
+        """Labels and totals of the rows ``Xp`` in one read (``lloyd_fused``), added to
+        ``sums``/``counts``; False when the kernel does not fit this k and d (nothing done)."""
+        cp = self.xp
+        k, d = C.shape
+        n = int(Xp.shape[0])
+        geo = fused_launch(n, k, d, data.dtype.itemsize, self._smem, self._sms)
+        if geo is None:
+            return False
+        blocks, threads, tile_k, groups, shared = geo
+        ps = cp.empty((blocks, k, d), dtype=cp.float64)
+        pw = cp.empty((blocks, k), dtype=cp.float64)
+        function("kmeans.cu", "lloyd_fused", data.dtype)(
+            (blocks,), (threads,),
+            (Xp, data.shift, weights, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k),
+             np.int32(groups), labels, changed, ps, pw),
+            shared_mem=shared,
+        )
+        self._add_partials(ps, sums)
+        self._add_partials(pw, counts)
+        return True
+
+    def _add_partials(self, partial, dst):
+        """``dst += partial.sum(axis=0)``, the blocks added in order (reduce_partials)."""
+        cp = self.xp
+        m = dst.size
+        part = cp.empty(dst.shape, dtype=cp.float64)
+        function("kmeans.cu", "reduce_partials")((-(-m // _THREADS),), (_THREADS,),
+                                                 (partial, np.int32(partial.shape[0]), np.int64(m), part))
+        dst += part
+
     def _sq_dist(self, data, Xp, C, labels, out):
         n = int(Xp.shape[0])
         blocks = row_blocks(n, self._sms)
@@ -310,9 +368,13 @@ class CuPyBackend(Backend):
         sums = [cp.zeros((r.centers.shape[0], data.n_features)) for r in runs]
         counts = [cp.zeros(r.centers.shape[0]) for r in runs]
         # each piece of X meets every run while it is on the device: one read per iteration
+        # (per run, one more where the fused kernel does not fit or inertia is asked for)
         for s, e, Xp in self._pieces(data):
             for j, r in enumerate(runs):
                 C, cn = cents[j]
+                if min_d[j] is None and self._fused(data, Xp, data.weights[s:e], C, cn, r.labels[s:e], changed[j],
+                                                    sums[j], counts[j]):
+                    continue
                 self._assign(data, Xp, C, cn, r.labels[s:e], None if min_d[j] is None else min_d[j][s:e],
                              changed[j])
                 self._accumulate(data, Xp, data.weights[s:e], r.labels[s:e], C.shape[0], sums[j], counts[j])

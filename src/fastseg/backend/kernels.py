@@ -25,6 +25,8 @@ KERNEL_SIGNATURES = {
         "reduce_partials": "const double*, int, long long, double*",
         "sq_dist_assigned": "const T*, const T*, const T*, const int*, long long, int, T*",
         "kpp_potentials": "const T*, const T*, const T*, int, const T*, long long, int, T*, int, double*",
+        "lloyd_fused": "const T*, const T*, const T*, const T*, const T*, long long, int, int, int, int, int*, "
+                       "unsigned long long*, double*, double*",
     },
 }
 
