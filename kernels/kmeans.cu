@@ -10,6 +10,47 @@
 #ifndef FASTSEG_KMEANS_CU
 #define FASTSEG_KMEANS_CU
 
+// The nearest of the k centres to one row, ties to the lowest index (numpy's argmin).
+//
+// The whole block calls this together (it holds barriers): centres and their squared
+// norms are staged tile_k at a time in sC/sN, every thread helping; an inactive thread
+// (no row) only helps. The row is in registers (xr, shifted) when in_regs, else read
+// from x and shift for every centre. The distance compared is ‖c‖² − 2 x·c (‖x‖² is the
+// same for every centre); it comes back in `best`. Returns -1 for an inactive thread.
+template <typename T, int kRegD>
+__device__ __forceinline__ int nearest_staged(const T (&xr)[kRegD], bool in_regs, const T* x,
+                                              const T* __restrict__ shift, bool active,
+                                              const T* __restrict__ C, const T* __restrict__ cnorm,
+                                              int d, int k, int tile_k, T* sC, T* sN, T& best) {
+    int best_c = -1;
+    best = T(0);
+    for (int c0 = 0; c0 < k; c0 += tile_k) {
+        const int tk = min(tile_k, k - c0);
+        __syncthreads();  // the previous tile is no longer read
+        for (int e = threadIdx.x; e < tk * d; e += blockDim.x) sC[e] = C[(size_t)c0 * d + e];
+        for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
+        __syncthreads();
+        if (!active) continue;
+        for (int c = 0; c < tk; ++c) {
+            const T* cc = sC + (size_t)c * d;
+            T dot = T(0);
+            if (in_regs) {
+#pragma unroll
+                for (int j = 0; j < kRegD; ++j)
+                    if (j < d) dot += xr[j] * cc[j];
+            } else {
+                for (int j = 0; j < d; ++j) dot += (x[j] - shift[j]) * cc[j];
+            }
+            const T dist = sN[c] - T(2) * dot;
+            if (best_c < 0 || dist < best) {
+                best = dist;
+                best_c = c0 + c;
+            }
+        }
+    }
+    return best_c;
+}
+
 // Nearest centre of every row.
 //
 // One thread per row (grid-stride). Centres and their squared norms are staged in
@@ -56,33 +97,8 @@ __global__ void assign_nearest(const T* __restrict__ X, const T* __restrict__ sh
         T xr[kRegD];
 #pragma unroll
         for (int j = 0; j < kRegD; ++j) xr[j] = (in_regs && active && j < d) ? x[j] - shift[j] : T(0);
-        T best = T(0);
-        int best_c = -1;
-        for (int c0 = 0; c0 < k; c0 += tile_k) {
-            const int tk = min(tile_k, k - c0);
-            __syncthreads();
-            for (int e = threadIdx.x; e < tk * d; e += blockDim.x) sC[e] = C[(size_t)c0 * d + e];
-            for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
-            __syncthreads();
-            if (active) {
-                for (int c = 0; c < tk; ++c) {
-                    const T* cc = sC + (size_t)c * d;
-                    T dot = T(0);
-                    if (in_regs) {
-#pragma unroll
-                        for (int j = 0; j < kRegD; ++j)
-                            if (j < d) dot += xr[j] * cc[j];
-                    } else {
-                        for (int j = 0; j < d; ++j) dot += (x[j] - shift[j]) * cc[j];
-                    }
-                    const T dist = sN[c] - T(2) * dot;
-                    if (best_c < 0 || dist < best) {
-                        best = dist;
-                        best_c = c0 + c;
-                    }
-                }
-            }
-        }
+        T best;
+        const int best_c = nearest_staged(xr, in_regs, x, shift, active, C, cnorm, d, k, tile_k, sC, sN, best);
         if (active) {
             if (labels[i] != best_c) ++my_changes;
             labels[i] = best_c;
@@ -277,31 +293,8 @@ __global__ void lloyd_fused(const T* __restrict__ X, const T* __restrict__ shift
         T xr[kRegD];
 #pragma unroll
         for (int j = 0; j < kRegD; ++j) xr[j] = (active && j < d) ? x[j] - shift[j] : T(0);
-        T best = T(0);
-        int best_c = 0;
-        bool first = true;
-        for (int c0 = 0; c0 < k; c0 += tile_k) {
-            const int tk = min(tile_k, k - c0);
-            __syncthreads();
-            for (int e = threadIdx.x; e < tk * d; e += blockDim.x) sC[e] = C[(size_t)c0 * d + e];
-            for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
-            __syncthreads();
-            if (active) {
-                for (int c = 0; c < tk; ++c) {
-                    const T* cc = sC + (size_t)c * d;
-                    T dot = T(0);
-#pragma unroll
-                    for (int j = 0; j < kRegD; ++j)
-                        if (j < d) dot += xr[j] * cc[j];
-                    const T dist = sN[c] - T(2) * dot;
-                    if (first || dist < best) {
-                        best = dist;
-                        best_c = c0 + c;
-                        first = false;
-                    }
-                }
-            }
-        }
+        T best;
+        const int best_c = nearest_staged(xr, true, x, shift, active, C, cnorm, d, k, tile_k, sC, sN, best);
         // stage the round: shifted rows, weights, labels
         const int rows = (int)min((long long)blockDim.x, hi - base);
         if (active) {
