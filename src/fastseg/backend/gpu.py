@@ -310,12 +310,8 @@ class CuPyBackend(Backend):
             (blocks,), (threads,),
             (Xp, data.shift, weights, labels, np.int64(n), np.int32(d), np.int32(k), np.int32(parts), ps, pw),
         )
-        red = function("kmeans.cu", "reduce_partials")
-        for src, dst in ((ps, sums), (pw, counts)):
-            part = cp.empty(dst.shape, dtype=cp.float64)
-            m = dst.size
-            red((-(-m // _THREADS),), (_THREADS,), (src, np.int32(parts), np.int64(m), part))
-            dst += part  # pieces in a fixed order: the same sums run after run
+        self._add_partials(ps, sums)  # partitions, then pieces, in a fixed order: the same sums run after run
+        self._add_partials(pw, counts)
 
     def _fused(self, data, Xp, weights, C, cn, labels, changed, sums, counts):
         """Labels and totals of the rows ``Xp`` in one read (``lloyd_fused``), added to
