@@ -126,8 +126,6 @@ class _DeviceFn:
         return _DeviceFn(getattr(self._fn, attr), f"{self.__name__}.{attr}")
 
 
-_device_fn = _DeviceFn
-
 
 class ndarray:  # noqa: N801 - CuPy's name
     """A device array: a NumPy array behind CuPy's stricter interface."""
@@ -171,7 +169,7 @@ class ndarray:  # noqa: N801 - CuPy's name
             raise AttributeError(f"cupy.ndarray has no attribute {name!r} (host-only in NumPy)")
         attr = getattr(self._a, name)
         if callable(attr):
-            return _device_fn(attr, f"ndarray.{name}")
+            return _DeviceFn(attr, f"ndarray.{name}")
         return _wrap(attr) if isinstance(attr, np.ndarray) else attr
 
     def __getitem__(self, key):
@@ -380,7 +378,7 @@ def __getattr__(name):
     attr = getattr(np, name)
     if isinstance(attr, type) or not callable(attr):
         return attr  # dtypes, constants
-    return _device_fn(attr, name)
+    return _DeviceFn(attr, name)
 
 
 # -- kernels --------------------------------------------------------------------------

@@ -59,6 +59,15 @@ def combine_levels(sums, counts):
     return np.array(sums), np.array(counts)
 
 
+def cluster_means(xp, sums, counts, old):
+    """Each cluster's mean, float64; a cluster with no weight keeps its ``old`` centre.
+
+    sums (k, d), counts (k,), old (k, d) float64, all in the array module ``xp``.
+    """
+    has = counts > 0
+    return xp.where(has[:, None], sums / xp.where(has, counts, 1.0)[:, None], old)
+
+
 def update_centers(backend, data, centers_old, labels, sums, counts):
     """New centres from the accumulated sums (any levels); empty clusters relocated.
 
@@ -68,9 +77,7 @@ def update_centers(backend, data, centers_old, labels, sums, counts):
     """
     sums, counts = combine_levels(backend.to_numpy(sums), backend.to_numpy(counts))
     _relocate_empty(backend, data, centers_old, labels, sums, counts)
-    old = backend.to_numpy(centers_old).astype(np.float64)
-    has = counts > 0
-    new = np.where(has[:, None], sums / np.where(has, counts, 1.0)[:, None], old)
+    new = cluster_means(np, sums, counts, backend.to_numpy(centers_old).astype(np.float64))
     return backend.asarray(new, dtype=data.dtype)
 
 

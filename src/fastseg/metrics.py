@@ -132,7 +132,7 @@ def silhouette(backend, data, labels, k, *, sample_size=DEFAULT_SILHOUETTE_SAMPL
     exact = idx.size == lab_all.size
     ftype = np.float64 if exact else np.float32
     X = backend.take_rows(data, idx).astype(ftype)  # the sample stays where X is
-    w = np.asarray(backend.to_numpy(data.weights), dtype=np.float64)[idx]
+    w = np.asarray(backend.to_numpy(data.weights[backend.xp.asarray(idx)]), dtype=np.float64)
     s = silhouette_values(X, lab_all[idx], w, xp=backend.xp)
     if s is None:
         return float("nan"), int(idx.size)
@@ -185,7 +185,7 @@ def silhouette_values(X, labels, weights=None, xp=np):
             sc = (inter - intra) / xp.maximum(intra, inter)
         sc[own_size <= 0] = 0.0  # singleton clusters score 0, as scikit-learn's
         s[a:b] = xp.nan_to_num(sc)
-    return s.get() if hasattr(s, "get") and xp is not np else np.asarray(s)
+    return s if xp is np else s.get()
 
 
 def score_labels(X, labels, *, metrics=("calinski_harabasz", "davies_bouldin", "silhouette"),

@@ -398,7 +398,7 @@ class CuPyBackend(Backend):
         label changes, centre shifts and empty-cluster counts of all runs come to the
         host in one small copy per iteration. A run with an empty cluster (rare) takes
         the host update, which relocates it exactly as the CPU engine does."""
-        from .._lloyd import update_centers
+        from .._lloyd import cluster_means, update_centers
 
         cp = self.xp
         with self._dev:
@@ -406,13 +406,11 @@ class CuPyBackend(Backend):
             news, stats = [], []
             for j, r in enumerate(runs):
                 sums, counts = r.sums.sum(axis=0), r.counts.sum(axis=0)  # one level: the same bits
-                has = counts > 0
-                old = r.centers.astype(cp.float64)
-                new = cp.where(has[:, None], sums / cp.where(has, counts, 1.0)[:, None], old).astype(data.dtype)
+                new = cluster_means(cp, sums, counts, r.centers.astype(cp.float64)).astype(data.dtype)
                 shift = ((new - r.centers) ** 2).sum()
                 news.append(new)
                 stats.append(cp.stack([changed[j][0].astype(cp.float64), shift.astype(cp.float64),
-                                       (~has).sum().astype(cp.float64),
+                                       (counts <= 0).sum().astype(cp.float64),
                                        cp.zeros((), cp.float64) if inertia[j] is None else inertia[j]]))
             host = cp.stack(stats).get()  # the iteration's one copy to the host
             out = []
@@ -506,7 +504,6 @@ class CuPyBackend(Backend):
         cp = self.xp
         t, d = int(cand.shape[0]), data.n_features
         pots = cp.zeros(t, dtype=cp.float64)
-        red = function("kmeans.cu", "reduce_partials")
         kern = function("kmeans.cu", "kpp_potentials", data.dtype)
         for s, e, Xp in self._pieces(data):
             n = e - s
@@ -515,9 +512,7 @@ class CuPyBackend(Backend):
             kern((blocks,), (threads,),
                  (Xp, data.shift, cand, np.int32(t), data.weights[s:e], np.int64(n), np.int32(d), closest[s:e],
                   np.int32(1 if store else 0), partial), shared_mem=shared)
-            part = cp.empty(t, dtype=cp.float64)
-            red((-(-t // _THREADS),), (_THREADS,), (partial, np.int32(blocks), np.int64(t), part))
-            pots += part  # pieces in order: the same potentials run after run
+            self._add_partials(partial, pots)  # blocks, then pieces, in order: the same potentials every run
         return pots
 
     @_oom_guard
