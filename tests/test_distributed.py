@@ -127,7 +127,7 @@ def test_graph_grows_linearly_with_chunks():
     for chunks in ns:
         data = DaskData(da.from_array(X, chunks=16000 // chunks), None)
         g = data.iteration_graph(X[:6])
-        sizes.append(len(dict(g.__dask_graph__())))
+        sizes.append(len({key for p in g.parts for key in dict(p.__dask_graph__())}))
     # per added chunk: its own tasks plus a share of the combining tree (an eighth, an
     # eighth of that, ...): the same increment at every size, up to the tree's rounding
     per_chunk = [(b - a) / (c2 - c1) for a, b, c1, c2 in zip(sizes, sizes[1:], ns, ns[1:])]
@@ -220,3 +220,91 @@ def test_empty_cluster_relocated_as_in_memory():
         a = KMeans(4, init=init).fit(da.from_array(X, chunks=1000))
     b = KMeans(4, init=init, device="cpu").fit(X)
     _assert_same_fit(a, b, np.float64)
+
+
+def _counting_states(monkeypatch):
+    """Wrap the chunk-state store: count the states found, optionally losing some."""
+    from fastseg import distributed as fd
+
+    seen = {"hit": 0, "miss": 0}
+    take = fd._STATES.take
+
+    def counting_take(token, key, _take=take):
+        st = _take(token, key)
+        seen["hit" if st is not None else "miss"] += 1
+        return st
+
+    monkeypatch.setattr(fd._STATES, "take", counting_take)
+    return fd, seen
+
+
+def test_chunks_continue_from_their_labels_and_release_them(monkeypatch):
+    fd, seen = _counting_states(monkeypatch)
+    X = _blobs(dtype=np.float32)
+    init = X[:6]
+    with dask.config.set(scheduler="threads"):
+        Xd = da.from_array(X, chunks=3000)
+        a = KMeans(6, init=init, max_iter=6, tol=0).fit(Xd)
+    # from the second step on, every step (and the inertia pass) finds its chunk's state
+    n = Xd.numblocks[0]
+    assert a.n_iter_ == 6
+    assert seen == {"hit": n * 5 + n, "miss": n}
+    assert len(fd._STATES) == 0  # the pass after the last step released them all
+    b = KMeans(6, init=init, max_iter=6, tol=0, device="cpu").fit(X)
+    _assert_same_fit(a, b, np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_step_from_stale_labels_gives_the_fresh_totals(dtype):
+    from fastseg import distributed as fd
+
+    X = _blobs(n=4001, dtype=dtype)
+    w = np.random.default_rng(1).uniform(0.5, 2, len(X)).astype(dtype)
+    C1, C2 = X[:6].copy(), X[50:56].copy()
+    shift, grid = np.zeros(X.shape[1]), None
+    if dtype == np.float64:
+        data = DaskData(da.from_array(X, chunks=4001), da.from_array(w, chunks=4001))
+        shift, grid = data.shift, data.grid
+    fresh = fd._chunk_stats(X, w, C2, shift, False, grid)
+    fd._chunk_stats(X, w, C1, shift, False, grid, "t", 0)  # leaves labels for C1 behind
+    again = fd._chunk_stats(X, w, C2, shift, False, grid, "t", 0)  # moves the rows that change
+    fd._STATES.take("t", (0, 0))
+    if dtype == np.float64:  # exact totals: the same bits
+        np.testing.assert_array_equal(again[0], fresh[0])
+        np.testing.assert_array_equal(again[1], fresh[1])
+    else:
+        np.testing.assert_allclose(again[0], fresh[0], rtol=1e-9)
+        np.testing.assert_allclose(again[1], fresh[1], rtol=1e-9)
+
+
+def test_lost_states_do_not_change_a_float64_fit(monkeypatch):
+    # Every other state lookup comes back empty, as after a lost worker or a task run on
+    # another one: those chunks recompute their totals, and the result keeps its bits.
+    from fastseg import distributed as fd
+
+    take = fd._STATES.take
+    calls = {"n": 0}
+
+    def forgetful(token, key):
+        calls["n"] += 1
+        st = take(token, key)
+        return None if calls["n"] % 2 else st
+
+    monkeypatch.setattr(fd._STATES, "take", forgetful)
+    X = _blobs(seed=4) + 50
+    init = X[200:206]
+    with dask.config.set(scheduler="threads"):
+        a = KMeans(6, init=init, tol=0).fit(da.from_array(X, chunks=((1001,) * 11 + (1000,), 5)))
+    b = KMeans(6, init=init, tol=0, device="cpu").fit(X)
+    _assert_same_fit(a, b, np.float64)
+
+
+def test_the_state_store_keeps_only_the_last_few_fits():
+    from fastseg.distributed import _ChunkStates
+
+    store = _ChunkStates(max_fits=2)
+    for t in "abc":
+        store.put(t, (0, 0), t)
+    assert store.take("a", (0, 0)) is None  # the oldest fit was let go
+    assert store.take("c", (0, 0)) == "c" and store.take("c", (0, 0)) is None  # taken out
+    assert len(store) == 1

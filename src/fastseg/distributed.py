@@ -11,8 +11,11 @@ Dask is optional (``pip install fastseg[dask]``); this module imports it lazily.
 
 from __future__ import annotations
 
+import collections
 import functools
 import sys
+import threading
+import uuid
 
 import numpy as np
 
@@ -102,25 +105,88 @@ def _dataset(engine, x, w, shift, centered, grid=None):
                    x_sq=None, centered=centered, grid=grid if engine is _ENGINE else None)
 
 
-def _chunk_stats(x, w, centers, shift, centered, grid):
-    """One chunk of one Lloyd iteration: labels and per-cluster totals in one pass.
+class _ChunkStates:
+    """Each chunk's labels and totals kept between Lloyd iterations, in the process that
+    ran the chunk's last step (a worker, or the driver under a local scheduler).
 
-    With a grid (float64 on the CPU) the totals are exact levels: the tree adds them
-    exactly, so the result is the in-memory fit's, bit for bit, whatever the chunking.
+    With them a chunk's next step moves only the rows whose label changed, as the
+    in-memory engine does, instead of summing every row again. The store is a cache,
+    never a source of truth: a chunk whose state is missing (first step, a lost worker,
+    a task run elsewhere) recomputes its totals from scratch. Float64 totals are exact,
+    so the result has the same bits either way; float32 ones may differ in the last bits.
+    A state is taken out while a step uses it, so a step that fails leaves none behind.
+    Only the last few fits are kept, so an abandoned fit cannot hold memory for long.
     """
+
+    def __init__(self, max_fits=4):
+        self._fits = collections.OrderedDict()  # token -> {(chunk, run): state}
+        self._lock = threading.Lock()
+        self.max_fits = max_fits
+
+    def take(self, token, key):
+        with self._lock:
+            fit = self._fits.get(token)
+            return None if fit is None else fit.pop(key, None)
+
+    def put(self, token, key, state):
+        with self._lock:
+            self._fits.setdefault(token, {})[key] = state
+            self._fits.move_to_end(token)
+            while len(self._fits) > self.max_fits:
+                self._fits.popitem(last=False)
+
+    def __len__(self):
+        with self._lock:
+            return sum(len(f) for f in self._fits.values())
+
+
+_STATES = _ChunkStates()
+
+
+def _chunk_stats_multi(x, w, centers_list, shift, centered, grid, token=None, chunk=0, run_ids=None, keep=True):
+    """One chunk, one Lloyd step for every run: labels and per-cluster totals in one pass.
+
+    ``token`` names the fit's chunk states (see :class:`_ChunkStates`): each run continues
+    from its labels and totals of the step before where this process holds them, and
+    keeps the new ones when ``keep``. With a grid (float64 on the CPU) the totals are
+    exact levels: the tree adds them exactly, so the result is the in-memory fit's, bit
+    for bit, whatever the chunking. Returns copies of every run's (sums, counts).
+    """
+    from types import SimpleNamespace
+
     eng = _engine(x)
-    data = _dataset(eng, x, w, shift, centered, grid)
-    k, d = centers.shape
     xp = eng.xp
-    labels = xp.full(data.n_samples, -1, dtype=xp.int32)
-    sums, counts = xp.zeros((data.levels, k, d)), xp.zeros((data.levels, k))
-    eng.lloyd_step(data, eng.asarray(centers, dtype=data.dtype), labels, sums, counts)
-    return _host(sums), _host(counts)
+    data = _dataset(eng, x, w, shift, centered, grid)
+    L = data.levels
+    run_ids = range(len(centers_list)) if run_ids is None else run_ids
+    runs = []
+    for C, j in zip(centers_list, run_ids):
+        st = None if token is None else _STATES.take(token, (chunk, j))
+        if st is None or st.labels.shape != (data.n_samples,) or st.sums.shape != (L,) + C.shape:
+            st = SimpleNamespace(labels=xp.full(data.n_samples, -1, dtype=xp.int32),
+                                 sums=xp.zeros((L,) + C.shape), counts=xp.zeros((L, C.shape[0])))
+        st.centers = eng.asarray(C, dtype=data.dtype)
+        runs.append(st)
+    eng.lloyd_step_multi(data, runs)
+    out = [(np.array(_host(r.sums)), np.array(_host(r.counts))) for r in runs]  # copies: the states live on
+    if token is not None and keep:
+        for r, j in zip(runs, run_ids):
+            r.centers = None
+            _STATES.put(token, (chunk, j), r)
+    return out
 
 
-def _chunk_inertia(x, w, centers, shift, centered, exact):
+def _chunk_stats(x, w, centers, shift, centered, grid, token=None, chunk=0):
+    """:func:`_chunk_stats_multi` for one run: its (sums, counts)."""
+    return _chunk_stats_multi(x, w, [centers], shift, centered, grid, token, chunk)[0]
+
+
+def _chunk_inertia(x, w, centers, shift, centered, exact, token=None, chunk=0):
     """Exact weighted squared distances of one chunk to its nearest centres: their
-    exact partials (see :func:`fastseg._exact.partials`) when ``exact``, else their sum."""
+    exact partials (see :func:`fastseg._exact.partials`) when ``exact``, else their sum.
+    The pass after the last Lloyd step: the chunk's state (``token``) is dropped here."""
+    if token is not None:
+        _STATES.take(token, (chunk, 0))
     eng = _engine(x)
     data = _dataset(eng, x, w, shift, centered)
     xp = eng.xp
@@ -210,16 +276,29 @@ def _fold(combine, *parts):
     return acc
 
 
-def _tree(parts, combine):
-    """Reduction in a fixed order: groups of up to ``_FAN_IN`` parts, folded left to
-    right, then groups of those; depth log8(chunks), size linear in chunks."""
-    from dask import delayed
+class _Reduction:
+    """A lazy reduction in a fixed order: groups of up to ``_FAN_IN`` parts folded left
+    to right on the cluster, then groups of those, until at most ``_FAN_IN`` remain;
+    :meth:`compute` computes those in one call and folds them on the driver (their
+    results are small, and one more task would be one more hop of latency per
+    iteration). Depth log8(chunks), graph size linear in chunks."""
 
-    parts = list(parts)
-    while len(parts) > 1:
-        parts = [delayed(_fold)(combine, *parts[i:i + _FAN_IN]) if len(parts[i:i + _FAN_IN]) > 1 else parts[i]
-                 for i in range(0, len(parts), _FAN_IN)]
-    return parts[0]
+    def __init__(self, parts, combine):
+        from dask import delayed
+
+        parts = list(parts)
+        while len(parts) > _FAN_IN:
+            parts = [delayed(_fold)(combine, *parts[i:i + _FAN_IN]) if len(parts[i:i + _FAN_IN]) > 1 else parts[i]
+                     for i in range(0, len(parts), _FAN_IN)]
+        self.parts, self.combine = parts, combine
+
+    def compute(self):
+        import dask
+
+        return _fold(self.combine, *dask.compute(*self.parts))
+
+
+_tree = _Reduction
 
 
 def _moments(x, shift=None):
@@ -294,17 +373,23 @@ class DaskData:
         unit = wmin == wmax == 1.0
         self.grid = make_grid(col_max, col_min, self.shift, wmax, n, unit) if self.dtype == np.float64 else None
 
-    def iteration_graph(self, centers):
-        """The lazy (sums, counts) of one Lloyd iteration: a map and a tree."""
+    @staticmethod
+    def new_token():
+        """A name for one run's chunk states (:class:`_ChunkStates`): one per restart."""
+        return uuid.uuid4().hex
+
+    def iteration_graph(self, centers, token=None):
+        """The lazy (sums, counts) of one Lloyd iteration: a map and a tree. With a
+        ``token`` each chunk continues from its labels and totals of the step before."""
         from dask import delayed
 
-        parts = [delayed(_chunk_stats)(x, w, centers, self.shift, self.centered, self.grid)
-                 for x, w in zip(self.xb, self.wb)]
+        parts = [delayed(_chunk_stats)(x, w, centers, self.shift, self.centered, self.grid, token, i)
+                 for i, (x, w) in enumerate(zip(self.xb, self.wb))]
         return _tree(parts, _add)
 
-    def iteration(self, centers):
+    def iteration(self, centers, token=None):
         """(sums, counts) over every chunk for ``centers``, in one compute."""
-        return self.iteration_graph(centers).compute()
+        return self.iteration_graph(centers, token).compute()
 
     @property
     def weights(self):
@@ -316,13 +401,14 @@ class DaskData:
         return _Deferred(lambda: _rowwise(self.X, _labels_block, C, self.shift, self.centered,
                                           dtype=np.int32).compute())
 
-    def inertia(self, centers):
-        """Exact weighted inertia of the rows against their nearest ``centers`` (one pass)."""
+    def inertia(self, centers, token=None):
+        """Exact weighted inertia of the rows against their nearest ``centers`` (one pass);
+        the chunk states of ``token`` are released on the way."""
         from dask import delayed
 
         exact = self.grid is not None
-        parts = [delayed(_chunk_inertia)(x, w, centers, self.shift, self.centered, exact)
-                 for x, w in zip(self.xb, self.wb)]
+        parts = [delayed(_chunk_inertia)(x, w, centers, self.shift, self.centered, exact, token, i)
+                 for i, (x, w) in enumerate(zip(self.xb, self.wb))]
         total = _tree(parts, _concat if exact else _add_scalar).compute()
         return fsum_partials(total) if exact else float(total)
 
@@ -408,8 +494,9 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
             C = np.asarray(C0, dtype=np.float64) - data.shift
         C = C.astype(data.dtype)
         n_iter = 0
+        token = data.new_token()
         for i in range(estimator.max_iter):
-            sums, counts = data.iteration(C)
+            sums, counts = data.iteration(C, token)
             n_iter = i + 1
             new = update_centers(_HOST, data, C, data.labels(C), sums, counts)
             strict = np.array_equal(new, C)  # same labels as last time ⇔ same centres
@@ -421,7 +508,7 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
             C = new
             if shift <= tol:
                 break
-        inertia = data.inertia(C)  # labels from the final centres; the one pass after the loop
+        inertia = data.inertia(C, token)  # labels from the final centres; the one pass after the loop
         if best is None or inertia < best[1]:
             best = (C, inertia, n_iter)
     C, inertia, n_iter = best
@@ -486,20 +573,6 @@ _HOST = _HostBackend(n_threads=1)
 
 
 # -- sweeps -----------------------------------------------------------------------------
-
-
-def _chunk_stats_multi(x, w, centers_list, shift, centered, grid):
-    """One chunk, every run of a sweep: labels and per-cluster totals, one pass."""
-    from types import SimpleNamespace
-
-    eng = _engine(x)
-    xp = eng.xp
-    data = _dataset(eng, x, w, shift, centered, grid)
-    L = data.levels
-    runs = [SimpleNamespace(centers=eng.asarray(C, dtype=data.dtype), labels=xp.full(data.n_samples, -1, dtype=xp.int32),
-                            sums=xp.zeros((L,) + C.shape), counts=xp.zeros((L, C.shape[0]))) for C in centers_list]
-    eng.lloyd_step_multi(data, runs)
-    return [(_host(r.sums), _host(r.counts)) for r in runs]
 
 
 def _add_multi(a, b):
@@ -573,11 +646,13 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
     n_iter = [0] * len(C)
     seconds = [0.0] * len(C)
     active = list(range(len(C)))
+    token = data.new_token()
     for i in range(max_iter):
         if not active:
             break
         parts = [dask.delayed(_chunk_stats_multi)(x, w, [C[j] for j in active], data.shift, data.centered,
-                                                  data.grid) for x, w in zip(data.xb, data.wb)]
+                                                  data.grid, token, q, active)
+                 for q, (x, w) in enumerate(zip(data.xb, data.wb))]
         totals = _tree(parts, _add_multi).compute()
         still = []
         for j, (sums, counts) in zip(active, totals):
@@ -601,8 +676,9 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
         seconds[j] = time.perf_counter() - t0
 
     # one pass: label totals under the final centres (for the means), then one for spreads
-    parts = [dask.delayed(_chunk_stats_multi)(x, w, C, data.shift, data.centered, data.grid)
-             for x, w in zip(data.xb, data.wb)]
+    parts = [dask.delayed(_chunk_stats_multi)(x, w, C, data.shift, data.centered, data.grid, token, q,
+                                              None, False)  # the states' last use
+             for q, (x, w) in enumerate(zip(data.xb, data.wb))]
     totals = [combine_levels(s, c) for s, c in _tree(parts, _add_multi).compute()]
     means = [np.where(c[:, None] > 0, s / np.maximum(c, 1e-300)[:, None], 0.0) for s, c in totals]
     parts = [dask.delayed(_chunk_spread_multi)(x, w, C, means, data.shift, data.centered)
