@@ -30,6 +30,9 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--chunk", type=int, default=1_250_000)  # 80 MB chunks: Dask advises ~100 MB
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", action="store_true",
+                    help="one worker process with a thread per core (processes=False) instead of a "
+                         "single-threaded worker process per core (LocalCluster's default here)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     init = rng.standard_normal((args.k, args.d)).astype(np.float32)
@@ -42,8 +45,10 @@ def main(argv=None):
     # per iteration = (fit with 2·iters − fit with iters) / iters: setup cancels out
     mem_fit = lambda it: fastseg.KMeans(args.k, init=init, max_iter=it, tol=0, device="cpu").fit(X)  # noqa: E731
 
-    with LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1, dashboard_address=":0") as cluster, \
-            Client(cluster):
+    cores = os.cpu_count()
+    layout = dict(n_workers=1, threads_per_worker=cores, processes=False) if args.threads else \
+        dict(n_workers=cores, threads_per_worker=1, processes=True)
+    with LocalCluster(**layout, dashboard_address=":0") as cluster, Client(cluster):
         Xd = da.random.default_rng(0).standard_normal((args.n, args.d), chunks=(args.chunk, args.d),
                                                       dtype=np.float32)
         Xd = (Xd + 0).persist()  # generated on the workers, as data loaded there would be
@@ -64,7 +69,8 @@ def main(argv=None):
     print("| fit | ms per iteration |")
     print("|---|---|")
     print(f"| in memory (NumPy engine, all cores) | {t_mem * 1e3:.0f} |")
-    print(f"| Dask LocalCluster ({os.cpu_count()} workers × 1 thread) | {t_dask * 1e3:.0f} |")
+    where = f"1 in-process worker × {cores} threads" if args.threads else f"{cores} worker processes × 1 thread"
+    print(f"| Dask LocalCluster ({where}) | {t_dask * 1e3:.0f} |")
     print(f"overhead ratio dask/in-memory: {t_dask / t_mem:.2f} (inertia ratio {dk.inertia_ / mem.inertia_:.6f})")
 
 
