@@ -145,6 +145,27 @@ def test_errors():
         KMeans(3).fit(da.from_array(Xn, chunks=30))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_chunk_moments_block_by_block(monkeypatch, dtype):
+    from fastseg import distributed as fd
+
+    monkeypatch.setattr(fd, "_MOMENT_ROWS", 7)  # many blocks and a ragged last one
+    X = (_blobs(n=101) * 1e3).astype(dtype)
+    shift = X.mean(axis=0)
+    col, sq, n, bad, ext = fd._moments(X, shift)
+    ref = X.astype(np.float64) - shift
+    np.testing.assert_allclose(col, ref.sum(axis=0), rtol=1e-10, atol=1e-6)
+    assert sq == pytest.approx(float((ref * ref).sum()), rel=1e-12)
+    assert (n, bad) == (101, 0)
+    np.testing.assert_array_equal(ext[0][0], X.max(axis=0))
+    np.testing.assert_array_equal(ext[0][1], X.min(axis=0))
+    assert fd._moments(X, shift, extremes=False)[4] == []
+    X[50, 2], X[99, 0], X[99, 1] = np.inf, -np.inf, np.nan  # one in a middle block, two in one row
+    assert fd._moments(X)[3] == 2
+    big = np.full((10, 2), np.finfo(np.float64).max / 4)  # sums overflow, yet every value is finite
+    assert fd._moments(big)[3] == 0
+
+
 def test_missing_dask_gives_an_install_hint(monkeypatch):
     import sys
 

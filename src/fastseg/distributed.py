@@ -301,19 +301,42 @@ class _Reduction:
 _tree = _Reduction
 
 
-def _moments(x, shift=None):
+_MOMENT_ROWS = 16384  # rows per float64 block: 2 MiB at d = 16, in cache
+
+
+def _moments(x, shift=None, extremes=True):
     """One chunk's column sums and sum of squares (of ``x − shift``), row count,
-    non-finite rows and column extremes (empty chunks: none). On the chunk's device;
-    only the small results travel."""
+    non-finite rows and column extremes (empty chunks, or ``extremes=False``: none). On
+    the chunk's device; only the small results travel.
+
+    Host chunks are summed a block at a time in float64 (no float64 copy of the chunk:
+    on a Dask worker that cost four times as long). A non-finite value makes its column's sum
+    non-finite, so the rows are counted only then."""
     xp = _xp(x)
+    n, d = x.shape
+    ext = []
+    if xp is np:
+        col, sq = np.zeros(d), 0.0
+        # one buffer for every block: Dask's workers return freed memory to the system
+        # at once (MALLOC_TRIM_THRESHOLD_), so a fresh array per block faults its pages in
+        buf = np.empty((min(n, _MOMENT_ROWS), d))
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite sums are checked below
+            for s in range(0, n, _MOMENT_ROWS):
+                b = buf[:min(_MOMENT_ROWS, n - s)]
+                np.subtract(x[s:s + _MOMENT_ROWS], 0.0 if shift is None else shift, out=b, dtype=np.float64)
+                col += b.sum(axis=0)
+                flat = b.reshape(-1)
+                sq += float(np.dot(flat, flat))
+        bad = 0
+        if not (np.isfinite(col).all() and np.isfinite(sq)):
+            bad = int((~np.isfinite(x).all(axis=1)).sum())
+        if n and extremes:
+            ext = [block_extremes(x)]
+        return col, sq, n, bad, ext
     x64 = x.astype(xp.float64) - (0.0 if shift is None else xp.asarray(shift))
-    if not len(x):
-        ext = []
-    elif xp is np:
-        ext = [block_extremes(x)]
-    else:
+    if n and extremes:
         ext = [(_host(x.max(axis=0)).astype(np.float64), _host(x.min(axis=0)).astype(np.float64))]
-    return (_host(x64.sum(axis=0)), float((x64 * x64).sum()), x.shape[0],
+    return (_host(x64.sum(axis=0)), float((x64 * x64).sum()), n,
             int((~xp.isfinite(x).all(axis=1)).sum()), ext)
 
 
@@ -368,7 +391,7 @@ class DaskData:
                 self.mean = grid_mean(dask.compute(*[dask.delayed(_grid_sum)(b, spl) for b in self.xb]), n)
             self.shift = self.mean.copy()
             # recomputed from the shifted rows: subtracting would cancel badly
-            self.mean_sq = _tree([dask.delayed(_moments)(b, self.shift) for b in self.xb],
+            self.mean_sq = _tree([dask.delayed(_moments)(b, self.shift, False) for b in self.xb],
                                  _combine_moments).compute()[1] / n
         unit = wmin == wmax == 1.0
         self.grid = make_grid(col_max, col_min, self.shift, wmax, n, unit) if self.dtype == np.float64 else None
