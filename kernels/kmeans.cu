@@ -6,6 +6,13 @@
 //
 // Layout: X is row-major (n, d); centres C row-major (k, d), in the same shifted
 // coordinates as X's rows after subtracting `shift` (see below); labels int32.
+// Row weights w (n) may be nullptr: every weight is 1 (unweighted data needs no array).
+
+// Row i's weight: w[i], or 1 without weights.
+template <typename T>
+__device__ __forceinline__ T row_weight(const T* __restrict__ w, long long i) {
+    return w != nullptr ? w[i] : T(1);
+}
 
 #ifndef FASTSEG_KMEANS_CU
 #define FASTSEG_KMEANS_CU
@@ -116,7 +123,7 @@ __global__ void assign_nearest(const T* __restrict__ X, const T* __restrict__ sh
 // float is added in a fixed order, so the result is the same run after run.
 // Partials are accumulated in double whatever T is; reduce_partials adds them up.
 //
-//   X (n, d), shift (d), w (n), labels (n)  IN
+//   X (n, d), shift (d), w (n) or nullptr, labels (n)  IN
 //   partial_sums (parts, k, d) double       OUT (zeroed here)
 //   partial_w    (parts, k)    double       OUT (zeroed here)
 // Launch with parts warps in all (e.g. blocks of 128 threads = 4 warps).
@@ -138,7 +145,7 @@ __global__ void accumulate_partitions(const T* __restrict__ X, const T* __restri
     const long long hi = min(n, lo + per);
     for (long long i = lo; i < hi; ++i) {
         const int c = labels[i];
-        const double wi = (double)w[i];
+        const double wi = (double)row_weight(w, i);
         const T* x = X + i * (long long)d;
         for (int j = lane; j < d; j += 32) S[(size_t)c * d + j] += wi * (double)(x[j] - shift[j]);
         if (lane == 0) W[c] += wi;
@@ -188,7 +195,7 @@ __global__ void sq_dist_assigned(const T* __restrict__ X, const T* __restrict__ 
 // closest[i]: the update after a centre is chosen, and its new potential, in one pass.
 // No ‖x‖² array and no t × n matrix are needed.
 //
-//   X (n, d), shift (d), cand (t, d), w (n)   IN
+//   X (n, d), shift (d), cand (t, d), w (n) or nullptr   IN
 //   closest (n)                               IN (OUT with store)
 //   partial (gridDim.x, t) double             OUT
 // Launch with blockDim.x a multiple of 32, at most 256, and
@@ -210,7 +217,7 @@ __global__ void kpp_potentials(const T* __restrict__ X, const T* __restrict__ sh
         for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
             const T* x = X + i * (long long)d;
             const T old = closest[i];
-            const double wi = (double)w[i];
+            const double wi = (double)row_weight(w, i);
 #pragma unroll
             for (int j = 0; j < kKppGroup; ++j) {
                 if (j < g) {
@@ -251,7 +258,7 @@ __global__ void kpp_potentials(const T* __restrict__ X, const T* __restrict__ sh
 // and partial_w[b]; reduce_partials adds the blocks in order. No atomics on floats:
 // the same totals run after run. Label changes are counted as in assign_nearest.
 //
-//   X (n, d), shift (d), w (n), C (k, d), cnorm (k)   IN
+//   X (n, d), shift (d), w (n) or nullptr, C (k, d), cnorm (k)   IN
 //   labels (n)                                        IN/OUT
 //   changed (1)                                       IN/OUT (nullptr: skipped)
 //   partial_sums (gridDim.x, k, d), partial_w (gridDim.x, k) double   OUT
@@ -303,7 +310,7 @@ __global__ void lloyd_fused(const T* __restrict__ X, const T* __restrict__ shift
 #pragma unroll
             for (int j = 0; j < kRegD; ++j)
                 if (j < d) sX[(size_t)threadIdx.x * d + j] = xr[j];
-            sW[threadIdx.x] = w[i];
+            sW[threadIdx.x] = row_weight(w, i);
             sL[threadIdx.x] = best_c;
         }
         __syncthreads();

@@ -35,13 +35,14 @@ def stand_in(monkeypatch):
     return cupy_on_numpy
 
 
-def _per_row(stand_in, job, on_device=True, sizes=(100_000, 200_000)):
+def _per_row(stand_in, job, on_device=True, sizes=(100_000, 200_000), weighted=False):
     peaks = []
     for n in sizes:
         X = np.random.default_rng(n).standard_normal((n, D)).astype(np.float32)
         Xin = stand_in.asarray(X) if on_device else X
+        w = np.random.default_rng(n + 1).uniform(0.5, 2.0, n).astype(np.float32) if weighted else None
         with stand_in.memory.measure() as m:
-            job(Xin)
+            job(Xin) if w is None else job(Xin, w)
         peaks.append(m["peak"])
     per_row = (peaks[1] - peaks[0]) / (sizes[1] - sizes[0])
     fixed = peaks[0] - per_row * sizes[0]
@@ -52,12 +53,15 @@ def test_fit_keeps_a_few_bytes_per_row_beyond_the_data(stand_in):
     from fastseg import KMeans
 
     per_row, fixed = _per_row(stand_in, lambda X: KMeans(8, random_state=0, device="gpu", max_iter=4).fit(X))
-    # the weights, then k-means++'s closest distances or Lloyd's labels: 8 bytes
-    assert per_row <= 8.5, per_row
+    # k-means++'s closest distances, then Lloyd's labels: 4 bytes (no array of unit weights)
+    assert per_row <= 4.5, per_row
     assert fixed <= 8 * 2**20
     host, _ = _per_row(stand_in, lambda X: KMeans(8, random_state=0, device="gpu", max_iter=4).fit(X),
                        on_device=False)
-    assert host <= 4 * D + 8.5  # host X is copied over once
+    assert host <= 4 * D + 4.5  # host X is copied over once
+    weighted, _ = _per_row(stand_in, lambda X, w: KMeans(8, random_state=0, device="gpu", max_iter=4)
+                           .fit(X, sample_weight=w), weighted=True)
+    assert weighted <= 8.5, weighted  # + the weights
 
 
 @pytest.mark.parametrize("k", [4, 64])
@@ -65,7 +69,7 @@ def test_kmeans_plusplus_memory_does_not_grow_with_trials(stand_in, k):
     from fastseg import kmeans_plusplus
 
     per_row, _ = _per_row(stand_in, lambda X: kmeans_plusplus(X, k, random_state=0, device="gpu"))
-    assert per_row <= 8.5, per_row  # weights and closest: no ‖x‖², no (2 + ln k) candidate arrays
+    assert per_row <= 4.5, per_row  # closest: no weights, no ‖x‖², no (2 + ln k) candidate arrays
 
 
 def test_sweep_adds_only_each_runs_labels(stand_in):
@@ -73,7 +77,7 @@ def test_sweep_adds_only_each_runs_labels(stand_in):
 
     per_row, _ = _per_row(stand_in, lambda X: sweep(X, k=range(2, 8), random_state=0, device="gpu", max_iter=3,
                                                    metrics=("inertia",)))
-    assert per_row <= 8.5 + 4 * 6, per_row
+    assert per_row <= 0.5 + 4 * 6, per_row
 
 
 @pytest.mark.parametrize("n_runs", [1, 5])

@@ -319,3 +319,40 @@ def test_fused_launch_fits_shared_memory():
                     assert shared <= 48 * 1024 - 1024 and 1 <= tile_k <= k and groups * d <= threads and groups >= 1
                     assert blocks * k * (d + 1) * 8 <= 64 * 2**20
     assert fused_launch(10**7, 8, 16, 4, 48 * 1024, 132) is not None  # the common case is fused
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_null_weights_mean_every_weight_one(kmeans_cu, rng, dtype):
+    # Unweighted GPU fits keep no weight array: the kernels get a null pointer and must
+    # give the bits that an array of ones gives.
+    n, k, d = 4099, 8, 16
+    X, shift, C = _case(rng, n, k, d, dtype, offset=30.0)
+    ones, null = np.ones(n, dtype), np.uint64(0)
+    labels = rng.integers(0, k, n).astype(np.int32)
+    a, b = (_run_accumulate(kmeans_cu, X, shift, w, labels, k) for w in (ones, null))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert a[1].sum() == n  # really weights of one, not zeros
+
+    blocks, threads, shared = kpp_launch(n, 3, 132)
+    closest = np.full(n, np.inf, dtype)
+    pots = []
+    for w in (ones, null):
+        partial = np.full((blocks, 3), np.nan)
+        kmeans_cu.get_function(f"kpp_potentials<{CTYPE[dtype]}>")(
+            (blocks,), (threads,), (X, shift, C[:3].copy(), np.int32(3), w, np.int64(n), np.int32(d), closest,
+                                    np.int32(0), partial), shared_mem=shared)
+        pots.append(partial)
+    assert np.array_equal(pots[0], pots[1]) and np.isfinite(pots[0]).all()
+
+    blocks, threads, tile_k, groups, shared = fused_launch(n, k, d, X.itemsize, 48 * 1024, 132)
+    cn = np.einsum("ij,ij->i", C, C)
+    runs = []
+    for w in (ones, null):
+        lab, changed = labels.copy(), np.zeros(1, np.uint64)
+        ps, pw = np.full((blocks, k, d), np.nan), np.full((blocks, k), np.nan)
+        kmeans_cu.get_function(f"lloyd_fused<{CTYPE[dtype]}>")(
+            (blocks,), (threads,), (X, shift, w, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k),
+                                    np.int32(groups), lab, changed, ps, pw), shared_mem=shared)
+        runs.append((lab, ps, pw))
+    assert all(np.array_equal(p, q) for p, q in zip(*runs))
+    assert runs[1][2].sum() == n

@@ -97,6 +97,19 @@ def accumulate_launch(n, k, d):
     return parts, -(-parts // warps_per_block), 32 * warps_per_block
 
 
+def unit_weights(cp, n, dtype):
+    """Weights of 1 for n rows in one element of memory: a broadcast view, which the
+    kernels get as a null pointer (:func:`weights_arg`). Unweighted fits, the usual
+    case, then keep no weight array (4 or 8 bytes per row)."""
+    return cp.broadcast_to(cp.ones(1, dtype=dtype), (n,))
+
+
+def weights_arg(w):
+    """A kernel's weights argument: the array, or a null pointer for :func:`unit_weights`
+    (their stride is 0, which no array of real weights has here)."""
+    return np.uint64(0) if w.ndim == 1 and w.strides[0] == 0 else w
+
+
 def memory_needed(n, d, itemsize, x_on_device):
     """Bytes of GPU memory a fit needs: X when it must be copied over, the per-row work
     arrays (labels, ‖x‖², distances, k-means++'s closest distances) and the partial sums."""
@@ -209,7 +222,9 @@ class CuPyBackend(Backend):
                                                         what=f"a fit on {n:,} x {d} {dtype.name}"))
             else:
                 Xd = self.asarray(X)
-            w = self.asarray(weights, dtype=Xd.dtype)
+            # unweighted (every weight 1, checked where the weights are): no array at all
+            w = unit_weights(cp, n, Xd.dtype) if n > 1 and bool((weights == 1).all()) else \
+                self.asarray(weights, dtype=Xd.dtype)
             data = Dataset(X=Xd, weights=w, shift=cp.zeros(d, dtype=Xd.dtype), x_sq=None, batches=batches)
             col, sq = self._moments(data)
             data.mean, data.mean_sq = col / n, sq / n
@@ -308,7 +323,8 @@ class CuPyBackend(Backend):
         pw = cp.empty((parts, k), dtype=cp.float64)
         function("kmeans.cu", "accumulate_partitions", data.dtype)(
             (blocks,), (threads,),
-            (Xp, data.shift, weights, labels, np.int64(n), np.int32(d), np.int32(k), np.int32(parts), ps, pw),
+            (Xp, data.shift, weights_arg(weights), labels, np.int64(n), np.int32(d), np.int32(k), np.int32(parts),
+             ps, pw),
         )
         self._add_partials(ps, sums)  # partitions, then pieces, in a fixed order: the same sums run after run
         self._add_partials(pw, counts)
@@ -327,7 +343,7 @@ class CuPyBackend(Backend):
         pw = cp.empty((blocks, k), dtype=cp.float64)
         function("kmeans.cu", "lloyd_fused", data.dtype)(
             (blocks,), (threads,),
-            (Xp, data.shift, weights, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k),
+            (Xp, data.shift, weights_arg(weights), C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k),
              np.int32(groups), labels, changed, ps, pw),
             shared_mem=shared,
         )
@@ -510,7 +526,8 @@ class CuPyBackend(Backend):
             blocks, threads, shared = kpp_launch(n, t, self._sms)
             partial = cp.empty((blocks, t), dtype=cp.float64)
             kern((blocks,), (threads,),
-                 (Xp, data.shift, cand, np.int32(t), data.weights[s:e], np.int64(n), np.int32(d), closest[s:e],
+                 (Xp, data.shift, cand, np.int32(t), weights_arg(data.weights[s:e]), np.int64(n), np.int32(d),
+                  closest[s:e],
                   np.int32(1 if store else 0), partial), shared_mem=shared)
             self._add_partials(partial, pots)  # blocks, then pieces, in order: the same potentials every run
         return pots
