@@ -298,8 +298,6 @@ class _Reduction:
         return _fold(self.combine, *dask.compute(*self.parts))
 
 
-_tree = _Reduction
-
 
 _MOMENT_ROWS = 16384  # rows per float64 block: 2 MiB at d = 16, in cache
 
@@ -372,7 +370,7 @@ class DaskData:
         self.X, self.w = dask.persist(X, w)  # persisted once; every pass reuses it
         self.xb = self.X.to_delayed().ravel()
         self.wb = self.w.to_delayed().ravel()
-        col, sq, n, bad, ext = _tree([dask.delayed(_moments)(b) for b in self.xb], _combine_moments).compute()
+        col, sq, n, bad, ext = _Reduction([dask.delayed(_moments)(b) for b in self.xb], _combine_moments).compute()
         if bad:
             raise ValueError(f"Input X contains NaN or infinity in {bad} of {n} rows; drop or impute them.")
         wmin, wmax = (float(v) for v in dask.compute(self.w.min(), self.w.max()))
@@ -391,7 +389,7 @@ class DaskData:
                 self.mean = grid_mean(dask.compute(*[dask.delayed(_grid_sum)(b, spl) for b in self.xb]), n)
             self.shift = self.mean.copy()
             # recomputed from the shifted rows: subtracting would cancel badly
-            self.mean_sq = _tree([dask.delayed(_moments)(b, self.shift, False) for b in self.xb],
+            self.mean_sq = _Reduction([dask.delayed(_moments)(b, self.shift, False) for b in self.xb],
                                  _combine_moments).compute()[1] / n
         unit = wmin == wmax == 1.0
         self.grid = make_grid(col_max, col_min, self.shift, wmax, n, unit) if self.dtype == np.float64 else None
@@ -408,7 +406,7 @@ class DaskData:
 
         parts = [delayed(_chunk_stats)(x, w, centers, self.shift, self.centered, self.grid, token, i)
                  for i, (x, w) in enumerate(zip(self.xb, self.wb))]
-        return _tree(parts, _add)
+        return _Reduction(parts, _add)
 
     def iteration(self, centers, token=None):
         """(sums, counts) over every chunk for ``centers``, in one compute."""
@@ -432,7 +430,7 @@ class DaskData:
         exact = self.grid is not None
         parts = [delayed(_chunk_inertia)(x, w, centers, self.shift, self.centered, exact, token, i)
                  for i, (x, w) in enumerate(zip(self.xb, self.wb))]
-        total = _tree(parts, _concat if exact else _add_scalar).compute()
+        total = _Reduction(parts, _concat if exact else _add_scalar).compute()
         return fsum_partials(total) if exact else float(total)
 
 
@@ -473,7 +471,7 @@ def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
         cost = da.map_blocks(_cost_block, data.X, cost[:, None], new, data.shift, data.centered, drop_axis=1,
                              dtype=data.dtype, meta=_meta(data.X, data.dtype)).persist()
     # weight of each candidate: the weight of the rows closest to it (one pass)
-    cw = _tree([dask.delayed(_owners_block)(x, w, cands, data.shift, data.centered)
+    cw = _Reduction([dask.delayed(_owners_block)(x, w, cands, data.shift, data.centered)
                 for x, w in zip(data.xb, data.wb)], np.add).compute()
     if len(cands) <= k:
         extra = rs.choice(data.n, k - len(cands), replace=False) if len(cands) < k else []
@@ -676,7 +674,7 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
         parts = [dask.delayed(_chunk_stats_multi)(x, w, [C[j] for j in active], data.shift, data.centered,
                                                   data.grid, token, q, active)
                  for q, (x, w) in enumerate(zip(data.xb, data.wb))]
-        totals = _tree(parts, _add_multi).compute()
+        totals = _Reduction(parts, _add_multi).compute()
         still = []
         for j, (sums, counts) in zip(active, totals):
             new = update_centers(_HOST, data, C[j], data.labels(C[j]), sums, counts)
@@ -702,11 +700,11 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
     parts = [dask.delayed(_chunk_stats_multi)(x, w, C, data.shift, data.centered, data.grid, token, q,
                                               None, False)  # the states' last use
              for q, (x, w) in enumerate(zip(data.xb, data.wb))]
-    totals = [combine_levels(s, c) for s, c in _tree(parts, _add_multi).compute()]
+    totals = [combine_levels(s, c) for s, c in _Reduction(parts, _add_multi).compute()]
     means = [np.where(c[:, None] > 0, s / np.maximum(c, 1e-300)[:, None], 0.0) for s, c in totals]
     parts = [dask.delayed(_chunk_spread_multi)(x, w, C, means, data.shift, data.centered)
              for x, w in zip(data.xb, data.wb)]
-    spreads = _tree(parts, _add_spread).compute()
+    spreads = _Reduction(parts, _add_spread).compute()
     inertia_all = [fsum_partials(s[2]) for s in spreads]
 
     best = {}
