@@ -1,6 +1,7 @@
 """A Dask fit on a LocalCluster against the in-memory fit, same data and initial centres.
 
     python bench/dask_compare.py            # n = 5,000,000, d = 16, k = 32 (the issue's sizes)
+    python bench/dask_compare.py --threads  # one in-process worker, a thread per core
 
 Prints ms per Lloyd iteration for both and the overhead ratio (target < 1.5 on the
 2-core machine).
