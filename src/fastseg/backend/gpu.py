@@ -581,8 +581,7 @@ class CuPyBackend(Backend):
                 cp.maximum(D, 0, out=D)
                 cp.minimum(D, closest[None, s:e], out=D)
                 pots += D.astype(cp.float64) @ data.weights[s:e].astype(cp.float64)
-                if out is not None:
-                    out[:, s:e] = D
+                out[:, s:e] = D
             return cp.asnumpy(pots)
 
 
