@@ -8,32 +8,135 @@
 // coordinates as X's rows after subtracting `shift` (see below); labels int32.
 // Row weights w (n) may be nullptr: every weight is 1 (unweighted data needs no array).
 
+#ifndef FASTSEG_KMEANS_CU
+#define FASTSEG_KMEANS_CU
+
+// A hook for the CPU emulation of these kernels (tests/cuda_on_cpu), which checks that
+// every vector load is aligned; nothing on a GPU.
+#ifndef FASTSEG_CHECK_ALIGNED
+#define FASTSEG_CHECK_ALIGNED(p, bytes)
+#endif
+
 // Row i's weight: w[i], or 1 without weights.
 template <typename T>
 __device__ __forceinline__ T row_weight(const T* __restrict__ w, long long i) {
     return w != nullptr ? w[i] : T(1);
 }
 
-#ifndef FASTSEG_KMEANS_CU
-#define FASTSEG_KMEANS_CU
+// Rows held in registers.
+//
+// A row of d <= 32 features is kept in registers, zero-padded to the width D (d rounded
+// up to a multiple of 4; the kernels' template argument), and each thread holds R such
+// rows. The zeros add exactly nothing to a dot product (fma(x, 0, s) == s), so the
+// padding changes no result. R rows per thread is what makes the distance loop run at
+// the FMA rate: every centre value read from shared memory (four at a time) feeds R
+// multiply-adds instead of one. R keeps the rows within 64 32-bit registers.
+template <typename T, int D>
+__host__ __device__ constexpr int rows_per_thread() {
+    return D * (int)sizeof(T) / 4 <= 16 ? 4 : (D * (int)sizeof(T) / 4 <= 32 ? 2 : 1);
+}
 
-// The nearest of the k centres to one row, ties to the lowest index (numpy's argmin).
+// Four consecutive values from a 16-byte-aligned address (shared memory): one vector load
+// for float, two for double.
+__device__ __forceinline__ void load4(const float* p, float (&v)[4]) {
+    FASTSEG_CHECK_ALIGNED(p, 16);
+    const float4 q = *reinterpret_cast<const float4*>(p);
+    v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+}
+
+__device__ __forceinline__ void load4(const double* p, double (&v)[4]) {
+    FASTSEG_CHECK_ALIGNED(p, 16);
+    const double2 a = reinterpret_cast<const double2*>(p)[0];
+    const double2 b = reinterpret_cast<const double2*>(p)[1];
+    v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+}
+
+// The thread's R rows, shifted and zero-padded to D, into registers; a row past `hi`
+// is all zeros and inactive. Row m of the thread is first + m * blockDim.x.
+template <typename T, int D, int R>
+__device__ __forceinline__ bool load_rows(const T* __restrict__ X, const T* __restrict__ shift, long long first,
+                                          long long hi, int d, T (&xr)[R][D], bool (&active)[R]) {
+    bool any = false;
+#pragma unroll
+    for (int m = 0; m < R; ++m) {
+        const long long i = first + (long long)m * blockDim.x;
+        active[m] = i < hi;
+        any |= active[m];
+        const T* x = X + (active[m] ? i : 0) * (long long)d;
+#pragma unroll
+        for (int j = 0; j < D; ++j) xr[m][j] = (active[m] && j < d) ? x[j] - shift[j] : T(0);
+    }
+    return any;
+}
+
+// The nearest of the k centres to each of the thread's R rows (in registers), ties to
+// the lowest index (numpy's argmin).
 //
 // The whole block calls this together (it holds barriers): centres and their squared
-// norms are staged tile_k at a time in sC/sN, every thread helping; an inactive thread
-// (no row) only helps. The row is in registers (xr, shifted) when in_regs, else read
-// from x and shift for every centre. The distance compared is ‖c‖² − 2 x·c (‖x‖² is the
-// same for every centre); it comes back in `best`. Returns -1 for an inactive thread.
-template <typename T, int kRegD>
-__device__ __forceinline__ int nearest_staged(const T (&xr)[kRegD], bool in_regs, const T* x,
-                                              const T* __restrict__ shift, bool active,
-                                              const T* __restrict__ C, const T* __restrict__ cnorm,
-                                              int d, int k, int tile_k, T* sC, T* sN, T& best) {
+// norms are staged tile_k at a time in sC (row stride D, zero-padded, so every centre
+// row is 16-byte aligned) and sN, every thread helping; a thread with no active row only
+// helps. The distance compared is ‖c‖² − 2 x·c (‖x‖² is the same for every centre), the
+// dot product summed over j in order; it comes back in best[m], the index in best_c[m].
+template <typename T, int D, int R>
+__device__ __forceinline__ void nearest_rows(const T (&xr)[R][D], bool any, const T* __restrict__ C,
+                                             const T* __restrict__ cnorm, int d, int k, int tile_k, T* sC, T* sN,
+                                             int (&best_c)[R], T (&best)[R]) {
+#pragma unroll
+    for (int m = 0; m < R; ++m) {
+        best_c[m] = -1;
+        best[m] = T(0);
+    }
+    for (int c0 = 0; c0 < k; c0 += tile_k) {
+        const int tk = min(tile_k, k - c0);
+        __syncthreads();  // the previous tile is no longer read
+        for (int e = threadIdx.x; e < tk * D; e += blockDim.x) {
+            const int c = e / D, j = e % D;
+            sC[e] = j < d ? C[(size_t)(c0 + c) * d + j] : T(0);
+        }
+        for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
+        __syncthreads();
+        if (!any) continue;
+        for (int c = 0; c < tk; ++c) {
+            const T* cc = sC + (size_t)c * D;
+            T dot[R];
+#pragma unroll
+            for (int m = 0; m < R; ++m) dot[m] = T(0);
+#pragma unroll
+            for (int j = 0; j < D; j += 4) {
+                T v[4];
+                load4(cc + j, v);
+#pragma unroll
+                for (int m = 0; m < R; ++m) {
+                    dot[m] += xr[m][j] * v[0];
+                    dot[m] += xr[m][j + 1] * v[1];
+                    dot[m] += xr[m][j + 2] * v[2];
+                    dot[m] += xr[m][j + 3] * v[3];
+                }
+            }
+            const T nc = sN[c];
+#pragma unroll
+            for (int m = 0; m < R; ++m) {
+                const T dist = nc - T(2) * dot[m];
+                if (best_c[m] < 0 || dist < best[m]) {
+                    best[m] = dist;
+                    best_c[m] = c0 + c;
+                }
+            }
+        }
+    }
+}
+
+// The nearest centre of one wide row (d > 32), read from memory for every centre: the
+// same comparison as nearest_rows, centres staged with row stride d.
+template <typename T>
+__device__ __forceinline__ int nearest_wide(const T* x, const T* __restrict__ shift, bool active,
+                                            const T* __restrict__ C, const T* __restrict__ cnorm, int d, int k,
+                                            int tile_k, T* sC, T* sN, T& best) {
     int best_c = -1;
     best = T(0);
     for (int c0 = 0; c0 < k; c0 += tile_k) {
         const int tk = min(tile_k, k - c0);
-        __syncthreads();  // the previous tile is no longer read
+        __syncthreads();
         for (int e = threadIdx.x; e < tk * d; e += blockDim.x) sC[e] = C[(size_t)c0 * d + e];
         for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
         __syncthreads();
@@ -41,13 +144,7 @@ __device__ __forceinline__ int nearest_staged(const T (&xr)[kRegD], bool in_regs
         for (int c = 0; c < tk; ++c) {
             const T* cc = sC + (size_t)c * d;
             T dot = T(0);
-            if (in_regs) {
-#pragma unroll
-                for (int j = 0; j < kRegD; ++j)
-                    if (j < d) dot += xr[j] * cc[j];
-            } else {
-                for (int j = 0; j < d; ++j) dot += (x[j] - shift[j]) * cc[j];
-            }
+            for (int j = 0; j < d; ++j) dot += (x[j] - shift[j]) * cc[j];
             const T dist = sN[c] - T(2) * dot;
             if (best_c < 0 || dist < best) {
                 best = dist;
@@ -60,10 +157,12 @@ __device__ __forceinline__ int nearest_staged(const T (&xr)[kRegD], bool in_regs
 
 // Nearest centre of every row.
 //
-// One thread per row (grid-stride). Centres and their squared norms are staged in
-// shared memory one tile of `tile_k` centres at a time, so any k·d fits; no n×k matrix
-// is formed. The distance compared is ‖c‖² − 2 x·c (‖x‖² is the same for every
-// centre); ties go to the lowest index, as numpy's argmin.
+// D > 0 (d <= D <= 32, D a multiple of 4): each thread holds R = rows_per_thread<T, D>()
+// rows in registers (see above); a block covers blockDim.x * R rows a round, grid-stride.
+// D = 0: any d, one row per thread, read from memory for every centre. Centres and their
+// squared norms are staged in shared memory one tile of `tile_k` centres at a time, so
+// any k·d fits; no n×k matrix is formed. The distance compared is ‖c‖² − 2 x·c (‖x‖² is
+// the same for every centre); ties go to the lowest index, as numpy's argmin.
 //
 //   X        (n, d)  IN
 //   shift    (d)     IN   subtracted from every row (zeros when the data is not shifted)
@@ -73,43 +172,57 @@ __device__ __forceinline__ int nearest_staged(const T (&xr)[kRegD], bool in_regs
 //   min_d    (n)     OUT  ‖c‖² − 2 x·c of the nearest centre (nullptr: skipped)
 //   changed  (1)     IN/OUT  incremented by the number of rows whose label changed
 //                          (nullptr: skipped); an integer, so its value is exact
-// Shared memory: tile_k * (d + 1) * sizeof(T) bytes.
-template <typename T>
+// Shared memory: tile_k * (S + 1) * sizeof(T) bytes, S = D (or d where D = 0).
+template <typename T, int D>
 __global__ void assign_nearest(const T* __restrict__ X, const T* __restrict__ shift,
                                const T* __restrict__ C, const T* __restrict__ cnorm,
                                long long n, int d, int k, int tile_k,
                                int* __restrict__ labels, T* __restrict__ min_d,
                                unsigned long long* __restrict__ changed) {
-    extern __shared__ unsigned char smem_raw[];
-    T* sC = reinterpret_cast<T*>(smem_raw);    // tile_k * d
-    T* sN = sC + (size_t)tile_k * d;           // tile_k
-
-    const long long stride = (long long)gridDim.x * blockDim.x;
-    // Every thread of the block runs the same number of outer iterations so that
-    // __syncthreads() is reached by all of them.
-    const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    const long long rounds = (n + stride - 1) / stride;
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    T* sC = reinterpret_cast<T*>(smem_raw);                 // tile_k * S
+    T* sN = sC + (size_t)tile_k * (D > 0 ? D : d);          // tile_k
     unsigned long long my_changes = 0;
 
-    // Rows of up to kRegD features are shifted once into registers (the loops below
-    // are unrolled to kRegD so the compiler keeps them there); wider rows are read
-    // from memory for every centre. The branch is the same for the whole grid.
-    constexpr int kRegD = 32;
-    const bool in_regs = d <= kRegD;
-
-    for (long long r = 0; r < rounds; ++r) {
-        const long long i = first + r * stride;
-        const bool active = i < n;
-        const T* x = X + (active ? i : 0) * (long long)d;
-        T xr[kRegD];
+    if constexpr (D == 0) {
+        const long long stride = (long long)gridDim.x * blockDim.x;
+        // Every thread of the block runs the same number of rounds, so that
+        // __syncthreads() is reached by all of them.
+        const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+        const long long rounds = (n + stride - 1) / stride;
+        for (long long r = 0; r < rounds; ++r) {
+            const long long i = first + r * stride;
+            const bool active = i < n;
+            const T* x = X + (active ? i : 0) * (long long)d;
+            T best;
+            const int best_c = nearest_wide(x, shift, active, C, cnorm, d, k, tile_k, sC, sN, best);
+            if (active) {
+                if (labels[i] != best_c) ++my_changes;
+                labels[i] = best_c;
+                if (min_d != nullptr) min_d[i] = best;
+            }
+        }
+    } else {
+        constexpr int R = rows_per_thread<T, D>();
+        const long long span = (long long)blockDim.x * R;  // rows of a block in one round
+        const long long stride = (long long)gridDim.x * span;
+        const long long rounds = (n + stride - 1) / stride;
+        for (long long r = 0; r < rounds; ++r) {
+            const long long first = r * stride + (long long)blockIdx.x * span + threadIdx.x;
+            T xr[R][D];
+            bool active[R];
+            const bool any = load_rows<T, D, R>(X, shift, first, n, d, xr, active);
+            int best_c[R];
+            T best[R];
+            nearest_rows<T, D, R>(xr, any, C, cnorm, d, k, tile_k, sC, sN, best_c, best);
 #pragma unroll
-        for (int j = 0; j < kRegD; ++j) xr[j] = (in_regs && active && j < d) ? x[j] - shift[j] : T(0);
-        T best;
-        const int best_c = nearest_staged(xr, in_regs, x, shift, active, C, cnorm, d, k, tile_k, sC, sN, best);
-        if (active) {
-            if (labels[i] != best_c) ++my_changes;
-            labels[i] = best_c;
-            if (min_d != nullptr) min_d[i] = best;
+            for (int m = 0; m < R; ++m) {
+                if (!active[m]) continue;
+                const long long i = first + (long long)m * blockDim.x;
+                if (labels[i] != best_c[m]) ++my_changes;
+                labels[i] = best_c[m];
+                if (min_d != nullptr) min_d[i] = best[m];
+            }
         }
     }
     if (changed != nullptr && my_changes) atomicAdd(changed, my_changes);
@@ -206,7 +319,7 @@ template <typename T>
 __global__ void kpp_potentials(const T* __restrict__ X, const T* __restrict__ shift, const T* __restrict__ cand,
                                int t, const T* __restrict__ w, long long n, int d, T* closest, int store,
                                double* __restrict__ partial) {
-    extern __shared__ unsigned char smem_raw[];
+    extern __shared__ __align__(16) unsigned char smem_raw[];
     double* sAcc = reinterpret_cast<double*>(smem_raw);  // blockDim.x * group
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (int j0 = 0; j0 < t; j0 += kKppGroup) {
@@ -249,34 +362,38 @@ __global__ void kpp_potentials(const T* __restrict__ X, const T* __restrict__ sh
 // weighted sums and weights of the new labels, deterministic.
 //
 // Block b owns the contiguous rows [b·per, min(n, (b+1)·per)), per = ceil(n / gridDim.x),
-// and walks them in rounds of blockDim.x rows. In a round each thread labels its row as
-// assign_nearest does (centres staged tile_k at a time), then the round's shifted rows,
-// weights and labels are staged in shared memory and `groups` groups of d threads add
-// them to group-private float64 totals: group g takes a contiguous share of the round's
-// rows in order, lane j of the group owns feature j, so no two threads touch the same
-// total. At the end the groups' totals are added in group order into partial_sums[b]
-// and partial_w[b]; reduce_partials adds the blocks in order. No atomics on floats:
-// the same totals run after run. Label changes are counted as in assign_nearest.
+// and walks them in rounds of blockDim.x · R rows (R = rows_per_thread<T, D>(): thread t
+// holds rows t, t + blockDim.x, ... of the round in registers, as assign_nearest does).
+// After labelling, the round is accumulated blockDim.x rows at a time: those shifted
+// rows, weights and labels are staged in shared memory and `groups` groups of d threads
+// add them to group-private float64 totals: group g takes a contiguous share of the
+// staged rows in order, lane j of the group owns feature j, so no two threads touch the
+// same total. At the end the groups' totals are added in group order into
+// partial_sums[b] and partial_w[b]; reduce_partials adds the blocks in order. No atomics
+// on floats: the same totals run after run. Label changes are counted as in
+// assign_nearest.
 //
 //   X (n, d), shift (d), w (n) or nullptr, C (k, d), cnorm (k)   IN
 //   labels (n)                                        IN/OUT
 //   changed (1)                                       IN/OUT (nullptr: skipped)
 //   partial_sums (gridDim.x, k, d), partial_w (gridDim.x, k) double   OUT
-// Requires d <= 32 (rows in registers) and groups * d <= blockDim.x.
+// Requires d <= D <= 32 (D a multiple of 4) and groups * d <= blockDim.x.
 // Shared memory (bytes), in this order:
-//   tile_k * (d + 1) * sizeof(T)            centres and norms
-//   blockDim.x * (d + 1) * sizeof(T)        the round's rows and weights
+//   tile_k * (D + 1) * sizeof(T)            centres (row stride D) and norms
+//   blockDim.x * (d + 1) * sizeof(T)        the staged rows and weights
 //   blockDim.x * sizeof(int)                their labels
 //   groups * k * (d + 1) * sizeof(double)   the groups' totals (8-byte aligned)
-template <typename T>
+template <typename T, int D>
 __global__ void lloyd_fused(const T* __restrict__ X, const T* __restrict__ shift, const T* __restrict__ w,
                             const T* __restrict__ C, const T* __restrict__ cnorm, long long n, int d, int k,
                             int tile_k, int groups, int* __restrict__ labels,
                             unsigned long long* __restrict__ changed, double* __restrict__ partial_sums,
                             double* __restrict__ partial_w) {
-    extern __shared__ unsigned char smem_raw[];
-    T* sC = reinterpret_cast<T*>(smem_raw);                        // tile_k * d
-    T* sN = sC + (size_t)tile_k * d;                               // tile_k
+    static_assert(D > 0 && D % 4 == 0 && D <= 32, "lloyd_fused holds rows in registers: 4 <= D <= 32");
+    constexpr int R = rows_per_thread<T, D>();
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    T* sC = reinterpret_cast<T*>(smem_raw);                        // tile_k * D
+    T* sN = sC + (size_t)tile_k * D;                               // tile_k
     T* sX = sN + tile_k;                                           // blockDim.x * d
     T* sW = sX + (size_t)blockDim.x * d;                           // blockDim.x
     int* sL = reinterpret_cast<int*>(sW + blockDim.x);             // blockDim.x
@@ -290,42 +407,46 @@ __global__ void lloyd_fused(const T* __restrict__ X, const T* __restrict__ shift
     const long long per = (n + gridDim.x - 1) / gridDim.x;
     const long long lo = (long long)blockIdx.x * per;
     const long long hi = min(n, lo + per);
+    const long long span = (long long)blockDim.x * R;
     unsigned long long my_changes = 0;
-    constexpr int kRegD = 32;
+    const int g = threadIdx.x / d;
+    const int j = threadIdx.x % d;
 
-    for (long long base = lo; base < hi; base += blockDim.x) {   // the same count for every thread
-        const long long i = base + threadIdx.x;
-        const bool active = i < hi;
-        const T* x = X + (active ? i : 0) * (long long)d;
-        T xr[kRegD];
+    for (long long base = lo; base < hi; base += span) {   // the same count for every thread
+        T xr[R][D];
+        bool active[R];
+        const bool any = load_rows<T, D, R>(X, shift, base + threadIdx.x, hi, d, xr, active);
+        int best_c[R];
+        T best[R];
+        nearest_rows<T, D, R>(xr, any, C, cnorm, d, k, tile_k, sC, sN, best_c, best);
 #pragma unroll
-        for (int j = 0; j < kRegD; ++j) xr[j] = (active && j < d) ? x[j] - shift[j] : T(0);
-        T best;
-        const int best_c = nearest_staged(xr, true, x, shift, active, C, cnorm, d, k, tile_k, sC, sN, best);
-        // stage the round: shifted rows, weights, labels
-        const int rows = (int)min((long long)blockDim.x, hi - base);
-        if (active) {
-            if (labels[i] != best_c) ++my_changes;
-            labels[i] = best_c;
+        for (int m = 0; m < R; ++m) {
+            const long long sub = base + (long long)m * blockDim.x;
+            if (sub >= hi) break;  // the same for the whole block
+            const int rows = (int)min((long long)blockDim.x, hi - sub);
+            if (m > 0) __syncthreads();  // the previous staged rows are no longer read
+            if (active[m]) {
+                const long long i = sub + threadIdx.x;
+                if (labels[i] != best_c[m]) ++my_changes;
+                labels[i] = best_c[m];
 #pragma unroll
-            for (int j = 0; j < kRegD; ++j)
-                if (j < d) sX[(size_t)threadIdx.x * d + j] = xr[j];
-            sW[threadIdx.x] = row_weight(w, i);
-            sL[threadIdx.x] = best_c;
-        }
-        __syncthreads();
-        const int g = threadIdx.x / d;
-        const int j = threadIdx.x % d;
-        if (g < groups) {
-            const int share = (rows + groups - 1) / groups;
-            const int r0 = g * share;
-            const int r1 = min(rows, r0 + share);
-            double* acc = sAcc + (size_t)g * per_group;
-            for (int r = r0; r < r1; ++r) {
-                const int c = sL[r];
-                const double wr = (double)sW[r];
-                acc[(size_t)c * d + j] += wr * (double)sX[(size_t)r * d + j];
-                if (j == 0) acc[(size_t)k * d + c] += wr;
+                for (int e = 0; e < D; ++e)
+                    if (e < d) sX[(size_t)threadIdx.x * d + e] = xr[m][e];
+                sW[threadIdx.x] = row_weight(w, i);
+                sL[threadIdx.x] = best_c[m];
+            }
+            __syncthreads();
+            if (g < groups) {
+                const int share = (rows + groups - 1) / groups;
+                const int r0 = g * share;
+                const int r1 = min(rows, r0 + share);
+                double* acc = sAcc + (size_t)g * per_group;
+                for (int r = r0; r < r1; ++r) {
+                    const int c = sL[r];
+                    const double wr = (double)sW[r];
+                    acc[(size_t)c * d + j] += wr * (double)sX[(size_t)r * d + j];
+                    if (j == 0) acc[(size_t)k * d + c] += wr;
+                }
             }
         }
         // no barrier here: the next round reaches the tile barrier before it stages
@@ -334,7 +455,7 @@ __global__ void lloyd_fused(const T* __restrict__ X, const T* __restrict__ shift
     // the groups' totals, in group order, into this block's partials
     for (size_t e = threadIdx.x; e < per_group; e += blockDim.x) {
         double s = 0.0;
-        for (int g = 0; g < groups; ++g) s += sAcc[(size_t)g * per_group + e];
+        for (int q = 0; q < groups; ++q) s += sAcc[(size_t)q * per_group + e];
         if (e < (size_t)k * d)
             partial_sums[(size_t)blockIdx.x * k * d + e] = s;
         else

@@ -28,8 +28,7 @@ import weakref
 import numpy as np
 
 import cuda_on_cpu
-
-_CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+from fastseg.backend.kernels import expression
 
 
 class OutOfMemoryError(MemoryError):
@@ -385,12 +384,12 @@ def __getattr__(name):
 _MODULES = {}
 
 
-def kernel_function(name, kernel, dtype=None):
+def kernel_function(name, kernel, dtype=None, width=None):
     """Stand-in for :func:`fastseg.backend.kernels.function`: the kernel built for the CPU,
     taking device arrays (a host array given to a kernel is a TypeError, as in CuPy)."""
     if name not in _MODULES:
         _MODULES[name] = cuda_on_cpu.Module(name)
-    expr = kernel if dtype is None else f"{kernel}<{_CTYPE[np.dtype(dtype)]}>"
+    expr = expression(kernel, dtype, width)
     fn = _MODULES[name].get_function(expr)
 
     def launch(grid, block, args, *, shared_mem=0):

@@ -13,6 +13,7 @@ import pytest
 
 import cuda_on_cpu
 from fastseg.backend.gpu import _THREADS, accumulate_launch, assign_launch, fused_launch, kpp_launch, row_blocks
+from fastseg.backend.kernels import REG_WIDTHS, expression, reg_width, rows_per_thread
 
 if cuda_on_cpu.available() is not None:
     pytest.skip(cuda_on_cpu.available(), allow_module_level=True)
@@ -43,16 +44,24 @@ def _sq_dists64(X, shift, C):
     return ((xs[:, None, :] - C[None].astype(np.float64)) ** 2).sum(axis=2)
 
 
-def _run_assign(kmeans_cu, X, shift, C, labels, geometry, with_min=True, changed0=5):
+def _run_assign(kmeans_cu, X, shift, C, labels, geometry, with_min=True, changed0=5, width=None):
+    """assign_nearest at the backend's geometry, or at a chosen ``width`` (0: the path for
+    rows too wide for registers, whatever d)."""
     dtype = X.dtype.type
     n, d = X.shape
     k = C.shape[0]
     smem, sms = GEOMETRY[geometry]
-    blocks, threads, tile_k, shared = assign_launch(n, k, d, X.dtype.itemsize, smem, sms)
+    blocks, threads, tile_k, shared, auto = assign_launch(n, k, d, X.dtype.itemsize, smem, sms)
+    if width is not None and width != auto:
+        stride = width or d
+        tile_k = max(1, min(k, (smem - 1024) // ((stride + 1) * X.itemsize)))
+        shared = tile_k * (stride + 1) * X.itemsize
+        blocks = row_blocks(-(-n // rows_per_thread(X.itemsize, width)), sms)
+    width = auto if width is None else width
     cn = np.einsum("ij,ij->i", C, C)
     min_d = np.full(n, np.nan, dtype) if with_min else None
     changed = np.array([changed0], np.uint64)
-    kmeans_cu.get_function(f"assign_nearest<{CTYPE[dtype]}>")(
+    kmeans_cu.get_function(expression("assign_nearest", dtype, width))(
         (blocks,), (threads,),
         (X, shift, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k), labels,
          min_d if with_min else np.uint64(0), changed),
@@ -103,6 +112,25 @@ def test_assign_nearest_counts_only_changes(kmeans_cu, rng):
     labels, _, changed, _ = _run_assign(kmeans_cu, X, shift, C, np.full(5000, -1, np.int32), "h100")
     again, _, changed2, _ = _run_assign(kmeans_cu, X, shift, C, labels.copy(), "h100", with_min=False)
     assert changed == 5000 and changed2 == 0 and np.array_equal(again, labels)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [2, 5, 12, 13, 19, 24, 26, 31])
+def test_register_rows_give_the_wide_paths_bits(kmeans_cu, rng, d, dtype):
+    # Rows held in registers, zero-padded to the width and several per thread, must give
+    # exactly what one row per thread read from memory gives: padding adds nothing.
+    # n is not a multiple of the rows a block takes in a round, and the cramped geometry
+    # makes every thread go round the grid many times with centres in several tiles.
+    width = reg_width(d)
+    rows = rows_per_thread(np.dtype(dtype).itemsize, width)
+    n, k = 3 * _THREADS * rows + 37, 23
+    X, shift, C = _case(rng, n, k, d, dtype, offset=20.0)
+    before = rng.integers(-1, k, n).astype(np.int32)
+    for geometry in GEOMETRY:
+        reg = _run_assign(kmeans_cu, X, shift, C, before.copy(), geometry, width=width)
+        wide = _run_assign(kmeans_cu, X, shift, C, before.copy(), geometry, width=0)
+        assert np.array_equal(reg[0], wide[0]) and np.array_equal(reg[1], wide[1]) and reg[2] == wide[2]
+    assert width in REG_WIDTHS and (rows > 1 or dtype is np.float64)  # float32 rows really are blocked
 
 
 def _run_accumulate(kmeans_cu, X, shift, w, labels, k):
@@ -175,10 +203,12 @@ def test_launch_geometry_stays_within_cuda_limits():
             for d in (1, 16, 300):
                 for item in (4, 8):
                     for smem, sms in GEOMETRY.values():
-                        blocks, threads, tile_k, shared = assign_launch(n, k, d, item, smem, sms)
+                        blocks, threads, tile_k, shared, width = assign_launch(n, k, d, item, smem, sms)
                         assert 1 <= blocks <= 2**31 - 1 and threads <= 1024
                         assert 1 <= tile_k <= k and shared <= smem - 1024
-                        assert blocks * threads >= min(n, sms * 32 * threads)  # every row is reached
+                        assert width == 0 or d <= width <= 32 and width % 4 == 0
+                        rows = rows_per_thread(item, width)
+                        assert blocks * threads * rows >= min(n, sms * 32 * threads)  # every row is reached
                     parts, blocks, threads = accumulate_launch(n, k, d)
                     assert 1 <= parts <= min(n, 4096) and blocks * threads >= 32 * parts
                     assert parts * k * (d + 1) * 8 <= max(64 * 2**20, k * (d + 1) * 8)
@@ -267,7 +297,7 @@ def test_lloyd_fused(kmeans_cu, rng, n, k, d, dtype, geometry):
     geo = fused_launch(n, k, d, X.itemsize, smem, sms)
     if geo is None:
         pytest.skip("the fused kernel does not fit this k, d and shared memory (two kernels run instead)")
-    blocks, threads, tile_k, groups, shared = geo
+    blocks, threads, tile_k, groups, shared, width = geo
     if (n, k, d, geometry) == (3001, 1000, 1, "small_smem"):
         assert tile_k < k  # the case really is tiled
     cn = np.einsum("ij,ij->i", C, C)
@@ -276,7 +306,7 @@ def test_lloyd_fused(kmeans_cu, rng, n, k, d, dtype, geometry):
     def run():
         labels, changed = before.copy(), np.array([3], np.uint64)
         ps, pw = np.full((blocks, k, d), np.nan), np.full((blocks, k), np.nan)
-        kmeans_cu.get_function(f"lloyd_fused<{CTYPE[dtype]}>")(
+        kmeans_cu.get_function(expression("lloyd_fused", dtype, width))(
             (blocks,), (threads,),
             (X, shift, w, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k), np.int32(groups),
              labels, changed, ps, pw), shared_mem=shared)
@@ -315,7 +345,8 @@ def test_fused_launch_fits_shared_memory():
                     assert geo is None
                     continue
                 if geo is not None:
-                    blocks, threads, tile_k, groups, shared = geo
+                    blocks, threads, tile_k, groups, shared, width = geo
+                    assert width == reg_width(d) and width >= d
                     assert shared <= 48 * 1024 - 1024 and 1 <= tile_k <= k and groups * d <= threads and groups >= 1
                     assert blocks * k * (d + 1) * 8 <= 64 * 2**20
     assert fused_launch(10**7, 8, 16, 4, 48 * 1024, 132) is not None  # the common case is fused
@@ -344,13 +375,13 @@ def test_null_weights_mean_every_weight_one(kmeans_cu, rng, dtype):
         pots.append(partial)
     assert np.array_equal(pots[0], pots[1]) and np.isfinite(pots[0]).all()
 
-    blocks, threads, tile_k, groups, shared = fused_launch(n, k, d, X.itemsize, 48 * 1024, 132)
+    blocks, threads, tile_k, groups, shared, width = fused_launch(n, k, d, X.itemsize, 48 * 1024, 132)
     cn = np.einsum("ij,ij->i", C, C)
     runs = []
     for w in (ones, null):
         lab, changed = labels.copy(), np.zeros(1, np.uint64)
         ps, pw = np.full((blocks, k, d), np.nan), np.full((blocks, k), np.nan)
-        kmeans_cu.get_function(f"lloyd_fused<{CTYPE[dtype]}>")(
+        kmeans_cu.get_function(expression("lloyd_fused", dtype, width))(
             (blocks,), (threads,), (X, shift, w, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k),
                                     np.int32(groups), lab, changed, ps, pw), shared_mem=shared)
         runs.append((lab, ps, pw))

@@ -39,7 +39,8 @@ _VALUE = {"int": (np.int32, ctypes.c_int32), "long long": (np.int64, ctypes.c_in
           "double": (np.float64, ctypes.c_double)}
 _STATUS = {1: "block size must be 1..1024 threads", 2: "grid size must be >= 1",
            3: "dynamic shared memory over 48 KiB (the limit without the opt-in attribute)",
-           4: "deadlock: the block's threads wait at different barriers"}
+           4: "deadlock: the block's threads wait at different barriers",
+           5: "a vector load from an address not aligned to its size (a GPU faults)"}
 
 
 # The emulator keeps one block's fibers in global state: launches from several Python
@@ -68,7 +69,7 @@ def _parse(params):
 
 def _wrapper_source(name):
     lines = [f'#include "{name}"', ""]
-    for expr, params in instances(name):
+    for expr, params, _ in instances(name):
         types = [p.strip() for p in params.split(",")]
         decl = ", ".join(f"{t} a{i}" for i, t in enumerate(types))
         call = ", ".join(f"a{i}" for i in range(len(types)))
@@ -111,7 +112,7 @@ class Module:
                 raise RuntimeError(f"building {name} for the CPU failed:\n{' '.join(cmd)}\n{out.stderr}")
             os.replace(tmp, lib)
         self._lib = ctypes.CDLL(str(lib))
-        self._params = dict(instances(name))
+        self._params = {expr: params for expr, params, _ in instances(name)}
         self.launches = []  # (kernel, grid, block, shared_mem) of every launch, for tests
 
     def get_function(self, expr):

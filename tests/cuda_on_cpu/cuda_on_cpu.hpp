@@ -11,7 +11,8 @@
 // GPU), not hung.
 //
 // Covered: 1-D grids and blocks, dynamic shared memory named `smem_raw` (the name the
-// kernels use), __syncthreads, full-warp __syncwarp, atomicAdd, min/max. Not covered:
+// kernels use), __syncthreads, full-warp __syncwarp, atomicAdd, min/max, float4 and
+// double2 (with a check that vector loads are aligned). Not covered:
 // static __shared__ arrays, warp shuffles and votes, cooperative groups; a kernel that
 // needs them must extend this file first. Timing means nothing here.
 
@@ -150,7 +151,15 @@ inline void fiber_main() {
 }
 
 // Launch status codes returned to Python.
-enum Status : int { kOk = 0, kBadBlock = 1, kBadGrid = 2, kTooMuchShared = 3, kDeadlock = 4 };
+enum Status : int { kOk = 0, kBadBlock = 1, kBadGrid = 2, kTooMuchShared = 3, kDeadlock = 4, kMisaligned = 5 };
+
+// A vector load from an address that is not a multiple of its size faults on a GPU and
+// works on x86: the kernels report each one through FASTSEG_CHECK_ALIGNED, and the
+// launch fails.
+inline bool misaligned = false;
+inline void check_aligned(const void* p, std::size_t bytes) {
+    if (reinterpret_cast<std::uintptr_t>(p) % bytes != 0) misaligned = true;
+}
 
 }  // namespace cuda_on_cpu
 
@@ -163,6 +172,16 @@ alignas(16) inline unsigned char smem_raw[cuda_on_cpu::kSharedLimit];
 #define __forceinline__ inline
 #define __shared__
 #define __launch_bounds__(...)
+#define __align__(n)  // smem_raw is defined 16-byte aligned above
+#define FASTSEG_CHECK_ALIGNED(p, bytes) cuda_on_cpu::check_aligned(p, bytes)
+
+// CUDA's vector types the kernels use, with CUDA's size and alignment.
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+struct alignas(16) double2 {
+    double x, y;
+};
 #define gridDim (cuda_on_cpu::grid_dim)
 #define blockDim (cuda_on_cpu::block_dim)
 #define threadIdx (cuda_on_cpu::thread_idx)
@@ -198,6 +217,7 @@ int launch(unsigned grid, unsigned block, std::size_t shared, F kernel) {
     grid_dim = dim3{grid, 1, 1};
     block_dim = dim3{block, 1, 1};
     body = kernel;
+    misaligned = false;
     fibers.assign(block, Fiber{});
     stacks.resize(block * kStack);
     for (unsigned b = 0; b < grid; ++b) {
@@ -225,7 +245,7 @@ int launch(unsigned grid, unsigned block, std::size_t shared, F kernel) {
         }
     }
     body = nullptr;
-    return kOk;
+    return misaligned ? kMisaligned : kOk;
 }
 
 }  // namespace cuda_on_cpu

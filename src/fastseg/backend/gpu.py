@@ -6,7 +6,10 @@ until tests/test_gpu.py and bench/gpu_check.sh have passed on hardware.
 
 Design, first version (correctness and determinism first, speed next):
 
-* a Lloyd step in one read of X: ``lloyd_fused`` (one thread per row labels it against
+* nearest centres at the FMA rate: rows of up to 32 features are held in registers, a few
+  per thread, so each centre value read from shared memory (four at a time) feeds
+  several multiply-adds; kernels are instantiated per padded width (``reg_width``);
+* a Lloyd step in one read of X: ``lloyd_fused`` (threads label their rows against
   centre tiles in shared memory; each block stages its rows and adds them to float64
   totals in shared memory in a fixed order; label changes counted on the device), then
   ``reduce_partials`` adds the blocks in order — the same centres run after run;
@@ -27,7 +30,7 @@ import functools
 import numpy as np
 
 from ._base import Backend, Dataset, needs_centering
-from .kernels import function
+from .kernels import function, reg_width, rows_per_thread
 
 _THREADS = 256
 _PARTIAL_BUDGET = 64 * 2**20  # bytes of float64 partial sums per accumulation
@@ -43,19 +46,25 @@ def row_blocks(n, sms):
 
 
 def assign_launch(n, k, d, itemsize, shared_per_block, sms):
-    """``(blocks, threads, tile_k, shared_bytes)`` of an ``assign_nearest`` launch.
+    """``(blocks, threads, tile_k, shared_bytes, width)`` of an ``assign_nearest`` launch.
 
-    Centres are staged ``tile_k`` at a time, as many as fit in a block's shared memory
-    (each takes ``d + 1`` values: the row and its squared norm).
+    Rows of up to 32 features are held in registers at ``width`` = d rounded up to a
+    multiple of 4, several per thread (:func:`~fastseg.backend.kernels.rows_per_thread`);
+    wider ones use width 0. Centres are staged ``tile_k`` at a time, as many as fit in a
+    block's shared memory (each takes ``stride + 1`` values: the padded row and its squared
+    norm, stride = width, or d at width 0).
     """
-    per_centre = (int(d) + 1) * int(itemsize)
+    width = reg_width(d)
+    stride = width or int(d)
+    per_centre = (stride + 1) * int(itemsize)
     room = int(shared_per_block) - _SHARED_SPARE
     if per_centre > room:
         raise ValueError(f"{d} features are too many for the GPU engine: one centre ({per_centre} bytes) must fit "
                          f"in a block's {room} bytes of shared memory. Use device='cpu', or reduce the features "
                          f"(e.g. PCA) first.")
     tile_k = max(1, min(int(k), room // per_centre))
-    return row_blocks(n, sms), _THREADS, tile_k, tile_k * per_centre
+    rows = rows_per_thread(itemsize, width)
+    return row_blocks(-(-int(n) // rows), sms), _THREADS, tile_k, tile_k * per_centre, width
 
 
 def kpp_launch(n, t, sms):
@@ -64,17 +73,18 @@ def kpp_launch(n, t, sms):
 
 
 def fused_launch(n, k, d, itemsize, shared_per_block, sms):
-    """``(blocks, threads, tile_k, groups, shared_bytes)`` of a ``lloyd_fused`` launch, or
-    None where it does not fit (more than 32 features, or one group's float64 totals and
-    the staging area beyond a block's shared memory): then assignment and accumulation
-    run as two kernels. The layout mirrors the kernel's comment."""
+    """``(blocks, threads, tile_k, groups, shared_bytes, width)`` of a ``lloyd_fused``
+    launch, or None where it does not fit (more than 32 features, or one group's float64
+    totals and the staging area beyond a block's shared memory): then assignment and
+    accumulation run as two kernels. The layout mirrors the kernel's comment."""
     d, k, item = int(d), int(k), int(itemsize)
-    if d > 32:
+    width = reg_width(d)
+    if width == 0:
         return None
     threads = _THREADS
     room = int(shared_per_block) - _SHARED_SPARE
     stage = threads * (d + 1) * item + threads * 4 + 8  # rows, weights, labels, alignment
-    per_centre, per_group = (d + 1) * item, k * (d + 1) * 8
+    per_centre, per_group = (width + 1) * item, k * (d + 1) * 8
     if stage + per_centre + per_group > room:
         return None
     if stage + k * per_centre + per_group <= room:  # every centre in one tile
@@ -85,7 +95,7 @@ def fused_launch(n, k, d, itemsize, shared_per_block, sms):
     head = tile_k * per_centre + threads * (d + 1) * item + threads * 4
     shared = -(-head // 8) * 8 + groups * per_group
     blocks = max(1, min(row_blocks(n, sms), _PARTIAL_BUDGET // per_group, int(n)))
-    return blocks, threads, int(tile_k), groups, int(shared)
+    return blocks, threads, int(tile_k), groups, int(shared), width
 
 
 def accumulate_launch(n, k, d):
@@ -305,9 +315,9 @@ class CuPyBackend(Backend):
         """Nearest centre of the rows ``Xp``; ``labels``/``min_d`` are their slices."""
         k, d = C.shape
         n = int(Xp.shape[0])
-        blocks, threads, tile_k, shared = assign_launch(n, k, d, data.dtype.itemsize, self._smem, self._sms)
+        blocks, threads, tile_k, shared, width = assign_launch(n, k, d, data.dtype.itemsize, self._smem, self._sms)
         null = np.uint64(0)  # a null pointer, passed as an 8-byte value
-        function("kmeans.cu", "assign_nearest", data.dtype)(
+        function("kmeans.cu", "assign_nearest", data.dtype, width)(
             (blocks,), (threads,),
             (Xp, data.shift, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k), labels,
              min_d if min_d is not None else null, changed if changed is not None else null),
@@ -338,10 +348,10 @@ class CuPyBackend(Backend):
         geo = fused_launch(n, k, d, data.dtype.itemsize, self._smem, self._sms)
         if geo is None:
             return False
-        blocks, threads, tile_k, groups, shared = geo
+        blocks, threads, tile_k, groups, shared, width = geo
         ps = cp.empty((blocks, k, d), dtype=cp.float64)
         pw = cp.empty((blocks, k), dtype=cp.float64)
-        function("kmeans.cu", "lloyd_fused", data.dtype)(
+        function("kmeans.cu", "lloyd_fused", data.dtype, width)(
             (blocks,), (threads,),
             (Xp, data.shift, weights_arg(weights), C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k),
              np.int32(groups), labels, changed, ps, pw),

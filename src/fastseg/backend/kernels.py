@@ -33,28 +33,69 @@ KERNEL_SIGNATURES = {
 # C++ element type → NumPy dtype name
 ELEMENT_TYPES = {"float": "float32", "double": "float64"}
 
+# Kernels with a second template argument D, the register width of a row (see "Rows
+# held in registers" in kmeans.cu): d rounded up to a multiple of 4, up to 32; D = 0 is
+# the kernel's path for rows too wide for registers, where it has one.
+MAX_REG_WIDTH = 32
+REG_WIDTHS = tuple(range(4, MAX_REG_WIDTH + 1, 4))
+KERNEL_WIDTHS = {
+    "kmeans.cu": {"assign_nearest": (0,) + REG_WIDTHS, "lloyd_fused": REG_WIDTHS},
+}
+
+
+def reg_width(d: int) -> int:
+    """The width D of the register path for rows of ``d`` features; 0 beyond 32."""
+    d = int(d)
+    return 0 if d > MAX_REG_WIDTH else max(4, -(-d // 4) * 4)
+
+
+def rows_per_thread(itemsize: int, width: int) -> int:
+    """Rows a thread holds at width D (``rows_per_thread<T, D>()`` in kmeans.cu); 1 at D = 0."""
+    words = int(width) * int(itemsize) // 4
+    return 1 if width == 0 else (4 if words <= 16 else 2 if words <= 32 else 1)
+
+
+def expression(kernel: str, dtype=None, width=None) -> str:
+    """The name expression of one kernel instance: ``assign_nearest<float, 16>``."""
+    if dtype is None:
+        return kernel
+    import numpy as np
+
+    t = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}[np.dtype(dtype)]
+    return f"{kernel}<{t}>" if width is None else f"{kernel}<{t}, {int(width)}>"
+
 
 def instances(name: str):
-    """``(name_expression, parameter list)`` of every kernel in source ``name``.
+    """``(name_expression, parameter list, width)`` of every kernel in source ``name``.
 
-    Templated kernels come once per element type (``assign_nearest<float>``), plain ones
-    by their name.
+    Templated kernels come once per element type (``sq_dist_assigned<float>``), and
+    those with a width once per width as well (``assign_nearest<float, 16>``); plain
+    ones by their name. ``width`` is None for kernels without one.
     """
     out = []
+    widths = KERNEL_WIDTHS.get(name, {})
     for kernel, params in KERNEL_SIGNATURES.get(name, {}).items():
-        if re.search(r"\bT\b", params):
-            out.extend((f"{kernel}<{t}>", re.sub(r"\bT\b", t, params)) for t in ELEMENT_TYPES)
-        else:
-            out.append((kernel, params))
+        if not re.search(r"\bT\b", params):
+            out.append((kernel, params, None))
+            continue
+        for t, dt in ELEMENT_TYPES.items():
+            typed = re.sub(r"\bT\b", t, params)
+            for w in widths.get(kernel, (None,)):
+                out.append((expression(kernel, dt, w), typed, w))
     return out
 
 
 # Template instances the nvcc test instantiates explicitly.
 KERNEL_INSTANTIATIONS = {
-    name: [f"{expr}({params})" for expr, params in instances(name) if "<" in expr] for name in KERNEL_SIGNATURES
+    name: [f"{expr}({params})" for expr, params, _ in instances(name) if "<" in expr] for name in KERNEL_SIGNATURES
 }
 
-NAME_EXPRESSIONS = {name: [expr for expr, _ in instances(name)] for name in KERNEL_SIGNATURES}
+# The instances compiled together at run time, by width: a fit compiles the
+# width-free kernels and those of its own width only (NVRTC's time grows with them).
+NAME_EXPRESSIONS = {
+    name: {w: [e for e, _, ww in instances(name) if ww == w] for w in {ww for _, _, ww in instances(name)}}
+    for name in KERNEL_SIGNATURES
+}
 
 
 def kernel_dir() -> Path:
@@ -77,26 +118,23 @@ def source(name: str) -> str:
 _MODULES: dict = {}
 
 
-def module(name: str):
-    """The compiled ``cupy.RawModule`` for ``name`` on the current device (cached)."""
+def module(name: str, width=None):
+    """The compiled ``cupy.RawModule`` holding the instances of ``name`` of one width
+    (None: the kernels without a width) on the current device (cached)."""
     import cupy
 
     dev = cupy.cuda.Device().id
-    key = (name, dev)
+    key = (name, width, dev)
     mod = _MODULES.get(key)
     if mod is None:
         mod = cupy.RawModule(code=source(name), options=("-std=c++17",),
-                             name_expressions=NAME_EXPRESSIONS.get(name, []))
+                             name_expressions=NAME_EXPRESSIONS.get(name, {}).get(width, []))
         mod.compile()
         _MODULES[key] = mod
     return mod
 
 
-def function(name: str, kernel: str, dtype=None):
-    """One kernel of a module; templated ones by dtype (float32/float64)."""
-    import numpy as np
-
-    if dtype is not None:
-        t = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}[np.dtype(dtype)]
-        kernel = f"{kernel}<{t}>"
-    return module(name).get_function(kernel)
+def function(name: str, kernel: str, dtype=None, width=None):
+    """One kernel of a module; templated ones by dtype (float32/float64) and, where the
+    kernel has one, the register width (:func:`reg_width`)."""
+    return module(name, width).get_function(expression(kernel, dtype, width))
