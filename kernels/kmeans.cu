@@ -441,11 +441,22 @@ __global__ void lloyd_fused(const T* __restrict__ X, const T* __restrict__ shift
                 const int r0 = g * share;
                 const int r1 = min(rows, r0 + share);
                 double* acc = sAcc + (size_t)g * per_group;
+                // The next row is read before this one's totals are stored: the compiler
+                // cannot tell the staged rows from the totals (one shared array), so
+                // without this every row would wait for the store before it.
+                int c = r0 < r1 ? sL[r0] : 0;
+                double wr = r0 < r1 ? (double)sW[r0] : 0.0;
+                double xv = r0 < r1 ? (double)sX[(size_t)r0 * d + j] : 0.0;
                 for (int r = r0; r < r1; ++r) {
-                    const int c = sL[r];
-                    const double wr = (double)sW[r];
-                    acc[(size_t)c * d + j] += wr * (double)sX[(size_t)r * d + j];
+                    const bool more = r + 1 < r1;
+                    const int c_next = more ? sL[r + 1] : 0;
+                    const double w_next = more ? (double)sW[r + 1] : 0.0;
+                    const double x_next = more ? (double)sX[(size_t)(r + 1) * d + j] : 0.0;
+                    acc[(size_t)c * d + j] += wr * xv;
                     if (j == 0) acc[(size_t)k * d + c] += wr;
+                    c = c_next;
+                    wr = w_next;
+                    xv = x_next;
                 }
             }
         }

@@ -345,7 +345,7 @@ def _host_unregister(ptr):
     _host_registered.discard(ptr)
 
 
-_config = {"shared": 48 * 1024, "sms": 132, "devices": 1}
+_config = {"shared": 48 * 1024, "shared_optin": 227 * 1024, "shared_sm": 228 * 1024, "sms": 132, "devices": 1}
 
 cuda = types.SimpleNamespace(
     Device=_Device,
@@ -358,6 +358,8 @@ cuda = types.SimpleNamespace(
     runtime=types.SimpleNamespace(
         getDeviceCount=lambda: _config["devices"],
         getDeviceProperties=lambda i: {"sharedMemPerBlock": _config["shared"],
+                                       "sharedMemPerBlockOptin": _config["shared_optin"],
+                                       "sharedMemPerMultiprocessor": _config["shared_sm"],
                                        "multiProcessorCount": _config["sms"], "name": b"cupy_on_numpy"},
         memGetInfo=lambda: (memory.total - memory.live, memory.total),
         hostRegister=_host_register,
@@ -389,13 +391,26 @@ def kernel_function(name, kernel, dtype=None, width=None):
     taking device arrays (a host array given to a kernel is a TypeError, as in CuPy)."""
     if name not in _MODULES:
         _MODULES[name] = cuda_on_cpu.Module(name)
-    expr = expression(kernel, dtype, width)
-    fn = _MODULES[name].get_function(expr)
+    return _Kernel(_MODULES[name].get_function(expression(kernel, dtype, width)))
 
-    def launch(grid, block, args, *, shared_mem=0):
-        fn(grid, block, tuple(_unwrap(a, f"kernel {expr}") for a in args), shared_mem=shared_mem)
 
-    return launch
+class _Kernel:
+    """A ``cupy.RawKernel`` stand-in: called with device arrays; its opt-in shared-memory
+    limit is the emulated kernel's."""
+
+    def __init__(self, fn):
+        self._fn = fn
+
+    def __call__(self, grid, block, args, *, shared_mem=0):
+        self._fn(grid, block, tuple(_unwrap(a, f"kernel {self._fn.expr}") for a in args), shared_mem=shared_mem)
+
+    @property
+    def max_dynamic_shared_size_bytes(self):
+        return self._fn.max_dynamic_shared_size_bytes
+
+    @max_dynamic_shared_size_bytes.setter
+    def max_dynamic_shared_size_bytes(self, value):
+        self._fn.max_dynamic_shared_size_bytes = value
 
 
 def launches(name="kmeans.cu"):

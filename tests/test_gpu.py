@@ -19,7 +19,8 @@ import cuda_on_cpu
 from fastseg._lloyd import combine_levels
 from fastseg.backend import NumPyBackend
 
-SIZES = [(1, 1, 1), (97, 5, 7), (1009, 13, 1), (4099, 8, 16), (20011, 1000, 4), (2053, 40, 300), (3001, 3, 2)]
+SIZES = [(1, 1, 1), (97, 5, 7), (1009, 13, 1), (4099, 8, 16), (20011, 1000, 4), (2053, 40, 300), (3001, 3, 2),
+         (2003, 256, 16)]
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 
@@ -101,6 +102,33 @@ def test_lloyd_step_matches_numpy(gpu, cpu, rng, n, k, d, dtype, offset):
         np.testing.assert_allclose(sums_g, sums_c, rtol=tol, atol=tol * scale)
         np.testing.assert_allclose(counts_g, counts_c, rtol=tol)
         assert in_g == pytest.approx(in_c, rel=max(tol, 1e-4 if dtype == np.float32 else tol))
+
+
+def test_large_k_fuses_with_opted_in_shared_memory(gpu, rng):
+    # k = 256 at d = 16: the fused step needs ~70 KB of shared memory, beyond the 48 KiB a
+    # block gets by default; the backend opts the kernel in (the stand-in's launcher fails
+    # a launch that did not, as CUDA does) and still gives the CPU engine's labels.
+    import cupy as cp
+    from types import SimpleNamespace
+
+    n, k, d = 3001, 256, 16
+    X, w, C = _data(rng, n, k, d, np.float32)
+    dg = gpu.prepare(cp.asarray(X), cp.asarray(w))
+    rg = SimpleNamespace(centers=cp.asarray(C) - dg.shift, labels=cp.full(n, -1, cp.int32),
+                         sums=cp.zeros((dg.levels, k, d)), counts=cp.zeros((dg.levels, k)))
+    if gpu.xp.__name__ != "cupy":
+        import cupy_on_numpy
+
+        cupy_on_numpy.launches().clear()
+    gpu.lloyd_step_multi(dg, [rg])
+    if gpu.xp.__name__ != "cupy":
+        fused = [sh for name, _, _, sh in cupy_on_numpy.launches() if name.startswith("lloyd_fused")]
+        assert fused and fused[0] > 48 * 1024
+    ref = ((X[:, None, :].astype(np.float64) - C[None].astype(np.float64)) ** 2).sum(2).argmin(axis=1)
+    assert _near_tie_ok(cp.asnumpy(rg.labels), ref, X, C, TOL[np.float32])
+    counts = combine_levels(cp.asnumpy(rg.sums), cp.asnumpy(rg.counts))[1]
+    np.testing.assert_allclose(counts, np.bincount(cp.asnumpy(rg.labels), weights=w.astype(np.float64),
+                                                   minlength=k), rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 
 import cuda_on_cpu
-from fastseg.backend.gpu import _THREADS, accumulate_launch, assign_launch, fused_launch, kpp_launch, row_blocks
+from fastseg.backend.gpu import (
+    _THREADS,
+    accumulate_launch,
+    assign_launch,
+    fused_launch,
+    fused_shared_budget,
+    kpp_launch,
+    row_blocks,
+)
 from fastseg.backend.kernels import REG_WIDTHS, expression, reg_width, rows_per_thread
 
 if cuda_on_cpu.available() is not None:
@@ -242,7 +250,7 @@ def test_emulator_rejects_what_cuda_would(kmeans_cu):
         f((1,), (32,), (np.zeros((4, 4), np.float32)[:, :2],) + good[1:])
     with pytest.raises(cuda_on_cpu.LaunchError, match="block size"):
         f((1,), (2048,), good)
-    with pytest.raises(cuda_on_cpu.LaunchError, match="48 KiB"):
+    with pytest.raises(cuda_on_cpu.LaunchError, match="48 KiB unless"):
         f((1,), (32,), good, shared_mem=64 * 1024)
     with pytest.raises(cuda_on_cpu.LaunchError, match="takes 7 arguments"):
         f((1,), (32,), good[:6])
@@ -282,9 +290,21 @@ def test_kpp_potentials(kmeans_cu, rng, n, t, d, dtype, geometry):
 
 
 FUSED_SIZES = [(1, 1, 1), (97, 5, 7), (1009, 13, 1), (4099, 8, 16), (20011, 60, 4), (3001, 3, 32), (5003, 40, 16),
-               (3001, 1000, 1)]
-# an H100; one multiprocessor (few blocks: many rounds each); less shared memory (centres in tiles)
-FUSED_GEOMETRY = {"h100": (48 * 1024, 132), "one_sm": (48 * 1024, 1), "small_smem": (24 * 1024, 4)}
+               (3001, 1000, 1), (3001, 256, 16)]
+# An H100's shared memory per block (by default; opted in, as the backend does: half a
+# multiprocessor's); one multiprocessor (few blocks: many rounds each); less shared
+# memory (centres in tiles).
+H100_PROPS = {"sharedMemPerBlock": 48 * 1024, "sharedMemPerBlockOptin": 227 * 1024,
+              "sharedMemPerMultiprocessor": 228 * 1024, "multiProcessorCount": 132}
+FUSED_GEOMETRY = {"h100": (48 * 1024, 132), "h100_optin": (fused_shared_budget(H100_PROPS), 132),
+                  "one_sm": (48 * 1024, 1), "small_smem": (24 * 1024, 4)}
+
+
+def _fused_kernel(kmeans_cu, dtype, width, shared):
+    f = kmeans_cu.get_function(expression("lloyd_fused", dtype, width))
+    if shared > 48 * 1024:
+        f.max_dynamic_shared_size_bytes = shared  # the opt-in the backend makes
+    return f
 
 
 @pytest.mark.parametrize("geometry", list(FUSED_GEOMETRY))
@@ -306,7 +326,7 @@ def test_lloyd_fused(kmeans_cu, rng, n, k, d, dtype, geometry):
     def run():
         labels, changed = before.copy(), np.array([3], np.uint64)
         ps, pw = np.full((blocks, k, d), np.nan), np.full((blocks, k), np.nan)
-        kmeans_cu.get_function(expression("lloyd_fused", dtype, width))(
+        _fused_kernel(kmeans_cu, dtype, width, shared)(
             (blocks,), (threads,),
             (X, shift, w, C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k), np.int32(groups),
              labels, changed, ps, pw), shared_mem=shared)
@@ -336,20 +356,56 @@ def test_lloyd_fused(kmeans_cu, rng, n, k, d, dtype, geometry):
     assert np.array_equal(again[0], labels) and np.array_equal(again[2], sums) and np.array_equal(again[3], counts)
 
 
-def test_fused_launch_fits_shared_memory():
+@pytest.mark.parametrize("budget", [48 * 1024, fused_shared_budget(H100_PROPS)])
+def test_fused_launch_fits_shared_memory(budget):
     for k in (1, 8, 64, 256):
         for d in (1, 16, 32, 33):
             for item in (4, 8):
-                geo = fused_launch(10**7, k, d, item, 48 * 1024, 132)
+                geo = fused_launch(10**7, k, d, item, budget, 132)
                 if d > 32:
                     assert geo is None
                     continue
                 if geo is not None:
                     blocks, threads, tile_k, groups, shared, width = geo
                     assert width == reg_width(d) and width >= d
-                    assert shared <= 48 * 1024 - 1024 and 1 <= tile_k <= k and groups * d <= threads and groups >= 1
+                    assert shared <= budget - 1024 and 1 <= tile_k <= k and groups * d <= threads and groups >= 1
                     assert blocks * k * (d + 1) * 8 <= 64 * 2**20
-    assert fused_launch(10**7, 8, 16, 4, 48 * 1024, 132) is not None  # the common case is fused
+    assert fused_launch(10**7, 8, 16, 4, budget, 132) is not None  # the common case is fused
+
+
+def test_opting_in_to_shared_memory_fuses_more():
+    # On an H100 the backend lets a block use half a multiprocessor's shared memory: k = 64
+    # at d = 16 gets several groups of totals (rows walked in parallel) instead of 2, and
+    # k = 256 fuses at all, where 48 KiB holds neither.
+    budget = fused_shared_budget(H100_PROPS)
+    assert budget == 114 * 1024
+    assert fused_launch(10**7, 64, 16, 4, 48 * 1024, 132)[3] == 2
+    assert fused_launch(10**7, 64, 16, 4, budget, 132)[3] >= 8
+    assert fused_launch(10**7, 256, 16, 4, 48 * 1024, 132) is None
+    blocks, threads, tile_k, groups, shared, width = fused_launch(10**7, 256, 16, 4, budget, 132)
+    assert tile_k == 256 and groups >= 2 and 48 * 1024 < shared <= budget - 1024
+    # an older GPU without the opt-in properties keeps the default
+    assert fused_shared_budget({"sharedMemPerBlock": 48 * 1024}) == 48 * 1024
+
+
+def test_emulator_enforces_the_shared_memory_opt_in(kmeans_cu):
+    f = kmeans_cu.get_function(expression("lloyd_fused", np.float32, 4))
+    n, k, d = 10, 2, 1
+    X, w = np.ones((n, d), np.float32), np.ones(n, np.float32)
+    args = (X, np.zeros(d, np.float32), w, np.zeros((k, d), np.float32), np.zeros(k, np.float32), np.int64(n),
+            np.int32(d), np.int32(k), np.int32(k), np.int32(1), np.zeros(n, np.int32), np.zeros(1, np.uint64),
+            np.zeros((1, k, d)), np.zeros((1, k)))
+    f.max_dynamic_shared_size_bytes = 48 * 1024  # the default (other tests opt this kernel in)
+    with pytest.raises(cuda_on_cpu.LaunchError, match="kernel's limit"):
+        f((1,), (32,), args, shared_mem=64 * 1024)
+    f.max_dynamic_shared_size_bytes = 64 * 1024
+    again = kmeans_cu.get_function(expression("lloyd_fused", np.float32, 4))
+    assert again.max_dynamic_shared_size_bytes == 64 * 1024  # the attribute is the kernel's, not the handle's
+    again((1,), (32,), args, shared_mem=64 * 1024)
+    assert args[-2].sum() == n  # it ran: every row counted
+    with pytest.raises(cuda_on_cpu.LaunchError, match="opt in to"):
+        f.max_dynamic_shared_size_bytes = 228 * 1024
+    f.max_dynamic_shared_size_bytes = 48 * 1024
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

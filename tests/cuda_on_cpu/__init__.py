@@ -7,8 +7,9 @@ launch interface mirrors ``cupy.RawKernel``: ``kernel(grid, block, args, shared_
 and it checks each argument against the kernel's parameter list more strictly than CuPy
 does (CuPy passes any array as any pointer, and a Python int as a 64-bit value): an
 array's dtype must be the pointee's, it must be contiguous, and a value must be a NumPy
-scalar of exactly the parameter's type. A launch CuPy would reject (block over 1024
-threads, shared memory over 48 KiB) fails here too.
+scalar of exactly the parameter's type. A launch CUDA would reject (block over 1024
+threads, shared memory beyond 48 KiB without the kernel's opt-in attribute
+``max_dynamic_shared_size_bytes``) fails here too.
 
 What this does not test: speed, and anything of the GPU's memory model beyond barriers.
 """
@@ -38,10 +39,14 @@ _VALUE = {"int": (np.int32, ctypes.c_int32), "long long": (np.int64, ctypes.c_in
           "unsigned": (np.uint32, ctypes.c_uint32), "float": (np.float32, ctypes.c_float),
           "double": (np.float64, ctypes.c_double)}
 _STATUS = {1: "block size must be 1..1024 threads", 2: "grid size must be >= 1",
-           3: "dynamic shared memory over 48 KiB (the limit without the opt-in attribute)",
+           3: "dynamic shared memory over the kernel's limit (48 KiB unless max_dynamic_shared_size_bytes "
+              "was raised)",
            4: "deadlock: the block's threads wait at different barriers",
            5: "a vector load from an address not aligned to its size (a GPU faults)"}
 
+
+SHARED_DEFAULT = 48 * 1024  # a block's dynamic shared memory without opting in
+SHARED_OPTIN_MAX = 227 * 1024  # the most a block may opt in to (an H100; kSharedLimit)
 
 # The emulator keeps one block's fibers in global state: launches from several Python
 # threads (Dask's threaded scheduler) take turns, as kernels on one GPU stream would.
@@ -74,8 +79,9 @@ def _wrapper_source(name):
         decl = ", ".join(f"{t} a{i}" for i, t in enumerate(types))
         call = ", ".join(f"a{i}" for i in range(len(types)))
         lines.append(
-            f'extern "C" int {_symbol(expr)}(unsigned grid, unsigned block, unsigned long long shared, {decl}) {{\n'
-            f"    return cuda_on_cpu::launch(grid, block, shared, [=] {{ {expr}({call}); }});\n}}\n"
+            f'extern "C" int {_symbol(expr)}(unsigned grid, unsigned block, unsigned long long shared, '
+            f'unsigned long long limit, {decl}) {{\n'
+            f"    return cuda_on_cpu::launch(grid, block, shared, limit, [=] {{ {expr}({call}); }});\n}}\n"
         )
     return "\n".join(lines)
 
@@ -113,6 +119,7 @@ class Module:
             os.replace(tmp, lib)
         self._lib = ctypes.CDLL(str(lib))
         self._params = {expr: params for expr, params, _ in instances(name)}
+        self.max_shared = {}  # opt-in limits set per kernel: they outlive one get_function handle, as in CUDA
         self.launches = []  # (kernel, grid, block, shared_mem) of every launch, for tests
 
     def get_function(self, expr):
@@ -130,11 +137,24 @@ class Function:
         self._fn = getattr(module._lib, _symbol(expr))
         self._fn.restype = ctypes.c_int
 
+    @property
+    def max_dynamic_shared_size_bytes(self):
+        """The kernel's dynamic shared memory limit (``cupy.RawKernel``'s attribute)."""
+        return self.module.max_shared.get(self.expr, SHARED_DEFAULT)
+
+    @max_dynamic_shared_size_bytes.setter
+    def max_dynamic_shared_size_bytes(self, value):
+        if not 0 <= int(value) <= SHARED_OPTIN_MAX:
+            raise LaunchError(f"{self.expr}: max_dynamic_shared_size_bytes={value} is beyond the "
+                              f"{SHARED_OPTIN_MAX} bytes a block may opt in to")
+        self.module.max_shared[self.expr] = int(value)
+
     def __call__(self, grid, block, args, *, shared_mem=0):
         grid, block = _dim(grid, "grid"), _dim(block, "block")
         if len(args) != len(self.params):
             raise LaunchError(f"{self.expr} takes {len(self.params)} arguments; got {len(args)}")
-        cargs = [ctypes.c_uint(grid), ctypes.c_uint(block), ctypes.c_ulonglong(int(shared_mem))]
+        cargs = [ctypes.c_uint(grid), ctypes.c_uint(block), ctypes.c_ulonglong(int(shared_mem)),
+                 ctypes.c_ulonglong(self.max_dynamic_shared_size_bytes)]
         keep = []
         for i, (a, (kind, base)) in enumerate(zip(args, self.params)):
             where = f"{self.expr} argument {i} ({base}{'*' if kind == 'ptr' else ''})"

@@ -36,8 +36,10 @@ struct dim3 {
 namespace cuda_on_cpu {
 
 // 48 KiB: what a block may ask for without the opt-in attribute, on every GPU since
-// Kepler. A launch asking for more fails here as it would there.
-constexpr std::size_t kSharedLimit = 48 * 1024;
+// Kepler. A launch asking for more than its kernel's limit (this, or what the kernel
+// opted in to, up to an H100's 227 KiB) fails here as it would there.
+constexpr std::size_t kSharedDefault = 48 * 1024;
+constexpr std::size_t kSharedLimit = 227 * 1024;
 constexpr std::size_t kStack = 64 * 1024;  // per thread; the kernels keep a few hundred bytes
 
 struct Barrier {
@@ -209,11 +211,12 @@ inline T atomicAdd(T* address, T value) {
 namespace cuda_on_cpu {
 
 // Run `kernel` (a callable with no arguments) as a <<<grid, block, shared>>> launch.
+// `limit` is the kernel's maximum dynamic shared memory (its opt-in attribute).
 template <typename F>
-int launch(unsigned grid, unsigned block, std::size_t shared, F kernel) {
+int launch(unsigned grid, unsigned block, std::size_t shared, std::size_t limit, F kernel) {
     if (block == 0 || block > 1024) return kBadBlock;
     if (grid == 0 || grid > 0x7fffffffu) return kBadGrid;
-    if (shared > kSharedLimit) return kTooMuchShared;
+    if (shared > std::min(limit, kSharedLimit)) return kTooMuchShared;
     grid_dim = dim3{grid, 1, 1};
     block_dim = dim3{block, 1, 1};
     body = kernel;
@@ -222,7 +225,7 @@ int launch(unsigned grid, unsigned block, std::size_t shared, F kernel) {
     stacks.resize(block * kStack);
     for (unsigned b = 0; b < grid; ++b) {
         block_idx = dim3{b, 1, 1};
-        std::memset(smem_raw, 0xFF, sizeof smem_raw);
+        std::memset(smem_raw, 0xFF, std::max(shared, kSharedDefault));  // what a block can reach
         block_barrier = Barrier{block, 0, 0};
         warp_barriers.clear();
         for (unsigned w = 0; w * 32 < block; ++w) warp_barriers.push_back(Barrier{std::min(32u, block - 32 * w), 0, 0});

@@ -37,6 +37,22 @@ _PARTIAL_BUDGET = 64 * 2**20  # bytes of float64 partial sums per accumulation
 _PIECE_BYTES = 128 * 2**20  # bytes of per-row temporaries an op makes at a time
 _SHARED_SPARE = 1024  # bytes of a block's shared memory left to the compiler and runtime
 _KPP_GROUP = 8  # candidates per sweep of kpp_potentials: kKppGroup in kernels/kmeans.cu
+_FUSED_BLOCKS_PER_SM = 2  # lloyd_fused blocks a multiprocessor's shared memory must hold
+
+
+def fused_shared_budget(props):
+    """Shared memory a ``lloyd_fused`` block may use on a device (its properties, as
+    ``cupy.cuda.runtime.getDeviceProperties`` gives them).
+
+    More shared memory gives the step more groups of float64 totals (rows walked in
+    parallel) and lets larger k fuse at all (k = 256 at d = 16 needs ~70 KB). Past the
+    48 KiB every GPU gives a block, a kernel must opt in; the budget stops at what lets
+    two blocks share a multiprocessor, since their registers allow about two anyway.
+    """
+    default = int(props.get("sharedMemPerBlock", 48 * 1024))
+    optin = int(props.get("sharedMemPerBlockOptin", default))
+    per_sm = int(props.get("sharedMemPerMultiprocessor", optin))
+    return max(default, min(optin, per_sm // _FUSED_BLOCKS_PER_SM))
 
 
 def row_blocks(n, sms):
@@ -177,6 +193,7 @@ class CuPyBackend(Backend):
         self._dev = cupy.cuda.Device(self.device_id)
         props = cupy.cuda.runtime.getDeviceProperties(self.device_id)
         self._smem = int(props.get("sharedMemPerBlock", 48 * 1024))
+        self._smem_fused = fused_shared_budget(props)
         self._sms = int(props.get("multiProcessorCount", 80))
 
     def __repr__(self):
@@ -345,13 +362,16 @@ class CuPyBackend(Backend):
         cp = self.xp
         k, d = C.shape
         n = int(Xp.shape[0])
-        geo = fused_launch(n, k, d, data.dtype.itemsize, self._smem, self._sms)
+        geo = fused_launch(n, k, d, data.dtype.itemsize, self._smem_fused, self._sms)
         if geo is None:
             return False
         blocks, threads, tile_k, groups, shared, width = geo
         ps = cp.empty((blocks, k, d), dtype=cp.float64)
         pw = cp.empty((blocks, k), dtype=cp.float64)
-        function("kmeans.cu", "lloyd_fused", data.dtype, width)(
+        kern = function("kmeans.cu", "lloyd_fused", data.dtype, width)
+        if shared > self._smem:  # beyond the default a kernel must opt in, or the launch fails
+            kern.max_dynamic_shared_size_bytes = shared
+        kern(
             (blocks,), (threads,),
             (Xp, data.shift, weights_arg(weights), C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k),
              np.int32(groups), labels, changed, ps, pw),
