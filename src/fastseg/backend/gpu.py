@@ -12,9 +12,11 @@ Design, first version (correctness and determinism first, speed next):
 * a Lloyd step in one read of X: ``lloyd_fused`` (threads label their rows against
   centre tiles in shared memory; each block stages its rows and adds them to float64
   totals in shared memory in a fixed order; label changes counted on the device), then
-  ``reduce_partials`` adds the blocks in order — the same centres run after run;
+  ``reduce_partials`` adds the blocks in order — the same centres run after run. A block
+  may use up to half a multiprocessor's shared memory (opted in beyond the default 48 KiB):
+  more groups of totals walk the rows in parallel, and larger k fuses at all;
 * where that does not fit (more than 32 features, or k · (d + 1) float64 totals beyond
-  shared memory): ``assign_nearest`` then ``accumulate_partitions`` (warp per partition,
+  that shared memory): ``assign_nearest`` then ``accumulate_partitions`` (warp per partition,
   lane per dimension, float64 partials, no atomics), two reads of X;
 * k-means++: ``kpp_potentials`` (one thread per row, direct differences, per-block
   float64 totals summed in a fixed order) gives every candidate's potential in one pass
