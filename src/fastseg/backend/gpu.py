@@ -196,6 +196,7 @@ class CuPyBackend(Backend):
         props = cupy.cuda.runtime.getDeviceProperties(self.device_id)
         self._smem = int(props.get("sharedMemPerBlock", 48 * 1024))
         self._smem_fused = fused_shared_budget(props)
+        self._opted_in = set()  # (dtype, width) of the lloyd_fused kernels given _smem_fused
         self._sms = int(props.get("multiProcessorCount", 80))
 
     def __repr__(self):
@@ -371,8 +372,12 @@ class CuPyBackend(Backend):
         ps = cp.empty((blocks, k, d), dtype=cp.float64)
         pw = cp.empty((blocks, k), dtype=cp.float64)
         kern = function("kmeans.cu", "lloyd_fused", data.dtype, width)
-        if shared > self._smem:  # beyond the default a kernel must opt in, or the launch fails
-            kern.max_dynamic_shared_size_bytes = shared
+        key = (data.dtype, width)
+        if shared > self._smem and key not in self._opted_in:
+            # beyond the default a kernel must opt in, or the launch fails; the limit is the
+            # kernel's, so once per kernel, to the most any launch here asks for
+            kern.max_dynamic_shared_size_bytes = self._smem_fused
+            self._opted_in.add(key)
         kern(
             (blocks,), (threads,),
             (Xp, data.shift, weights_arg(weights), C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+
 _HERE = Path(__file__).resolve()
 
 # Every kernel's parameter list, once: ``T`` stands for the element type of templated
@@ -59,8 +61,6 @@ def expression(kernel: str, dtype=None, width=None) -> str:
     """The name expression of one kernel instance: ``assign_nearest<float, 16>``."""
     if dtype is None:
         return kernel
-    import numpy as np
-
     t = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}[np.dtype(dtype)]
     return f"{kernel}<{t}>" if width is None else f"{kernel}<{t}, {int(width)}>"
 
@@ -92,10 +92,10 @@ KERNEL_INSTANTIATIONS = {
 
 # The instances compiled together at run time, by width: a fit compiles the
 # width-free kernels and those of its own width only (NVRTC's time grows with them).
-NAME_EXPRESSIONS = {
-    name: {w: [e for e, _, ww in instances(name) if ww == w] for w in {ww for _, _, ww in instances(name)}}
-    for name in KERNEL_SIGNATURES
-}
+NAME_EXPRESSIONS = {}
+for _name in KERNEL_SIGNATURES:
+    for _expr, _, _width in instances(_name):
+        NAME_EXPRESSIONS.setdefault(_name, {}).setdefault(_width, []).append(_expr)
 
 
 def kernel_dir() -> Path:
