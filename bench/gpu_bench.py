@@ -1,5 +1,6 @@
 """GPU benchmark for the lent H100/H200: the two ceilings, then fastseg against a plain
-CuPy implementation and scikit-learn, ms per Lloyd iteration and ratio to the floor.
+CuPy implementation, fast-pytorch-kmeans (where its wheel was carried: see
+bench/fetch_gpu_wheels.sh) and scikit-learn, ms per Lloyd iteration and ratio to the floor.
 
     FASTSEG_EXPERIMENTAL_GPU=1 PYTHONPATH=src python bench/gpu_bench.py [--n 10000000]
 
@@ -63,6 +64,33 @@ def _timed(cp, fn):
     out = fn()
     cp.cuda.Device().synchronize()
     return time.perf_counter() - t, out
+
+
+def _fast_pytorch_kmeans_ms(X, C0, iters):
+    """fast-pytorch-kmeans (the PyTorch peer in DESIGN.md): ms per Lloyd iteration from the
+    same centres, on the same device memory (DLPack); None where it or a CUDA torch is missing."""
+    try:
+        import torch
+        from fast_pytorch_kmeans import KMeans as FastPytorchKMeans
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    Xt, Ct = torch.from_dlpack(X), torch.from_dlpack(C0)
+
+    def fit(m):
+        km = FastPytorchKMeans(C0.shape[0], max_iter=m, tol=-1.0)  # tol < 0: never stops early
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        km.fit_predict(Xt, centroids=Ct.clone())
+        torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    fit(2)  # warm-up
+    m = max(2, iters // 4)
+    per = [(fit(2 * m) - fit(m)) / m for _ in range(3)]  # setup cancels out
+    torch.cuda.empty_cache()
+    return statistics.median(per) * 1e3
 
 
 def _sweeps_and_dask(cp, X, args):
@@ -193,8 +221,13 @@ def main(argv=None):
             return cp.bincount(lab, minlength=k)
 
         pl = _events_ms(cp, plain, max(3, args.iters // 4))
+        try:
+            fp = _fast_pytorch_kmeans_ms(X, C0, args.iters)
+        except Exception as e:  # noqa: BLE001 - a peer that fails is reported, not fatal
+            print(f"fast-pytorch-kmeans k={k}: FAILED {type(e).__name__}: {e}")
+            fp = None
         floor = max(4 * n * d / bw, 2 * n * k * d / rate) * 1e3
-        rows.append((k, floor, fs, pl))
+        rows.append((k, floor, fs, pl, fp))
 
     from sklearn.cluster import KMeans as SK
 
@@ -228,10 +261,13 @@ def main(argv=None):
     dev = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
     print(f"# {date.today()} · {dev} · copy {bw / 1e12:.2f} TB/s · fp32 matmul {rate / 1e12:.1f} TFLOP/s · "
           f"n={n:,} d={d} float32")
-    print("| k | floor ms | fastseg ms | ×floor | plain CuPy ms | ×floor | sklearn (scaled) ms |")
-    print("|---|---|---|---|---|---|---|")
-    for k, floor, fs, pl in rows:
-        print(f"| {k} | {floor:.2f} | {fs:.2f} | {fs / floor:.1f} | {pl:.2f} | {pl / floor:.1f} | {sk[k]:.0f} |")
+    print("| k | floor ms | fastseg ms | ×floor | plain CuPy ms | ×floor | fast-pytorch-kmeans ms | ×floor | "
+          "sklearn (scaled) ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for k, floor, fs, pl, fp in rows:
+        peer = "– | –" if fp is None else f"{fp:.2f} | {fp / floor:.1f}"
+        print(f"| {k} | {floor:.2f} | {fs:.2f} | {fs / floor:.1f} | {pl:.2f} | {pl / floor:.1f} | {peer} | "
+              f"{sk[k]:.0f} |")
     print(f"k-means++ seeding k=256 on {n:,} x {d}: {seed_s:.3f} s (target <= 0.25 s)")
 
 

@@ -166,6 +166,30 @@ def test_fit_from_same_centres_gives_cpu_labels(gpu, rng, dtype):
     np.testing.assert_array_equal(c.predict(X), a.labels_)  # host input: host output
 
 
+@pytest.mark.gpu
+def test_torch_tensor_on_the_gpu_is_used_in_place(rng, monkeypatch):
+    # A torch CUDA tensor (``__cuda_array_interface__`` and DLPack) is fitted where it lies:
+    # no copy to the host and none on the device; results come back as CuPy arrays.
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA device here")
+    import cupy as cp
+
+    from fastseg import KMeans
+    from fastseg.backend import get_backend
+
+    monkeypatch.setenv("FASTSEG_EXPERIMENTAL_GPU", "1")
+    X, _, C = _data(rng, 20011, 8, 5, np.float32)
+    t = torch.from_numpy(X).cuda()
+    assert get_backend("gpu").asarray(t).data.ptr == t.data_ptr()  # a view, not a copy
+    a = KMeans(8, init=C, device="gpu").fit(cp.asarray(X))
+    b = KMeans(8, init=C, device="gpu").fit(t)
+    assert isinstance(b.labels_, cp.ndarray)
+    np.testing.assert_array_equal(cp.asnumpy(b.labels_), cp.asnumpy(a.labels_))
+    np.testing.assert_array_equal(cp.asnumpy(b.cluster_centers_), cp.asnumpy(a.cluster_centers_))
+    np.testing.assert_array_equal(cp.asnumpy(b.predict(t)), cp.asnumpy(a.labels_))
+
+
 def test_deterministic_centres(gpu, rng):
     from fastseg import KMeans
 
