@@ -278,6 +278,21 @@ __global__ void reduce_partials(const double* __restrict__ partial, int parts, l
     out[e] = s;
 }
 
+// Squared norm of every centre, summed over the features in order: a centre's norm does
+// not depend on which other centres are computed with it (one run, or many concatenated).
+//
+//   C (k, d)  IN;  out (k)  OUT
+template <typename T>
+__global__ void row_norms(const T* __restrict__ C, long long k, int d, T* __restrict__ out) {
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < k; i += stride) {
+        const T* c = C + i * (long long)d;
+        T s = T(0);
+        for (int j = 0; j < d; ++j) s += c[j] * c[j];
+        out[i] = s;
+    }
+}
+
 // Exact squared distance of every row to its assigned centre (direct differences).
 //
 //   X (n, d), shift (d), C (k, d), labels (n)  IN;  out (n)  OUT
@@ -473,6 +488,203 @@ __global__ void lloyd_fused(const T* __restrict__ X, const T* __restrict__ shift
             partial_w[(size_t)blockIdx.x * k + (e - (size_t)k * d)] = s;
     }
     if (changed != nullptr && my_changes) atomicAdd(changed, my_changes);
+}
+
+// Several Lloyd runs at once (a sweep over k, restarts): their centre sets concatenated,
+// run r owning centres off[r] .. off[r + 1] - 1 (off has runs + 1 entries, off[0] = 0,
+// off[runs] = K). One step is two kernels and two reads of X for every run together,
+// where one run per kernel would read X once per run: assign_multi labels every row for
+// every run, accumulate_multi adds every run's totals. labels[r] points to run r's labels.
+
+// Nearest centre of every row for every run, ties to the lowest index within the run.
+//
+// As assign_nearest's register path (D > 0): each thread holds R rows in registers and
+// the block stages the concatenated centres tile_k at a time; a thread walks the centres
+// in order, keeping the nearest of the current run, and writes that run's labels when
+// the run's last centre has been compared. Distances are computed exactly as in
+// nearest_rows, so each run gets the labels assign_nearest gives it alone.
+//
+//   X (n, d), shift (d), C (K, d), cnorm (K), off (runs + 1)   IN
+//   labels (runs pointers to n int)                           IN/OUT
+//   changed (runs)                                            IN/OUT  += each run's label changes
+// Shared memory: tile_k * (D + 1) * sizeof(T) + runs * 4 bytes.
+template <typename T, int D>
+__global__ void assign_multi(const T* __restrict__ X, const T* __restrict__ shift, const T* __restrict__ C,
+                             const T* __restrict__ cnorm, const int* __restrict__ off, int runs, long long n,
+                             int d, int tile_k, int* const* __restrict__ labels,
+                             unsigned long long* __restrict__ changed) {
+    static_assert(D > 0 && D % 4 == 0 && D <= 32, "assign_multi holds rows in registers: 4 <= D <= 32");
+    constexpr int R = rows_per_thread<T, D>();
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    T* sC = reinterpret_cast<T*>(smem_raw);                          // tile_k * D
+    T* sN = sC + (size_t)tile_k * D;                                 // tile_k
+    unsigned* sChanged = reinterpret_cast<unsigned*>(sN + tile_k);   // runs
+    for (int r = threadIdx.x; r < runs; r += blockDim.x) sChanged[r] = 0u;
+    const int K = off[runs];
+    const long long span = (long long)blockDim.x * R;
+    const long long stride = (long long)gridDim.x * span;
+    const long long rounds = (n + stride - 1) / stride;
+    for (long long q = 0; q < rounds; ++q) {  // the same count for every thread (barriers)
+        const long long first = q * stride + (long long)blockIdx.x * span + threadIdx.x;
+        T xr[R][D];
+        bool active[R];
+        const bool any = load_rows<T, D, R>(X, shift, first, n, d, xr, active);
+        int best_c[R];
+        T best[R];
+#pragma unroll
+        for (int m = 0; m < R; ++m) {
+            best_c[m] = -1;
+            best[m] = T(0);
+        }
+        int r = 0, lo = 0, end = off[1];  // the current run and its centres [lo, end)
+        for (int c0 = 0; c0 < K; c0 += tile_k) {
+            const int tk = min(tile_k, K - c0);
+            __syncthreads();  // the previous tile is no longer read (and sChanged is zeroed)
+            for (int e = threadIdx.x; e < tk * D; e += blockDim.x) {
+                const int c = e / D, j = e % D;
+                sC[e] = j < d ? C[(size_t)(c0 + c) * d + j] : T(0);
+            }
+            for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
+            __syncthreads();
+            for (int c = 0; c < tk; ++c) {
+                while (c0 + c == end) {  // run r is complete: its labels (the same branch block-wide)
+                    unsigned mine = 0;
+                    int* lab = labels[r];
+#pragma unroll
+                    for (int m = 0; m < R; ++m) {
+                        if (!active[m]) continue;
+                        const long long i = first + (long long)m * blockDim.x;
+                        if (lab[i] != best_c[m]) ++mine;
+                        lab[i] = best_c[m];
+                        best_c[m] = -1;
+                    }
+                    if (mine) atomicAdd(&sChanged[r], mine);
+                    ++r;
+                    lo = end;
+                    end = off[r + 1];
+                }
+                if (!any) continue;
+                const T* cc = sC + (size_t)c * D;
+                T dot[R];
+#pragma unroll
+                for (int m = 0; m < R; ++m) dot[m] = T(0);
+#pragma unroll
+                for (int j = 0; j < D; j += 4) {
+                    T v[4];
+                    load4(cc + j, v);
+#pragma unroll
+                    for (int m = 0; m < R; ++m) {
+                        dot[m] += xr[m][j] * v[0];
+                        dot[m] += xr[m][j + 1] * v[1];
+                        dot[m] += xr[m][j + 2] * v[2];
+                        dot[m] += xr[m][j + 3] * v[3];
+                    }
+                }
+                const T nc = sN[c];
+#pragma unroll
+                for (int m = 0; m < R; ++m) {
+                    const T dist = nc - T(2) * dot[m];
+                    if (best_c[m] < 0 || dist < best[m]) {
+                        best[m] = dist;
+                        best_c[m] = c0 + c - lo;
+                    }
+                }
+            }
+        }
+        // the last run
+        unsigned mine = 0;
+        int* lab = labels[r];
+#pragma unroll
+        for (int m = 0; m < R; ++m) {
+            if (!active[m]) continue;
+            const long long i = first + (long long)m * blockDim.x;
+            if (lab[i] != best_c[m]) ++mine;
+            lab[i] = best_c[m];
+        }
+        if (mine) atomicAdd(&sChanged[r], mine);
+    }
+    __syncthreads();
+    for (int r = threadIdx.x; r < runs; r += blockDim.x)
+        if (sChanged[r]) atomicAdd(&changed[r], (unsigned long long)sChanged[r]);
+}
+
+// Every run's per-cluster weighted sums and weights, deterministic, in one read of X.
+//
+// Block b owns the contiguous rows [b·per, min(n, (b+1)·per)), per = ceil(n / gridDim.x),
+// and walks them `stage` rows at a time: the rows (shifted), their weights and every
+// run's labels of them are staged in shared memory; then groups of d threads add them to
+// the block's float64 totals, group g taking runs g, g + groups, ... and lane j of a
+// group feature j. Each run's totals are held once and touched by one group, which adds
+// the rows in row order; the block's totals go to partial_sums[b] / partial_w[b] (the
+// runs' centres concatenated, as C), which reduce_partials adds up in block order. No
+// atomics on floats: the same totals run after run.
+//
+//   X (n, d), shift (d), w (n) or nullptr, off (runs + 1), labels (runs pointers)   IN
+//   partial_sums (gridDim.x, K, d), partial_w (gridDim.x, K) double                OUT
+// Requires 1 <= groups and groups * d <= blockDim.x.
+// Shared memory (bytes), in this order:
+//   K * (d + 1) * 8                       the totals (sums, then weights)
+//   stage * (d + 1) * sizeof(T)           the staged rows and weights
+//   runs * stage * 4                      their labels, run by run
+template <typename T>
+__global__ void accumulate_multi(const T* __restrict__ X, const T* __restrict__ shift, const T* __restrict__ w,
+                                 const int* __restrict__ off, int runs, long long n, int d, int stage, int groups,
+                                 const int* const* __restrict__ labels, double* __restrict__ partial_sums,
+                                 double* __restrict__ partial_w) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    const int K = off[runs];
+    double* sAcc = reinterpret_cast<double*>(smem_raw);      // K * d sums, then K weights
+    T* sX = reinterpret_cast<T*>(sAcc + (size_t)K * (d + 1)); // stage * d
+    T* sW = sX + (size_t)stage * d;                           // stage
+    int* sL = reinterpret_cast<int*>(sW + stage);             // runs * stage
+    for (size_t e = threadIdx.x; e < (size_t)K * (d + 1); e += blockDim.x) sAcc[e] = 0.0;
+
+    const long long per = (n + gridDim.x - 1) / gridDim.x;
+    const long long lo = (long long)blockIdx.x * per;
+    const long long hi = min(n, lo + per);
+    const int g = threadIdx.x / d;
+    const int j = threadIdx.x % d;
+    for (long long base = lo; base < hi; base += stage) {  // the same count for every thread
+        const int rows = (int)min((long long)stage, hi - base);
+        __syncthreads();  // the previous rows are no longer read (and the totals are zeroed)
+        const T* xb = X + base * (long long)d;
+        for (int e = threadIdx.x; e < rows * d; e += blockDim.x) sX[e] = xb[e] - shift[e % d];
+        for (int e = threadIdx.x; e < rows; e += blockDim.x) sW[e] = row_weight(w, base + e);
+        for (int e = threadIdx.x; e < runs * rows; e += blockDim.x) {
+            const int r = e / rows, q = e % rows;
+            sL[(size_t)r * stage + q] = labels[r][base + q];
+        }
+        __syncthreads();
+        if (g >= groups) continue;
+        for (int r = g; r < runs; r += groups) {
+            const int c0 = off[r];
+            double* S = sAcc + (size_t)c0 * d;
+            double* W = sAcc + (size_t)K * d + c0;
+            const int* L = sL + (size_t)r * stage;
+            // the next row read before this one's total is stored (see lloyd_fused)
+            int c = L[0];
+            double wr = (double)sW[0];
+            double xv = (double)sX[j];
+            for (int q = 0; q < rows; ++q) {
+                const bool more = q + 1 < rows;
+                const int c_next = more ? L[q + 1] : 0;
+                const double w_next = more ? (double)sW[q + 1] : 0.0;
+                const double x_next = more ? (double)sX[(size_t)(q + 1) * d + j] : 0.0;
+                S[(size_t)c * d + j] += wr * xv;
+                if (j == 0) W[c] += wr;
+                c = c_next;
+                wr = w_next;
+                xv = x_next;
+            }
+        }
+    }
+    __syncthreads();
+    for (size_t e = threadIdx.x; e < (size_t)K * (d + 1); e += blockDim.x) {
+        if (e < (size_t)K * d)
+            partial_sums[(size_t)blockIdx.x * K * d + e] = sAcc[e];
+        else
+            partial_w[(size_t)blockIdx.x * K + (e - (size_t)K * d)] = sAcc[e];
+    }
 }
 
 #endif  // FASTSEG_KMEANS_CU

@@ -152,6 +152,13 @@ class ndarray:  # noqa: N801 - CuPy's name
     def device(self):
         return _Device(0)
 
+    @property
+    def data(self):
+        """CuPy's ``MemoryPointer``: here ``ptr`` is the host address the emulated kernels use."""
+        from types import SimpleNamespace
+
+        return SimpleNamespace(ptr=self._a.ctypes.data)
+
     def get(self, stream=None, out=None):
         to_host["copies"] += 1
         return self._a.copy()

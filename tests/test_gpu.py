@@ -190,6 +190,40 @@ def test_torch_tensor_on_the_gpu_is_used_in_place(rng, monkeypatch):
     np.testing.assert_array_equal(cp.asnumpy(b.predict(t)), cp.asnumpy(a.labels_))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sweep_runs_together_and_equals_separate_fits(gpu, rng, dtype, monkeypatch):
+    # Issue #4 on the GPU: all k advance in one batch (assign_multi and accumulate_multi over
+    # every run's centres), and each k's labels, iterations and inertia are those of a
+    # separate fit from the same seeds. Blobs, so labels are well defined (no near-ties
+    # for the two orders of summing the totals to decide differently).
+    import cupy as cp
+
+    from fastseg import KMeans, sweep
+
+    n, d = _rows(gpu, 20011), 6
+    centres = rng.uniform(-8, 8, (6, d))
+    X = (centres[rng.integers(0, 6, n)] + rng.standard_normal((n, d))).astype(dtype)
+    stand_in = gpu.xp.__name__ != "cupy"
+    if stand_in:
+        import cupy_on_numpy
+
+        cupy_on_numpy.launches().clear()
+    res = sweep(X, k=range(2, 9), n_init=2, random_state=0, metrics=("inertia",), device="gpu")
+    if stand_in:
+        used = {name.split("<")[0] for name, *_ in cupy_on_numpy.launches()}
+        assert {"assign_multi", "accumulate_multi"} <= used
+    cpu = sweep(X, k=range(2, 9), n_init=2, random_state=0, metrics=("inertia",), device="cpu")
+    for k in res.ks:
+        alone = KMeans(k, init=res.init_centers[k], n_init=1, device="gpu").fit(X)
+        np.testing.assert_array_equal(res.labels[k], alone.labels_)
+        assert res.n_iter[k] == alone.n_iter_
+        assert res.inertia[k] == pytest.approx(alone.inertia_, rel=TOL[dtype])
+        np.testing.assert_allclose(res.init_centers[k], cpu.init_centers[k], rtol=1e-5, atol=1e-5)
+        assert res.inertia[k] == pytest.approx(cpu.inertia[k], rel=1e-4)  # and the CPU engine's answer
+    assert res.best_k == cpu.best_k
+    assert isinstance(res.labels[2], np.ndarray)
+
+
 def test_deterministic_centres(gpu, rng):
     from fastseg import KMeans
 

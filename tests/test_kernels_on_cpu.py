@@ -19,6 +19,7 @@ from fastseg.backend.gpu import (
     fused_launch,
     fused_shared_budget,
     kpp_launch,
+    multi_launch,
     row_blocks,
 )
 from fastseg.backend.kernels import REG_WIDTHS, expression, reg_width, rows_per_thread
@@ -443,3 +444,91 @@ def test_null_weights_mean_every_weight_one(kmeans_cu, rng, dtype):
         runs.append((lab, ps, pw))
     assert all(np.array_equal(p, q) for p, q in zip(*runs))
     assert runs[1][2].sum() == n
+
+
+# Several runs in one step: (row count, each run's k, d)
+MULTI_SIZES = [(1, [1, 2], 3), (97, [2, 3], 7), (4099, [2, 3, 4, 5, 6, 7, 8], 16), (3001, [5, 1, 7], 1),
+               (2003, list(range(2, 22)), 4), (1009, [40, 3], 32), (4099, [8, 8, 8], 12)]
+MULTI_GEOMETRY = {"h100_optin": (fused_shared_budget(H100_PROPS), 132, None), "one_sm": (48 * 1024, 1, None),
+                  "tiled": (48 * 1024, 4, 7)}  # tile_k = 7: run boundaries inside and across tiles
+
+
+def _multi_kernels(kmeans_cu, dtype, width, sha, shb):
+    a = kmeans_cu.get_function(expression("assign_multi", dtype, width))
+    b = kmeans_cu.get_function(expression("accumulate_multi", dtype))
+    for f, shared in ((a, sha), (b, shb)):
+        if shared > 48 * 1024:
+            f.max_dynamic_shared_size_bytes = shared  # the opt-in the backend makes
+    return a, b
+
+
+@pytest.mark.parametrize("geometry", list(MULTI_GEOMETRY))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,ks,d", MULTI_SIZES)
+def test_multi_run_step(kmeans_cu, rng, n, ks, d, dtype, geometry):
+    # Every run gets the labels assign_nearest gives it alone (the same bits), its label
+    # changes counted, and its totals to 1e-12 in a fixed order.
+    X = (rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d)).astype(dtype)
+    shift = np.zeros(d, dtype)
+    Cs = [(X[rng.choice(n, k, replace=k > n)] + rng.normal(0, 0.1, (k, d))).astype(dtype) for k in ks]
+    C = np.concatenate(Cs)
+    cn = np.einsum("ij,ij->i", C, C)
+    off = np.concatenate([[0], np.cumsum(ks)]).astype(np.int32)
+    K, runs = int(off[-1]), len(ks)
+    w = rng.uniform(0.1, 2.0, n).astype(dtype)
+    smem, sms, tile = MULTI_GEOMETRY[geometry]
+    geo = multi_launch(n, K, runs, d, X.itemsize, smem, sms)
+    assert geo is not None
+    (ba, ta, tile_k, sha, width), (bb, tb, stage, groups, shb) = geo
+    if tile is not None:
+        tile_k, sha = tile, tile * (width + 1) * X.itemsize + 4 * runs
+    if geometry == "one_sm":
+        assert bb == 1 or stage < n  # many rows per block: several stages
+    before = [rng.integers(-1, k, n).astype(np.int32) for k in ks]
+    assign, accumulate = _multi_kernels(kmeans_cu, dtype, width, sha, shb)
+
+    def run():
+        labels = [b.copy() for b in before]
+        ptrs = np.array([lab.ctypes.data for lab in labels], np.uint64)
+        changed = np.arange(3, 3 + runs, dtype=np.uint64)
+        assign((ba,), (ta,), (X, shift, C, cn, off, np.int32(runs), np.int64(n), np.int32(d), np.int32(tile_k), ptrs,
+                              changed), shared_mem=sha)
+        ps, pw = np.full((bb, K, d), np.nan), np.full((bb, K), np.nan)
+        accumulate((bb,), (tb,), (X, shift, w, off, np.int32(runs), np.int64(n), np.int32(d), np.int32(stage),
+                                  np.int32(groups), ptrs, ps, pw), shared_mem=shb)
+        sums, counts = np.zeros((K, d)), np.zeros(K)
+        for p in range(bb):  # reduce_partials' order
+            sums += ps[p]
+            counts += pw[p]
+        return labels, changed - np.arange(3, 3 + runs, dtype=np.uint64), sums, counts
+
+    labels, changed, sums, counts = run()
+    xs = (X - shift).astype(np.float64)
+    w64 = w.astype(np.float64)
+    for r, k in enumerate(ks):
+        alone, _, n_changed, _ = _run_assign(kmeans_cu, X, shift, Cs[r], before[r].copy(), "h100", with_min=False,
+                                             width=width)
+        assert np.array_equal(labels[r], alone), r
+        assert int(changed[r]) == n_changed == int((before[r] != alone).sum())
+        a, b = off[r], off[r + 1]
+        ref_s, mag = np.zeros((k, d)), np.zeros((k, d))
+        np.add.at(ref_s, labels[r], w64[:, None] * xs)
+        np.add.at(mag, labels[r], np.abs(w64[:, None] * xs))
+        assert np.all(np.abs(sums[a:b] - ref_s) <= 1e-12 * (mag + 1e-300)), r
+        np.testing.assert_allclose(counts[a:b], np.bincount(labels[r], weights=w64, minlength=k), rtol=1e-12)
+
+    again = run()  # the same bits: no float atomics, fixed order
+    assert all(np.array_equal(x, y) for x, y in zip(again[0], labels))
+    assert np.array_equal(again[2], sums) and np.array_equal(again[3], counts)
+
+
+def test_multi_launch_fits_shared_memory():
+    budget = fused_shared_budget(H100_PROPS)
+    # a sweep k = 2..32 at d = 16 (527 centres, 31 runs) runs together on an H100
+    ks = list(range(2, 33))
+    (ba, ta, tile_k, sha, width), (bb, tb, stage, groups, shb) = multi_launch(10**7, sum(ks), len(ks), 16, 4,
+                                                                             budget, 132)
+    assert tile_k == sum(ks) and sha <= budget - 1024 and shb <= budget - 1024
+    assert stage >= 64 and groups == 16 and groups * 16 <= tb and bb * sum(ks) * 17 * 8 <= 64 * 2**20
+    assert multi_launch(10**7, 40, 2, 33, 4, budget, 132) is None  # rows too wide for registers
+    assert multi_launch(10**7, 5000, 50, 16, 4, budget, 132) is None  # totals beyond shared memory

@@ -18,6 +18,14 @@ Design, first version (correctness and determinism first, speed next):
 * where that does not fit (more than 32 features, or k · (d + 1) float64 totals beyond
   that shared memory): ``assign_nearest`` then ``accumulate_partitions`` (warp per partition,
   lane per dimension, float64 partials, no atomics), two reads of X;
+* several runs at once (a sweep's k and restarts): ``assign_multi`` labels every row for
+  every run against the runs' centres concatenated (rows in registers, centres staged in
+  tiles, each run's argmin kept as the walk crosses its centres), then ``accumulate_multi``
+  adds every run's totals in shared memory, a group of threads per run: two reads of X
+  per iteration for all runs, where a kernel per run would read it once per run. Used
+  while the runs' float64 totals fit in a block's shared memory (k = 2..32 at d = 16 does);
+  otherwise each run takes its own kernels. The centre updates of all runs are one set of
+  array ops and one copy to the host;
 * k-means++: ``kpp_potentials`` (one thread per row, direct differences, per-block
   float64 totals summed in a fixed order) gives every candidate's potential in one pass
   and updates the closest distances after the choice; the inverse-CDF sample runs on the
@@ -40,6 +48,7 @@ _PIECE_BYTES = 128 * 2**20  # bytes of per-row temporaries an op makes at a time
 _SHARED_SPARE = 1024  # bytes of a block's shared memory left to the compiler and runtime
 _KPP_GROUP = 8  # candidates per sweep of kpp_potentials: kKppGroup in kernels/kmeans.cu
 _FUSED_BLOCKS_PER_SM = 2  # lloyd_fused blocks a multiprocessor's shared memory must hold
+_MIN_STAGE, _MAX_STAGE = 64, 1024  # rows accumulate_multi stages at a time
 
 
 def fused_shared_budget(props):
@@ -114,6 +123,36 @@ def fused_launch(n, k, d, itemsize, shared_per_block, sms):
     shared = -(-head // 8) * 8 + groups * per_group
     blocks = max(1, min(row_blocks(n, sms), _PARTIAL_BUDGET // per_group, int(n)))
     return blocks, threads, int(tile_k), groups, int(shared), width
+
+
+def multi_launch(n, K, runs, d, itemsize, shared_per_block, sms):
+    """Geometry of a step of several runs at once (``assign_multi``, then
+    ``accumulate_multi``), or None where it does not fit: rows wider than 32 features, or
+    the runs' float64 totals (all K centres) and a stage of at least ``_MIN_STAGE`` rows
+    beyond a block's shared memory. Then each run takes its own kernels.
+
+    Returns ``((blocks, threads, tile_k, shared, width), (blocks, threads, stage, groups,
+    shared))``; the layouts mirror the kernels' comments.
+    """
+    n, K, runs, d, item = int(n), int(K), int(runs), int(d), int(itemsize)
+    width = reg_width(d)
+    if width == 0:
+        return None
+    threads = _THREADS
+    room = int(shared_per_block) - _SHARED_SPARE
+    per_centre = (width + 1) * item
+    tile_k = min(K, (room - 4 * runs) // per_centre)
+    totals = K * (d + 1) * 8
+    per_row = (d + 1) * item + 4 * runs  # a staged row, its weight and every run's label of it
+    stage = min(_MAX_STAGE, (room - totals) // per_row)
+    if tile_k < 1 or stage < _MIN_STAGE:
+        return None
+    blocks_a = row_blocks(-(-n // rows_per_thread(item, width)), sms)
+    assign = (blocks_a, threads, int(tile_k), int(tile_k * per_centre + 4 * runs), width)
+    blocks_b = max(1, min(row_blocks(n, sms), _PARTIAL_BUDGET // totals, int(sms) * _FUSED_BLOCKS_PER_SM * 2, n))
+    groups = min(threads // d, runs)
+    accumulate = (blocks_b, threads, int(stage), int(groups), int(totals + stage * per_row))
+    return assign, accumulate
 
 
 def accumulate_launch(n, k, d):
@@ -327,9 +366,22 @@ class CuPyBackend(Backend):
 
     # -- kernels (on one piece of X: rows s:e) ------------------------------
     def _centres(self, data, centers):
+        """Centres (k, d) contiguous in X's dtype and their squared norms, by a kernel that
+        sums each row in order, so a centre's norm is the same alone or among other runs'."""
         cp = self.xp
         C = cp.ascontiguousarray(centers, dtype=data.dtype)
-        return C, cp.einsum("ij,ij->i", C, C)
+        cn = cp.empty(C.shape[0], dtype=C.dtype)
+        k = int(C.shape[0])
+        function("kmeans.cu", "row_norms", data.dtype)((row_blocks(k, self._sms),), (_THREADS,),
+                                                      (C, np.int64(k), np.int32(data.n_features), cn))
+        return C, cn
+
+    def _opt_in(self, kern, key, shared):
+        """Raise a kernel's dynamic shared memory limit to ``_smem_fused`` before a launch
+        asks for more than the default (once per kernel: the limit is the kernel's)."""
+        if shared > self._smem and key not in self._opted_in:
+            kern.max_dynamic_shared_size_bytes = self._smem_fused
+            self._opted_in.add(key)
 
     def _assign(self, data, Xp, C, cn, labels, min_d=None, changed=None):
         """Nearest centre of the rows ``Xp``; ``labels``/``min_d`` are their slices."""
@@ -372,12 +424,7 @@ class CuPyBackend(Backend):
         ps = cp.empty((blocks, k, d), dtype=cp.float64)
         pw = cp.empty((blocks, k), dtype=cp.float64)
         kern = function("kmeans.cu", "lloyd_fused", data.dtype, width)
-        key = (data.dtype, width)
-        if shared > self._smem and key not in self._opted_in:
-            # beyond the default a kernel must opt in, or the launch fails; the limit is the
-            # kernel's, so once per kernel, to the most any launch here asks for
-            kern.max_dynamic_shared_size_bytes = self._smem_fused
-            self._opted_in.add(key)
+        self._opt_in(kern, ("lloyd_fused", data.dtype, width), shared)
         kern(
             (blocks,), (threads,),
             (Xp, data.shift, weights_arg(weights), C, cn, np.int64(n), np.int32(d), np.int32(k), np.int32(tile_k),
@@ -405,76 +452,130 @@ class CuPyBackend(Backend):
             (Xp, data.shift, C, labels, np.int64(n), np.int32(data.n_features), out),
         )
 
-    # -- engine ops ------------------------------------------------------
-    def _step(self, data, runs, with_inertia):
-        """Assignment and totals for every run, reading X once; per run the label
-        changes (uint64, shape (1,)) and the inertia (float64 0-d or None), on the device."""
+    def _multi(self, data, Xp, weights, C, cn, off, label_ptrs, changed, sums, counts, plan):
+        """Every run's labels and totals of the rows ``Xp`` (two kernels, two reads of the
+        rows for all runs together), added to ``sums`` (K, d) / ``counts`` (K)."""
         cp = self.xp
+        (ba, ta, tile_k, sha, width), (bb, tb, stage, groups, shb) = plan
+        n, d, runs = int(Xp.shape[0]), data.n_features, len(off) - 1
+        d_off = cp.asarray(off)
+        ptrs = cp.asarray(label_ptrs)
+        kern = function("kmeans.cu", "assign_multi", data.dtype, width)
+        self._opt_in(kern, ("assign_multi", data.dtype, width), sha)
+        kern((ba,), (ta,), (Xp, data.shift, C, cn, d_off, np.int32(runs), np.int64(n), np.int32(d),
+                            np.int32(tile_k), ptrs, changed), shared_mem=sha)
+        K = int(off[-1])
+        ps = cp.empty((bb, K, d), dtype=cp.float64)
+        pw = cp.empty((bb, K), dtype=cp.float64)
+        kern = function("kmeans.cu", "accumulate_multi", data.dtype)
+        self._opt_in(kern, ("accumulate_multi", data.dtype, None), shb)
+        kern((bb,), (tb,), (Xp, data.shift, weights_arg(weights), d_off, np.int32(runs), np.int64(n), np.int32(d),
+                            np.int32(stage), np.int32(groups), ptrs, ps, pw), shared_mem=shb)
+        self._add_partials(ps, sums)
+        self._add_partials(pw, counts)
+
+    # -- engine ops ------------------------------------------------------
+    def _batch(self, data, runs):
+        """The runs' centres concatenated (K, d) in X's dtype, their squared norms, and the
+        offsets of each run's centres (host int32, runs + 1)."""
+        cp = self.xp
+        off = np.zeros(len(runs) + 1, dtype=np.int32)
+        np.cumsum([int(r.centers.shape[0]) for r in runs], out=off[1:])
+        cs = [r.centers for r in runs]
+        C, cn = self._centres(data, cs[0] if len(cs) == 1 else cp.concatenate(cs))
+        return C, cn, off
+
+    def _step(self, data, runs, with_inertia):
+        """Assignment and totals for every run. Returns per run the label changes (uint64,
+        shape (runs,)) and the inertia (float64 0-d or None), then the totals of all runs
+        (K, d) and (K,), the centres (K, d) and their offsets (see :meth:`_batch`).
+
+        Several runs share two reads of X (``assign_multi``, ``accumulate_multi``) where
+        their totals fit in shared memory; otherwise each run's kernels take each piece of
+        X in turn (one read per run, from the device; streamed X still comes over once)."""
+        cp = self.xp
+        C, cn, off = self._batch(data, runs)
+        K, d, R = int(off[-1]), data.n_features, len(runs)
+        changed = cp.zeros(R, dtype=cp.uint64)
+        sums, counts = cp.zeros((K, d)), cp.zeros(K)
+        geometry = functools.partial(multi_launch, K=K, runs=R, d=d, itemsize=data.dtype.itemsize,
+                                     shared_per_block=self._smem_fused, sms=self._sms)
+        together = R > 1 and not with_inertia and geometry(data.n_samples) is not None
         x_sq = self._x_sq(data) if with_inertia else None
-        cents = [self._centres(data, r.centers) for r in runs]
-        changed = [cp.zeros(1, dtype=cp.uint64) for _ in runs]
         min_d = [cp.empty(data.n_samples, dtype=data.dtype) if with_inertia else None for _ in runs]
-        sums = [cp.zeros((r.centers.shape[0], data.n_features)) for r in runs]
-        counts = [cp.zeros(r.centers.shape[0]) for r in runs]
-        # each piece of X meets every run while it is on the device: one read per iteration
-        # (per run, one more where the fused kernel does not fit or inertia is asked for)
+        # run r's labels of rows s:e start at its labels' address + 4 s
+        base = np.array([r.labels.data.ptr for r in runs], dtype=np.uint64) if together else None
         for s, e, Xp in self._pieces(data):
+            if together:
+                self._multi(data, Xp, data.weights[s:e], C, cn, off, base + np.uint64(4 * s), changed, sums, counts,
+                            geometry(e - s))
+                continue
             for j, r in enumerate(runs):
-                C, cn = cents[j]
-                if min_d[j] is None and self._fused(data, Xp, data.weights[s:e], C, cn, r.labels[s:e], changed[j],
-                                                    sums[j], counts[j]):
+                a, b = int(off[j]), int(off[j + 1])
+                Cj, cnj, ch = C[a:b], cn[a:b], changed[j:j + 1]
+                if min_d[j] is None and self._fused(data, Xp, data.weights[s:e], Cj, cnj, r.labels[s:e], ch,
+                                                    sums[a:b], counts[a:b]):
                     continue
-                self._assign(data, Xp, C, cn, r.labels[s:e], None if min_d[j] is None else min_d[j][s:e],
-                             changed[j])
-                self._accumulate(data, Xp, data.weights[s:e], r.labels[s:e], C.shape[0], sums[j], counts[j])
+                self._assign(data, Xp, Cj, cnj, r.labels[s:e], None if min_d[j] is None else min_d[j][s:e], ch)
+                self._accumulate(data, Xp, data.weights[s:e], r.labels[s:e], b - a, sums[a:b], counts[a:b])
         inertia = []
-        for j, r in enumerate(runs):
-            r.sums[...] = sums[j]  # recomputed, not incremental: the contract allows both
-            r.counts[...] = counts[j]
+        for j in range(R):
             if with_inertia:
                 min_d[j] += x_sq
                 cp.maximum(min_d[j], 0, out=min_d[j])
                 inertia.append(self._weighted_sum(data, min_d[j]))
             else:
                 inertia.append(None)
-        return changed, inertia
+        return changed, inertia, sums, counts, C, off
+
+    @staticmethod
+    def _keep_totals(runs, sums, counts, off):
+        """Each run's totals, as views of the batch's (recomputed, not incremental: the
+        contract allows both)."""
+        for j, r in enumerate(runs):
+            a, b = int(off[j]), int(off[j + 1])
+            r.sums, r.counts = sums[None, a:b], counts[None, a:b]
 
     @_oom_guard
     def lloyd_step_multi(self, data, runs, with_inertia=False):
         with self._dev:
-            changed, inertia = self._step(data, runs, with_inertia)
-            return [(int(c.get()[0]), None if i is None else float(i.get())) for c, i in zip(changed, inertia)]
+            changed, inertia, sums, counts, _, off = self._step(data, runs, with_inertia)
+            self._keep_totals(runs, sums, counts, off)
+            ch = changed.get()
+            return [(int(c), None if i is None else float(i.get())) for c, i in zip(ch, inertia)]
 
     @_oom_guard
     def lloyd_iteration_multi(self, data, runs, with_inertia=False):
-        """:meth:`Backend.lloyd_iteration_multi` with the centre update on the device:
-        label changes, centre shifts and empty-cluster counts of all runs come to the
-        host in one small copy per iteration. A run with an empty cluster (rare) takes
-        the host update, which relocates it exactly as the CPU engine does."""
+        """:meth:`Backend.lloyd_iteration_multi` with the centre update on the device, for
+        all runs at once: the label changes, the counts and the centres before and after
+        come to the host in one small copy per iteration, where each run's shift is summed
+        as the CPU engine sums it. A run with an empty cluster (rare) takes the host
+        update, which relocates it exactly as the CPU engine does."""
         from .._lloyd import cluster_means, update_centers
 
         cp = self.xp
         with self._dev:
-            changed, inertia = self._step(data, runs, with_inertia)
-            news, stats = [], []
-            for j, r in enumerate(runs):
-                sums, counts = r.sums.sum(axis=0), r.counts.sum(axis=0)  # one level: the same bits
-                new = cluster_means(cp, sums, counts, r.centers.astype(cp.float64)).astype(data.dtype)
-                shift = ((new - r.centers) ** 2).sum()
-                news.append(new)
-                stats.append(cp.stack([changed[j][0].astype(cp.float64), shift.astype(cp.float64),
-                                       (counts <= 0).sum().astype(cp.float64),
-                                       cp.zeros((), cp.float64) if inertia[j] is None else inertia[j]]))
-            host = cp.stack(stats).get()  # the iteration's one copy to the host
+            changed, inertia, sums, counts, C, off = self._step(data, runs, with_inertia)
+            self._keep_totals(runs, sums, counts, off)
+            new = cluster_means(cp, sums, counts, C.astype(cp.float64)).astype(data.dtype)
+            R, K, d = len(runs), int(off[-1]), data.n_features
+            parts = [changed.astype(cp.float64), counts, C.astype(cp.float64).ravel(), new.astype(cp.float64).ravel()]
+            parts += [cp.stack(inertia)] if with_inertia else []
+            host = cp.concatenate(parts).get()  # the iteration's one copy to the host
+            h_changed, h_counts = host[:R], host[R:R + K]
+            h_old = host[R + K:R + K + K * d].astype(data.dtype).reshape(K, d)
+            h_new = host[R + K + K * d:R + K + 2 * K * d].astype(data.dtype).reshape(K, d)
+            h_inertia = host[R + K + 2 * K * d:]
             out = []
             for j, r in enumerate(runs):
-                n_changed, shift, empty, inert = host[j]
-                new = news[j]
-                if empty:
-                    new = update_centers(self, data, r.centers, r.labels, r.sums, r.counts)
-                    shift = float(cp.asnumpy(((new - r.centers) ** 2).sum()))
-                r.centers = new
-                out.append((int(n_changed), float(inert) if with_inertia else None, float(shift)))
+                a, b = int(off[j]), int(off[j + 1])
+                if (h_counts[a:b] <= 0).any():
+                    r.centers = update_centers(self, data, C[a:b], r.labels, r.sums, r.counts)
+                    shift = float(((self.to_numpy(r.centers) - h_old[a:b]) ** 2).sum())
+                else:
+                    r.centers = new[a:b]
+                    shift = float(((h_new[a:b] - h_old[a:b]) ** 2).sum())
+                out.append((int(h_changed[j]), float(h_inertia[j]) if with_inertia else None, shift))
             return out
 
     @_oom_guard

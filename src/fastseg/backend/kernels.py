@@ -26,9 +26,14 @@ KERNEL_SIGNATURES = {
                                  "double*, double*",
         "reduce_partials": "const double*, int, long long, double*",
         "sq_dist_assigned": "const T*, const T*, const T*, const int*, long long, int, T*",
+        "row_norms": "const T*, long long, int, T*",
         "kpp_potentials": "const T*, const T*, const T*, int, const T*, long long, int, T*, int, double*",
         "lloyd_fused": "const T*, const T*, const T*, const T*, const T*, long long, int, int, int, int, int*, "
                        "unsigned long long*, double*, double*",
+        "assign_multi": "const T*, const T*, const T*, const T*, const int*, int, long long, int, int, int* const*, "
+                        "unsigned long long*",
+        "accumulate_multi": "const T*, const T*, const T*, const int*, int, long long, int, int, int, "
+                            "const int* const*, double*, double*",
     },
 }
 
@@ -41,7 +46,7 @@ ELEMENT_TYPES = {"float": "float32", "double": "float64"}
 MAX_REG_WIDTH = 32
 REG_WIDTHS = tuple(range(4, MAX_REG_WIDTH + 1, 4))
 KERNEL_WIDTHS = {
-    "kmeans.cu": {"assign_nearest": (0,) + REG_WIDTHS, "lloyd_fused": REG_WIDTHS},
+    "kmeans.cu": {"assign_nearest": (0,) + REG_WIDTHS, "lloyd_fused": REG_WIDTHS, "assign_multi": REG_WIDTHS},
 }
 
 
