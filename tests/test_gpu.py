@@ -11,6 +11,7 @@ checks the backend's logic in CI; only the first says the GPU gives these result
 """
 
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -306,3 +307,30 @@ def test_streamed_from_host_memory_equals_resident(gpu, rng, dtype):
     cb, ib = kmeans_plusplus(X, 16, random_state=1, device="gpu")
     np.testing.assert_array_equal(ia, ib)
     np.testing.assert_allclose(a.transform(X), b.transform(X), rtol=1e-4, atol=1e-4)
+    # several runs in one batch over streamed batches: each batch's labels are found at
+    # their offset in every run's labels, and the changes are counted against them
+    import cupy as cp
+
+    from fastseg import sweep
+
+    def two_steps(backend):
+        dat = backend.prepare(X, w)
+        runs = [SimpleNamespace(centers=cp.asarray(c) - dat.shift, labels=cp.full(len(X), -1, cp.int32),
+                                sums=None, counts=None) for c in (C[:3], C, C[2:7])]
+        first = backend.lloyd_step_multi(dat, runs)
+        for r in runs:
+            r.centers = r.centers * 0.9  # moved: some rows change label
+        return first, backend.lloyd_step_multi(dat, runs), [cp.asnumpy(r.labels) for r in runs], runs
+
+    sa_, sb_ = two_steps(streamed), two_steps(gpu)
+    assert sa_[0] == sb_[0] and sa_[1] == sb_[1] and 0 < sa_[1][1][0] < len(X)
+    for la, lb, ra, rb in zip(sa_[2], sb_[2], sa_[3], sb_[3]):
+        np.testing.assert_array_equal(la, lb)
+        np.testing.assert_allclose(cp.asnumpy(ra.sums), cp.asnumpy(rb.sums), rtol=1e-12, atol=1e-9)
+
+    sa = sweep(X, k=range(2, 6), random_state=0, metrics=("inertia",), max_iter=200, tol=0, device=streamed)
+    sb = sweep(X, k=range(2, 6), random_state=0, metrics=("inertia",), max_iter=200, tol=0, device="gpu")
+    for k in sa.ks:
+        assert sa.n_iter[k] == sb.n_iter[k] < 200  # strict convergence: label changes counted right
+        np.testing.assert_array_equal(sa.labels[k], sb.labels[k])
+        assert sa.inertia[k] == pytest.approx(sb.inertia[k], rel=tol)
