@@ -69,6 +69,55 @@ __device__ __forceinline__ bool load_rows(const T* __restrict__ X, const T* __re
     return any;
 }
 
+// x·c for each of the thread's R rows and one staged centre row cc (16-byte aligned, stride
+// D), summed over j in order: four centre values per vector load, each used R times.
+template <typename T, int D, int R>
+__device__ __forceinline__ void dot_rows(const T (&xr)[R][D], const T* cc, T (&dot)[R]) {
+#pragma unroll
+    for (int m = 0; m < R; ++m) dot[m] = T(0);
+#pragma unroll
+    for (int j = 0; j < D; j += 4) {
+        T v[4];
+        load4(cc + j, v);
+#pragma unroll
+        for (int m = 0; m < R; ++m) {
+            dot[m] += xr[m][j] * v[0];
+            dot[m] += xr[m][j + 1] * v[1];
+            dot[m] += xr[m][j + 2] * v[2];
+            dot[m] += xr[m][j + 3] * v[3];
+        }
+    }
+}
+
+// Centres c0 .. c0 + tk - 1 and their squared norms into shared memory, every thread of
+// the block helping: row stride D, zero-padded, so every centre row is 16-byte aligned.
+template <typename T, int D>
+__device__ __forceinline__ void stage_centres(const T* __restrict__ C, const T* __restrict__ cnorm, int c0, int tk,
+                                              int d, T* sC, T* sN) {
+    for (int e = threadIdx.x; e < tk * D; e += blockDim.x) {
+        const int c = e / D, j = e % D;
+        sC[e] = j < d ? C[(size_t)(c0 + c) * d + j] : T(0);
+    }
+    for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
+}
+
+// One staged centre (row cc, squared norm nc, label `index`) against the thread's R rows:
+// it becomes a row's nearest where ‖c‖² − 2 x·c is lower (ties keep the earlier centre).
+template <typename T, int D, int R>
+__device__ __forceinline__ void closer_rows(const T (&xr)[R][D], const T* cc, T nc, int index, int (&best_c)[R],
+                                            T (&best)[R]) {
+    T dot[R];
+    dot_rows<T, D, R>(xr, cc, dot);
+#pragma unroll
+    for (int m = 0; m < R; ++m) {
+        const T dist = nc - T(2) * dot[m];
+        if (best_c[m] < 0 || dist < best[m]) {
+            best[m] = dist;
+            best_c[m] = index;
+        }
+    }
+}
+
 // The nearest of the k centres to each of the thread's R rows (in registers), ties to
 // the lowest index (numpy's argmin).
 //
@@ -89,39 +138,11 @@ __device__ __forceinline__ void nearest_rows(const T (&xr)[R][D], bool any, cons
     for (int c0 = 0; c0 < k; c0 += tile_k) {
         const int tk = min(tile_k, k - c0);
         __syncthreads();  // the previous tile is no longer read
-        for (int e = threadIdx.x; e < tk * D; e += blockDim.x) {
-            const int c = e / D, j = e % D;
-            sC[e] = j < d ? C[(size_t)(c0 + c) * d + j] : T(0);
-        }
-        for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
+        stage_centres<T, D>(C, cnorm, c0, tk, d, sC, sN);
         __syncthreads();
         if (!any) continue;
         for (int c = 0; c < tk; ++c) {
-            const T* cc = sC + (size_t)c * D;
-            T dot[R];
-#pragma unroll
-            for (int m = 0; m < R; ++m) dot[m] = T(0);
-#pragma unroll
-            for (int j = 0; j < D; j += 4) {
-                T v[4];
-                load4(cc + j, v);
-#pragma unroll
-                for (int m = 0; m < R; ++m) {
-                    dot[m] += xr[m][j] * v[0];
-                    dot[m] += xr[m][j + 1] * v[1];
-                    dot[m] += xr[m][j + 2] * v[2];
-                    dot[m] += xr[m][j + 3] * v[3];
-                }
-            }
-            const T nc = sN[c];
-#pragma unroll
-            for (int m = 0; m < R; ++m) {
-                const T dist = nc - T(2) * dot[m];
-                if (best_c[m] < 0 || dist < best[m]) {
-                    best[m] = dist;
-                    best_c[m] = c0 + c;
-                }
-            }
+            closer_rows<T, D, R>(xr, sC + (size_t)c * D, sN[c], c0 + c, best_c, best);
         }
     }
 }
@@ -496,6 +517,24 @@ __global__ void lloyd_fused(const T* __restrict__ X, const T* __restrict__ shift
 // where one run per kernel would read X once per run: assign_multi labels every row for
 // every run, accumulate_multi adds every run's totals. labels[r] points to run r's labels.
 
+// One run's labels of the thread's R rows (row m is first + m * blockDim.x), its label
+// changes added to *changes (shared memory); best_c is reset for the next run.
+template <int R>
+__device__ __forceinline__ void store_labels(int* lab, long long first, const bool (&active)[R], int (&best_c)[R],
+                                             unsigned* changes) {
+    unsigned mine = 0;
+#pragma unroll
+    for (int m = 0; m < R; ++m) {
+        if (active[m]) {
+            const long long i = first + (long long)m * blockDim.x;
+            if (lab[i] != best_c[m]) ++mine;
+            lab[i] = best_c[m];
+        }
+        best_c[m] = -1;
+    }
+    if (mine) atomicAdd(changes, mine);
+}
+
 // Nearest centre of every row for every run, ties to the lowest index within the run.
 //
 // As assign_nearest's register path (D > 0): each thread holds R rows in registers and
@@ -540,68 +579,20 @@ __global__ void assign_multi(const T* __restrict__ X, const T* __restrict__ shif
         for (int c0 = 0; c0 < K; c0 += tile_k) {
             const int tk = min(tile_k, K - c0);
             __syncthreads();  // the previous tile is no longer read (and sChanged is zeroed)
-            for (int e = threadIdx.x; e < tk * D; e += blockDim.x) {
-                const int c = e / D, j = e % D;
-                sC[e] = j < d ? C[(size_t)(c0 + c) * d + j] : T(0);
-            }
-            for (int e = threadIdx.x; e < tk; e += blockDim.x) sN[e] = cnorm[c0 + e];
+            stage_centres<T, D>(C, cnorm, c0, tk, d, sC, sN);
             __syncthreads();
             for (int c = 0; c < tk; ++c) {
                 while (c0 + c == end) {  // run r is complete: its labels (the same branch block-wide)
-                    unsigned mine = 0;
-                    int* lab = labels[r];
-#pragma unroll
-                    for (int m = 0; m < R; ++m) {
-                        if (!active[m]) continue;
-                        const long long i = first + (long long)m * blockDim.x;
-                        if (lab[i] != best_c[m]) ++mine;
-                        lab[i] = best_c[m];
-                        best_c[m] = -1;
-                    }
-                    if (mine) atomicAdd(&sChanged[r], mine);
+                    store_labels<R>(labels[r], first, active, best_c, &sChanged[r]);
                     ++r;
                     lo = end;
                     end = off[r + 1];
                 }
                 if (!any) continue;
-                const T* cc = sC + (size_t)c * D;
-                T dot[R];
-#pragma unroll
-                for (int m = 0; m < R; ++m) dot[m] = T(0);
-#pragma unroll
-                for (int j = 0; j < D; j += 4) {
-                    T v[4];
-                    load4(cc + j, v);
-#pragma unroll
-                    for (int m = 0; m < R; ++m) {
-                        dot[m] += xr[m][j] * v[0];
-                        dot[m] += xr[m][j + 1] * v[1];
-                        dot[m] += xr[m][j + 2] * v[2];
-                        dot[m] += xr[m][j + 3] * v[3];
-                    }
-                }
-                const T nc = sN[c];
-#pragma unroll
-                for (int m = 0; m < R; ++m) {
-                    const T dist = nc - T(2) * dot[m];
-                    if (best_c[m] < 0 || dist < best[m]) {
-                        best[m] = dist;
-                        best_c[m] = c0 + c - lo;
-                    }
-                }
+                closer_rows<T, D, R>(xr, sC + (size_t)c * D, sN[c], c0 + c - lo, best_c, best);
             }
         }
-        // the last run
-        unsigned mine = 0;
-        int* lab = labels[r];
-#pragma unroll
-        for (int m = 0; m < R; ++m) {
-            if (!active[m]) continue;
-            const long long i = first + (long long)m * blockDim.x;
-            if (lab[i] != best_c[m]) ++mine;
-            lab[i] = best_c[m];
-        }
-        if (mine) atomicAdd(&sChanged[r], mine);
+        store_labels<R>(labels[r], first, active, best_c, &sChanged[r]);  // the last run
     }
     __syncthreads();
     for (int r = threadIdx.x; r < runs; r += blockDim.x)
