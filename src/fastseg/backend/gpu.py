@@ -235,7 +235,7 @@ class CuPyBackend(Backend):
         props = cupy.cuda.runtime.getDeviceProperties(self.device_id)
         self._smem = int(props.get("sharedMemPerBlock", 48 * 1024))
         self._smem_fused = fused_shared_budget(props)
-        self._opted_in = set()  # (dtype, width) of the lloyd_fused kernels given _smem_fused
+        self._opted_in = set()  # (kernel, dtype, width) of the kernels given _smem_fused
         self._sms = int(props.get("multiProcessorCount", 80))
 
     def __repr__(self):
@@ -452,19 +452,20 @@ class CuPyBackend(Backend):
             (Xp, data.shift, C, labels, np.int64(n), np.int32(data.n_features), out),
         )
 
-    def _multi(self, data, Xp, weights, C, cn, off, label_ptrs, changed, sums, counts, plan):
+    def _multi(self, data, Xp, weights, C, cn, d_off, label_ptrs, changed, sums, counts, plan):
         """Every run's labels and totals of the rows ``Xp`` (two kernels, two reads of the
-        rows for all runs together), added to ``sums`` (K, d) / ``counts`` (K)."""
+        rows for all runs together), added to ``sums`` (K, d) / ``counts`` (K); ``d_off``
+        the runs' centre offsets on the device, ``label_ptrs`` (host) each run's labels of
+        these rows."""
         cp = self.xp
         (ba, ta, tile_k, sha, width), (bb, tb, stage, groups, shb) = plan
-        n, d, runs = int(Xp.shape[0]), data.n_features, len(off) - 1
-        d_off = cp.asarray(off)
+        n, d, runs = int(Xp.shape[0]), data.n_features, len(d_off) - 1
+        K = int(C.shape[0])
         ptrs = cp.asarray(label_ptrs)
         kern = function("kmeans.cu", "assign_multi", data.dtype, width)
         self._opt_in(kern, ("assign_multi", data.dtype, width), sha)
         kern((ba,), (ta,), (Xp, data.shift, C, cn, d_off, np.int32(runs), np.int64(n), np.int32(d),
                             np.int32(tile_k), ptrs, changed), shared_mem=sha)
-        K = int(off[-1])
         ps = cp.empty((bb, K, d), dtype=cp.float64)
         pw = cp.empty((bb, K), dtype=cp.float64)
         kern = function("kmeans.cu", "accumulate_multi", data.dtype)
@@ -503,12 +504,14 @@ class CuPyBackend(Backend):
         together = R > 1 and not with_inertia and geometry(data.n_samples) is not None
         x_sq = self._x_sq(data) if with_inertia else None
         min_d = [cp.empty(data.n_samples, dtype=data.dtype) if with_inertia else None for _ in runs]
-        # run r's labels of rows s:e start at its labels' address + 4 s
-        base = np.array([r.labels.data.ptr for r in runs], dtype=np.uint64) if together else None
+        if together:
+            d_off = cp.asarray(off)
+            # run r's labels of rows s:e start at its labels' address + 4 s
+            base = np.array([r.labels.data.ptr for r in runs], dtype=np.uint64)
         for s, e, Xp in self._pieces(data):
             if together:
-                self._multi(data, Xp, data.weights[s:e], C, cn, off, base + np.uint64(4 * s), changed, sums, counts,
-                            geometry(e - s))
+                self._multi(data, Xp, data.weights[s:e], C, cn, d_off, base + np.uint64(4 * s), changed, sums,
+                            counts, geometry(e - s))
                 continue
             for j, r in enumerate(runs):
                 a, b = int(off[j]), int(off[j + 1])
@@ -557,9 +560,10 @@ class CuPyBackend(Backend):
         with self._dev:
             changed, inertia, sums, counts, C, off = self._step(data, runs, with_inertia)
             self._keep_totals(runs, sums, counts, off)
-            new = cluster_means(cp, sums, counts, C.astype(cp.float64)).astype(data.dtype)
+            old = C.astype(cp.float64)
+            new = cluster_means(cp, sums, counts, old).astype(data.dtype)
             R, K, d = len(runs), int(off[-1]), data.n_features
-            parts = [changed.astype(cp.float64), counts, C.astype(cp.float64).ravel(), new.astype(cp.float64).ravel()]
+            parts = [changed.astype(cp.float64), counts, old.ravel(), new.astype(cp.float64).ravel()]
             parts += [cp.stack(inertia)] if with_inertia else []
             host = cp.concatenate(parts).get()  # the iteration's one copy to the host
             h_changed, h_counts = host[:R], host[R:R + K]
