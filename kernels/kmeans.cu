@@ -299,6 +299,46 @@ __global__ void reduce_partials(const double* __restrict__ partial, int parts, l
     out[e] = s;
 }
 
+// The end of a Lloyd iteration for a batch of runs (K centres in all), in one launch
+// instead of a dozen small ones: the totals (the parts added in order, as
+// reduce_partials adds them), each cluster's mean in T (an empty cluster keeps its
+// centre), and the one packet the host reads, in double:
+//   [label changes (runs) | counts (K) | old centres (K·d) | new centres (K·d)].
+// Each run's label-change counter is read into the packet and reset to 0 for the next
+// iteration. One thread per centre coordinate.
+//
+//   partial_sums (parts, K, d), partial_w (parts, K) double, C (K, d)  IN
+//   changed (runs)                                       IN, OUT (zeroed)
+//   sums (K, d), counts (K) double, C_new (K, d), packet  OUT
+template <typename T>
+__global__ void finish_iteration(const double* __restrict__ partial_sums, const double* __restrict__ partial_w,
+                                 int parts, const T* __restrict__ C, unsigned long long* __restrict__ changed,
+                                 int runs, long long K, int d, double* __restrict__ sums,
+                                 double* __restrict__ counts, T* __restrict__ C_new, double* __restrict__ packet) {
+    const long long m = K * d;
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < m; i += stride) {
+        const long long c = i / d;
+        double s = 0.0, w = 0.0;
+        for (int p = 0; p < parts; ++p) s += partial_sums[(size_t)p * m + i];
+        for (int p = 0; p < parts; ++p) w += partial_w[(size_t)p * K + c];
+        const T old = C[i];
+        const T mean = w > 0.0 ? T(s / w) : old;
+        sums[i] = s;
+        C_new[i] = mean;
+        packet[runs + K + i] = double(old);
+        packet[runs + K + m + i] = double(mean);
+        if (i == c * d) {
+            counts[c] = w;
+            packet[runs + c] = w;
+        }
+        if (i < runs) {
+            packet[i] = double(changed[i]);
+            changed[i] = 0ull;
+        }
+    }
+}
+
 // Squared norm of every centre, summed over the features in order: a centre's norm does
 // not depend on which other centres are computed with it (one run, or many concatenated).
 //

@@ -225,6 +225,35 @@ def test_sweep_runs_together_and_equals_separate_fits(gpu, rng, dtype, monkeypat
     assert isinstance(res.labels[2], np.ndarray)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("verbose", [False, True])
+def test_batch_with_an_empty_cluster_relocates_it_as_the_cpu_engine(gpu, cpu, rng, dtype, verbose, capsys):
+    # A run of the batch whose centre takes no row gets it relocated on the host, and its
+    # centres go back into the batch's buffer before the next iteration reads it; the
+    # other runs go on in the same batch. ``verbose`` computes each run's inertia on the
+    # way (each run's own kernels instead of the shared ones). Blobs: no near-ties.
+    from fastseg._lloyd import lloyd_multi
+
+    n, d = _rows(gpu, 5003), 4
+    centres = rng.uniform(-8, 8, (5, d))
+    X = (centres[rng.integers(0, 5, n)] + rng.standard_normal((n, d))).astype(dtype)
+    far = np.full((1, d), 1e3, dtype)
+    inits = [X[:3].copy(), np.vstack([X[3:7], far]), X[7:13].copy(), np.vstack([far, X[13:15]])]
+    out = {}
+    for name, be in (("gpu", gpu), ("cpu", cpu)):
+        data = be.prepare(X, np.ones(n, dtype), center=False)
+        out[name] = lloyd_multi(be, data, inits, max_iter=50, tol=1e-4, verbose=verbose)
+    for g, c in zip(out["gpu"], out["cpu"]):
+        np.testing.assert_array_equal(gpu.to_numpy(g.labels), c.labels)
+        assert g.n_iter == c.n_iter > 2
+        np.testing.assert_allclose(gpu.to_numpy(g.centers), c.centers, rtol=TOL[dtype], atol=TOL[dtype])
+        assert g.inertia == pytest.approx(c.inertia, rel=TOL[dtype])
+    assert all(np.abs(gpu.to_numpy(r.centers)).max() < 100 for r in out["gpu"])  # the far centres moved
+    if verbose:
+        printed = capsys.readouterr().out
+        assert printed.count("Iteration 0,") == 2 * len(inits)
+
+
 def test_deterministic_centres(gpu, rng):
     from fastseg import KMeans
 

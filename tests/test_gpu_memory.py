@@ -97,6 +97,31 @@ def test_one_small_copy_to_the_host_per_iteration(stand_in, n_runs):
     assert (copies[1] - copies[0]) / 4 == 1
 
 
+def test_array_operations_per_iteration_do_not_grow_with_the_runs(stand_in):
+    # CuPy spends microseconds of host time on every array operation (kernel launch,
+    # ufunc, view), comparable to a whole Lloyd iteration's kernels at k = 8 on an H100:
+    # an iteration of resident X is the step's kernels and finish_iteration, with no
+    # per-run operations, so a sweep of 19 runs costs the host what a sweep of 2 does.
+    from fastseg import KMeans, sweep
+
+    X = stand_in.asarray(np.random.default_rng(0).standard_normal((3000, 8)).astype(np.float32))
+    C = np.random.default_rng(1).standard_normal((8, 8)).astype(np.float32)
+
+    def per_iteration(job):
+        ops = []
+        for iters in (3, 7):
+            stand_in.array_ops["count"] = 0
+            job(iters)
+            ops.append(stand_in.array_ops["count"])
+        return (ops[1] - ops[0]) / 4
+
+    one = per_iteration(lambda it: KMeans(8, init=C, n_init=1, max_iter=it, tol=0, device="gpu").fit(X))
+    assert one <= 5, one  # row_norms, two partial buffers, lloyd_fused, finish_iteration
+    few, many = (per_iteration(lambda it: sweep(X, k=ks, random_state=0, device="gpu", max_iter=it, tol=0,
+                                                 metrics=("inertia",))) for ks in (range(2, 4), range(2, 21)))
+    assert few == many <= 6, (few, many)  # and two kernels for every run at once instead of one
+
+
 def test_data_larger_than_free_gpu_memory_is_streamed(stand_in):
     # issue #3: host data that does not fit stays on the host and comes over in batches,
     # chosen by prepare() from the free memory, and the fit is the resident one

@@ -532,3 +532,42 @@ def test_multi_launch_fits_shared_memory():
     assert stage >= 64 and groups == 16 and groups * 16 <= tb and bb * sum(ks) * 17 * 8 <= 64 * 2**20
     assert multi_launch(10**7, 40, 2, 33, 4, budget, 132) is None  # rows too wide for registers
     assert multi_launch(10**7, 5000, 50, 16, 4, budget, 132) is None  # totals beyond shared memory
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("parts, ks, d", [(1, (1,), 1), (7, (3, 5, 2), 4), (33, (40,), 17), (2, (2, 9, 1, 6), 300)])
+@pytest.mark.parametrize("geometry", sorted(GEOMETRY))
+def test_finish_iteration(kmeans_cu, rng, dtype, parts, ks, d, geometry):
+    # The end of a batched Lloyd iteration in one launch: the parts added in order from
+    # 0.0 (reduce_partials' order, so the totals' bits are those of the separate ops it
+    # replaces), means in T, empty clusters keeping their centre, the packet for the
+    # host, and each run's change counter read and reset.
+    K, R = sum(ks), len(ks)
+    ps = rng.standard_normal((parts, K, d)) * 10
+    pw = rng.uniform(0.5, 3.0, (parts, K))
+    empty = rng.random(K) < 0.3
+    pw[:, empty] = 0.0
+    ps[:, empty] = 0.0
+    C = rng.standard_normal((K, d)).astype(dtype)
+    changed = rng.integers(0, 10**6, R).astype(np.uint64)
+    want_changed = changed.astype(np.float64)
+    sums = np.zeros((K, d))
+    counts = np.zeros(K)
+    for p in range(parts):  # reduce_partials' order, then added to zeros as the backend did
+        sums += ps[p]
+        counts += pw[p]
+    means = np.where(counts[:, None] > 0, sums / np.where(counts > 0, counts, 1.0)[:, None], C).astype(dtype)
+    out_sums, out_counts = np.full((K, d), np.nan), np.full(K, np.nan)
+    out_C, packet = np.full((K, d), np.nan, dtype), np.full(R + K + 2 * K * d, np.nan)
+    _, sms = GEOMETRY[geometry]
+    kmeans_cu.get_function(expression("finish_iteration", dtype))(
+        (row_blocks(K * d, sms),), (_THREADS,),
+        (ps, pw, np.int32(parts), C, changed, np.int32(R), np.int64(K), np.int32(d), out_sums, out_counts, out_C,
+         packet))
+    np.testing.assert_array_equal(out_sums, sums)
+    np.testing.assert_array_equal(out_counts, counts)
+    np.testing.assert_array_equal(out_C, means)
+    np.testing.assert_array_equal(out_C[empty], C[empty])
+    np.testing.assert_array_equal(packet, np.concatenate([want_changed, counts, C.astype(np.float64).ravel(),
+                                                          means.astype(np.float64).ravel()]))
+    np.testing.assert_array_equal(changed, 0)

@@ -24,8 +24,13 @@ Design, first version (correctness and determinism first, speed next):
   adds every run's totals in shared memory, a group of threads per run: two reads of X
   per iteration for all runs, where a kernel per run would read it once per run. Used
   while the runs' float64 totals fit in a block's shared memory (k = 2..32 at d = 16 does);
-  otherwise each run takes its own kernels. The centre updates of all runs are one set of
-  array ops and one copy to the host;
+  otherwise each run takes its own kernels;
+* the end of an iteration, for every run at once, is one kernel (``finish_iteration``:
+  the blocks' totals added in order, the new centres, the packet the host reads) and one
+  small copy to the host. Every CuPy call costs microseconds of host time, as much as a
+  whole iteration's kernels at small k, so an iteration of resident X makes five or six
+  calls whatever the number of runs: the buffers and each run's views of them are kept
+  while the batch is unchanged (``_BatchPlan``);
 * k-means++: ``kpp_potentials`` (one thread per row, direct differences, per-block
   float64 totals summed in a fixed order) gives every candidate's potential in one pass
   and updates the closest distances after the choice; the inverse-CDF sample runs on the
@@ -36,6 +41,7 @@ Design, first version (correctness and determinism first, speed next):
 from __future__ import annotations
 
 import functools
+import weakref
 
 import numpy as np
 
@@ -237,6 +243,7 @@ class CuPyBackend(Backend):
         self._smem_fused = fused_shared_budget(props)
         self._opted_in = set()  # (kernel, dtype, width) of the kernels given _smem_fused
         self._sms = int(props.get("multiProcessorCount", 80))
+        self._plan = None  # the _BatchPlan of the last batch of Lloyd runs
 
     def __repr__(self):
         return f"CuPyBackend(device_id={self.device_id})"
@@ -396,8 +403,9 @@ class CuPyBackend(Backend):
             shared_mem=shared,
         )
 
-    def _accumulate(self, data, Xp, weights, labels, k, sums, counts):
-        """Add the weighted per-label sums of the rows ``Xp`` to ``sums``/``counts`` (float64)."""
+    def _accumulate(self, data, Xp, weights, labels, k):
+        """The weighted per-label sums of the rows ``Xp``: partial totals (parts, k, d) and
+        (parts, k), float64, for :class:`_Totals` or :meth:`_add_partials` to add up."""
         cp = self.xp
         n, d = int(Xp.shape[0]), data.n_features
         parts, blocks, threads = accumulate_launch(n, k, d)
@@ -408,18 +416,17 @@ class CuPyBackend(Backend):
             (Xp, data.shift, weights_arg(weights), labels, np.int64(n), np.int32(d), np.int32(k), np.int32(parts),
              ps, pw),
         )
-        self._add_partials(ps, sums)  # partitions, then pieces, in a fixed order: the same sums run after run
-        self._add_partials(pw, counts)
+        return ps, pw
 
-    def _fused(self, data, Xp, weights, C, cn, labels, changed, sums, counts):
-        """Labels and totals of the rows ``Xp`` in one read (``lloyd_fused``), added to
-        ``sums``/``counts``; False when the kernel does not fit this k and d (nothing done)."""
+    def _fused(self, data, Xp, weights, C, cn, labels, changed):
+        """Labels of the rows ``Xp`` and their partial totals in one read (``lloyd_fused``);
+        None when the kernel does not fit this k and d (nothing done)."""
         cp = self.xp
         k, d = C.shape
         n = int(Xp.shape[0])
         geo = fused_launch(n, k, d, data.dtype.itemsize, self._smem_fused, self._sms)
         if geo is None:
-            return False
+            return None
         blocks, threads, tile_k, groups, shared, width = geo
         ps = cp.empty((blocks, k, d), dtype=cp.float64)
         pw = cp.empty((blocks, k), dtype=cp.float64)
@@ -431,18 +438,20 @@ class CuPyBackend(Backend):
              np.int32(groups), labels, changed, ps, pw),
             shared_mem=shared,
         )
-        self._add_partials(ps, sums)
-        self._add_partials(pw, counts)
-        return True
+        return ps, pw
 
     def _add_partials(self, partial, dst):
         """``dst += partial.sum(axis=0)``, the blocks added in order (reduce_partials)."""
+        dst += self._reduce(partial)
+
+    def _reduce(self, partial):
+        """``partial.sum(axis=0)``, the blocks added in order from 0.0 (reduce_partials)."""
         cp = self.xp
-        m = dst.size
-        part = cp.empty(dst.shape, dtype=cp.float64)
+        out = cp.empty(partial.shape[1:], dtype=cp.float64)
+        m = out.size
         function("kmeans.cu", "reduce_partials")((-(-m // _THREADS),), (_THREADS,),
-                                                 (partial, np.int32(partial.shape[0]), np.int64(m), part))
-        dst += part
+                                                 (partial, np.int32(partial.shape[0]), np.int64(m), out))
+        return out
 
     def _sq_dist(self, data, Xp, C, labels, out):
         n = int(Xp.shape[0])
@@ -452,16 +461,14 @@ class CuPyBackend(Backend):
             (Xp, data.shift, C, labels, np.int64(n), np.int32(data.n_features), out),
         )
 
-    def _multi(self, data, Xp, weights, C, cn, d_off, label_ptrs, changed, sums, counts, plan):
-        """Every run's labels and totals of the rows ``Xp`` (two kernels, two reads of the
-        rows for all runs together), added to ``sums`` (K, d) / ``counts`` (K); ``d_off``
-        the runs' centre offsets on the device, ``label_ptrs`` (host) each run's labels of
-        these rows."""
+    def _multi(self, data, Xp, weights, C, cn, d_off, ptrs, changed, plan):
+        """Every run's labels of the rows ``Xp`` and their partial totals (two kernels, two
+        reads of the rows for all runs together): (blocks, K, d) and (blocks, K). ``d_off``
+        the runs' centre offsets, ``ptrs`` each run's labels of these rows (device)."""
         cp = self.xp
         (ba, ta, tile_k, sha, width), (bb, tb, stage, groups, shb) = plan
         n, d, runs = int(Xp.shape[0]), data.n_features, len(d_off) - 1
         K = int(C.shape[0])
-        ptrs = cp.asarray(label_ptrs)
         kern = function("kmeans.cu", "assign_multi", data.dtype, width)
         self._opt_in(kern, ("assign_multi", data.dtype, width), sha)
         kern((ba,), (ta,), (Xp, data.shift, C, cn, d_off, np.int32(runs), np.int64(n), np.int32(d),
@@ -472,55 +479,62 @@ class CuPyBackend(Backend):
         self._opt_in(kern, ("accumulate_multi", data.dtype, None), shb)
         kern((bb,), (tb,), (Xp, data.shift, weights_arg(weights), d_off, np.int32(runs), np.int64(n), np.int32(d),
                             np.int32(stage), np.int32(groups), ptrs, ps, pw), shared_mem=shb)
-        self._add_partials(ps, sums)
-        self._add_partials(pw, counts)
+        return ps, pw
 
     # -- engine ops ------------------------------------------------------
     def _batch(self, data, runs):
         """The runs' centres concatenated (K, d) in X's dtype, their squared norms, and the
         offsets of each run's centres (host int32, runs + 1)."""
         cp = self.xp
-        off = np.zeros(len(runs) + 1, dtype=np.int32)
-        np.cumsum([int(r.centers.shape[0]) for r in runs], out=off[1:])
+        off = _offsets(runs)
         cs = [r.centers for r in runs]
         C, cn = self._centres(data, cs[0] if len(cs) == 1 else cp.concatenate(cs))
         return C, cn, off
 
-    def _step(self, data, runs, with_inertia):
-        """Assignment and totals for every run. Returns per run the label changes (uint64,
-        shape (runs,)) and the inertia (float64 0-d or None), then the totals of all runs
-        (K, d) and (K,), the centres (K, d) and their offsets (see :meth:`_batch`).
+    def _step(self, data, runs, C, cn, off, changed, with_inertia, plan=None):
+        """Assignment and totals for every run from the centres ``C`` (K, d), their norms
+        ``cn`` and offsets ``off`` (see :meth:`_batch`); each run's label changes are added
+        to ``changed`` (uint64, (runs,)). Returns each run's inertia (float64 0-d, or None)
+        and the :class:`_Totals` of all runs. ``plan`` (a :class:`_BatchPlan`) supplies the
+        offsets and label pointers on the device instead of copying them over.
 
         Several runs share two reads of X (``assign_multi``, ``accumulate_multi``) where
         their totals fit in shared memory; otherwise each run's kernels take each piece of
         X in turn (one read per run, from the device; streamed X still comes over once)."""
         cp = self.xp
-        C, cn, off = self._batch(data, runs)
         K, d, R = int(off[-1]), data.n_features, len(runs)
-        changed = cp.zeros(R, dtype=cp.uint64)
-        sums, counts = cp.zeros((K, d)), cp.zeros(K)
+        totals = _Totals(self, K, d)
         geometry = functools.partial(multi_launch, K=K, runs=R, d=d, itemsize=data.dtype.itemsize,
                                      shared_per_block=self._smem_fused, sms=self._sms)
         together = R > 1 and not with_inertia and geometry(data.n_samples) is not None
         x_sq = self._x_sq(data) if with_inertia else None
         min_d = [cp.empty(data.n_samples, dtype=data.dtype) if with_inertia else None for _ in runs]
-        if together:
+        if together and plan is None:
             d_off = cp.asarray(off)
             # run r's labels of rows s:e start at its labels' address + 4 s
             base = np.array([r.labels.data.ptr for r in runs], dtype=np.uint64)
         for s, e, Xp in self._pieces(data):
+            # rows s:e of a per-row array (no view made for the whole of it: CuPy's views
+            # cost host time, and an iteration of resident X makes none)
+            rows = (lambda v: v) if (s, e) == (0, data.n_samples) else (lambda v: v[s:e])
             if together:
-                self._multi(data, Xp, data.weights[s:e], C, cn, d_off, base + np.uint64(4 * s), changed, sums,
-                            counts, geometry(e - s))
+                if plan is None:
+                    ptrs = cp.asarray(base + np.uint64(4 * s))
+                else:
+                    d_off, ptrs = plan.d_off, plan.pointers(s)
+                totals.add(*self._multi(data, Xp, rows(data.weights), C, cn, d_off, ptrs, changed, geometry(e - s)),
+                           0, K)
                 continue
             for j, r in enumerate(runs):
                 a, b = int(off[j]), int(off[j + 1])
-                Cj, cnj, ch = C[a:b], cn[a:b], changed[j:j + 1]
-                if min_d[j] is None and self._fused(data, Xp, data.weights[s:e], Cj, cnj, r.labels[s:e], ch,
-                                                    sums[a:b], counts[a:b]):
-                    continue
-                self._assign(data, Xp, Cj, cnj, r.labels[s:e], None if min_d[j] is None else min_d[j][s:e], ch)
-                self._accumulate(data, Xp, data.weights[s:e], r.labels[s:e], b - a, sums[a:b], counts[a:b])
+                Cj, cnj, ch = (C, cn, changed) if R == 1 else (C[a:b], cn[a:b], changed[j:j + 1])
+                if min_d[j] is None:
+                    fused = self._fused(data, Xp, rows(data.weights), Cj, cnj, rows(r.labels), ch)
+                    if fused is not None:
+                        totals.add(*fused, a, b)
+                        continue
+                self._assign(data, Xp, Cj, cnj, rows(r.labels), None if min_d[j] is None else rows(min_d[j]), ch)
+                totals.add(*self._accumulate(data, Xp, rows(data.weights), rows(r.labels), b - a), a, b)
         inertia = []
         for j in range(R):
             if with_inertia:
@@ -529,7 +543,7 @@ class CuPyBackend(Backend):
                 inertia.append(self._weighted_sum(data, min_d[j]))
             else:
                 inertia.append(None)
-        return changed, inertia, sums, counts, C, off
+        return inertia, totals
 
     @staticmethod
     def _keep_totals(runs, sums, counts, off):
@@ -541,50 +555,75 @@ class CuPyBackend(Backend):
 
     @_oom_guard
     def lloyd_step_multi(self, data, runs, with_inertia=False):
+        cp = self.xp
         with self._dev:
-            changed, inertia, sums, counts, _, off = self._step(data, runs, with_inertia)
-            self._keep_totals(runs, sums, counts, off)
+            C, cn, off = self._batch(data, runs)
+            changed = cp.zeros(len(runs), dtype=cp.uint64)
+            inertia, totals = self._step(data, runs, C, cn, off, changed, with_inertia)
+            self._keep_totals(runs, *totals.reduced(), off)
             ch = changed.get()
             return [(int(c), None if i is None else float(i.get())) for c, i in zip(ch, inertia)]
+
+    def _plan_for(self, data, runs):
+        """The :class:`_BatchPlan` of these runs: the last one where the batch is unchanged."""
+        plan = self._plan
+        if plan is None or not plan.serves(data, runs):
+            plan = self._plan = _BatchPlan(self.xp, data, runs)
+        return plan
 
     @_oom_guard
     def lloyd_iteration_multi(self, data, runs, with_inertia=False):
         """:meth:`Backend.lloyd_iteration_multi` with the centre update on the device, for
-        all runs at once: the label changes, the counts and the centres before and after
-        come to the host in one small copy per iteration, where each run's shift is summed
-        as the CPU engine sums it. A run with an empty cluster (rare) takes the host
-        update, which relocates it exactly as the CPU engine does."""
-        from .._lloyd import cluster_means, update_centers
+        all runs at once: the step's kernels, then ``finish_iteration`` (totals, new centres
+        and the host packet in one launch), then one small copy to the host with the label
+        changes, the counts and the centres before and after, where each run's shift is
+        summed as the CPU engine sums it. Buffers and each run's views of them are kept
+        while the batch is unchanged (:class:`_BatchPlan`). A run with an empty cluster
+        (rare) takes the host update, which relocates it exactly as the CPU engine does."""
+        from .._lloyd import update_centers
 
         cp = self.xp
         with self._dev:
-            changed, inertia, sums, counts, C, off = self._step(data, runs, with_inertia)
-            self._keep_totals(runs, sums, counts, off)
-            old = C.astype(cp.float64)
-            new = cluster_means(cp, sums, counts, old).astype(data.dtype)
-            R, K, d = len(runs), int(off[-1]), data.n_features
-            parts = [changed.astype(cp.float64), counts, old.ravel(), new.astype(cp.float64).ravel()]
-            parts += [cp.stack(inertia)] if with_inertia else []
-            host = cp.concatenate(parts).get()  # the iteration's one copy to the host
+            plan = self._plan_for(data, runs)
+            C, cn = plan.current(runs), plan.cn
+            k_all = np.int64(plan.K)
+            function("kmeans.cu", "row_norms", data.dtype)((row_blocks(plan.K, self._sms),), (_THREADS,),
+                                                          (C, k_all, np.int32(plan.d), cn))
+            inertia, totals = self._step(data, runs, C, cn, plan.off, plan.changed, with_inertia, plan)
+            ps, pw = totals.partials()
+            nxt = 1 - plan.cur
+            R, K, d = len(runs), plan.K, plan.d
+            function("kmeans.cu", "finish_iteration", data.dtype)(
+                (row_blocks(K * d, self._sms),), (_THREADS,),
+                (ps, pw, np.int32(ps.shape[0]), C, plan.changed, np.int32(R), k_all, np.int32(d), plan.sums,
+                 plan.counts, plan.C[nxt], plan.packet))
+            plan.cur = nxt
+            packet = cp.concatenate([plan.packet, cp.stack(inertia)]) if with_inertia else plan.packet
+            host = packet.get()  # the iteration's one copy to the host
             h_changed, h_counts = host[:R], host[R:R + K]
             h_old = host[R + K:R + K + K * d].astype(data.dtype).reshape(K, d)
             h_new = host[R + K + K * d:R + K + 2 * K * d].astype(data.dtype).reshape(K, d)
             h_inertia = host[R + K + 2 * K * d:]
+            moved = (h_new - h_old) ** 2  # each run's rows summed alone below, as the CPU engine sums them
+            off = plan.off
+            empty = np.minimum.reduceat(h_counts, off[:-1]) <= 0
             out = []
             for j, r in enumerate(runs):
                 a, b = int(off[j]), int(off[j + 1])
-                if (h_counts[a:b] <= 0).any():
+                r.sums, r.counts = plan.sum_views[j], plan.count_views[j]
+                if empty[j]:
                     r.centers = update_centers(self, data, C[a:b], r.labels, r.sums, r.counts)
                     shift = float(((self.to_numpy(r.centers) - h_old[a:b]) ** 2).sum())
                 else:
-                    r.centers = new[a:b]
-                    shift = float(((h_new[a:b] - h_old[a:b]) ** 2).sum())
+                    r.centers = plan.centre_views[nxt][j]
+                    shift = float(moved[a:b].sum())
                 out.append((int(h_changed[j]), float(h_inertia[j]) if with_inertia else None, shift))
             return out
 
     @_oom_guard
     def finish_multi(self, data, runs, reassign):
         cp = self.xp
+        self._plan = None  # the batch is over: its buffers live on only in the runs' views
         with self._dev:
             cents = [self._centres(data, r.centers) for r in runs]
             totals = [cp.zeros((), dtype=cp.float64) for _ in runs]
@@ -608,7 +647,9 @@ class CuPyBackend(Backend):
             labels = self.asarray(labels, dtype=np.int32)
             sums, counts = cp.zeros((int(k), data.n_features)), cp.zeros(int(k))
             for s, e, Xp in self._pieces(data):
-                self._accumulate(data, Xp, data.weights[s:e], labels[s:e], int(k), sums, counts)
+                ps, pw = self._accumulate(data, Xp, data.weights[s:e], labels[s:e], int(k))
+                self._add_partials(ps, sums)  # partitions, then pieces, in order: the same sums run after run
+                self._add_partials(pw, counts)
             return sums, counts
 
     @_oom_guard
@@ -725,6 +766,121 @@ class CuPyBackend(Backend):
                 pots += D.astype(cp.float64) @ data.weights[s:e].astype(cp.float64)
                 out[:, s:e] = D
             return cp.asnumpy(pots)
+
+
+def _offsets(runs):
+    """Where each run's centres start in the batch's concatenation (host int32, runs + 1)."""
+    off = np.zeros(len(runs) + 1, dtype=np.int32)
+    np.cumsum([int(r.centers.shape[0]) for r in runs], out=off[1:])
+    return off
+
+
+class _Totals:
+    """A step's per-cluster totals (K, d) and (K,), float64, added in a fixed order:
+    each contribution's per-block partials by reduce_partials, contributions in the
+    order they come, so the totals are the same run after run.
+
+    A step whose only contribution covers every centre (X resident, one kernel pass for
+    the batch) keeps it unreduced: ``finish_iteration`` adds its blocks itself, in the
+    same order from 0.0, which gives the same bits with three launches fewer."""
+
+    def __init__(self, backend, K, d):
+        self._backend, self._K, self._d = backend, K, d
+        self._pending = None  # (partial sums, partial counts) not yet added
+        self._sums = self._counts = None
+
+    def add(self, ps, pw, a, b):
+        """Partials (blocks, b − a, d) and (blocks, b − a) of centres a:b."""
+        if self._sums is None and self._pending is None and (a, b) == (0, self._K):
+            self._pending = (ps, pw)
+            return
+        self._materialise()
+        self._backend._add_partials(ps, self._sums[a:b])
+        self._backend._add_partials(pw, self._counts[a:b])
+
+    def _materialise(self):
+        if self._sums is None:
+            cp = self._backend.xp
+            self._sums, self._counts = cp.zeros((self._K, self._d)), cp.zeros(self._K)
+        if self._pending is not None:
+            ps, pw = self._pending
+            self._pending = None
+            self._backend._add_partials(ps, self._sums)
+            self._backend._add_partials(pw, self._counts)
+
+    def partials(self):
+        """(parts, K, d) and (parts, K) whose parts, added in order from 0.0, are the totals."""
+        if self._pending is not None:
+            return self._pending
+        self._materialise()
+        return self._sums[None], self._counts[None]
+
+    def reduced(self):
+        """The totals (K, d) and (K,)."""
+        if self._pending is not None:
+            ps, pw = self._pending
+            return self._backend._reduce(ps), self._backend._reduce(pw)
+        self._materialise()
+        return self._sums, self._counts
+
+
+class _BatchPlan:
+    """What a batch of Lloyd runs reuses between iterations while none joins or leaves.
+
+    On the device: the runs' centre offsets, each piece's pointers to the runs' labels,
+    a label-change counter per run (``finish_iteration`` zeroes it after reading it), the
+    totals and the packet for the host that ``finish_iteration`` writes, and the centres
+    in two buffers: an iteration reads one and writes the other. Each run's views of them
+    are made once, so an iteration costs no per-run array operations. A run's centres
+    replaced from outside (an empty cluster relocated on the host) are copied back into
+    the buffer before the next iteration reads it.
+    """
+
+    def __init__(self, cp, data, runs):
+        self._cp = cp
+        self._data = weakref.ref(data)
+        self._runs = [weakref.ref(r) for r in runs]
+        self._label_ptrs = np.array([r.labels.data.ptr for r in runs], dtype=np.uint64)
+        self.off = _offsets(runs)
+        self.K, self.d = int(self.off[-1]), data.n_features
+        R, K, d = len(runs), self.K, self.d
+        self.d_off = cp.asarray(self.off)
+        self._pointers = {}
+        self.changed = cp.zeros(R, dtype=cp.uint64)
+        self.C = [cp.empty((K, d), dtype=data.dtype) for _ in range(2)]
+        self.cn = cp.empty(K, dtype=data.dtype)
+        self.sums, self.counts = cp.empty((K, d)), cp.empty(K)
+        self.packet = cp.empty(R + K + 2 * K * d)
+        spans = [(int(a), int(b)) for a, b in zip(self.off[:-1], self.off[1:])]
+        self.centre_views = [[C[a:b] for a, b in spans] for C in self.C]
+        self.sum_views = [self.sums[None, a:b] for a, b in spans]
+        self.count_views = [self.counts[None, a:b] for a, b in spans]
+        self.cur = None  # which of self.C holds the runs' centres (None: neither yet)
+
+    def serves(self, data, runs):
+        """Whether this plan is for exactly these runs (in this order) on ``data``."""
+        return (self._data() is data and len(runs) == len(self._runs)
+                and all(ref() is r for ref, r in zip(self._runs, runs))
+                and all(int(p) == r.labels.data.ptr for p, r in zip(self._label_ptrs, runs)))
+
+    def pointers(self, s):
+        """Each run's labels of rows s: (device uint64: run r's labels' address + 4 s)."""
+        if s not in self._pointers:
+            self._pointers[s] = self._cp.asarray(self._label_ptrs + np.uint64(4 * s))
+        return self._pointers[s]
+
+    def current(self, runs):
+        """The buffer holding every run's current centres (K, d)."""
+        if self.cur is None:
+            self.cur = 0
+            self._cp.concatenate([r.centers for r in runs], out=self.C[0])
+            return self.C[0]
+        C, views = self.C[self.cur], self.centre_views[self.cur]
+        for j, r in enumerate(runs):
+            if r.centers is not views[j]:
+                views[j][...] = r.centers
+                r.centers = views[j]
+        return C
 
 
 class _HostBatches:

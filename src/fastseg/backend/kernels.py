@@ -25,6 +25,8 @@ KERNEL_SIGNATURES = {
         "accumulate_partitions": "const T*, const T*, const T*, const int*, long long, int, int, int, "
                                  "double*, double*",
         "reduce_partials": "const double*, int, long long, double*",
+        "finish_iteration": "const double*, const double*, int, const T*, unsigned long long*, int, long long, int, "
+                            "double*, double*, T*, double*",
         "sq_dist_assigned": "const T*, const T*, const T*, const int*, long long, int, T*",
         "row_norms": "const T*, long long, int, T*",
         "kpp_potentials": "const T*, const T*, const T*, int, const T*, long long, int, T*, int, double*",
