@@ -374,6 +374,111 @@ __global__ void sq_dist_assigned(const T* __restrict__ X, const T* __restrict__ 
     }
 }
 
+// k-means++ sampling by inverse CDF in two levels, with no float64 array of n rows:
+// kpp_segment_totals adds v_i = closest_i · w_i (in double) over each segment of rows,
+// then kpp_search finds, for each target, the segment whose running end first exceeds
+// it and the row inside that segment whose running sum first exceeds what is left
+// (numpy's searchsorted with side="right": a row with v_i = 0, a centre already or of
+// weight 0, is never drawn). A segment is blockDim.x · per_thread consecutive rows, a
+// thread sums per_thread of them in order, and a thread's sums are added in thread
+// order, so the same targets give the same rows run after run.
+//
+//   closest (n), w (n) or nullptr  IN;  seg_totals (segments) double  OUT
+// Launch with segments blocks and shared memory blockDim.x * 8 bytes.
+
+template <typename T>
+__device__ __forceinline__ double kpp_rows_sum(const T* __restrict__ closest, const T* __restrict__ w,
+                                               long long lo, long long hi) {
+    double s = 0.0;
+    for (long long i = lo; i < hi; ++i) s += double(closest[i]) * (w ? double(w[i]) : 1.0);
+    return s;
+}
+
+template <typename T>
+__global__ void kpp_segment_totals(const T* __restrict__ closest, const T* __restrict__ w, long long n,
+                                   int per_thread, double* __restrict__ seg_totals) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    double* part = reinterpret_cast<double*>(smem_raw);  // blockDim.x
+    const long long lo = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * per_thread;
+    part[threadIdx.x] = kpp_rows_sum(closest, w, min(n, lo), min(n, lo + per_thread));
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double total = 0.0;
+        for (int j = 0; j < (int)blockDim.x; ++j) total += part[j];
+        seg_totals[blockIdx.x] = total;
+    }
+}
+
+// One block per target (see kpp_segment_totals); out[b] is the row drawn for targets[b],
+// the segment's last row where rounding leaves the target at or past its end, and
+// row n - 1 past the last segment.
+//
+//   closest (n), w (n) or nullptr, seg_totals (segments), targets (t)  IN
+//   out (t) long long  OUT
+// Launch with t blocks and shared memory blockDim.x * 16 + 16 bytes.
+template <typename T>
+__global__ void kpp_search(const T* __restrict__ closest, const T* __restrict__ w, long long n, int per_thread,
+                           const double* __restrict__ seg_totals, long long segments,
+                           const double* __restrict__ targets, long long* __restrict__ out) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    double* part = reinterpret_cast<double*>(smem_raw);   // blockDim.x
+    long long* first = reinterpret_cast<long long*>(part + blockDim.x);  // blockDim.x
+    long long& seg = first[blockDim.x];
+    double& left = part[2 * blockDim.x + 1];
+    if (threadIdx.x == 0) {
+        const double t = targets[blockIdx.x];
+        double acc = 0.0;
+        long long s = 0;
+        for (; s < segments; ++s) {
+            const double end = acc + seg_totals[s];
+            if (end > t) break;
+            acc = end;
+        }
+        seg = s;
+        left = t - acc;
+    }
+    __syncthreads();
+    if (seg >= segments) {
+        if (threadIdx.x == 0) out[blockIdx.x] = n - 1;
+        return;
+    }
+    const long long seg_lo = seg * blockDim.x * per_thread;
+    const long long lo = min(n, seg_lo + (long long)threadIdx.x * per_thread);
+    const long long hi = min(n, lo + per_thread);
+    part[threadIdx.x] = kpp_rows_sum(closest, w, lo, hi);
+    __syncthreads();
+    if (threadIdx.x == 0) {  // each thread's running sum before its rows, in thread order
+        double acc = 0.0;
+        for (int j = 0; j < (int)blockDim.x; ++j) {
+            const double x = part[j];
+            part[j] = acc;
+            acc += x;
+        }
+    }
+    __syncthreads();
+    double run = part[threadIdx.x];
+    long long hit = -1;
+    for (long long i = lo; i < hi; ++i) {
+        run += double(closest[i]) * (w ? double(w[i]) : 1.0);
+        if (run > left) {
+            hit = i;
+            break;
+        }
+    }
+    first[threadIdx.x] = hit;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        long long row = min(n, seg_lo + (long long)blockDim.x * per_thread) - 1;
+        for (int j = 0; j < (int)blockDim.x; ++j) {
+            if (first[j] >= 0) {
+                row = first[j];
+                break;
+            }
+        }
+        out[blockIdx.x] = row;
+    }
+}
+
 // k-means++: the potential after adding each of t candidate centres, in one pass.
 //
 // One thread per row (grid-stride): for every candidate j, m = min(closest[i], ‖x − c_j‖²)

@@ -571,3 +571,81 @@ def test_finish_iteration(kmeans_cu, rng, dtype, parts, ks, d, geometry):
     np.testing.assert_array_equal(packet, np.concatenate([want_changed, counts, C.astype(np.float64).ravel(),
                                                           means.astype(np.float64).ravel()]))
     np.testing.assert_array_equal(changed, 0)
+
+
+def _kpp_sample_reference(closest, w, targets, per_thread, threads):
+    """kpp_segment_totals + kpp_search in NumPy, sum for sum in the kernels' order."""
+    n = closest.size
+    v = closest.astype(np.float64) * (1.0 if w is None else w.astype(np.float64))
+    seg_len = threads * per_thread
+    segments = -(-n // seg_len)
+
+    def thread_sums(s):
+        out = []
+        for j in range(threads):
+            acc = 0.0
+            for x in v[min(n, s * seg_len + j * per_thread):min(n, s * seg_len + (j + 1) * per_thread)]:
+                acc += x
+            out.append(acc)
+        return out
+
+    totals = []
+    for s in range(segments):
+        acc = 0.0
+        for x in thread_sums(s):
+            acc += x
+        totals.append(acc)
+    rows = []
+    for t in targets:
+        acc, s = 0.0, 0
+        while s < segments and not acc + totals[s] > t:
+            acc += totals[s]
+            s += 1
+        if s == segments:
+            rows.append(n - 1)
+            continue
+        left, before, row = t - acc, 0.0, min(n, (s + 1) * seg_len) - 1
+        for j, part in enumerate(thread_sums(s)):
+            run = before
+            lo = min(n, s * seg_len + j * per_thread)
+            hit = next((i for i in range(lo, min(n, lo + per_thread)) if (run := run + v[i]) > left), None)
+            if hit is not None:
+                row = hit
+                break
+            before += part
+        rows.append(row)
+    return np.array(rows, dtype=np.int64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, weighted", [(1, False), (257, True), (6007, False), (6007, True)])
+@pytest.mark.parametrize("threads, per_thread", [(256, 8), (32, 3)])
+def test_kpp_sample(kmeans_cu, rng, dtype, n, weighted, threads, per_thread):
+    # k-means++'s inverse-CDF draw on the device against the same sums in NumPy, and
+    # against a plain cumulative sum where no target is within rounding of a row's edge.
+    closest = rng.uniform(0, 2, n).astype(dtype)
+    closest[rng.random(n) < 0.2] = 0  # rows that are centres already: never drawn
+    w = rng.uniform(0.5, 2, n).astype(dtype) if weighted else None
+    if weighted:
+        w[rng.random(n) < 0.1] = 0  # weight 0: never drawn
+    v = closest.astype(np.float64) * (1.0 if w is None else w.astype(np.float64))
+    cdf = np.cumsum(v)
+    total = cdf[-1]
+    targets = np.concatenate([rng.uniform(0, total, 40), [0.0, total * 0.999999, total, total * 2],
+                              cdf[rng.integers(0, n, 5)]])  # on an edge: the next row with weight
+    segments = -(-n // (threads * per_thread))
+    seg = np.full(segments, np.nan)
+    out = np.full(targets.size, -7, np.int64)
+    wp = np.uint64(0) if w is None else w
+    kmeans_cu.get_function(expression("kpp_segment_totals", dtype))(
+        (segments,), (threads,), (closest, wp, np.int64(n), np.int32(per_thread), seg), shared_mem=threads * 8)
+    kmeans_cu.get_function(expression("kpp_search", dtype))(
+        (targets.size,), (threads,),
+        (closest, wp, np.int64(n), np.int32(per_thread), seg, np.int64(segments), targets, out),
+        shared_mem=threads * 16 + 16)
+    want = _kpp_sample_reference(closest, w, targets, per_thread, threads)
+    np.testing.assert_array_equal(out, want)
+    plain = np.minimum(np.searchsorted(cdf, targets, side="right"), n - 1)
+    clear = np.array([np.all(np.abs(cdf - t) > 1e-9 * total) for t in targets])
+    np.testing.assert_array_equal(out[clear], plain[clear])
+    assert np.all(v[out[targets < total]] > 0) or n == 1  # a row of no weight is never drawn

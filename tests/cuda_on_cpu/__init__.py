@@ -34,7 +34,8 @@ HEADER = Path(__file__).with_name("cuda_on_cpu.hpp")
 CXX = os.environ.get("CXX") or shutil.which("g++") or shutil.which("clang++")
 
 # C parameter type → (NumPy dtype of a pointee / value, ctypes type of a value)
-_POINTEE = {"float": np.float32, "double": np.float64, "int": np.int32, "unsigned long long": np.uint64,
+_POINTEE = {"float": np.float32, "double": np.float64, "int": np.int32, "long long": np.int64,
+            "unsigned long long": np.uint64,
             "int*": np.uint64}  # an array of device addresses (pointers to int)
 _VALUE = {"int": (np.int32, ctypes.c_int32), "long long": (np.int64, ctypes.c_int64),
           "unsigned": (np.uint32, ctypes.c_uint32), "float": (np.float32, ctypes.c_float),

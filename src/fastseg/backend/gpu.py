@@ -53,6 +53,8 @@ _PARTIAL_BUDGET = 64 * 2**20  # bytes of float64 partial sums per accumulation
 _PIECE_BYTES = 128 * 2**20  # bytes of per-row temporaries an op makes at a time
 _SHARED_SPARE = 1024  # bytes of a block's shared memory left to the compiler and runtime
 _KPP_GROUP = 8  # candidates per sweep of kpp_potentials: kKppGroup in kernels/kmeans.cu
+_KPP_SAMPLE_THREADS = 256  # threads of kpp_segment_totals and kpp_search (a segment: their rows)
+_KPP_MAX_SEGMENTS = 2048  # segments kpp_search's first thread walks at most
 _FUSED_BLOCKS_PER_SM = 2  # lloyd_fused blocks a multiprocessor's shared memory must hold
 _MIN_STAGE, _MAX_STAGE = 64, 1024  # rows accumulate_multi stages at a time
 
@@ -103,6 +105,15 @@ def assign_launch(n, k, d, itemsize, shared_per_block, sms):
 def kpp_launch(n, t, sms):
     """``(blocks, threads, shared_bytes)`` of a ``kpp_potentials`` launch for t candidates."""
     return row_blocks(n, sms), _THREADS, _THREADS * min(int(t), _KPP_GROUP) * 8
+
+
+def kpp_sample_launch(n):
+    """(rows per thread, segments) of ``kpp_segment_totals`` and ``kpp_search``: a
+    segment is a block's rows, at least 8 per thread, and there are at most
+    ``_KPP_MAX_SEGMENTS`` of them (a target's segment is found by walking their totals)."""
+    n = max(1, int(n))
+    per_thread = max(8, -(-n // (_KPP_SAMPLE_THREADS * _KPP_MAX_SEGMENTS)))
+    return per_thread, -(-n // (_KPP_SAMPLE_THREADS * per_thread))
 
 
 def fused_launch(n, k, d, itemsize, shared_per_block, sms):
@@ -702,7 +713,7 @@ class CuPyBackend(Backend):
         (t = 1): ``closest`` becomes the minimum too."""
         cp = self.xp
         t, d = int(cand.shape[0]), data.n_features
-        pots = cp.zeros(t, dtype=cp.float64)
+        pots = None
         kern = function("kmeans.cu", "kpp_potentials", data.dtype)
         for s, e, Xp in self._pieces(data):
             n = e - s
@@ -712,7 +723,11 @@ class CuPyBackend(Backend):
                  (Xp, data.shift, cand, np.int32(t), weights_arg(data.weights[s:e]), np.int64(n), np.int32(d),
                   closest[s:e],
                   np.int32(1 if store else 0), partial), shared_mem=shared)
-            self._add_partials(partial, pots)  # blocks, then pieces, in order: the same potentials every run
+            # blocks, then pieces, in order: the same potentials every run
+            if pots is None:
+                pots = self._reduce(partial)
+            else:
+                self._add_partials(partial, pots)
         return pots
 
     @_oom_guard
@@ -726,25 +741,22 @@ class CuPyBackend(Backend):
     def kpp_sample(self, data, closest, targets):
         cp = self.xp
         with self._dev:
-            # Inverse CDF in two levels, so no float64 array of n is ever made: the total
-            # of each block of rows, then the running sum inside the blocks hit.
+            # Inverse CDF in two levels on the device (kpp_segment_totals, kpp_search): no
+            # float64 array of n is made, and only the drawn rows come back.
             n = data.n_samples
-            step = max(1, _PIECE_BYTES // 24)
-            starts = list(range(0, n, step))
-            block = cp.stack([closest[a:a + step].astype(cp.float64) @ data.weights[a:a + step].astype(cp.float64)
-                              for a in starts])
-            edges = np.concatenate([[0.0], np.cumsum(block.get())])
-            targets = np.asarray(targets, dtype=np.float64)
-            out = np.empty(targets.size, dtype=np.int64)
-            which = np.clip(np.searchsorted(edges, targets, side="right") - 1, 0, len(starts) - 1)
-            for b in np.unique(which):
-                a = starts[b]
-                z = min(a + step, n)
-                cdf = cp.cumsum(closest[a:z].astype(cp.float64) * data.weights[a:z], dtype=cp.float64)
-                hit = which == b
-                local = cp.searchsorted(cdf, cp.asarray(targets[hit] - edges[b]), side="right")
-                out[hit] = a + cp.asnumpy(local)
-            return np.minimum(out, n - 1)
+            per_thread, segments = kpp_sample_launch(n)
+            w = weights_arg(data.weights)
+            seg = cp.empty(segments, dtype=cp.float64)
+            function("kmeans.cu", "kpp_segment_totals", data.dtype)(
+                (segments,), (_KPP_SAMPLE_THREADS,), (closest, w, np.int64(n), np.int32(per_thread), seg),
+                shared_mem=_KPP_SAMPLE_THREADS * 8)
+            targets = cp.asarray(np.ascontiguousarray(targets, dtype=np.float64).reshape(-1))
+            out = cp.empty(targets.size, dtype=cp.int64)
+            function("kmeans.cu", "kpp_search", data.dtype)(
+                (int(targets.size),), (_KPP_SAMPLE_THREADS,),
+                (closest, w, np.int64(n), np.int32(per_thread), seg, np.int64(segments), targets, out),
+                shared_mem=_KPP_SAMPLE_THREADS * 16 + 16)
+            return out.get()
 
     @_oom_guard
     def kpp_potentials(self, data, candidates, closest, out):

@@ -29,6 +29,8 @@ KERNEL_SIGNATURES = {
                             "double*, double*, T*, double*",
         "sq_dist_assigned": "const T*, const T*, const T*, const int*, long long, int, T*",
         "row_norms": "const T*, long long, int, T*",
+        "kpp_segment_totals": "const T*, const T*, long long, int, double*",
+        "kpp_search": "const T*, const T*, long long, int, const double*, long long, const double*, long long*",
         "kpp_potentials": "const T*, const T*, const T*, int, const T*, long long, int, T*, int, double*",
         "lloyd_fused": "const T*, const T*, const T*, const T*, const T*, long long, int, int, int, int, int*, "
                        "unsigned long long*, double*, double*",
