@@ -282,6 +282,30 @@ def test_kpp_and_distances(gpu, cpu, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k, weighted", [(1, False), (2, True), (23, False), (23, True)])
+def test_kpp_on_the_device_is_the_host_loop(gpu, cpu, rng, dtype, k, weighted, monkeypatch):
+    # k-means++ with every step on the device (no copy to the host per centre) picks the
+    # rows the loop over the engine ops picks from the same draws, and those are the CPU
+    # engine's rows (blobs: no candidate potentials within rounding of each other).
+    from fastseg._init import kmeans_plusplus_core
+
+    n, d = _rows(gpu, 30011), 5
+    centres = rng.uniform(-10, 10, (8, d))
+    X = (centres[rng.integers(0, 8, n)] + rng.standard_normal((n, d))).astype(dtype)
+    w = rng.uniform(0.2, 2.0, n).astype(dtype) if weighted else np.ones(n, dtype)
+    data = gpu.prepare(X, w)
+    assert gpu.kpp_greedy_on_device(data)
+    on_device, rows = kmeans_plusplus_core(gpu, data, k, np.random.RandomState(7))
+    with monkeypatch.context() as m:
+        m.setattr(type(gpu), "kpp_greedy_on_device", lambda self, data: False)
+        loop, loop_rows = kmeans_plusplus_core(gpu, data, k, np.random.RandomState(7))
+    np.testing.assert_array_equal(rows, loop_rows)
+    np.testing.assert_array_equal(gpu.to_numpy(on_device), gpu.to_numpy(loop))
+    _, cpu_rows = kmeans_plusplus_core(cpu, cpu.prepare(X, w), k, np.random.RandomState(7))
+    np.testing.assert_array_equal(rows, cpu_rows)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dask_with_cupy_chunks_equals_in_memory_fit(gpu, rng, dtype):
     # issue #6: the same chunk functions with the GPU engine behind them
     dask = pytest.importorskip("dask")

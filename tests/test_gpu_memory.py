@@ -122,6 +122,20 @@ def test_array_operations_per_iteration_do_not_grow_with_the_runs(stand_in):
     assert few == many <= 6, (few, many)  # and two kernels for every run at once instead of one
 
 
+def test_kmeans_plusplus_makes_no_copy_to_the_host_per_centre(stand_in):
+    # issue #3: "no host round trip per step beyond a scalar": here not even that; the
+    # rows drawn come back once, at the end
+    from fastseg import kmeans_plusplus
+
+    X = stand_in.asarray(np.random.default_rng(0).standard_normal((3000, 8)).astype(np.float32))
+    copies = []
+    for k in (5, 25):
+        stand_in.to_host["copies"] = 0
+        kmeans_plusplus(X, k, random_state=0, device="gpu")
+        copies.append(stand_in.to_host["copies"])
+    assert copies[0] == copies[1], copies  # a few at the start (the data's moments) and the rows
+
+
 def test_data_larger_than_free_gpu_memory_is_streamed(stand_in):
     # issue #3: host data that does not fit stays on the host and comes over in batches,
     # chosen by prepare() from the free memory, and the fit is the resident one

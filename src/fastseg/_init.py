@@ -35,6 +35,11 @@ def kmeans_plusplus_core(backend, data, n_clusters, random_state, n_local_trials
     n, d = data.n_samples, data.n_features
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
+    if backend.kpp_greedy_on_device(data):
+        # the loop below, run by the backend: the same draws, in the same order
+        first_u = random_state.uniform()
+        trial_u = random_state.uniform(size=(n_clusters - 1, n_local_trials))
+        return backend.kpp_greedy(data, n_clusters, first_u, trial_u)
     centers = xp.empty((n_clusters, d), dtype=data.dtype)
     indices = np.empty(n_clusters, dtype=np.int64)
 

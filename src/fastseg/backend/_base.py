@@ -274,6 +274,23 @@ class Backend:
         """
         raise NotImplementedError
 
+    def kpp_greedy_on_device(self, data: Dataset) -> bool:
+        """Whether :meth:`kpp_greedy` runs the whole seeding for ``data`` (default: no)."""
+        return False
+
+    def kpp_greedy(self, data: Dataset, n_clusters: int, first_u: float, trial_u):
+        """Greedy k-means++ in one call, where :meth:`kpp_greedy_on_device` says so: the
+        same centres and rows as :func:`fastseg._init.kmeans_plusplus_core`'s loop over
+        the ops below, given its uniform draws (``first_u``; ``trial_u`` of shape
+        (n_clusters - 1, n_local_trials)), with no round trip to the host per centre.
+
+        Returns
+        -------
+        centers : array of shape (n_clusters, n_features), shifted coordinates
+        indices : ndarray of shape (n_clusters,), int64
+        """
+        raise NotImplementedError
+
     def kpp_sample(self, data: Dataset, closest, targets):
         """k-means++: indices ``i`` where the running sum of ``w · closest`` passes
         each value of ``targets`` (inverse-CDF sampling), clipped to ``n - 1``."""

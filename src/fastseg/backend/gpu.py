@@ -737,26 +737,60 @@ class CuPyBackend(Backend):
             c = cp.ascontiguousarray(cp.asarray(center, dtype=data.dtype).reshape(1, -1))
             return float(self._kpp(data, c, closest, store=True)[0].get())
 
+    def _sample(self, data, closest, targets):
+        """Rows drawn for ``targets`` (device float64): inverse CDF in two levels on the
+        device (kpp_segment_totals, kpp_search), no float64 array of n; device int64."""
+        cp = self.xp
+        n = data.n_samples
+        per_thread, segments = kpp_sample_launch(n)
+        w = weights_arg(data.weights)
+        seg = cp.empty(segments, dtype=cp.float64)
+        function("kmeans.cu", "kpp_segment_totals", data.dtype)(
+            (segments,), (_KPP_SAMPLE_THREADS,), (closest, w, np.int64(n), np.int32(per_thread), seg),
+            shared_mem=_KPP_SAMPLE_THREADS * 8)
+        out = cp.empty(targets.size, dtype=cp.int64)
+        function("kmeans.cu", "kpp_search", data.dtype)(
+            (int(targets.size),), (_KPP_SAMPLE_THREADS,),
+            (closest, w, np.int64(n), np.int32(per_thread), seg, np.int64(segments), targets, out),
+            shared_mem=_KPP_SAMPLE_THREADS * 16 + 16)
+        return out
+
     @_oom_guard
     def kpp_sample(self, data, closest, targets):
         cp = self.xp
         with self._dev:
-            # Inverse CDF in two levels on the device (kpp_segment_totals, kpp_search): no
-            # float64 array of n is made, and only the drawn rows come back.
-            n = data.n_samples
-            per_thread, segments = kpp_sample_launch(n)
-            w = weights_arg(data.weights)
-            seg = cp.empty(segments, dtype=cp.float64)
-            function("kmeans.cu", "kpp_segment_totals", data.dtype)(
-                (segments,), (_KPP_SAMPLE_THREADS,), (closest, w, np.int64(n), np.int32(per_thread), seg),
-                shared_mem=_KPP_SAMPLE_THREADS * 8)
             targets = cp.asarray(np.ascontiguousarray(targets, dtype=np.float64).reshape(-1))
-            out = cp.empty(targets.size, dtype=cp.int64)
-            function("kmeans.cu", "kpp_search", data.dtype)(
-                (int(targets.size),), (_KPP_SAMPLE_THREADS,),
-                (closest, w, np.int64(n), np.int32(per_thread), seg, np.int64(segments), targets, out),
-                shared_mem=_KPP_SAMPLE_THREADS * 16 + 16)
-            return out.get()
+            return self._sample(data, closest, targets).get()
+
+    def kpp_greedy_on_device(self, data):
+        return data.batches is None  # streamed X: candidate rows are gathered on the host
+
+    @_oom_guard
+    def kpp_greedy(self, data, n_clusters, first_u, trial_u):
+        """:meth:`Backend.kpp_greedy`: every step of the loop stays on the device (targets
+        scaled by the potential there, the best candidate taken by ``argmin``), so the
+        host only queues work and the GPU never waits for it between centres. Each value
+        is formed as the host loop forms it, so the centres and rows are its own."""
+        cp = self.xp
+        with self._dev:
+            n, d, k = data.n_samples, data.n_features, int(n_clusters)
+            centers = cp.empty((k, d), dtype=data.dtype)
+            rows = cp.empty(k, dtype=cp.int64)
+            closest = cp.ones(n, dtype=data.dtype)
+            total = cp.sum(data.weights, dtype=cp.float64)
+            rows[:1] = self._sample(data, closest, (total * np.float64(first_u)).reshape(1))
+            centers[:1] = data.X[rows[:1]] - data.shift
+            closest.fill(np.inf)
+            potential = self._kpp(data, centers[:1], closest, store=True)
+            trial_u = cp.asarray(np.ascontiguousarray(trial_u, dtype=np.float64))
+            for c in range(1, k):
+                cand_rows = self._sample(data, closest, trial_u[c - 1] * potential)
+                cand = data.X[cand_rows] - data.shift
+                best = cp.argmin(self._kpp(data, cand, closest, store=False))  # the first of equal ones
+                rows[c] = cand_rows[best]
+                centers[c] = cand[best]
+                potential = self._kpp(data, centers[c:c + 1], closest, store=True)
+            return centers, rows.get()
 
     @_oom_guard
     def kpp_potentials(self, data, candidates, closest, out):
