@@ -33,8 +33,10 @@ Design, first version (correctness and determinism first, speed next):
   while the batch is unchanged (``_BatchPlan``);
 * k-means++: ``kpp_potentials`` (one thread per row, direct differences, per-block
   float64 totals summed in a fixed order) gives every candidate's potential in one pass
-  and updates the closest distances after the choice; the inverse-CDF sample runs on the
-  device; only scalars and the few candidate indices cross to the host;
+  and updates the closest distances after the choice; the inverse-CDF draw runs on the
+  device in two levels (``kpp_segment_totals``, ``kpp_search``), and so does the whole
+  greedy loop (``kpp_greedy``): nothing crosses to the host until the rows drawn, at
+  the end;
 * distances (``transform``): a cuBLAS product and CuPy element-wise ops.
 """
 
