@@ -18,7 +18,6 @@ import os
 import statistics
 import time
 from datetime import date
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -172,6 +171,7 @@ def main(argv=None):
 
     os.environ.setdefault("FASTSEG_EXPERIMENTAL_GPU", "1")
     from fastseg import kmeans_plusplus
+    from fastseg._lloyd import Run
     from fastseg.backend import get_backend
 
     ap = argparse.ArgumentParser()
@@ -207,9 +207,10 @@ def main(argv=None):
     rows = []
     for k in args.ks:
         C0 = X[cp.asarray(rng.choice(n, k, replace=False))]
-        run = SimpleNamespace(centers=C0 - data.shift, labels=cp.full(n, -1, cp.int32),
-                              sums=cp.zeros((k, d)), counts=cp.zeros(k))
-        fs = _events_ms(cp, lambda: gpu.lloyd_step_multi(data, [run]), args.iters)
+        # a whole Lloyd iteration as a fit runs it: labels and totals, the centre update,
+        # the host's one small copy; iterations follow one another from C0
+        run = Run(gpu, data, C0 - data.shift)
+        fs = _events_ms(cp, lambda: gpu.lloyd_iteration_multi(data, [run]), args.iters)
 
         def plain():
             D = X @ C0.T

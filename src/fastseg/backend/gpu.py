@@ -816,6 +816,14 @@ class CuPyBackend(Backend):
             return cp.asnumpy(pots)
 
 
+def _ref(obj):
+    """A weak reference to ``obj``, or a strong one where it takes none (SimpleNamespace)."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
+
+
 def _offsets(runs):
     """Where each run's centres start in the batch's concatenation (host int32, runs + 1)."""
     off = np.zeros(len(runs) + 1, dtype=np.int32)
@@ -886,8 +894,8 @@ class _BatchPlan:
 
     def __init__(self, cp, data, runs):
         self._cp = cp
-        self._data = weakref.ref(data)
-        self._runs = [weakref.ref(r) for r in runs]
+        self._data = _ref(data)
+        self._runs = [_ref(r) for r in runs]
         self._label_ptrs = np.array([r.labels.data.ptr for r in runs], dtype=np.uint64)
         self.off = _offsets(runs)
         self.K, self.d = int(self.off[-1]), data.n_features
