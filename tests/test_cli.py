@@ -52,6 +52,10 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
     assert {"segment", "name", "recency", "frequency", "monetary", "rfm_segment"} <= set(labels.columns)
     for png in ("elbow.png", "sizes.png", "scatter.png", "snake.png", "importance.png"):
         assert mpimg.imread(out / png).shape[0] > 100
+    # each figure is drawn once: the files are the report's images, byte for byte
+    embedded = {base64.b64decode(src.split(",", 1)[1]) for src in p.images}
+    saved = {f.read_bytes() for f in out.glob("*.png")}
+    assert saved == embedded and len(saved) == len(p.images)
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
 
 

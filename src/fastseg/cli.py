@@ -226,14 +226,10 @@ def cmd_sweep(args):
 
 
 def cmd_demo(args):
-    import io
-
-    import matplotlib.pyplot as plt
-
     from . import datasets
     from ._io import atomic_write_bytes
     from .features import rfm
-    from .report import figures, report
+    from .report import rendered_figures, report
     from .segment import Segmenter
 
     outdir = Path(args.out)
@@ -251,12 +247,10 @@ def cmd_demo(args):
     prog.close()
     outdir.mkdir(exist_ok=True)
     _write_csv(seg.labels.join(table), outdir / "labels.csv")
-    report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer")
-    for name, _, fig in figures(seg):
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        plt.close(fig)
-        atomic_write_bytes(outdir / f"{name}.png", buf.getvalue())
+    images = rendered_figures(seg)  # drawn once: embedded in the report and saved beside it
+    report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images)
+    for name, _, png in images:
+        atomic_write_bytes(outdir / f"{name}.png", png)
     if not args.quiet:
         print(seg.summary())
         print(f"\nwritten in {time.perf_counter() - t0:.1f} s to {outdir.resolve()}/:")

@@ -14,13 +14,19 @@ from ._io import atomic_write_text
 from ._version import __version__
 
 
-def _png(fig):
+def _png(fig, dpi):
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def rendered_figures(seg, dpi=100):
+    """:func:`figures` drawn once as PNG files' bytes: (name, caption, png) triples, for
+    the report and for files beside it (drawing is most of a report's time)."""
+    return [(name, caption, _png(fig, dpi)) for name, caption, fig in figures(seg)]
 
 
 def figures(seg):
@@ -68,8 +74,9 @@ text-align:right} thead th{background:#f3f3f3} tbody th{text-align:left;backgrou
 """
 
 
-def render(seg, title="Customer segmentation"):
-    """The report as an HTML string."""
+def render(seg, title="Customer segmentation", images=None):
+    """The report as an HTML string; ``images``: :func:`rendered_figures` of ``seg``
+    when already drawn (else they are drawn here)."""
     n = len(seg.labels)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body>"]
@@ -106,8 +113,9 @@ def render(seg, title="Customer segmentation"):
     parts.append(_table(seg.profiles, floatfmt="{:,.3g}"))
 
     parts.append("<h2>Pictures</h2>")
-    for _, caption, fig in figures(seg):
-        parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{_png(fig)}'>"
+    for _, caption, png in rendered_figures(seg) if images is None else images:
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -122,12 +130,13 @@ def _sentence(seg, s):
     return "; ".join(bits) + "."
 
 
-def report(segmentation, path, title="Customer segmentation"):
+def report(segmentation, path, title="Customer segmentation", images=None):
     """Write one self-contained HTML report (images embedded) of ``segmentation``.
 
     Sections: segments and their descriptions, data summary, cleaning summary (for RFM
     input), the evidence for k, profiles, pictures. Written atomically: a failure
-    leaves no partial file.
+    leaves no partial file. ``images``: :func:`rendered_figures` of ``segmentation``
+    when the caller has drawn them already (``fastseg demo`` also saves them as files).
 
     Returns
     -------
@@ -135,5 +144,5 @@ def report(segmentation, path, title="Customer segmentation"):
     """
     from pathlib import Path
 
-    atomic_write_text(path, render(segmentation, title=title))
+    atomic_write_text(path, render(segmentation, title=title, images=images))
     return Path(path)
