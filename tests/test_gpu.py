@@ -223,6 +223,15 @@ def test_sweep_runs_together_and_equals_separate_fits(gpu, rng, dtype, monkeypat
         assert res.inertia[k] == pytest.approx(cpu.inertia[k], rel=1e-4)  # and the CPU engine's answer
     assert res.best_k == cpu.best_k
     assert isinstance(res.labels[2], np.ndarray)
+    # X on the device: labels and centres stay there (CuPy in, CuPy out), the same values
+    dev = sweep(cp.asarray(X), k=range(2, 9), n_init=2, random_state=0, metrics=("inertia",), device="gpu")
+    for k in res.ks:
+        assert isinstance(dev.labels[k], cp.ndarray) and isinstance(dev.centers[k], cp.ndarray)
+        np.testing.assert_array_equal(cp.asnumpy(dev.labels[k]), res.labels[k])
+        np.testing.assert_array_equal(cp.asnumpy(dev.centers[k]), res.centers[k])
+    km = dev.kmeans(res.best_k)
+    assert isinstance(km.labels_, cp.ndarray) and isinstance(km.cluster_centers_, cp.ndarray)
+    np.testing.assert_array_equal(cp.asnumpy(km.predict(cp.asarray(X))), res.labels[res.best_k])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

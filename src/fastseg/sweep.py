@@ -22,7 +22,7 @@ from ._init import kmeans_plusplus_core, random_rows_core
 from ._lloyd import lloyd_multi, tolerance
 from ._validation import InvalidParameterError, check_int, check_options, check_real, check_sample_weight
 from .backend import get_backend
-from .kmeans import KMeans, _validate_X
+from .kmeans import KMeans, _follows_device, _validate_X
 from .metrics import DEFAULT_SILHOUETTE_SAMPLE, _score
 
 METRICS = ("inertia", "calinski_harabasz", "davies_bouldin", "silhouette")
@@ -93,8 +93,10 @@ class SweepResult:
     metrics : dict metric name → dict k → value
     silhouette_n : dict k → rows the silhouette used (all of them when exact)
     centers : dict k → (k, n_features) ndarray, in the units of X
-    init_centers : dict k → the seeds that k's best run started from
+    init_centers : dict k → the seeds that k's best run started from (NumPy)
     labels : dict k → (n_samples,) int32 ndarray
+        ``centers`` and ``labels`` follow the input, as :class:`KMeans`'s attributes do:
+        CuPy arrays where X was on the GPU and the GPU engine ran, else NumPy.
     knee : Knee
     best_k : int or None
     best_method : str
@@ -317,6 +319,9 @@ def sweep(
 
     shift = backend.to_numpy(data.shift)
     to_host = backend.to_numpy
+    # labels and centres follow the input, as KMeans's do: GPU arrays in, CuPy out (k
+    # label arrays of n rows are not worth a trip to the host nobody asked for)
+    on_device = _follows_device(X, backend)
     result_metrics = {m: {} for m in metrics if m != "inertia"}
     sil_n = {}
     for kk in ks:
@@ -333,12 +338,17 @@ def sweep(
         seconds={kk: best[kk][1].seconds for kk in ks},
         metrics=result_metrics,
         silhouette_n=sil_n,
-        centers={kk: (to_host(best[kk][1].centers) + shift).astype(X.dtype) for kk in ks},
+        centers={kk: _follow(backend, on_device, (to_host(best[kk][1].centers) + shift).astype(X.dtype))
+                 for kk in ks},
         init_centers={kk: (to_host(best[kk][0]) + shift).astype(X.dtype) for kk in ks},
-        labels={kk: to_host(best[kk][1].labels) for kk in ks},
+        labels={kk: best[kk][1].labels if on_device else to_host(best[kk][1].labels) for kk in ks},
         n_features=X.shape[1],
     )
     return _assemble(X_in, ks, parts, max_iter, tol, device, t_start)
+
+
+def _follow(backend, on_device, host):
+    return backend.asarray(host) if on_device else host
 
 
 def _assemble(X_in, ks, r, max_iter, tol, device, t_start):

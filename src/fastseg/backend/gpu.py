@@ -651,7 +651,7 @@ class CuPyBackend(Backend):
                         self._assign(data, Xp, C, cn, r.labels[s:e])
                     self._sq_dist(data, Xp, C, r.labels[s:e], d2[: e - s])
                     totals[j] += d2[: e - s].astype(cp.float64) @ w64
-            return [float(t.get()) for t in totals]
+            return [float(v) for v in cp.stack(totals).get()]  # one copy for every run
 
     @_oom_guard
     def accumulate(self, data, labels, k):
