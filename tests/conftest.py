@@ -17,6 +17,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU with CuPy"))
 
 
+@pytest.fixture(autouse=True)
+def small_cpu_blocks(request, monkeypatch):
+    """Test data is small, and in production a block has at least 4096 rows (below that
+    the work per block does not pay for its Python): tests keep 256-row blocks so their
+    data still spans many blocks and threads, unless marked ``production_blocks``."""
+    if request.node.get_closest_marker("production_blocks") is None:
+        from fastseg.backend import cpu
+
+        monkeypatch.setattr(cpu, "_MIN_BLOCK_ROWS", 256)
+
+
 @pytest.fixture
 def rng(request):
     """A fresh generator per test, seeded from the test's name: the same data every run
