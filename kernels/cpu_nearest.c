@@ -32,6 +32,12 @@
  *                     with no second pass over X; rows in order, so the result is fixed
  *   counts  (k)       IN/OUT  float64, w moved likewise (with sums)
  *   changed (1)       IN/OUT  with sums: the number of rows whose label changed, added
+ *   s1, s2  (d)       IN   or NULL. Given (exact totals of unit-weight rows, fastseg._exact):
+ *                     sums is (2, k, d) and counts (2, k), and a moving row adds its two
+ *                     grid levels hi = (x + s1) − s1, lo = ((x − hi) + s2) − s2 instead of
+ *                     x, and 1 to its level-0 count (w is not read). These are additions only, so
+ *                     no contraction into FMAs can change them: the levels are those
+ *                     fastseg._exact.split gives, and their sums are exact in any order.
  *
  * potentials: for t k-means++ candidates (C2, cn as above, kp ≥ t), each row's
  * min(closest, ‖x − c‖²) (the same formula: x_sq + ‖c‖² − 2 x·c, clamped at 0), and
@@ -53,7 +59,7 @@
 #define J_TAIL 2        /* the last kp mod 6 centres, so little is padded */
 #define RG 2            /* vectors of rows per step */
 
-int fastseg_cpu_abi(void) { return 5; }
+int fastseg_cpu_abi(void) { return 6; }
 int fastseg_cpu_dmax(void) { return FASTSEG_DMAX; }
 int fastseg_cpu_kpad(void) { return J_TAIL; }
 int fastseg_cpu_lanes_f32(void) { return 8; }
@@ -115,8 +121,28 @@ int fastseg_cpu_lanes_f64(void) { return 4; }
 #define DEFINE_NEAREST(NAME, P, T, LANES, ITYPE)                                                 \
     /* row i leaves centre `from` (none when −1) for centre `to`; returns 1 */                   \
     static inline int NAME##_move(const T *X, int64_t d, int64_t ldx, const T *w, double *sums,  \
-                                  double *counts, int64_t k, int64_t i, int32_t from, int32_t to) { \
+                                  double *counts, const double *s1, const double *s2, int64_t k, \
+                                  int64_t i, int32_t from, int32_t to) {                         \
         const T *xr = X + i * ldx;                                                               \
+        if (s1) { /* exact: the row's two grid levels, unit weight */                           \
+            const int64_t lv = k * d;                                                            \
+            double *st = sums + (int64_t)to * d;                                                 \
+            double *sf = (from >= 0 && from < k) ? sums + (int64_t)from * d : 0;                 \
+            for (int64_t f = 0; f < d; f++) {                                                    \
+                const double v = (double)xr[f];                                                  \
+                const double hi = (v + s1[f]) - s1[f];                                           \
+                const double lo = ((v - hi) + s2[f]) - s2[f];                                    \
+                st[f] += hi;                                                                     \
+                st[lv + f] += lo;                                                                \
+                if (sf) {                                                                        \
+                    sf[f] -= hi;                                                                 \
+                    sf[lv + f] -= lo;                                                            \
+                }                                                                                \
+            }                                                                                    \
+            counts[to] += 1.0;                                                                   \
+            if (sf) counts[from] -= 1.0;                                                         \
+            return 1;                                                                            \
+        }                                                                                        \
         const double wr = (double)w[i];                                                          \
         double *st = sums + (int64_t)to * d;                                                     \
         for (int64_t f = 0; f < d; f++) st[f] += wr * (double)xr[f];                             \
@@ -146,7 +172,7 @@ int fastseg_cpu_lanes_f64(void) { return 4; }
                                                                                                  \
     int NAME(const T *X, int64_t n, int64_t d, int64_t ldx, const T *C2, const T *cn, int64_t kp, \
              int64_t k, int32_t *labels, T *mins, const T *w, double *sums, double *counts,      \
-             int64_t *changed) {                                                                 \
+             int64_t *changed, const double *s1, const double *s2) {                             \
         if (P##_bad(d, kp, ldx) || k < 1 || k > kp) return -1;                                   \
         int64_t moved = 0;                                                                       \
         P##_v xt[FASTSEG_DMAX][RG];                                                              \
@@ -170,8 +196,8 @@ int fastseg_cpu_lanes_f64(void) { return 4; }
                         const P##_lu old = *(const P##_lu *)lp;                                  \
                         for (int l = 0; l < LANES; l++)                                          \
                             if (lab[l] != old[l])                                                \
-                                moved += NAME##_move(X, d, ldx, w, sums, counts, k, i0 + g * LANES + l, \
-                                                     old[l], lab[l]);                            \
+                                moved += NAME##_move(X, d, ldx, w, sums, counts, s1, s2, k,     \
+                                                     i0 + g * LANES + l, old[l], lab[l]);        \
                     }                                                                            \
                     *(P##_lu *)lp = lab;                                                         \
                     if (mins) *(P##_vu *)(mins + i0 + g * LANES) = best[g];                      \
@@ -181,7 +207,8 @@ int fastseg_cpu_lanes_f64(void) { return 4; }
             for (int r = 0; r < rows; r++) {                                                     \
                 const int32_t lab = (int32_t)bidx[r / LANES][r % LANES];                         \
                 if (sums && labels[i0 + r] != lab)                                               \
-                    moved += NAME##_move(X, d, ldx, w, sums, counts, k, i0 + r, labels[i0 + r], lab); \
+                    moved += NAME##_move(X, d, ldx, w, sums, counts, s1, s2, k, i0 + r, labels[i0 + r], \
+                                         lab);                                                   \
                 labels[i0 + r] = lab;                                                            \
                 if (mins) mins[i0 + r] = best[r / LANES][r % LANES];                             \
             }                                                                                    \

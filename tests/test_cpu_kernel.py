@@ -305,3 +305,57 @@ def test_kernel_moves_rows_that_change_label(rng, dtype):
     before = sums.copy()
     assert KERNEL.nearest(X, KERNEL.pack(C_new), labels, None, w, sums, counts) == 0
     np.testing.assert_array_equal(sums, before)
+
+
+@needs_kernel
+@pytest.mark.parametrize("n,k,d", [(1, 1, 1), (17, 3, 5), (4099, 64, 16), (1031, 13, 33)])
+def test_kernel_moves_rows_between_exact_levels(rng, n, k, d):
+    # Unit-weight float64 rows: the kernel adds each moving row's two grid levels, as
+    # fastseg._exact.split makes them, to its new centre and takes them from its old one.
+    # Level sums are exact, so they equal, bit for bit, the NumPy route's in any order.
+    from fastseg._exact import make_grid, split
+
+    X = rng.standard_normal((n, d)) * rng.uniform(0.1, 100, d) + rng.uniform(-50, 50, d)
+    X[rng.random((n, d)) < 0.2] *= 1e-13  # values whose low bits lie below the second level: dropped
+    grid = make_grid(X.max(axis=0), X.min(axis=0), np.zeros(d), 1.0, n, unit=True)
+    C = X[rng.integers(0, n, k)] + rng.standard_normal((k, d))
+    old = rng.integers(-1, k, n).astype(np.int32)  # some rows had no centre yet
+    labels = old.copy()
+    sums, counts = np.zeros((2, k, d)), np.zeros((2, k))
+    moved = KERNEL.nearest(X, KERNEL.pack(C), labels, None, np.ones(n), sums, counts, grid=grid)
+    plain = np.empty(n, np.int32)
+    KERNEL.nearest(X, KERNEL.pack(C), plain)
+    np.testing.assert_array_equal(labels, plain)
+    m = labels != old
+    assert moved == m.sum()
+    q = split(X[m], grid.s1, grid.s2, (np.empty((m.sum(), d)), np.empty((m.sum(), d))))
+    had = old[m] >= 0
+    ref_s, ref_c = np.zeros((2, k, d)), np.zeros((2, k))
+    for lev in range(2):
+        np.add.at(ref_s[lev], labels[m], q[lev])
+        np.subtract.at(ref_s[lev], old[m][had], q[lev][had])
+    np.add.at(ref_c[0], labels[m], 1.0)
+    np.subtract.at(ref_c[0], old[m][had], 1.0)
+    np.testing.assert_array_equal(sums, ref_s)
+    np.testing.assert_array_equal(counts, ref_c)
+    if d <= KERNEL.dmax:
+        with pytest.raises(ValueError, match="unit weights"):
+            KERNEL.nearest(X, KERNEL.pack(C), labels, None, np.ones(n), sums, counts,
+                           grid=grid._replace(unit=False))
+
+
+@needs_kernel
+@pytest.mark.parametrize("weighted", [False, True])
+def test_float64_fit_is_the_same_with_or_without_the_kernel(rng, weighted):
+    # Exact totals: the kernel's route (unit weights) and NumPy's give the same bits.
+    from fastseg import KMeans
+
+    centres = rng.uniform(-20, 20, (7, 5))
+    X = centres[rng.integers(0, 7, 20011)] + rng.standard_normal((20011, 5)) + 300.0
+    w = rng.uniform(0.5, 2.0, len(X)) if weighted else None
+    init = X[:7] + 1.0
+    a = KMeans(7, init=init, tol=0, device=NumPyBackend(2, compiled=True)).fit(X, sample_weight=w)
+    b = KMeans(7, init=init, tol=0, device=NumPyBackend(2, compiled=False)).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert a.inertia_ == b.inertia_ and a.n_iter_ == b.n_iter_

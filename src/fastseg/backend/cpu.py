@@ -340,12 +340,16 @@ class NumPyBackend(Backend):
             out = []
             for r, p in zip(runs, prep):  # each run in turn, while the block is in cache
                 lab, k = r.labels[s:e], r.centers.shape[0]
-                if p.packed is not None and data.grid is None:
+                grid = data.grid
+                if p.packed is not None and (grid is None or grid.unit):
                     # the kernel moves rows that change label between the totals in the
-                    # same pass (float64); the grid's exact totals take the NumPy route
-                    sums, counts = np.zeros((k, data.n_features)), np.zeros(k)
-                    ch = self._get_kernel().nearest(xc, p.packed, lab, mins, w, sums, counts)
-                    delta = (sums[None], counts[None], ch) if ch else (None, None, 0)
+                    # same pass (float64; with unit weights also the grid's exact levels);
+                    # weighted exact totals take the NumPy route
+                    lead = (1,) if grid is None else (2,)
+                    sums, counts = np.zeros(lead + (k, data.n_features)), np.zeros(lead + (k,))
+                    ch = self._get_kernel().nearest(xc, p.packed, lab, mins, w, sums[0] if grid is None else sums,
+                                                    counts[0] if grid is None else counts, grid=grid)
+                    delta = (sums, counts, ch) if ch else (None, None, 0)
                 else:
                     old = self._buffer("old", (m,), np.int32)
                     old[...] = lab

@@ -32,7 +32,7 @@ import numpy as np
 from .kernels import kernel_dir
 
 SOURCE = "cpu_nearest.c"
-ABI = 5  # fastseg_cpu_abi() of the source this module speaks to
+ABI = 6  # fastseg_cpu_abi() of the source this module speaks to
 # Order matters: the first set that compiles wins (-march=native is not on every compiler).
 _FLAG_SETS = (
     ["-O3", "-march=native", "-ffp-contract=fast"],
@@ -67,7 +67,7 @@ class Kernel:
         self._fn = {}
         for dtype, name in ((np.float32, "nearest_f32"), (np.float64, "nearest_f64")):
             fn = getattr(lib, name)
-            fn.argtypes = [ptr, i64, i64, i64, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr]
+            fn.argtypes = [ptr, i64, i64, i64, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr]
             fn.restype = ctypes.c_int
             self._fn[np.dtype(dtype)] = fn
         self._pot, self._lanes = {}, {}
@@ -120,13 +120,16 @@ class Kernel:
             raise ValueError(f"the CPU kernel does not take d={d}, t={t} candidates (at most d={self.dmax})")
         return lanes.sum(axis=1)
 
-    def nearest(self, X, packed, labels, mins=None, weights=None, sums=None, counts=None):
+    def nearest(self, X, packed, labels, mins=None, weights=None, sums=None, counts=None, grid=None):
         """Labels and ``min_c(‖c‖² − 2 x·c)`` of the rows of X (rows contiguous).
 
         With ``sums`` (k, d) and ``counts`` (k,), both float64 and C-contiguous, ``labels``
         also holds the previous labels (−1: none) on the way in: each row whose label
         changes moves its ``weights``-weighted values from the old centre's totals to the
-        new one's, in the same pass, and the number of such rows is returned.
+        new one's, in the same pass, and the number of such rows is returned. With a
+        ``grid`` of unit weights (:class:`fastseg._exact.Grid`), the totals are its two
+        exact levels, ``sums`` (2, k, d) and ``counts`` (2, k), as
+        :func:`fastseg._exact.split` makes them (``weights`` is not read).
         """
         C2, cn, k = packed
         n, d = X.shape
@@ -134,15 +137,25 @@ class Kernel:
             raise ValueError("labels must be a C-contiguous int32 array with one entry per row")
         acc = sums is not None
         changed = ctypes.c_int64(0)
+        lead = () if grid is None else (2,)
         if acc and not (sums.dtype == counts.dtype == np.float64 and sums.flags.c_contiguous
-                        and sums.shape == (k, d) and counts.shape == (k,)
+                        and counts.flags.c_contiguous and sums.shape == lead + (k, d) and counts.shape == lead + (k,)
                         and weights.dtype == X.dtype and weights.flags.c_contiguous and weights.shape == (n,)):
-            raise ValueError("sums (k, d) and counts (k,) must be C-contiguous float64, weights (n,) of X's dtype")
+            raise ValueError("sums (k, d) and counts (k,) (with a grid: (2, k, d) and (2, k)) must be C-contiguous "
+                             "float64, weights (n,) of X's dtype")
+        if grid is not None and not (acc and grid.unit):
+            raise ValueError("a grid takes sums and counts, and unit weights only")
+        s1 = s2 = None
+        if grid is not None:
+            s1, s2 = (np.ascontiguousarray(a, dtype=np.float64) for a in (grid.s1, grid.s2))
+            if s1.shape != (d,) or s2.shape != (d,):
+                raise ValueError(f"the grid's splitters must have {d} values")
         ldx = self._row_stride(X)
         rc = self._fn[X.dtype](X.ctypes.data, n, d, ldx, C2.ctypes.data, cn.ctypes.data, C2.shape[0], k,
                                labels.ctypes.data, None if mins is None else mins.ctypes.data,
                                weights.ctypes.data if acc else None, sums.ctypes.data if acc else None,
-                               counts.ctypes.data if acc else None, ctypes.addressof(changed) if acc else None)
+                               counts.ctypes.data if acc else None, ctypes.addressof(changed) if acc else None,
+                               None if s1 is None else s1.ctypes.data, None if s2 is None else s2.ctypes.data)
         if rc != 0:
             raise ValueError(f"the CPU kernel does not take d={d}, k={C2.shape[0]} (at most d={self.dmax})")
         return changed.value if acc else None
