@@ -387,10 +387,15 @@ __global__ void sq_dist_assigned(const T* __restrict__ X, const T* __restrict__ 
 // Launch with segments blocks and shared memory blockDim.x * 8 bytes.
 
 template <typename T>
+__device__ __forceinline__ double kpp_mass(const T* __restrict__ closest, const T* __restrict__ w, long long i) {
+    return double(closest[i]) * (w ? double(w[i]) : 1.0);
+}
+
+template <typename T>
 __device__ __forceinline__ double kpp_rows_sum(const T* __restrict__ closest, const T* __restrict__ w,
                                                long long lo, long long hi) {
     double s = 0.0;
-    for (long long i = lo; i < hi; ++i) s += double(closest[i]) * (w ? double(w[i]) : 1.0);
+    for (long long i = lo; i < hi; ++i) s += kpp_mass(closest, w, i);
     return s;
 }
 
@@ -459,7 +464,7 @@ __global__ void kpp_search(const T* __restrict__ closest, const T* __restrict__ 
     double run = part[threadIdx.x];
     long long hit = -1;
     for (long long i = lo; i < hi; ++i) {
-        run += double(closest[i]) * (w ? double(w[i]) : 1.0);
+        run += kpp_mass(closest, w, i);
         if (run > left) {
             hit = i;
             break;

@@ -338,17 +338,16 @@ class NumPyBackend(Backend):
             w = data.weights[s:e]
             mins = self._buffer("mins", (m,), data.dtype) if with_inertia else None
             out = []
+            grid = data.grid
             for r, p in zip(runs, prep):  # each run in turn, while the block is in cache
                 lab, k = r.labels[s:e], r.centers.shape[0]
-                grid = data.grid
                 if p.packed is not None and (grid is None or grid.unit):
                     # the kernel moves rows that change label between the totals in the
                     # same pass (float64; with unit weights also the grid's exact levels);
                     # weighted exact totals take the NumPy route
-                    lead = (1,) if grid is None else (2,)
-                    sums, counts = np.zeros(lead + (k, data.n_features)), np.zeros(lead + (k,))
-                    ch = self._get_kernel().nearest(xc, p.packed, lab, mins, w, sums[0] if grid is None else sums,
-                                                    counts[0] if grid is None else counts, grid=grid)
+                    sums, counts = np.zeros((data.levels, k, data.n_features)), np.zeros((data.levels, k))
+                    totals = (sums, counts) if grid is not None else (sums[0], counts[0])
+                    ch = self._get_kernel().nearest(xc, p.packed, lab, mins, w, *totals, grid=grid)
                     delta = (sums, counts, ch) if ch else (None, None, 0)
                 else:
                     old = self._buffer("old", (m,), np.int32)
