@@ -162,3 +162,19 @@ def test_bench_says_when_the_compiled_kernel_is_off(capsys, monkeypatch):
     monkeypatch.setattr(backend, "_CPU", backend.NumPyBackend(1, compiled=False))
     assert main(["bench", "--n", "5000", "--k", "3", "--device", "cpu"]) == 0
     assert "compiled kernel off (compiled=False)" in capsys.readouterr().out
+
+
+def test_segment_keys_labels_by_the_id_column_it_finds(tmp_path, capsys):
+    mall = tmp_path / "mall.csv"
+    df = mall_customers(200, seed=0)
+    df.to_csv(mall, index=False)
+    labels, report = tmp_path / "labels.csv", tmp_path / "r.html"
+    rc = main(["segment", str(mall), "--k", "4", "--out", str(labels), "--report", str(report)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "Labels keyed by CustomerID" in out and "left out: CustomerID (an identifier), Gender (not numeric)" in out
+    got = pd.read_csv(labels)
+    assert list(got.columns[:3]) == ["CustomerID", "segment", "name"]
+    assert list(got["CustomerID"]) == list(df["CustomerID"])
+    assert "CustomerID" not in got.columns[3:]  # not a feature
+    assert "Customers are keyed by CustomerID." in report.read_text()

@@ -92,3 +92,89 @@ def test_bad_tables(make, kwargs, match):
     df = mall_customers(200, seed=0)
     with pytest.raises(ValueError, match=match):
         Segmenter(**kwargs).fit(make(df))
+
+
+@pytest.mark.parametrize("name", ["id", "ID", "customer_id", "Customer ID", "CustomerID", "userId", "customerid",
+                                  "cust-id"])
+def test_identifier_columns_are_left_out_and_key_the_labels(name):
+    df = mall_customers(200, seed=0).rename(columns={"CustomerID": name})
+    seg = Segmenter(random_state=0).fit(df)
+    assert name not in seg.features and "Gender" not in seg.features
+    assert seg.features == ["Age", "Annual Income (k$)", "Spending Score (1-100)"]
+    assert seg.id_column == name
+    assert seg.left_out == {name: "an identifier", "Gender": "not numeric"}
+    assert seg.labels.index.name == name
+    np.testing.assert_array_equal(seg.labels.index, df[name])
+    # the same as keying the table by hand
+    by_hand = Segmenter(random_state=0).fit(df.set_index(name))
+    assert by_hand.id_column is None and by_hand.left_out == {"Gender": "not numeric"}
+    np.testing.assert_array_equal(by_hand.labels["segment"], seg.labels["segment"])
+    # predict keys a new table the same way
+    got = seg.predict(df.iloc[:7])
+    assert got.index.name == name and list(got.index) == list(df[name][:7])
+    np.testing.assert_array_equal(got["segment"], seg.labels["segment"][:7])
+    text = seg.summary()
+    assert f"Labels keyed by {name}" in text and f"left out: {name} (an identifier), Gender (not numeric)" in text
+
+
+@pytest.mark.parametrize("name", ["paid", "valid", "Grid", "visits"])
+def test_columns_not_named_like_ids_stay_features(name):
+    df = mall_customers(200, seed=0).drop(columns=["CustomerID"])
+    df[name] = np.arange(200) * 3 + 1  # distinct whole numbers, but not named like an id
+    seg = Segmenter(k=3, random_state=0).fit(df)
+    assert name in seg.features and seg.id_column is None
+    assert seg.labels.index.equals(df.index)
+
+
+def test_an_id_column_with_repeats_is_a_feature_and_no_key():
+    df = mall_customers(200, seed=0)
+    df["store_id"] = np.arange(200) % 7  # a code shared by many customers, not their identity
+    seg = Segmenter(k=3, random_state=0).fit(df)
+    assert "store_id" in seg.features and seg.id_column == "CustomerID"
+
+
+def test_row_number_column_of_a_saved_index_is_left_out(tmp_path):
+    import pandas as pd
+
+    df = mall_customers(200, seed=0).drop(columns=["CustomerID"])
+    df.to_csv(tmp_path / "m.csv")  # the index comes back as "Unnamed: 0"
+    back = pd.read_csv(tmp_path / "m.csv")
+    seg = Segmenter(k=4, random_state=0).fit(back)
+    assert seg.left_out == {"Unnamed: 0": "a row number", "Gender": "not numeric"}
+    assert seg.id_column is None  # row numbers are not customers' ids: the labels keep the row index
+    assert "Unnamed: 0" not in seg.features
+
+
+def test_key_only_from_a_plain_index_and_a_single_id():
+    df = mall_customers(200, seed=0)
+    two = df.assign(account_id=df["CustomerID"] + 1000)
+    seg = Segmenter(k=3, random_state=0).fit(two)
+    assert seg.id_column is None  # which one is the customer? neither is guessed
+    assert {"CustomerID", "account_id"} <= set(seg.left_out) and seg.labels.index.equals(two.index)
+    shuffled = df.sample(frac=1.0, random_state=0)  # an index of its own: kept
+    seg = Segmenter(k=3, random_state=0).fit(shuffled)
+    assert seg.id_column is None and seg.labels.index.equals(shuffled.index)
+    # explicit features: keyed all the same, nothing reported as left out
+    seg = Segmenter(features=MALL_FEATURES, k=3, random_state=0).fit(df)
+    assert seg.id_column == "CustomerID" and seg.left_out == {}
+    # an id chosen as a feature is the caller's call: not a key
+    seg = Segmenter(features=MALL_FEATURES + ["CustomerID"], k=3, random_state=0).fit(df)
+    assert seg.id_column is None and "CustomerID" in seg.features
+
+
+def test_no_feature_left_says_what_was_left_out():
+    df = mall_customers(50, seed=0)[["CustomerID", "Gender"]]
+    with pytest.raises(ValueError, match=r"no numeric column to segment on \(left out: Gender \(not numeric\)\)"):
+        Segmenter().fit(df)
+
+
+def test_names_read_naturally_and_repr_is_short():
+    import pandas as pd
+
+    from fastseg.segment import _names
+
+    centers = pd.DataFrame([[-2.0, 0.0], [0.7, 0.0], [0.0, -1.5], [0.1, 0.2]], columns=["Age", "Recency"])
+    assert _names(centers) == {0: "much younger", 1: "older", 2: "very recent", 3: "typical"}
+    seg = Segmenter(features=MALL_FEATURES, k=5, random_state=0).fit(mall_customers(200, seed=0))
+    assert repr(seg) == ("Segmentation(200 customers, 5 segments, "
+                         "features=['Annual Income (k$)', 'Spending Score (1-100)'])")

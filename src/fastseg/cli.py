@@ -138,8 +138,6 @@ def _features(text):
 
 def _prepare_customers(args):
     """The customer table to segment: RFM from transactions, or the table as it is."""
-    import pandas as pd
-
     from .features import rfm
 
     df = _read_table(args.input)
@@ -159,8 +157,6 @@ def _prepare_customers(args):
         if df[args.id].duplicated().any():
             raise CLIError(f"--id column {args.id!r} has repeated values; one row per customer is expected.")
         df = df.set_index(args.id)
-    elif not isinstance(df.index, pd.RangeIndex):
-        pass
     return df
 
 
@@ -293,7 +289,8 @@ def cmd_bench(args):
 def _add_table_options(p):
     p.add_argument("input", help="CSV or Parquet file: one row per customer (or per transaction with --rfm)")
     p.add_argument("--features", help="comma-separated feature columns (default: all numeric, or R/F/M)")
-    p.add_argument("--id", help="customer id column (default: the row number)")
+    p.add_argument("--id", help="customer id column (default: the one column named like an id, e.g. "
+                   "CustomerID, with a distinct whole number per row; else the row number)")
     g = p.add_argument_group("RFM from a transaction log")
     g.add_argument("--rfm", action="store_true", help="compute Recency/Frequency/Monetary per customer first")
     g.add_argument("--customer", help="customer id column")

@@ -93,7 +93,7 @@ def render(seg, title="Customer segmentation", images=None):
     summ.index.name = "feature"
     parts.append(f"<p>{n:,} customers, features: {', '.join(map(html.escape, seg.features))}. "
                  f"Transform: {html.escape(str(seg.params.get('transform')))}; "
-                 f"scaling: {html.escape(str(seg.params.get('scale')))}.</p>" + _table(summ))
+                 f"scaling: {html.escape(str(seg.params.get('scale')))}.{_columns_note(seg)}</p>" + _table(summ))
     if seg.cleaning:
         c = pd.DataFrame({"rows": pd.Series(seg.cleaning)})
         c.index.name = "cleaning"
@@ -119,6 +119,17 @@ def render(seg, title="Customer segmentation", images=None):
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _columns_note(seg):
+    """Which column keys the labels and which columns the default choice of features left out."""
+    note = ""
+    if getattr(seg, "id_column", None) is not None:  # absent from segmentations saved before it existed
+        note += f" Customers are keyed by {html.escape(str(seg.id_column))}."
+    if getattr(seg, "left_out", None):
+        note += " Left out of the features: " + html.escape(
+            ", ".join(f"{c} ({why})" for c, why in seg.left_out.items())) + "."
+    return note
 
 
 def _sentence(seg, s):

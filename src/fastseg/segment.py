@@ -8,6 +8,7 @@ the engine is reached through :func:`fastseg.sweep` and :class:`fastseg.KMeans`.
 from __future__ import annotations
 
 import pickle
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,22 +20,60 @@ from .sweep import SweepResult, sweep
 
 __all__ = ["Segmenter", "Segmentation"]
 
-# Words for the usual customer features; other features read "high X" / "low X".
+# Words for the usual customer features, (high, low, far above, far below); other
+# features read "high X" / "low X" / "very high X" / "very low X".
 _VOCAB = {
-    "recency": ("lapsed", "recent"),
-    "frequency": ("frequent", "infrequent"),
-    "monetary": ("high spend", "low spend"),
-    "spending score (1-100)": ("high spending score", "low spending score"),
-    "annual income (k$)": ("high income", "low income"),
-    "age": ("older", "younger"),
+    "recency": ("lapsed", "recent", "long lapsed", "very recent"),
+    "frequency": ("frequent", "infrequent", "very frequent", "very infrequent"),
+    "monetary": ("high spend", "low spend", "very high spend", "very low spend"),
+    "spending score (1-100)": ("high spending score", "low spending score", "very high spending score",
+                               "very low spending score"),
+    "annual income (k$)": ("high income", "low income", "very high income", "very low income"),
+    "age": ("older", "younger", "much older", "much younger"),
 }
 _RFM_FEATURES = ["recency", "frequency", "monetary"]
+
+# Column names of identifiers: "id", "customer_id", "Customer ID", "CustomerID", "userId",
+# "customerid"; and "Unnamed: 0", the row number a DataFrame saved with its index reads back as.
+_ID_NAME = re.compile(r"(?i:(?:^|.*[\s_.\-])id)$|.*[a-z0-9]I[dD]$"
+                      r"|(?i:(?:customer|client|user|member|account|cust)id)$")
+_ROW_NUMBER_NAME = re.compile(r"(?i:unnamed: ?\d+)$")
 
 
 def _describe(feature, high, strong=False):
     words = _VOCAB.get(str(feature).lower())
-    text = (words[0] if high else words[1]) if words else f"{'high' if high else 'low'} {feature}"
-    return f"very {text}" if strong else text
+    if words is None:
+        text = f"{'high' if high else 'low'} {feature}"
+        return f"very {text}" if strong else text
+    return words[(0 if high else 1) + (2 if strong else 0)]
+
+
+def _is_unique_integers(col):
+    """Every value a distinct whole number (what an identifier column holds)."""
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col) or col.isna().any():
+        return False
+    v = col.to_numpy()
+    if v.dtype.kind == "f" and not np.array_equal(v, np.round(v)):
+        return False
+    return col.is_unique
+
+
+def _identifiers(df):
+    """``{column: kind}`` of numeric columns that identify rows rather than describe
+    customers: ``"id"`` (named like an id, a distinct whole number per row) or
+    ``"row number"`` (``Unnamed: 0`` and the like, left by ``to_csv`` with the index)."""
+    out = {}
+    for c in df.columns:
+        name = str(c).strip()
+        if _ROW_NUMBER_NAME.fullmatch(name) and _is_unique_integers(df[c]):
+            out[c] = "row number"
+        elif _ID_NAME.fullmatch(name) and _is_unique_integers(df[c]):
+            out[c] = "id"
+    return out
+
+
+def _default_index(df):
+    return isinstance(df.index, pd.RangeIndex) and df.index.start == 0 and df.index.step == 1
 
 
 @dataclass
@@ -56,13 +95,17 @@ class _Prep:
         return (X - self.center) / self.scale
 
 
-def _matrix(df, features):
+def _check_columns(df, features):
     missing = [f for f in features if f not in df.columns]
     if missing:
         raise ValueError(
             f"column(s) {', '.join(map(repr, missing))} not found; available: "
             f"{', '.join(map(repr, map(str, df.columns)))}."
         )
+
+
+def _matrix(df, features):
+    _check_columns(df, features)
     bad = [f for f in features if not (pd.api.types.is_numeric_dtype(df[f]) and not pd.api.types.is_bool_dtype(df[f]))]
     if bad:
         raise ValueError(
@@ -80,7 +123,7 @@ def _matrix(df, features):
     return X
 
 
-@dataclass
+@dataclass(repr=False)
 class Segmentation:
     """The result of :meth:`Segmenter.fit`.
 
@@ -106,6 +149,13 @@ class Segmentation:
         The features of the customers that were segmented (original units).
     cleaning : dict or None
         The cleaning report when the table came from :func:`fastseg.rfm`.
+    id_column : str or None
+        The identifier column the labels are keyed by, when the table had a plain row
+        index and one column named like an id with a distinct whole number per row
+        (``CustomerID``, ``customer_id``, ...).
+    left_out : dict or None
+        Columns not used as features by default, each with the reason ("an
+        identifier", "a row number", "not numeric").
     """
 
     labels: pd.DataFrame
@@ -122,6 +172,12 @@ class Segmentation:
     params: dict = field(default_factory=dict)
     cleaning: dict | None = None
     version: str = _version
+    id_column: str | None = None
+    left_out: dict | None = None
+
+    def __repr__(self):
+        return (f"Segmentation({len(self.labels):,} customers, {self.k} segments, "
+                f"features={self.features!r})")
 
     def predict(self, new_df):
         """Segment of each row of a new customer table with the same feature columns.
@@ -132,7 +188,11 @@ class Segmentation:
         """
         X = self.prep.apply(new_df)
         seg = self.model.predict(X)
-        return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=new_df.index)
+        index = new_df.index
+        id_column = getattr(self, "id_column", None)  # None in segmentations saved before it existed
+        if id_column is not None and id_column in new_df.columns and _default_index(new_df):
+            index = pd.Index(new_df[id_column], name=id_column)
+        return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=index)
 
     def save(self, path):
         """Write this segmentation to ``path`` (a pickle; load it with :meth:`load`)."""
@@ -152,6 +212,13 @@ class Segmentation:
     def summary(self):
         """A few lines of text: k, why, and each segment's name and size."""
         lines = [f"{len(self.labels):,} customers in {self.k} segments ({self.k_reason})."]
+        id_column = getattr(self, "id_column", None)  # None in segmentations saved before it existed
+        if id_column is not None:
+            lines.append(f"Labels keyed by {id_column}, the table's identifier column.")
+        left = getattr(self, "left_out", None)
+        if left:
+            lines.append(f"Features: {', '.join(map(str, self.features))}; left out: {_left_out_text(left)} "
+                         "(choose with features=[...] or --features).")
         for s, row in self.profiles.iterrows():
             lines.append(f"  {s}: {row['name']} — {int(row['size']):,} customers ({row['share']:.1%})")
         return "\n".join(lines)
@@ -202,15 +269,46 @@ class Segmenter:
         if not (self.k == "auto" or (isinstance(self.k, (int, np.integer)) and self.k >= 1)):
             raise ValueError(f"k must be 'auto' or an int >= 1; got {self.k!r}.")
 
+    def _explicit(self):
+        if self.features is None:
+            return None
+        return [self.features] if isinstance(self.features, str) else list(self.features)
+
     def _features(self, df):
-        if self.features is not None:
-            return [self.features] if isinstance(self.features, str) else list(self.features)
+        """The feature columns, and ``{column: why}`` of the columns a default choice left out."""
+        explicit = self._explicit()
+        if explicit is not None:
+            return explicit, {}
         if all(f in df.columns for f in _RFM_FEATURES):
-            return list(_RFM_FEATURES)
-        num = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+            return list(_RFM_FEATURES), {}
+        ids = _identifiers(df)
+        num, left = [], {}
+        for c in df.columns:
+            if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+                left[c] = "not numeric"
+            elif c in ids:
+                left[c] = "an identifier" if ids[c] == "id" else "a row number"
+            else:
+                num.append(c)
         if not num:
-            raise ValueError("the table has no numeric column to segment on; pass features=[...].")
-        return num
+            why = f" (left out: {_left_out_text(left)})" if left else ""
+            raise ValueError(f"the table has no numeric column to segment on{why}; pass features=[...].")
+        return num, left
+
+    def _keyed(self, df):
+        """``df`` indexed by its identifier column, and that column's name, when its index is
+        the plain row number and exactly one column is named like an id and holds a
+        distinct whole number per row; else ``df`` unchanged and None."""
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"Segmenter.fit needs a pandas DataFrame; got {type(df).__name__}.")
+        if not _default_index(df):
+            return df, None
+        chosen = self._explicit() or ()
+        _check_columns(df, chosen)  # before keying: the message lists every column of the table
+        ids = [c for c, kind in _identifiers(df).items() if kind == "id" and c not in chosen]
+        if len(ids) != 1:
+            return df, None
+        return df.set_index(ids[0]), ids[0]
 
     def prepare(self, df):
         """Validate ``df`` and build the feature matrix the clustering sees.
@@ -226,7 +324,7 @@ class Segmenter:
             raise TypeError(f"Segmenter.fit needs a pandas DataFrame; got {type(df).__name__}.")
         if len(df) < 2:
             raise ValueError(f"need at least 2 customers to segment; the table has {len(df)}.")
-        features = self._features(df)
+        features, _ = self._features(df)
         X = _matrix(df, features)
         const = [f for j, f in enumerate(features) if np.ptp(X[:, j]) == 0]
         if const:
@@ -254,11 +352,21 @@ class Segmenter:
     def fit(self, df):
         """Segment the customers of ``df`` (one row per customer; the index is the id).
 
+        When the index is the plain row number and one column is named like an id and
+        holds a distinct whole number per row (``CustomerID``, ``customer_id``, ...),
+        the labels are keyed by that column. With ``features=None``, identifier and
+        row-number columns are left out of the features, as are non-numeric ones;
+        :attr:`Segmentation.left_out` and :meth:`Segmentation.summary` say which.
+
         Returns
         -------
         Segmentation
         """
+        df, id_column = self._keyed(df)
         features, prep, Z = self.prepare(df)
+        left_out = self._features(df)[1]
+        if id_column is not None and self.features is None:
+            left_out = {id_column: "an identifier", **left_out}
 
         sw = None
         if self.k == "auto":
@@ -300,8 +408,12 @@ class Segmenter:
             labels=labels, k=k, sweep=sw, k_reason=reason, profiles=profiles, names=names, centers=centers,
             features=features, data=data, model=model, prep=prep,
             params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init),
-            cleaning=df.attrs.get("cleaning"),
+            cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out,
         )
+
+
+def _left_out_text(left):
+    return ", ".join(f"{c} ({why})" for c, why in left.items())
 
 
 def _names(centers, threshold=0.5, strong=1.25, most=3):
