@@ -1,16 +1,30 @@
 """fastseg: GPU-accelerated k-means for customer segmentation.
 
 Importing fastseg never imports CuPy or touches a GPU; the backend is chosen when
-an estimator is fitted (``device="auto" | "cpu" | "gpu"``).
+an estimator is fitted (``device="auto" | "cpu" | "gpu"``). The public names load on
+first use (PEP 562), so ``import fastseg`` and ``fastseg --help`` do not wait on
+scikit-learn, pandas and SciPy (about two seconds) until something needs them.
 """
 
+import importlib as _importlib
+import sys as _sys
+import types as _types
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ._version import __version__
-from .kmeans import KMeans, kmeans_plusplus
-from .sweep import SweepResult, sweep
-from .features import rfm
-from .segment import Segmentation, Segmenter
-from .report import report
-from . import datasets
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "KMeans": ".kmeans",
+    "kmeans_plusplus": ".kmeans",
+    "SweepResult": ".sweep",
+    "sweep": ".sweep",
+    "rfm": ".features",
+    "Segmentation": ".segment",
+    "Segmenter": ".segment",
+    "report": ".report",
+    "datasets": ".datasets",
+}
 
 __all__ = [
     "KMeans",
@@ -24,3 +38,41 @@ __all__ = [
     "sweep",
     "__version__",
 ]
+
+if _TYPE_CHECKING:  # what type checkers and IDEs see
+    from . import datasets
+    from .features import rfm
+    from .kmeans import KMeans, kmeans_plusplus
+    from .report import report
+    from .segment import Segmentation, Segmenter
+    from .sweep import SweepResult, sweep
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastseg' has no attribute {name!r}")
+    mod = _importlib.import_module(module, __name__)
+    value = mod if name == "datasets" else getattr(mod, name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(__all__) | {n for n in globals() if not n.startswith("_")})
+
+
+class _Package(_types.ModuleType):
+    """fastseg's module type: ``fastseg.sweep`` and ``fastseg.report`` stay the functions.
+
+    Importing a submodule binds it on its package, and two submodules share their
+    name with the function they define; eager imports in ``__init__`` used to rebind
+    the functions last. Here the binding is redirected to the function instead."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, _types.ModuleType) and _EXPORTS.get(name) == f".{name}" and name != "datasets":
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

@@ -87,13 +87,12 @@ def _none_or(text):
 
 
 def _read_table(path):
-    import pandas as pd
-
     p = Path(path)
     if not p.exists():
         raise CLIError(f"input file {str(p)!r} does not exist.")
     if p.is_dir():
         raise CLIError(f"input {str(p)!r} is a folder; give a CSV or Parquet file.")
+    import pandas as pd  # after the checks: a mistyped path fails at once
     try:
         if p.suffix.lower() in (".parquet", ".pq"):
             try:
@@ -138,10 +137,10 @@ def _features(text):
 
 def _prepare_customers(args):
     """The customer table to segment: RFM from transactions, or the table as it is."""
-    from .features import rfm
-
     df = _read_table(args.input)
     if args.rfm:
+        from .features import rfm
+
         if not args.customer or not args.date:
             raise CLIError("--rfm needs --customer COLUMN and --date COLUMN.")
         if not args.amount and not (args.quantity and args.price):
@@ -161,12 +160,12 @@ def _prepare_customers(args):
 
 
 def cmd_segment(args):
-    from .report import report
-    from .segment import Segmenter
-
     out = _check_output(args.out, [args.input], "--out")
     rep = _check_output(args.report, [args.input, args.out], "--report")
     df = _prepare_customers(args)
+    from .report import report  # after the checks: scikit-learn and matplotlib take seconds to import
+    from .segment import Segmenter
+
     prog = _Progress(args, "sweep")
     seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, device=args.device, random_state=args.seed, progress=prog).fit(df)
@@ -186,12 +185,12 @@ def cmd_segment(args):
 
 
 def cmd_sweep(args):
-    from .segment import Segmenter
-    from .sweep import sweep
-
     out = _check_output(args.out, [args.input], "--out")
     plot = _check_output(args.plot, [args.input, args.out], "--plot")
     df = _prepare_customers(args)
+    from .segment import Segmenter  # after the checks, as in cmd_segment
+    from .sweep import sweep
+
     _, _, Z = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale).prepare(df)
     prog = _Progress(args, "sweep")
     res = sweep(Z, k=[k for k in args.k_range if k <= len(Z)] or args.k_range, random_state=args.seed,
