@@ -115,6 +115,7 @@ def _err(args, capsys):
          "the folder of --out '.*' does not exist"),
         ("mall", ["segment", "{d}/mall.csv", "--out", "{d}/mall.csv"], "is the input file"),
         ("mall", ["segment", "{d}/mall.csv", "--rfm"], "--rfm needs --customer"),
+        (None, ["bench", "--n", "5", "--k", "10"], "--k 10 is more clusters than --n 5 rows"),
     ],
 )
 def test_errors_are_one_line_exit_2_and_leave_nothing(tmp_path, capsys, setup, args, match):
@@ -154,6 +155,14 @@ def test_bench_command(capsys):
     out = capsys.readouterr().out
     assert "ratio fastseg/scikit-learn" in out
     assert "engine: CPU engine" in out and "compiled kernel" in out
+
+
+@pytest.mark.parametrize("opt, value, match", [("--k", "0", "expected a number >= 1, got 0"),
+                                                ("--n", "many", "expected a whole number, got 'many'")])
+def test_bench_options_are_checked(capsys, opt, value, match):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", opt, value])
+    assert e.value.code == 2 and match in capsys.readouterr().err
 
 
 def test_bench_says_when_the_compiled_kernel_is_off(capsys, monkeypatch):
