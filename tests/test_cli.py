@@ -8,6 +8,7 @@ import sys
 from html.parser import HTMLParser
 
 import matplotlib.image as mpimg
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -92,6 +93,25 @@ def test_sweep_command(tmp_path, capsys):
     assert "best k = 5" in capsys.readouterr().out
     assert mpimg.imread(png).shape[0] > 100
     assert list(pd.read_csv(csv)["k"]) == list(range(2, 9))
+
+
+@pytest.mark.parametrize("n_init", [1, 2])
+def test_sweep_command_shows_the_evidence_segment_uses(tmp_path, capsys, n_init):
+    from fastseg import Segmenter
+
+    df = mall_customers(200, seed=3)
+    mall, csv = tmp_path / "mall.csv", tmp_path / "sweep.csv"
+    df.to_csv(mall, index=False)
+    assert main(["sweep", str(mall), "--k-range", "2-7", "--n-init", str(n_init), "--out", str(csv),
+                 "--seed", "5", "--quiet"]) == 0
+    got = pd.read_csv(csv)
+    seg = Segmenter(k_range=range(2, 8), n_init=n_init, random_state=5).fit(df)
+    want = seg.sweep.to_frame()
+    np.testing.assert_allclose(got["inertia"], want["inertia"], rtol=1e-12)
+    assert main(["segment", str(mall), "--k-range", "2-7", "--n-init", str(n_init), "--seed", "5", "--quiet",
+                 "--out", str(tmp_path / "l.csv")]) == 0
+    labels = pd.read_csv(tmp_path / "l.csv", index_col="CustomerID")
+    np.testing.assert_array_equal(labels["segment"], seg.labels["segment"])
 
 
 def _err(args, capsys):

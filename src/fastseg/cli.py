@@ -178,7 +178,8 @@ def cmd_segment(args):
 
     prog = _Progress(args, "sweep")
     seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
-                    k_range=args.k_range, device=args.device, random_state=args.seed, progress=prog).fit(df)
+                    k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
+                    progress=prog).fit(df)
     prog.close()
     labels = seg.labels.join(seg.data)
     if out is not None:
@@ -203,7 +204,8 @@ def cmd_sweep(args):
 
     _, _, Z = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale).prepare(df)
     prog = _Progress(args, "sweep")
-    res = sweep(Z, k=[k for k in args.k_range if k <= len(Z)] or args.k_range, random_state=args.seed,
+    res = sweep(Z, k=[k for k in args.k_range if k <= len(Z)] or args.k_range, n_init=args.n_init,
+                random_state=args.seed,
                 device=args.device, progress=prog)
     prog.close()
     frame = res.to_frame()
@@ -299,7 +301,8 @@ def cmd_bench(args):
 
 def _add_table_options(p):
     p.add_argument("input", help="CSV or Parquet file: one row per customer (or per transaction with --rfm)")
-    p.add_argument("--features", help="comma-separated feature columns (default: all numeric, or R/F/M)")
+    p.add_argument("--features", help="comma-separated feature columns (default: R/F/M with --rfm, else every "
+                   "numeric column but identifiers)")
     p.add_argument("--id", help="customer id column (default: the one column named like an id, e.g. "
                    "CustomerID, with a distinct whole number per row; else the row number)")
     g = p.add_argument_group("RFM from a transaction log")
@@ -317,6 +320,8 @@ def _add_table_options(p):
                    help="feature scaling (default: standard)")
     p.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--n-init", type=_positive, default=3,
+                   help="k-means restarts per k, the best kept (default: 3, as Segmenter)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
