@@ -3,6 +3,7 @@
 import base64
 import io
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -207,3 +208,61 @@ def test_segment_keys_labels_by_the_id_column_it_finds(tmp_path, capsys):
     assert list(got["CustomerID"]) == list(df["CustomerID"])
     assert "CustomerID" not in got.columns[3:]  # not a feature
     assert "Customers are keyed by CustomerID." in report.read_text()
+
+
+def test_segment_save_then_predict_gives_the_same_labels(tmp_path, capsys):
+    mall, model = tmp_path / "mall.csv", tmp_path / "seg.pkl"
+    mall_customers(200, seed=2).to_csv(mall, index=False)
+    assert main(["segment", str(mall), "--k", "4", "--out", str(tmp_path / "a.csv"), "--save", str(model),
+                 "--quiet"]) == 0
+    assert main(["predict", str(mall), "--model", str(model), "--out", str(tmp_path / "b.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "200 customers assigned to the 4 segments" in out
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    pd.testing.assert_frame_equal(a, b)  # ids, segments, names and feature values
+
+    tx, rfm_model = tmp_path / "tx.csv", tmp_path / "rfm.pkl"
+    online_retail(300, seed=4).to_csv(tx, index=False)
+    rfm_opts = ["--rfm", "--customer", "CustomerID", "--date", "InvoiceDate", "--invoice", "InvoiceNo",
+                "--quantity", "Quantity", "--price", "UnitPrice", "--quiet"]
+    assert main(["segment", str(tx), *rfm_opts, "--out", str(tmp_path / "c.csv"), "--save", str(rfm_model)]) == 0
+    assert main(["predict", str(tx), *rfm_opts, "--model", str(rfm_model), "--out", str(tmp_path / "d.csv")]) == 0
+    c, d = pd.read_csv(tmp_path / "c.csv"), pd.read_csv(tmp_path / "d.csv")
+    assert list(c["CustomerID"]) == list(d["CustomerID"])
+    np.testing.assert_array_equal(c["segment"], d["segment"])
+
+
+@pytest.mark.parametrize(
+    "model, args, match",
+    [
+        ("missing", [], r"--model '.*nope.pkl' does not exist; write one with fastseg segment"),
+        ("not a model", [], r"could not read '.*bad.pkl' as a fastseg segmentation \(UnpicklingError\)"),
+        ("good", ["--rfm"], "--rfm needs --customer"),
+        ("good", ["--out", "{d}/other.csv"], "column\\(s\\) 'Age', 'Annual Income \\(k\\$\\)'.* not found"),
+        ("good", ["--out", "{d}/other.csv"], "available: 'a', 'b'"),
+        ("good", ["--out", "{d}/mall.csv"], "is the input file"),
+    ],
+)
+def test_predict_errors_are_one_line_and_write_nothing(tmp_path, capsys, model, args, match):
+    mall = tmp_path / "mall.csv"
+    mall_customers(60, seed=0).to_csv(mall, index=False)
+    inp = mall
+    if model == "good":
+        path = tmp_path / "seg.pkl"
+        assert main(["segment", str(mall), "--k", "3", "--save", str(path), "--quiet"]) == 0
+        if "other.csv" in " ".join(args):
+            inp = tmp_path / "in.csv"
+            pd.DataFrame({"a": [1, 2], "b": [3, 4]}).to_csv(inp, index=False)
+    elif model == "missing":
+        path = tmp_path / "nope.pkl"
+    else:
+        path = tmp_path / "bad.pkl"
+        path.write_bytes(b"not a pickle at all")
+    before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    rc, err = _err(["predict", str(inp), "--model", str(path), *[a.format(d=tmp_path) for a in args]], capsys)
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastseg: error: "), err
+    assert re.search(match, lines[0]), lines[0]
+    after = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before

@@ -5,6 +5,7 @@
     fastseg segment tx.csv --rfm --customer CustomerID --date InvoiceDate --invoice InvoiceNo \\
                            --quantity Quantity --price UnitPrice --out labels.csv
     fastseg sweep customers.csv --features age,income,score --k-range 2-15 --plot elbow.png
+    fastseg segment jan.csv --save seg.pkl && fastseg predict feb.csv --model seg.pkl --out feb.csv
     fastseg bench                     fastseg vs scikit-learn on this machine
 
 Errors are one line on stderr with exit status 2; no output file is left half-written,
@@ -172,6 +173,7 @@ def _prepare_customers(args):
 def cmd_segment(args):
     out = _check_output(args.out, [args.input], "--out")
     rep = _check_output(args.report, [args.input, args.out], "--report")
+    save = _check_output(args.save, [args.input, args.out, args.report], "--save")
     df = _prepare_customers(args)
     from .report import report  # after the checks: scikit-learn and matplotlib take seconds to import
     from .segment import Segmenter
@@ -181,18 +183,64 @@ def cmd_segment(args):
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
                     progress=prog).fit(df)
     prog.close()
-    labels = seg.labels.join(seg.data)
+    labels = _with_features(seg.labels, df, seg.features)
     if out is not None:
         _write_csv(labels, out)
     if rep is not None:
         report(seg, rep)
+    if save is not None:
+        seg.save(save)
     if not args.quiet:
         print(seg.summary())
         if out is not None:
             print(f"labels: {out}")
         if rep is not None:
             print(f"report: {rep}")
+        if save is not None:
+            print(f"model:  {save} (fastseg predict NEW.csv --model {save})")
     return seg
+
+
+def _with_features(labels, df, features):
+    """``labels`` (one row per row of ``df``, in order, maybe keyed by an id column) with
+    the customers' feature values beside them, as they were in the input."""
+    import pandas as pd
+
+    return labels.join(pd.DataFrame({f: df[f].to_numpy() for f in features}, index=labels.index))
+
+
+def _load_model(path):
+    """The Segmentation saved at ``path``, or a one-line error saying what is wrong."""
+    import pickle
+
+    p = Path(path)
+    if not p.is_file():
+        what = "is a folder" if p.is_dir() else "does not exist"
+        raise CLIError(f"--model {str(p)!r} {what}; write one with fastseg segment INPUT --save {str(p)!r}.")
+    from .segment import Segmentation
+
+    try:
+        return Segmentation.load(p)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError) as e:
+        raise CLIError(f"could not read {str(p)!r} as a fastseg segmentation ({type(e).__name__}); "
+                       "write one with fastseg segment INPUT --save PATH.") from None
+
+
+def cmd_predict(args):
+    out = _check_output(args.out, [args.input, args.model], "--out")
+    seg = _load_model(args.model)
+    df = _prepare_customers(args)
+    labels = _with_features(seg.predict(df), df, seg.features)
+    if out is not None:
+        _write_csv(labels, out)
+    if not args.quiet:
+        sizes = labels["segment"].value_counts().reindex(range(seg.k), fill_value=0)
+        print(f"{len(labels):,} customers assigned to the {seg.k} segments of {args.model}:")
+        for s_, n in sizes.items():
+            print(f"  {s_}: {seg.names[s_]} — {n:,} customers ({n / max(len(labels), 1):.1%})")
+        if out is not None:
+            print(f"labels: {out}")
+    return labels
 
 
 def cmd_sweep(args):
@@ -300,11 +348,25 @@ def cmd_bench(args):
 
 
 def _add_table_options(p):
-    p.add_argument("input", help="CSV or Parquet file: one row per customer (or per transaction with --rfm)")
+    _add_input_options(p)
     p.add_argument("--features", help="comma-separated feature columns (default: R/F/M with --rfm, else every "
                    "numeric column but identifiers)")
+    p.add_argument("--transform", type=_none_or, default="log1p", choices=["log1p", None],
+                   help="log1p on non-negative features (default) or none")
+    p.add_argument("--scale", type=_none_or, default="standard", choices=["standard", "robust", None],
+                   help="feature scaling (default: standard)")
+    p.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--n-init", type=_positive, default=3,
+                   help="k-means restarts per k, the best kept (default: 3, as Segmenter)")
+
+
+def _add_input_options(p):
+    """The input table: a customer table, or a transaction log with --rfm."""
+    p.add_argument("input", help="CSV or Parquet file: one row per customer (or per transaction with --rfm)")
     p.add_argument("--id", help="customer id column (default: the one column named like an id, e.g. "
                    "CustomerID, with a distinct whole number per row; else the row number)")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     g = p.add_argument_group("RFM from a transaction log")
     g.add_argument("--rfm", action="store_true", help="compute Recency/Frequency/Monetary per customer first")
     g.add_argument("--customer", help="customer id column")
@@ -314,15 +376,6 @@ def _add_table_options(p):
     g.add_argument("--quantity", help="quantity column")
     g.add_argument("--price", help="unit price column")
     g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day)")
-    p.add_argument("--transform", type=_none_or, default="log1p", choices=["log1p", None],
-                   help="log1p on non-negative features (default) or none")
-    p.add_argument("--scale", type=_none_or, default="standard", choices=["standard", "robust", None],
-                   help="feature scaling (default: standard)")
-    p.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--n-init", type=_positive, default=3,
-                   help="k-means restarts per k, the best kept (default: 3, as Segmenter)")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def build_parser():
@@ -357,7 +410,22 @@ def build_parser():
     s.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k tried by auto (default 2-10)")
     s.add_argument("--out", help="labels CSV to write")
     s.add_argument("--report", help="HTML report to write")
+    s.add_argument("--save", help="file to keep the fitted segmentation in, for fastseg predict")
     s.set_defaults(func=cmd_segment)
+
+    r = sub.add_parser("predict", help="assign new customers to the segments of a saved segmentation",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Score a customer table (or, with --rfm, a transaction log) with a "
+                                   "segmentation written by fastseg segment --save: the same features, "
+                                   "transform and scaling, each customer's nearest segment.",
+                       epilog="example:\n"
+                              "  fastseg segment jan.csv --k auto --save seg.pkl\n"
+                              "  fastseg predict feb.csv --model seg.pkl --out feb-labels.csv\n\n"
+                              "The model file is a pickle: only use files you trust.")
+    _add_input_options(r)
+    r.add_argument("--model", required=True, help="segmentation file written by fastseg segment --save")
+    r.add_argument("--out", help="labels CSV to write (default: print the segment sizes only)")
+    r.set_defaults(func=cmd_predict)
 
     w = sub.add_parser("sweep", help="fit every k of a range and print the evidence for k",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
