@@ -178,3 +178,20 @@ def test_names_read_naturally_and_repr_is_short():
     seg = Segmenter(features=MALL_FEATURES, k=5, random_state=0).fit(mall_customers(200, seed=0))
     assert repr(seg) == ("Segmentation(200 customers, 5 segments, "
                          "features=['Annual Income (k$)', 'Spending Score (1-100)'])")
+
+
+def test_a_segmentation_saved_before_the_id_fields_still_loads_and_predicts(tmp_path):
+    import pickle
+
+    seg = Segmenter(features=MALL_FEATURES, k=3, random_state=0).fit(mall_customers(100, seed=0))
+    state = dict(seg.__dict__)
+    del state["id_column"], state["left_out"]  # what an older fastseg pickled
+    old = Segmentation.__new__(Segmentation)
+    old.__dict__.update(state)
+    path = tmp_path / "old.pkl"
+    path.write_bytes(pickle.dumps(old))
+    back = Segmentation.load(path)
+    df = mall_customers(100, seed=0)
+    np.testing.assert_array_equal(back.predict(df)["segment"], seg.labels["segment"])
+    assert back.predict(df).index.equals(df.index)  # not keyed: that fit was not
+    assert "customers in 3 segments" in back.summary()

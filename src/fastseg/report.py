@@ -124,9 +124,9 @@ def render(seg, title="Customer segmentation", images=None):
 def _columns_note(seg):
     """Which column keys the labels and which columns the default choice of features left out."""
     note = ""
-    if getattr(seg, "id_column", None) is not None:  # absent from segmentations saved before it existed
+    if seg.id_column is not None:
         note += f" Customers are keyed by {html.escape(str(seg.id_column))}."
-    if getattr(seg, "left_out", None):
+    if seg.left_out:
         note += " Left out of the features: " + html.escape(
             ", ".join(f"{c} ({why})" for c, why in seg.left_out.items())) + "."
     return note

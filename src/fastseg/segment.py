@@ -184,14 +184,16 @@ class Segmentation:
 
         Returns
         -------
-        pandas.DataFrame with ``segment`` and ``name``, indexed like ``new_df``.
+        pandas.DataFrame with ``segment`` and ``name``, indexed like ``new_df``, or by
+        :attr:`id_column` when the fit was keyed by it, ``new_df`` has that column and
+        a plain row index.
         """
         X = self.prep.apply(new_df)
         seg = self.model.predict(X)
         index = new_df.index
-        id_column = getattr(self, "id_column", None)  # None in segmentations saved before it existed
-        if id_column is not None and id_column in new_df.columns and _default_index(new_df):
-            index = pd.Index(new_df[id_column], name=id_column)
+        # keyed as at fit time (the class default None covers segmentations saved before)
+        if self.id_column is not None and self.id_column in new_df.columns and _default_index(new_df):
+            index = pd.Index(new_df[self.id_column], name=self.id_column)
         return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=index)
 
     def save(self, path):
@@ -212,12 +214,10 @@ class Segmentation:
     def summary(self):
         """A few lines of text: k, why, and each segment's name and size."""
         lines = [f"{len(self.labels):,} customers in {self.k} segments ({self.k_reason})."]
-        id_column = getattr(self, "id_column", None)  # None in segmentations saved before it existed
-        if id_column is not None:
-            lines.append(f"Labels keyed by {id_column}, the table's identifier column.")
-        left = getattr(self, "left_out", None)
-        if left:
-            lines.append(f"Features: {', '.join(map(str, self.features))}; left out: {_left_out_text(left)} "
+        if self.id_column is not None:
+            lines.append(f"Labels keyed by {self.id_column}, the table's identifier column.")
+        if self.left_out:
+            lines.append(f"Features: {', '.join(map(str, self.features))}; left out: {_left_out_text(self.left_out)} "
                          "(choose with features=[...] or --features).")
         for s, row in self.profiles.iterrows():
             lines.append(f"  {s}: {row['name']} — {int(row['size']):,} customers ({row['share']:.1%})")
