@@ -195,3 +195,29 @@ def test_a_segmentation_saved_before_the_id_fields_still_loads_and_predicts(tmp_
     np.testing.assert_array_equal(back.predict(df)["segment"], seg.labels["segment"])
     assert back.predict(df).index.equals(df.index)  # not keyed: that fit was not
     assert "customers in 3 segments" in back.summary()
+
+
+def test_rfm_mix_reads_segments_against_the_classic_grid(tmp_path):
+    from fastseg import report
+    from fastseg.features import RFM_SEGMENTS
+
+    table = _retail_rfm()
+    seg = Segmenter(k=4, random_state=0).fit(table)
+    mix = seg.rfm_mix
+    assert list(mix.index) == [0, 1, 2, 3]
+    grid_order = [n for n, _, _ in RFM_SEGMENTS]
+    assert list(mix.columns) == [n for n in grid_order if n in set(table["rfm_segment"])]
+    np.testing.assert_allclose(mix.sum(axis=1), 1.0)
+    for s in range(4):  # by hand: the share of segment s's customers in each grid segment
+        mine = table["rfm_segment"][seg.labels["segment"].to_numpy() == s]
+        for name in mix.columns:
+            assert mix.loc[s, name] == pytest.approx((mine == name).mean())
+        top = mine.value_counts().idxmax()
+        assert f"{s}: {seg.names[s]}" in seg.summary() and f"mostly {top}" in seg.summary()
+    path = tmp_path / "r.html"
+    report(seg, path)
+    assert "Against the classic RFM grid" in path.read_text()
+    plain = Segmenter(features=MALL_FEATURES, k=3, random_state=0).fit(mall_customers(100, seed=0))
+    assert plain.rfm_mix is None and "RFM grid" not in plain.summary()
+    report(plain, path)
+    assert "Against the classic RFM grid" not in path.read_text()

@@ -112,6 +112,13 @@ def render(seg, title="Customer segmentation", images=None):
                  "is the segment mean over the population mean, minus 1.</p>")
     parts.append(_table(seg.profiles, floatfmt="{:,.3g}"))
 
+    if seg.rfm_mix is not None:
+        mix = seg.rfm_mix.copy()
+        mix.insert(0, "name", [seg.names[s] for s in mix.index])
+        parts.append("<h2>Against the classic RFM grid</h2><p>Share of each segment's customers in each "
+                     "RFM grid segment (from the R and F scores), to read the clusters against names "
+                     "marketing already uses.</p>" + _table(mix, floatfmt="{:.0%}"))
+
     parts.append("<h2>Pictures</h2>")
     for _, caption, png in rendered_figures(seg) if images is None else images:
         data = base64.b64encode(png).decode("ascii")

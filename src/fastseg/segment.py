@@ -156,6 +156,11 @@ class Segmentation:
     left_out : dict or None
         Columns not used as features by default, each with the reason ("an
         identifier", "a row number", "not numeric").
+    rfm_mix : pandas.DataFrame or None
+        When the table came from :func:`fastseg.rfm` (it has ``rfm_segment``): per
+        segment (rows) the share of its customers in each classic RFM grid segment
+        (columns, in the grid's order), so the clusters can be read against the
+        names marketing already uses.
     """
 
     labels: pd.DataFrame
@@ -174,6 +179,7 @@ class Segmentation:
     version: str = _version
     id_column: str | None = None
     left_out: dict | None = None
+    rfm_mix: pd.DataFrame | None = None
 
     def __repr__(self):
         return (f"Segmentation({len(self.labels):,} customers, {self.k} segments, "
@@ -220,7 +226,11 @@ class Segmentation:
             lines.append(f"Features: {', '.join(map(str, self.features))}; left out: {_left_out_text(self.left_out)} "
                          "(choose with features=[...] or --features).")
         for s, row in self.profiles.iterrows():
-            lines.append(f"  {s}: {row['name']} — {int(row['size']):,} customers ({row['share']:.1%})")
+            line = f"  {s}: {row['name']} — {int(row['size']):,} customers ({row['share']:.1%})"
+            if self.rfm_mix is not None:
+                top = self.rfm_mix.loc[s].idxmax()
+                line += f"; RFM grid: mostly {top} ({self.rfm_mix.loc[s, top]:.0%})"
+            lines.append(line)
         return "\n".join(lines)
 
 
@@ -404,12 +414,24 @@ class Segmenter:
         names = _names(centers)
         profiles = _profiles(data, seg, k, names)
         labels = pd.DataFrame({"segment": seg, "name": [names[s] for s in seg]}, index=df.index)
+        rfm_mix = _rfm_mix(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
         return Segmentation(
             labels=labels, k=k, sweep=sw, k_reason=reason, profiles=profiles, names=names, centers=centers,
             features=features, data=data, model=model, prep=prep,
             params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init),
-            cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out,
+            cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out, rfm_mix=rfm_mix,
         )
+
+
+def _rfm_mix(grid, seg, k):
+    """Share of each segment's customers in each classic RFM grid segment."""
+    from .features import RFM_SEGMENTS
+
+    mix = pd.crosstab(pd.Series(seg, name="segment"), pd.Series(np.asarray(grid, dtype=object), name="RFM segment"),
+                      normalize="index")
+    order = [name for name, _, _ in RFM_SEGMENTS if name in mix.columns]
+    order += [c for c in mix.columns if c not in order]  # any name outside the grid, last
+    return mix.reindex(index=range(k), columns=order, fill_value=0.0)
 
 
 def _left_out_text(left):
