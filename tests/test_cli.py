@@ -229,6 +229,9 @@ def test_segment_save_then_predict_gives_the_same_labels(tmp_path, capsys):
     assert main(["predict", str(tx), *rfm_opts, "--model", str(rfm_model), "--out", str(tmp_path / "d.csv")]) == 0
     c, d = pd.read_csv(tmp_path / "c.csv"), pd.read_csv(tmp_path / "d.csv")
     assert list(c["CustomerID"]) == list(d["CustomerID"])
+    for got in (c, d):  # the whole RFM table beside the labels
+        assert list(got.columns) == ["CustomerID", "segment", "name", "recency", "frequency", "monetary", "R", "F",
+                                     "M", "RFM", "score", "rfm_segment"]
     np.testing.assert_array_equal(c["segment"], d["segment"])
 
 

@@ -183,7 +183,7 @@ def cmd_segment(args):
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
                     progress=prog).fit(df)
     prog.close()
-    labels = _with_features(seg.labels, df, seg.features)
+    labels = _with_features(seg.labels, df, _label_columns(args, df, seg))
     if out is not None:
         _write_csv(labels, out)
     if rep is not None:
@@ -199,6 +199,12 @@ def cmd_segment(args):
         if save is not None:
             print(f"model:  {save} (fastseg predict NEW.csv --model {save})")
     return seg
+
+
+def _label_columns(args, df, seg):
+    """Columns written beside the labels: the features; with --rfm every column of the RFM
+    table (R/F/M values, scores and the classic grid segment), as marketing uses them."""
+    return list(df.columns) if args.rfm else list(seg.features)
 
 
 def _with_features(labels, df, features):
@@ -230,7 +236,7 @@ def cmd_predict(args):
     out = _check_output(args.out, [args.input, args.model], "--out")
     seg = _load_model(args.model)
     df = _prepare_customers(args)
-    labels = _with_features(seg.predict(df), df, seg.features)
+    labels = _with_features(seg.predict(df), df, _label_columns(args, df, seg))
     if out is not None:
         _write_csv(labels, out)
     if not args.quiet:
@@ -408,7 +414,8 @@ def build_parser():
     _add_table_options(s)
     s.add_argument("--k", type=_k, default="auto", help="number of segments, or auto (default)")
     s.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k tried by auto (default 2-10)")
-    s.add_argument("--out", help="labels CSV to write")
+    s.add_argument("--out", help="labels CSV to write: id, segment, name and the features (with --rfm: "
+                   "R/F/M values, scores and RFM grid segment)")
     s.add_argument("--report", help="HTML report to write")
     s.add_argument("--save", help="file to keep the fitted segmentation in, for fastseg predict")
     s.set_defaults(func=cmd_segment)
