@@ -65,6 +65,21 @@ def _timed(cp, fn):
     return time.perf_counter() - t, out
 
 
+def _ms(v):
+    return "–" if v is None else f"{v:.2f}"
+
+
+def _failed(section):
+    """Print the failure of ``section`` with the last frames of its traceback (the first
+    run on a real GPU has to say where it broke) and return its one-line summary."""
+    import sys
+    import traceback
+
+    err = sys.exc_info()[1]
+    print(f"--- {section} FAILED; the last frames:\n{traceback.format_exc(limit=-4)}---", flush=True)
+    return f"{section}: FAILED {type(err).__name__}: {err}"
+
+
 def _fast_pytorch_kmeans_ms(X, C0, iters):
     """fast-pytorch-kmeans (the PyTorch peer in DESIGN.md): ms per Lloyd iteration from the
     same centres, on the same device memory (DLPack); None where it or a CUDA torch is missing."""
@@ -110,8 +125,8 @@ def _sweeps_and_dask(cp, X, args):
                          f"1,000,000), best_k={res.best_k}")
         s, _ = _timed(cp, lambda: sweep(X, k=range(2, 33), random_state=0, device="gpu", metrics=("inertia",)))
         lines.append(f"sweep k=2..32, {X.shape[0]:,} x {X.shape[1]}, inertia only: {s:.3f} s (target <= 2 s)")
-    except Exception as e:  # noqa: BLE001 - a benchmark reports, it does not stop
-        lines.append(f"sweep: FAILED {type(e).__name__}: {e}")
+    except Exception:  # noqa: BLE001 - a benchmark reports, it does not stop
+        lines.append(_failed("sweep"))
     try:  # issue #5: the engine part of `fastseg segment --rfm` on 1,000,000 customers
         import fastseg
         from fastseg.datasets import online_retail
@@ -124,8 +139,8 @@ def _sweeps_and_dask(cp, X, args):
         s, seg = _timed(cp, lambda: fastseg.Segmenter(random_state=0, device="gpu").fit(table))
         lines.append(f"Segmenter.fit (k auto over 2..10) on {len(table):,} RFM customers: {s:.3f} s "
                      f"(target <= 2 s), k={seg.k}")
-    except Exception as e:  # noqa: BLE001
-        lines.append(f"segmentation engine part: FAILED {type(e).__name__}: {e}")
+    except Exception:  # noqa: BLE001
+        lines.append(_failed("segmentation engine part"))
     try:
         import dask
         import dask.array as da
@@ -141,8 +156,8 @@ def _sweeps_and_dask(cp, X, args):
                      f"{(t15 - t5) / 10 * 1e3:.2f} ms per iteration")
     except ImportError:
         lines.append("dask + CuPy chunks: skipped (dask not installed here; bench/gpu_check.sh installs .whl/)")
-    except Exception as e:  # noqa: BLE001
-        lines.append(f"dask + CuPy chunks: FAILED {type(e).__name__}: {e}")
+    except Exception:  # noqa: BLE001
+        lines.append(_failed("dask + CuPy chunks"))
     return lines
 
 
@@ -162,8 +177,8 @@ def _big_fit(cp, big_n, d):
         t8, km = _timed(cp, lambda: KMeans(8, init=C, tol=0, max_iter=8, device="gpu").fit(X))
         return (f"{big_n:,} x {d} float32 (data {X.nbytes / 2**30:.1f} GiB): {(t8 - t3) / 5 * 1e3:.2f} ms per "
                 f"Lloyd iteration (k=8), whole 8-iteration fit {t8:.2f} s")
-    except Exception as e:  # noqa: BLE001 - a benchmark reports, it does not stop
-        return f"{big_n:,} x {d} fit: FAILED {type(e).__name__}: {e}"
+    except Exception:  # noqa: BLE001 - a benchmark reports, it does not stop
+        return _failed(f"{big_n:,} x {d} fit")
 
 
 def main(argv=None):
@@ -209,8 +224,12 @@ def main(argv=None):
         C0 = X[cp.asarray(rng.choice(n, k, replace=False))]
         # a whole Lloyd iteration as a fit runs it: labels and totals, the centre update,
         # the host's one small copy; iterations follow one another from C0
-        run = Run(gpu, data, C0 - data.shift)
-        fs = _events_ms(cp, lambda: gpu.lloyd_iteration_multi(data, [run]), args.iters)
+        try:
+            run = Run(gpu, data, C0 - data.shift)
+            fs = _events_ms(cp, lambda: gpu.lloyd_iteration_multi(data, [run]), args.iters)
+        except Exception:  # noqa: BLE001 - the first run on a GPU must report every section
+            _failed(f"fastseg Lloyd iteration k={k}")
+            fs = None
 
         def plain():
             D = X @ C0.T
@@ -229,6 +248,8 @@ def main(argv=None):
             fp = None
         floor = max(4 * n * d / bw, 2 * n * k * d / rate) * 1e3
         rows.append((k, floor, fs, pl, fp))
+        print(f"k={k}: floor {floor:.2f} ms, fastseg {_ms(fs)} ms, plain CuPy {pl:.2f} ms, "
+              f"fast-pytorch-kmeans {_ms(fp)} ms")  # as it comes: a later failure cannot hide it
 
     from sklearn.cluster import KMeans as SK
 
@@ -240,19 +261,28 @@ def main(argv=None):
         km = SK(k, init=init, n_init=1, max_iter=5, tol=0).fit(Xs)
         sk[k] = (time.perf_counter() - t) / km.n_iter_ * 1e3 * n / args.sklearn_n
 
-    kmeans_plusplus(X[: max(1000, n // 100)], 8, random_state=0, device="gpu")  # warm-up: kernel built
-    seed_s, _ = _timed(cp, lambda: kmeans_plusplus(X, 256, random_state=0, device="gpu"))
+    try:
+        kmeans_plusplus(X[: max(1000, n // 100)], 8, random_state=0, device="gpu")  # warm-up: kernel built
+        seed_s, _ = _timed(cp, lambda: kmeans_plusplus(X, 256, random_state=0, device="gpu"))
+        seed_line = f"k-means++ seeding k=256 on {n:,} x {d}: {seed_s:.3f} s (target <= 0.25 s)"
+    except Exception:  # noqa: BLE001
+        seed_line = _failed("k-means++ seeding k=256")
+    print(seed_line)
 
     # GPU memory of a whole fit (seeding, Lloyd, the closing pass) on data already there
     from fastseg import KMeans
 
     del data
     cp.get_default_memory_pool().free_all_blocks()
-    peak, km = _peak_bytes(cp, lambda: KMeans(8, random_state=0, max_iter=5, device="gpu").fit(X))
-    budget = 0.05 * X.nbytes + 256 * 2**20
-    mem_line = (f"GPU memory of KMeans(8).fit on {n:,} x {d} (data {X.nbytes / 2**20:.0f} MiB, on the device): "
-                f"{peak / 2**20:.0f} MiB beyond the data ({peak / X.nbytes:.1%} of it; budget 5% + 256 MiB = "
-                f"{budget / 2**20:.0f} MiB; labels alone are {4 * n / 2**20:.0f} MiB)")
+    try:
+        peak, km = _peak_bytes(cp, lambda: KMeans(8, random_state=0, max_iter=5, device="gpu").fit(X))
+        budget = 0.05 * X.nbytes + 256 * 2**20
+        mem_line = (f"GPU memory of KMeans(8).fit on {n:,} x {d} (data {X.nbytes / 2**20:.0f} MiB, on the device): "
+                    f"{peak / 2**20:.0f} MiB beyond the data ({peak / X.nbytes:.1%} of it; budget 5% + 256 MiB = "
+                    f"{budget / 2**20:.0f} MiB; labels alone are {4 * n / 2**20:.0f} MiB)")
+    except Exception:  # noqa: BLE001
+        mem_line = _failed("GPU memory of KMeans(8).fit")
+    print(mem_line)
     extras = [mem_line] + _sweeps_and_dask(cp, X, args)
     if args.big_n:
         extras.append(_big_fit(cp, args.big_n, d))
@@ -266,10 +296,10 @@ def main(argv=None):
           "sklearn (scaled) ms |")
     print("|---|---|---|---|---|---|---|---|---|")
     for k, floor, fs, pl, fp in rows:
+        ours = "FAILED | –" if fs is None else f"{fs:.2f} | {fs / floor:.1f}"
         peer = "– | –" if fp is None else f"{fp:.2f} | {fp / floor:.1f}"
-        print(f"| {k} | {floor:.2f} | {fs:.2f} | {fs / floor:.1f} | {pl:.2f} | {pl / floor:.1f} | {peer} | "
-              f"{sk[k]:.0f} |")
-    print(f"k-means++ seeding k=256 on {n:,} x {d}: {seed_s:.3f} s (target <= 0.25 s)")
+        print(f"| {k} | {floor:.2f} | {ours} | {pl:.2f} | {pl / floor:.1f} | {peer} | {sk[k]:.0f} |")
+    print(seed_line)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,12 @@ if ls .whl/*.whl >/dev/null 2>&1; then
     && export PYTHONPATH=src:/tmp/site
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+# Whole logs go to $OUT (the device tool brings its files back); the reply's tail shows the
+# last lines. Each stage has a time limit, so the benchmark keeps its share of the call's 600 s.
+LOGS=${OUT:-/tmp}
 # the real GPU only: the CPU stand-in of the same tests runs in CI
-python3 -m pytest -q -p no:cacheprovider -k "not cupy_on_numpy" tests/test_gpu.py tests/test_kernels_compile.py 2>&1 | tail -25
-python3 bench/gpu_bench.py "$@"
+timeout 240 python3 -m pytest -q -p no:cacheprovider -rfE -k "not cupy_on_numpy" tests/test_gpu.py \
+  tests/test_kernels_compile.py > "$LOGS/gpu_tests.log" 2>&1
+echo "GPU tests: exit $? (124: stopped at 240 s); full log gpu_tests.log"
+tail -30 "$LOGS/gpu_tests.log"
+timeout 330 python3 bench/gpu_bench.py "$@" 2>&1 | tee "$LOGS/gpu_bench.log"
