@@ -259,8 +259,7 @@ def cmd_sweep(args):
     _, _, Z = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale).prepare(df)
     prog = _Progress(args, "sweep")
     res = sweep(Z, k=[k for k in args.k_range if k <= len(Z)] or args.k_range, n_init=args.n_init,
-                random_state=args.seed,
-                device=args.device, progress=prog)
+                random_state=args.seed, device=args.device, progress=prog)
     prog.close()
     frame = res.to_frame()
     if out is not None:
