@@ -269,3 +269,48 @@ def test_predict_errors_are_one_line_and_write_nothing(tmp_path, capsys, model, 
     assert re.search(match, lines[0]), lines[0]
     after = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     assert after == before
+
+
+@pytest.mark.parametrize("write", [
+    dict(sep=";"), dict(sep="\t"), dict(sep="|"), dict(sep=";", decimal=","), dict(encoding="utf-8-sig"),
+])
+def test_csv_separator_and_decimal_mark_are_read_off_the_file(tmp_path, write):
+    df = mall_customers(120, seed=5)
+    df["Annual Income (k$)"] = df["Annual Income (k$)"] + 0.25  # decimals, so a decimal comma shows
+    df.to_csv(tmp_path / "plain.csv", index=False)
+    df.to_csv(tmp_path / "other.csv", index=False, **write)
+    for name in ("plain", "other"):
+        assert main(["segment", str(tmp_path / f"{name}.csv"), "--k", "4", "--quiet",
+                     "--out", str(tmp_path / f"{name}-labels.csv")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "plain-labels.csv"),
+                                  pd.read_csv(tmp_path / "other-labels.csv"))
+
+
+def test_sniffing_keeps_quoted_commas_and_can_be_overridden(tmp_path):
+    from fastseg.cli import _csv_dialect
+
+    tx = online_retail(50, seed=1)
+    tx["Description"] = tx["Description"].astype(str)
+    tx.loc[tx.index[:3], "Description"] = "MUG, RED; LARGE|SET"  # every candidate inside a quoted field
+    tx.to_csv(tmp_path / "tx.csv", index=False)
+    assert _csv_dialect(tmp_path / "tx.csv") == (",", ".")
+    # a ';' file whose commas are not decimals: stated by hand
+    (tmp_path / "odd.csv").write_text("id;a;b\n1;2,5;x\n2;3,5;y\n")
+    assert _csv_dialect(tmp_path / "odd.csv") == (";", ",")
+    assert _csv_dialect(tmp_path / "odd.csv", decimal=".") == (";", ".")
+    assert _csv_dialect(tmp_path / "odd.csv", sep=",", decimal=".") == (",", ".")
+    one = tmp_path / "one.csv"
+    one.write_text("x\n1\n2\n")
+    assert _csv_dialect(one) == (",", ".")
+
+
+@pytest.mark.parametrize("value, ok", [("tab", "\t"), ("\\t", "\t"), (";", ";"), (";;", None), ("", None)])
+def test_sep_option(value, ok, capsys):
+    from fastseg.cli import build_parser
+
+    if ok is None:
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["segment", "x.csv", "--sep", value])
+        assert "expected one character" in capsys.readouterr().err
+    else:
+        assert build_parser().parse_args(["segment", "x.csv", "--sep", value]).sep == ok

@@ -15,7 +15,9 @@ and the input is never overwritten.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -93,11 +95,48 @@ def _positive(text):
     return v
 
 
+def _separator(text):
+    text = {"tab": "\t", "\\t": "\t"}.get(text, text)
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character (or 'tab'), got {text!r}")
+    return text
+
+
 def _none_or(text):
     return None if text.lower() == "none" else text
 
 
-def _read_table(path):
+_SEPARATORS = ",;\t|"
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
+
+
+def _csv_dialect(p, sep=None, decimal=None):
+    """``(sep, decimal)`` of a delimited text file: given ones kept, the rest read off its
+    first lines. The separator is the candidate (, ; tab |) that splits the header and every
+    sampled line into the same number of fields, the most fields winning; a decimal comma
+    is assumed only beside a ';' separator (Excel's export where the comma is decimal)."""
+    if sep is not None and decimal is not None:
+        return sep, decimal
+    with open(p, "rb") as f:
+        head = f.read(1 << 16)
+    text = head.decode("utf-8-sig", errors="replace")
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if len(lines) > 1 and not text.endswith(("\n", "\r")) and len(head) == 1 << 16:
+        lines = lines[:-1]  # cut mid-line by the sample's end
+    if sep is None:
+        sep = ","
+        best = 1
+        for cand in _SEPARATORS:
+            counts = {len(row) for row in csv.reader(lines, delimiter=cand)}
+            if len(counts) == 1 and (n := counts.pop()) > best:
+                sep, best = cand, n
+    if decimal is None:
+        fields = [f.strip() for row in csv.reader(lines[1:], delimiter=sep) for f in row]
+        decimal = "," if sep == ";" and any(_DECIMAL_COMMA.fullmatch(f) for f in fields) else "."
+    return sep, decimal
+
+
+def _read_table(path, sep=None, decimal=None):
     p = Path(path)
     if not p.exists():
         raise CLIError(f"input file {str(p)!r} does not exist.")
@@ -110,7 +149,8 @@ def _read_table(path):
                 return pd.read_parquet(p)
             except ImportError:
                 raise CLIError("reading Parquet needs pyarrow: pip install pyarrow (or give a CSV file).") from None
-        df = pd.read_csv(p)
+        sep, decimal = _csv_dialect(p, sep, decimal)
+        df = pd.read_csv(p, sep=sep, decimal=decimal)
     except CLIError:
         raise
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as e:
@@ -148,7 +188,7 @@ def _features(text):
 
 def _prepare_customers(args):
     """The customer table to segment: RFM from transactions, or the table as it is."""
-    df = _read_table(args.input)
+    df = _read_table(args.input, args.sep, args.decimal)
     if args.rfm:
         from .features import rfm
 
@@ -372,6 +412,10 @@ def _add_input_options(p):
     p.add_argument("--id", help="customer id column (default: the one column named like an id, e.g. "
                    "CustomerID, with a distinct whole number per row; else the row number)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--sep", type=_separator, help="CSV field separator (default: read off the file's first "
+                   "lines among , ; tab |)")
+    p.add_argument("--decimal", choices=[".", ","], help="CSV decimal mark (default: '.', or ',' in a "
+                   "';'-separated file whose numbers use it)")
     g = p.add_argument_group("RFM from a transaction log")
     g.add_argument("--rfm", action="store_true", help="compute Recency/Frequency/Monetary per customer first")
     g.add_argument("--customer", help="customer id column")
