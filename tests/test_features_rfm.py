@@ -133,3 +133,38 @@ def test_shipped_retail_log_has_its_dirt():
               price="UnitPrice")
     assert 450 < len(out) <= 500
     assert out.attrs["cleaning"]["non-positive price"] > 0
+
+
+def _european(tx):
+    """The same log with its dates written day first, as a European export has them."""
+    out = tx.copy()
+    out["InvoiceDate"] = pd.to_datetime(tx["InvoiceDate"]).dt.strftime("%d/%m/%Y %H:%M")
+    return out
+
+
+RETAIL = dict(customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity", price="UnitPrice")
+
+
+def test_day_first_dates_are_read_whole_even_when_the_first_day_is_ambiguous():
+    import warnings
+
+    tx = online_retail(200, seed=3).sort_values("InvoiceDate", kind="stable")
+    iso = tx.assign(InvoiceDate=pd.to_datetime(tx["InvoiceDate"]).dt.strftime("%Y-%m-%d %H:%M"))
+    eu = _european(tx)
+    first = pd.to_datetime(eu["InvoiceDate"].iloc[0], dayfirst=True)
+    assert first.day <= 12  # the case pandas alone gets wrong: its guess from the first date is month first
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no warning storm about guessed formats
+        want, got = rfm(iso, **RETAIL), rfm(eu, **RETAIL)
+    pd.testing.assert_frame_equal(got, want)
+    assert got.attrs["cleaning"]["missing or unreadable date"] == 0
+    # forced month first: what pandas' guess alone did, most dates past the 12th lost
+    lost = rfm(eu, dayfirst=False, **RETAIL).attrs["cleaning"]["missing or unreadable date"]
+    assert lost > len(tx) // 3
+    pd.testing.assert_frame_equal(rfm(eu, dayfirst=True, **RETAIL), want)
+
+
+def test_ambiguous_dates_are_month_first_unless_told():
+    tx = _log([("1", "A", "01/02/2024", 1, 1.0), ("2", "B", "03/02/2024", 1, 1.0)])
+    assert list(rfm(tx, **COLS)["recency"]) == [61, 1]  # Jan 2 and Mar 2; snapshot Mar 3 (2024 is a leap year)
+    assert list(rfm(tx, dayfirst=True, **COLS)["recency"]) == [3, 1]  # Feb 1 and Feb 3; snapshot Feb 4

@@ -197,7 +197,8 @@ def _prepare_customers(args):
         if not args.amount and not (args.quantity and args.price):
             raise CLIError("--rfm needs --amount COLUMN, or --quantity COLUMN and --price COLUMN.")
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
-                    quantity=args.quantity, price=args.price, snapshot=args.snapshot)
+                    quantity=args.quantity, price=args.price, snapshot=args.snapshot,
+                    dayfirst=True if args.dayfirst else None)
         clean = table.attrs["cleaning"]
         _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → {clean['customers']:,} customers")
         return table
@@ -425,6 +426,8 @@ def _add_input_options(p):
     g.add_argument("--quantity", help="quantity column")
     g.add_argument("--price", help="unit price column")
     g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day)")
+    g.add_argument("--dayfirst", action="store_true",
+                   help="read dates as day/month (default: month/day, unless day/month reads more of them)")
 
 
 def build_parser():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -72,7 +74,25 @@ def _numeric(df, col):
     return conv.to_numpy(dtype=float, na_value=np.nan)
 
 
-def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=None, price=None, snapshot=None):
+def _parse_dates(when, dayfirst):
+    """Dates of a column of text: month first (pandas' default) unless day first reads more
+    of them. pandas guesses one format from the first date, so a day-first log whose first
+    day is <= 12 would otherwise lose every row with a day past 12 as unreadable."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas' format-guess notes: the choice is made here
+        if dayfirst is not None:
+            return pd.to_datetime(when, errors="coerce", dayfirst=bool(dayfirst))
+        parsed = pd.to_datetime(when, errors="coerce")
+        unread = int((parsed.isna() & when.notna()).sum())
+        if unread:
+            other = pd.to_datetime(when, errors="coerce", dayfirst=True)
+            if int((other.isna() & when.notna()).sum()) < unread:
+                parsed = other
+    return parsed
+
+
+def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
+        dayfirst=None):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
     Cleaning, in this order, each rule counting the rows it drops (the report is in
@@ -96,6 +116,11 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
         Spend per row. Otherwise give ``quantity`` and ``price``: spend is their product.
     snapshot : date-like, optional
         The day Recency is measured from; default the last date + 1 day.
+    dayfirst : bool, optional
+        How dates given as text are read: ``True`` 23/11/2010, ``False`` 11/23/2010.
+        By default month first, unless reading them day first leaves fewer dates
+        unreadable (a log whose dates are all ambiguous, every day <= 12, is read month
+        first: say ``dayfirst=True`` for those).
 
     Returns
     -------
@@ -127,7 +152,7 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
 
     when = df[date]
     if not pd.api.types.is_datetime64_any_dtype(when):
-        when = pd.to_datetime(when, errors="coerce")
+        when = _parse_dates(when, dayfirst)
     when_ns = when.to_numpy(dtype="datetime64[ns]")
     bad_date = keep & np.isnat(when_ns)
     report["missing or unreadable date"] = int(bad_date.sum())
