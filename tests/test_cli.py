@@ -314,3 +314,24 @@ def test_sep_option(value, ok, capsys):
         assert "expected one character" in capsys.readouterr().err
     else:
         assert build_parser().parse_args(["segment", "x.csv", "--sep", value]).sep == ok
+
+
+def test_rfm_reads_only_the_columns_it_uses_and_names_a_missing_one(tmp_path, capsys, monkeypatch):
+    tx = online_retail(200, seed=6)
+    codes = np.array(tx["StockCode"].astype(object).to_numpy())
+    codes[::2] = 12345  # mixed types, as in UCI's StockCode: a column rfm does not read at all
+    tx["StockCode"] = pd.Series(codes, index=tx.index, dtype=object)
+    path = tmp_path / "tx.csv"
+    tx.to_csv(path, index=False)
+    import pandas
+
+    seen = []
+    real = pandas.read_csv
+    monkeypatch.setattr(pandas, "read_csv", lambda *a, **k: seen.append(k.get("usecols")) or real(*a, **k))
+    rfm_opts = ["--rfm", "--customer", "CustomerID", "--date", "InvoiceDate", "--invoice", "InvoiceNo",
+                "--quantity", "Quantity", "--price", "UnitPrice"]
+    assert main(["segment", str(path), *rfm_opts, "--k", "3", "--quiet"]) == 0
+    assert seen[-1] == ["CustomerID", "InvoiceDate", "InvoiceNo", "Quantity", "UnitPrice"]
+    assert "Warning" not in capsys.readouterr().err
+    rc, err = _err(["segment", str(path), *rfm_opts[:2], "Nope", *rfm_opts[3:]], capsys)
+    assert rc == 2 and "'Nope'" in err and "'Description'" in err  # every column of the file listed

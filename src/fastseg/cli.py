@@ -19,6 +19,7 @@ import csv
 import os
 import re
 import sys
+import warnings
 import time
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def _csv_dialect(p, sep=None, decimal=None):
     return sep, decimal
 
 
-def _read_table(path, sep=None, decimal=None):
+def _read_table(path, sep=None, decimal=None, columns=None):
     p = Path(path)
     if not p.exists():
         raise CLIError(f"input file {str(p)!r} does not exist.")
@@ -150,7 +151,15 @@ def _read_table(path, sep=None, decimal=None):
             except ImportError:
                 raise CLIError("reading Parquet needs pyarrow: pip install pyarrow (or give a CSV file).") from None
         sep, decimal = _csv_dialect(p, sep, decimal)
-        df = pd.read_csv(p, sep=sep, decimal=decimal)
+        usecols = None
+        if columns:  # only what is used (a log's free-text columns are most of its bytes)
+            header = set(pd.read_csv(p, sep=sep, nrows=0).columns)
+            usecols = list(columns) if set(columns) <= header else None  # else the caller names what is missing
+        with warnings.catch_warnings():
+            # pandas' note on a column of mixed types read in pieces: the columns used are
+            # checked and converted where they are used, with errors that name them
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols)
     except CLIError:
         raise
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as e:
@@ -188,7 +197,8 @@ def _features(text):
 
 def _prepare_customers(args):
     """The customer table to segment: RFM from transactions, or the table as it is."""
-    df = _read_table(args.input, args.sep, args.decimal)
+    wanted = [args.customer, args.date, args.invoice, args.amount, args.quantity, args.price] if args.rfm else []
+    df = _read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)))
     if args.rfm:
         from .features import rfm
 
