@@ -178,8 +178,8 @@ def test_bench_command(capsys):
     assert "engine: CPU engine" in out and "compiled kernel" in out
 
 
-@pytest.mark.parametrize("opt, value, match", [("--k", "0", "expected a number >= 1, got 0"),
-                                                ("--n", "many", "expected a whole number, got 'many'")])
+@pytest.mark.parametrize("opt, value, match", [("--k", "0", "expected a number >= 1; got 0"),
+                                                ("--n", "many", "expected a whole number; got 'many'")])
 def test_bench_options_are_checked(capsys, opt, value, match):
     with pytest.raises(SystemExit) as e:
         main(["bench", opt, value])

@@ -75,24 +75,17 @@ def _k_range(text):
 
 
 def _k(text):
-    if text == "auto":
-        return "auto"
-    try:
-        k = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of segments; got {text!r}") from None
-    if k < 1:
-        raise argparse.ArgumentTypeError(f"the number of segments must be >= 1; got {k}")
-    return k
+    return "auto" if text == "auto" else _positive(text, "'auto' or a number of segments")
 
 
-def _positive(text):
+def _positive(text, what="a whole number"):
+    """A whole number >= 1 (``_`` and ``,`` as digit separators allowed)."""
     try:
         v = int(text.replace("_", "").replace(",", ""))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}") from None
     if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
+        raise argparse.ArgumentTypeError(f"expected a number >= 1; got {v}")
     return v
 
 
