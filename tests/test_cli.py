@@ -335,3 +335,15 @@ def test_rfm_reads_only_the_columns_it_uses_and_names_a_missing_one(tmp_path, ca
     assert "Warning" not in capsys.readouterr().err
     rc, err = _err(["segment", str(path), *rfm_opts[:2], "Nope", *rfm_opts[3:]], capsys)
     assert rc == 2 and "'Nope'" in err and "'Description'" in err  # every column of the file listed
+
+
+@pytest.mark.parametrize("encoding, sep", [("cp1252", ","), ("latin-1", ";"), ("utf-8", ",")])
+def test_csv_from_windows_and_latin1_exports_are_read(tmp_path, encoding, sep):
+    df = mall_customers(80, seed=7)
+    df["City"] = ["Zürich", "Malmö", "São Paulo", "Kraków"[:2]] * 20  # letters outside ASCII
+    if encoding == "cp1252":
+        df["City"] = df["City"] + " €"  # cp1252 only
+    df.to_csv(tmp_path / "in.csv", index=False, encoding=encoding, sep=sep)
+    assert main(["segment", str(tmp_path / "in.csv"), "--k", "3", "--quiet", "--out", str(tmp_path / "l.csv")]) == 0
+    got = pd.read_csv(tmp_path / "l.csv")
+    assert len(got) == 80 and list(got["CustomerID"]) == list(df["CustomerID"])

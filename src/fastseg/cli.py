@@ -130,6 +130,16 @@ def _csv_dialect(p, sep=None, decimal=None):
     return sep, decimal
 
 
+# UTF-8 first; then Windows' and ISO's Western encodings, which Excel's CSV exports in much
+# of the world use (latin-1 reads any bytes, so it comes last)
+_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+
+
+def _looks_binary(p):
+    with open(p, "rb") as f:
+        return b"\x00" in f.read(1 << 16)
+
+
 def _read_table(path, sep=None, decimal=None, columns=None):
     p = Path(path)
     if not p.exists():
@@ -152,7 +162,13 @@ def _read_table(path, sep=None, decimal=None, columns=None):
             # pandas' note on a column of mixed types read in pieces: the columns used are
             # checked and converted where they are used, with errors that name them
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols)
+            for encoding in _ENCODINGS:
+                try:
+                    df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols, encoding=encoding)
+                    break
+                except UnicodeDecodeError:
+                    if encoding == _ENCODINGS[-1] or _looks_binary(p):
+                        raise
     except CLIError:
         raise
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as e:
