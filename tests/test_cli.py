@@ -347,3 +347,38 @@ def test_csv_from_windows_and_latin1_exports_are_read(tmp_path, encoding, sep):
     assert main(["segment", str(tmp_path / "in.csv"), "--k", "3", "--quiet", "--out", str(tmp_path / "l.csv")]) == 0
     got = pd.read_csv(tmp_path / "l.csv")
     assert len(got) == 80 and list(got["CustomerID"]) == list(df["CustomerID"])
+
+
+def test_excel_workbooks_are_read_by_sheet(tmp_path, capsys):
+    pytest.importorskip("openpyxl")
+    mall = mall_customers(90, seed=8)
+    book = tmp_path / "customers.xlsx"
+    with pd.ExcelWriter(book) as w:
+        pd.DataFrame({"note": ["a cover sheet", "of two lines"]}).to_excel(w, sheet_name="About", index=False)
+        mall.to_excel(w, sheet_name="Customers", index=False)
+    mall.to_csv(tmp_path / "same.csv", index=False)
+    for args in (["--sheet", "Customers"], ["--sheet", "1"]):
+        assert main(["segment", str(book), *args, "--k", "3", "--quiet", "--out", str(tmp_path / "x.csv")]) == 0
+        assert main(["segment", str(tmp_path / "same.csv"), "--k", "3", "--quiet", "--out",
+                     str(tmp_path / "c.csv")]) == 0
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "x.csv"), pd.read_csv(tmp_path / "c.csv"))
+    # the first sheet by default: here a cover sheet, so the error names its columns
+    rc, err = _err(["segment", str(book)], capsys)
+    assert rc == 2 and "no numeric column" in err and "note" in err
+    rc, err = _err(["segment", str(book), "--sheet", "Nope"], capsys)
+    assert rc == 2 and err.startswith("fastseg: error: could not read") and "as Excel" in err
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    rc, err = _err(["segment", str(tmp_path / "old.xls")], capsys)
+    assert rc == 2 and "save it as .xlsx or CSV" in err
+
+
+def test_excel_without_openpyxl_says_what_to_install(tmp_path, capsys, monkeypatch):
+    import pandas
+
+    def no_openpyxl(*a, **k):
+        raise ImportError("Missing optional dependency 'openpyxl'.")
+
+    monkeypatch.setattr(pandas, "read_excel", no_openpyxl)
+    (tmp_path / "b.xlsx").write_bytes(b"PK")
+    rc, err = _err(["segment", str(tmp_path / "b.xlsx")], capsys)
+    assert rc == 2 and "pip install 'fastseg[excel]'" in err

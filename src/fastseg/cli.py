@@ -140,19 +140,47 @@ def _looks_binary(p):
         return b"\x00" in f.read(1 << 16)
 
 
-def _read_table(path, sep=None, decimal=None, columns=None):
+def _kind(p):
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "Parquet"
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        return "Excel"
+    return "CSV"
+
+
+def _sheet(text):
+    """A sheet by name, or by position when given as a number (default: the first)."""
+    if text is None:
+        return 0
+    return int(text) if text.isdigit() else text
+
+
+def _read_table(path, sep=None, decimal=None, columns=None, sheet=None):
     p = Path(path)
     if not p.exists():
         raise CLIError(f"input file {str(p)!r} does not exist.")
     if p.is_dir():
         raise CLIError(f"input {str(p)!r} is a folder; give a CSV or Parquet file.")
     import pandas as pd  # after the checks: a mistyped path fails at once
+    kind = _kind(p)
     try:
-        if p.suffix.lower() in (".parquet", ".pq"):
+        if kind == "Parquet":
             try:
                 return pd.read_parquet(p)
             except ImportError:
                 raise CLIError("reading Parquet needs pyarrow: pip install pyarrow (or give a CSV file).") from None
+        if kind == "Excel":
+            if p.suffix.lower() == ".xls":
+                raise CLIError(f"{str(p)!r} is an old .xls workbook; save it as .xlsx or CSV.")
+            try:
+                df = pd.read_excel(p, sheet_name=_sheet(sheet))
+            except ImportError:
+                raise CLIError("reading Excel needs openpyxl: pip install 'fastseg[excel]' (or save the sheet "
+                               "as CSV).") from None
+            if df.empty:
+                raise CLIError(f"{str(p)!r} holds no rows.")
+            return df
         sep, decimal = _csv_dialect(p, sep, decimal)
         usecols = None
         if columns:  # only what is used (a log's free-text columns are most of its bytes)
@@ -171,8 +199,8 @@ def _read_table(path, sep=None, decimal=None, columns=None):
                         raise
     except CLIError:
         raise
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as e:
-        kind = "Parquet" if p.suffix.lower() in (".parquet", ".pq") else "CSV"
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError,
+            KeyError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CLIError(f"could not read {str(p)!r} as {kind}: {first}") from None
     if df.empty:
@@ -207,7 +235,8 @@ def _features(text):
 def _prepare_customers(args):
     """The customer table to segment: RFM from transactions, or the table as it is."""
     wanted = [args.customer, args.date, args.invoice, args.amount, args.quantity, args.price] if args.rfm else []
-    df = _read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)))
+    df = _read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
+                     sheet=args.sheet)
     if args.rfm:
         from .features import rfm
 
@@ -428,7 +457,8 @@ def _add_table_options(p):
 
 def _add_input_options(p):
     """The input table: a customer table, or a transaction log with --rfm."""
-    p.add_argument("input", help="CSV or Parquet file: one row per customer (or per transaction with --rfm)")
+    p.add_argument("input", help="CSV, Parquet or Excel (.xlsx) file: one row per customer (or per transaction "
+                   "with --rfm)")
     p.add_argument("--id", help="customer id column (default: the one column named like an id, e.g. "
                    "CustomerID, with a distinct whole number per row; else the row number)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -436,6 +466,7 @@ def _add_input_options(p):
                    "lines among , ; tab |)")
     p.add_argument("--decimal", choices=[".", ","], help="CSV decimal mark (default: '.', or ',' in a "
                    "';'-separated file whose numbers use it)")
+    p.add_argument("--sheet", help="Excel sheet, by name or position from 0 (default: the first)")
     g = p.add_argument_group("RFM from a transaction log")
     g.add_argument("--rfm", action="store_true", help="compute Recency/Frequency/Monetary per customer first")
     g.add_argument("--customer", help="customer id column")
