@@ -221,3 +221,19 @@ def test_rfm_mix_reads_segments_against_the_classic_grid(tmp_path):
     assert plain.rfm_mix is None and "RFM grid" not in plain.summary()
     report(plain, path)
     assert "Against the classic RFM grid" not in path.read_text()
+
+
+def test_identifier_column_names():
+    import pandas as pd
+
+    from fastseg.features import identifier_columns
+
+    ids = ["id", "ID", "Id", "customer_id", "Customer ID", "CustomerID", "customerId", "userID", "customerid",
+           "CUSTOMERID", "cust-id", "Grid ID", " member_id "]
+    not_ids = ["paid", "Paid", "PAID", "valid", "fluid", "Invalid", "Age", "idle", "ident", "grid", "SKUID"]
+    df = pd.DataFrame({name: np.arange(5) + 10 for name in ids + not_ids})
+    df["Unnamed: 0"] = np.arange(5)
+    df["order_id"] = [1, 1, 2, 3, 4]  # repeats: a code, not an identity
+    df["ratio_id"] = [0.5, 1.5, 2.5, 3.5, 4.5]  # not whole numbers
+    df["score_id"] = [1, 2, None, 4, 5]  # a missing value
+    assert identifier_columns(df) == {**{n: "id" for n in ids}, "Unnamed: 0": "row number"}

@@ -1,13 +1,14 @@
-"""Customer features: RFM from a transaction log, transforms and scaling."""
+"""Customer features: RFM from a transaction log, and which columns identify customers."""
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS"]
+__all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns"]
 
 # The usual RFM segment grid, on (R score, F score). First match wins.
 RFM_SEGMENTS = [
@@ -231,4 +232,46 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
     out["rfm_segment"] = rfm_segment(out["R"].to_numpy(), out["F"].to_numpy())
     out.attrs["cleaning"] = report
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
+    return out
+
+
+# Column names of identifiers: "id", "customer_id", "Customer ID", "CustomerID", "userId",
+# "customerid"; and "Unnamed: 0", the row number a DataFrame saved with its index reads back as.
+_ID_NAME = re.compile(r"(?i:(?:^|.*[\s_.\-])id)$|.*[a-z0-9]I[dD]$"
+                      r"|(?i:(?:customer|client|user|member|account|cust)id)$")
+_ROW_NUMBER_NAME = re.compile(r"(?i:unnamed: ?\d+)$")
+
+
+def _is_unique_integers(col):
+    """Every value a distinct whole number (what an identifier column holds)."""
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col) or col.isna().any():
+        return False
+    v = col.to_numpy()
+    if v.dtype.kind == "f" and not np.array_equal(v, np.round(v)):
+        return False
+    return col.is_unique
+
+
+def identifier_columns(df):
+    """The numeric columns of ``df`` that identify rows rather than describe customers.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+
+    Returns
+    -------
+    dict
+        ``{column: kind}``: ``"id"`` for a column named like an id (``CustomerID``,
+        ``customer_id``, ``userId``, ...) holding a distinct whole number per row;
+        ``"row number"`` for ``Unnamed: 0`` and the like, the index a table saved with
+        ``to_csv`` reads back as.
+    """
+    out = {}
+    for c in df.columns:
+        name = str(c).strip()
+        if _ROW_NUMBER_NAME.fullmatch(name) and _is_unique_integers(df[c]):
+            out[c] = "row number"
+        elif _ID_NAME.fullmatch(name) and _is_unique_integers(df[c]):
+            out[c] = "id"
     return out

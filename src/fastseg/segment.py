@@ -8,13 +8,13 @@ the engine is reached through :func:`fastseg.sweep` and :class:`fastseg.KMeans`.
 from __future__ import annotations
 
 import pickle
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ._version import __version__ as _version
+from .features import identifier_columns
 from .kmeans import KMeans
 from .sweep import SweepResult, sweep
 
@@ -33,43 +33,12 @@ _VOCAB = {
 }
 _RFM_FEATURES = ["recency", "frequency", "monetary"]
 
-# Column names of identifiers: "id", "customer_id", "Customer ID", "CustomerID", "userId",
-# "customerid"; and "Unnamed: 0", the row number a DataFrame saved with its index reads back as.
-_ID_NAME = re.compile(r"(?i:(?:^|.*[\s_.\-])id)$|.*[a-z0-9]I[dD]$"
-                      r"|(?i:(?:customer|client|user|member|account|cust)id)$")
-_ROW_NUMBER_NAME = re.compile(r"(?i:unnamed: ?\d+)$")
-
-
 def _describe(feature, high, strong=False):
     words = _VOCAB.get(str(feature).lower())
     if words is None:
         text = f"{'high' if high else 'low'} {feature}"
         return f"very {text}" if strong else text
     return words[(0 if high else 1) + (2 if strong else 0)]
-
-
-def _is_unique_integers(col):
-    """Every value a distinct whole number (what an identifier column holds)."""
-    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col) or col.isna().any():
-        return False
-    v = col.to_numpy()
-    if v.dtype.kind == "f" and not np.array_equal(v, np.round(v)):
-        return False
-    return col.is_unique
-
-
-def _identifiers(df):
-    """``{column: kind}`` of numeric columns that identify rows rather than describe
-    customers: ``"id"`` (named like an id, a distinct whole number per row) or
-    ``"row number"`` (``Unnamed: 0`` and the like, left by ``to_csv`` with the index)."""
-    out = {}
-    for c in df.columns:
-        name = str(c).strip()
-        if _ROW_NUMBER_NAME.fullmatch(name) and _is_unique_integers(df[c]):
-            out[c] = "row number"
-        elif _ID_NAME.fullmatch(name) and _is_unique_integers(df[c]):
-            out[c] = "id"
-    return out
 
 
 def _default_index(df):
@@ -291,7 +260,7 @@ class Segmenter:
             return explicit, {}
         if all(f in df.columns for f in _RFM_FEATURES):
             return list(_RFM_FEATURES), {}
-        ids = _identifiers(df)
+        ids = identifier_columns(df)
         num, left = [], {}
         for c in df.columns:
             if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
@@ -315,7 +284,7 @@ class Segmenter:
             return df, None
         chosen = self._explicit() or ()
         _check_columns(df, chosen)  # before keying: the message lists every column of the table
-        ids = [c for c, kind in _identifiers(df).items() if kind == "id" and c not in chosen]
+        ids = [c for c, kind in identifier_columns(df).items() if kind == "id" and c not in chosen]
         if len(ids) != 1:
             return df, None
         return df.set_index(ids[0]), ids[0]
