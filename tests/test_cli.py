@@ -299,6 +299,11 @@ def test_sniffing_keeps_quoted_commas_and_can_be_overridden(tmp_path):
     assert _csv_dialect(tmp_path / "odd.csv") == (";", ",")
     assert _csv_dialect(tmp_path / "odd.csv", decimal=".") == (";", ".")
     assert _csv_dialect(tmp_path / "odd.csv", sep=",", decimal=".") == (",", ".")
+    # a stray line with a field too many does not hide the separator
+    rows = ["id;a;b"] + [f"{i};{i}.5;x" for i in range(30)]
+    rows[7] += ";extra"
+    (tmp_path / "dirty.csv").write_text("\n".join(rows) + "\n")
+    assert _csv_dialect(tmp_path / "dirty.csv") == (";", ".")
     one = tmp_path / "one.csv"
     one.write_text("x\n1\n2\n")
     assert _csv_dialect(one) == (",", ".")

@@ -106,9 +106,9 @@ _DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
 
 def _csv_dialect(p, sep=None, decimal=None):
     """``(sep, decimal)`` of a delimited text file: given ones kept, the rest read off its
-    first lines. The separator is the candidate (, ; tab |) that splits the header and every
-    sampled line into the same number of fields, the most fields winning; a decimal comma
-    is assumed only beside a ';' separator (Excel's export where the comma is decimal)."""
+    first lines. The separator is the candidate (, ; tab |) that splits the header into
+    the most fields and at least 90% of the sampled lines into as many; a decimal comma is
+    assumed only beside a ';' separator (Excel's export where the comma is decimal)."""
     if sep is not None and decimal is not None:
         return sep, decimal
     with open(p, "rb") as f:
@@ -121,8 +121,9 @@ def _csv_dialect(p, sep=None, decimal=None):
         sep = ","
         best = 1
         for cand in _SEPARATORS:
-            counts = {len(row) for row in csv.reader(lines, delimiter=cand)}
-            if len(counts) == 1 and (n := counts.pop()) > best:
+            counts = [len(row) for row in csv.reader(lines, delimiter=cand)]
+            n = counts[0] if counts else 1  # the header's fields
+            if n > best and sum(c == n for c in counts) >= 0.9 * len(counts):  # a stray dirty line is allowed
                 sep, best = cand, n
     if decimal is None:
         fields = [f.strip() for row in csv.reader(lines[1:], delimiter=sep) for f in row]
