@@ -218,6 +218,7 @@ def test_segment_save_then_predict_gives_the_same_labels(tmp_path, capsys):
     assert main(["predict", str(mall), "--model", str(model), "--out", str(tmp_path / "b.csv")]) == 0
     out = capsys.readouterr().out
     assert "200 customers assigned to the 4 segments" in out
+    assert "2 of 200 customers (1.0%) fit their segment worse than 99%" in out
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
     pd.testing.assert_frame_equal(a, b)  # ids, segments, names and feature values
 

@@ -185,7 +185,8 @@ def test_a_segmentation_saved_before_the_id_fields_still_loads_and_predicts(tmp_
 
     seg = Segmenter(features=MALL_FEATURES, k=3, random_state=0).fit(mall_customers(100, seed=0))
     state = dict(seg.__dict__)
-    del state["id_column"], state["left_out"]  # what an older fastseg pickled
+    for newer in ("id_column", "left_out", "rfm_mix", "distance_q99"):  # what an older fastseg did not pickle
+        del state[newer]
     old = Segmentation.__new__(Segmentation)
     old.__dict__.update(state)
     path = tmp_path / "old.pkl"
@@ -195,6 +196,7 @@ def test_a_segmentation_saved_before_the_id_fields_still_loads_and_predicts(tmp_
     np.testing.assert_array_equal(back.predict(df)["segment"], seg.labels["segment"])
     assert back.predict(df).index.equals(df.index)  # not keyed: that fit was not
     assert "customers in 3 segments" in back.summary()
+    assert back.distance_q99 is None and back.rfm_mix is None
 
 
 def test_rfm_mix_reads_segments_against_the_classic_grid(tmp_path):
@@ -237,3 +239,19 @@ def test_identifier_column_names():
     df["ratio_id"] = [0.5, 1.5, 2.5, 3.5, 4.5]  # not whole numbers
     df["score_id"] = [1, 2, None, 4, 5]  # a missing value
     assert identifier_columns(df) == {**{n: "id" for n in ids}, "Unnamed: 0": "row number"}
+
+
+def test_distances_tell_how_well_new_customers_fit():
+    df = mall_customers(300, seed=11)
+    seg = Segmenter(features=MALL_FEATURES, k=5, random_state=0).fit(df)
+    d = seg.distances(df)
+    assert d.index.equals(seg.labels.index) and d.name == "distance"
+    # by hand: the scaled rows against the centres
+    Z = seg.prep.apply(df)
+    C = seg.model.cluster_centers_
+    np.testing.assert_allclose(d, np.sqrt(((Z[:, None, :] - C[None]) ** 2).sum(-1)).min(axis=1), rtol=1e-10)
+    # the fitted customers: 1% lie beyond the 99th percentile, by its definition
+    assert (d > seg.distance_q99).mean() <= 0.01 + 1e-12 and (d >= seg.distance_q99).mean() >= 0.01
+    # customers unlike the fitted ones (incomes tripled) fit far worse
+    drifted = df.assign(**{"Annual Income (k$)": df["Annual Income (k$)"] * 3})
+    assert (seg.distances(drifted) > seg.distance_q99).mean() > 0.3

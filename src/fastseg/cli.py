@@ -334,6 +334,11 @@ def cmd_predict(args):
         print(f"{len(labels):,} customers assigned to the {seg.k} segments of {args.model}:")
         for s_, n in sizes.items():
             print(f"  {s_}: {seg.names[s_]} — {n:,} customers ({n / max(len(labels), 1):.1%})")
+        if seg.distance_q99 is not None:  # None in segmentations saved before it existed
+            far = int((seg.distances(df) > seg.distance_q99).sum())
+            print(f"{far:,} of {len(labels):,} customers ({far / max(len(labels), 1):.1%}) fit their segment "
+                  "worse than 99% of the customers it was made from (about 1% while customers stay alike; "
+                  "re-fit when this grows).")
         if out is not None:
             print(f"labels: {out}")
     return labels

@@ -130,6 +130,10 @@ class Segmentation:
         segment (rows) the share of its customers in each classic RFM grid segment
         (columns, in the grid's order), so the clusters can be read against the
         names marketing already uses.
+    distance_q99 : float or None
+        The 99th percentile of the fitted customers' distances to their segment centre
+        (in the scaled feature space): new customers beyond it fit the segments worse
+        than 99% of those the segmentation was made from (see :meth:`distances`).
     """
 
     labels: pd.DataFrame
@@ -149,6 +153,7 @@ class Segmentation:
     id_column: str | None = None
     left_out: dict | None = None
     rfm_mix: pd.DataFrame | None = None
+    distance_q99: float | None = None
 
     def __repr__(self):
         return (f"Segmentation({len(self.labels):,} customers, {self.k} segments, "
@@ -165,11 +170,28 @@ class Segmentation:
         """
         X = self.prep.apply(new_df)
         seg = self.model.predict(X)
-        index = new_df.index
+        return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=self._index(new_df))
+
+    def distances(self, new_df):
+        """Each customer's distance to the nearest segment centre, in the scaled feature
+        space the segments were found in (standard deviations with scale="standard").
+
+        Compared with :attr:`distance_q99` it tells how well new customers fit segments
+        made from older ones: about 1% lie beyond it while the customers stay alike.
+
+        Returns
+        -------
+        pandas.Series, indexed like :meth:`predict`'s result.
+        """
+        X = self.prep.apply(new_df)
+        d = np.asarray(self.model.transform(X)).min(axis=1)
+        return pd.Series(d, index=self._index(new_df), name="distance")
+
+    def _index(self, new_df):
         # keyed as at fit time (the class default None covers segmentations saved before)
         if self.id_column is not None and self.id_column in new_df.columns and _default_index(new_df):
-            index = pd.Index(new_df[self.id_column], name=self.id_column)
-        return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=index)
+            return pd.Index(new_df[self.id_column], name=self.id_column)
+        return new_df.index
 
     def save(self, path):
         """Write this segmentation to ``path`` (a pickle; load it with :meth:`load`)."""
@@ -376,6 +398,7 @@ class Segmenter:
         seg = remap[seg]
         model.cluster_centers_ = model.cluster_centers_[order]
         model.labels_ = seg.astype(np.int32)
+        q99 = float(np.quantile(np.asarray(model.transform(Z)).min(axis=1), 0.99))
 
         data = pd.DataFrame(df[features].to_numpy(dtype=float), columns=features, index=df.index)
         centers = pd.DataFrame(model.cluster_centers_, columns=features)
@@ -389,6 +412,7 @@ class Segmenter:
             features=features, data=data, model=model, prep=prep,
             params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init),
             cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out, rfm_mix=rfm_mix,
+            distance_q99=q99,
         )
 
 
