@@ -501,10 +501,10 @@ def build_parser():
     d = sub.add_parser("demo", help="segment the shipped sample data; write a report, labels and plots",
                        description="Segment the shipped online-retail sample: RFM → segments → report.")
     d.add_argument("--out", default="fastseg-demo", help="output folder (default: ./fastseg-demo)")
-    d.add_argument("--customers", type=int, default=2000, help="customers in the sample (default: 2000)")
-    d.add_argument("--device", default="auto")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--quiet", action="store_true")
+    d.add_argument("--customers", type=_positive, default=2000, help="customers in the sample (default: 2000)")
+    d.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the sample and of the fits (default: 0)")
+    d.add_argument("--quiet", action="store_true", help="print nothing but errors")
     d.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("segment", help="segment customers; write labels (CSV) and a report (HTML)",
