@@ -388,3 +388,24 @@ def test_excel_without_openpyxl_says_what_to_install(tmp_path, capsys, monkeypat
     (tmp_path / "b.xlsx").write_bytes(b"PK")
     rc, err = _err(["segment", str(tmp_path / "b.xlsx")], capsys)
     assert rc == 2 and "pip install 'fastseg[excel]'" in err
+
+
+def test_a_transaction_log_without_rfm_gets_told_what_to_add(tmp_path, capsys):
+    tx = tmp_path / "tx.csv"
+    online_retail(100, seed=9).to_csv(tx, index=False)
+    for cmd in ("segment", "sweep"):
+        rc, err = _err([cmd, str(tx)], capsys)
+        assert rc == 2 and "looks like a transaction log" in err
+        assert "--rfm --customer 'CustomerID' --date 'InvoiceDate'" in err and "or pass --features" in err
+    # the rows as they are, when asked for
+    assert main(["segment", str(tx), "--features", "Quantity,UnitPrice", "--k", "2", "--quiet"]) == 0
+    # a model made from RFM, given the log without --rfm
+    model = tmp_path / "m.pkl"
+    assert main(["segment", str(tx), "--rfm", "--customer", "CustomerID", "--date", "InvoiceDate",
+                 "--amount", "UnitPrice", "--k", "2", "--save", str(model), "--quiet"]) == 0
+    rc, err = _err(["predict", str(tx), "--model", str(model)], capsys)
+    assert rc == 2 and "looks like a transaction log" in err and "--features" not in err
+    # one row per customer: no hint (the mall table has CustomerID but no repeats or dates)
+    mall = tmp_path / "mall.csv"
+    mall_customers(50, seed=0).to_csv(mall, index=False)
+    assert main(["segment", str(mall), "--k", "2", "--quiet"]) == 0

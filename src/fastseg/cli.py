@@ -251,6 +251,8 @@ def _prepare_customers(args):
         clean = table.attrs["cleaning"]
         _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → {clean['customers']:,} customers")
         return table
+    if "features" in args and not args.features and not args.id and (hint := _transaction_log_hint(df, True)):
+        raise CLIError(hint)  # segment, sweep: the features would be the log's columns
     if args.id:
         if args.id not in df.columns:
             raise CLIError(f"--id column {args.id!r} not found; available: {', '.join(map(repr, df.columns))}.")
@@ -258,6 +260,25 @@ def _prepare_customers(args):
             raise CLIError(f"--id column {args.id!r} has repeated values; one row per customer is expected.")
         df = df.set_index(args.id)
     return df
+
+
+_CUSTOMER_ID = re.compile(r"(?i:(?:customer|client|user|member|account|cust)[\s_.\-]?id)")
+
+
+def _transaction_log_hint(df, features_option):
+    """What to do when a table given without --rfm looks like a transaction log: several
+    rows per customer id and a date column (None when it does not)."""
+    cust = next((c for c in df.columns if _CUSTOMER_ID.fullmatch(str(c).strip())), None)
+    date = next((c for c in df.columns if re.search(r"(?i)date|time", str(c))), None)
+    if cust is None or date is None:
+        return None
+    ids = df[cust].dropna()
+    if not ids.duplicated().any():
+        return None
+    return (f"the table has several rows per {cust} ({len(ids):,} rows, {ids.nunique():,} customers) and a "
+            f"date column: it looks like a transaction log. Add --rfm --customer {cust!r} --date {date!r} and "
+            "--amount COLUMN (or --quantity and --price)"
+            + ("; or pass --features to segment its rows as they are." if features_option else "."))
 
 
 def cmd_segment(args):
@@ -326,6 +347,8 @@ def cmd_predict(args):
     out = _check_output(args.out, [args.input, args.model], "--out")
     seg = _load_model(args.model)
     df = _prepare_customers(args)
+    if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
+        raise CLIError(hint)
     labels = _with_features(seg.predict(df), df, _label_columns(args, df, seg))
     if out is not None:
         _write_csv(labels, out)
