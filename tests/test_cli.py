@@ -409,3 +409,15 @@ def test_a_transaction_log_without_rfm_gets_told_what_to_add(tmp_path, capsys):
     mall = tmp_path / "mall.csv"
     mall_customers(50, seed=0).to_csv(mall, index=False)
     assert main(["segment", str(mall), "--k", "2", "--quiet"]) == 0
+
+
+def test_parquet_input_gives_the_csv_labels(tmp_path):
+    pytest.importorskip("pyarrow")
+    df = mall_customers(70, seed=12)
+    df.to_parquet(tmp_path / "in.parquet", index=False)
+    df.to_csv(tmp_path / "in.csv", index=False)
+    for name in ("in.parquet", "in.csv"):
+        assert main(["segment", str(tmp_path / name), "--k", "3", "--quiet", "--out",
+                     str(tmp_path / f"{name}.labels.csv")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "in.parquet.labels.csv"),
+                                  pd.read_csv(tmp_path / "in.csv.labels.csv"))
