@@ -421,3 +421,26 @@ def test_parquet_input_gives_the_csv_labels(tmp_path):
                      str(tmp_path / f"{name}.labels.csv")]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "in.parquet.labels.csv"),
                                   pd.read_csv(tmp_path / "in.csv.labels.csv"))
+
+
+def test_rfm_log_in_cp1252_with_accented_column_names(tmp_path):
+    tx = online_retail(80, seed=13).rename(
+        columns={"UnitPrice": "Preis (€)", "Quantity": "Menge", "InvoiceDate": "Datum"})
+    tx.to_csv(tmp_path / "tx.csv", index=False, encoding="cp1252", sep=";", decimal=",")
+    assert main(["segment", str(tmp_path / "tx.csv"), "--rfm", "--customer", "CustomerID", "--date", "Datum",
+                 "--invoice", "InvoiceNo", "--quantity", "Menge", "--price", "Preis (€)", "--k", "2", "--quiet",
+                 "--out", str(tmp_path / "l.csv")]) == 0
+    from fastseg import rfm
+
+    got = pd.read_csv(tmp_path / "l.csv")
+    want = rfm(tx, customer="CustomerID", date="Datum", invoice="InvoiceNo", quantity="Menge", price="Preis (€)")
+    assert list(got["CustomerID"]) == list(want.index)
+    np.testing.assert_allclose(got["monetary"], want["monetary"], rtol=1e-9)
+
+
+def test_rfm_options_are_checked_before_the_file_is_read(tmp_path, capsys, monkeypatch):
+    from fastseg import cli
+
+    monkeypatch.setattr(cli, "_read_table", lambda *a, **k: pytest.fail("the file was read"))
+    rc, err = _err(["segment", str(tmp_path / "big.csv"), "--rfm", "--customer", "c"], capsys)
+    assert rc == 2 and "--rfm needs --customer COLUMN and --date COLUMN" in err

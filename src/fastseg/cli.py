@@ -162,7 +162,7 @@ def _read_table(path, sep=None, decimal=None, columns=None, sheet=None):
     if not p.exists():
         raise CLIError(f"input file {str(p)!r} does not exist.")
     if p.is_dir():
-        raise CLIError(f"input {str(p)!r} is a folder; give a CSV or Parquet file.")
+        raise CLIError(f"input {str(p)!r} is a folder; give a CSV, Parquet or Excel file.")
     import pandas as pd  # after the checks: a mistyped path fails at once
     kind = _kind(p)
     try:
@@ -183,16 +183,17 @@ def _read_table(path, sep=None, decimal=None, columns=None, sheet=None):
                 raise CLIError(f"{str(p)!r} holds no rows.")
             return df
         sep, decimal = _csv_dialect(p, sep, decimal)
-        usecols = None
-        if columns:  # only what is used (a log's free-text columns are most of its bytes)
-            header = set(pd.read_csv(p, sep=sep, nrows=0).columns)
-            usecols = list(columns) if set(columns) <= header else None  # else the caller names what is missing
         with warnings.catch_warnings():
             # pandas' note on a column of mixed types read in pieces: the columns used are
             # checked and converted where they are used, with errors that name them
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             for encoding in _ENCODINGS:
                 try:
+                    usecols = None
+                    if columns:  # only what is used (a log's free-text columns are most of its bytes)
+                        header = set(pd.read_csv(p, sep=sep, nrows=0, encoding=encoding).columns)
+                        # a column missing from the file: read all, the caller's error lists them
+                        usecols = list(columns) if set(columns) <= header else None
                     df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols, encoding=encoding)
                     break
                 except UnicodeDecodeError:
@@ -235,16 +236,17 @@ def _features(text):
 
 def _prepare_customers(args):
     """The customer table to segment: RFM from transactions, or the table as it is."""
+    if args.rfm:  # before reading: a log can take a while
+        if not args.customer or not args.date:
+            raise CLIError("--rfm needs --customer COLUMN and --date COLUMN.")
+        if not args.amount and not (args.quantity and args.price):
+            raise CLIError("--rfm needs --amount COLUMN, or --quantity COLUMN and --price COLUMN.")
     wanted = [args.customer, args.date, args.invoice, args.amount, args.quantity, args.price] if args.rfm else []
     df = _read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
     if args.rfm:
         from .features import rfm
 
-        if not args.customer or not args.date:
-            raise CLIError("--rfm needs --customer COLUMN and --date COLUMN.")
-        if not args.amount and not (args.quantity and args.price):
-            raise CLIError("--rfm needs --amount COLUMN, or --quantity COLUMN and --price COLUMN.")
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot,
                     dayfirst=True if args.dayfirst else None)
