@@ -264,13 +264,12 @@ def _prepare_customers(args):
     return df
 
 
-_CUSTOMER_ID = re.compile(r"(?i:(?:customer|client|user|member|account|cust)[\s_.\-]?id)")
-
-
 def _transaction_log_hint(df, features_option):
     """What to do when a table given without --rfm looks like a transaction log: several
     rows per customer id and a date column (None when it does not)."""
-    cust = next((c for c in df.columns if _CUSTOMER_ID.fullmatch(str(c).strip())), None)
+    from .features import CUSTOMER_ID_NAME
+
+    cust = next((c for c in df.columns if CUSTOMER_ID_NAME.fullmatch(str(c).strip())), None)
     date = next((c for c in df.columns if re.search(r"(?i)date|time", str(c))), None)
     if cust is None or date is None:
         return None

@@ -235,10 +235,11 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
     return out
 
 
-# Column names of identifiers: "id", "customer_id", "Customer ID", "CustomerID", "userId",
-# "customerid"; and "Unnamed: 0", the row number a DataFrame saved with its index reads back as.
-_ID_NAME = re.compile(r"(?i:(?:^|.*[\s_.\-])id)$|.*[a-z0-9]I[dD]$"
-                      r"|(?i:(?:customer|client|user|member|account|cust)id)$")
+# Column names of a customer's id ("customer_id", "CustomerID", "customerid", "user id", ...),
+# of any identifier ("id", "Customer ID", "userId", and those), and "Unnamed: 0", the row
+# number a DataFrame saved with its index reads back as.
+CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)[\s_.\-]?id)")
+_ID_NAME = re.compile(r"(?i:(?:^|.*[\s_.\-])id)$|.*[a-z0-9]I[dD]$|" + CUSTOMER_ID_NAME.pattern)
 _ROW_NUMBER_NAME = re.compile(r"(?i:unnamed: ?\d+)$")
 
 

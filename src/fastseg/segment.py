@@ -320,12 +320,17 @@ class Segmenter:
         prep : the fitted transform (applied again by ``Segmentation.predict``)
         Z : ndarray of shape (n_customers, n_features), transformed and scaled
         """
+        features, _, prep, Z = self._prepare(df)
+        return features, prep, Z
+
+    def _prepare(self, df):
+        """:meth:`prepare`, and the columns a default choice of features left out."""
         self._check()
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"Segmenter.fit needs a pandas DataFrame; got {type(df).__name__}.")
         if len(df) < 2:
             raise ValueError(f"need at least 2 customers to segment; the table has {len(df)}.")
-        features, _ = self._features(df)
+        features, left_out = self._features(df)
         X = _matrix(df, features)
         const = [f for j, f in enumerate(features) if np.ptp(X[:, j]) == 0]
         if const:
@@ -348,7 +353,7 @@ class Segmenter:
         else:
             center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
         scale = np.where(scale > 0, scale, 1.0)
-        return features, _Prep(features, logged, center, scale), (X - center) / scale
+        return features, left_out, _Prep(features, logged, center, scale), (X - center) / scale
 
     def fit(self, df):
         """Segment the customers of ``df`` (one row per customer; the index is the id).
@@ -364,8 +369,7 @@ class Segmenter:
         Segmentation
         """
         df, id_column = self._keyed(df)
-        features, prep, Z = self.prepare(df)
-        left_out = self._features(df)[1]
+        features, left_out, prep, Z = self._prepare(df)
         if id_column is not None and self.features is None:
             left_out = {id_column: "an identifier", **left_out}
 
