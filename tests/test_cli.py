@@ -41,7 +41,8 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
     p.feed(html)
     assert {"html", "table", "img", "h1"} <= set(p.tags)
     text = " ".join(p.text)
-    for section in ("Segments", "Data", "Cleaning", "The number of segments", "Profiles", "Pictures"):
+    for section in ("Segments", "Data", "Cleaning", "The number of segments", "Profiles", "Who is in each segment",
+                    "Pictures"):
         assert section in text
     assert len(p.images) >= 6
     for src in p.images:
@@ -51,8 +52,8 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
     labels = pd.read_csv(out / "labels.csv")
     assert labels["CustomerID"].is_unique
     assert len(labels) == labels["CustomerID"].nunique() > 1000
-    assert {"segment", "name", "recency", "frequency", "monetary", "rfm_segment"} <= set(labels.columns)
-    for png in ("elbow.png", "sizes.png", "scatter.png", "snake.png", "importance.png"):
+    assert {"segment", "name", "recency", "frequency", "monetary", "rfm_segment", "Country"} <= set(labels.columns)
+    for png in ("elbow.png", "sizes.png", "scatter.png", "snake.png", "importance.png", "composition.png"):
         assert mpimg.imread(out / png).shape[0] > 100
     # each figure is drawn once: the files are the report's images, byte for byte
     embedded = {base64.b64decode(src.split(",", 1)[1]) for src in p.images}
@@ -444,3 +445,50 @@ def test_rfm_options_are_checked_before_the_file_is_read(tmp_path, capsys, monke
     monkeypatch.setattr(cli, "_read_table", lambda *a, **k: pytest.fail("the file was read"))
     rc, err = _err(["segment", str(tmp_path / "big.csv"), "--rfm", "--customer", "c"], capsys)
     assert rc == 2 and "--rfm needs --customer COLUMN and --date COLUMN" in err
+
+
+def test_describe_and_attributes_reach_the_labels_summary_and_report(tmp_path, capsys):
+    df = mall_customers(200, seed=0)
+    mall, labels, rep = tmp_path / "mall.csv", tmp_path / "labels.csv", tmp_path / "r.html"
+    df.to_csv(mall, index=False)
+    assert main(["segment", str(mall), "--features", "Annual Income (k$),Spending Score (1-100)", "--k", "5",
+                 "--out", str(labels), "--report", str(rep)]) == 0
+    out = capsys.readouterr().out
+    assert "Described by segment, not clustered on: Gender, Age." in out
+    got = pd.read_csv(labels, index_col="CustomerID")
+    assert {"Gender", "Age"} <= set(got.columns)
+    assert (got["Gender"] == df.set_index("CustomerID")["Gender"]).all()
+    p = _Collect()
+    p.feed(rep.read_text())
+    assert "Who is in each segment" in " ".join(p.text)
+    assert main(["segment", str(mall), "--describe", "none", "--k", "3", "--out", str(labels), "--quiet"]) == 0
+    assert "Gender" not in pd.read_csv(labels).columns
+
+    tx = tmp_path / "tx.csv"
+    log = online_retail(300, seed=1)
+    log["Channel"] = np.random.default_rng(0).choice(["web", "store"], len(log))
+    log.to_csv(tx, index=False)
+    rfm_args = ["--rfm", "--customer", "CustomerID", "--date", "InvoiceDate", "--invoice", "InvoiceNo",
+                "--quantity", "Quantity", "--price", "UnitPrice"]
+    assert main(["segment", str(tx), *rfm_args, "--attributes", "Country,Channel", "--k", "3", "--out",
+                 str(labels), "--quiet"]) == 0
+    got = pd.read_csv(labels)
+    assert {"Country", "Channel", "rfm_segment"} <= set(got.columns)
+    assert set(got["Channel"]) == {"web", "store"}
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--attributes", "Country"], "--attributes goes with --rfm"),
+    (["--describe", "Nope"], r"column\(s\) 'Nope' not found; available: 'CustomerID', 'Gender'"),
+    (["--describe", "Age", "--features", "Age,Gender"], "'Gender' are not numeric"),
+    (["--describe", ","], "give column names separated by commas"),
+])
+def test_describe_and_attributes_errors(tmp_path, capsys, args, match):
+    mall = tmp_path / "mall.csv"
+    mall_customers(100, seed=0).to_csv(mall, index=False)
+    try:
+        rc, err = _err(["segment", str(mall), "--out", str(tmp_path / "l.csv"), *args], capsys)
+    except SystemExit as e:  # argparse's own usage error
+        rc, err = e.code, capsys.readouterr().err
+    assert rc == 2 and re.search(match, err), err
+    assert not (tmp_path / "l.csv").exists()

@@ -168,3 +168,59 @@ def test_ambiguous_dates_are_month_first_unless_told():
     tx = _log([("1", "A", "01/02/2024", 1, 1.0), ("2", "B", "03/02/2024", 1, 1.0)])
     assert list(rfm(tx, **COLS)["recency"]) == [61, 1]  # Jan 2 and Mar 2; snapshot Mar 3 (2024 is a leap year)
     assert list(rfm(tx, dayfirst=True, **COLS)["recency"]) == [3, 1]  # Feb 1 and Feb 3; snapshot Feb 4
+
+
+def test_attributes_carry_each_customers_most_frequent_value():
+    tx = pd.DataFrame({
+        "c": [1, 1, 1, 2, 2, 3, 4, 4, 5, 5, 5],
+        "d": ["2020-01-01"] * 11,
+        "q": [1, 1, 1, 1, 1, 1, -1, 1, 1, 1, -1],
+        "p": [1.0] * 11,
+        # 1: FR on 2 rows of 3; 2: DE (a missing value is not counted); 3: only missing;
+        # 4: UK, its FR row is a return (cleaned away); 5: a tie, its earlier row says DE
+        "Country": ["UK", "FR", "FR", "DE", None, None, "FR", "UK", "UK", "DE", "DE"],
+        "age": [30, 30, 31, 40, 40, np.nan, 5, 6, 7, 7, 7],
+    })
+    tx.loc[8:9, "Country"] = ["DE", "UK"]  # UK is first in the log (row 0), DE first on customer 5's rows
+    t = rfm(tx, customer="c", date="d", quantity="q", price="p", attributes=["Country", "age"])
+    assert list(t.columns[-2:]) == ["Country", "age"]
+    assert list(t["Country"].iloc[:2]) == ["FR", "DE"] and pd.isna(t.loc[3, "Country"])
+    assert t.loc[4, "Country"] == "UK"
+    # customer 5's kept rows: DE, UK (the third is a return): a tie, DE on the earlier row
+    assert t.loc[5, "Country"] == "DE"
+    assert list(t["age"].iloc[[0, 1, 3, 4]]) == [30, 40, 6, 7] and np.isnan(t.loc[3, "age"])
+    assert rfm(tx, customer="c", date="d", quantity="q", price="p", attributes="Country")["Country"].equals(
+        t["Country"])  # one name as a string
+
+
+def test_attributes_match_a_reference_on_a_shipped_log():
+    tx = online_retail(400, seed=3)
+    tx["Channel"] = np.random.default_rng(0).choice(["web", "store", "phone"], len(tx))
+    kw = dict(customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",
+              price="UnitPrice")
+    t = rfm(tx, **kw, attributes=["Country", "Channel"])
+    base = rfm(tx, **kw)
+    pd.testing.assert_frame_equal(t[base.columns], base)  # the RFM table itself is unchanged
+    # reference: the kept rows (those rfm keeps), most rows per customer, ties to the customer's earlier row
+    kept = tx[tx["CustomerID"].notna() & ~tx["InvoiceNo"].astype(str).str.startswith("C")
+              & (tx["Quantity"] > 0) & (tx["UnitPrice"] > 0)]
+    assert len(kept) == t.attrs["cleaning"]["rows kept"]
+    for col in ("Country", "Channel"):
+        def mode(s):
+            first = {v: i for i, v in reversed(list(enumerate(s)))}
+            return max(first, key=lambda v: ((s == v).sum(), -first[v]))
+
+        want = kept.groupby("CustomerID")[col].agg(mode)
+        want.index = want.index.astype(np.int64)
+        assert (t[col] == want.reindex(t.index)).all(), col
+
+
+@pytest.mark.parametrize("attributes, match", [
+    (["Nope"], r"column\(s\) 'Nope' not found in the transactions; available: 'c'"),
+    (["monetary"], "'monetary' would clash with the result's own columns"),
+    (["c"], "'c' would clash"),
+])
+def test_attribute_errors(attributes, match):
+    tx = pd.DataFrame({"c": [1], "d": ["2020-01-01"], "q": [1], "p": [1.0], "monetary": [3]})
+    with pytest.raises(ValueError, match=match):
+        rfm(tx, customer="c", date="d", quantity="q", price="p", attributes=attributes)

@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from fastseg import Segmenter, plots  # noqa: E402
@@ -25,6 +26,7 @@ PLOTS = {
     "scatter_pca": lambda s, ax: plots.scatter_2d(s, ax=ax),
     "scatter_xy": lambda s, ax: plots.scatter_2d(s, "Annual Income (k$)", "Spending Score (1-100)", ax=ax),
     "silhouette": lambda s, ax: plots.silhouette_by_segment(s, ax=ax),
+    "composition": lambda s, ax: plots.composition(s, "Gender", ax=ax),
 }
 
 
@@ -51,3 +53,18 @@ def test_scatter_3d(seg):
     with pytest.raises(ValueError, match="3-D Axes"):
         plots.scatter_3d(seg, ax=plt.subplots()[1])
     plt.close("all")
+
+
+def test_composition_bars_are_the_shares_and_bad_columns_are_named(seg):
+    fig = plots.composition(seg)  # the first described column
+    ax = fig.axes[0]
+    tab = seg.composition["Gender"]
+    widths = np.array([p.get_width() for p in ax.patches]).reshape(tab.shape[1], tab.shape[0])
+    np.testing.assert_allclose(widths.T, tab.to_numpy())
+    assert ax.get_yticklabels()[-1].get_text() == "all customers"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="column 'Age' is not described; described: 'Gender'"):
+        plots.composition(seg, "Age")
+    bare = Segmenter(features=["Age"], k=2, describe=None, random_state=0).fit(mall_customers(50, seed=0))
+    with pytest.raises(ValueError, match="describes no categorical column"):
+        plots.composition(bare)

@@ -1,6 +1,7 @@
 """Segmenter on the shipped data: known groups found, named profiles that differ."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
@@ -185,7 +186,8 @@ def test_a_segmentation_saved_before_the_id_fields_still_loads_and_predicts(tmp_
 
     seg = Segmenter(features=MALL_FEATURES, k=3, random_state=0).fit(mall_customers(100, seed=0))
     state = dict(seg.__dict__)
-    for newer in ("id_column", "left_out", "rfm_mix", "distance_q99"):  # what an older fastseg did not pickle
+    for newer in ("id_column", "left_out", "rfm_mix", "distance_q99", "composition", "described"):
+        # what an older fastseg did not pickle
         del state[newer]
     old = Segmentation.__new__(Segmentation)
     old.__dict__.update(state)
@@ -197,6 +199,10 @@ def test_a_segmentation_saved_before_the_id_fields_still_loads_and_predicts(tmp_
     assert back.predict(df).index.equals(df.index)  # not keyed: that fit was not
     assert "customers in 3 segments" in back.summary()
     assert back.distance_q99 is None and back.rfm_mix is None
+    assert back.composition == {} and back.described == []
+    from fastseg.report import render
+
+    assert "<h2>Profiles</h2>" in render(back, images=[])  # the report of an old segmentation
 
 
 def test_rfm_mix_reads_segments_against_the_classic_grid(tmp_path):
@@ -255,3 +261,98 @@ def test_distances_tell_how_well_new_customers_fit():
     # customers unlike the fitted ones (incomes tripled) fit far worse
     drifted = df.assign(**{"Annual Income (k$)": df["Annual Income (k$)"] * 3})
     assert (seg.distances(drifted) > seg.distance_q99).mean() > 0.3
+
+
+def _mall_with_text_columns(n=200, seed=0):
+    df = mall_customers(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    df["Name"] = [f"customer {i}" for i in range(n)]  # free text: one value per customer
+    df["City"] = rng.choice([f"city {i}" for i in range(12)], n)  # 12 values: 8 shown, then "other"
+    df["Member"] = rng.random(n) < 0.3
+    df.loc[::17, "City"] = None
+    return df
+
+
+def test_describe_auto_profiles_categorical_columns_by_segment():
+    df = _mall_with_text_columns()
+    seg = Segmenter(k=4, random_state=0).fit(df)
+    assert seg.described == ["Gender", "City", "Member"]  # not the id, not free text, not the features
+    assert set(seg.composition) == {"Gender", "City", "Member"}
+    lab = seg.labels["segment"].to_numpy()
+    gender = seg.composition["Gender"]
+    assert list(gender.index) == [0, 1, 2, 3, "all"]
+    for s in range(4):  # by hand
+        part = df["Gender"].to_numpy()[lab == s]
+        for v in ("Female", "Male"):
+            assert gender.loc[s, v] == pytest.approx(np.mean(part == v))
+    assert gender.loc["all", "Female"] == pytest.approx(np.mean(df["Gender"] == "Female"))
+    city = seg.composition["City"]
+    top8 = df["City"].value_counts().index[:8]
+    assert list(city.columns) == list(top8) + ["other", "(missing)"]
+    np.testing.assert_allclose(city.sum(axis=1), 1.0)
+    assert city.loc["all", "(missing)"] == pytest.approx(df["City"].isna().mean())
+    assert city.loc["all", "other"] == pytest.approx((~df["City"].isin(top8) & df["City"].notna()).mean())
+    assert list(seg.composition["Member"].columns) == [False, True]
+    assert "Described by segment, not clustered on: Gender, City, Member." in seg.summary()
+    assert Segmenter(k=4, random_state=0, describe=None).fit(df).composition == {}
+
+
+def test_a_value_that_stands_out_is_named_in_the_summary_and_chance_is_not():
+    rng = np.random.default_rng(1)
+    n = 600
+    grp = rng.integers(0, 3, n)
+    df = pd.DataFrame({"spend": rng.normal(0, 1, n) + 8 * grp, "visits": rng.normal(0, 1, n) + 8 * grp})
+    # channel: segment of grp 2 mostly "app"; elsewhere a coin toss between web and store
+    df["channel"] = np.where((grp == 2) & (rng.random(n) < 0.9), "app", rng.choice(["web", "store"], n))
+    df["coin"] = rng.choice(["heads", "tails"], n)  # independent of everything: never stands out
+    seg = Segmenter(k=3, transform=None, random_state=0).fit(df)
+    s_app = int(pd.Series(seg.labels["segment"].to_numpy()[grp == 2]).mode()[0])
+    text = seg.summary()
+    line = next(t for t in text.splitlines() if t.startswith(f"  {s_app}:"))
+    share = seg.composition["channel"].loc[s_app, "app"]
+    assert share > 0.85 and f"channel: app {share:.0%} (all " in line
+    assert "coin:" not in text
+
+    from fastseg.segment import _standouts
+
+    tab = pd.DataFrame({"M": [0.75, 0.46], "F": [0.25, 0.54]}, index=[0, "all"])
+    assert _standouts({"g": tab}, {0: 8}, 0) == []  # 6 of 8: within chance
+    assert _standouts({"g": tab}, {0: 200}, 0) == ["g: M 75% (all 46%)"]
+
+
+def test_describe_explicit_columns_numeric_ones_join_the_profiles():
+    df = mall_customers(200, seed=0)
+    seg = Segmenter(features=MALL_FEATURES, k=5, random_state=0).fit(df)
+    assert seg.described == ["Gender", "Age"]  # with features given, the other numeric column too
+    lab = seg.labels["segment"].to_numpy()
+    for s in range(5):
+        assert seg.profiles.loc[s, "Age mean"] == pytest.approx(df["Age"].to_numpy()[lab == s].mean())
+        assert seg.profiles.loc[s, "Age median"] == pytest.approx(np.median(df["Age"].to_numpy()[lab == s]))
+    only = Segmenter(features=MALL_FEATURES, k=5, random_state=0, describe=["Age"]).fit(df)
+    assert only.described == ["Age"] and only.composition == {}
+    np.testing.assert_array_equal(only.labels["segment"], seg.labels["segment"])  # describing changes no label
+
+
+@pytest.mark.parametrize("describe, match", [
+    (["Nope"], r"column\(s\) 'Nope' not found; available: 'CustomerID', 'Gender'"),
+    (["Age"], r"column\(s\) 'Age' are features already"),
+    (3, "describe must be 'auto', a list of columns or None"),
+])
+def test_describe_errors_come_before_the_sweep(describe, match, monkeypatch):
+    import fastseg.segment as segment
+
+    def no_sweep(*a, **k):
+        raise AssertionError("swept before checking describe")
+
+    monkeypatch.setattr(segment, "sweep", no_sweep)
+    with pytest.raises(ValueError, match=match):
+        Segmenter(describe=describe).fit(mall_customers(100, seed=0))
+
+
+def test_rfm_attributes_are_described_and_rfm_columns_are_not():
+    tx = online_retail(800, seed=0)
+    table = rfm(tx, customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",
+                price="UnitPrice", attributes=["Country"])
+    seg = Segmenter(k=3, random_state=0).fit(table)
+    assert seg.described == ["Country"]  # not rfm_segment (that is rfm_mix), R/F/M, RFM, score
+    assert seg.composition["Country"].columns[0] == "United Kingdom"

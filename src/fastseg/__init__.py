@@ -24,7 +24,10 @@ _EXPORTS = {
     "Segmenter": ".segment",
     "report": ".report",
     "datasets": ".datasets",
+    "features": ".features",
+    "plots": ".plots",
 }
+_MODULES = {"datasets", "features", "plots"}  # exported as modules, not as a name inside one
 
 __all__ = [
     "KMeans",
@@ -32,7 +35,9 @@ __all__ = [
     "Segmenter",
     "SweepResult",
     "datasets",
+    "features",
     "kmeans_plusplus",
+    "plots",
     "report",
     "rfm",
     "sweep",
@@ -40,7 +45,7 @@ __all__ = [
 ]
 
 if _TYPE_CHECKING:  # what type checkers and IDEs see
-    from . import datasets
+    from . import datasets, features, plots
     from .features import rfm
     from .kmeans import KMeans, kmeans_plusplus
     from .report import report
@@ -53,7 +58,7 @@ def __getattr__(name):
     if module is None:
         raise AttributeError(f"module 'fastseg' has no attribute {name!r}")
     mod = _importlib.import_module(module, __name__)
-    value = mod if name == "datasets" else getattr(mod, name)
+    value = mod if name in _MODULES else getattr(mod, name)
     globals()[name] = value  # later lookups skip this function
     return value
 
@@ -70,7 +75,7 @@ class _Package(_types.ModuleType):
     the functions last. Here the binding is redirected to the function instead."""
 
     def __setattr__(self, name, value):
-        if isinstance(value, _types.ModuleType) and _EXPORTS.get(name) == f".{name}" and name != "datasets":
+        if isinstance(value, _types.ModuleType) and _EXPORTS.get(name) == f".{name}" and name not in _MODULES:
             value = getattr(value, name)
         super().__setattr__(name, value)
 

@@ -230,6 +230,17 @@ def _write_csv(df, path):
     atomic_write_text(path, df.to_csv())
 
 
+def _describe(text):
+    if text.strip().lower() == "none":
+        return None
+    if text.strip().lower() == "auto":
+        return "auto"
+    cols = _features(text)
+    if not cols:
+        raise argparse.ArgumentTypeError("give column names separated by commas, 'auto' or 'none'")
+    return cols
+
+
 def _features(text):
     return [f.strip() for f in text.split(",") if f.strip()] if text else None
 
@@ -241,7 +252,12 @@ def _prepare_customers(args):
             raise CLIError("--rfm needs --customer COLUMN and --date COLUMN.")
         if not args.amount and not (args.quantity and args.price):
             raise CLIError("--rfm needs --amount COLUMN, or --quantity COLUMN and --price COLUMN.")
-    wanted = [args.customer, args.date, args.invoice, args.amount, args.quantity, args.price] if args.rfm else []
+    elif args.attributes:
+        raise CLIError("--attributes goes with --rfm (columns of a transaction log carried per customer); a "
+                       "customer table's own columns are described by segment as they are (see --describe).")
+    attributes = _features(args.attributes) or []
+    wanted = [args.customer, args.date, args.invoice, args.amount, args.quantity, args.price,
+              *attributes] if args.rfm else []
     df = _read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
     if args.rfm:
@@ -249,7 +265,7 @@ def _prepare_customers(args):
 
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot,
-                    dayfirst=True if args.dayfirst else None)
+                    dayfirst=True if args.dayfirst else None, attributes=attributes)
         clean = table.attrs["cleaning"]
         _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → {clean['customers']:,} customers")
         return table
@@ -293,7 +309,7 @@ def cmd_segment(args):
     prog = _Progress(args, "sweep")
     seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
-                    progress=prog).fit(df)
+                    progress=prog, describe=args.describe).fit(df)
     prog.close()
     labels = _with_features(seg.labels, df, _label_columns(args, df, seg))
     if out is not None:
@@ -314,9 +330,12 @@ def cmd_segment(args):
 
 
 def _label_columns(args, df, seg):
-    """Columns written beside the labels: the features; with --rfm every column of the RFM
-    table (R/F/M values, scores and the classic grid segment), as marketing uses them."""
-    return list(df.columns) if args.rfm else list(seg.features)
+    """Columns written beside the labels: the features and the columns described by segment;
+    with --rfm every column of the RFM table (R/F/M values, scores, the classic grid
+    segment, the --attributes), as marketing uses them."""
+    if args.rfm:
+        return list(df.columns)
+    return [c for c in [*seg.features, *seg.described] if c in df.columns]
 
 
 def _with_features(labels, df, features):
@@ -420,7 +439,7 @@ def cmd_demo(args):
     tx = datasets.online_retail(args.customers, seed=args.seed)
     _say(args, f"demo data: {len(tx):,} transaction lines of {args.customers:,} customers (UCI Online Retail schema)")
     table = rfm(tx, customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",
-                price="UnitPrice")
+                price="UnitPrice", attributes=["Country"])
     prog = _Progress(args, "sweep")
     seg = Segmenter(random_state=args.seed, device=args.device, progress=prog).fit(table)
     prog.close()
@@ -434,7 +453,7 @@ def cmd_demo(args):
         print(seg.summary())
         print(f"\nwritten in {time.perf_counter() - t0:.1f} s to {outdir.resolve()}/:")
         print("  report.html   open it in a browser")
-        print("  labels.csv    one row per customer: segment, name, R/F/M values and scores")
+        print("  labels.csv    one row per customer: segment, name, R/F/M values and scores, country")
         print("  *.png         the report's figures")
     return seg
 
@@ -506,6 +525,8 @@ def _add_input_options(p):
     g.add_argument("--quantity", help="quantity column")
     g.add_argument("--price", help="unit price column")
     g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day)")
+    g.add_argument("--attributes", help="comma-separated columns of the log that describe the customer (e.g. "
+                   "Country), carried per customer (its most frequent value) and described by segment")
     g.add_argument("--dayfirst", action="store_true",
                    help="read dates as day/month (default: month/day, unless day/month reads more of them)")
 
@@ -544,6 +565,10 @@ def build_parser():
                    "R/F/M values, scores and RFM grid segment)")
     s.add_argument("--report", help="HTML report to write")
     s.add_argument("--save", help="file to keep the fitted segmentation in, for fastseg predict")
+    s.add_argument("--describe", type=_describe, default="auto",
+                   help="comma-separated columns, not clustered on, to describe each segment by (its mix of "
+                        "values, or mean); 'none' for none (default: categorical columns with 2-50 values, "
+                        "and with --features the other numeric columns)")
     s.set_defaults(func=cmd_segment)
 
     r = sub.add_parser("predict", help="assign new customers to the segments of a saved segmentation",

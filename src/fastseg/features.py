@@ -25,6 +25,10 @@ RFM_SEGMENTS = [
 ]
 
 
+# The columns rfm() derives; a table that has them all came from it.
+RFM_COLUMNS = ("recency", "frequency", "monetary", "R", "F", "M", "RFM", "score", "rfm_segment")
+
+
 def rfm_segment(r, f):
     """Name of the RFM segment for R and F scores (1–5 each), element-wise.
 
@@ -93,7 +97,7 @@ def _parse_dates(when, dayfirst):
 
 
 def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
-        dayfirst=None):
+        dayfirst=None, attributes=None):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
     Cleaning, in this order, each rule counting the rows it drops (the report is in
@@ -122,13 +126,20 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
         By default month first, unless reading them day first leaves fewer dates
         unreadable (a log whose dates are all ambiguous, every day <= 12, is read month
         first: say ``dayfirst=True`` for those).
+    attributes : list of str, optional
+        Columns of the log that describe the customer rather than the purchase
+        (``Country``, a store, a channel), carried into the result: per customer the
+        value on most of its kept rows (a tie goes to the value on its earlier row;
+        missing values are not counted). :class:`fastseg.Segmenter` then shows
+        how each segment is made up of them.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by customer: ``recency`` (days), ``frequency``, ``monetary``, the
         1–5 scores ``R``, ``F``, ``M`` (by rank; 5 is best: recent, frequent, big
-        spender), ``RFM`` (e.g. "545"), ``score`` (R + F + M) and ``rfm_segment`` (the usual RFM grid names).
+        spender), ``RFM`` (e.g. "545"), ``score`` (R + F + M), ``rfm_segment`` (the usual RFM
+        grid names), then the ``attributes``.
 
     Raises
     ------
@@ -140,7 +151,12 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
         raise TypeError(f"transactions must be a pandas DataFrame; got {type(transactions).__name__}.")
     if amount is None and (quantity is None or price is None):
         raise ValueError("give either amount=COLUMN, or quantity=COLUMN and price=COLUMN, to compute spend.")
-    _require(transactions, [customer, date, invoice, amount, quantity, price])
+    attributes = [attributes] if isinstance(attributes, str) else list(attributes or ())
+    _require(transactions, [customer, date, invoice, amount, quantity, price, *attributes])
+    clash = [a for a in attributes if a in RFM_COLUMNS or a == customer]
+    if clash:
+        raise ValueError(f"attribute column(s) {', '.join(map(repr, clash))} would clash with the result's own "
+                         f"columns ({', '.join(RFM_COLUMNS)}) or its index; rename them first.")
     df = transactions
     n_in = len(df)
     report = {"rows in": n_in}
@@ -230,9 +246,30 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
     out["RFM"] = out["R"].astype(str) + out["F"].astype(str) + out["M"].astype(str)
     out["score"] = (out["R"].astype(int) + out["F"] + out["M"]).astype(int)
     out["rfm_segment"] = rfm_segment(out["R"].to_numpy(), out["F"].to_numpy())
+    for a in dict.fromkeys(attributes):
+        out[a] = _per_customer_mode(df[a][keep], codes, n_cust)
     out.attrs["cleaning"] = report
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
     return out
+
+
+def _per_customer_mode(values, codes, n_cust):
+    """Each customer's most frequent value of ``values`` (rows of customers ``codes``); a tie
+    goes to the value on the customer's earlier row, a customer with only missing values
+    gets a missing one."""
+    vcodes, uniques = pd.factorize(values)  # in order of appearance; -1 for missing
+    ok = vcodes >= 0
+    pick = np.full(n_cust, -1, dtype=np.int64)
+    if ok.any():
+        nv = len(uniques)
+        keys, first, counts = np.unique(codes[ok].astype(np.int64) * nv + vcodes[ok], return_index=True,
+                                        return_counts=True)
+        cust, val = keys // nv, keys % nv
+        order = np.lexsort((first, -counts, cust))  # per customer: most rows, then the earliest
+        head = order[np.r_[True, cust[order][1:] != cust[order][:-1]]]
+        pick[cust[head]] = val[head]
+    got = pd.Series(uniques).take(np.maximum(pick, 0)).reset_index(drop=True)
+    return got.where(pick >= 0).to_numpy() if len(uniques) else np.full(n_cust, np.nan)
 
 
 # Column names of a customer's id ("customer_id", "CustomerID", "customerid", "user id", ...),

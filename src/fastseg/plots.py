@@ -227,3 +227,37 @@ def silhouette_by_segment(seg, ax=None, sample_size=3000, random_state=0):
     ax.set_title("Silhouette by segment")
     ax.legend(fontsize=7, loc="best")
     return fig
+
+
+def composition(seg, column=None, ax=None):
+    """Stacked bars: the share of each segment's customers (and of all of them, at the
+    bottom) at each value of a described categorical column (``seg.composition``)."""
+    import matplotlib
+
+    if not seg.composition:
+        raise ValueError("this segmentation describes no categorical column; fit with Segmenter(describe=[...]).")
+    column = next(iter(seg.composition)) if column is None else column
+    if column not in seg.composition:
+        raise ValueError(f"column {column!r} is not described; described: "
+                         f"{', '.join(map(repr, seg.composition))}.")
+    tab = seg.composition[column]
+    fig, ax = _axes(ax, (8, 0.5 * (seg.k + 1) + 1.8))
+    cmap = matplotlib.colormaps["tab10" if tab.shape[1] <= 10 else "tab20"]
+    y = np.arange(len(tab))
+    left = np.zeros(len(tab))
+    for j, value in enumerate(tab.columns):
+        share = tab[value].to_numpy(dtype=float)
+        color = "lightgrey" if value in ("other", "(missing)") else cmap(j % cmap.N)
+        ax.barh(y, share, left=left, color=color, label=str(value), edgecolor="white", linewidth=0.5)
+        for i in np.flatnonzero(share >= 0.08):  # label the wide parts only
+            ax.text(left[i] + share[i] / 2, i, f"{share[i]:.0%}", ha="center", va="center", fontsize=7)
+        left += share
+    ax.set_yticks(y, [_seg_label(seg, s) if s != "all" else "all customers" for s in tab.index], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel(f"share of the segment's customers, by {column}")
+    ax.set_ylabel("segment")
+    ax.set_title(f"Who is in each segment: {column}")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title=str(column), title_fontsize=8)
+    return fig

@@ -42,6 +42,9 @@ def figures(seg):
     out.append(("scatter", "Customers in two dimensions", plots.scatter_2d(seg)))
     if len(seg.features) >= 3:
         out.append(("scatter3d", "Customers in three dimensions", plots.scatter_3d(seg)))
+    for j, col in enumerate(seg.composition):
+        out.append((f"composition{j + 1}" if j else "composition", f"Who is in each segment: {col}",
+                    plots.composition(seg, col)))
     if seg.k >= 2:
         out.append(("silhouette", "Silhouette by segment", plots.silhouette_by_segment(seg)))
     return out
@@ -118,6 +121,14 @@ def render(seg, title="Customer segmentation", images=None):
         parts.append("<h2>Against the classic RFM grid</h2><p>Share of each segment's customers in each "
                      "RFM grid segment (from the R and F scores), to read the clusters against names "
                      "marketing already uses.</p>" + _table(mix, floatfmt="{:.0%}"))
+
+    if seg.composition:
+        parts.append("<h2>Who is in each segment</h2><p>Columns not clustered on, by segment: the share of "
+                     "each segment's customers at each value, and of all customers in the last row.</p>")
+        for col, tab in seg.composition.items():
+            named = tab.copy()
+            named.insert(0, "name", [seg.names.get(s, "all customers") for s in named.index])
+            parts.append(f"<h3>{html.escape(str(col))}</h3>" + _table(named, floatfmt="{:.0%}"))
 
     parts.append("<h2>Pictures</h2>")
     for _, caption, png in rendered_figures(seg) if images is None else images:

@@ -8,13 +8,13 @@ the engine is reached through :func:`fastseg.sweep` and :class:`fastseg.KMeans`.
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 
 from ._version import __version__ as _version
-from .features import identifier_columns
+from .features import RFM_COLUMNS, identifier_columns
 from .kmeans import KMeans
 from .sweep import SweepResult, sweep
 
@@ -130,6 +130,15 @@ class Segmentation:
         segment (rows) the share of its customers in each classic RFM grid segment
         (columns, in the grid's order), so the clusters can be read against the
         names marketing already uses.
+    composition : dict
+        For each categorical column described (see ``Segmenter(describe=...)``): a
+        DataFrame of the share of each segment's customers (rows, then ``"all"``) at each
+        of the column's values (columns: the most common values, then ``"other"`` and
+        ``"(missing)"`` where there are such customers).
+    described : list of str
+        The columns described besides the features: categorical ones in
+        :attr:`composition`, numeric ones as mean, median and relative importance in
+        :attr:`profiles`.
     distance_q99 : float or None
         The 99th percentile of the fitted customers' distances to their segment centre
         (in the scaled feature space): new customers beyond it fit the segments worse
@@ -154,6 +163,15 @@ class Segmentation:
     left_out: dict | None = None
     rfm_mix: pd.DataFrame | None = None
     distance_q99: float | None = None
+    composition: dict = field(default_factory=dict)
+    described: list = field(default_factory=list)
+
+    def __setstate__(self, state):
+        # a segmentation saved by an older fastseg lacks the newer fields: their defaults
+        for f in fields(self):
+            if f.name not in state:
+                state[f.name] = f.default_factory() if f.default_factory is not MISSING else f.default
+        self.__dict__.update(state)
 
     def __repr__(self):
         return (f"Segmentation({len(self.labels):,} customers, {self.k} segments, "
@@ -216,11 +234,14 @@ class Segmentation:
         if self.left_out:
             lines.append(f"Features: {', '.join(map(str, self.features))}; left out: {_left_out_text(self.left_out)} "
                          "(choose with features=[...] or --features).")
+        if self.described:
+            lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
         for s, row in self.profiles.iterrows():
             line = f"  {s}: {row['name']} — {int(row['size']):,} customers ({row['share']:.1%})"
             if self.rfm_mix is not None:
                 top = self.rfm_mix.loc[s].idxmax()
                 line += f"; RFM grid: mostly {top} ({self.rfm_mix.loc[s, top]:.0%})"
+            line += "".join(f"; {text}" for text in _standouts(self.composition, self.profiles["size"], s))
             lines.append(line)
         return "\n".join(lines)
 
@@ -248,10 +269,20 @@ class Segmenter:
     random_state : int or None, default=None
     progress : callable, optional
         Passed to :func:`fastseg.sweep`.
+    describe : "auto", list of str or None, default="auto"
+        Columns that are not features but say who the customers of each segment are,
+        profiled without taking part in the clustering: a categorical column (gender,
+        country, channel) by the share of each segment at each value
+        (:attr:`Segmentation.composition`, and the values that stand out in the
+        summary), a numeric one by its mean, median and relative importance in the
+        profiles. "auto" takes every categorical column with 2 to 50 values and at
+        least five customers per value on average (so not free text, names or
+        e-mails) and, when ``features`` are given, the other numeric columns, leaving
+        out identifiers and the columns :func:`fastseg.rfm` derives.
     """
 
     def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
-                 n_init=3, device="auto", random_state=None, progress=None):
+                 n_init=3, device="auto", random_state=None, progress=None, describe="auto"):
         self.features = features
         self.transform = transform
         self.scale = scale
@@ -261,6 +292,7 @@ class Segmenter:
         self.device = device
         self.random_state = random_state
         self.progress = progress
+        self.describe = describe
 
     def _check(self):
         if self.transform not in ("log1p", None):
@@ -269,6 +301,36 @@ class Segmenter:
             raise ValueError(f"scale must be 'standard', 'robust' or None; got {self.scale!r}.")
         if not (self.k == "auto" or (isinstance(self.k, (int, np.integer)) and self.k >= 1)):
             raise ValueError(f"k must be 'auto' or an int >= 1; got {self.k!r}.")
+        if not (self.describe is None or isinstance(self.describe, (str, list, tuple))):
+            raise ValueError(f"describe must be 'auto', a list of columns or None; got {self.describe!r}.")
+
+    def _described(self, df, features):
+        """The columns to describe each segment by besides its features."""
+        if self.describe is None:
+            return []
+        if self.describe != "auto":
+            cols = [self.describe] if isinstance(self.describe, str) else list(self.describe)
+            _check_columns(df, cols)
+            both = [c for c in cols if c in features]
+            if both:
+                raise ValueError(f"column(s) {', '.join(map(repr, both))} are features already; describe=[...] "
+                                 "takes the columns that are not.")
+            return list(dict.fromkeys(cols))
+        skip = set(features) | set(identifier_columns(df))
+        if "rfm_segment" in df.columns:  # rfm's own columns: the features, their scores, the grid (rfm_mix)
+            skip |= set(RFM_COLUMNS)
+        out = []
+        for c in df.columns:
+            if c in skip:
+                continue
+            col = df[c]
+            if _is_categorical(col):
+                levels = col.nunique(dropna=True)
+                if 2 <= levels <= min(_MAX_LEVELS, len(col) / 5):  # a category, not free text
+                    out.append(c)
+            elif self._explicit() is not None:
+                out.append(c)
+        return out
 
     def _explicit(self):
         if self.features is None:
@@ -305,7 +367,9 @@ class Segmenter:
         if not _default_index(df):
             return df, None
         chosen = self._explicit() or ()
-        _check_columns(df, chosen)  # before keying: the message lists every column of the table
+        named = [self.describe] if isinstance(self.describe, str) and self.describe != "auto" else (
+            self.describe if isinstance(self.describe, (list, tuple)) else [])
+        _check_columns(df, [*chosen, *named])  # before keying: the message lists every column of the table
         ids = [c for c, kind in identifier_columns(df).items() if kind == "id" and c not in chosen]
         if len(ids) != 1:
             return df, None
@@ -372,6 +436,7 @@ class Segmenter:
         features, left_out, prep, Z = self._prepare(df)
         if id_column is not None and self.features is None:
             left_out = {id_column: "an identifier", **left_out}
+        described = self._described(df, features)  # before the sweep: a wrong column fails at once
 
         sw = None
         if self.k == "auto":
@@ -408,7 +473,10 @@ class Segmenter:
         centers = pd.DataFrame(model.cluster_centers_, columns=features)
         centers.index.name = "segment"
         names = _names(centers)
-        profiles = _profiles(data, seg, k, names)
+        numeric = [c for c in described if not _is_categorical(df[c])]
+        extra = pd.DataFrame({c: df[c].to_numpy(dtype=float, na_value=np.nan) for c in numeric}, index=df.index)
+        profiles = _profiles(data.join(extra) if numeric else data, seg, k, names)
+        composition = {c: _composition(df[c], seg, k) for c in described if c not in numeric}
         labels = pd.DataFrame({"segment": seg, "name": [names[s] for s in seg]}, index=df.index)
         rfm_mix = _rfm_mix(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
         return Segmentation(
@@ -416,8 +484,48 @@ class Segmenter:
             features=features, data=data, model=model, prep=prep,
             params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init),
             cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out, rfm_mix=rfm_mix,
-            distance_q99=q99,
+            distance_q99=q99, composition=composition, described=described,
         )
+
+
+_MAX_LEVELS = 50  # more distinct values than this: not a category to describe by default
+_MAX_SHOWN = 8  # values shown per column; the rest are "other"
+
+
+def _is_categorical(col):
+    return not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+
+
+def _composition(col, seg, k):
+    """Share of each segment's customers (and of all of them) at each value of ``col``."""
+    values = col.astype(object).where(col.notna(), "(missing)").to_numpy()
+    top = [v for v in pd.Series(values).value_counts().index if v != "(missing)"][:_MAX_SHOWN]
+    keep = np.isin(values, top) | (values == "(missing)")
+    values = np.where(keep, values, "other")
+    tab = pd.crosstab(pd.Series(seg, name="segment"), pd.Series(values, name=str(col.name)))
+    columns = top + [c for c in ("other", "(missing)") if c in tab.columns]
+    tab = tab.reindex(index=range(k), columns=columns, fill_value=0)
+    tab.loc["all"] = tab.sum()
+    return tab.div(tab.sum(axis=1), axis=0)
+
+
+def _standouts(composition, sizes, s, gap=0.1, z=2.0, most=2):
+    """The values over-represented in segment ``s``: "Gender: Female 70% (all 56%)", the
+    largest gaps first. A value stands out when its share is ``gap`` or more above its
+    share of all customers, and more than ``z`` standard errors of a random draw of the
+    segment's size above it (so a segment of eight customers, 6 men, says nothing)."""
+    n = sizes[s]
+    found = []
+    for col, tab in composition.items():
+        share, base = tab.loc[s], tab.loc["all"]
+        diff = (share - base).drop(["other", "(missing)"], errors="ignore")
+        if not len(diff) or n == 0:
+            continue
+        v = diff.idxmax()
+        se = np.sqrt(base[v] * (1 - base[v]) / n)
+        if diff[v] >= gap and diff[v] > z * se:
+            found.append((diff[v], f"{col}: {v} {share[v]:.0%} (all {base[v]:.0%})"))
+    return [text for _, text in sorted(found, key=lambda t: -t[0])[:most]]
 
 
 def _rfm_mix(grid, seg, k):
