@@ -492,3 +492,68 @@ def test_describe_and_attributes_errors(tmp_path, capsys, args, match):
         rc, err = e.code, capsys.readouterr().err
     assert rc == 2 and re.search(match, err), err
     assert not (tmp_path / "l.csv").exists()
+
+
+@pytest.mark.parametrize("suffix, read", [
+    (".csv", lambda p: pd.read_csv(p, index_col=0)),
+    (".tsv", lambda p: pd.read_csv(p, sep="\t", index_col=0)),
+    (".parquet", pd.read_parquet),
+    (".xlsx", lambda p: pd.read_excel(p, index_col=0)),
+])
+def test_labels_and_sweep_tables_are_written_in_the_format_their_suffix_names(tmp_path, suffix, read):
+    pytest.importorskip({".parquet": "pyarrow", ".xlsx": "openpyxl"}.get(suffix, "pandas"))
+    mall = tmp_path / "mall.csv"
+    mall_customers(120, seed=0).to_csv(mall, index=False)
+    out, ref = tmp_path / f"labels{suffix}", tmp_path / "ref.csv"
+    assert main(["segment", str(mall), "--k", "3", "--out", str(out), "--quiet"]) == 0
+    assert main(["segment", str(mall), "--k", "3", "--out", str(ref), "--quiet"]) == 0
+    got, want = read(out), pd.read_csv(ref, index_col=0)
+    assert got.index.name == want.index.name == "CustomerID"
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    per_k = tmp_path / f"sweep{suffix}"
+    assert main(["sweep", str(mall), "--k-range", "2-4", "--out", str(per_k), "--quiet"]) == 0
+    assert list(read(per_k).index) == [2, 3, 4]  # the frame's index is k
+
+
+@pytest.mark.parametrize("fmt, magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF"),
+                                        ("jpg", b"\xff\xd8")])
+def test_sweep_plot_is_drawn_in_the_format_its_suffix_names(tmp_path, fmt, magic):
+    mall = tmp_path / "mall.csv"
+    mall_customers(120, seed=0).to_csv(mall, index=False)
+    plot = tmp_path / f"elbow.{fmt}"
+    assert main(["sweep", str(mall), "--k-range", "2-4", "--plot", str(plot), "--quiet"]) == 0
+    assert plot.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("args, match", [
+    (["segment", "{mall}", "--out", "{d}/labels.json"], r"fastseg writes tables as .csv, .tsv, .parquet or "
+                                                          r".xlsx, not '.json'"),
+    (["sweep", "{mall}", "--plot", "{d}/elbow.gif"], r"fastseg draws plots as .png, .svg, .pdf, .jpg, .jpeg, not "
+                                                     r"'.gif'"),
+    (["sweep", "{mall}", "--plot", "{d}/elbow"], "not 'a file without an extension'"),
+    (["segment", "{mall}", "--out", "{d}/labels.xlsx"], r"writing Excel needs openpyxl: pip install "
+                                                          r"'fastseg\[excel\]' \(or write .csv\)"),
+])
+def test_output_formats_are_checked_before_any_work(tmp_path, capsys, monkeypatch, args, match):
+    import importlib.util
+
+    import fastseg.segment
+
+    mall = tmp_path / "mall.csv"
+    mall_customers(60, seed=0).to_csv(mall, index=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openpyxl" else real(name, *a))
+    monkeypatch.setattr(fastseg.segment.Segmenter, "fit", lambda *a, **k: pytest.fail("fitted before the check"))
+    rc, err = _err([a.format(mall=mall, d=tmp_path) for a in args], capsys)
+    assert rc == 2 and re.search(match, err), err
+    assert sorted(os.listdir(tmp_path)) == ["mall.csv"]
+
+
+def test_more_customers_than_an_excel_sheet_holds_is_a_clear_error(tmp_path, monkeypatch):
+    import fastseg.cli as cli
+
+    pytest.importorskip("openpyxl")
+    monkeypatch.setattr(cli, "_EXCEL_ROWS", 50)
+    with pytest.raises(cli.CLIError, match=r"60 rows do not fit an Excel sheet \(50 at most\); write .*labels.csv"):
+        cli._write_table(pd.DataFrame({"a": range(60)}), tmp_path / "labels.xlsx")
+    assert os.listdir(tmp_path) == []

@@ -224,10 +224,72 @@ def _check_output(path, inputs, label):
     return out
 
 
-def _write_csv(df, path):
-    from ._io import atomic_write_text
+# Table outputs by suffix (a path without one is CSV), and the module each writer needs.
+_TABLE_FORMATS = {"": "CSV", ".csv": "CSV", ".txt": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".pq": "Parquet",
+                  ".xlsx": "Excel"}
+_WRITER_NEEDS = {"Parquet": ("pyarrow", "pip install pyarrow"), "Excel": ("openpyxl", "pip install 'fastseg[excel]'")}
+_EXCEL_ROWS = 1_048_575  # a worksheet's rows, less the header
+_PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 
-    atomic_write_text(path, df.to_csv())
+
+def _check_table_output(path, inputs, label):
+    """:func:`_check_output` for a table: a format fastseg writes, with its writer installed."""
+    import importlib.util
+
+    out = _check_output(path, inputs, label)
+    if out is None:
+        return None
+    kind = _TABLE_FORMATS.get(out.suffix.lower())
+    if kind is None:
+        raise CLIError(f"{label} {str(out)!r}: fastseg writes tables as .csv, .tsv, .parquet or .xlsx, not "
+                       f"{out.suffix!r}; choose one of those.")
+    module, install = _WRITER_NEEDS.get(kind, (None, None))
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise CLIError(f"{label} {str(out)!r}: writing {kind} needs {module}: {install} (or write .csv).")
+    return out
+
+
+def _check_plot_output(path, inputs, label):
+    out = _check_output(path, inputs, label)
+    if out is not None and out.suffix.lower() not in _PLOT_FORMATS:
+        raise CLIError(f"{label} {str(out)!r}: fastseg draws plots as {', '.join(_PLOT_FORMATS)}, not "
+                       f"{out.suffix or 'a file without an extension'!r}; choose one of those.")
+    return out
+
+
+def _write_table(df, path):
+    """``df`` to ``path`` in the format its suffix names (see :func:`_check_table_output`),
+    through a temporary file: never a partial one."""
+    import io
+
+    from ._io import atomic_write_bytes, atomic_write_text
+
+    kind = _TABLE_FORMATS[Path(path).suffix.lower()]
+    if kind in ("CSV", "TSV"):
+        atomic_write_text(path, df.to_csv(sep="\t" if kind == "TSV" else ","))
+        return
+    buf = io.BytesIO()
+    if kind == "Parquet":
+        df.to_parquet(buf)
+    else:
+        if len(df) > _EXCEL_ROWS:
+            raise CLIError(f"{len(df):,} rows do not fit an Excel sheet ({_EXCEL_ROWS:,} at most); write "
+                           f"{Path(path).with_suffix('.csv')} or .parquet instead.")
+        df.to_excel(buf, sheet_name="fastseg")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _save_figure(fig, path):
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from ._io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lower().lstrip(".").replace("jpg", "jpeg"), dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _describe(text):
@@ -299,7 +361,7 @@ def _transaction_log_hint(df, features_option):
 
 
 def cmd_segment(args):
-    out = _check_output(args.out, [args.input], "--out")
+    out = _check_table_output(args.out, [args.input], "--out")
     rep = _check_output(args.report, [args.input, args.out], "--report")
     save = _check_output(args.save, [args.input, args.out, args.report], "--save")
     df = _prepare_customers(args)
@@ -313,7 +375,7 @@ def cmd_segment(args):
     prog.close()
     labels = _with_features(seg.labels, df, _label_columns(args, df, seg))
     if out is not None:
-        _write_csv(labels, out)
+        _write_table(labels, out)
     if rep is not None:
         report(seg, rep)
     if save is not None:
@@ -364,14 +426,14 @@ def _load_model(path):
 
 
 def cmd_predict(args):
-    out = _check_output(args.out, [args.input, args.model], "--out")
+    out = _check_table_output(args.out, [args.input, args.model], "--out")
     seg = _load_model(args.model)
     df = _prepare_customers(args)
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
         raise CLIError(hint)
     labels = _with_features(seg.predict(df), df, _label_columns(args, df, seg))
     if out is not None:
-        _write_csv(labels, out)
+        _write_table(labels, out)
     if not args.quiet:
         sizes = labels["segment"].value_counts().reindex(range(seg.k), fill_value=0)
         print(f"{len(labels):,} customers assigned to the {seg.k} segments of {args.model}:")
@@ -388,8 +450,8 @@ def cmd_predict(args):
 
 
 def cmd_sweep(args):
-    out = _check_output(args.out, [args.input], "--out")
-    plot = _check_output(args.plot, [args.input, args.out], "--plot")
+    out = _check_table_output(args.out, [args.input], "--out")
+    plot = _check_plot_output(args.plot, [args.input, args.out], "--plot")
     df = _prepare_customers(args)
     from .segment import Segmenter  # after the checks, as in cmd_segment
     from .sweep import sweep
@@ -401,19 +463,9 @@ def cmd_sweep(args):
     prog.close()
     frame = res.to_frame()
     if out is not None:
-        _write_csv(frame, out)
+        _write_table(frame, out)
     if plot is not None:
-        import io
-
-        import matplotlib.pyplot as plt
-
-        from ._io import atomic_write_bytes
-
-        fig = res.plot()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        plt.close(fig)
-        atomic_write_bytes(plot, buf.getvalue())
+        _save_figure(res.plot(), plot)
     if not args.quiet:
         import pandas as pd
 
@@ -444,7 +496,7 @@ def cmd_demo(args):
     seg = Segmenter(random_state=args.seed, device=args.device, progress=prog).fit(table)
     prog.close()
     outdir.mkdir(exist_ok=True)
-    _write_csv(seg.labels.join(table), outdir / "labels.csv")
+    _write_table(seg.labels.join(table), outdir / "labels.csv")
     images = rendered_figures(seg)  # drawn once: embedded in the report and saved beside it
     report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images)
     for name, _, png in images:
@@ -561,8 +613,8 @@ def build_parser():
     _add_table_options(s)
     s.add_argument("--k", type=_k, default="auto", help="number of segments, or auto (default)")
     s.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k tried by auto (default 2-10)")
-    s.add_argument("--out", help="labels CSV to write: id, segment, name and the features (with --rfm: "
-                   "R/F/M values, scores and RFM grid segment)")
+    s.add_argument("--out", help="labels to write (.csv, .tsv, .parquet or .xlsx): id, segment, name, the "
+                   "features and the described columns (with --rfm: R/F/M values, scores, RFM grid segment)")
     s.add_argument("--report", help="HTML report to write")
     s.add_argument("--save", help="file to keep the fitted segmentation in, for fastseg predict")
     s.add_argument("--describe", type=_describe, default="auto",
@@ -582,7 +634,8 @@ def build_parser():
                               "The model file is a pickle: only use files you trust.")
     _add_input_options(r)
     r.add_argument("--model", required=True, help="segmentation file written by fastseg segment --save")
-    r.add_argument("--out", help="labels CSV to write (default: print the segment sizes only)")
+    r.add_argument("--out", help="labels to write, .csv, .tsv, .parquet or .xlsx (default: print the segment "
+                   "sizes only)")
     r.set_defaults(func=cmd_predict)
 
     w = sub.add_parser("sweep", help="fit every k of a range and print the evidence for k",
@@ -590,8 +643,8 @@ def build_parser():
                        epilog="example:\n  fastseg sweep mall.csv --features Income,Score --k-range 2-12 --plot elbow.png")
     _add_table_options(w)
     w.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k to fit (default 2-10)")
-    w.add_argument("--out", help="CSV of the per-k results")
-    w.add_argument("--plot", help="PNG of the elbow plot")
+    w.add_argument("--out", help="per-k results to write (.csv, .tsv, .parquet or .xlsx)")
+    w.add_argument("--plot", help="elbow plot to draw (.png, .svg, .pdf or .jpg)")
     w.set_defaults(func=cmd_sweep)
 
     b = sub.add_parser("bench", help="time fastseg against scikit-learn on this machine",
