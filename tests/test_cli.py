@@ -531,6 +531,7 @@ def test_sweep_plot_is_drawn_in_the_format_its_suffix_names(tmp_path, fmt, magic
     (["sweep", "{mall}", "--plot", "{d}/elbow.gif"], r"fastseg draws plots as .png, .svg, .pdf, .jpg, .jpeg, not "
                                                      r"'.gif'"),
     (["sweep", "{mall}", "--plot", "{d}/elbow"], "not 'a file without an extension'"),
+    (["segment", "{mall}", "--report", "{d}/report.pdf"], r"the report is one HTML file; name it .html"),
     (["segment", "{mall}", "--out", "{d}/labels.xlsx"], r"writing Excel needs openpyxl: pip install "
                                                           r"'fastseg\[excel\]' \(or write .csv\)"),
 ])

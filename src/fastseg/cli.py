@@ -363,6 +363,9 @@ def _transaction_log_hint(df, features_option):
 def cmd_segment(args):
     out = _check_table_output(args.out, [args.input], "--out")
     rep = _check_output(args.report, [args.input, args.out], "--report")
+    if rep is not None and rep.suffix.lower() not in (".html", ".htm"):
+        raise CLIError(f"--report {str(rep)!r}: the report is one HTML file; name it .html (a browser opens it, "
+                       "and prints it to PDF).")
     save = _check_output(args.save, [args.input, args.out, args.report], "--save")
     df = _prepare_customers(args)
     from .report import report  # after the checks: scikit-learn and matplotlib take seconds to import
