@@ -558,3 +558,23 @@ def test_more_customers_than_an_excel_sheet_holds_is_a_clear_error(tmp_path, mon
     with pytest.raises(cli.CLIError, match=r"60 rows do not fit an Excel sheet \(50 at most\); write .*labels.csv"):
         cli._write_table(pd.DataFrame({"a": range(60)}), tmp_path / "labels.xlsx")
     assert os.listdir(tmp_path) == []
+
+
+def test_missing_drop_lists_every_customer_and_predict_counts_the_gaps(tmp_path, capsys):
+    df = mall_customers(150, seed=2)
+    df.loc[[5, 77], "Age"] = np.nan
+    mall, labels, model = tmp_path / "mall.csv", tmp_path / "labels.csv", tmp_path / "seg.pkl"
+    df.to_csv(mall, index=False)
+    rc, err = _err(["segment", str(mall), "--k", "3", "--out", str(labels)], capsys)
+    assert rc == 2 and "2 of 150 rows have missing or infinite values in 'Age'" in err and "--missing drop" in err
+    assert not labels.exists()
+    assert main(["segment", str(mall), "--k", "3", "--missing", "drop", "--out", str(labels), "--save", str(model),
+                 "--quiet"]) == 0
+    got = pd.read_csv(labels, index_col="CustomerID")
+    assert list(got.index) == list(df["CustomerID"])  # every customer, in the input's order
+    assert got["segment"].isna().sum() == 2 and got["segment"].iloc[[5, 77]].isna().all()
+    assert (got["name"].iloc[[5, 77]] == "not segmented: missing values").all()
+    assert got["Age"].iloc[[5, 77]].isna().all() and got["Age"].notna().sum() == 148
+    assert main(["predict", str(mall), "--model", str(model)]) == 0
+    assert "not segmented (a missing feature value): 2 customers (1.3%)" in capsys.readouterr().out
+    assert main(["sweep", str(mall), "--k-range", "2-4", "--missing", "drop", "--quiet"]) == 0

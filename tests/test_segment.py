@@ -356,3 +356,34 @@ def test_rfm_attributes_are_described_and_rfm_columns_are_not():
     seg = Segmenter(k=3, random_state=0).fit(table)
     assert seg.described == ["Country"]  # not rfm_segment (that is rfm_mix), R/F/M, RFM, score
     assert seg.composition["Country"].columns[0] == "United Kingdom"
+
+
+def test_missing_drop_segments_the_other_customers_as_if_the_gaps_were_not_there():
+    df = mall_customers(200, seed=4)
+    gaps = [3, 10, 50, 199]
+    holed = df.astype({"Spending Score (1-100)": float})
+    holed.loc[gaps[:3], "Age"] = np.nan
+    holed.loc[gaps[3], "Spending Score (1-100)"] = np.inf
+    with pytest.raises(ValueError, match=r"4 of 200 rows have missing or infinite values in 'Age', 'Spending "
+                                         r"Score \(1-100\)'; fill or drop them first, or .* missing='drop'"):
+        Segmenter(k=4, random_state=0).fit(holed)
+    seg = Segmenter(k=4, random_state=0, missing="drop").fit(holed)
+    ref = Segmenter(k=4, random_state=0).fit(df.drop(index=gaps).reset_index(drop=True))
+    np.testing.assert_array_equal(seg.labels["segment"], ref.labels["segment"])
+    assert seg.labels.index.equals(ref.labels.index)
+    assert list(seg.not_segmented) == list(df["CustomerID"].iloc[gaps])
+    assert "4 customers not segmented: a missing or infinite value in Age, Spending Score (1-100)" in seg.summary()
+    pred = seg.predict(holed)
+    assert str(pred["segment"].dtype) == "Int64" and len(pred) == 200
+    assert pred["segment"].isna().sum() == 4 and pred["segment"].iloc[gaps].isna().all()
+    assert (pred["name"].iloc[gaps] == "not segmented: missing values").all()
+    np.testing.assert_array_equal(pred["segment"].dropna().to_numpy(dtype=int), seg.labels["segment"])
+    dist = seg.distances(holed)
+    assert dist.iloc[gaps].isna().all() and dist.notna().sum() == 196
+    with pytest.raises(ValueError, match="fill or drop them first"):
+        ref.predict(holed)  # fitted with missing="error": so is its predict
+    with pytest.raises(ValueError, match="missing must be 'error' or 'drop'; got 'mean'"):
+        Segmenter(missing="mean").fit(df)
+    allgone = df.assign(Age=np.nan)
+    with pytest.raises(ValueError, match="200 of 200 rows .* every row; fill them first"):
+        Segmenter(missing="drop").fit(allgone)

@@ -374,9 +374,9 @@ def cmd_segment(args):
     prog = _Progress(args, "sweep")
     seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
-                    progress=prog, describe=args.describe).fit(df)
+                    progress=prog, describe=args.describe, missing=args.missing).fit(df)
     prog.close()
-    labels = _with_features(seg.labels, df, _label_columns(args, df, seg))
+    labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
     if out is not None:
         _write_table(labels, out)
     if rep is not None:
@@ -392,6 +392,19 @@ def cmd_segment(args):
         if save is not None:
             print(f"model:  {save} (fastseg predict NEW.csv --model {save})")
     return seg
+
+
+def _every_customer(seg, df):
+    """``seg.labels`` with a row for each row of ``df``, in its order: the customers left out
+    for a missing value (--missing drop) without a segment."""
+    if seg.not_segmented is None or not len(seg.not_segmented):
+        return seg.labels
+    from .segment import _NOT_SEGMENTED
+
+    full = seg.labels.reindex(seg._index(df))
+    full["segment"] = full["segment"].astype("Int64")
+    full["name"] = full["name"].fillna(_NOT_SEGMENTED)
+    return full
 
 
 def _label_columns(args, df, seg):
@@ -442,6 +455,8 @@ def cmd_predict(args):
         print(f"{len(labels):,} customers assigned to the {seg.k} segments of {args.model}:")
         for s_, n in sizes.items():
             print(f"  {s_}: {seg.names[s_]} — {n:,} customers ({n / max(len(labels), 1):.1%})")
+        if (none := int(labels["segment"].isna().sum())):
+            print(f"  not segmented (a missing feature value): {none:,} customers ({none / len(labels):.1%})")
         if seg.distance_q99 is not None:  # None in segmentations saved before it existed
             far = int((seg.distances(df) > seg.distance_q99).sum())
             print(f"{far:,} of {len(labels):,} customers ({far / max(len(labels), 1):.1%}) fit their segment "
@@ -459,7 +474,8 @@ def cmd_sweep(args):
     from .segment import Segmenter  # after the checks, as in cmd_segment
     from .sweep import sweep
 
-    _, _, Z = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale).prepare(df)
+    _, _, Z = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale,
+                        missing=args.missing).prepare(df)
     prog = _Progress(args, "sweep")
     res = sweep(Z, k=[k for k in args.k_range if k <= len(Z)] or args.k_range, n_init=args.n_init,
                 random_state=args.seed, device=args.device, progress=prog)
@@ -555,6 +571,9 @@ def _add_table_options(p):
                    help="feature scaling (default: standard)")
     p.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--missing", choices=["error", "drop"], default="error",
+                   help="a customer with a missing feature value: stop with an error (default), or leave "
+                        "the customer out of the segments (drop; listed in the labels without a segment)")
     p.add_argument("--n-init", type=_positive, default=3,
                    help="k-means restarts per k, the best kept (default: 3, as Segmenter)")
 

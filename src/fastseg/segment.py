@@ -53,15 +53,19 @@ class _Prep:
     logged: list
     center: np.ndarray
     scale: np.ndarray
+    missing: str = "error"  # also the value for pipelines pickled before the option existed
 
-    def apply(self, df):
-        X = _matrix(df, self.features)
+    def apply(self, df, with_mask=False):
+        """The scaled features of ``df``'s rows; with ``with_mask`` also which rows they are
+        (with missing="drop", rows with a missing feature are left out)."""
+        X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop")
         for j, f in enumerate(self.features):
             if f in self.logged:
                 if (X[:, j] < 0).any():
                     raise ValueError(f"column {f!r} has negative values; it was log1p-transformed at fit time.")
                 X[:, j] = np.log1p(X[:, j])
-        return (X - self.center) / self.scale
+        Z = (X - self.center) / self.scale
+        return (Z, ok) if with_mask else Z
 
 
 def _check_columns(df, features):
@@ -73,7 +77,9 @@ def _check_columns(df, features):
         )
 
 
-def _matrix(df, features):
+def _matrix(df, features, drop_missing=False):
+    """The features of ``df`` as a float64 matrix (an own copy), and which rows it holds:
+    every row, or with ``drop_missing`` those without a missing or infinite value."""
     _check_columns(df, features)
     bad = [f for f in features if not (pd.api.types.is_numeric_dtype(df[f]) and not pd.api.types.is_bool_dtype(df[f]))]
     if bad:
@@ -82,14 +88,17 @@ def _matrix(df, features):
             "(or encode these first)."
         )
     X = np.array(df[features].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)  # own copy
-    nan_rows = ~np.isfinite(X).all(axis=1)
-    if nan_rows.any():
-        cols = [f for j, f in enumerate(features) if not np.isfinite(X[:, j]).all()]
-        raise ValueError(
-            f"{int(nan_rows.sum())} of {len(X)} rows have missing or infinite values in "
-            f"{', '.join(map(repr, cols))}; fill or drop them first."
-        )
-    return X
+    ok = np.isfinite(X).all(axis=1)
+    if not ok.all():
+        cols = ", ".join(repr(f) for j, f in enumerate(features) if not np.isfinite(X[:, j]).all())
+        bad = f"{int((~ok).sum())} of {len(X)} rows have missing or infinite values in {cols}"
+        if not drop_missing:
+            raise ValueError(f"{bad}; fill or drop them first, or leave those customers out of the segments "
+                             "with missing='drop' (--missing drop).")
+        if not ok.any():
+            raise ValueError(f"{bad}: every row; fill them first.")
+        X = X[ok]
+    return X, ok
 
 
 @dataclass(repr=False)
@@ -135,6 +144,9 @@ class Segmentation:
         DataFrame of the share of each segment's customers (rows, then ``"all"``) at each
         of the column's values (columns: the most common values, then ``"other"`` and
         ``"(missing)"`` where there are such customers).
+    not_segmented : pandas.Index or None
+        With ``Segmenter(missing="drop")``: the customers left out of the segments for
+        a missing or infinite feature value (not in :attr:`labels`).
     described : list of str
         The columns described besides the features: categorical ones in
         :attr:`composition`, numeric ones as mean, median and relative importance in
@@ -165,6 +177,7 @@ class Segmentation:
     distance_q99: float | None = None
     composition: dict = field(default_factory=dict)
     described: list = field(default_factory=list)
+    not_segmented: pd.Index | None = None
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
@@ -184,11 +197,20 @@ class Segmentation:
         -------
         pandas.DataFrame with ``segment`` and ``name``, indexed like ``new_df``, or by
         :attr:`id_column` when the fit was keyed by it, ``new_df`` has that column and
-        a plain row index.
+        a plain row index. When the segmentation was fitted with missing="drop", a row
+        with a missing feature value gets no segment (``<NA>``) and the name
+        "not segmented: missing values"; otherwise such a row is an error.
         """
-        X = self.prep.apply(new_df)
-        seg = self.model.predict(X)
-        return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=self._index(new_df))
+        Z, ok = self.prep.apply(new_df, with_mask=True)
+        if ok.all():
+            seg = self.model.predict(Z)
+            return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=self._index(new_df))
+        seg = pd.array(np.zeros(len(ok), dtype=np.int64), dtype="Int64")
+        seg[ok] = np.asarray(self.model.predict(Z), dtype=np.int64)
+        seg[~ok] = pd.NA
+        names = np.full(len(ok), _NOT_SEGMENTED, dtype=object)
+        names[ok] = [self.names[s] for s in seg[ok]]
+        return pd.DataFrame({"segment": seg, "name": names}, index=self._index(new_df))
 
     def distances(self, new_df):
         """Each customer's distance to the nearest segment centre, in the scaled feature
@@ -199,10 +221,12 @@ class Segmentation:
 
         Returns
         -------
-        pandas.Series, indexed like :meth:`predict`'s result.
+        pandas.Series, indexed like :meth:`predict`'s result (NaN for a row with a
+        missing feature value, with missing="drop").
         """
-        X = self.prep.apply(new_df)
-        d = np.asarray(self.model.transform(X)).min(axis=1)
+        Z, ok = self.prep.apply(new_df, with_mask=True)
+        d = np.full(len(ok), np.nan)
+        d[ok] = np.asarray(self.model.transform(Z)).min(axis=1)
         return pd.Series(d, index=self._index(new_df), name="distance")
 
     def _index(self, new_df):
@@ -234,6 +258,10 @@ class Segmentation:
         if self.left_out:
             lines.append(f"Features: {', '.join(map(str, self.features))}; left out: {_left_out_text(self.left_out)} "
                          "(choose with features=[...] or --features).")
+        if self.not_segmented is not None and len(self.not_segmented):
+            lines.append(f"{len(self.not_segmented):,} customers not segmented: a missing or infinite value in "
+                         f"{', '.join(map(str, self.params.get('missing_in', self.features)))} "
+                         "(missing='drop').")
         if self.described:
             lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
         for s, row in self.profiles.iterrows():
@@ -282,7 +310,7 @@ class Segmenter:
     """
 
     def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
-                 n_init=3, device="auto", random_state=None, progress=None, describe="auto"):
+                 n_init=3, device="auto", random_state=None, progress=None, describe="auto", missing="error"):
         self.features = features
         self.transform = transform
         self.scale = scale
@@ -293,6 +321,7 @@ class Segmenter:
         self.random_state = random_state
         self.progress = progress
         self.describe = describe
+        self.missing = missing
 
     def _check(self):
         if self.transform not in ("log1p", None):
@@ -301,6 +330,8 @@ class Segmenter:
             raise ValueError(f"scale must be 'standard', 'robust' or None; got {self.scale!r}.")
         if not (self.k == "auto" or (isinstance(self.k, (int, np.integer)) and self.k >= 1)):
             raise ValueError(f"k must be 'auto' or an int >= 1; got {self.k!r}.")
+        if self.missing not in ("error", "drop"):
+            raise ValueError(f"missing must be 'error' or 'drop'; got {self.missing!r}.")
         if not (self.describe is None or isinstance(self.describe, (str, list, tuple))):
             raise ValueError(f"describe must be 'auto', a list of columns or None; got {self.describe!r}.")
 
@@ -384,18 +415,21 @@ class Segmenter:
         prep : the fitted transform (applied again by ``Segmentation.predict``)
         Z : ndarray of shape (n_customers, n_features), transformed and scaled
         """
-        features, _, prep, Z = self._prepare(df)
+        features, _, prep, Z, _ = self._prepare(df)
         return features, prep, Z
 
     def _prepare(self, df):
-        """:meth:`prepare`, and the columns a default choice of features left out."""
+        """:meth:`prepare`, the columns a default choice of features left out, and which
+        rows Z holds (all, or with missing="drop" those without a missing value)."""
         self._check()
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"Segmenter.fit needs a pandas DataFrame; got {type(df).__name__}.")
         if len(df) < 2:
             raise ValueError(f"need at least 2 customers to segment; the table has {len(df)}.")
         features, left_out = self._features(df)
-        X = _matrix(df, features)
+        X, ok = _matrix(df, features, drop_missing=self.missing == "drop")
+        if len(X) < 2:
+            raise ValueError(f"need at least 2 customers to segment; {len(X)} of {len(df)} have no missing value.")
         const = [f for j, f in enumerate(features) if np.ptp(X[:, j]) == 0]
         if const:
             raise ValueError(
@@ -417,7 +451,7 @@ class Segmenter:
         else:
             center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
         scale = np.where(scale > 0, scale, 1.0)
-        return features, left_out, _Prep(features, logged, center, scale), (X - center) / scale
+        return features, left_out, _Prep(features, logged, center, scale, self.missing), (X - center) / scale, ok
 
     def fit(self, df):
         """Segment the customers of ``df`` (one row per customer; the index is the id).
@@ -433,7 +467,12 @@ class Segmenter:
         Segmentation
         """
         df, id_column = self._keyed(df)
-        features, left_out, prep, Z = self._prepare(df)
+        features, left_out, prep, Z, ok = self._prepare(df)
+        not_segmented = df.index[~ok] if self.missing == "drop" else None
+        gaps = []  # the features with a missing value, when missing="drop" left customers out
+        if not ok.all():
+            gaps = [f for f in features if not np.isfinite(df[f].to_numpy(dtype=float, na_value=np.nan)).all()]
+            df = df[ok]
         if id_column is not None and self.features is None:
             left_out = {id_column: "an identifier", **left_out}
         described = self._described(df, features)  # before the sweep: a wrong column fails at once
@@ -482,12 +521,14 @@ class Segmenter:
         return Segmentation(
             labels=labels, k=k, sweep=sw, k_reason=reason, profiles=profiles, names=names, centers=centers,
             features=features, data=data, model=model, prep=prep,
-            params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init),
+            params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init,
+                        missing=self.missing, missing_in=gaps),
             cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out, rfm_mix=rfm_mix,
-            distance_q99=q99, composition=composition, described=described,
+            distance_q99=q99, composition=composition, described=described, not_segmented=not_segmented,
         )
 
 
+_NOT_SEGMENTED = "not segmented: missing values"
 _MAX_LEVELS = 50  # more distinct values than this: not a category to describe by default
 _MAX_SHOWN = 8  # values shown per column; the rest are "other"
 
