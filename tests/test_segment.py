@@ -373,6 +373,9 @@ def test_missing_drop_segments_the_other_customers_as_if_the_gaps_were_not_there
     assert seg.labels.index.equals(ref.labels.index)
     assert list(seg.not_segmented) == list(df["CustomerID"].iloc[gaps])
     assert "4 customers not segmented: a missing or infinite value in Age, Spending Score (1-100)" in seg.summary()
+    from fastseg.report import render
+
+    assert "4 customers were not segmented: a missing or infinite value in Age" in render(seg, images=[])
     pred = seg.predict(holed)
     assert str(pred["segment"].dtype) == "Int64" and len(pred) == 200
     assert pred["segment"].isna().sum() == 4 and pred["segment"].iloc[gaps].isna().all()
