@@ -578,3 +578,31 @@ def test_missing_drop_lists_every_customer_and_predict_counts_the_gaps(tmp_path,
     assert main(["predict", str(mall), "--model", str(model)]) == 0
     assert "not segmented (a missing feature value): 2 customers (1.3%)" in capsys.readouterr().out
     assert main(["sweep", str(mall), "--k-range", "2-4", "--missing", "drop", "--quiet"]) == 0
+
+
+def test_predict_transitions_table_and_the_largest_moves(tmp_path, capsys):
+    from fastseg import Segmentation
+
+    df = mall_customers(300, seed=0)
+    jan, feb, model, moves = (tmp_path / n for n in ("jan.csv", "feb.csv", "seg.pkl", "moves.xlsx"))
+    df.to_csv(jan, index=False)
+    later = df.iloc[30:].copy()
+    later["Spending Score (1-100)"] = (later["Spending Score (1-100)"] * 0.6).round()
+    later.to_csv(feb, index=False)
+    assert main(["segment", str(jan), "--k", "5", "--save", str(model), "--quiet"]) == 0
+    pytest.importorskip("openpyxl")
+    assert main(["predict", str(feb), "--model", str(model), "--transitions", str(moves)]) == 0
+    out = capsys.readouterr().out
+    seg = Segmentation.load(model)
+    want = seg.transitions(seg.predict(later.reset_index(drop=True)))
+    got = pd.read_excel(moves, index_col=0)
+    assert got.index.name == "segment at fit time"
+    assert list(got.index) == [f"{s}: {seg.names[s]}" for s in range(5)] + ["new"]
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+    both = want.iloc[:5, :5].to_numpy()
+    assert f"270 customers in both tables; {both.trace() / 270:.1%} stayed in their segment." in out
+    i, j = np.unravel_index(np.argmax(both - np.diag(np.diag(both))), both.shape)
+    assert f"  {both[i, j]:,} moved {i}: {seg.names[i]} → {j}: {seg.names[j]}" in out  # the largest move first
+    assert "0 new customers; 30 customers of the fit not in this table." in out
+    rc, err = _err(["predict", str(feb), "--model", str(model), "--transitions", str(tmp_path / "m.json")], capsys)
+    assert rc == 2 and "--transitions" in err and "not '.json'" in err

@@ -390,3 +390,40 @@ def test_missing_drop_segments_the_other_customers_as_if_the_gaps_were_not_there
     allgone = df.assign(Age=np.nan)
     with pytest.raises(ValueError, match="200 of 200 rows .* every row; fill them first"):
         Segmenter(missing="drop").fit(allgone)
+
+
+def test_transitions_count_every_customer_once_by_hand():
+    df = mall_customers(200, seed=6)
+    df.loc[7, "Age"] = np.nan
+    seg = Segmenter(k=4, random_state=0, missing="drop").fit(df)
+    rng = np.random.default_rng(0)
+    later = df.drop(index=range(150, 170)).copy()  # 20 gone
+    later["Spending Score (1-100)"] = (later["Spending Score (1-100)"] * rng.uniform(0.5, 1.5, len(later))).round()
+    newcomers = mall_customers(15, seed=9).assign(CustomerID=lambda d: d["CustomerID"] + 10_000)
+    later = pd.concat([later, newcomers], ignore_index=True)
+    later.loc[3, "Age"] = np.nan  # not segmented now
+    now = seg.predict(later)
+    t = seg.transitions(now)
+    assert list(t.index) == [0, 1, 2, 3, "not segmented", "new"]
+    assert list(t.columns) == [0, 1, 2, 3, "gone", "not segmented"]
+    assert int(t.to_numpy().sum()) == 200 + 15  # each customer once
+    before = seg.labels["segment"]
+    for i in range(4):
+        for j in range(4):
+            ids = before.index[before == i].intersection(now.index[now["segment"].eq(j).fillna(False)])
+            assert t.loc[i, j] == len(ids)
+        assert t.loc[i, "gone"] == len(before.index[before == i].difference(now.index))
+    assert t.loc["new"].sum() == 15 and t.loc["new", "gone"] == 0
+    assert t.loc["not segmented"].sum() == 1  # customer 8 (row 7): left out at fit, present later
+    assert t.loc["not segmented", "not segmented"] == 1  # ... still without Age
+    assert t["not segmented"].sum() == 2  # and row 3, now without Age
+    assert t.loc[before[before.index[3]], "not segmented"] == 1
+    assert seg.transitions(now["segment"]).equals(t)
+    with pytest.raises(ValueError, match=r"no customer of the new labels is among the 200 customers of the fit: "
+                                         r"both must be keyed by the same customer id \(the fit's labels by "
+                                         r"CustomerID, the new ones by CustomerID\)"):
+        seg.transitions(now.set_axis(pd.RangeIndex(10**6, 10**6 + len(now), name="CustomerID")))
+    # row numbers that happen to equal customer ids must not be matched with them
+    with pytest.raises(ValueError, match=r"the labels are keyed differently: .*the fit.s labels by CustomerID, "
+                                         r"the new ones by the row number"):
+        seg.transitions(seg.predict(later.iloc[5:]))

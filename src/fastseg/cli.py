@@ -443,6 +443,7 @@ def _load_model(path):
 
 def cmd_predict(args):
     out = _check_table_output(args.out, [args.input, args.model], "--out")
+    moves = _check_table_output(args.transitions, [args.input, args.model, args.out], "--transitions")
     seg = _load_model(args.model)
     df = _prepare_customers(args)
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
@@ -450,6 +451,12 @@ def cmd_predict(args):
     labels = _with_features(seg.predict(df), df, _label_columns(args, df, seg))
     if out is not None:
         _write_table(labels, out)
+    table = None
+    if moves is not None:
+        table = seg.transitions(labels)
+        named = table.rename(index=_segment_label(seg), columns=_segment_label(seg))
+        named.index.name, named.columns.name = "segment at fit time", "segment now"
+        _write_table(named, moves)
     if not args.quiet:
         sizes = labels["segment"].value_counts().reindex(range(seg.k), fill_value=0)
         print(f"{len(labels):,} customers assigned to the {seg.k} segments of {args.model}:")
@@ -462,9 +469,32 @@ def cmd_predict(args):
             print(f"{far:,} of {len(labels):,} customers ({far / max(len(labels), 1):.1%}) fit their segment "
                   "worse than 99% of the customers it was made from (about 1% while customers stay alike; "
                   "re-fit when this grows).")
+        if table is not None:
+            _print_transitions(seg, table)
         if out is not None:
             print(f"labels: {out}")
+        if moves is not None:
+            print(f"transitions: {moves}")
     return labels
+
+
+def _segment_label(seg):
+    return lambda s: s if isinstance(s, str) else f"{s}: {seg.names[s]}"
+
+
+def _print_transitions(seg, table):
+    """Who stayed, and the largest moves between segments, in a few lines."""
+    k = seg.k
+    both = table.iloc[:k, :k].to_numpy()
+    seen = int(both.sum())
+    if seen:
+        print(f"{seen:,} customers in both tables; {int(both.trace()) / seen:.1%} stayed in their segment.")
+    moves = sorted(((int(both[i, j]), i, j) for i in range(k) for j in range(k) if i != j and both[i, j]),
+                   reverse=True)[:3]
+    for n, i, j in moves:
+        print(f"  {n:,} moved {i}: {seg.names[i]} → {j}: {seg.names[j]} ({n / both[i].sum():.0%} of {i})")
+    new = int(table.loc["new"].sum()) if "new" in table.index else 0
+    print(f"  {new:,} new customers; {int(table['gone'].sum()):,} customers of the fit not in this table.")
 
 
 def cmd_sweep(args):
@@ -652,12 +682,16 @@ def build_parser():
                                    "transform and scaling, each customer's nearest segment.",
                        epilog="example:\n"
                               "  fastseg segment jan.csv --k auto --save seg.pkl\n"
-                              "  fastseg predict feb.csv --model seg.pkl --out feb-labels.csv\n\n"
+                              "  fastseg predict feb.csv --model seg.pkl --out feb-labels.csv\n"
+                              "  fastseg predict feb.csv --model seg.pkl --transitions moves.csv\n\n"
                               "The model file is a pickle: only use files you trust.")
     _add_input_options(r)
     r.add_argument("--model", required=True, help="segmentation file written by fastseg segment --save")
     r.add_argument("--out", help="labels to write, .csv, .tsv, .parquet or .xlsx (default: print the segment "
                    "sizes only)")
+    r.add_argument("--transitions", help="table to write (.csv, .tsv, .parquet or .xlsx) of how customers moved "
+                   "between segments since the fit: counts, segment at fit time × segment now, with new and "
+                   "gone customers; the largest moves are printed")
     r.set_defaults(func=cmd_predict)
 
     w = sub.add_parser("sweep", help="fit every k of a range and print the evidence for k",

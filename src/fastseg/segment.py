@@ -229,6 +229,57 @@ class Segmentation:
         d[ok] = np.asarray(self.model.transform(Z)).min(axis=1)
         return pd.Series(d, index=self._index(new_df), name="distance")
 
+    def transitions(self, new_labels):
+        """How customers moved between segments from the fitted table to a newer one.
+
+        Parameters
+        ----------
+        new_labels : pandas.DataFrame or pandas.Series
+            :meth:`predict` of the newer table (or its ``segment`` column), indexed by
+            the same customer ids as :attr:`labels`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Customer counts: rows the segment at fit time (then ``"not segmented"`` for
+            the customers ``missing="drop"`` left out, and ``"new"`` for customers only in
+            the newer table), columns the segment now (then ``"gone"``: customers only at
+            fit time, and ``"not segmented"``: rows given no segment). The
+            ``"not segmented"`` row and column appear when they hold anyone. Row and
+            column labels are the segment numbers; :attr:`names` gives their names.
+
+        Raises
+        ------
+        ValueError
+            When no customer is in both: the tables are not keyed by the same ids.
+        """
+        after = new_labels["segment"] if isinstance(new_labels, pd.DataFrame) else pd.Series(new_labels)
+        before = self.labels["segment"].astype(object)
+        if self.not_segmented is not None and len(self.not_segmented):
+            before = pd.concat([before, pd.Series("not segmented", index=self.not_segmented, dtype=object)])
+        if not after.index.is_unique:
+            raise ValueError("the new labels repeat customer ids; give one row per customer.")
+        keyed = [self.labels.index.name or "the row number", after.index.name or "the row number"]
+        if keyed[0] != keyed[1] or not before.index.intersection(after.index).size:
+            why = ("no customer of the new labels is among the " f"{len(before):,} customers of the fit"
+                   if keyed[0] == keyed[1] else "the labels are keyed differently")
+            raise ValueError(f"{why}: both must be keyed by the same customer id (the fit's labels by {keyed[0]}, "
+                             f"the new ones by {keyed[1]}).")
+        ids = before.index.union(after.index, sort=False)
+        b = before.reindex(ids).astype(object).where(ids.isin(before.index), "new").to_numpy()
+        a = after.reindex(ids).astype(object)
+        a = a.where(ids.isin(after.index), "gone").where(a.notna() | ~ids.isin(after.index), "not segmented")
+        a = a.to_numpy()
+        table = pd.crosstab(pd.Series(b, name="from"), pd.Series(a, name="to"))
+        rows = [*range(self.k), "not segmented", "new"]
+        cols = [*range(self.k), "gone", "not segmented"]
+        table = table.reindex(index=rows, columns=cols, fill_value=0)
+        if not table.loc["not segmented"].any():
+            table = table.drop(index="not segmented")
+        if not table["not segmented"].any():
+            table = table.drop(columns="not segmented")
+        return table
+
     def _index(self, new_df):
         # keyed as at fit time (the class default None covers segmentations saved before)
         if self.id_column is not None and self.id_column in new_df.columns and _default_index(new_df):
