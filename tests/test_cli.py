@@ -606,3 +606,15 @@ def test_predict_transitions_table_and_the_largest_moves(tmp_path, capsys):
     assert "0 new customers; 30 customers of the fit not in this table." in out
     rc, err = _err(["predict", str(feb), "--model", str(model), "--transitions", str(tmp_path / "m.json")], capsys)
     assert rc == 2 and "--transitions" in err and "not '.json'" in err
+
+
+def test_predict_transitions_refused_before_anything_is_written(tmp_path, capsys):
+    df = mall_customers(80, seed=1)
+    jan, feb, model = tmp_path / "jan.csv", tmp_path / "feb.csv", tmp_path / "seg.pkl"
+    df.to_csv(jan, index=False)
+    df.drop(columns="CustomerID").to_csv(feb, index=False)  # no ids: rows are numbered
+    assert main(["segment", str(jan), "--k", "3", "--save", str(model), "--quiet"]) == 0
+    rc, err = _err(["predict", str(feb), "--model", str(model), "--out", str(tmp_path / "l.csv"),
+                    "--transitions", str(tmp_path / "t.csv")], capsys)
+    assert rc == 2 and "the labels are keyed differently" in err
+    assert sorted(os.listdir(tmp_path)) == ["feb.csv", "jan.csv", "seg.pkl"]

@@ -449,11 +449,10 @@ def cmd_predict(args):
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
         raise CLIError(hint)
     labels = _with_features(seg.predict(df), df, _label_columns(args, df, seg))
+    table = seg.transitions(labels) if moves is not None else None  # before writing: it may refuse the ids
     if out is not None:
         _write_table(labels, out)
-    table = None
-    if moves is not None:
-        table = seg.transitions(labels)
+    if table is not None:
         named = table.rename(index=_segment_label(seg), columns=_segment_label(seg))
         named.index.name, named.columns.name = "segment at fit time", "segment now"
         _write_table(named, moves)
