@@ -224,3 +224,10 @@ def test_attribute_errors(attributes, match):
     tx = pd.DataFrame({"c": [1], "d": ["2020-01-01"], "q": [1], "p": [1.0], "monetary": [3]})
     with pytest.raises(ValueError, match=match):
         rfm(tx, customer="c", date="d", quantity="q", price="p", attributes=attributes)
+
+
+def test_an_attribute_with_no_value_on_any_kept_row_is_missing_for_everyone():
+    tx = pd.DataFrame({"c": [1, 2, 2], "d": ["2020-01-01"] * 3, "q": [1, 1, -1], "p": [1.0] * 3,
+                       "Country": [None, None, "UK"]})  # UK only on a return, which cleaning drops
+    t = rfm(tx, customer="c", date="d", quantity="q", price="p", attributes="Country")
+    assert t["Country"].isna().all() and len(t) == 2

@@ -492,8 +492,7 @@ def _print_transitions(seg, table):
                    reverse=True)[:3]
     for n, i, j in moves:
         print(f"  {n:,} moved {i}: {seg.names[i]} → {j}: {seg.names[j]} ({n / both[i].sum():.0%} of {i})")
-    new = int(table.loc["new"].sum()) if "new" in table.index else 0
-    print(f"  {new:,} new customers; {int(table['gone'].sum()):,} customers of the fit not in this table.")
+    print(f"  {int(table.loc['new'].sum()):,} new customers; {int(table['gone'].sum()):,} customers of the fit not in this table.")
 
 
 def cmd_sweep(args):

@@ -259,17 +259,17 @@ def _per_customer_mode(values, codes, n_cust):
     gets a missing one."""
     vcodes, uniques = pd.factorize(values)  # in order of appearance; -1 for missing
     ok = vcodes >= 0
+    if not ok.any():
+        return np.full(n_cust, np.nan)
+    nv = len(uniques)
+    keys, first, counts = np.unique(codes[ok].astype(np.int64) * nv + vcodes[ok], return_index=True,
+                                    return_counts=True)
+    cust, val = keys // nv, keys % nv
+    order = np.lexsort((first, -counts, cust))  # per customer: most rows, then the earliest
+    head = order[np.r_[True, cust[order][1:] != cust[order][:-1]]]
     pick = np.full(n_cust, -1, dtype=np.int64)
-    if ok.any():
-        nv = len(uniques)
-        keys, first, counts = np.unique(codes[ok].astype(np.int64) * nv + vcodes[ok], return_index=True,
-                                        return_counts=True)
-        cust, val = keys // nv, keys % nv
-        order = np.lexsort((first, -counts, cust))  # per customer: most rows, then the earliest
-        head = order[np.r_[True, cust[order][1:] != cust[order][:-1]]]
-        pick[cust[head]] = val[head]
-    got = pd.Series(uniques).take(np.maximum(pick, 0)).reset_index(drop=True)
-    return got.where(pick >= 0).to_numpy() if len(uniques) else np.full(n_cust, np.nan)
+    pick[cust[head]] = val[head]
+    return pd.Series(uniques).take(np.maximum(pick, 0)).reset_index(drop=True).where(pick >= 0).to_numpy()
 
 
 # Column names of a customer's id ("customer_id", "CustomerID", "customerid", "user id", ...),

@@ -144,10 +144,9 @@ def _columns_note(seg):
     note = ""
     if seg.id_column is not None:
         note += f" Customers are keyed by {html.escape(str(seg.id_column))}."
-    if seg.not_segmented is not None and len(seg.not_segmented):
-        cols = ", ".join(map(str, seg.params.get("missing_in", seg.features)))
-        note += (f" {len(seg.not_segmented):,} customers were not segmented: a missing or infinite value in "
-                 f"{html.escape(cols)}.")
+    n, cols = seg._gaps()
+    if n:
+        note += f" {n:,} customers were not segmented: a missing or infinite value in {html.escape(cols)}."
     if seg.left_out:
         note += " Left out of the features: " + html.escape(
             ", ".join(f"{c} ({why})" for c, why in seg.left_out.items())) + "."

@@ -259,18 +259,21 @@ class Segmentation:
             before = pd.concat([before, pd.Series("not segmented", index=self.not_segmented, dtype=object)])
         if not after.index.is_unique:
             raise ValueError("the new labels repeat customer ids; give one row per customer.")
-        keyed = [self.labels.index.name or "the row number", after.index.name or "the row number"]
-        if keyed[0] != keyed[1] or not before.index.intersection(after.index).size:
-            why = ("no customer of the new labels is among the " f"{len(before):,} customers of the fit"
-                   if keyed[0] == keyed[1] else "the labels are keyed differently")
-            raise ValueError(f"{why}: both must be keyed by the same customer id (the fit's labels by {keyed[0]}, "
-                             f"the new ones by {keyed[1]}).")
+        then, now = (ix.name or "the row number" for ix in (self.labels.index, after.index))
+        if then != now:
+            why = "the labels are keyed differently"
+        elif not before.index.intersection(after.index).size:
+            why = f"no customer of the new labels is among the {len(before):,} customers of the fit"
+        else:
+            why = None
+        if why:
+            raise ValueError(f"{why}: both must be keyed by the same customer id (the fit's labels by {then}, "
+                             f"the new ones by {now}).")
         ids = before.index.union(after.index, sort=False)
-        b = before.reindex(ids).astype(object).where(ids.isin(before.index), "new").to_numpy()
+        b = before.reindex(ids).where(ids.isin(before.index), "new")
         a = after.reindex(ids).astype(object)
-        a = a.where(ids.isin(after.index), "gone").where(a.notna() | ~ids.isin(after.index), "not segmented")
-        a = a.to_numpy()
-        table = pd.crosstab(pd.Series(b, name="from"), pd.Series(a, name="to"))
+        a = a.where(a.notna(), "not segmented").where(ids.isin(after.index), "gone")
+        table = pd.crosstab(pd.Series(b.to_numpy(), name="from"), pd.Series(a.to_numpy(), name="to"))
         rows = [*range(self.k), "not segmented", "new"]
         cols = [*range(self.k), "gone", "not segmented"]
         table = table.reindex(index=rows, columns=cols, fill_value=0)
@@ -301,6 +304,12 @@ class Segmentation:
             raise ValueError(f"{path} does not hold a fastseg Segmentation.")
         return obj
 
+    def _gaps(self):
+        """How many customers missing="drop" left out (0 when none) and the columns, as text."""
+        if self.not_segmented is None or not len(self.not_segmented):
+            return 0, ""
+        return len(self.not_segmented), ", ".join(map(str, self.params.get("missing_in", self.features)))
+
     def summary(self):
         """A few lines of text: k, why, and each segment's name and size."""
         lines = [f"{len(self.labels):,} customers in {self.k} segments ({self.k_reason})."]
@@ -309,10 +318,9 @@ class Segmentation:
         if self.left_out:
             lines.append(f"Features: {', '.join(map(str, self.features))}; left out: {_left_out_text(self.left_out)} "
                          "(choose with features=[...] or --features).")
-        if self.not_segmented is not None and len(self.not_segmented):
-            lines.append(f"{len(self.not_segmented):,} customers not segmented: a missing or infinite value in "
-                         f"{', '.join(map(str, self.params.get('missing_in', self.features)))} "
-                         "(missing='drop').")
+        n, cols = self._gaps()
+        if n:
+            lines.append(f"{n:,} customers not segmented: a missing or infinite value in {cols} (missing='drop').")
         if self.described:
             lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
         for s, row in self.profiles.iterrows():
@@ -390,8 +398,8 @@ class Segmenter:
         """The columns to describe each segment by besides its features."""
         if self.describe is None:
             return []
-        if self.describe != "auto":
-            cols = [self.describe] if isinstance(self.describe, str) else list(self.describe)
+        cols = self._named_described()
+        if cols is not None:
             _check_columns(df, cols)
             both = [c for c in cols if c in features]
             if both:
@@ -418,6 +426,12 @@ class Segmenter:
         if self.features is None:
             return None
         return [self.features] if isinstance(self.features, str) else list(self.features)
+
+    def _named_described(self):
+        """The columns ``describe`` names, or None ("auto", None, or a bad value :meth:`_check` names)."""
+        if isinstance(self.describe, (list, tuple)):
+            return list(self.describe)
+        return [self.describe] if isinstance(self.describe, str) and self.describe != "auto" else None
 
     def _features(self, df):
         """The feature columns, and ``{column: why}`` of the columns a default choice left out."""
@@ -449,9 +463,7 @@ class Segmenter:
         if not _default_index(df):
             return df, None
         chosen = self._explicit() or ()
-        named = [self.describe] if isinstance(self.describe, str) and self.describe != "auto" else (
-            self.describe if isinstance(self.describe, (list, tuple)) else [])
-        _check_columns(df, [*chosen, *named])  # before keying: the message lists every column of the table
+        _check_columns(df, [*chosen, *(self._named_described() or ())])  # before keying: the message lists every column of the table
         ids = [c for c, kind in identifier_columns(df).items() if kind == "id" and c not in chosen]
         if len(ids) != 1:
             return df, None
