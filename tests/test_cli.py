@@ -42,7 +42,7 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
     assert {"html", "table", "img", "h1"} <= set(p.tags)
     text = " ".join(p.text)
     for section in ("Segments", "Data", "Cleaning", "The number of segments", "Profiles", "Who is in each segment",
-                    "Pictures"):
+                    "A rule for each segment", "Pictures"):
         assert section in text
     assert len(p.images) >= 6
     for src in p.images:
@@ -55,6 +55,14 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
     assert {"segment", "name", "recency", "frequency", "monetary", "rfm_segment", "Country"} <= set(labels.columns)
     for png in ("elbow.png", "sizes.png", "scatter.png", "snake.png", "importance.png", "composition.png"):
         assert mpimg.imread(out / png).shape[0] > 100
+    rules = pd.read_csv(out / "rules.csv", index_col="segment")
+    assert list(rules.index) == sorted(labels["segment"].unique())
+    assert list(rules.columns) == ["name", "rule", "query", "selects", "coverage", "precision"]
+    for s, row in rules.iterrows():  # each rule, run on the labels file, selects what it says
+        picked = labels.query(row["query"])
+        assert len(picked) == row["selects"]
+        assert (picked["segment"] == s).mean() == pytest.approx(row["precision"])
+        assert row["rule"] in printed
     # each figure is drawn once: the files are the report's images, byte for byte
     embedded = {base64.b64decode(src.split(",", 1)[1]) for src in p.images}
     saved = {f.read_bytes() for f in out.glob("*.png")}
@@ -618,3 +626,19 @@ def test_predict_transitions_refused_before_anything_is_written(tmp_path, capsys
                     "--transitions", str(tmp_path / "t.csv")], capsys)
     assert rc == 2 and "the labels are keyed differently" in err
     assert sorted(os.listdir(tmp_path)) == ["feb.csv", "jan.csv", "seg.pkl"]
+
+
+def test_segment_writes_rules_in_the_format_asked(tmp_path, capsys):
+    mall = tmp_path / "mall.csv"
+    mall_customers(200, seed=0).to_csv(mall, index=False)
+    rules = tmp_path / "rules.xlsx"
+    assert main(["segment", str(mall), "--features", "Annual Income (k$),Spending Score (1-100)", "--k", "5",
+                 "--rules", str(rules)]) == 0
+    assert f"rules:  {rules}" in capsys.readouterr().out
+    got = pd.read_excel(rules, index_col=0)
+    assert len(got) == 5 and (got["coverage"] > 0.8).all()
+    assert "Annual Income (k$)" in " ".join(got["rule"])
+    rc, err = _err(["segment", str(mall), "--k", "5", "--rules", str(tmp_path / "rules.json")], capsys)
+    assert rc == 2 and "--rules" in err and ".json" in err
+    rc, err = _err(["segment", str(mall), "--k", "5", "--rules", str(mall)], capsys)
+    assert rc == 2 and "is the input file" in err

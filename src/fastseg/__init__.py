@@ -26,8 +26,9 @@ _EXPORTS = {
     "datasets": ".datasets",
     "features": ".features",
     "plots": ".plots",
+    "rules": ".rules",
 }
-_MODULES = {"datasets", "features", "plots"}  # exported as modules, not as a name inside one
+_MODULES = {"datasets", "features", "plots", "rules"}  # exported as modules, not as a name inside one
 
 __all__ = [
     "KMeans",
@@ -40,12 +41,13 @@ __all__ = [
     "plots",
     "report",
     "rfm",
+    "rules",
     "sweep",
     "__version__",
 ]
 
 if _TYPE_CHECKING:  # what type checkers and IDEs see
-    from . import datasets, features, plots
+    from . import datasets, features, plots, rules
     from .features import rfm
     from .kmeans import KMeans, kmeans_plusplus
     from .report import report

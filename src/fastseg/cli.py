@@ -367,6 +367,7 @@ def cmd_segment(args):
         raise CLIError(f"--report {str(rep)!r}: the report is one HTML file; name it .html (a browser opens it, "
                        "and prints it to PDF).")
     save = _check_output(args.save, [args.input, args.out, args.report], "--save")
+    rules = _check_table_output(args.rules, [args.input, args.out, args.report, args.save], "--rules")
     df = _prepare_customers(args)
     from .report import report  # after the checks: scikit-learn and matplotlib take seconds to import
     from .segment import Segmenter
@@ -383,6 +384,8 @@ def cmd_segment(args):
         report(seg, rep)
     if save is not None:
         seg.save(save)
+    if rules is not None:
+        _write_table(seg.rules, rules)
     if not args.quiet:
         print(seg.summary())
         if out is not None:
@@ -391,6 +394,8 @@ def cmd_segment(args):
             print(f"report: {rep}")
         if save is not None:
             print(f"model:  {save} (fastseg predict NEW.csv --model {save})")
+        if rules is not None:
+            print(f"rules:  {rules}")
     return seg
 
 
@@ -544,6 +549,7 @@ def cmd_demo(args):
     prog.close()
     outdir.mkdir(exist_ok=True)
     _write_table(seg.labels.join(table), outdir / "labels.csv")
+    _write_table(seg.rules, outdir / "rules.csv")
     images = rendered_figures(seg)  # drawn once: embedded in the report and saved beside it
     report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images)
     for name, _, png in images:
@@ -553,6 +559,7 @@ def cmd_demo(args):
         print(f"\nwritten in {time.perf_counter() - t0:.1f} s to {outdir.resolve()}/:")
         print("  report.html   open it in a browser")
         print("  labels.csv    one row per customer: segment, name, R/F/M values and scores, country")
+        print("  rules.csv     a threshold rule per segment, with its coverage and precision")
         print("  *.png         the report's figures")
     return seg
 
@@ -667,6 +674,8 @@ def build_parser():
                    "features and the described columns (with --rfm: R/F/M values, scores, RFM grid segment)")
     s.add_argument("--report", help="HTML report to write")
     s.add_argument("--save", help="file to keep the fitted segmentation in, for fastseg predict")
+    s.add_argument("--rules", help="table to write (.csv, .tsv, .parquet or .xlsx) of a threshold rule per segment "
+                   "(e.g. 'recency <= 30 and frequency >= 5', and as a pandas query) with its coverage and precision")
     s.add_argument("--describe", type=_describe, default="auto",
                    help="comma-separated columns, not clustered on, to describe each segment by (its mix of "
                         "values, or mean); 'none' for none (default: categorical columns with 2-50 values, "

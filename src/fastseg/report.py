@@ -130,6 +130,14 @@ def render(seg, title="Customer segmentation", images=None):
             named.insert(0, "name", [seg.names.get(s, "all customers") for s in named.index])
             parts.append(f"<h3>{html.escape(str(col))}</h3>" + _table(named, floatfmt="{:.0%}"))
 
+    if seg.rules is not None and seg.k > 1:
+        parts.append("<h2>A rule for each segment</h2><p>A few thresholds on the features, in original units, "
+                     "that select each segment's customers from the table: for a CRM filter or a SQL "
+                     "<code>WHERE</code>. Coverage is the share of the segment the rule selects, precision the "
+                     "share of the selected customers in the segment; where they are low the segment is not "
+                     "a box in these features, and the labels file targets it exactly.</p>")
+        parts.append(_table(seg.rules[["name", "rule", "selects", "coverage", "precision"]], floatfmt="{:.0%}"))
+
     parts.append("<h2>Pictures</h2>")
     for _, caption, png in rendered_figures(seg) if images is None else images:
         data = base64.b64encode(png).decode("ascii")
@@ -166,7 +174,8 @@ def report(segmentation, path, title="Customer segmentation", images=None):
     """Write one self-contained HTML report (images embedded) of ``segmentation``.
 
     Sections: segments and their descriptions, data summary, cleaning summary (for RFM
-    input), the evidence for k, profiles, pictures. Written atomically: a failure
+    input), the evidence for k, profiles, the classic RFM grid (for RFM input), the
+    described columns, a threshold rule per segment, pictures. Written atomically: a failure
     leaves no partial file. ``images``: :func:`rendered_figures` of ``segmentation``
     when the caller has drawn them already (``fastseg demo`` also saves them as files).
 

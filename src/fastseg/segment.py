@@ -16,6 +16,7 @@ import pandas as pd
 from ._version import __version__ as _version
 from .features import RFM_COLUMNS, identifier_columns
 from .kmeans import KMeans
+from .rules import segment_rules
 from .sweep import SweepResult, sweep
 
 __all__ = ["Segmenter", "Segmentation"]
@@ -155,6 +156,12 @@ class Segmentation:
         The 99th percentile of the fitted customers' distances to their segment centre
         (in the scaled feature space): new customers beyond it fit the segments worse
         than 99% of those the segmentation was made from (see :meth:`distances`).
+    rules : pandas.DataFrame or None
+        Per segment a rule of at most three thresholds on the features, in original
+        units (``recency <= 30 and frequency >= 5``), that selects its customers from the
+        table, with ``query`` (the rule for :meth:`pandas.DataFrame.query`), ``selects``,
+        ``coverage`` (share of the segment the rule selects) and ``precision`` (share of
+        the selected customers in the segment); see :func:`fastseg.rules.segment_rules`.
     """
 
     labels: pd.DataFrame
@@ -178,6 +185,7 @@ class Segmentation:
     composition: dict = field(default_factory=dict)
     described: list = field(default_factory=list)
     not_segmented: pd.Index | None = None
+    rules: pd.DataFrame | None = None
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
@@ -330,6 +338,11 @@ class Segmentation:
                 line += f"; RFM grid: mostly {top} ({self.rfm_mix.loc[s, top]:.0%})"
             line += "".join(f"; {text}" for text in _standouts(self.composition, self.profiles["size"], s))
             lines.append(line)
+        if self.rules is not None and self.k > 1:
+            lines.append("A rule to select each segment from the table (share of the segment it selects, "
+                         "share of those selected in it):")
+            lines += [f"  {s}: {row['rule']} — {row['coverage']:.0%} of it, {row['precision']:.0%} precise"
+                      for s, row in self.rules.iterrows()]
         return "\n".join(lines)
 
 
@@ -581,6 +594,8 @@ class Segmenter:
         composition = {c: _composition(df[c], seg, k) for c in described if c not in numeric}
         labels = pd.DataFrame({"segment": seg, "name": [names[s] for s in seg]}, index=df.index)
         rfm_mix = _rfm_mix(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
+        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
+        rules = segment_rules(data, seg, names=names, random_state=seed)
         return Segmentation(
             labels=labels, k=k, sweep=sw, k_reason=reason, profiles=profiles, names=names, centers=centers,
             features=features, data=data, model=model, prep=prep,
@@ -588,6 +603,7 @@ class Segmenter:
                         missing=self.missing, missing_in=gaps),
             cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out, rfm_mix=rfm_mix,
             distance_q99=q99, composition=composition, described=described, not_segmented=not_segmented,
+            rules=rules,
         )
 
 
