@@ -642,3 +642,17 @@ def test_segment_writes_rules_in_the_format_asked(tmp_path, capsys):
     assert rc == 2 and "--rules" in err and ".json" in err
     rc, err = _err(["segment", str(mall), "--k", "5", "--rules", str(mall)], capsys)
     assert rc == 2 and "is the input file" in err
+
+
+def test_segment_stability_option(tmp_path, capsys):
+    mall = tmp_path / "mall.csv"
+    mall_customers(200, seed=0).to_csv(mall, index=False)
+    rep = tmp_path / "r.html"
+    assert main(["segment", str(mall), "--k", "5", "--stability", "4", "--report", str(rep)]) == 0
+    assert "segments stable: found again when k-means is refitted on 4 subsets" in capsys.readouterr().out
+    assert "Stability: each segment's mean best Jaccard" in rep.read_text()
+    assert main(["segment", str(mall), "--k", "5", "--stability", "0"]) == 0
+    assert "stable" not in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["segment", str(mall), "--stability", "-2"])
+    assert e.value.code == 2 and "expected a number >= 0; got -2" in capsys.readouterr().err

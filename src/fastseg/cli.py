@@ -89,6 +89,17 @@ def _positive(text, what="a whole number"):
     return v
 
 
+def _count(text):
+    """A whole number >= 0."""
+    try:
+        v = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {v}")
+    return v
+
+
 def _separator(text):
     text = {"tab": "\t", "\\t": "\t"}.get(text, text)
     if len(text) != 1:
@@ -375,7 +386,7 @@ def cmd_segment(args):
     prog = _Progress(args, "sweep")
     seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
-                    progress=prog, describe=args.describe, missing=args.missing).fit(df)
+                    progress=prog, describe=args.describe, missing=args.missing, stability=args.stability).fit(df)
     prog.close()
     labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
     if out is not None:
@@ -674,6 +685,9 @@ def build_parser():
                    "features and the described columns (with --rfm: R/F/M values, scores, RFM grid segment)")
     s.add_argument("--report", help="HTML report to write")
     s.add_argument("--save", help="file to keep the fitted segmentation in, for fastseg predict")
+    s.add_argument("--stability", type=_count, default=10,
+                   help="refits on subsets of the customers that measure how stable each segment is; 0 skips "
+                        "them (default: 10)")
     s.add_argument("--rules", help="table to write (.csv, .tsv, .parquet or .xlsx) of a threshold rule per segment "
                    "(e.g. 'recency <= 30 and frequency >= 5', and as a pandas query) with its coverage and precision")
     s.add_argument("--describe", type=_describe, default="auto",

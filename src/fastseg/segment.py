@@ -17,6 +17,7 @@ from ._version import __version__ as _version
 from .features import RFM_COLUMNS, identifier_columns
 from .kmeans import KMeans
 from .rules import segment_rules
+from .stability import STABLE, segment_stability
 from .sweep import SweepResult, sweep
 
 __all__ = ["Segmenter", "Segmentation"]
@@ -162,6 +163,11 @@ class Segmentation:
         table, with ``query`` (the rule for :meth:`pandas.DataFrame.query`), ``selects``,
         ``coverage`` (share of the segment the rule selects) and ``precision`` (share of
         the selected customers in the segment); see :func:`fastseg.rules.segment_rules`.
+    stability : pandas.DataFrame or None
+        Per segment, how reliably k-means finds it again when refitted on other subsets
+        of the customers: ``stability`` (mean best Jaccard similarity, 0.75 or more is
+        stable) and ``dissolved`` (share of refits where it was not found); see
+        :func:`fastseg.stability.segment_stability`. None with ``Segmenter(stability=0)``.
     """
 
     labels: pd.DataFrame
@@ -186,6 +192,7 @@ class Segmentation:
     described: list = field(default_factory=list)
     not_segmented: pd.Index | None = None
     rules: pd.DataFrame | None = None
+    stability: pd.DataFrame | None = None
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
@@ -331,8 +338,15 @@ class Segmentation:
             lines.append(f"{n:,} customers not segmented: a missing or infinite value in {cols} (missing='drop').")
         if self.described:
             lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
+        if self.stability is not None and self.k > 1:
+            stable = int((self.stability["stability"] >= STABLE).sum())
+            lines.append(f"{stable} of {self.k} segments stable: found again when k-means is refitted on "
+                         f"{self.params.get('stability', '')} subsets of the customers (mean Jaccard >= {STABLE}).")
         for s, row in self.profiles.iterrows():
             line = f"  {s}: {row['name']} — {int(row['size']):,} customers ({row['share']:.1%})"
+            if self.stability is not None and self.k > 1 and self.stability.loc[s, "stability"] < STABLE:
+                line += (f"; unstable (Jaccard {self.stability.loc[s, 'stability']:.2f}, not found in "
+                         f"{self.stability.loc[s, 'dissolved']:.0%} of refits)")
             if self.rfm_mix is not None:
                 top = self.rfm_mix.loc[s].idxmax()
                 line += f"; RFM grid: mostly {top} ({self.rfm_mix.loc[s, top]:.0%})"
@@ -369,6 +383,9 @@ class Segmenter:
     random_state : int or None, default=None
     progress : callable, optional
         Passed to :func:`fastseg.sweep`.
+    stability : int, default=10
+        Refits on subsets of the customers (80%, at most 100,000) that measure how
+        stable each segment is (:attr:`Segmentation.stability`); 0 skips them.
     describe : "auto", list of str or None, default="auto"
         Columns that are not features but say who the customers of each segment are,
         profiled without taking part in the clustering: a categorical column (gender,
@@ -382,7 +399,8 @@ class Segmenter:
     """
 
     def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
-                 n_init=3, device="auto", random_state=None, progress=None, describe="auto", missing="error"):
+                 n_init=3, device="auto", random_state=None, progress=None, describe="auto", missing="error",
+                 stability=10):
         self.features = features
         self.transform = transform
         self.scale = scale
@@ -394,6 +412,7 @@ class Segmenter:
         self.progress = progress
         self.describe = describe
         self.missing = missing
+        self.stability = stability
 
     def _check(self):
         if self.transform not in ("log1p", None):
@@ -402,6 +421,8 @@ class Segmenter:
             raise ValueError(f"scale must be 'standard', 'robust' or None; got {self.scale!r}.")
         if not (self.k == "auto" or (isinstance(self.k, (int, np.integer)) and self.k >= 1)):
             raise ValueError(f"k must be 'auto' or an int >= 1; got {self.k!r}.")
+        if not isinstance(self.stability, (int, np.integer)) or isinstance(self.stability, bool) or self.stability < 0:
+            raise ValueError(f"stability must be a whole number of refits >= 0 (0 skips them); got {self.stability!r}.")
         if self.missing not in ("error", "drop"):
             raise ValueError(f"missing must be 'error' or 'drop'; got {self.missing!r}.")
         if not (self.describe is None or isinstance(self.describe, (str, list, tuple))):
@@ -596,14 +617,16 @@ class Segmenter:
         rfm_mix = _rfm_mix(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
         rules = segment_rules(data, seg, names=names, random_state=seed)
+        stability = (segment_stability(Z, seg, k, n_resamples=self.stability, n_init=max(self.n_init, 1),
+                                       random_state=seed, device=self.device) if self.stability else None)
         return Segmentation(
             labels=labels, k=k, sweep=sw, k_reason=reason, profiles=profiles, names=names, centers=centers,
             features=features, data=data, model=model, prep=prep,
             params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init,
-                        missing=self.missing, missing_in=gaps),
+                        missing=self.missing, missing_in=gaps, stability=self.stability),
             cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out, rfm_mix=rfm_mix,
             distance_q99=q99, composition=composition, described=described, not_segmented=not_segmented,
-            rules=rules,
+            rules=rules, stability=stability,
         )
 
 

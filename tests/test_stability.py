@@ -1,0 +1,93 @@
+"""Segment stability: real groups score 1, a group k-means had to cut in two scores low."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+
+from fastseg import KMeans, Segmenter
+from fastseg.stability import STABLE, best_jaccard, segment_stability
+
+CENTRES = [[0, 0], [10, 0], [0, 10]]
+
+
+def _blobs(n=3_000, seed=0):
+    X, _ = make_blobs(n, centers=CENTRES, cluster_std=1.0, random_state=seed)
+    return X
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_separate_groups_are_stable_and_a_cut_group_is_not(seed):
+    X = _blobs(seed=seed)
+    three = np.asarray(KMeans(3, n_init=3, random_state=0).fit(X).labels_)
+    st = segment_stability(X, three, 3, random_state=seed)
+    assert (st["stability"] > 0.99).all() and (st["dissolved"] == 0).all()
+    # k = 4 must cut one round blob in two, along no particular line: those halves are unstable
+    four = np.asarray(KMeans(4, n_init=3, random_state=0).fit(X).labels_)
+    st = segment_stability(X, four, 4, random_state=seed)
+    halves = [s for s in range(4) if np.bincount(four, minlength=4)[s] < 800]
+    assert len(halves) == 2
+    assert (st.loc[halves, "stability"] < STABLE).all(), st
+    assert st["stability"].drop(halves).min() > st.loc[halves, "stability"].max()
+
+
+def test_best_jaccard_by_hand():
+    rng = np.random.default_rng(0)
+    for k in (1, 2, 5):
+        a, b = rng.integers(0, k, 300), rng.integers(0, k, 300)
+        a[a == k - 1] = 0 if k > 1 else a[a == k - 1]  # segment k-1 has no row (k > 1)
+        got = best_jaccard(a, b, k)
+        for s in range(k):
+            A = set(np.flatnonzero(a == s))
+            if not A:
+                assert np.isnan(got[s])
+                continue
+            want = max(len(A & set(np.flatnonzero(b == c))) / len(A | set(np.flatnonzero(b == c))) for c in range(k))
+            assert got[s] == pytest.approx(want)
+
+
+def test_same_seed_same_answer_and_one_segment_is_stable():
+    X = _blobs(1_000)
+    lab = np.asarray(KMeans(4, random_state=0).fit(X).labels_)
+    pd.testing.assert_frame_equal(segment_stability(X, lab, 4, random_state=5),
+                                  segment_stability(X, lab, 4, random_state=5))
+    one = segment_stability(X, np.zeros(len(X), dtype=int), 1, n_resamples=3)
+    assert one.loc[0].tolist() == [1.0, 0.0]
+
+
+def test_a_segment_missing_from_some_resamples_scores_on_the_others():
+    X = np.vstack([_blobs(400), [[50.0, 50.0]]])  # one far customer: its own segment
+    lab = np.asarray(KMeans(4, n_init=3, random_state=0).fit(X).labels_)
+    lone = int(lab[-1])
+    assert (lab == lone).sum() == 1
+    st = segment_stability(X, lab, 4, fraction=0.5, n_resamples=8, random_state=0)
+    assert st.loc[lone, "stability"] == 1.0  # whenever drawn, it is found alone again
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_resamples=0), "n_resamples must be an int >= 1"),
+    (dict(fraction=0.0), r"fraction must be in \(0, 1\]"),
+    (dict(fraction=1.5), r"fraction must be in \(0, 1\]"),
+])
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        segment_stability(np.zeros((4, 1)), [0, 0, 1, 1], 2, **kwargs)
+
+
+def test_segmenter_reports_stability_and_can_skip_it():
+    X = _blobs(1_500)
+    df = pd.DataFrame(X, columns=["a", "b"])
+    seg = Segmenter(k=4, transform=None, random_state=0).fit(df)
+    assert list(seg.stability.index) == list(range(4)) and seg.params["stability"] == 10
+    unstable = seg.stability.index[seg.stability["stability"] < STABLE]
+    assert len(unstable) == 2
+    text = seg.summary()
+    assert "2 of 4 segments stable" in text
+    for s in range(4):
+        line = next(t for t in text.splitlines() if t.startswith(f"  {s}: {seg.names[s]} —"))
+        assert ("unstable (Jaccard" in line) == (s in unstable)
+    none = Segmenter(k=4, transform=None, random_state=0, stability=0).fit(df)
+    assert none.stability is None and "stable" not in none.summary()
+    assert (none.labels["segment"] == seg.labels["segment"]).all()  # the refits do not touch the fit
+    with pytest.raises(ValueError, match="stability must be a whole number of refits >= 0"):
+        Segmenter(stability=-1).fit(df)
