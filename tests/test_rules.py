@@ -119,6 +119,16 @@ def test_bad_parameters(kwargs, match):
         segment_rules(pd.DataFrame({"x": [1.0, 2.0]}), [0, 1], **kwargs)
 
 
+@pytest.mark.parametrize("data, match", [
+    (pd.DataFrame({"x": [1.0, 2.0], "g": ["a", "b"]}), "'g' is not numeric: leave it out"),
+    (pd.DataFrame({"x": [1.0, np.nan]}), r"column\(s\) 'x' have missing or infinite values"),
+    (pd.DataFrame({"x": [1.0, np.inf]}), "drop or fill those rows first"),
+])
+def test_bad_data(data, match):
+    with pytest.raises(ValueError, match=match):
+        segment_rules(data, [0, 1])
+
+
 def test_labels_of_another_length():
     with pytest.raises(ValueError, match="labels has 3 entries for 2 customers"):
         segment_rules(pd.DataFrame({"x": [1.0, 2.0]}), [0, 1, 1])

@@ -5,9 +5,8 @@ k-means segments are regions around centres; marketing tools (a CRM filter, a SQ
 separates its customers from the rest; the tree node whose conditions best match the
 segment (F1 of the segment against the customers the conditions select, measured on
 every customer) becomes the rule, its thresholds written with as few digits as select
-the same customers.
-The rule comes with how much of the segment it finds and how many of the customers it
-selects are in the segment, so a reader sees at once how far to trust it.
+the same customers. The rule comes with how much of the segment it finds and how many of
+the customers it selects are in the segment, so a reader sees at once how far to trust it.
 """
 
 from __future__ import annotations
@@ -66,7 +65,15 @@ def segment_rules(data, labels, *, names=None, max_conditions=3, digits=3, sampl
     labels = np.asarray(labels)
     if len(labels) != len(data):
         raise ValueError(f"labels has {len(labels)} entries for {len(data)} customers.")
-    X = data.to_numpy(dtype=np.float64)
+    bad = [c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c])]
+    if bad:
+        raise ValueError(f"rules are thresholds on numeric columns; {', '.join(map(repr, bad))} "
+                         f"{'is' if len(bad) == 1 else 'are'} not numeric: leave {'it' if len(bad) == 1 else 'them'} out.")
+    X = data.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.isfinite(X).all():
+        cols = [c for j, c in enumerate(data.columns) if not np.isfinite(X[:, j]).all()]
+        raise ValueError(f"column(s) {', '.join(map(repr, cols))} have missing or infinite values; rules need "
+                         "every value: drop or fill those rows first.")
     whole = [bool(np.all(np.floor(X[:, j]) == X[:, j])) for j in range(X.shape[1])]
     k = int(labels.max()) + 1 if len(labels) else 0
     rng = np.random.default_rng(random_state)
