@@ -25,16 +25,16 @@ def test_cli_errors_on_paths_before_the_heavy_imports(tmp_path):
 
 
 @pytest.mark.parametrize("first", ["fastseg.segment", "fastseg.cli", "fastseg.report", "fastseg.sweep",
-                                   "fastseg.plots", "fastseg.rules", None])
+                                   "fastseg.plots", "fastseg.rules", "fastseg.stability", None])
 def test_public_names_are_the_functions_whatever_was_imported_first(first):
     # fastseg.sweep and fastseg.report are functions, though modules of those names exist
     pre = f"import {first}; " if first else ""
     code = (pre + "import fastseg, inspect; "
             "print([inspect.isfunction(getattr(fastseg, n)) for n in ('sweep', 'report', 'rfm', 'kmeans_plusplus')],"
             " inspect.isclass(fastseg.KMeans), [inspect.ismodule(getattr(fastseg, m)) for m in"
-            " ('datasets', 'plots', 'features', 'rules')], callable(fastseg.plots.composition),"
-            " callable(fastseg.rules.segment_rules))")
-    assert _run(code) == "[True, True, True, True] True [True, True, True, True] True True"
+            " ('datasets', 'plots', 'features', 'rules', 'stability')], callable(fastseg.plots.composition),"
+            " callable(fastseg.rules.segment_rules), callable(fastseg.stability.segment_stability))")
+    assert _run(code) == "[True, True, True, True] True [True, True, True, True, True] True True True"
 
 
 def test_names_resolve_and_dir_lists_them():

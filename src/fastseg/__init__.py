@@ -27,8 +27,9 @@ _EXPORTS = {
     "features": ".features",
     "plots": ".plots",
     "rules": ".rules",
+    "stability": ".stability",
 }
-_MODULES = {"datasets", "features", "plots", "rules"}  # exported as modules, not as a name inside one
+_MODULES = {"datasets", "features", "plots", "rules", "stability"}  # exported as modules, not as a name inside one
 
 __all__ = [
     "KMeans",
@@ -42,12 +43,13 @@ __all__ = [
     "report",
     "rfm",
     "rules",
+    "stability",
     "sweep",
     "__version__",
 ]
 
 if _TYPE_CHECKING:  # what type checkers and IDEs see
-    from . import datasets, features, plots, rules
+    from . import datasets, features, plots, rules, stability
     from .features import rfm
     from .kmeans import KMeans, kmeans_plusplus
     from .report import report
