@@ -87,17 +87,19 @@ def render(seg, title="Customer segmentation", images=None):
                  f"{datetime.now():%Y-%m-%d %H:%M} · {n:,} customers · {seg.k} segments</p>")
 
     parts.append("<h2>Segments</h2>")
+    from .stability import STABLE
+
     stable = seg.stability is not None and seg.k > 1
     if stable:
         parts.append(f"<p>Stability: each segment's mean best Jaccard similarity with a cluster of k-means "
                      f"refitted on {seg.params.get('stability')} subsets of the customers (80%, at most 100,000). "
-                     "0.75 or more: a stable segment; lower: k-means had to cut somewhere, and new data may "
+                     f"{STABLE} or more: a stable segment; lower: k-means had to cut somewhere, and new data may "
                      "cut it differently.</p>")
     for s, row in seg.profiles.iterrows():
         note = ""
         if stable:
             v = seg.stability.loc[s, "stability"]
-            note = f" Stability {v:.2f}{'' if v >= 0.75 else ' (unstable)'}."
+            note = f" Stability {v:.2f}{'' if v >= STABLE else ' (unstable)'}."
         parts.append(f"<div class='seg'><b>{s}</b> <strong>{html.escape(row['name'])}</strong> — "
                      f"{int(row['size']):,} customers ({row['share']:.1%}). " + _sentence(seg, s) + note + "</div>")
 
