@@ -656,3 +656,17 @@ def test_segment_stability_option(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["segment", str(mall), "--stability", "-2"])
     assert e.value.code == 2 and "expected a number >= 0; got -2" in capsys.readouterr().err
+
+
+def test_sweep_stability_option(tmp_path, capsys):
+    mall = tmp_path / "mall.csv"
+    mall_customers(200, seed=0).to_csv(mall, index=False)
+    out = tmp_path / "sweep.csv"
+    assert main(["sweep", str(mall), "--k-range", "2-6", "--stability", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    got = pd.read_csv(out, index_col="k")
+    assert {"stability", "least_stable", "stable_segments"} <= set(got.columns)
+    assert got["stability"].between(0, 1).all() and list(got.index) == [2, 3, 4, 5, 6]
+    assert f"most stable k = {got['stability'].idxmax()}:" in printed
+    assert main(["sweep", str(mall), "--k-range", "2-4", "--out", str(out), "--quiet"]) == 0
+    assert "stability" not in pd.read_csv(out).columns

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
 
-from fastseg import KMeans, Segmenter
-from fastseg.stability import STABLE, best_jaccard, segment_stability
+from fastseg import KMeans, Segmenter, sweep
+from fastseg.stability import STABLE, best_jaccard, k_stability, segment_stability
 
 CENTRES = [[0, 0], [10, 0], [0, 10]]
 
@@ -91,3 +91,19 @@ def test_segmenter_reports_stability_and_can_skip_it():
     assert (none.labels["segment"] == seg.labels["segment"]).all()  # the refits do not touch the fit
     with pytest.raises(ValueError, match="stability must be a whole number of refits >= 0"):
         Segmenter(stability=-1).fit(df)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_k_stability_peaks_at_the_number_of_groups(seed):
+    # four groups on a square: k = 2 and 3 must merge them along no particular line, k > 4 cut one
+    X, _ = make_blobs(3_000, centers=[[0, 0], [10, 0], [0, 10], [10, 10]], cluster_std=1.0, random_state=seed)
+    res = sweep(X, k=range(2, 8), n_init=3, random_state=seed)
+    st = k_stability(X, res, random_state=seed)
+    assert list(st.index) == list(range(2, 8))
+    assert st.loc[4, "stability"] > 0.99 and st.loc[4, "stable_segments"] == 4
+    assert (st["stability"].drop(4) < 0.9).all(), st
+    assert (st["least_stable"] <= st["stability"] + 1e-12).all()
+    pd.testing.assert_frame_equal(st, k_stability(X, res, random_state=seed))
+    # at k = 4 every refit finds the four groups: segment_stability of that k's labels agrees
+    one = segment_stability(X, res.labels[4], 4, random_state=seed, n_init=1)
+    assert one["stability"].mean() == pytest.approx(st.loc[4, "stability"])

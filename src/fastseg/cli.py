@@ -525,6 +525,11 @@ def cmd_sweep(args):
                 random_state=args.seed, device=args.device, progress=prog)
     prog.close()
     frame = res.to_frame()
+    if args.stability:
+        from .stability import k_stability
+
+        stab = k_stability(Z, res, n_resamples=args.stability, random_state=args.seed, device=args.device)
+        frame = frame.join(stab)
     if out is not None:
         _write_table(frame, out)
     if plot is not None:
@@ -535,6 +540,10 @@ def cmd_sweep(args):
         with pd.option_context("display.width", 120, "display.max_columns", 20):
             print(frame.drop(columns=["seconds"]).to_string(float_format=lambda v: f"{v:.4g}"))
         print(f"best k = {res.best_k}: {res.best_method}; knee: {res.knee.reason}")
+        if args.stability:
+            top = frame["stability"].idxmax()
+            print(f"most stable k = {top}: its segments found again in refits on {args.stability} subsets of the "
+                  f"customers with mean Jaccard {frame.loc[top, 'stability']:.2f} (0.75 or more: stable)")
     return res
 
 
@@ -722,6 +731,9 @@ def build_parser():
     w.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k to fit (default 2-10)")
     w.add_argument("--out", help="per-k results to write (.csv, .tsv, .parquet or .xlsx)")
     w.add_argument("--plot", help="elbow plot to draw (.png, .svg, .pdf or .jpg)")
+    w.add_argument("--stability", type=_count, default=0,
+                   help="also refit every k on this many subsets of the customers and report how stable its "
+                        "segments are (columns stability, least_stable, stable_segments; default: 0, skip)")
     w.set_defaults(func=cmd_sweep)
 
     b = sub.add_parser("bench", help="time fastseg against scikit-learn on this machine",

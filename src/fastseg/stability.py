@@ -16,7 +16,7 @@ import pandas as pd
 
 from .kmeans import KMeans
 
-__all__ = ["segment_stability", "STABLE", "DISSOLVED"]
+__all__ = ["segment_stability", "k_stability", "STABLE", "DISSOLVED"]
 
 STABLE = 0.75  # Hennig's reading: a mean Jaccard from here up is a stable cluster
 DISSOLVED = 0.5  # a resample's Jaccard below this: the segment was not found
@@ -52,30 +52,84 @@ def segment_stability(X, labels, n_clusters, *, n_resamples=10, fraction=0.8, ma
     """
     labels = np.asarray(labels)
     X = np.asarray(X)
+    k = int(n_clusters)
+    scores = np.full((n_resamples, k), np.nan)
+    for b, (idx, seed) in enumerate(_resamples(len(X), len(labels), k, n_resamples, fraction, max_rows, random_state)):
+        if k == 1:
+            refit = np.zeros(len(idx), dtype=np.int64)
+        else:
+            refit = np.asarray(KMeans(k, n_init=n_init, random_state=seed, device=device).fit(X[idx]).labels_)
+        scores[b] = best_jaccard(labels[idx], refit, k)
+    return _summary(scores, pd.RangeIndex(k, name="segment"))
+
+
+def k_stability(X, result, *, n_resamples=10, fraction=0.8, max_rows=100_000, n_init=1, random_state=0,
+                device="auto"):
+    """Segment stability for every k of a sweep: evidence for the number of segments.
+
+    Each resample is one :func:`fastseg.sweep` over all the k of ``result`` (one batch,
+    so it costs about one fit), compared k by k with ``result``'s labels as in
+    :func:`segment_stability`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The matrix ``result`` was swept on (NumPy).
+    result : SweepResult
+    n_resamples, fraction, max_rows, random_state, device
+        As in :func:`segment_stability`.
+    n_init : int, default=1
+        Restarts per k of each resample's sweep.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by k: ``stability`` (mean over the k segments of their stability),
+        ``least_stable`` (the lowest segment's) and ``stable_segments`` (how many
+        reach 0.75).
+    """
+    from .sweep import sweep
+
+    X = np.asarray(X)
+    ks = list(result.ks)
+    full = {k: np.asarray(result.labels[k]) for k in ks}
+    scores = {k: np.full((n_resamples, k), np.nan) for k in ks}
+    for b, (idx, seed) in enumerate(_resamples(len(X), len(full[ks[0]]), max(ks), n_resamples, fraction, max_rows,
+                                               random_state)):
+        refit = sweep(X[idx], k=ks, n_init=n_init, metrics=("inertia",), random_state=seed, device=device)
+        for k in ks:
+            scores[k][b] = best_jaccard(full[k][idx], np.asarray(refit.labels[k]), k)
+    rows = {k: _summary(scores[k], pd.RangeIndex(k))["stability"] for k in ks}
+    return pd.DataFrame({"stability": [rows[k].mean() for k in ks],
+                         "least_stable": [rows[k].min() for k in ks],
+                         "stable_segments": [int((rows[k] >= STABLE).sum()) for k in ks]},
+                        index=pd.Index(ks, name="k"))
+
+
+def _resamples(n, n_labels, k, n_resamples, fraction, max_rows, random_state):
+    """(sorted row numbers, seed of the refit) for each resample, after checking the arguments."""
     if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
         raise ValueError(f"n_resamples must be an int >= 1; got {n_resamples!r}.")
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}.")
-    if len(labels) != len(X):
-        raise ValueError(f"labels has {len(labels)} entries for {len(X)} rows.")
-    k = int(n_clusters)
-    rows = min(max(int(fraction * len(X)), k), max_rows, len(X))
+    if n_labels != n:
+        raise ValueError(f"labels has {n_labels} entries for {n} rows.")
+    rows = min(max(int(fraction * n), k), max_rows, n)
     rng = np.random.default_rng(random_state)
-    scores = np.full((n_resamples, k), np.nan)
-    for b in range(n_resamples):
-        idx = np.sort(rng.choice(len(X), rows, replace=False))
-        seed = int(rng.integers(2**31 - 1))
-        if k == 1:
-            refit = np.zeros(rows, dtype=np.int64)
-        else:
-            refit = np.asarray(KMeans(k, n_init=n_init, random_state=seed, device=device).fit(X[idx]).labels_)
-        scores[b] = best_jaccard(labels[idx], refit, k)
-    drawn = ~np.isnan(scores)  # a segment may have no row in a resample
+    for _ in range(n_resamples):
+        idx = np.sort(rng.choice(n, rows, replace=False))
+        yield idx, int(rng.integers(2**31 - 1))
+
+
+def _summary(scores, index):
+    """Per segment: the mean of its resamples' scores, and the share below DISSOLVED (a
+    segment with no row in a resample is left out of that one's count)."""
+    drawn = ~np.isnan(scores)
     with np.errstate(invalid="ignore"):
-        out = pd.DataFrame({"stability": np.nanmean(np.where(drawn, scores, np.nan), axis=0),
-                            "dissolved": ((scores < DISSOLVED) & drawn).sum(axis=0) / np.maximum(drawn.sum(axis=0), 1)},
-                           index=pd.RangeIndex(k, name="segment"))
-    return out
+        mean = np.nanmean(np.where(drawn, scores, np.nan), axis=0)
+    return pd.DataFrame({"stability": mean,
+                         "dissolved": ((scores < DISSOLVED) & drawn).sum(axis=0) / np.maximum(drawn.sum(axis=0), 1)},
+                        index=index)
 
 
 def best_jaccard(labels, refit, k):
