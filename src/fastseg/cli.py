@@ -686,7 +686,8 @@ def build_parser():
                        epilog="examples:\n"
                               "  fastseg segment mall.csv --features Age,Income,Score --k 5 --out labels.csv\n"
                               "  fastseg segment tx.csv --rfm --customer CustomerID --date InvoiceDate \\\n"
-                              "      --invoice InvoiceNo --quantity Quantity --price UnitPrice --report r.html")
+                              "      --invoice InvoiceNo --quantity Quantity --price UnitPrice --report r.html\n"
+                              "  fastseg segment customers.csv --rules rules.xlsx   # a threshold rule per segment")
     _add_table_options(s)
     s.add_argument("--k", type=_k, default="auto", help="number of segments, or auto (default)")
     s.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k tried by auto (default 2-10)")
