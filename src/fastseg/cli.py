@@ -78,26 +78,20 @@ def _k(text):
     return "auto" if text == "auto" else _positive(text, "'auto' or a number of segments")
 
 
-def _positive(text, what="a whole number"):
-    """A whole number >= 1 (``_`` and ``,`` as digit separators allowed)."""
+def _positive(text, what="a whole number", least=1):
+    """A whole number >= ``least`` (``_`` and ``,`` as digit separators allowed)."""
     try:
         v = int(text.replace("_", "").replace(",", ""))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1; got {v}")
+    if v < least:
+        raise argparse.ArgumentTypeError(f"expected a number >= {least}; got {v}")
     return v
 
 
 def _count(text):
     """A whole number >= 0."""
-    try:
-        v = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {v}")
-    return v
+    return _positive(text, least=0)
 
 
 def _separator(text):
