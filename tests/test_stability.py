@@ -66,12 +66,15 @@ def test_a_segment_missing_from_some_resamples_scores_on_the_others():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(n_resamples=0), "n_resamples must be an int >= 1"),
+    (dict(n_resamples=-1), "n_resamples must be an int >= 1"),
+    (dict(max_rows=0), "max_rows must be an int >= 1"),
+    (dict(n_clusters=1), r"labels must be segment numbers 0 to 0 \(n_clusters=1\); they run from 0 to 1"),
     (dict(fraction=0.0), r"fraction must be in \(0, 1\]"),
     (dict(fraction=1.5), r"fraction must be in \(0, 1\]"),
 ])
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        segment_stability(np.zeros((4, 1)), [0, 0, 1, 1], 2, **kwargs)
+        segment_stability(np.zeros((4, 1)), [0, 0, 1, 1], **{"n_clusters": 2, **kwargs})
 
 
 def test_segmenter_reports_stability_and_can_skip_it():

@@ -53,8 +53,9 @@ def segment_stability(X, labels, n_clusters, *, n_resamples=10, fraction=0.8, ma
     labels = np.asarray(labels)
     X = np.asarray(X)
     k = int(n_clusters)
+    _check(len(X), labels, k, n_resamples, fraction, max_rows)
     scores = np.full((n_resamples, k), np.nan)
-    for b, (idx, seed) in enumerate(_resamples(len(X), len(labels), k, n_resamples, fraction, max_rows, random_state)):
+    for b, (idx, seed) in enumerate(_resamples(len(X), k, n_resamples, fraction, max_rows, random_state)):
         if k == 1:
             refit = np.zeros(len(idx), dtype=np.int64)
         else:
@@ -93,9 +94,10 @@ def k_stability(X, result, *, n_resamples=10, fraction=0.8, max_rows=100_000, n_
     X = np.asarray(X)
     ks = list(result.ks)
     full = {k: np.asarray(result.labels[k]) for k in ks}
+    for k in ks:
+        _check(len(X), full[k], k, n_resamples, fraction, max_rows)
     scores = {k: np.full((n_resamples, k), np.nan) for k in ks}
-    for b, (idx, seed) in enumerate(_resamples(len(X), len(full[ks[0]]), max(ks), n_resamples, fraction, max_rows,
-                                               random_state)):
+    for b, (idx, seed) in enumerate(_resamples(len(X), max(ks), n_resamples, fraction, max_rows, random_state)):
         refit = sweep(X[idx], k=ks, n_init=n_init, metrics=("inertia",), random_state=seed, device=device)
         for k in ks:
             scores[k][b] = best_jaccard(full[k][idx], np.asarray(refit.labels[k]), k)
@@ -106,14 +108,22 @@ def k_stability(X, result, *, n_resamples=10, fraction=0.8, max_rows=100_000, n_
                         index=pd.Index(ks, name="k"))
 
 
-def _resamples(n, n_labels, k, n_resamples, fraction, max_rows, random_state):
-    """(sorted row numbers, seed of the refit) for each resample, after checking the arguments."""
+def _check(n, labels, k, n_resamples, fraction, max_rows):
     if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
         raise ValueError(f"n_resamples must be an int >= 1; got {n_resamples!r}.")
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}.")
-    if n_labels != n:
-        raise ValueError(f"labels has {n_labels} entries for {n} rows.")
+    if not isinstance(max_rows, (int, np.integer)) or max_rows < 1:
+        raise ValueError(f"max_rows must be an int >= 1; got {max_rows!r}.")
+    if len(labels) != n:
+        raise ValueError(f"labels has {len(labels)} entries for {n} rows.")
+    if n and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(f"labels must be segment numbers 0 to {k - 1} (n_clusters={k}); they run from "
+                         f"{labels.min()} to {labels.max()}.")
+
+
+def _resamples(n, k, n_resamples, fraction, max_rows, random_state):
+    """(sorted row numbers, seed of the refit) for each resample."""
     rows = min(max(int(fraction * n), k), max_rows, n)
     rng = np.random.default_rng(random_state)
     for _ in range(n_resamples):
