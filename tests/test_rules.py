@@ -157,6 +157,11 @@ def test_summary_lists_the_rules_and_old_segmentations_lack_them():
     assert "A rule to select each segment" in text
     for s, row in seg.rules.iterrows():
         assert f"  {s}: {row['rule']} — {row['coverage']:.0%} of it, {row['precision']:.0%} precise" in text
+    off = Segmenter(features=MALL_FEATURES, transform=None, random_state=0, k=5, rules=False).fit(df)
+    assert off.rules is None and "A rule to select" not in off.summary()
+    assert (off.labels["segment"] == seg.labels["segment"]).all()
+    with pytest.raises(ValueError, match="rules must be True or False; got 'yes'"):
+        Segmenter(rules="yes").fit(df)
     state = dict(seg.__dict__)
     del state["rules"]  # as pickled before rules existed
     old = type(seg).__new__(type(seg))

@@ -386,6 +386,8 @@ class Segmenter:
     stability : int, default=10
         Refits on subsets of the customers (80%, at most 100,000) that measure how
         stable each segment is (:attr:`Segmentation.stability`); 0 skips them.
+    rules : bool, default=True
+        Find a threshold rule per segment (:attr:`Segmentation.rules`).
     describe : "auto", list of str or None, default="auto"
         Columns that are not features but say who the customers of each segment are,
         profiled without taking part in the clustering: a categorical column (gender,
@@ -400,7 +402,7 @@ class Segmenter:
 
     def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
                  n_init=3, device="auto", random_state=None, progress=None, describe="auto", missing="error",
-                 stability=10):
+                 stability=10, rules=True):
         self.features = features
         self.transform = transform
         self.scale = scale
@@ -413,6 +415,7 @@ class Segmenter:
         self.describe = describe
         self.missing = missing
         self.stability = stability
+        self.rules = rules
 
     def _check(self):
         if self.transform not in ("log1p", None):
@@ -423,6 +426,8 @@ class Segmenter:
             raise ValueError(f"k must be 'auto' or an int >= 1; got {self.k!r}.")
         if not isinstance(self.stability, (int, np.integer)) or isinstance(self.stability, bool) or self.stability < 0:
             raise ValueError(f"stability must be a whole number of refits >= 0 (0 skips them); got {self.stability!r}.")
+        if not isinstance(self.rules, (bool, np.bool_)):
+            raise ValueError(f"rules must be True or False; got {self.rules!r}.")
         if self.missing not in ("error", "drop"):
             raise ValueError(f"missing must be 'error' or 'drop'; got {self.missing!r}.")
         if not (self.describe is None or isinstance(self.describe, (str, list, tuple))):
@@ -616,7 +621,7 @@ class Segmenter:
         labels = pd.DataFrame({"segment": seg, "name": [names[s] for s in seg]}, index=df.index)
         rfm_mix = _rfm_mix(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
-        rules = segment_rules(data, seg, names=names, random_state=seed)
+        rules = segment_rules(data, seg, names=names, random_state=seed) if self.rules else None
         stability = (segment_stability(Z, seg, k, n_resamples=self.stability, n_init=max(self.n_init, 1),
                                        random_state=seed, device=self.device) if self.stability else None)
         return Segmentation(
