@@ -55,6 +55,19 @@ def test_same_seed_same_answer_and_one_segment_is_stable():
     assert one.loc[0].tolist() == [1.0, 0.0]
 
 
+def test_a_segment_in_no_resample_has_no_score_and_no_warning():
+    import warnings
+
+    from fastseg.stability import _summary
+
+    scores = np.array([[0.9, np.nan, 0.4], [0.7, np.nan, np.nan]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = _summary(scores, pd.RangeIndex(3))
+    assert got["stability"].tolist()[0] == pytest.approx(0.8) and np.isnan(got.loc[1, "stability"])
+    assert got.loc[2, "stability"] == pytest.approx(0.4) and got["dissolved"].tolist() == [0.0, 0.0, 1.0]
+
+
 def test_a_segment_missing_from_some_resamples_scores_on_the_others():
     X = np.vstack([_blobs(400), [[50.0, 50.0]]])  # one far customer: its own segment
     lab = np.asarray(KMeans(4, n_init=3, random_state=0).fit(X).labels_)

@@ -135,10 +135,9 @@ def _summary(scores, index):
     """Per segment: the mean of its resamples' scores, and the share below DISSOLVED (a
     segment with no row in a resample is left out of that one's count)."""
     drawn = ~np.isnan(scores)
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(np.where(drawn, scores, np.nan), axis=0)
-    return pd.DataFrame({"stability": mean,
-                         "dissolved": ((scores < DISSOLVED) & drawn).sum(axis=0) / np.maximum(drawn.sum(axis=0), 1)},
+    times = drawn.sum(axis=0)
+    mean = np.where(times > 0, np.where(drawn, scores, 0.0).sum(axis=0) / np.maximum(times, 1), np.nan)
+    return pd.DataFrame({"stability": mean, "dissolved": ((scores < DISSOLVED) & drawn).sum(axis=0) / np.maximum(times, 1)},
                         index=index)
 
 
