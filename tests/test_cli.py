@@ -670,3 +670,25 @@ def test_sweep_stability_option(tmp_path, capsys):
     assert f"most stable k = {got['stability'].idxmax()}:" in printed
     assert main(["sweep", str(mall), "--k-range", "2-4", "--out", str(out), "--quiet"]) == 0
     assert "stability" not in pd.read_csv(out).columns
+
+
+@pytest.mark.parametrize("args", [
+    ["--out", "{d}/a.csv", "--rules", "{d}/a.csv"],
+    ["--report", "{d}/r.html", "--save", "{d}/./r.html"],
+])
+def test_two_outputs_naming_one_file_stop_before_any_work(tmp_path, capsys, args):
+    mall = tmp_path / "mall.csv"
+    mall_customers(100, seed=0).to_csv(mall, index=False)
+    rc, err = _err(["segment", str(mall), "--k", "3", *[a.format(d=tmp_path) for a in args]], capsys)
+    assert rc == 2 and "both name" in err and "give each its own file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mall.csv"]
+
+
+def test_predict_outputs_naming_one_file(tmp_path, capsys):
+    mall, model = tmp_path / "mall.csv", tmp_path / "seg.pkl"
+    mall_customers(100, seed=0).to_csv(mall, index=False)
+    assert main(["segment", str(mall), "--k", "3", "--save", str(model), "--quiet", "--stability", "0"]) == 0
+    rc, err = _err(["predict", str(mall), "--model", str(model), "--out", str(tmp_path / "x.csv"),
+                    "--transitions", str(tmp_path / "x.csv")], capsys)
+    assert rc == 2 and "--out and --transitions both name" in err
+    assert not (tmp_path / "x.csv").exists()

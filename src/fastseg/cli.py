@@ -229,6 +229,18 @@ def _check_output(path, inputs, label):
     return out
 
 
+def _distinct_outputs(**outputs):
+    """Fail early when two options name the same output file (the second would overwrite the first)."""
+    seen = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        key = os.path.normcase(os.path.abspath(path))
+        if key in seen:
+            raise CLIError(f"--{seen[key]} and --{option} both name {str(path)!r}; give each its own file.")
+        seen[key] = option
+
+
 # Table outputs by suffix (a path without one is CSV), and the module each writer needs.
 _TABLE_FORMATS = {"": "CSV", ".csv": "CSV", ".txt": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".pq": "Parquet",
                   ".xlsx": "Excel"}
@@ -373,6 +385,7 @@ def cmd_segment(args):
                        "and prints it to PDF).")
     save = _check_output(args.save, [args.input, args.out, args.report], "--save")
     rules = _check_table_output(args.rules, [args.input, args.out, args.report, args.save], "--rules")
+    _distinct_outputs(out=out, report=rep, save=save, rules=rules)
     df = _prepare_customers(args)
     from .report import report  # after the checks: scikit-learn and matplotlib take seconds to import
     from .segment import Segmenter
@@ -454,6 +467,7 @@ def _load_model(path):
 def cmd_predict(args):
     out = _check_table_output(args.out, [args.input, args.model], "--out")
     moves = _check_table_output(args.transitions, [args.input, args.model, args.out], "--transitions")
+    _distinct_outputs(out=out, transitions=moves)
     seg = _load_model(args.model)
     df = _prepare_customers(args)
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
