@@ -235,7 +235,7 @@ def _distinct_outputs(**outputs):
     for option, path in outputs.items():
         if path is None:
             continue
-        key = os.path.normcase(os.path.abspath(path))
+        key = os.path.normcase(os.path.realpath(path))
         if key in seen:
             raise CLIError(f"--{seen[key]} and --{option} both name {str(path)!r}; give each its own file.")
         seen[key] = option
@@ -379,12 +379,12 @@ def _transaction_log_hint(df, features_option):
 
 def cmd_segment(args):
     out = _check_table_output(args.out, [args.input], "--out")
-    rep = _check_output(args.report, [args.input, args.out], "--report")
+    rep = _check_output(args.report, [args.input], "--report")
     if rep is not None and rep.suffix.lower() not in (".html", ".htm"):
         raise CLIError(f"--report {str(rep)!r}: the report is one HTML file; name it .html (a browser opens it, "
                        "and prints it to PDF).")
-    save = _check_output(args.save, [args.input, args.out, args.report], "--save")
-    rules = _check_table_output(args.rules, [args.input, args.out, args.report, args.save], "--rules")
+    save = _check_output(args.save, [args.input], "--save")
+    rules = _check_table_output(args.rules, [args.input], "--rules")
     _distinct_outputs(out=out, report=rep, save=save, rules=rules)
     df = _prepare_customers(args)
     from .report import report  # after the checks: scikit-learn and matplotlib take seconds to import
@@ -466,7 +466,7 @@ def _load_model(path):
 
 def cmd_predict(args):
     out = _check_table_output(args.out, [args.input, args.model], "--out")
-    moves = _check_table_output(args.transitions, [args.input, args.model, args.out], "--transitions")
+    moves = _check_table_output(args.transitions, [args.input, args.model], "--transitions")
     _distinct_outputs(out=out, transitions=moves)
     seg = _load_model(args.model)
     df = _prepare_customers(args)
@@ -521,7 +521,7 @@ def _print_transitions(seg, table):
 
 def cmd_sweep(args):
     out = _check_table_output(args.out, [args.input], "--out")
-    plot = _check_plot_output(args.plot, [args.input, args.out], "--plot")
+    plot = _check_plot_output(args.plot, [args.input], "--plot")
     df = _prepare_customers(args)
     from .segment import Segmenter  # after the checks, as in cmd_segment
     from .sweep import sweep

@@ -56,10 +56,7 @@ def segment_stability(X, labels, n_clusters, *, n_resamples=10, fraction=0.8, ma
     _check(len(X), labels, k, n_resamples, fraction, max_rows)
     scores = np.full((n_resamples, k), np.nan)
     for b, (idx, seed) in enumerate(_resamples(len(X), k, n_resamples, fraction, max_rows, random_state)):
-        if k == 1:
-            refit = np.zeros(len(idx), dtype=np.int64)
-        else:
-            refit = np.asarray(KMeans(k, n_init=n_init, random_state=seed, device=device).fit(X[idx]).labels_)
+        refit = np.asarray(KMeans(k, n_init=n_init, random_state=seed, device=device).fit(X[idx]).labels_)
         scores[b] = best_jaccard(labels[idx], refit, k)
     return _summary(scores, pd.RangeIndex(k, name="segment"))
 
