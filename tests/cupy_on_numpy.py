@@ -10,6 +10,8 @@ strict, so mistakes that would only show on a GPU show here:
 * a host NumPy array given to a device function, operator, assignment or kernel is a
   TypeError (CuPy does not move data implicitly); ``asarray`` copies host data over;
 * reductions return 0-d device arrays, not Python scalars;
+* only names CuPy has exist (``cupy_names.txt``, read off CuPy 14.2): a NumPy function or
+  array method that CuPy lacks is an AttributeError here too;
 * device memory is counted: allocations beyond the configured total raise
   :class:`OutOfMemoryError`, ``memGetInfo`` reports what is left, and the peak is kept
   for memory-budget tests.
@@ -24,6 +26,8 @@ import contextlib
 import operator
 import types
 import weakref
+
+import pathlib
 
 import numpy as np
 
@@ -76,6 +80,19 @@ class _Memory:
         finally:
             out["peak"] = self.peak - base
 
+
+def _cupy_names():
+    """CuPy's public names, top level and ``ndarray``'s, from ``cupy_names.txt``."""
+    names, section = {}, None
+    for line in (pathlib.Path(__file__).parent / "cupy_names.txt").read_text().splitlines():
+        if line.startswith("["):
+            section = names.setdefault(line.strip("[]"), set())
+        elif line and not line.startswith("#"):
+            section.update(line.split())
+    return names["cupy"], names["cupy.ndarray"]
+
+
+CUPY_NAMES, NDARRAY_NAMES = _cupy_names()
 
 _hooks = []  # active MemoryHooks
 memory = _Memory()
@@ -175,8 +192,8 @@ class ndarray:  # noqa: N801 - CuPy's name
         self._a[...] = arr
 
     def __getattr__(self, name):
-        if name in ("ctypes", "tofile", "__array_interface__"):
-            raise AttributeError(f"cupy.ndarray has no attribute {name!r} (host-only in NumPy)")
+        if name in ("ctypes", "tofile", "__array_interface__") or not (name.startswith("_") or name in NDARRAY_NAMES):
+            raise AttributeError(f"cupy.ndarray has no attribute {name!r} (NumPy's only)")
         attr = getattr(self._a, name)
         if callable(attr):
             return _DeviceFn(attr, f"ndarray.{name}")
@@ -390,7 +407,9 @@ def configure(*, total_bytes=80 * 2**30, shared=48 * 1024, sms=132, devices=1):
 
 
 def __getattr__(name):
-    """Everything else: NumPy's function of that name, made strict about host arrays."""
+    """Everything else CuPy has: NumPy's function of that name, made strict about host arrays."""
+    if not (name.startswith("_") or name in CUPY_NAMES):
+        raise AttributeError(f"module 'cupy' has no attribute {name!r} (NumPy's only)")
     attr = getattr(np, name)
     if isinstance(attr, type) or not callable(attr):
         return attr  # dtypes, constants

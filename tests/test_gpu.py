@@ -396,3 +396,22 @@ def test_streamed_from_host_memory_equals_resident(gpu, rng, dtype):
         assert sa.n_iter[k] == sb.n_iter[k] < 200  # strict convergence: label changes counted right
         np.testing.assert_array_equal(sa.labels[k], sb.labels[k])
         assert sa.inertia[k] == pytest.approx(sb.inertia[k], rel=tol)
+
+
+def test_stand_in_has_only_the_names_cupy_has():
+    """The stand-in refuses NumPy functions and array methods CuPy lacks, so the backend
+    cannot come to rely on one that would fail on a GPU."""
+    if cuda_on_cpu.available():
+        pytest.skip(cuda_on_cpu.available())
+    import cupy_on_numpy as cp
+
+    assert {"zeros", "einsum", "bincount", "RawModule"} <= cp.CUPY_NAMES
+    a = cp.zeros(3, dtype=cp.float32)
+    assert float(cp.sum(a)) == 0.0 and a.astype(cp.float64).dtype == np.float64
+    for name in ("errstate", "geterr", "nanquantile", "insert"):  # NumPy's, not CuPy 14.2's
+        assert hasattr(np, name)
+        with pytest.raises(AttributeError, match=name):
+            getattr(cp, name)
+    for name in ("resize", "setflags", "ctypes"):
+        with pytest.raises(AttributeError, match=name):
+            getattr(a, name)
