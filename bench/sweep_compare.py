@@ -8,6 +8,11 @@ and threads. Two comparisons:
 * sklearn loop started from fastseg's seeds (same starting points: inertia per k must
   match, so the time ratio compares the engines alone).
 
+Where FAISS imports (``pip install faiss-cpu``, or ``make bench``), two loops of its fits
+join: with its defaults (random initial centres, 25 iterations, trained on at most 256
+rows per centre: fast, approximate; its inertia is then counted on every row), and from
+fastseg's seeds on every row for as many iterations as fastseg took per k (the same work).
+
     python bench/sweep_compare.py                 # n = 1,000,000, d = 8
     python bench/sweep_compare.py --n 100000      # quick
 """
@@ -25,6 +30,37 @@ import sklearn
 from sklearn import cluster as skc
 
 import fastseg
+
+try:
+    import faiss
+except ImportError:
+    faiss = None
+
+
+def _faiss_loop(X, ks, seeds=None, n_iter=None):
+    """Centres per k from a loop of FAISS fits: its defaults, or from ``seeds[k]`` on every
+    row for ``n_iter[k]`` iterations."""
+    n, d = X.shape
+    out = {}
+    for k in ks:
+        if seeds is None:
+            km = faiss.Kmeans(d, k, seed=0, verbose=False)
+            km.train(X)
+        else:
+            km = faiss.Kmeans(d, k, niter=max(n_iter[k], 1), max_points_per_centroid=n, min_points_per_centroid=1,
+                              verbose=False)
+            km.train(X, init_centroids=np.ascontiguousarray(seeds[k], dtype=np.float32))
+        out[k] = km.centroids.copy()
+    return out
+
+
+def _inertia(X, centers):
+    """Sum of squared distances of every row to its nearest centre (fastseg's assignment)."""
+    km = fastseg.KMeans(len(centers), device="cpu")
+    km.cluster_centers_ = np.asarray(centers, dtype=X.dtype)
+    km.n_features_in_ = X.shape[1]
+    km._n_features_out = len(centers)
+    return -km.score(X)
 
 
 def main(argv=None):
@@ -57,23 +93,45 @@ def main(argv=None):
     sk_same = {k: skc.KMeans(k, init=res.init_centers[k], n_init=1).fit(X).inertia_ for k in ks}
     t_sk_same = time.perf_counter() - t
 
+    faiss_rows, faiss_json = [], {}
+    if faiss is not None:
+        faiss.omp_set_num_threads(os.cpu_count())
+        t = time.perf_counter()
+        fa_own = _faiss_loop(X, ks)
+        t_fa_own = time.perf_counter() - t
+        t = time.perf_counter()
+        fa_same = _faiss_loop(X, ks, res.init_centers, res.n_iter)
+        t_fa_same = time.perf_counter() - t
+        own = float(np.mean([res.inertia[k] / _inertia(X, fa_own[k]) for k in ks]))
+        same = max(abs(res.inertia[k] / _inertia(X, fa_same[k]) - 1) for k in ks)
+        faiss_json = dict(faiss_own=t_fa_own, faiss_same=t_fa_same, faiss_own_ratio=own, faiss_same_ratio=same)
+        faiss_rows = [
+            f"| FAISS loop, its defaults (≤ 256 rows per centre, random init, 25 iterations) | {t_fa_own:.2f} | "
+            f"{t_fs / t_fa_own:.3f} | fastseg/FAISS mean {own:.4f} (FAISS's counted on every row) |",
+            f"| FAISS loop, fastseg's seeds, every row, fastseg's iterations per k | {t_fa_same:.2f} | "
+            f"{t_fs / t_fa_same:.3f} | max rel. diff {same:.1e} |",
+        ]
+
     same_ratio = max(abs(res.inertia[k] / sk_same[k] - 1) for k in ks)
     own_ratio = float(np.mean([res.inertia[k] / sk_own[k] for k in ks]))
     print(
         f"# {date.today()} · {os.cpu_count()} cores · n={args.n:,} d={args.d} float32 · k=2..{args.kmax} · "
         f"fastseg {fastseg.__version__}, scikit-learn {sklearn.__version__}"
+        + (f", faiss-cpu {faiss.__version__}" if faiss is not None else " (faiss-cpu not installed: no FAISS rows)")
     )
-    print("| run | seconds | ratio fastseg/sklearn | inertia |")
+    print("| run | seconds | ratio fastseg/peer | inertia |")
     print("|---|---|---|---|")
     print(f"| fastseg.sweep, inertia only | {t_fs:.2f} | | |")
     print(f"| fastseg.sweep, + CH, DB, silhouette (n={full.silhouette_n[ks[0]]}) | {t_full:.2f} | | |")
     print(f"| sklearn loop, own k-means++ per k | {t_sk_own:.2f} | {t_fs / t_sk_own:.3f} | fastseg/sklearn mean {own_ratio:.4f} |")
     print(f"| sklearn loop, fastseg's seeds | {t_sk_same:.2f} | {t_fs / t_sk_same:.3f} | max rel. diff {same_ratio:.1e} |")
+    for line in faiss_rows:
+        print(line)
     print(f"best_k={res.best_k} ({res.best_method}); with metrics: best_k={full.best_k} ({full.best_method})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(fastseg=t_fs, fastseg_full=t_full, sklearn_own=t_sk_own, sklearn_same=t_sk_same,
-                           same_ratio=same_ratio, own_ratio=own_ratio), f, indent=1)
+                           same_ratio=same_ratio, own_ratio=own_ratio, **faiss_json), f, indent=1)
 
 
 if __name__ == "__main__":
