@@ -12,6 +12,8 @@ Where FAISS imports (``pip install faiss-cpu``, or ``make bench``), two loops of
 join: with its defaults (random initial centres, 25 iterations, trained on at most 256
 rows per centre: fast, approximate; its inertia is then counted on every row), and from
 fastseg's seeds on every row for as many iterations as fastseg took per k (the same work).
+fastseg's own sampled sweeps (``sample=``) sit beside them: on FAISS's sample size with every
+row labelled by the sample's centres, and on a 5% sample refined on every row.
 
     python bench/sweep_compare.py                 # n = 1,000,000, d = 8
     python bench/sweep_compare.py --n 100000      # quick
@@ -85,6 +87,14 @@ def main(argv=None):
     full = fastseg.sweep(X, k=ks, random_state=0, device="cpu")
     t_full = time.perf_counter() - t
 
+    # sampled sweeps: FAISS's sample size (256 rows per centre of the largest k), labels only;
+    # and a 5% sample, refined on every row
+    sampled = {}
+    for m, refine in ((256 * args.kmax, False), (args.n // 20, True)):
+        t = time.perf_counter()
+        r = fastseg.sweep(X, k=ks, random_state=0, metrics=("inertia",), device="cpu", sample=m, refine=refine)
+        sampled[(m, refine)] = (time.perf_counter() - t, r)
+
     t = time.perf_counter()
     sk_own = {k: skc.KMeans(k, n_init=1, random_state=0).fit(X).inertia_ for k in ks}
     t_sk_own = time.perf_counter() - t
@@ -123,6 +133,10 @@ def main(argv=None):
     print("|---|---|---|---|")
     print(f"| fastseg.sweep, inertia only | {t_fs:.2f} | | |")
     print(f"| fastseg.sweep, + CH, DB, silhouette (n={full.silhouette_n[ks[0]]}) | {t_full:.2f} | | |")
+    for (m, refine), (t_s, r) in sampled.items():
+        rel = [r.inertia[k] / res.inertia[k] for k in ks]
+        print(f"| fastseg.sweep, sample={m:,}, {'refined on every row' if refine else 'not refined'} | {t_s:.2f} | | "
+              f"/ whole-data sweep: mean {np.mean(rel):.4f}, max {max(rel):.4f}; best_k={r.best_k} |")
     print(f"| sklearn loop, own k-means++ per k | {t_sk_own:.2f} | {t_fs / t_sk_own:.3f} | fastseg/sklearn mean {own_ratio:.4f} |")
     print(f"| sklearn loop, fastseg's seeds | {t_sk_same:.2f} | {t_fs / t_sk_same:.3f} | max rel. diff {same_ratio:.1e} |")
     for line in faiss_rows:
@@ -131,7 +145,9 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(fastseg=t_fs, fastseg_full=t_full, sklearn_own=t_sk_own, sklearn_same=t_sk_same,
-                           same_ratio=same_ratio, own_ratio=own_ratio, **faiss_json), f, indent=1)
+                           same_ratio=same_ratio, own_ratio=own_ratio, **faiss_json,
+                           sampled=[dict(rows=m, refined=rf, seconds=t_s, inertia={k: r.inertia[k] for k in ks})
+                                    for (m, rf), (t_s, r) in sampled.items()]), f, indent=1)
 
 
 if __name__ == "__main__":

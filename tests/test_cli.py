@@ -692,3 +692,38 @@ def test_predict_outputs_naming_one_file(tmp_path, capsys):
                     "--transitions", str(tmp_path / "x.csv")], capsys)
     assert rc == 2 and "--out and --transitions both name" in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_sweep_sample_options(tmp_path, capsys):
+    """--sample fits on a sample and refines on every customer (--no-refine: labels only);
+    the per-k table is sweep(sample=...)'s on the same prepared features."""
+    from fastseg import Segmenter, sweep
+
+    df = mall_customers(600, seed=2)
+    mall, out = tmp_path / "mall.csv", tmp_path / "sweep.csv"
+    df.to_csv(mall, index=False)
+    _, _, Z = Segmenter().prepare(df)
+    for extra, refined in (([], True), (["--no-refine"], False)):
+        assert main(["sweep", str(mall), "--k-range", "2-7", "--n-init", "1", "--sample", "150", "--out", str(out),
+                     *extra]) == 0
+        printed = capsys.readouterr().out
+        assert "fitted on a sample of 150 of 600 customers" in printed
+        assert ("refined on every customer" in printed) == refined
+        want = sweep(Z, k=range(2, 8), random_state=0, sample=150, refine=refined)
+        np.testing.assert_allclose(pd.read_csv(out)["inertia"], [want.inertia[k] for k in range(2, 8)], rtol=1e-12)
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--no-refine"], "--no-refine goes with --sample N"),
+    (["--sample", "5", "--k-range", "2-8"], r"--sample 5 is fewer customers than the largest k \(8\)"),
+    (["--sample", "0"], "expected a number >= 1; got 0"),
+])
+def test_sweep_sample_errors(tmp_path, capsys, args, match):
+    mall = tmp_path / "mall.csv"
+    mall_customers(100, seed=0).to_csv(mall, index=False)
+    try:
+        rc, err = _err(["sweep", str(mall), "--out", str(tmp_path / "s.csv"), *args], capsys)
+    except SystemExit as e:  # argparse's own usage error
+        rc, err = e.code, capsys.readouterr().err
+    assert rc == 2 and re.search(match, err), err
+    assert not (tmp_path / "s.csv").exists()

@@ -234,6 +234,28 @@ def test_sweep_runs_together_and_equals_separate_fits(gpu, rng, dtype, monkeypat
     np.testing.assert_array_equal(cp.asnumpy(km.predict(cp.asarray(X))), res.labels[res.best_k])
 
 
+@pytest.mark.parametrize("refine", [True, False])
+def test_sampled_sweep_gives_the_cpu_engines_answer(gpu, rng, refine):
+    # sweep(sample=m): the sample's rows taken on the device (X there or streamed), fitted,
+    # then every row refined or labelled; the CPU engine's labels and inertia.
+    import cupy as cp
+
+    from fastseg import sweep
+
+    n, d = _rows(gpu, 30011), 5
+    centres = rng.uniform(-8, 8, (5, d))
+    X = centres[rng.integers(0, 5, n)] + rng.standard_normal((n, d))
+    kw = dict(k=range(2, 8), random_state=0, sample=n // 7, refine=refine, metrics=("inertia", "davies_bouldin"))
+    cpu = sweep(X, device="cpu", **kw)
+    for res in (sweep(X, device="gpu", **kw), sweep(cp.asarray(X), device="gpu", **kw)):
+        assert res.sample["rows"] == n // 7 and res.sample["n_iter"] == cpu.sample["n_iter"]
+        for k in res.ks:
+            np.testing.assert_array_equal(cp.asnumpy(res.labels[k]) if isinstance(res.labels[k], cp.ndarray)
+                                          else res.labels[k], cpu.labels[k])
+            assert res.inertia[k] == pytest.approx(cpu.inertia[k], rel=1e-10)
+            assert res.metrics["davies_bouldin"][k] == pytest.approx(cpu.metrics["davies_bouldin"][k], rel=1e-8)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("verbose", [False, True])
 def test_batch_with_an_empty_cluster_relocates_it_as_the_cpu_engine(gpu, cpu, rng, dtype, verbose, capsys):
@@ -394,6 +416,12 @@ def test_streamed_from_host_memory_equals_resident(gpu, rng, dtype):
     sb = sweep(X, k=range(2, 6), random_state=0, metrics=("inertia",), max_iter=200, tol=0, device="gpu")
     for k in sa.ks:
         assert sa.n_iter[k] == sb.n_iter[k] < 200  # strict convergence: label changes counted right
+        np.testing.assert_array_equal(sa.labels[k], sb.labels[k])
+        assert sa.inertia[k] == pytest.approx(sb.inertia[k], rel=tol)
+    # a sampled sweep takes its rows from the host batches
+    sa = sweep(X, k=range(2, 6), random_state=0, metrics=("inertia",), sample=len(X) // 3, device=streamed)
+    sb = sweep(X, k=range(2, 6), random_state=0, metrics=("inertia",), sample=len(X) // 3, device="gpu")
+    for k in sa.ks:
         np.testing.assert_array_equal(sa.labels[k], sb.labels[k])
         assert sa.inertia[k] == pytest.approx(sb.inertia[k], rel=tol)
 

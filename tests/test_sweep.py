@@ -185,8 +185,92 @@ def test_progress_and_frame_and_kmeans_and_plot(tmp_path):
         ({"n_init": 0}, "'n_init' parameter of sweep"),
         ({"init": "kmeans"}, "'init' parameter of sweep"),
         ({"progress": 3}, "callable"),
+        ({"sample": 0}, "'sample' parameter of sweep"),
+        ({"k": [2, 30], "sample": 20}, r"sample' parameter of sweep \(20 rows\) must be at least the largest k \(30\)"),
+        ({"sample": 50, "refine": "no"}, "'refine' parameter of sweep must be True or False"),
     ],
 )
 def test_sweep_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sweep(_std("wine"), **kwargs)
+
+
+def _blobs(n=6000, seed=0, dtype=np.float64):
+    X, _ = make_blobs(n, n_features=5, centers=7, cluster_std=1.5, random_state=seed)
+    return X.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sampled_sweep_refined_equals_a_separate_fit_from_its_seeds(dtype):
+    """refine=True: each k is a Lloyd fit on every row, from the sample's centres."""
+    X = _blobs(dtype=dtype)
+    res = sweep(X, k=range(2, 10), n_init=2, random_state=0, sample=500, metrics=("inertia",), device="cpu")
+    assert res.sample["rows"] == 500 and res.sample["refined"]
+    for k in res.ks:
+        alone = KMeans(k, init=res.init_centers[k], n_init=1, device="cpu").fit(X)
+        np.testing.assert_array_equal(res.labels[k], alone.labels_)
+        assert res.inertia[k] == pytest.approx(alone.inertia_, rel=1e-12 if dtype == np.float64 else 1e-6)
+        assert res.n_iter[k] == alone.n_iter_
+        assert res.labels[k].shape == (len(X),)
+
+
+def _sample_rows(n, m, seed):
+    """The rows sweep(sample=m, random_state=seed) draws, and the generator after the draw."""
+    rs = np.random.RandomState(seed)
+    return np.sort(rs.choice(n, m, replace=False)), rs
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sampled_sweep_unrefined_is_the_samples_sweep_labelling_every_row(weighted):
+    """refine=False: the centres are those of a sweep of the sample itself (weights travel
+    with their rows); labels, inertia and metrics count every row."""
+    X = _blobs(seed=1)
+    w = np.random.default_rng(5).uniform(0.2, 3.0, len(X)) if weighted else None
+    res = sweep(X, k=[3, 5, 8], random_state=4, sample=700, refine=False, sample_weight=w,
+                metrics=("inertia", "calinski_harabasz"), device="cpu")
+    idx, rs = _sample_rows(len(X), 700, 4)
+    alone = sweep(X[idx], k=[3, 5, 8], random_state=rs, sample_weight=None if w is None else w[idx],
+                  metrics=("inertia",), device="cpu")
+    assert res.sample == dict(rows=700, refined=False, n_iter=alone.n_iter)
+    for k in res.ks:
+        np.testing.assert_allclose(res.centers[k], alone.centers[k], rtol=1e-9, atol=1e-9)
+        d2 = ((X[:, None, :] - res.centers[k][None]) ** 2).sum(-1)
+        np.testing.assert_array_equal(res.labels[k], d2.argmin(1))
+        ww = np.ones(len(X)) if w is None else w
+        assert res.inertia[k] == pytest.approx(float((d2.min(1) * ww).sum()), rel=1e-10)
+        if w is None:
+            assert res.metrics["calinski_harabasz"][k] == pytest.approx(
+                calinski_harabasz_score(X, res.labels[k]), rel=1e-6)
+
+
+def test_sample_of_every_row_or_more_is_no_sample():
+    X = _blobs(n=400)
+    plain = sweep(X, k=range(2, 6), random_state=2, metrics=("inertia",), device="cpu")
+    for m in (400, 10_000):
+        res = sweep(X, k=range(2, 6), random_state=2, sample=m, metrics=("inertia",), device="cpu")
+        assert res.sample is None
+        assert res.inertia == plain.inertia
+        for k in res.ks:
+            np.testing.assert_array_equal(res.labels[k], plain.labels[k])
+
+
+@pytest.mark.parametrize("seed", [7, 11, 12])
+def test_sampled_sweep_finds_the_same_k_at_a_fraction_of_the_passes(seed):
+    """On clear blobs a sample of 1,000 of 20,000 rows picks the same k; refined, the
+    full-data fits need fewer iterations than from whole-data seeds, and land as low."""
+    X, _ = make_blobs(20_000, n_features=4, centers=6, cluster_std=1.0, random_state=seed)
+    full = sweep(X, k=range(2, 11), random_state=0, device="cpu")
+    quick = sweep(X, k=range(2, 11), random_state=0, sample=1000, refine=False, device="cpu")
+    refined = sweep(X, k=range(2, 11), random_state=0, sample=1000, device="cpu")
+    assert full.best_k == quick.best_k == refined.best_k == 6
+    assert sum(refined.n_iter.values()) < sum(full.n_iter.values())
+    assert refined.inertia[6] == pytest.approx(full.inertia[6], rel=1e-3)
+    assert quick.inertia[6] <= 1.01 * full.inertia[6]
+    assert quick.silhouette_n[6] > 1000  # scored on every row's label, not on the sample's
+
+
+def test_sample_is_refused_for_dask_input():
+    da = pytest.importorskip("dask.array")
+    X = da.from_array(_blobs(n=300), chunks=100)
+    with pytest.raises(ValueError, match="'sample' parameter of sweep is not available for Dask"):
+        sweep(X, k=[2, 3], sample=100)

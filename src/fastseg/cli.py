@@ -520,6 +520,11 @@ def _print_transitions(seg, table):
 
 
 def cmd_sweep(args):
+    if args.no_refine and args.sample is None:
+        raise CLIError("--no-refine goes with --sample N; add --sample or drop --no-refine.")
+    if args.sample is not None and args.sample < max(args.k_range):
+        raise CLIError(f"--sample {args.sample} is fewer customers than the largest k ({max(args.k_range)}) of "
+                       "--k-range; raise --sample or lower --k-range.")
     out = _check_table_output(args.out, [args.input], "--out")
     plot = _check_plot_output(args.plot, [args.input], "--plot")
     df = _prepare_customers(args)
@@ -530,7 +535,8 @@ def cmd_sweep(args):
                         missing=args.missing).prepare(df)
     prog = _Progress(args, "sweep")
     res = sweep(Z, k=[k for k in args.k_range if k <= len(Z)] or args.k_range, n_init=args.n_init,
-                random_state=args.seed, device=args.device, progress=prog)
+                random_state=args.seed, device=args.device, progress=prog, sample=args.sample,
+                refine=not args.no_refine)
     prog.close()
     frame = res.to_frame()
     if args.stability:
@@ -548,6 +554,10 @@ def cmd_sweep(args):
         with pd.option_context("display.width", 120, "display.max_columns", 20):
             print(frame.drop(columns=["seconds"]).to_string(float_format=lambda v: f"{v:.4g}"))
         print(f"best k = {res.best_k}: {res.best_method}; knee: {res.knee.reason}")
+        if res.sample is not None:
+            how = ("then refined on every customer" if res.sample["refined"]
+                   else "every customer labelled by those centres (not refined)")
+            print(f"fitted on a sample of {res.sample['rows']:,} of {len(Z):,} customers, {how}")
         if args.stability:
             top = frame["stability"].idxmax()
             print(f"most stable k = {top}: its segments found again in refits on {args.stability} subsets of the "
@@ -735,7 +745,8 @@ def build_parser():
 
     w = sub.add_parser("sweep", help="fit every k of a range and print the evidence for k",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="example:\n  fastseg sweep mall.csv --features Income,Score --k-range 2-12 --plot elbow.png")
+                       epilog="examples:\n  fastseg sweep mall.csv --features Income,Score --k-range 2-12 --plot elbow.png\n"
+                              "  fastseg sweep customers.parquet --k-range 2-20 --sample 200000 --no-refine")
     _add_table_options(w)
     w.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k to fit (default 2-10)")
     w.add_argument("--out", help="per-k results to write (.csv, .tsv, .parquet or .xlsx)")
@@ -743,6 +754,12 @@ def build_parser():
     w.add_argument("--stability", type=_count, default=0,
                    help="also refit every k on this many subsets of the customers and report how stable its "
                         "segments are (columns stability, least_stable, stable_segments; default: 0, skip)")
+    w.add_argument("--sample", type=_positive, default=None,
+                   help="seed and fit every k on this many random customers first, then go on from there on "
+                        "all of them: fewer passes over a large table (default: every customer)")
+    w.add_argument("--no-refine", action="store_true",
+                   help="with --sample: only label every customer by the sample's centres (one pass, fastest; "
+                        "the centres are the sample's)")
     w.set_defaults(func=cmd_sweep)
 
     b = sub.add_parser("bench", help="time fastseg against scikit-learn on this machine",

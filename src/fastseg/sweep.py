@@ -7,6 +7,12 @@ seeds every smaller k (k-means++ is prefix-consistent: the first k centres of a
 sequence are a k-means++ seeding for k). Each k's result is the one a separate
 ``KMeans`` fit from the same seeds gives: the sweep is an optimisation, not an
 approximation.
+
+On data too large to seed and iterate over many times, ``sample=m`` seeds and fits
+every k on m random rows first, then finishes each on every row from there
+(``refine=True``: still a fixed point of Lloyd on all the data, in fewer passes) or only
+labels every row with the sample's centres (``refine=False``: one pass, the fastest
+elbow, an approximation like FAISS's training on a sample).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._init import kmeans_plusplus_core, random_rows_core
-from ._lloyd import lloyd_multi, tolerance
+from ._lloyd import Run, lloyd_multi, tolerance
 from ._validation import InvalidParameterError, check_int, check_options, check_real, check_sample_weight
 from .backend import get_backend
 from .kmeans import KMeans, _follows_device, _validate_X
@@ -92,6 +98,10 @@ class SweepResult:
         convergence (the runs share the work, so they are not additive).
     metrics : dict metric name → dict k → value
     silhouette_n : dict k → rows the silhouette used (all of them when exact)
+    sample : dict or None
+        With ``sample=m``: ``rows`` (m), ``refined`` (bool) and ``n_iter`` (dict k →
+        iterations on the sample). ``n_iter`` above counts iterations on every row
+        when refined, else it is the sample's.
     centers : dict k → (k, n_features) ndarray, in the units of X
     init_centers : dict k → the seeds that k's best run started from (NumPy)
     labels : dict k → (n_samples,) int32 ndarray
@@ -122,6 +132,7 @@ class SweepResult:
     n_features_in_: int = 0
     feature_names_in_: np.ndarray | None = None
     params: dict = field(default_factory=dict)
+    sample: dict | None = None
 
     def to_frame(self):
         """One row per k: inertia, iterations, seconds and every metric (pandas)."""
@@ -237,6 +248,8 @@ def sweep(
     metrics=METRICS,
     silhouette_sample_size=DEFAULT_SILHOUETTE_SAMPLE,
     independent_seeds=False,
+    sample=None,
+    refine=True,
     progress=None,
     device="auto",
 ):
@@ -261,6 +274,16 @@ def sweep(
         size stratified by cluster (the size is reported beside the score).
     independent_seeds : bool, default=False
         Seed each k with its own k-means++ sequence instead of prefixes of one.
+    sample : int or None, default=None
+        Seed and fit every k (all restarts, the best kept) on this many rows drawn at
+        random without replacement (weights travel with their rows), then go on from
+        those centres on every row. None, or a number of rows >= n_samples: no sample.
+        Must be at least the largest k.
+    refine : bool, default=True
+        With ``sample``: run Lloyd on every row from the sample's centres to convergence
+        (each k's result is then what ``KMeans(init=result.init_centers[k])`` gives on X),
+        or, False, only label every row with them (one pass for all k; the centres are
+        the sample's, the inertia and metrics count every row).
     progress : callable, default=None
         Called after every iteration with a dict: ``iteration``, ``active``,
         ``converged``, ``total`` (runs).
@@ -291,6 +314,20 @@ def sweep(
         )
     if progress is not None and not callable(progress):
         raise InvalidParameterError("The 'progress' parameter of sweep must be a callable or None.")
+    if sample is not None:
+        check_int("sweep", "sample", sample, 1)
+        if sample < ks[-1]:
+            raise InvalidParameterError(
+                f"The 'sample' parameter of sweep ({sample} rows) must be at least the largest k ({ks[-1]}); "
+                "raise sample or lower k.")
+        if on_dask:
+            raise InvalidParameterError(
+                "The 'sample' parameter of sweep is not available for Dask input; leave it None, or sweep a "
+                "sample of the rows in memory.")
+        if sample >= n:
+            sample = None
+    if not isinstance(refine, (bool, np.bool_)):
+        raise InvalidParameterError(f"The 'refine' parameter of sweep must be True or False. Got {refine!r} instead.")
     rs = check_random_state(random_state)
     if on_dask:
         return _sweep_result_dask(X_in, X, ks, n_init, init, max_iter, tol, rs, sample_weight, metrics,
@@ -300,22 +337,26 @@ def sweep(
     data = backend.prepare(X, w)
     abs_tol = tolerance(backend, data, tol)
 
-    # Seeds: (k, restart) → centres in shifted coordinates.
-    seeds = []
-    for _ in range(n_init):
-        if init == "k-means++" and not independent_seeds:
-            full, _ = kmeans_plusplus_core(backend, data, ks[-1], rs)
-            seeds.extend((kk, full[:kk]) for kk in ks)
-        elif init == "k-means++":
-            seeds.extend((kk, kmeans_plusplus_core(backend, data, kk, rs)[0]) for kk in ks)
+    if sample is None:
+        best = _fit_all(backend, data, ks, n_init, init, independent_seeds, max_iter, abs_tol, rs, progress)
+        sample_info = None
+    else:
+        # the sample's rows in data's shifted coordinates; their own Dataset shifts them again
+        idx = np.sort(rs.choice(n, sample, replace=False))
+        sub = backend.prepare(backend.take_rows(data, idx), w[idx])
+        fitted = _fit_all(backend, sub, ks, n_init, init, independent_seeds, max_iter,
+                          tolerance(backend, sub, tol), rs, progress)
+        sub_shift = backend.to_numpy(sub.shift)
+        starts = [backend.asarray(backend.to_numpy(fitted[kk][1].centers) + sub_shift, dtype=data.dtype)
+                  for kk in ks]
+        if refine:
+            runs = lloyd_multi(backend, data, starts, max_iter=max_iter, tol=abs_tol, progress=progress)
         else:
-            seeds.extend((kk, random_rows_core(backend, data, kk, rs)[0]) for kk in ks)
-
-    runs = lloyd_multi(backend, data, [c for _, c in seeds], max_iter=max_iter, tol=abs_tol, progress=progress)
-    best = {}
-    for (kk, c0), run in zip(seeds, runs):
-        if kk not in best or run.inertia < best[kk][1].inertia:
-            best[kk] = (c0, run)
+            runs = [Run(backend, data, c) for c in starts]
+            for run, inertia in zip(runs, backend.finish_multi(data, runs, [True] * len(runs))):
+                run.inertia, run.n_iter, run.seconds = inertia, fitted[run.k][1].n_iter, fitted[run.k][1].seconds
+        best = {kk: (c, run) for kk, c, run in zip(ks, starts, runs)}
+        sample_info = dict(rows=int(sample), refined=bool(refine), n_iter={kk: fitted[kk][1].n_iter for kk in ks})
 
     shift = backend.to_numpy(data.shift)
     to_host = backend.to_numpy
@@ -343,8 +384,28 @@ def sweep(
         init_centers={kk: (to_host(best[kk][0]) + shift).astype(X.dtype) for kk in ks},
         labels={kk: best[kk][1].labels if on_device else to_host(best[kk][1].labels) for kk in ks},
         n_features=X.shape[1],
+        sample=sample_info,
     )
     return _assemble(X_in, ks, parts, max_iter, tol, device, t_start)
+
+
+def _fit_all(backend, data, ks, n_init, init, independent_seeds, max_iter, abs_tol, rs, progress):
+    """Seed every (k, restart) and run them as one batch; k → (seeds, best run)."""
+    seeds = []  # (k, centres in shifted coordinates)
+    for _ in range(n_init):
+        if init == "k-means++" and not independent_seeds:
+            full, _ = kmeans_plusplus_core(backend, data, ks[-1], rs)
+            seeds.extend((kk, full[:kk]) for kk in ks)
+        elif init == "k-means++":
+            seeds.extend((kk, kmeans_plusplus_core(backend, data, kk, rs)[0]) for kk in ks)
+        else:
+            seeds.extend((kk, random_rows_core(backend, data, kk, rs)[0]) for kk in ks)
+    runs = lloyd_multi(backend, data, [c for _, c in seeds], max_iter=max_iter, tol=abs_tol, progress=progress)
+    best = {}
+    for (kk, c0), run in zip(seeds, runs):
+        if kk not in best or run.inertia < best[kk][1].inertia:
+            best[kk] = (c0, run)
+    return best
 
 
 def _follow(backend, on_device, host):
@@ -362,7 +423,7 @@ def _assemble(X_in, ks, r, max_iter, tol, device, t_start):
         labels=r["labels"], knee=knee, best_k=best_k, best_method=method, evidence=evidence,
         total_seconds=time.perf_counter() - t_start, n_features_in_=r["n_features"],
         feature_names_in_=np.asarray(X_in.columns, dtype=object) if hasattr(X_in, "columns") else None,
-        params=dict(max_iter=max_iter, tol=tol, device=device),
+        params=dict(max_iter=max_iter, tol=tol, device=device), sample=r.get("sample"),
     )
 
 
