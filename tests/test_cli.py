@@ -727,3 +727,19 @@ def test_sweep_sample_errors(tmp_path, capsys, args, match):
         rc, err = e.code, capsys.readouterr().err
     assert rc == 2 and re.search(match, err), err
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_segment_sample_option(tmp_path, capsys):
+    from fastseg import Segmenter
+
+    df = mall_customers(800, seed=4)
+    mall, out = tmp_path / "mall.csv", tmp_path / "labels.csv"
+    df.to_csv(mall, index=False)
+    assert main(["segment", str(mall), "--sample", "300", "--out", str(out), "--stability", "0"]) == 0
+    assert "chosen on a sample of 300 customers" in capsys.readouterr().out
+    want = Segmenter(random_state=0, sample=300, stability=0).fit(df)
+    got = pd.read_csv(out, index_col="CustomerID")
+    np.testing.assert_array_equal(got["segment"], want.labels["segment"])
+    rc, err = _err(["segment", str(mall), "--sample", "8", "--out", str(tmp_path / "x.csv")], capsys)
+    assert rc == 2 and "--sample 8 is fewer customers than the largest k (10) of --k-range" in err
+    assert not (tmp_path / "x.csv").exists()

@@ -427,3 +427,39 @@ def test_transitions_count_every_customer_once_by_hand():
     with pytest.raises(ValueError, match=r"the labels are keyed differently: .*the fit.s labels by CustomerID, "
                                          r"the new ones by the row number"):
         seg.transitions(seg.predict(later.iloc[5:]))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_k_chosen_on_a_sample_finds_the_mall_groups_and_fits_every_customer(seed):
+    """sample=: k from a sweep fitted on a sample (every customer labelled and counted),
+    then the chosen k fitted on every customer from the sample's centres."""
+    from fastseg import KMeans
+
+    df, truth = mall_customers(3000, seed=seed, return_groups=True)
+    df = df.set_index("CustomerID")
+    seg = Segmenter(features=MALL_FEATURES, transform=None, random_state=0, sample=400, stability=0,
+                    rules=False).fit(df)
+    assert seg.k == 5 and "chosen on a sample of 400 customers" in seg.k_reason
+    assert seg.sweep.sample == dict(rows=400, refined=False, n_iter=seg.sweep.sample["n_iter"])
+    assert adjusted_rand_score(truth, seg.labels["segment"]) >= 0.9
+    # the final model is a Lloyd fit on every customer from the sample's centres for that k
+    Z = seg.prep.apply(df)
+    alone = KMeans(5, init=np.asarray(seg.sweep.centers[5]), n_init=1, device="cpu").fit(Z)
+    assert adjusted_rand_score(alone.labels_, seg.labels["segment"]) == 1.0
+    assert seg.model.inertia_ == pytest.approx(alone.inertia_, rel=1e-12)
+    assert seg.model.inertia_ <= seg.sweep.inertia[5] * (1 + 1e-12)  # refining never raises it
+    # a sample as large as the table is no sample
+    whole = Segmenter(features=MALL_FEATURES, transform=None, random_state=0, sample=3000, stability=0,
+                      rules=False).fit(df)
+    plain = Segmenter(features=MALL_FEATURES, transform=None, random_state=0, stability=0, rules=False).fit(df)
+    assert whole.sweep.sample is None and "sample" not in whole.k_reason
+    pd.testing.assert_frame_equal(whole.labels, plain.labels)
+
+
+@pytest.mark.parametrize("sample, match", [(0, "sample must be a number of customers >= 1"),
+                                           (2.5, "sample must be a number"),
+                                           (5, r"sample=5 customers is fewer than the largest k \(10\)")])
+def test_sample_errors(sample, match):
+    df = mall_customers(200, seed=0)
+    with pytest.raises(ValueError, match=match):
+        Segmenter(features=MALL_FEATURES, sample=sample).fit(df)

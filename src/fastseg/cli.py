@@ -383,6 +383,8 @@ def cmd_segment(args):
     if rep is not None and rep.suffix.lower() not in (".html", ".htm"):
         raise CLIError(f"--report {str(rep)!r}: the report is one HTML file; name it .html (a browser opens it, "
                        "and prints it to PDF).")
+    if args.k == "auto":
+        _check_sample(args)
     save = _check_output(args.save, [args.input], "--save")
     rules = _check_table_output(args.rules, [args.input], "--rules")
     _distinct_outputs(out=out, report=rep, save=save, rules=rules)
@@ -393,7 +395,8 @@ def cmd_segment(args):
     prog = _Progress(args, "sweep")
     seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
-                    progress=prog, describe=args.describe, missing=args.missing, stability=args.stability).fit(df)
+                    progress=prog, describe=args.describe, missing=args.missing, stability=args.stability,
+                    sample=args.sample).fit(df)
     prog.close()
     labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
     if out is not None:
@@ -519,12 +522,17 @@ def _print_transitions(seg, table):
     print(f"  {int(table.loc['new'].sum()):,} new customers; {int(table['gone'].sum()):,} customers of the fit not in this table.")
 
 
-def cmd_sweep(args):
-    if args.no_refine and args.sample is None:
-        raise CLIError("--no-refine goes with --sample N; add --sample or drop --no-refine.")
+def _check_sample(args):
+    """--sample must hold at least the largest k tried."""
     if args.sample is not None and args.sample < max(args.k_range):
         raise CLIError(f"--sample {args.sample} is fewer customers than the largest k ({max(args.k_range)}) of "
                        "--k-range; raise --sample or lower --k-range.")
+
+
+def cmd_sweep(args):
+    if args.no_refine and args.sample is None:
+        raise CLIError("--no-refine goes with --sample N; add --sample or drop --no-refine.")
+    _check_sample(args)
     out = _check_table_output(args.out, [args.input], "--out")
     plot = _check_plot_output(args.plot, [args.input], "--plot")
     df = _prepare_customers(args)
@@ -716,6 +724,10 @@ def build_parser():
     s.add_argument("--stability", type=_count, default=10,
                    help="refits on subsets of the customers that measure how stable each segment is; 0 skips "
                         "them (default: 10)")
+    s.add_argument("--sample", type=_positive, default=None,
+                   help="with --k auto: choose k by a sweep fitted on this many random customers (every customer "
+                        "labelled and counted), then fit that k on all of them: much faster on a large table "
+                        "(default: every customer)")
     s.add_argument("--rules", help="table to write (.csv, .tsv, .parquet or .xlsx) of a threshold rule per segment "
                    "(e.g. 'recency <= 30 and frequency >= 5', and as a pandas query) with its coverage and precision")
     s.add_argument("--describe", type=_describe, default="auto",

@@ -388,6 +388,11 @@ class Segmenter:
         stable each segment is (:attr:`Segmentation.stability`); 0 skips them.
     rules : bool, default=True
         Find a threshold rule per segment (:attr:`Segmentation.rules`).
+    sample : int or None, default=None
+        With k="auto" on a large table: choose k by a sweep fitted on this many random
+        customers (every customer labelled and counted, :func:`fastseg.sweep` with
+        ``refine=False``), then fit the chosen k on every customer from the sample's
+        centres. None: the sweep fits every k on every customer.
     describe : "auto", list of str or None, default="auto"
         Columns that are not features but say who the customers of each segment are,
         profiled without taking part in the clustering: a categorical column (gender,
@@ -402,7 +407,7 @@ class Segmenter:
 
     def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
                  n_init=3, device="auto", random_state=None, progress=None, describe="auto", missing="error",
-                 stability=10, rules=True):
+                 stability=10, rules=True, sample=None):
         self.features = features
         self.transform = transform
         self.scale = scale
@@ -416,6 +421,7 @@ class Segmenter:
         self.missing = missing
         self.stability = stability
         self.rules = rules
+        self.sample = sample
 
     def _check(self):
         if self.transform not in ("log1p", None):
@@ -428,6 +434,9 @@ class Segmenter:
             raise ValueError(f"stability must be a whole number of refits >= 0 (0 skips them); got {self.stability!r}.")
         if not isinstance(self.rules, (bool, np.bool_)):
             raise ValueError(f"rules must be True or False; got {self.rules!r}.")
+        if self.sample is not None and (not isinstance(self.sample, (int, np.integer)) or isinstance(self.sample, bool)
+                                        or self.sample < 1):
+            raise ValueError(f"sample must be a number of customers >= 1, or None for all; got {self.sample!r}.")
         if self.missing not in ("error", "drop"):
             raise ValueError(f"missing must be 'error' or 'drop'; got {self.missing!r}.")
         if not (self.describe is None or isinstance(self.describe, (str, list, tuple))):
@@ -584,8 +593,12 @@ class Segmenter:
             ks = [k for k in self.k_range if k <= len(df)]
             if not ks:
                 raise ValueError(f"k_range {list(self.k_range)} has no k <= the {len(df)} customers.")
+            sampled = self.sample is not None and self.sample < len(df)
+            if sampled and self.sample < ks[-1]:
+                raise ValueError(f"sample={self.sample} customers is fewer than the largest k ({ks[-1]}) of k_range; "
+                                 "raise sample or lower k_range.")
             sw = sweep(Z, k=ks, n_init=self.n_init, random_state=self.random_state, device=self.device,
-                       progress=self.progress)
+                       progress=self.progress, sample=self.sample if sampled else None, refine=False)
             k = sw.best_k
             if k is None:
                 sil = sw.metrics.get("silhouette", {})
@@ -593,7 +606,11 @@ class Segmenter:
                 reason = f"no method agreed ({sw.best_method}); fell back to k = {k}"
             else:
                 reason = f"k chosen automatically: {sw.best_method}"
-            model = sw.kmeans(k)
+            if sampled:  # the chosen k, refined on every customer from the sample's centres
+                reason += f"; chosen on a sample of {self.sample:,} customers"
+                model = KMeans(k, init=np.asarray(sw.centers[k]), n_init=1, device=self.device).fit(Z)
+            else:
+                model = sw.kmeans(k)
         else:
             k = int(self.k)
             if k > len(df):
@@ -628,7 +645,7 @@ class Segmenter:
             labels=labels, k=k, sweep=sw, k_reason=reason, profiles=profiles, names=names, centers=centers,
             features=features, data=data, model=model, prep=prep,
             params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init,
-                        missing=self.missing, missing_in=gaps, stability=self.stability),
+                        missing=self.missing, missing_in=gaps, stability=self.stability, sample=self.sample),
             cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out, rfm_mix=rfm_mix,
             distance_q99=q99, composition=composition, described=described, not_segmented=not_segmented,
             rules=rules, stability=stability,
