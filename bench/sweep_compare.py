@@ -32,6 +32,7 @@ import sklearn
 from sklearn import cluster as skc
 
 import fastseg
+from cpu_compare import _assign_inertia as _inertia  # bench/ is on the path when run as a script
 
 try:
     import faiss
@@ -58,14 +59,6 @@ def _faiss_loop(X, ks, seeds=None, n_iter=None, label=False):
             km.index.search(X, 1)
     return out
 
-
-def _inertia(X, centers):
-    """Sum of squared distances of every row to its nearest centre (fastseg's assignment)."""
-    km = fastseg.KMeans(len(centers), device="cpu")
-    km.cluster_centers_ = np.asarray(centers, dtype=X.dtype)
-    km.n_features_in_ = X.shape[1]
-    km._n_features_out = len(centers)
-    return -km.score(X)
 
 
 def main(argv=None):

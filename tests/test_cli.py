@@ -125,9 +125,12 @@ def test_sweep_command_shows_the_evidence_segment_uses(tmp_path, capsys, n_init)
 
 
 def _err(args, capsys):
-    rc = main(args)
-    err = capsys.readouterr().err
-    return rc, err
+    """Exit status and stderr of the command, argparse's own usage errors included."""
+    try:
+        rc = main(args)
+    except SystemExit as e:
+        rc = e.code
+    return rc, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -494,10 +497,7 @@ def test_describe_and_attributes_reach_the_labels_summary_and_report(tmp_path, c
 def test_describe_and_attributes_errors(tmp_path, capsys, args, match):
     mall = tmp_path / "mall.csv"
     mall_customers(100, seed=0).to_csv(mall, index=False)
-    try:
-        rc, err = _err(["segment", str(mall), "--out", str(tmp_path / "l.csv"), *args], capsys)
-    except SystemExit as e:  # argparse's own usage error
-        rc, err = e.code, capsys.readouterr().err
+    rc, err = _err(["segment", str(mall), "--out", str(tmp_path / "l.csv"), *args], capsys)
     assert rc == 2 and re.search(match, err), err
     assert not (tmp_path / "l.csv").exists()
 
@@ -721,10 +721,7 @@ def test_sweep_sample_options(tmp_path, capsys):
 def test_sweep_sample_errors(tmp_path, capsys, args, match):
     mall = tmp_path / "mall.csv"
     mall_customers(100, seed=0).to_csv(mall, index=False)
-    try:
-        rc, err = _err(["sweep", str(mall), "--out", str(tmp_path / "s.csv"), *args], capsys)
-    except SystemExit as e:  # argparse's own usage error
-        rc, err = e.code, capsys.readouterr().err
+    rc, err = _err(["sweep", str(mall), "--out", str(tmp_path / "s.csv"), *args], capsys)
     assert rc == 2 and re.search(match, err), err
     assert not (tmp_path / "s.csv").exists()
 
