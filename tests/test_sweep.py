@@ -204,8 +204,13 @@ def _blobs(n=6000, seed=0, dtype=np.float64):
 def test_sampled_sweep_refined_equals_a_separate_fit_from_its_seeds(dtype):
     """refine=True: each k is a Lloyd fit on every row, from the sample's centres."""
     X = _blobs(dtype=dtype)
-    res = sweep(X, k=range(2, 10), n_init=2, random_state=0, sample=500, metrics=("inertia",), device="cpu")
+    told = []
+    res = sweep(X, k=range(2, 10), n_init=2, random_state=0, sample=500, metrics=("inertia",), device="cpu",
+                progress=told.append)
     assert res.sample["rows"] == 500 and res.sample["refined"]
+    stages = [t["stage"] for t in told]
+    assert stages == sorted(stages, reverse=True) and set(stages) == {"sample", "every row"}
+    assert told[stages.index("every row") - 1]["total"] == 16 and told[-1]["total"] == 8  # restarts, then best
     for k in res.ks:
         alone = KMeans(k, init=res.init_centers[k], n_init=1, device="cpu").fit(X)
         np.testing.assert_array_equal(res.labels[k], alone.labels_)

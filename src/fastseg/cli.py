@@ -49,8 +49,9 @@ class _Progress:
         done, total = info["converged"], info["total"]
         width = 24
         fill = int(width * done / max(total, 1))
+        stage = f" ({info['stage']})" if "stage" in info else ""
         sys.stderr.write(
-            f"\r{self.label} [{'#' * fill}{'.' * (width - fill)}] {done}/{total} runs converged, "
+            f"\r{self.label}{stage} [{'#' * fill}{'.' * (width - fill)}] {done}/{total} runs converged, "
             f"iteration {info['iteration']}, {time.perf_counter() - self.t0:.1f} s"
         )
         sys.stderr.flush()

@@ -286,7 +286,8 @@ def sweep(
         the sample's, the inertia and metrics count every row).
     progress : callable, default=None
         Called after every iteration with a dict: ``iteration``, ``active``,
-        ``converged``, ``total`` (runs).
+        ``converged``, ``total`` (runs); with ``sample``, also ``stage``
+        ("sample", then "every row" when refined).
     device : {"auto", "cpu", "gpu"}
 
     Returns
@@ -345,12 +346,13 @@ def sweep(
         idx = np.sort(rs.choice(n, sample, replace=False))
         sub = backend.prepare(backend.take_rows(data, idx), w[idx])
         fitted = _fit_all(backend, sub, ks, n_init, init, independent_seeds, max_iter,
-                          tolerance(backend, sub, tol), rs, progress)
+                          tolerance(backend, sub, tol), rs, _staged(progress, "sample"))
         sub_shift = backend.to_numpy(sub.shift)
         starts = [backend.asarray(backend.to_numpy(fitted[kk][1].centers) + sub_shift, dtype=data.dtype)
                   for kk in ks]
         if refine:
-            runs = lloyd_multi(backend, data, starts, max_iter=max_iter, tol=abs_tol, progress=progress)
+            runs = lloyd_multi(backend, data, starts, max_iter=max_iter, tol=abs_tol,
+                               progress=_staged(progress, "every row"))
         else:
             runs = [Run(backend, data, c) for c in starts]
             for run, inertia in zip(runs, backend.finish_multi(data, runs, [True] * len(runs))):
@@ -387,6 +389,11 @@ def sweep(
         sample=sample_info,
     )
     return _assemble(X_in, ks, parts, max_iter, tol, device, t_start)
+
+
+def _staged(progress, stage):
+    """``progress`` with the stage of a sampled sweep added to what it is told."""
+    return None if progress is None else (lambda info: progress({**info, "stage": stage}))
 
 
 def _fit_all(backend, data, ks, n_init, init, independent_seeds, max_iter, abs_tol, rs, progress):
