@@ -2,9 +2,12 @@
 
     python bench/dask_compare.py            # n = 5,000,000, d = 16, k = 32 (the issue's sizes)
     python bench/dask_compare.py --threads  # one in-process worker, a thread per core
+    python bench/dask_compare.py --sweep    # k = 2..20 sweeps, whole-data and sampled
 
 Prints ms per Lloyd iteration for both and the overhead ratio (target < 1.5 on the
-2-core machine).
+2-core machine). With ``--sweep``: seconds for ``fastseg.sweep`` over the Dask array and
+in memory, whole-data (k-means|| seeding on Dask) and with ``sample`` (refined and not),
+on eight blobs (n = 2,000,000 × 8 by default).
 """
 
 from __future__ import annotations
@@ -34,7 +37,11 @@ def main(argv=None):
     ap.add_argument("--threads", action="store_true",
                     help="one worker process with a thread per core (processes=False) instead of a "
                          "single-threaded worker process per core (LocalCluster's default here)")
+    ap.add_argument("--sweep", action="store_true", help="time k = 2..20 sweeps instead of Lloyd iterations")
+    ap.add_argument("--sample", type=int, default=50_000, help="rows for the sampled sweeps (--sweep)")
     args = ap.parse_args(argv)
+    if args.sweep:
+        return sweeps(args)
     rng = np.random.default_rng(0)
     init = rng.standard_normal((args.k, args.d)).astype(np.float32)
 
@@ -73,6 +80,49 @@ def main(argv=None):
     where = f"1 in-process worker × {cores} threads" if args.threads else f"{cores} worker processes × 1 thread"
     print(f"| Dask LocalCluster ({where}) | {t_dask * 1e3:.0f} |")
     print(f"overhead ratio dask/in-memory: {t_dask / t_mem:.2f} (inertia ratio {dk.inertia_ / mem.inertia_:.6f})")
+
+
+def sweeps(args):
+    """k = 2..20 on eight blobs: Dask against in memory, whole-data and sampled. Metrics
+    as ``Segmenter`` uses them (inertia, Calinski-Harabasz, Davies-Bouldin)."""
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    import fastseg
+
+    n = args.n if args.n != 5_000_000 else 2_000_000
+    d = args.d if args.d != 16 else 8
+    ks = range(2, 21)
+    runs = [("whole data", {}), (f"sample={args.sample:,}, refined", dict(sample=args.sample)),
+            (f"sample={args.sample:,}, refine=False", dict(sample=args.sample, refine=False))]
+    metrics = ("inertia", "calinski_harabasz", "davies_bouldin")
+    cores = os.cpu_count()
+    with LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster):
+        rng = da.random.default_rng(0)
+        centres = np.random.default_rng(1).normal(0, 4, (8, d)).astype(np.float32)
+        onehot = (rng.integers(0, 8, (n, 1), chunks=(args.chunk, 1)) == np.arange(8)).astype(np.float32)
+        Xd = (rng.standard_normal((n, d), chunks=(args.chunk, d), dtype=np.float32) + onehot @ centres).persist()
+        X = Xd.compute()
+        fastseg.sweep(X[:50_000], k=range(2, 4), device="cpu")  # warm-up: imports, threads
+        fastseg.sweep(Xd[:50_000], k=range(2, 4))
+        rows = []
+        for name, kw in runs:
+            t = time.perf_counter()
+            mem = fastseg.sweep(X, k=ks, random_state=0, metrics=metrics, device="cpu", **kw)
+            t_mem = time.perf_counter() - t
+            t = time.perf_counter()
+            dk = fastseg.sweep(Xd, k=ks, random_state=0, metrics=metrics, **kw)
+            t_dask = time.perf_counter() - t
+            rel = max(abs(dk.inertia[k] / mem.inertia[k] - 1) for k in ks)
+            passes = 0 if kw.get("refine") is False else max(dk.n_iter.values())  # runs share each pass
+            rows.append((name, t_mem, t_dask, passes, dk.best_k, rel))
+    print(f"# {date.today()} · {cores} cores · n={n:,} d={d} float32, eight blobs · k = 2..20 · "
+          f"chunks of {args.chunk:,} rows · Dask: {cores} worker processes × 1 thread")
+    print("| sweep | in memory s | Dask s | Lloyd passes over the chunks | Dask best k | max inertia diff Dask vs memory |")
+    print("|---|---|---|---|---|---|")
+    for name, t_mem, t_dask, iters, best, rel in rows:
+        print(f"| {name} | {t_mem:.2f} | {t_dask:.2f} | {iters} | {best} | {rel:.1e} |")
 
 
 if __name__ == "__main__":

@@ -123,8 +123,18 @@ def _sweeps_and_dask(cp, X, args):
             s, res = _timed(cp, lambda: sweep(X8, k=range(2, 21), random_state=0, device="gpu", metrics=metrics))
             lines.append(f"sweep k=2..20, {m:,} x 8, metrics={len(metrics)}: {s:.3f} s (target <= 0.25 s at "
                          f"1,000,000), best_k={res.best_k}")
+        for kw in (dict(sample=min(50_000, m // 4)), dict(sample=min(5_120, m // 8), refine=False)):
+            s, res = _timed(cp, lambda: sweep(X8, k=range(2, 21), random_state=0, device="gpu",
+                                              metrics=("inertia",), **kw))
+            how = "refined on every row" if kw.get("refine", True) else "every row labelled only"
+            lines.append(f"sweep k=2..20, {m:,} x 8, fitted on a sample of {kw['sample']:,} rows, {how}: "
+                         f"{s:.3f} s, best_k={res.best_k}")
         s, _ = _timed(cp, lambda: sweep(X, k=range(2, 33), random_state=0, device="gpu", metrics=("inertia",)))
         lines.append(f"sweep k=2..32, {X.shape[0]:,} x {X.shape[1]}, inertia only: {s:.3f} s (target <= 2 s)")
+        sub = min(100_000, X.shape[0] // 4)
+        s, _ = _timed(cp, lambda: sweep(X, k=range(2, 33), random_state=0, device="gpu", metrics=("inertia",),
+                                        sample=sub))
+        lines.append(f"the same, fitted on a sample of {sub:,} rows, then refined on every row: {s:.3f} s")
     except Exception:  # noqa: BLE001 - a benchmark reports, it does not stop
         lines.append(_failed("sweep"))
     try:  # issue #5: the engine part of `fastseg segment --rfm` on 1,000,000 customers
@@ -140,6 +150,10 @@ def _sweeps_and_dask(cp, X, args):
         s, seg = _timed(cp, lambda: fastseg.Segmenter(random_state=0, device="gpu", stability=0, rules=False).fit(table))
         lines.append(f"Segmenter.fit (k auto over 2..10) on {len(table):,} RFM customers: {s:.3f} s "
                      f"(target <= 2 s), k={seg.k}")
+        sub = min(100_000, len(table) // 4)
+        s, seg = _timed(cp, lambda: fastseg.Segmenter(random_state=0, device="gpu", stability=0, rules=False,
+                                                      sample=sub).fit(table))
+        lines.append(f"the same, k chosen on a sample of {sub:,} customers: {s:.3f} s, k={seg.k}")
         s, seg = _timed(cp, lambda: fastseg.Segmenter(random_state=0, device="gpu").fit(table))
         lines.append(f"Segmenter.fit as above with its defaults (+ rules, + 10 stability refits): {s:.3f} s")
     except Exception:  # noqa: BLE001

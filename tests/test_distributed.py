@@ -329,3 +329,75 @@ def test_the_state_store_keeps_only_the_last_few_fits():
     assert store.take("a", (0, 0)) is None  # the oldest fit was let go
     assert store.take("c", (0, 0)) == "c" and store.take("c", (0, 0)) is None  # taken out
     assert len(store) == 1
+
+
+@pytest.mark.parametrize("refine", [True, False])
+def test_sampled_sweep_on_dask_equals_the_in_memory_sampled_sweep(refine):
+    """sample=m on Dask: the same rows (and weights) gathered from uneven chunks, the same
+    fit on them, then Lloyd over the chunks (refine) or one labelling pass; the result is
+    the in-memory sampled sweep's, bit for bit in float64."""
+    from fastseg import sweep
+
+    X = _blobs(n=9001, seed=3)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(X))
+    Xd = da.from_array(X, chunks=((2000, 1, 4000, 3000), 5))
+    wd = da.from_array(w, chunks=((2000, 1, 4000, 3000),))
+    kwargs = dict(k=range(2, 9), n_init=2, random_state=5, sample=600, refine=refine,
+                  metrics=("inertia", "calinski_harabasz"), device="cpu")
+    told = []
+    with dask.config.set(scheduler="sync"):
+        res = sweep(Xd, sample_weight=wd, progress=told.append, **kwargs)
+    ref = sweep(X, sample_weight=w, **kwargs)
+    assert res.sample == ref.sample and res.sample["rows"] == 600 and res.sample["refined"] == refine
+    assert res.n_iter == ref.n_iter and res.inertia == ref.inertia
+    for k in res.ks:
+        np.testing.assert_array_equal(res.init_centers[k], ref.init_centers[k])
+        np.testing.assert_array_equal(res.centers[k], ref.centers[k])
+        np.testing.assert_array_equal(res.labels[k].compute(), ref.labels[k])
+        assert res.metrics["calinski_harabasz"][k] == pytest.approx(ref.metrics["calinski_harabasz"][k], rel=1e-9)
+    stages = [t["stage"] for t in told]
+    assert stages[0] == "sample" and ("every row" in stages) == refine
+    if refine:  # each k went on over every row from the sample's centres
+        for k in (3, 6):
+            alone = KMeans(k, init=res.init_centers[k], device="cpu").fit(X, sample_weight=w)
+            assert res.inertia[k] == alone.inertia_ and res.n_iter[k] == alone.n_iter_
+
+
+def test_sampled_sweep_on_a_cluster_finds_the_blobs(cluster_client):
+    from fastseg import sweep
+
+    X = _blobs(n=20_000, d=4, seed=8).astype(np.float32)
+    res = sweep(da.from_array(X, chunks=5000), k=range(2, 10), random_state=0, sample=2000, refine=False)
+    ref = sweep(X, k=range(2, 10), random_state=0, sample=2000, refine=False)
+    assert res.best_k == ref.best_k == 6
+    for k in res.ks:
+        np.testing.assert_allclose(res.centers[k], ref.centers[k], rtol=1e-6, atol=1e-6)
+        assert res.inertia[k] == pytest.approx(ref.inertia[k], rel=1e-6)
+
+
+def test_sweep_with_inertia_only_skips_the_totals_pass_and_releases_every_state():
+    """Without Calinski-Harabasz or Davies-Bouldin the pass for cluster means is not
+    needed: one compute fewer, the same inertia, and no chunk state left behind."""
+    from fastseg import distributed as fd
+    from fastseg import sweep
+
+    X = _blobs(n=5003, seed=4)
+    Xd = da.from_array(X, chunks=1300)
+
+    class Count(Callback):
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        def _start(self, dsk):
+            self.n += 1
+
+    runs = {}
+    for metrics in (("inertia",), ("inertia", "calinski_harabasz", "davies_bouldin")):
+        with dask.config.set(scheduler="sync"), Count() as c:
+            runs[metrics] = (sweep(Xd, k=range(2, 7), random_state=1, metrics=metrics), c.n)
+        assert len(fd._STATES) == 0
+    (lean, n_lean), (full, n_full) = runs.values()
+    assert lean.inertia == full.inertia and lean.n_iter == full.n_iter
+    assert n_lean == n_full - 1
+    assert set(lean.metrics) == set() and set(full.metrics) == {"calinski_harabasz", "davies_bouldin"}

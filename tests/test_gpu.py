@@ -352,13 +352,20 @@ def test_dask_with_cupy_chunks_equals_in_memory_fit(gpu, rng, dtype):
         a = KMeans(6, init=C, tol=0, max_iter=60).fit(Xd, sample_weight=w)
         lab = a.labels_.compute()
         res = sweep(Xd, k=range(2, 6), random_state=0, metrics=("inertia", "calinski_harabasz"))
+        # a sample gathered from the CuPy chunks, fitted on the GPU, then Lloyd over the chunks
+        sampled = sweep(Xd, k=range(2, 6), random_state=0, sample=n // 10, metrics=("inertia",), device="gpu")
     b = KMeans(6, init=C, tol=0, max_iter=60, device="cpu").fit(X, sample_weight=w)
+    on_cpu = sweep(X, k=range(2, 6), random_state=0, sample=n // 10, metrics=("inertia",), device="cpu")
     assert isinstance(lab, cp.ndarray)  # labels follow the chunks: CuPy in, CuPy out
     assert _near_tie_ok(cp.asnumpy(lab), b.labels_, X, C, TOL[dtype])
     tol = 1e-5 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=tol, atol=tol * 50)
     assert a.inertia_ == pytest.approx(b.inertia_, rel=tol)
     assert res.ks == [2, 3, 4, 5] and all(np.isfinite(res.inertia[k]) for k in res.ks)
+    assert sampled.sample["rows"] == n // 10 and sampled.sample["n_iter"] == on_cpu.sample["n_iter"]
+    for k in sampled.ks:
+        np.testing.assert_allclose(sampled.init_centers[k], on_cpu.init_centers[k], rtol=tol, atol=tol * 50)
+        assert sampled.inertia[k] == pytest.approx(on_cpu.inertia[k], rel=tol)
 
 
 

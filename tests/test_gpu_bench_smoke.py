@@ -46,6 +46,8 @@ def test_gpu_bench_runs_on_the_stand_in(monkeypatch, capsys):
     assert "FAILED" not in out, out
     assert "| 64 |" in out and "k-means++ seeding k=256" in out
     assert "beyond the data" in out and "per Lloyd iteration" in out and "Segmenter.fit" in out
+    assert "fitted on a sample of 750 rows, refined" in out and "sample of 375 rows, every row labelled" in out
+    assert "k chosen on a sample of 74 customers" in out  # of the 299 the toy log leaves
 
 
 def test_a_failing_section_is_reported_with_its_frames_and_the_rest_still_runs(monkeypatch, capsys):

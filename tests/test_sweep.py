@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 import fastseg
 from fastseg import KMeans, sweep
 from fastseg.metrics import score_labels, stratified_sample
-from fastseg.sweep import find_knee
+from fastseg.sweep import find_knee, sample_indices
 
 LOADERS = {"iris": load_iris, "wine": load_wine, "digits": load_digits}
 
@@ -222,7 +222,7 @@ def test_sampled_sweep_refined_equals_a_separate_fit_from_its_seeds(dtype):
 def _sample_rows(n, m, seed):
     """The rows sweep(sample=m, random_state=seed) draws, and the generator after the draw."""
     rs = np.random.RandomState(seed)
-    return np.sort(rs.choice(n, m, replace=False)), rs
+    return sample_indices(rs, n, m), rs
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -274,8 +274,22 @@ def test_sampled_sweep_finds_the_same_k_at_a_fraction_of_the_passes(seed):
     assert quick.silhouette_n[6] > 1000  # scored on every row's label, not on the sample's
 
 
-def test_sample_is_refused_for_dask_input():
-    da = pytest.importorskip("dask.array")
-    X = da.from_array(_blobs(n=300), chunks=100)
-    with pytest.raises(ValueError, match="'sample' parameter of sweep is not available for Dask"):
-        sweep(X, k=[2, 3], sample=100)
+@pytest.mark.parametrize("n, m", [(10, 3), (10, 8), (7, 7), (1000, 1)])
+def test_sample_indices_are_distinct_sorted_and_uniform(n, m):
+    rs = np.random.RandomState(0)
+    counts = np.zeros(n)
+    trials = 4000
+    for _ in range(trials):
+        idx = sample_indices(rs, n, m)
+        assert len(idx) == m and len(np.unique(idx)) == m
+        assert np.all(np.diff(idx) > 0) and idx[0] >= 0 and idx[-1] < n
+        counts[idx] += 1
+    # every row equally likely: m / n of the draws, within 5 binomial standard deviations
+    p = m / n
+    assert np.all(np.abs(counts / trials - p) <= 5 * np.sqrt(p * (1 - p) / trials) + 1e-12)
+
+
+def test_sample_indices_cost_the_sample_not_the_rows():
+    """A permutation of all rows would need terabytes here."""
+    idx = sample_indices(np.random.RandomState(1), 10**12, 5000)
+    assert len(np.unique(idx)) == 5000 and idx.max() < 10**12

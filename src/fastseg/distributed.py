@@ -438,6 +438,23 @@ def _row(data, i):
     return _host(data.X[i].compute()).astype(np.float64)
 
 
+def _take_block(x, w, local):
+    return _host(x[_index_like(x, local)]), _host(w[_index_like(w, local)])
+
+
+def take_rows(data, idx):
+    """Rows ``idx`` (sorted host integers) of X and their weights, as host arrays in X's own
+    coordinates: one task per chunk that holds any, in one compute."""
+    import dask
+
+    bounds = np.cumsum((0,) + tuple(int(c) for c in data.X.chunks[0]))
+    cuts = np.searchsorted(idx, bounds)
+    tasks = [dask.delayed(_take_block)(x, w, idx[cuts[q]:cuts[q + 1]] - bounds[q])
+             for q, (x, w) in enumerate(zip(data.xb, data.wb)) if cuts[q + 1] > cuts[q]]
+    got = dask.compute(*tasks)
+    return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])
+
+
 def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
     """k-means|| seeding: a few rounds of oversampled D² sampling, then the weighted
     candidates clustered in memory.
@@ -600,22 +617,30 @@ def _add_multi(a, b):
     return [(p[0] + q[0], p[1] + q[1]) for p, q in zip(a, b)]
 
 
-def _chunk_spread_multi(x, w, centers_list, means_list, shift, centered):
+def _chunk_spread_multi(x, w, centers_list, means_list, shift, centered, token=None, chunk=0):
     """One chunk, every run: labels by the centres, then exact distances to the label means:
-    (weighted sum of squares to the means, weighted sum of distances per cluster, inertia)."""
+    (weighted sum of squares to the means, weighted sum of distances per cluster, inertia).
+    With ``means_list`` None only the inertia (the rest zeros). ``token``: the fit's chunk
+    states, dropped here (their last use)."""
+    if token is not None:
+        for j in range(len(centers_list)):
+            _STATES.take(token, (chunk, j))
     eng = _engine(x)
     xp = eng.xp
     data = _dataset(eng, x, w, shift, centered)
     w64 = _host(data.weights).astype(np.float64)
     out = []
-    for C, M in zip(centers_list, means_list):
+    for j, C in enumerate(centers_list):
         lab = xp.empty(data.n_samples, dtype=xp.int32)
         d2c = xp.empty(data.n_samples, dtype=data.dtype)
         eng.assign(data, eng.asarray(C, dtype=data.dtype), lab, d2c, exact=True)
-        d2 = _host(eng.sq_dist_to_assigned(data, eng.asarray(M, dtype=data.dtype), lab)).astype(np.float64)
+        inertia = partials((_host(d2c).astype(np.float64) * w64)[:, None]).ravel()  # as in memory
+        if means_list is None:
+            out.append((0.0, np.zeros(len(C)), inertia))
+            continue
+        d2 = _host(eng.sq_dist_to_assigned(data, eng.asarray(means_list[j], dtype=data.dtype), lab)).astype(np.float64)
         lab = _host(lab)
-        out.append((float(d2 @ w64), np.bincount(lab, weights=np.sqrt(d2) * w64, minlength=len(C)),
-                    partials((_host(d2c).astype(np.float64) * w64)[:, None]).ravel()))  # inertia, as in memory
+        out.append((float(d2 @ w64), np.bincount(lab, weights=np.sqrt(d2) * w64, minlength=len(C)), inertia))
     return out
 
 
@@ -632,11 +657,16 @@ def _sample_rows(x, w, centers_list, shift, centered, seed, chunk, frac):
     return _host(xs).astype(np.float64) - shift, _host(w)[pick].astype(np.float64), labs
 
 
-def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics, sample_size, progress):
+def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics, sample_size, progress,
+               sample=None, refine=True, independent_seeds=False, device="auto"):
     """:func:`fastseg.sweep` on a dask collection: all runs share each pass over the chunks.
 
     Returns the pieces :class:`fastseg.SweepResult` is built from. The silhouette uses a
     uniform sample of about ``sample_size`` rows (not stratified by cluster here).
+    With ``sample``, those rows are gathered to the driver (one task per chunk holding
+    any) and every k is seeded and fitted there in memory (on ``device``), as the
+    in-memory sweep does; Lloyd then goes on over the chunks (``refine``) or the final
+    pass only labels every row.
     """
     import time
 
@@ -652,21 +682,36 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
     total_var = max(data.mean_sq - float((data.mean - data.shift) @ (data.mean - data.shift)), 0.0)
     abs_tol = total_var / data.d * tol if tol else 0.0
 
-    seeds = []
-    for _ in range(n_init):
-        if init == "k-means++":
-            # k-means|| candidates for the largest k; a k-means++ sequence over them is
-            # prefix-consistent, so its first k centres seed each k.
-            full = _kmeans_parallel(data, ks[-1], rs, final="sequence")
-            seeds.extend((k, full[:k]) for k in ks)
-        else:
-            for k in ks:
-                idx = np.sort(rs.choice(data.n, k, replace=False))
-                seeds.append((k, np.vstack([_row(data, int(i)) for i in idx]) - data.shift))
+    sample_fit = None
+    if sample is not None:
+        from .backend import get_backend
+        from .sweep import _staged, fit_sample, sample_indices
+
+        Xs, ws = take_rows(data, sample_indices(rs, data.n, sample))
+        starts, sample_fit = fit_sample(get_backend(device), Xs - data.shift.astype(data.dtype), ws, ks, n_init,
+                                        init, independent_seeds, max_iter, tol, rs, progress)
+        seeds = list(zip(ks, starts))
+        progress = _staged(progress, "every row")
+    else:
+        seeds = []
+        for _ in range(n_init):
+            if init == "k-means++":
+                # k-means|| candidates for the largest k; a k-means++ sequence over them is
+                # prefix-consistent, so its first k centres seed each k.
+                full = _kmeans_parallel(data, ks[-1], rs, final="sequence")
+                seeds.extend((k, full[:k]) for k in ks)
+            else:
+                for k in ks:
+                    idx = np.sort(rs.choice(data.n, k, replace=False))
+                    seeds.append((k, np.vstack([_row(data, int(i)) for i in idx]) - data.shift))
     C = [s[1].astype(data.dtype) for s in seeds]
     n_iter = [0] * len(C)
     seconds = [0.0] * len(C)
     active = list(range(len(C)))
+    if sample_fit is not None and not refine:  # the sample's centres, only labelling every row
+        n_iter = [sample_fit[k][1].n_iter for k in ks]
+        seconds = [sample_fit[k][1].seconds for k in ks]
+        active = []
     token = data.new_token()
     for i in range(max_iter):
         if not active:
@@ -696,14 +741,20 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
     for j in active:
         seconds[j] = time.perf_counter() - t0
 
-    # one pass: label totals under the final centres (for the means), then one for spreads
-    parts = [dask.delayed(_chunk_stats_multi)(x, w, C, data.shift, data.centered, data.grid, token, q,
-                                              None, False)  # the states' last use
+    # Calinski-Harabasz and Davies-Bouldin need each cluster's mean: one pass for the
+    # label totals under the final centres, then one for the spreads around those means
+    # (with the inertia); without them, the inertia pass alone
+    spread_of = [m for m in ("calinski_harabasz", "davies_bouldin") if m in metrics]
+    means = None
+    if spread_of:
+        parts = [dask.delayed(_chunk_stats_multi)(x, w, C, data.shift, data.centered, data.grid, token, q,
+                                                  None, False)  # the states' last use
+                 for q, (x, w) in enumerate(zip(data.xb, data.wb))]
+        totals = [combine_levels(s, c) for s, c in _Reduction(parts, _add_multi).compute()]
+        means = [np.where(c[:, None] > 0, s / np.maximum(c, 1e-300)[:, None], 0.0) for s, c in totals]
+    parts = [dask.delayed(_chunk_spread_multi)(x, w, C, means, data.shift, data.centered,
+                                               None if spread_of else token, q)
              for q, (x, w) in enumerate(zip(data.xb, data.wb))]
-    totals = [combine_levels(s, c) for s, c in _Reduction(parts, _add_multi).compute()]
-    means = [np.where(c[:, None] > 0, s / np.maximum(c, 1e-300)[:, None], 0.0) for s, c in totals]
-    parts = [dask.delayed(_chunk_spread_multi)(x, w, C, means, data.shift, data.centered)
-             for x, w in zip(data.xb, data.wb)]
     spreads = _Reduction(parts, _add_spread).compute()
     inertia_all = [fsum_partials(s[2]) for s in spreads]
 
@@ -723,12 +774,13 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
         ws = np.concatenate([p[1] for p in picks])
     for q, k in enumerate(ks):
         j = best[k]
-        sums, counts = totals[j]
-        within, dist_sum, _ = spreads[j]
-        has = counts > 0
-        stats = ClusterStats(counts=counts, means=means[j], within=within,
-                             mean_dist=np.where(has, dist_sum / np.maximum(counts, 1e-300), 0.0),
-                             grand_mean=sums.sum(axis=0) / counts.sum())
+        if spread_of:
+            sums, counts = totals[j]
+            within, dist_sum, _ = spreads[j]
+            has = counts > 0
+            stats = ClusterStats(counts=counts, means=means[j], within=within,
+                                 mean_dist=np.where(has, dist_sum / np.maximum(counts, 1e-300), 0.0),
+                                 grand_mean=sums.sum(axis=0) / counts.sum())
         if "calinski_harabasz" in res_metrics:
             res_metrics["calinski_harabasz"][k] = calinski_harabasz(stats)
         if "davies_bouldin" in res_metrics:
@@ -753,4 +805,6 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
                       for k in ks},
         labels={k: lazy_labels(C[best[k]]) for k in ks},
         n_features=data.d,
+        sample=None if sample_fit is None else dict(rows=int(sample), refined=bool(refine),
+                                                    n_iter={k: sample_fit[k][1].n_iter for k in ks}),
     )
