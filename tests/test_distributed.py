@@ -340,6 +340,8 @@ def test_sampled_sweep_on_dask_equals_the_in_memory_sampled_sweep(refine):
 
     X = _blobs(n=9001, seed=3)
     w = np.random.default_rng(2).uniform(0.5, 2.0, len(X))
+    w[np.random.default_rng(3).random(len(X)) < 0.3] = 0.0  # never drawn
+    w[2000] = 0.0  # the one-row chunk: none of its rows can be drawn
     Xd = da.from_array(X, chunks=((2000, 1, 4000, 3000), 5))
     wd = da.from_array(w, chunks=((2000, 1, 4000, 3000),))
     kwargs = dict(k=range(2, 9), n_init=2, random_state=5, sample=600, refine=refine,

@@ -219,21 +219,28 @@ def test_sampled_sweep_refined_equals_a_separate_fit_from_its_seeds(dtype):
         assert res.labels[k].shape == (len(X),)
 
 
-def _sample_rows(n, m, seed):
-    """The rows sweep(sample=m, random_state=seed) draws, and the generator after the draw."""
+def _sample_rows(n, m, seed, w=None):
+    """The rows sweep(sample=m, random_state=seed) draws (among those of positive weight),
+    and the generator after the draw."""
     rs = np.random.RandomState(seed)
-    return sample_indices(rs, n, m), rs
+    pool = np.arange(n) if w is None else np.flatnonzero(w > 0)
+    return pool[sample_indices(rs, len(pool), m)], rs
 
 
-@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("weighted", [None, "positive", "some zero"])
 def test_sampled_sweep_unrefined_is_the_samples_sweep_labelling_every_row(weighted):
     """refine=False: the centres are those of a sweep of the sample itself (weights travel
-    with their rows); labels, inertia and metrics count every row."""
+    with their rows; rows of zero weight are never drawn); labels, inertia and metrics
+    count every row."""
     X = _blobs(seed=1)
     w = np.random.default_rng(5).uniform(0.2, 3.0, len(X)) if weighted else None
+    if weighted == "some zero":
+        w[np.random.default_rng(6).random(len(X)) < 0.6] = 0.0
     res = sweep(X, k=[3, 5, 8], random_state=4, sample=700, refine=False, sample_weight=w,
                 metrics=("inertia", "calinski_harabasz"), device="cpu")
-    idx, rs = _sample_rows(len(X), 700, 4)
+    idx, rs = _sample_rows(len(X), 700, 4, w)
+    if w is not None:
+        assert np.all(w[idx] > 0)
     alone = sweep(X[idx], k=[3, 5, 8], random_state=rs, sample_weight=None if w is None else w[idx],
                   metrics=("inertia",), device="cpu")
     assert res.sample == dict(rows=700, refined=False, n_iter=alone.n_iter)
@@ -243,7 +250,7 @@ def test_sampled_sweep_unrefined_is_the_samples_sweep_labelling_every_row(weight
         np.testing.assert_array_equal(res.labels[k], d2.argmin(1))
         ww = np.ones(len(X)) if w is None else w
         assert res.inertia[k] == pytest.approx(float((d2.min(1) * ww).sum()), rel=1e-10)
-        if w is None:
+        if weighted is None:
             assert res.metrics["calinski_harabasz"][k] == pytest.approx(
                 calinski_harabasz_score(X, res.labels[k]), rel=1e-6)
 
@@ -257,6 +264,26 @@ def test_sample_of_every_row_or_more_is_no_sample():
         assert res.inertia == plain.inertia
         for k in res.ks:
             np.testing.assert_array_equal(res.labels[k], plain.labels[k])
+
+
+def test_sample_larger_than_the_rows_of_positive_weight_takes_them_all():
+    """Zero-weight rows add nothing to a fit: with fewer rows of positive weight than the
+    sample, the sample is all of them (the result is then the whole-data fit's); with fewer
+    than the largest k, no sample is drawn."""
+    X = _blobs(n=3000, seed=2)
+    w = np.zeros(len(X))
+    w[np.random.default_rng(0).choice(len(X), 40, replace=False)] = 1.0
+    res = sweep(X, k=range(2, 6), random_state=1, sample=500, refine=False, sample_weight=w,
+                metrics=("inertia",), device="cpu")
+    assert res.sample["rows"] == 40
+    for k in res.ks:  # the positive rows' own fit, from the same seeds
+        alone = KMeans(k, init=res.init_centers[k], device="cpu").fit(X[w > 0])
+        np.testing.assert_allclose(res.centers[k], alone.cluster_centers_, rtol=1e-12, atol=1e-12)
+        assert res.inertia[k] == pytest.approx(alone.inertia_, rel=1e-12)
+    few = np.zeros(len(X))
+    few[:3] = 1.0
+    res = sweep(X, k=range(2, 6), random_state=1, sample=500, sample_weight=few, metrics=("inertia",), device="cpu")
+    assert res.sample is None
 
 
 @pytest.mark.parametrize("seed", [7, 11, 12])

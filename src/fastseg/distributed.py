@@ -374,6 +374,7 @@ class DaskData:
         if bad:
             raise ValueError(f"Input X contains NaN or infinity in {bad} of {n} rows; drop or impute them.")
         wmin, wmax = (float(v) for v in dask.compute(self.w.min(), self.w.max()))
+        self.wmin = wmin
         if wmin < 0:
             raise ValueError("sample_weight contains negative values; weights must be >= 0.")
         self.n, self.d = int(n), int(X.shape[1])
@@ -438,18 +439,35 @@ def _row(data, i):
     return _host(data.X[i].compute()).astype(np.float64)
 
 
-def _take_block(x, w, local):
+def _take_block(x, w, local, positive):
+    if positive:  # ``local`` counts the chunk's rows of positive weight
+        local = np.flatnonzero(_host(w) > 0)[local]
     return _host(x[_index_like(x, local)]), _host(w[_index_like(w, local)])
 
 
-def take_rows(data, idx):
-    """Rows ``idx`` (sorted host integers) of X and their weights, as host arrays in X's own
-    coordinates: one task per chunk that holds any, in one compute."""
+def _positive_count(w):
+    return int((_host(w) > 0).sum())
+
+
+def positive_rows(data):
+    """Rows of positive weight in each chunk (None when every weight is positive)."""
     import dask
 
-    bounds = np.cumsum((0,) + tuple(int(c) for c in data.X.chunks[0]))
+    if data.wmin > 0:
+        return None
+    return np.array(dask.compute(*[dask.delayed(_positive_count)(w) for w in data.wb]), dtype=np.int64)
+
+
+def take_rows(data, idx, per_chunk=None):
+    """Rows ``idx`` (sorted host integers) of X and their weights, as host arrays in X's own
+    coordinates: one task per chunk that holds any, in one compute. With ``per_chunk`` (from
+    :func:`positive_rows`) ``idx`` counts only the rows of positive weight."""
+    import dask
+
+    sizes = data.X.chunks[0] if per_chunk is None else per_chunk
+    bounds = np.cumsum((0,) + tuple(int(c) for c in sizes))
     cuts = np.searchsorted(idx, bounds)
-    tasks = [dask.delayed(_take_block)(x, w, idx[cuts[q]:cuts[q + 1]] - bounds[q])
+    tasks = [dask.delayed(_take_block)(x, w, idx[cuts[q]:cuts[q + 1]] - bounds[q], per_chunk is not None)
              for q, (x, w) in enumerate(zip(data.xb, data.wb)) if cuts[q + 1] > cuts[q]]
     got = dask.compute(*tasks)
     return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])
@@ -673,7 +691,9 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
     import dask
 
     from ._lloyd import combine_levels, update_centers
+    from .backend import get_backend
     from .metrics import ClusterStats, calinski_harabasz, davies_bouldin, silhouette_values
+    from .sweep import _staged, draw_sample, fit_sample
 
     t0 = time.perf_counter()
     data = DaskData(X, sample_weight)
@@ -684,10 +704,13 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
 
     sample_fit = None
     if sample is not None:
-        from .backend import get_backend
-        from .sweep import _staged, fit_sample, sample_indices
-
-        Xs, ws = take_rows(data, sample_indices(rs, data.n, sample))
+        per_chunk = positive_rows(data)
+        ordinals = draw_sample(rs, data.n if per_chunk is None else int(per_chunk.sum()), sample, ks[-1])
+        if ordinals is None:  # too few rows of positive weight to sample
+            sample = None
+    if sample is not None:
+        Xs, ws = take_rows(data, ordinals, per_chunk)
+        sample = len(Xs)
         starts, sample_fit = fit_sample(get_backend(device), Xs - data.shift.astype(data.dtype), ws, ks, n_init,
                                         init, independent_seeds, max_iter, tol, rs, progress)
         seeds = list(zip(ks, starts))

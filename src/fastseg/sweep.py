@@ -276,7 +276,8 @@ def sweep(
         Seed each k with its own k-means++ sequence instead of prefixes of one.
     sample : int or None, default=None
         Seed and fit every k (all restarts, the best kept) on this many rows drawn at
-        random without replacement (weights travel with their rows), then go on from
+        random without replacement from those of positive weight (weights travel with
+        their rows; all such rows where there are no more), then go on from
         those centres on every row. None, or a number of rows >= n_samples: no sample.
         Must be at least the largest k. On Dask input the sampled rows are gathered to
         this process and fitted in memory (on ``device``); the rest runs over the chunks.
@@ -336,12 +337,19 @@ def sweep(
     data = backend.prepare(X, w)
     abs_tol = tolerance(backend, data, tol)
 
+    if sample is not None:
+        pool = None if w.min() > 0 else np.flatnonzero(w > 0)
+        ordinals = draw_sample(rs, n if pool is None else len(pool), sample, ks[-1])
+        if ordinals is None:
+            sample = None
+        else:
+            idx = ordinals if pool is None else pool[ordinals]
+            sample = len(idx)
     if sample is None:
         best = _fit_all(backend, data, ks, n_init, init, independent_seeds, max_iter, abs_tol, rs, progress)
         sample_info = None
     else:
         # the sample's rows in data's shifted coordinates; their own Dataset shifts them again
-        idx = sample_indices(rs, n, sample)
         starts, fitted = fit_sample(backend, backend.take_rows(data, idx), w[idx], ks, n_init, init,
                                     independent_seeds, max_iter, tol, rs, progress)
         starts = [backend.asarray(c, dtype=data.dtype) for c in starts]
@@ -401,6 +409,17 @@ def sample_indices(rs, n, m):
         _, first = np.unique(draws, return_index=True)
         chosen = draws[np.sort(first)]  # first occurrences, in the order drawn
     return np.sort(chosen[:m])
+
+
+def draw_sample(rs, n_pool, m, k_max):
+    """Which of the ``n_pool`` rows with positive weight to sample (sorted ordinals among
+    them), or None for no sample: too few such rows to seed the largest k, where the
+    whole-data fit is the answer. At most ``m``; all of them when there are no more.
+    Rows of zero weight are never drawn: they would add nothing to the sample's fit.
+    """
+    if n_pool < k_max:
+        return None
+    return np.arange(n_pool) if n_pool <= m else sample_indices(rs, n_pool, m)
 
 
 def fit_sample(backend, rows, weights, ks, n_init, init, independent_seeds, max_iter, tol, rs, progress):
