@@ -3,11 +3,14 @@
     python bench/dask_compare.py            # n = 5,000,000, d = 16, k = 32 (the issue's sizes)
     python bench/dask_compare.py --threads  # one in-process worker, a thread per core
     python bench/dask_compare.py --sweep    # k = 2..20 sweeps, whole-data and sampled
+    python bench/dask_compare.py --seeding  # k-means++ on a sample against k-means||
 
 Prints ms per Lloyd iteration for both and the overhead ratio (target < 1.5 on the
 2-core machine). With ``--sweep``: seconds for ``fastseg.sweep`` over the Dask array and
 in memory, whole-data (k-means|| seeding on Dask) and with ``sample`` (refined and not),
-on eight blobs (n = 2,000,000 × 8 by default).
+on eight blobs (n = 2,000,000 × 8 by default). With ``--seeding``: seconds to seed
+k = 8, 32, 128 on the Dask array both ways, and the inertia Lloyd ends at from each
+(fitted in memory, the same data), against whole-data k-means++ in memory.
 """
 
 from __future__ import annotations
@@ -39,9 +42,12 @@ def main(argv=None):
                          "single-threaded worker process per core (LocalCluster's default here)")
     ap.add_argument("--sweep", action="store_true", help="time k = 2..20 sweeps instead of Lloyd iterations")
     ap.add_argument("--sample", type=int, default=50_000, help="rows for the sampled sweeps (--sweep)")
+    ap.add_argument("--seeding", action="store_true", help="time Dask seedings instead of Lloyd iterations")
     args = ap.parse_args(argv)
     if args.sweep:
         return sweeps(args)
+    if args.seeding:
+        return seedings(args)
     rng = np.random.default_rng(0)
     init = rng.standard_normal((args.k, args.d)).astype(np.float32)
 
@@ -80,6 +86,50 @@ def main(argv=None):
     where = f"1 in-process worker × {cores} threads" if args.threads else f"{cores} worker processes × 1 thread"
     print(f"| Dask LocalCluster ({where}) | {t_dask * 1e3:.0f} |")
     print(f"overhead ratio dask/in-memory: {t_dask / t_mem:.2f} (inertia ratio {dk.inertia_ / mem.inertia_:.6f})")
+
+
+def seedings(args):
+    """k-means++ on a sample (init="k-means++") against k-means|| (init="k-means||") on Dask:
+    seeding seconds, and where Lloyd ends from each. Medians and means of ``--rounds`` seeds."""
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    import fastseg
+    from fastseg import distributed as fd
+
+    n, d = args.n, args.d
+    cores = os.cpu_count()
+    rows = []
+    with LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster):
+        rng = da.random.default_rng(0)
+        centres = np.random.default_rng(1).normal(0, 3, (32, d)).astype(np.float32)  # 32 groups
+        onehot = (rng.integers(0, 32, (n, 1), chunks=(args.chunk, 1)) == np.arange(32)).astype(np.float32)
+        Xd = (rng.standard_normal((n, d), chunks=(args.chunk, d), dtype=np.float32) + onehot @ centres).persist()
+        X = Xd.compute()
+        data = fd.DaskData(Xd, None)
+        fd.seeds_from_sample(data, 2, np.random.RandomState(0))  # warm-up
+        for k in (8, 32, 128):
+            t = {"k-means++": [], "k-means||": []}
+            end = {"k-means++": [], "k-means||": [], "memory": []}
+            for r in range(args.rounds):
+                for init in t:
+                    t0 = time.perf_counter()
+                    C = fd._seeds(data, k, np.random.RandomState(r), init)
+                    t[init].append(time.perf_counter() - t0)
+                    C = (C + data.shift).astype(np.float32)
+                    end[init].append(fastseg.KMeans(k, init=C, device="cpu").fit(X).inertia_)
+                end["memory"].append(fastseg.KMeans(k, random_state=r, device="cpu").fit(X).inertia_)
+            ref = float(np.mean(end["memory"]))
+            rows.append((k, statistics.median(t["k-means++"]), statistics.median(t["k-means||"]),
+                         np.mean(end["k-means++"]) / ref, np.mean(end["k-means||"]) / ref))
+    print(f"# {date.today()} · {cores} cores · n={n:,} d={d} float32, 32 groups · chunks of {args.chunk:,} rows · "
+          f"Dask: {cores} worker processes × 1 thread · medians (times) and means (inertia) of {args.rounds} seeds")
+    print("| k | k-means++ on 256·k rows s | k-means|| s | Lloyd's end from it / from in-memory k-means++ | "
+          "the same for k-means|| |")
+    print("|---|---|---|---|---|")
+    for k, tp, tpar, ip, ipar in rows:
+        print(f"| {k} | {tp:.2f} | {tpar:.2f} | {ip:.3f} | {ipar:.3f} |")
 
 
 def sweeps(args):

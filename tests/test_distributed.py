@@ -91,13 +91,52 @@ def test_weights_and_dataframe_input():
     assert list(a.feature_names_in_) == list("abcde")
 
 
+@pytest.mark.parametrize("init", ["k-means||", "k-means++"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_kmeans_parallel_seeding_within_2_percent(seed):
+def test_seeding_at_scale_within_2_percent(seed, init):
+    """k-means||, and k-means++ on a sample, end within 2% of in-memory k-means++."""
     X = _blobs(n=20000, seed=seed)
     with dask.config.set(scheduler="threads"):
-        a = KMeans(6, random_state=seed).fit(da.from_array(X, chunks=4000))
+        a = KMeans(6, init=init, random_state=seed).fit(da.from_array(X, chunks=4000))
     b = KMeans(6, random_state=seed, device="cpu").fit(X)
     assert a.inertia_ <= 1.02 * b.inertia_
+
+
+@pytest.mark.parametrize("zero_weights", [False, True])
+def test_kmeans_plusplus_on_dask_is_greedy_kmeanspp_on_a_sample_in_one_compute(zero_weights):
+    """256 rows per centre (of positive weight) drawn at random and gathered in one compute,
+    then the in-memory greedy k-means++ on them; k-means|| needs a compute per round."""
+    from fastseg import distributed as fd
+    from fastseg import kmeans_plusplus
+    from fastseg.sweep import sample_indices
+
+    X = _blobs(n=20011, seed=4)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    if zero_weights:
+        w[::3] = 0.0
+    with dask.config.set(scheduler="sync"):
+        data = DaskData(da.from_array(X, chunks=3000), w)
+        with _Count() as c:
+            C = fd.seeds_from_sample(data, 5, np.random.RandomState(9))
+        with _Count() as c_par:
+            fd._kmeans_parallel(data, 5, np.random.RandomState(9))
+    assert c.n == 1 + zero_weights  # + one to count each chunk's rows of positive weight
+    assert c_par.n >= 5
+    rs = np.random.RandomState(9)
+    pool = np.flatnonzero(w > 0)
+    idx = pool[sample_indices(rs, len(pool), 256 * 5)]
+    expected, _ = kmeans_plusplus(X[idx], 5, sample_weight=w[idx], random_state=rs, device="cpu")
+    np.testing.assert_array_equal(C + data.shift, expected)
+
+
+def test_kmeans_parallel_is_for_dask_input_only():
+    from fastseg import sweep
+
+    X = _blobs(n=300)
+    with pytest.raises(ValueError, match=r"'k-means\|\|', which seeds Dask input only .*use 'k-means\+\+'"):
+        KMeans(3, init="k-means||").fit(X)
+    with pytest.raises(ValueError, match=r"'k-means\|\|', which seeds Dask input only"):
+        sweep(X, k=[2, 3], init="k-means||")
 
 
 class _Count(Callback):

@@ -116,3 +116,12 @@ def check_sample_weight(sample_weight, n_samples, dtype):
     if not w.any():
         raise ValueError("sample_weight is zero everywhere; at least one row needs a positive weight.")
     return w
+
+
+def check_dask_only_init(name, init, on_dask):
+    """``init="k-means||"`` seeds Dask input only: say so, and what to use in memory."""
+    if init == "k-means||" and not on_dask:
+        raise InvalidParameterError(
+            f"The 'init' parameter of {name} is 'k-means||', which seeds Dask input only (X here is in memory); "
+            "use 'k-means++'."
+        )

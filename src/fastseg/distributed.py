@@ -4,7 +4,9 @@
 dask DataFrame of numeric columns. Each Lloyd iteration is one map over the chunks (the
 NumPy backend's assign + accumulate + exact distances, on the worker holding the chunk)
 and one binary-tree reduction of the per-chunk (sums, weights, inertia) in a fixed order,
-computed once. X is persisted once. Seeding at scale is k-means|| (Bahmani et al. 2012).
+computed once. X is persisted once. Seeding is k-means++ on a sample of 256 rows per
+centre, gathered in one pass, or k-means|| (Bahmani et al. 2012) for many centres or on
+request (``init="k-means||"``).
 
 Dask is optional (``pip install fastseg[dask]``); this module imports it lazily.
 """
@@ -473,6 +475,41 @@ def take_rows(data, idx, per_chunk=None):
     return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])
 
 
+# k-means++ on a sample: 256 rows per centre (FAISS's default training sample) seed as
+# well as every row does (bench/RESULTS.md); beyond this many rows, k-means||
+SEED_ROWS_PER_CENTRE = 256
+SEED_SAMPLE_MAX = 1 << 18
+
+
+def _seeds(data, k, rs, init, final="cluster"):
+    """k seeds in shifted coordinates: "k-means++" on a sample where k is small enough
+    (and enough rows have positive weight), else k-means|| (``final`` as there)."""
+    if init == "k-means++" and SEED_ROWS_PER_CENTRE * k <= SEED_SAMPLE_MAX:
+        C = seeds_from_sample(data, k, rs)
+        if C is not None:
+            return C
+    return _kmeans_parallel(data, k, rs, final=final)
+
+
+def seeds_from_sample(data, k, rs):
+    """Greedy k-means++ (as in memory) on ``SEED_ROWS_PER_CENTRE · k`` rows of positive weight
+    drawn at random (all of them where there are no more), in shifted coordinates: one pass
+    to gather the rows instead of k-means||'s rounds. None when fewer than k rows have
+    positive weight.
+    """
+    from .kmeans import kmeans_plusplus
+    from .sweep import draw_sample
+
+    per_chunk = positive_rows(data)
+    n_pool = data.n if per_chunk is None else int(per_chunk.sum())
+    ordinals = draw_sample(rs, n_pool, SEED_ROWS_PER_CENTRE * k, k)
+    if ordinals is None:
+        return None
+    Xs, ws = take_rows(data, ordinals, per_chunk)
+    C, _ = kmeans_plusplus(Xs, k, sample_weight=ws, random_state=rs, device="cpu")
+    return C.astype(np.float64) - data.shift
+
+
 def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
     """k-means|| seeding: a few rounds of oversampled D² sampling, then the weighted
     candidates clustered in memory.
@@ -540,8 +577,8 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
 
     best = None
     for _ in range(n_init):
-        if isinstance(init, str) and init == "k-means++":
-            C = _kmeans_parallel(data, k, random_state)
+        if isinstance(init, str) and init in ("k-means++", "k-means||"):
+            C = _seeds(data, k, random_state, init)
         elif isinstance(init, str) and init == "random":
             idx = np.sort(random_state.choice(data.n, k, replace=False))
             C = np.vstack([_row(data, int(i)) for i in idx]) - data.shift
@@ -718,10 +755,10 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
     else:
         seeds = []
         for _ in range(n_init):
-            if init == "k-means++":
-                # k-means|| candidates for the largest k; a k-means++ sequence over them is
-                # prefix-consistent, so its first k centres seed each k.
-                full = _kmeans_parallel(data, ks[-1], rs, final="sequence")
+            if init in ("k-means++", "k-means||"):
+                # one k-means++ sequence (on a sample, or over k-means|| candidates) for the
+                # largest k is prefix-consistent: its first k centres seed each k
+                full = _seeds(data, ks[-1], rs, init, final="sequence")
                 seeds.extend((k, full[:k]) for k in ks)
             else:
                 for k in ks:

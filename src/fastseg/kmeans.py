@@ -20,6 +20,7 @@ from ._lloyd import lloyd_multi, tolerance
 from ._validation import (
     InvalidParameterError,
     check_finite_rows,
+    check_dask_only_init,
     check_int,
     check_options,
     check_real,
@@ -162,9 +163,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     ----------
     n_clusters : int, default=8
         Number of clusters.
-    init : {"k-means++", "random"}, callable or array-like of shape (n_clusters, n_features), default="k-means++"
+    init : {"k-means++", "random", "k-means||"}, callable or array-like of shape (n_clusters, n_features), default="k-means++"
         Seeding: greedy k-means++, distinct rows drawn by weight, a callable
         ``init(X, n_clusters, random_state=...)`` returning centres, or the centres.
+        On Dask input "k-means++" runs on 256 random rows per centre (gathered in one
+        pass; k-means|| beyond 1,024 centres) and "k-means||" (Dask input only) runs
+        k-means|| over every chunk: a few more passes, often lower inertia on data with
+        many separate groups.
     n_init : "auto" or int, default="auto"
         Seedings tried; the run with the lowest inertia is kept. "auto" is 1 for
         k-means++ and explicit centres, 10 for "random".
@@ -234,7 +239,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.device = device
 
     # -- validation ----------------------------------------------------------
-    def _check_params(self, X):
+    def _check_params(self, X, on_dask=False):
         name = type(self).__name__
         check_int(name, "n_clusters", self.n_clusters, 1)
         check_int(name, "max_iter", self.max_iter, 1)
@@ -254,7 +259,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         init = self.init
         if isinstance(init, str):
-            check_options(name, "init", init, ("k-means++", "random"))
+            check_dask_only_init(name, init, on_dask)
+            check_options(name, "init", init, ("k-means++", "random", "k-means||") if on_dask else ("k-means++", "random"))
         elif not callable(init):
             init = np.asarray(init)
             if init.ndim != 2 or init.shape != (self.n_clusters, X.shape[1]):
@@ -362,7 +368,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         names = getattr(X, "columns", None)
         Xd = as_dask_array(X)
-        init, n_init = self._check_params(Xd)
+        init, n_init = self._check_params(Xd, on_dask=True)
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         fit_dask(self, Xd, sample_weight, init, n_init, check_random_state(self.random_state))

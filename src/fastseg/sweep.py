@@ -26,7 +26,8 @@ from sklearn.utils import check_random_state
 
 from ._init import kmeans_plusplus_core, random_rows_core
 from ._lloyd import Run, lloyd_multi, tolerance
-from ._validation import InvalidParameterError, check_int, check_options, check_real, check_sample_weight
+from ._validation import (InvalidParameterError, check_dask_only_init, check_int, check_options, check_real,
+                          check_sample_weight)
 from .backend import get_backend
 from .kmeans import KMeans, _follows_device, _validate_X
 from .metrics import DEFAULT_SILHOUETTE_SAMPLE, _score
@@ -261,7 +262,8 @@ def sweep(
     k : iterable of int or int, default=range(2, 21)
     n_init : int, default=1
         Restarts per k; the lowest inertia is kept.
-    init : {"k-means++", "random"}, default="k-means++"
+    init : {"k-means++", "random", "k-means||"}, default="k-means++"
+        As in :class:`KMeans` ("k-means||": Dask input only).
     max_iter : int, default=300
     tol : float, default=1e-4
         As in :class:`KMeans` (relative to the mean per-feature variance).
@@ -307,7 +309,8 @@ def sweep(
     n_init = check_int("sweep", "n_init", n_init, 1)
     max_iter = check_int("sweep", "max_iter", max_iter, 1)
     tol = check_real("sweep", "tol", tol, 0.0)
-    check_options("sweep", "init", init, ("k-means++", "random"))
+    check_dask_only_init("sweep", init, on_dask)
+    check_options("sweep", "init", init, ("k-means++", "random", "k-means||") if on_dask else ("k-means++", "random"))
     check_int("sweep", "silhouette_sample_size", silhouette_sample_size, 2)
     metrics = tuple(metrics)
     unknown = [m for m in metrics if m not in METRICS]
