@@ -166,10 +166,10 @@ def sweeps(args):
             t_dask = time.perf_counter() - t
             rel = max(abs(dk.inertia[k] / mem.inertia[k] - 1) for k in ks)
             passes = 0 if kw.get("refine") is False else max(dk.n_iter.values())  # runs share each pass
-            rows.append((name, t_mem, t_dask, passes, dk.best_k, rel))
+            rows.append((name, t_mem, t_dask, passes, f"{mem.best_k} / {dk.best_k}", rel))
     print(f"# {date.today()} · {cores} cores · n={n:,} d={d} float32, eight blobs · k = 2..20 · "
           f"chunks of {args.chunk:,} rows · Dask: {cores} worker processes × 1 thread")
-    print("| sweep | in memory s | Dask s | Lloyd passes over the chunks | Dask best k | max inertia diff Dask vs memory |")
+    print("| sweep | in memory s | Dask s | Lloyd passes over the chunks | best k, memory / Dask | max inertia diff Dask vs memory |")
     print("|---|---|---|---|---|---|")
     for name, t_mem, t_dask, iters, best, rel in rows:
         print(f"| {name} | {t_mem:.2f} | {t_dask:.2f} | {iters} | {best} | {rel:.1e} |")

@@ -165,7 +165,7 @@ def test_graph_grows_linearly_with_chunks():
     ns = (8, 16, 32, 64)
     for chunks in ns:
         data = DaskData(da.from_array(X, chunks=16000 // chunks), None)
-        g = data.iteration_graph(X[:6])
+        g = data.iteration_graph([X[:6]])
         sizes.append(len({key for p in g.parts for key in dict(p.__dask_graph__())}))
     # per added chunk: its own tasks plus a share of the combining tree (an eighth, an
     # eighth of that, ...): the same increment at every size, up to the tree's rounding
@@ -442,3 +442,69 @@ def test_sweep_with_inertia_only_skips_the_totals_pass_and_releases_every_state(
     assert lean.inertia == full.inertia and lean.n_iter == full.n_iter
     assert n_lean == n_full - 1
     assert set(lean.metrics) == set() and set(full.metrics) == {"calinski_harabasz", "davies_bouldin"}
+
+
+def test_weighted_rows_draw_by_weight_without_replacement_in_one_compute():
+    """init="random" and k-means||'s first centre on Dask: rows drawn by weight without
+    replacement (successive sampling), one compute, rows of zero weight only when needed."""
+    from fastseg.distributed import weighted_rows
+
+    X = np.arange(12, dtype=np.float64).reshape(6, 2)  # row i is (2i, 2i + 1)
+    w = np.array([1.0, 2.0, 0.0, 3.0, 4.0, 0.0])
+    with dask.config.set(scheduler="sync"):
+        data = DaskData(da.from_array(X, chunks=((2, 1, 3), 2)), da.from_array(w, chunks=((2, 1, 3),)))
+        with _Count() as c:
+            weighted_rows(data, 2, np.random.RandomState(0))
+        assert c.n == 1
+        trials = 1500
+        hits = np.zeros(6)
+        rs = np.random.RandomState(1)
+        for _ in range(trials):
+            rows = weighted_rows(data, 2, rs) + data.shift
+            picked = (rows[:, 0] / 2).round().astype(int)
+            assert len(set(picked)) == 2
+            hits[picked] += 1
+        everything = (weighted_rows(data, 6, rs) + data.shift)[:, 0] / 2
+    assert sorted(everything.round().astype(int)) == list(range(6))  # zero-weight rows last, when needed
+    p = w / w.sum()
+    inclusion = p + np.array([sum(p[j] * p[i] / (1 - p[j]) for j in range(6) if j != i) for i in range(6)])
+    sd = np.sqrt(inclusion * (1 - inclusion) / trials)
+    assert hits[[2, 5]].sum() == 0
+    assert np.all(np.abs(hits / trials - inclusion) <= 5 * sd + 1e-12), (hits / trials, inclusion)
+
+
+def test_random_init_on_dask_seeds_from_rows_of_positive_weight():
+    from fastseg import sweep
+
+    X = _blobs(n=4001, seed=6)
+    w = np.where(np.arange(len(X)) % 2 == 0, 1.5, 0.0)
+    Xd, wd = da.from_array(X, chunks=900), da.from_array(w, chunks=900)
+    rows = {tuple(r) for r in X[w > 0]}
+    with dask.config.set(scheduler="sync"):
+        km = KMeans(6, init="random", n_init=1, max_iter=1, random_state=0).fit(Xd, sample_weight=wd)
+        res = sweep(Xd, k=[3, 5], init="random", sample_weight=wd, random_state=0, metrics=("inertia",))
+    assert km.cluster_centers_.shape == (6, 5)
+    for k in res.ks:
+        assert all(tuple(r) in rows for r in res.init_centers[k])
+        assert len({tuple(r) for r in res.init_centers[k]}) == k
+
+
+def test_restarts_on_dask_advance_together_and_equal_the_in_memory_fit():
+    """n_init restarts share each pass over the chunks (one compute per iteration for all,
+    as many computes as one restart), and the best is the in-memory fit's, bit for bit."""
+    X = _blobs(n=8009, seed=7)
+    w = np.random.default_rng(8).uniform(0.5, 2.0, len(X))
+
+    def init(data, k, random_state):  # the same seeds in memory and on Dask
+        return X[np.sort(random_state.choice(len(X), k, replace=False))]
+
+    counts = {}
+    for n_init in (1, 3):
+        with dask.config.set(scheduler="sync"), _Count() as c:
+            a = KMeans(6, init=init, n_init=n_init, max_iter=8, tol=0, random_state=2).fit(
+                da.from_array(X, chunks=2500), sample_weight=w)
+        counts[n_init] = c.n
+        b = KMeans(6, init=init, n_init=n_init, max_iter=8, tol=0, random_state=2, device="cpu").fit(
+            X, sample_weight=w)
+        _assert_same_fit(a, b, np.float64)
+    assert counts[3] == counts[1]

@@ -31,7 +31,7 @@ def test_n_init_auto():
         return X[:k]
 
     KMeans(2, init=init).fit(X)
-    assert len(calls) == 1
+    assert len(calls) == 10  # a callable, as "random": 10 seedings (scikit-learn's rule)
     # "random" with n_init="auto" tries 10 seedings and keeps the best
     best = KMeans(4, init="random", random_state=1).fit(X).inertia_
     single = [KMeans(4, init="random", n_init=1, random_state=s).fit(X).inertia_ for s in range(3)]
@@ -125,3 +125,30 @@ def test_k_equals_n_and_k_one():
     assert km.inertia_ == pytest.approx(0.0, abs=1e-12)
     one = KMeans(1).fit(X)
     np.testing.assert_allclose(one.cluster_centers_[0], X.mean(axis=0))
+
+
+def test_callable_init_runs_once_per_restart_as_in_scikit_learn():
+    """Only explicit centres force n_init=1 (with a warning); a callable seeds each restart,
+    and the best of the restarts is kept."""
+    from sklearn.cluster import KMeans as SKKMeans
+
+    X = np.random.default_rng(3).standard_normal((300, 2))
+    calls = []
+
+    def init(X, k, random_state):
+        calls.append(1)
+        return X[random_state.choice(len(X), k, replace=False)]
+
+    fits = {}
+    for est in (KMeans, SKKMeans):
+        calls.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fits[est] = est(4, init=init, n_init=3, random_state=0).fit(X)
+        assert len(calls) == 3, est
+        calls.clear()
+        est(4, init=init, random_state=0).fit(X)  # n_init="auto": 10 for a callable, in both
+        assert len(calls) == 10, est
+    rs = np.random.RandomState(0)  # the three restarts' seeds, one by one
+    alone = [KMeans(4, init=init(X, 4, rs), n_init=1).fit(X).inertia_ for _ in range(3)]
+    assert fits[KMeans].inertia_ == min(alone)

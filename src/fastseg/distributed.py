@@ -183,22 +183,6 @@ def _chunk_stats(x, w, centers, shift, centered, grid, token=None, chunk=0):
     return _chunk_stats_multi(x, w, [centers], shift, centered, grid, token, chunk)[0]
 
 
-def _chunk_inertia(x, w, centers, shift, centered, exact, token=None, chunk=0):
-    """Exact weighted squared distances of one chunk to its nearest centres: their
-    exact partials (see :func:`fastseg._exact.partials`) when ``exact``, else their sum.
-    The pass after the last Lloyd step: the chunk's state (``token``) is dropped here."""
-    if token is not None:
-        _STATES.take(token, (chunk, 0))
-    eng = _engine(x)
-    data = _dataset(eng, x, w, shift, centered)
-    xp = eng.xp
-    labels = xp.empty(data.n_samples, dtype=xp.int32)
-    d2 = xp.empty(data.n_samples, dtype=data.dtype)
-    eng.assign(data, eng.asarray(centers, dtype=data.dtype), labels, d2, exact=True)
-    wd2 = _host(d2).astype(np.float64) * _host(data.weights).astype(np.float64)
-    return partials(wd2[:, None]).ravel() if exact else float(wd2.sum())
-
-
 def _labels_block(x, C, shift, centered):
     """Nearest-centre labels of one chunk (C in shifted coordinates), in the chunk's
     array type."""
@@ -253,18 +237,6 @@ def _meta(X, dtype):
 def _rowwise(X, fn, *args, dtype):
     """``fn(chunk, *args)`` over the row chunks of X: one value per row, in the chunks' array type."""
     return X.map_blocks(fn, *args, drop_axis=1, dtype=dtype, meta=_meta(X, dtype))
-
-
-def _add(a, b):
-    return a[0] + b[0], a[1] + b[1]
-
-
-def _add_scalar(a, b):
-    return a + b
-
-
-def _concat(a, b):
-    return np.concatenate([a, b])
 
 
 _FAN_IN = 8  # parts per combining task: fewer hops than pairs (each costs a transfer)
@@ -402,18 +374,16 @@ class DaskData:
         """A name for one run's chunk states (:class:`_ChunkStates`): one per restart."""
         return uuid.uuid4().hex
 
-    def iteration_graph(self, centers, token=None):
-        """The lazy (sums, counts) of one Lloyd iteration: a map and a tree. With a
-        ``token`` each chunk continues from its labels and totals of the step before."""
+    def iteration_graph(self, centers_list, token=None, run_ids=None):
+        """The lazy per-run (sums, counts) of one Lloyd iteration for every centre set: a
+        map and a tree. With a ``token`` each chunk continues from its labels and totals of
+        the step before (runs named by ``run_ids``)."""
         from dask import delayed
 
-        parts = [delayed(_chunk_stats)(x, w, centers, self.shift, self.centered, self.grid, token, i)
-                 for i, (x, w) in enumerate(zip(self.xb, self.wb))]
-        return _Reduction(parts, _add)
-
-    def iteration(self, centers, token=None):
-        """(sums, counts) over every chunk for ``centers``, in one compute."""
-        return self.iteration_graph(centers, token).compute()
+        parts = [delayed(_chunk_stats_multi)(x, w, centers_list, self.shift, self.centered, self.grid, token, q,
+                                             run_ids)
+                 for q, (x, w) in enumerate(zip(self.xb, self.wb))]
+        return _Reduction(parts, _add_multi)
 
     @property
     def weights(self):
@@ -425,20 +395,34 @@ class DaskData:
         return _Deferred(lambda: _rowwise(self.X, _labels_block, C, self.shift, self.centered,
                                           dtype=np.int32).compute())
 
-    def inertia(self, centers, token=None):
-        """Exact weighted inertia of the rows against their nearest ``centers`` (one pass);
-        the chunk states of ``token`` are released on the way."""
-        from dask import delayed
 
-        exact = self.grid is not None
-        parts = [delayed(_chunk_inertia)(x, w, centers, self.shift, self.centered, exact, token, i)
-                 for i, (x, w) in enumerate(zip(self.xb, self.wb))]
-        total = _Reduction(parts, _concat if exact else _add_scalar).compute()
-        return fsum_partials(total) if exact else float(total)
+def _keyed_block(x, w, seed, chunk, m, shift):
+    """One chunk's ``m`` best rows for weighted sampling without replacement (Efraimidis and
+    Spirakis: the largest keys u^(1/w)), as (log-keys, tie-breaks, rows shifted). Rows of
+    zero weight rank last, in random order. A generator per (seed, chunk)."""
+    g = np.random.default_rng([seed, chunk])
+    wh = _host(w).astype(np.float64)
+    u = g.random(len(wh))
+    with np.errstate(divide="ignore"):
+        keys = np.where(wh > 0, np.log(u) / np.where(wh > 0, wh, 1.0), -np.inf)
+    top = np.lexsort((u, -keys))[:m]
+    rows = x[_index_like(x, top)] if len(top) else x[:0]
+    return keys[top], u[top], _host(rows).astype(np.float64).reshape(-1, x.shape[1]) - shift
 
 
-def _row(data, i):
-    return _host(data.X[i].compute()).astype(np.float64)
+def weighted_rows(data, m, rs):
+    """``m`` distinct rows drawn with probability proportional to weight, without replacement
+    (zero-weight rows only where fewer rows have weight), in shifted coordinates: one compute,
+    nothing of size n on the driver."""
+    import dask
+
+    seed = int(rs.randint(2**31 - 1))
+    got = dask.compute(*[dask.delayed(_keyed_block)(x, w, seed, q, m, data.shift)
+                         for q, (x, w) in enumerate(zip(data.xb, data.wb))])
+    keys = np.concatenate([g[0] for g in got])
+    ties = np.concatenate([g[1] for g in got])
+    rows = np.vstack([g[2] for g in got])
+    return rows[np.lexsort((ties, -keys))[:m]]
 
 
 def _take_block(x, w, local, positive):
@@ -521,12 +505,8 @@ def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
     import dask
     import dask.array as da
 
+    cands = weighted_rows(data, 1, rs)  # the first centre: a row drawn by weight
     seed = int(rs.randint(2**31 - 1))
-    wsum = float(data.w.sum().compute())
-    target = rs.uniform() * wsum
-    cw = np.cumsum(_host(data.w.compute()).astype(np.float64))
-    first = int(min(np.searchsorted(cw, target, side="right"), data.n - 1))
-    cands = _row(data, first)[None, :] - data.shift
 
     cost = _rowwise(data.X, _cost_block, None, cands.copy(), data.shift, data.centered, dtype=data.dtype).persist()
     l = oversampling * k
@@ -546,8 +526,7 @@ def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
     cw = _Reduction([dask.delayed(_owners_block)(x, w, cands, data.shift, data.centered)
                 for x, w in zip(data.xb, data.wb)], np.add).compute()
     if len(cands) <= k:
-        extra = rs.choice(data.n, k - len(cands), replace=False) if len(cands) < k else []
-        return np.vstack([cands] + [_row(data, int(i))[None] - data.shift for i in extra])
+        return np.vstack([cands, weighted_rows(data, k - len(cands), rs)]) if len(cands) < k else cands
     if final == "sequence":  # a prefix-consistent k-means++ sequence over the candidates (sweeps)
         from .kmeans import kmeans_plusplus
 
@@ -561,13 +540,66 @@ def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
     return centers
 
 
+def _lloyd_dask(data, C, max_iter, tol, *, progress=None, verbose=False, t0=None):
+    """Lloyd from each centre set in ``C`` (shifted coordinates) over the chunks, every run
+    advancing together: one compute per iteration for all runs still going, and a run that
+    has converged drops out (the rules of the in-memory engine, run by run).
+
+    Returns (centres, n_iter, seconds, token): the chunk states stay under ``token`` for
+    the pass after the loop, which releases them.
+    """
+    import time
+
+    from ._lloyd import update_centers
+
+    t0 = time.perf_counter() if t0 is None else t0
+    C = list(C)
+    n_iter = [0] * len(C)
+    seconds = [0.0] * len(C)
+    active = list(range(len(C)))
+    token = data.new_token()
+    for i in range(max_iter):
+        if not active:
+            break
+        totals = data.iteration_graph([C[j] for j in active], token, active).compute()
+        still = []
+        for j, (sums, counts) in zip(active, totals):
+            new = update_centers(_HOST, data, C[j], data.labels(C[j]), sums, counts)
+            n_iter[j] = i + 1
+            shift = float(((new.astype(np.float64) - C[j]) ** 2).sum())
+            if verbose:
+                print(f"{f'[run {j}] ' if len(C) > 1 else ''}Iteration {i}, centre shift {shift:.6g}.")
+            if np.array_equal(new, C[j]):  # same labels as last time ⇔ same centres
+                seconds[j] = time.perf_counter() - t0
+                continue
+            C[j] = new
+            if shift <= tol:
+                seconds[j] = time.perf_counter() - t0
+                continue
+            still.append(j)
+        active = still
+        if progress is not None:
+            progress(dict(iteration=i + 1, active=len(active), converged=len(C) - len(active), total=len(C)))
+    for j in active:
+        seconds[j] = time.perf_counter() - t0
+    return C, n_iter, seconds, token
+
+
+def _inertia_multi(data, C, token):
+    """Each run's exact inertia under its centres ``C``, in one pass that releases the
+    chunk states of ``token``."""
+    import dask
+
+    parts = [dask.delayed(_chunk_spread_multi)(x, w, C, None, data.shift, data.centered, token, q)
+             for q, (x, w) in enumerate(zip(data.xb, data.wb))]
+    return [fsum_partials(s[2]) for s in _Reduction(parts, _add_spread).compute()]
+
+
 def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
     """Fit ``estimator`` (a KMeans) on a dask collection; sets its fitted attributes.
 
     ``labels_`` is a lazy dask array; ``cluster_centers_`` a NumPy array.
     """
-    from ._lloyd import update_centers
-
     data = DaskData(X, sample_weight)
     k = estimator.n_clusters
     if data.n < k:
@@ -575,35 +607,21 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
     total_var = max(data.mean_sq - float((data.mean - data.shift) @ (data.mean - data.shift)), 0.0)
     tol = total_var / data.d * estimator.tol if estimator.tol else 0.0
 
-    best = None
+    seeds = []
     for _ in range(n_init):
         if isinstance(init, str) and init in ("k-means++", "k-means||"):
             C = _seeds(data, k, random_state, init)
         elif isinstance(init, str) and init == "random":
-            idx = np.sort(random_state.choice(data.n, k, replace=False))
-            C = np.vstack([_row(data, int(i)) for i in idx]) - data.shift
+            C = weighted_rows(data, k, random_state)
         else:
             C0 = init(X, k, random_state=random_state) if callable(init) else init
             C = np.asarray(C0, dtype=np.float64) - data.shift
-        C = C.astype(data.dtype)
-        n_iter = 0
-        token = data.new_token()
-        for i in range(estimator.max_iter):
-            sums, counts = data.iteration(C, token)
-            n_iter = i + 1
-            new = update_centers(_HOST, data, C, data.labels(C), sums, counts)
-            strict = np.array_equal(new, C)  # same labels as last time ⇔ same centres
-            shift = float(((new.astype(np.float64) - C) ** 2).sum())
-            if estimator.verbose:
-                print(f"Iteration {i}, centre shift {shift:.6g}.")
-            if strict:
-                break
-            C = new
-            if shift <= tol:
-                break
-        inertia = data.inertia(C, token)  # labels from the final centres; the one pass after the loop
-        if best is None or inertia < best[1]:
-            best = (C, inertia, n_iter)
+        seeds.append(C.astype(data.dtype))
+    # the restarts advance together, as in memory: one compute per iteration for all
+    C, n_iter, _, token = _lloyd_dask(data, seeds, estimator.max_iter, tol, verbose=bool(estimator.verbose))
+    inertia = _inertia_multi(data, C, token)  # labels from the final centres; the one pass after the loop
+    j = int(np.argmin(inertia))  # first of equals, as a sequential loop
+    best = (C[j], inertia[j], n_iter[j])
     C, inertia, n_iter = best
     centers = (C.astype(np.float64) + data.shift).astype(data.dtype)
     estimator.cluster_centers_ = centers
@@ -727,7 +745,7 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
 
     import dask
 
-    from ._lloyd import combine_levels, update_centers
+    from ._lloyd import combine_levels
     from .backend import get_backend
     from .metrics import ClusterStats, calinski_harabasz, davies_bouldin, silhouette_values
     from .sweep import _staged, draw_sample, fit_sample
@@ -761,45 +779,14 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
                 full = _seeds(data, ks[-1], rs, init, final="sequence")
                 seeds.extend((k, full[:k]) for k in ks)
             else:
-                for k in ks:
-                    idx = np.sort(rs.choice(data.n, k, replace=False))
-                    seeds.append((k, np.vstack([_row(data, int(i)) for i in idx]) - data.shift))
+                seeds.extend((k, weighted_rows(data, k, rs)) for k in ks)
     C = [s[1].astype(data.dtype) for s in seeds]
-    n_iter = [0] * len(C)
-    seconds = [0.0] * len(C)
-    active = list(range(len(C)))
     if sample_fit is not None and not refine:  # the sample's centres, only labelling every row
         n_iter = [sample_fit[k][1].n_iter for k in ks]
         seconds = [sample_fit[k][1].seconds for k in ks]
-        active = []
-    token = data.new_token()
-    for i in range(max_iter):
-        if not active:
-            break
-        parts = [dask.delayed(_chunk_stats_multi)(x, w, [C[j] for j in active], data.shift, data.centered,
-                                                  data.grid, token, q, active)
-                 for q, (x, w) in enumerate(zip(data.xb, data.wb))]
-        totals = _Reduction(parts, _add_multi).compute()
-        still = []
-        for j, (sums, counts) in zip(active, totals):
-            new = update_centers(_HOST, data, C[j], data.labels(C[j]), sums, counts)
-            n_iter[j] = i + 1
-            if np.array_equal(new, C[j]):
-                seconds[j] = time.perf_counter() - t0
-                continue
-            shift = float(((new.astype(np.float64) - C[j]) ** 2).sum())
-            C[j] = new
-            if shift <= abs_tol:
-                seconds[j] = time.perf_counter() - t0
-                continue
-            still.append(j)
-        for j in set(active) - set(still):
-            seconds[j] = seconds[j] or time.perf_counter() - t0
-        active = still
-        if progress is not None:
-            progress(dict(iteration=i + 1, active=len(active), converged=len(C) - len(active), total=len(C)))
-    for j in active:
-        seconds[j] = time.perf_counter() - t0
+        token = data.new_token()
+    else:
+        C, n_iter, seconds, token = _lloyd_dask(data, C, max_iter, abs_tol, progress=progress, t0=t0)
 
     # Calinski-Harabasz and Davies-Bouldin need each cluster's mean: one pass for the
     # label totals under the final centres, then one for the spreads around those means

@@ -172,7 +172,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         many separate groups.
     n_init : "auto" or int, default="auto"
         Seedings tried; the run with the lowest inertia is kept. "auto" is 1 for
-        k-means++ and explicit centres, 10 for "random".
+        k-means++, k-means|| and explicit centres, 10 for "random" and a callable (as in
+        scikit-learn). Explicit centres always run once.
     max_iter : int, default=300
         Lloyd iterations per run at most.
     tol : float, default=1e-4
@@ -272,10 +273,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 raise ValueError("The initial centers (init) must be finite numbers.")
 
         if self.n_init == "auto":
-            n_init = 10 if isinstance(init, str) and init == "random" else 1
+            n_init = 10 if callable(init) or (isinstance(init, str) and init == "random") else 1  # as scikit-learn
         else:
             n_init = check_int(name, "n_init", self.n_init, 1) if self.n_init != "auto" else 1
-        if not isinstance(init, str) and n_init != 1:
+        if not isinstance(init, str) and not callable(init) and n_init != 1:  # as scikit-learn: arrays only
             warnings.warn(
                 "Explicit initial center position passed: performing only one init in "
                 f"{name} instead of n_init={n_init}.",
