@@ -4,6 +4,7 @@
     python bench/dask_compare.py --threads  # one in-process worker, a thread per core
     python bench/dask_compare.py --sweep    # k = 2..20 sweeps, whole-data and sampled
     python bench/dask_compare.py --seeding  # k-means++ on a sample against k-means||
+    python bench/dask_compare.py --left     # also timed with the chunks left where Dask put them
 
 Prints ms per Lloyd iteration for both and the overhead ratio (target < 1.5 on the
 2-core machine). With ``--sweep``: seconds for ``fastseg.sweep`` over the Dask array and
@@ -29,6 +30,7 @@ def main(argv=None):
     from distributed import Client, LocalCluster
 
     import fastseg
+    from fastseg import distributed as fd
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=5_000_000)
@@ -43,6 +45,8 @@ def main(argv=None):
     ap.add_argument("--sweep", action="store_true", help="time k = 2..20 sweeps instead of Lloyd iterations")
     ap.add_argument("--sample", type=int, default=50_000, help="rows for the sampled sweeps (--sweep)")
     ap.add_argument("--seeding", action="store_true", help="time Dask seedings instead of Lloyd iterations")
+    ap.add_argument("--left", action="store_true",
+                    help="also time the Dask fit without spreading the chunks over the workers by rows")
     args = ap.parse_args(argv)
     if args.sweep:
         return sweeps(args)
@@ -62,19 +66,32 @@ def main(argv=None):
     cores = os.cpu_count()
     layout = dict(n_workers=1, threads_per_worker=cores, processes=False) if args.threads else \
         dict(n_workers=cores, threads_per_worker=1, processes=True)
-    with LocalCluster(**layout, dashboard_address=":0") as cluster, Client(cluster):
+    with LocalCluster(**layout, dashboard_address=":0") as cluster, Client(cluster) as client:
         Xd = da.random.default_rng(0).standard_normal((args.n, args.d), chunks=(args.chunk, args.d),
                                                       dtype=np.float32)
         Xd = (Xd + 0).persist()  # generated on the workers, as data loaded there would be
         X = Xd.compute()
         dk_fit = lambda it: fastseg.KMeans(args.k, init=init, max_iter=it, tol=0).fit(Xd)  # noqa: E731
+
+        def left_fit(it):  # the chunks where Dask put them (fastseg spreads them by rows)
+            keep = fd.spread_blocks
+            fd.spread_blocks = lambda *a: None
+            try:
+                return dk_fit(it)
+            finally:
+                fd.spread_blocks = keep
+
+        held = [sum(w in ws for ws in client.who_has(Xd).values()) for w in sorted(client.nthreads())]
         mem_fit(2), dk_fit(2)  # warm-up: threads, worker imports, the compiled kernel's first load
-        t_mem, t_dask = [], []
+        t_mem, t_dask, t_left = [], [], []
         for _ in range(args.rounds):  # interleaved, so drifting load hits both alike
             (m1, _), (m2, mem) = timed(mem_fit, args.iters), timed(mem_fit, 2 * args.iters)
             (d1, _), (d2, dk) = timed(dk_fit, args.iters), timed(dk_fit, 2 * args.iters)
             t_mem.append((m2 - m1) / args.iters)
             t_dask.append((d2 - d1) / args.iters)
+            if args.left:
+                (l1, _), (l2, _) = timed(left_fit, args.iters), timed(left_fit, 2 * args.iters)
+                t_left.append((l2 - l1) / args.iters)
         t_mem, t_dask = statistics.median(t_mem), statistics.median(t_dask)
     print(f"# {date.today()} · {os.cpu_count()} cores · n={args.n:,} d={args.d} k={args.k} float32 · "
           f"chunks of {args.chunk:,} rows · {args.iters} iterations from the same centres · "
@@ -85,6 +102,9 @@ def main(argv=None):
     print(f"| in memory (NumPy engine, all cores) | {t_mem * 1e3:.0f} |")
     where = f"1 in-process worker × {cores} threads" if args.threads else f"{cores} worker processes × 1 thread"
     print(f"| Dask LocalCluster ({where}) | {t_dask * 1e3:.0f} |")
+    if t_left:
+        print(f"| the same, chunks left where Dask put them ({' + '.join(map(str, held))} per worker) | "
+              f"{statistics.median(t_left) * 1e3:.0f} |")
     print(f"overhead ratio dask/in-memory: {t_dask / t_mem:.2f} (inertia ratio {dk.inertia_ / mem.inertia_:.6f})")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import operator
 import sys
 import threading
 import uuid
@@ -23,6 +24,7 @@ import numpy as np
 
 from ._exact import (block_extremes, block_grid_sum, fsum_partials, grid_mean, make_grid, mean_splitter,
                      merge_extremes, partials)
+from ._placement import distributed_client, spread_blocks
 from .backend import NumPyBackend
 from .backend._base import Dataset, needs_centering
 
@@ -196,7 +198,12 @@ def _labels_block(x, C, shift, centered):
 def _cost_block(x, cost, new, shift, centered):
     """k-means||: min(cost, squared distance to the new candidates) for one chunk."""
     m = _d2_block(x, new, shift, centered)
-    return m if cost is None else _xp(x).minimum(cost[:, 0], m)
+    return m if cost is None else _xp(x).minimum(cost, m)
+
+
+def _weighted_cost(cost, w):
+    """k-means||: one chunk's total weighted cost, float64 on the host."""
+    return float(_host(cost).astype(np.float64) @ _host(w).astype(np.float64))
 
 
 def _draw_block(x, w, c, seed, rnd, chunk, l, total, shift, d):
@@ -324,7 +331,12 @@ def _grid_sum(x, s):
 
 
 class DaskData:
-    """X and weights as persisted dask arrays plus what every chunk task needs."""
+    """X and weights as persisted dask arrays plus what every chunk task needs.
+
+    ``xb`` and ``wb`` are the per-chunk handles every pass maps over: the arrays' own
+    blocks, or on a ``distributed`` cluster whose chunks sit unevenly, the chunks spread
+    over the workers by rows (:func:`fastseg._placement.spread_blocks`).
+    """
 
     def __init__(self, X, sample_weight):
         import dask
@@ -342,8 +354,10 @@ class DaskData:
         if _is_cupy(X._meta) and not _is_cupy(w._meta):  # weights beside their rows, on the GPU
             w = w.map_blocks(_to_device, dtype=X.dtype, meta=_meta(X, X.dtype))
         self.X, self.w = dask.persist(X, w)  # persisted once; every pass reuses it
-        self.xb = self.X.to_delayed().ravel()
-        self.wb = self.w.to_delayed().ravel()
+        client = distributed_client(self.X)
+        spread = spread_blocks(client, self.X, self.w) if client is not None else None
+        # every pass below maps over these, never over X itself: the spread chunks
+        self.xb, self.wb = spread or (self.X.to_delayed().ravel(), self.w.to_delayed().ravel())
         col, sq, n, bad, ext = _Reduction([dask.delayed(_moments)(b) for b in self.xb], _combine_moments).compute()
         if bad:
             raise ValueError(f"Input X contains NaN or infinity in {bad} of {n} rows; drop or impute them.")
@@ -503,25 +517,28 @@ def _kmeans_parallel(data, k, rs, rounds=5, oversampling=2.0, final="cluster"):
     schedule.
     """
     import dask
-    import dask.array as da
 
     cands = weighted_rows(data, 1, rs)  # the first centre: a row drawn by weight
     seed = int(rs.randint(2**31 - 1))
 
-    cost = _rowwise(data.X, _cost_block, None, cands.copy(), data.shift, data.centered, dtype=data.dtype).persist()
+    def update(cost, new):  # per chunk, persisted beside it
+        return dask.persist(*[dask.delayed(_cost_block)(x, c, new, data.shift, data.centered)
+                              for x, c in zip(data.xb, cost)])
+
+    cost = update([None] * len(data.xb), cands.copy())
     l = oversampling * k
     for r in range(rounds):
-        total = float((cost * data.w).sum().compute())
+        total = _Reduction([dask.delayed(_weighted_cost)(c, w) for c, w in zip(cost, data.wb)],
+                           operator.add).compute()
         if total <= 0:
             break
         picked = [dask.delayed(_draw_block)(x, w, c, seed, r, i, l, total, data.shift, data.d)
-                  for i, (x, w, c) in enumerate(zip(data.xb, data.wb, cost.to_delayed().ravel()))]
+                  for i, (x, w, c) in enumerate(zip(data.xb, data.wb, cost))]
         new = np.vstack(dask.compute(*picked)) if picked else np.empty((0, data.d))
         if len(new) == 0:
             continue
         cands = np.vstack([cands, new])
-        cost = da.map_blocks(_cost_block, data.X, cost[:, None], new, data.shift, data.centered, drop_axis=1,
-                             dtype=data.dtype, meta=_meta(data.X, data.dtype)).persist()
+        cost = update(cost, new)
     # weight of each candidate: the weight of the rows closest to it (one pass)
     cw = _Reduction([dask.delayed(_owners_block)(x, w, cands, data.shift, data.centered)
                 for x, w in zip(data.xb, data.wb)], np.add).compute()
