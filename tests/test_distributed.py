@@ -425,17 +425,9 @@ def test_sweep_with_inertia_only_skips_the_totals_pass_and_releases_every_state(
     X = _blobs(n=5003, seed=4)
     Xd = da.from_array(X, chunks=1300)
 
-    class Count(Callback):
-        def __init__(self):
-            super().__init__()
-            self.n = 0
-
-        def _start(self, dsk):
-            self.n += 1
-
     runs = {}
     for metrics in (("inertia",), ("inertia", "calinski_harabasz", "davies_bouldin")):
-        with dask.config.set(scheduler="sync"), Count() as c:
+        with dask.config.set(scheduler="sync"), _Count() as c:
             runs[metrics] = (sweep(Xd, k=range(2, 7), random_state=1, metrics=metrics), c.n)
         assert len(fd._STATES) == 0
     (lean, n_lean), (full, n_full) = runs.values()

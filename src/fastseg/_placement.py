@@ -90,9 +90,10 @@ def spread_blocks(client, X, w):
     threads = dict(sorted(client.nthreads().items()))
     if len(threads) < 2 or X.numblocks[0] < 2:
         return None
-    xf, wf = ({f.key: f for f in futures_of(a)} for a in (X, w))
-    xf = [xf[k] for k in flatten(X.__dask_keys__())]
-    wf = [wf[k] for k in flatten(w.__dask_keys__())]
+    (xf, xk), (wf, wk) = (({f.key: f for f in futures_of(a)}, list(flatten(a.__dask_keys__()))) for a in (X, w))
+    if not all(k in xf for k in xk) or not all(k in wf for k in wk):
+        return None  # not a collection of futures (not persisted on this client): leave it be
+    xf, wf = [xf[k] for k in xk], [wf[k] for k in wk]
     wait(xf + wf)
     who = client.who_has(xf + wf)
     target = spread_plan(X.chunks[0], [who.get(f.key, ()) for f in xf], threads)
