@@ -638,8 +638,7 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
     C, n_iter, _, token = _lloyd_dask(data, seeds, estimator.max_iter, tol, verbose=bool(estimator.verbose))
     inertia = _inertia_multi(data, C, token)  # labels from the final centres; the one pass after the loop
     j = int(np.argmin(inertia))  # first of equals, as a sequential loop
-    best = (C[j], inertia[j], n_iter[j])
-    C, inertia, n_iter = best
+    C, inertia, n_iter = C[j], inertia[j], n_iter[j]
     centers = (C.astype(np.float64) + data.shift).astype(data.dtype)
     estimator.cluster_centers_ = centers
     estimator.inertia_ = float(inertia)

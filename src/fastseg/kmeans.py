@@ -275,7 +275,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         if self.n_init == "auto":
             n_init = 10 if callable(init) or (isinstance(init, str) and init == "random") else 1  # as scikit-learn
         else:
-            n_init = check_int(name, "n_init", self.n_init, 1) if self.n_init != "auto" else 1
+            n_init = check_int(name, "n_init", self.n_init, 1)
         if not isinstance(init, str) and not callable(init) and n_init != 1:  # as scikit-learn: arrays only
             warnings.warn(
                 "Explicit initial center position passed: performing only one init in "
