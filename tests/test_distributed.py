@@ -91,6 +91,31 @@ def test_weights_and_dataframe_input():
     assert list(a.feature_names_in_) == list("abcde")
 
 
+def test_weights_from_a_column_of_the_same_dask_dataframe():
+    """A dask Series of weights is used as a dask array, chunked as X, never gathered into
+    one NumPy array on the driver: the fit and the sweep are the ones NumPy weights give."""
+    from unittest import mock
+
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    from fastseg import sweep
+
+    X = _blobs(n=4001, seed=6)
+    df = pd.DataFrame(X, columns=list("abcde")).assign(w=np.random.default_rng(6).uniform(0.5, 2, len(X)))
+    ddf = dd.from_pandas(df, npartitions=4)
+    gathered = mock.patch.object(type(ddf["w"]), "__array__", side_effect=AssertionError("gathered"))
+    with dask.config.set(scheduler="synchronous"):
+        with gathered:
+            a = KMeans(6, init=X[:6]).fit(ddf[list("abcde")], sample_weight=ddf["w"])
+        b = KMeans(6, init=X[:6]).fit(ddf[list("abcde")], sample_weight=df["w"].to_numpy())
+        s = sweep(ddf[list("abcde")], k=range(2, 5), sample_weight=ddf["w"], random_state=0)
+        t = sweep(ddf[list("abcde")], k=range(2, 5), sample_weight=df["w"].to_numpy(), random_state=0)
+    assert a.inertia_ == b.inertia_
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert s.inertia == t.inertia
+
+
 @pytest.mark.parametrize("init", ["k-means||", "k-means++"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_seeding_at_scale_within_2_percent(seed, init):

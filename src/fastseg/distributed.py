@@ -343,6 +343,8 @@ class DaskData:
         import dask.array as da
 
         X = as_dask_array(X)
+        if is_dask_collection(sample_weight) and not isinstance(sample_weight, da.Array):
+            sample_weight = sample_weight.to_dask_array(lengths=True)  # a dask Series stays lazy
         if sample_weight is None:
             w = da.ones(X.shape[0], dtype=X.dtype, chunks=(X.chunks[0],))
         else:

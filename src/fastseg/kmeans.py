@@ -314,7 +314,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             Training data; float32 stays float32, anything else becomes float64.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights used in seeding, updates and inertia.
+            Non-negative weights used in seeding, updates and inertia. With dask X, also a
+            dask array or Series (for example a column of the same DataFrame), kept lazy.
 
         Returns
         -------

@@ -269,6 +269,7 @@ def sweep(
         As in :class:`KMeans` (relative to the mean per-feature variance).
     random_state : int, RandomState instance or None
     sample_weight : array-like of shape (n_samples,), default=None
+        As in :meth:`KMeans.fit` (with dask X, also a dask array or Series).
     metrics : iterable, default=("inertia", "calinski_harabasz", "davies_bouldin", "silhouette")
         Which metrics to compute for each k (inertia always is).
     silhouette_sample_size : int, default=4000
