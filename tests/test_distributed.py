@@ -75,6 +75,34 @@ def test_local_cluster_processes_equal_in_memory_fit(cluster_client):
     np.testing.assert_array_equal(pred.compute(), b.labels_)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transform_is_lazy_and_score_one_pass(dtype):
+    """transform gives a dask array of distances chunked as X's rows; score is the
+    in-memory score; both check the number of features."""
+    X = (_blobs(n=7001, seed=8) + 1e3).astype(dtype)  # off the origin: the shift matters in float32
+    w = np.random.default_rng(8).uniform(0.5, 2, len(X))
+    Xd = da.from_array(X, chunks=2000)
+    with dask.config.set(scheduler="synchronous"):
+        km = KMeans(6, random_state=0).fit(Xd)
+        D = km.transform(Xd)
+        assert isinstance(D, da.Array) and D.chunks == (Xd.chunks[0], (6,)) and D.dtype == dtype
+        D = D.compute()
+        score = km.score(Xd, sample_weight=da.from_array(w, chunks=1500))
+        assert isinstance(km.fit_transform(Xd), da.Array)
+        with pytest.raises(ValueError, match="X has 4 features, but KMeans is expecting 5"):
+            km.transform(Xd[:, :4])
+        with pytest.raises(ValueError, match="X has 4 features, but KMeans is expecting 5"):
+            km.score(Xd[:, :4])
+    C = km.cluster_centers_.astype(np.float64)
+    exact = np.sqrt(((X.astype(np.float64)[:, None, :] - C[None]) ** 2).sum(axis=2))
+    tol = dict(rtol=1e-10, atol=1e-9) if dtype == np.float64 else dict(rtol=1e-4, atol=2e-3)
+    np.testing.assert_allclose(D, exact, **tol)
+    mem = KMeans(6, init=km.cluster_centers_, max_iter=1, device="cpu").fit(X)
+    mem.cluster_centers_ = km.cluster_centers_
+    assert score == pytest.approx(mem.score(X, sample_weight=w), rel=1e-12 if dtype == np.float64 else 1e-5)
+    assert score == pytest.approx(-(exact.min(axis=1) ** 2) @ w, rel=1e-9 if dtype == np.float64 else 1e-4)
+
+
 def test_weights_and_dataframe_input():
     dd = pytest.importorskip("dask.dataframe")
     import pandas as pd

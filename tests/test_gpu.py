@@ -351,6 +351,8 @@ def test_dask_with_cupy_chunks_equals_in_memory_fit(gpu, rng, dtype):
     with dask.config.set(scheduler="synchronous"):
         a = KMeans(6, init=C, tol=0, max_iter=60).fit(Xd, sample_weight=w)
         lab = a.labels_.compute()
+        dist = a.transform(Xd).compute()
+        score = a.score(Xd, sample_weight=w)
         res = sweep(Xd, k=range(2, 6), random_state=0, metrics=("inertia", "calinski_harabasz"))
         # a sample gathered from the CuPy chunks, fitted on the GPU, then Lloyd over the chunks
         sampled = sweep(Xd, k=range(2, 6), random_state=0, sample=n // 10, metrics=("inertia",), device="gpu")
@@ -361,6 +363,10 @@ def test_dask_with_cupy_chunks_equals_in_memory_fit(gpu, rng, dtype):
     tol = 1e-5 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=tol, atol=tol * 50)
     assert a.inertia_ == pytest.approx(b.inertia_, rel=tol)
+    assert isinstance(dist, cp.ndarray)  # distances follow the chunks too
+    exact = np.sqrt(((X.astype(np.float64)[:, None, :] - a.cluster_centers_.astype(np.float64)[None]) ** 2).sum(2))
+    np.testing.assert_allclose(cp.asnumpy(dist), exact, rtol=tol * 10, atol=tol * 100)
+    assert score == pytest.approx(-a.inertia_, rel=tol)  # the fit's own rows, weights and centres
     assert res.ks == [2, 3, 4, 5] and all(np.isfinite(res.inertia[k]) for k in res.ks)
     assert sampled.sample["rows"] == n // 10 and sampled.sample["n_iter"] == on_cpu.sample["n_iter"]
     for k in sampled.ks:

@@ -330,6 +330,26 @@ def _grid_sum(x, s):
     return block_grid_sum(np.asarray(x, dtype=np.float64), s)
 
 
+def _weights_for(X, sample_weight):
+    """``sample_weight`` as a dask array chunked as X's rows, in X's dtype and array type
+    (ones where None); a dask Series stays lazy, never gathered to the driver."""
+    import dask.array as da
+
+    if is_dask_collection(sample_weight) and not isinstance(sample_weight, da.Array):
+        sample_weight = sample_weight.to_dask_array(lengths=True)
+    if sample_weight is None:
+        w = da.ones(X.shape[0], dtype=X.dtype, chunks=(X.chunks[0],))
+    else:
+        w = sample_weight if isinstance(sample_weight, da.Array) else da.from_array(
+            np.asarray(sample_weight, dtype=X.dtype), chunks=(X.chunks[0],))
+        if w.shape != (X.shape[0],):
+            raise ValueError(f"sample_weight.shape == {w.shape}, expected ({X.shape[0]},).")
+        w = w.astype(X.dtype).rechunk((X.chunks[0],))
+    if _is_cupy(X._meta) and not _is_cupy(w._meta):  # weights beside their rows, on the GPU
+        w = w.map_blocks(_to_device, dtype=X.dtype, meta=_meta(X, X.dtype))
+    return w
+
+
 class DaskData:
     """X and weights as persisted dask arrays plus what every chunk task needs.
 
@@ -340,22 +360,9 @@ class DaskData:
 
     def __init__(self, X, sample_weight):
         import dask
-        import dask.array as da
 
         X = as_dask_array(X)
-        if is_dask_collection(sample_weight) and not isinstance(sample_weight, da.Array):
-            sample_weight = sample_weight.to_dask_array(lengths=True)  # a dask Series stays lazy
-        if sample_weight is None:
-            w = da.ones(X.shape[0], dtype=X.dtype, chunks=(X.chunks[0],))
-        else:
-            w = sample_weight if isinstance(sample_weight, da.Array) else da.from_array(
-                np.asarray(sample_weight, dtype=X.dtype), chunks=(X.chunks[0],))
-            if w.shape != (X.shape[0],):
-                raise ValueError(f"sample_weight.shape == {w.shape}, expected ({X.shape[0]},).")
-            w = w.astype(X.dtype).rechunk((X.chunks[0],))
-        if _is_cupy(X._meta) and not _is_cupy(w._meta):  # weights beside their rows, on the GPU
-            w = w.map_blocks(_to_device, dtype=X.dtype, meta=_meta(X, X.dtype))
-        self.X, self.w = dask.persist(X, w)  # persisted once; every pass reuses it
+        self.X, self.w = dask.persist(X, _weights_for(X, sample_weight))  # persisted once; every pass reuses it
         client = distributed_client(self.X)
         spread = spread_blocks(client, self.X, self.w) if client is not None else None
         # every pass below maps over these, never over X itself: the spread chunks
@@ -651,16 +658,56 @@ def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
     return estimator
 
 
-def predict_dask(estimator, X):
-    """Lazy labels of a dask collection against a fitted estimator's centres."""
+def _checked_input(estimator, X):
+    """X as a row-chunked dask array with the fitted number of features, and the fitted
+    centres as float64 host arrays."""
     X = as_dask_array(X)
     if X.shape[1] != estimator.n_features_in_:
         raise ValueError(
             f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
             f"{estimator.n_features_in_} features as input."
         )
-    C = np.asarray(estimator.cluster_centers_, dtype=np.float64)
+    return X, np.asarray(_host(estimator.cluster_centers_), dtype=np.float64)
+
+
+def predict_dask(estimator, X):
+    """Lazy labels of a dask collection against a fitted estimator's centres."""
+    X, C = _checked_input(estimator, X)
     return _rowwise(X, _labels_block, C, np.zeros(X.shape[1]), False, dtype=np.int32)
+
+
+def _distances_block(x, C, shift):
+    """Euclidean distances of one chunk's rows to every centre (both shifted by ``shift``,
+    the centres' mean: their common offset removed, as in memory, without a pass over X)."""
+    eng = _engine(x)
+    d = _dataset(eng, x, np.ones(len(x)), shift, True)
+    return eng.distances(d, eng.asarray(C - shift, dtype=d.dtype))
+
+
+def transform_dask(estimator, X):
+    """Lazy distances (n, k) of a dask collection to a fitted estimator's centres, chunked
+    as X's rows."""
+    X, C = _checked_input(estimator, X)
+    meta = _meta(X, X.dtype).reshape(0, 0)
+    return X.map_blocks(_distances_block, C, C.mean(axis=0), chunks=(X.chunks[0], (C.shape[0],)),
+                        dtype=X.dtype, meta=meta)
+
+
+def _score_block(x, w, C, shift):
+    """One chunk's weighted sum of exact squared distances to the nearest centre, float64."""
+    d2 = _d2_block(x, C - shift, shift, True)
+    return float(_host(d2).astype(np.float64) @ _host(w).astype(np.float64))
+
+
+def score_dask(estimator, X, sample_weight):
+    """Opposite of the weighted inertia of a dask collection: one pass, a fixed-order sum."""
+    import dask
+
+    X, C = _checked_input(estimator, X)
+    w = _weights_for(X, sample_weight)
+    parts = [dask.delayed(_score_block)(x, v, C, C.mean(axis=0))
+             for x, v in zip(X.to_delayed().ravel(), w.to_delayed().ravel())]
+    return -_Reduction(parts, operator.add).compute()
 
 
 class _Deferred:

@@ -413,8 +413,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         Returns
         -------
-        ndarray of shape (n_samples, n_clusters), X's float dtype
+        ndarray of shape (n_samples, n_clusters), X's float dtype (a lazy dask array,
+        chunked as X's rows, for dask input)
         """
+        from .distributed import is_dask_collection, transform_dask
+
+        if is_dask_collection(X):
+            check_is_fitted(self)
+            return transform_dask(self, X)
         backend, data, centers = self._prepared(X)
         D = backend.distances(data, centers)
         return D if _follows_device(X, backend) else backend.to_numpy(D)
@@ -424,8 +430,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         Returns
         -------
-        float
+        float (for dask input computed in one pass over the chunks; ``sample_weight`` may
+        then be a dask array or Series)
         """
+        from .distributed import is_dask_collection, score_dask
+
+        if is_dask_collection(X):
+            check_is_fitted(self)
+            return score_dask(self, X, sample_weight)
         backend, data, centers = self._prepared(X, sample_weight)
         xp = backend.xp
         labels = xp.empty(data.n_samples, dtype=xp.int32)
