@@ -29,6 +29,13 @@ def test_a_balanced_layout_moves_nothing():
     assert spread_plan([7, 5, 6, 6, 7, 5], holders, {"a": 1, "b": 1, "c": 1}) == ["a", "b", "c", "a", "b", "c"]
 
 
+def test_more_workers_than_chunks_moves_none_that_has_a_worker_to_itself():
+    threads = {w: 1 for w in "abcdefgh"}
+    assert spread_plan([100, 100, 100], [{"c"}, {"f"}, {"a"}], threads) == ["c", "f", "a"]
+    target = spread_plan([100, 100, 100], [{"c"}, {"c"}, {"c"}], threads)
+    assert target[0] == "c" and len(set(target)) == 3
+
+
 def test_rows_follow_threads():
     rows = [100] * 6
     load = _loads(rows, spread_plan(rows, [{"b"}] * 6, {"a": 2, "b": 1}), {"a": 2, "b": 1})

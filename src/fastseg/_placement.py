@@ -29,7 +29,8 @@ def spread_plan(rows, holders, threads):
     -------
     list of str
         A worker per chunk: one of its holders where that keeps the holder within half a
-        chunk of its share of the rows, else the worker with the fewest rows per thread.
+        chunk of its share of the rows (or it is the holder's first), else the worker with
+        the fewest rows per thread.
     """
     workers = list(threads)
     if not workers or not len(rows):
@@ -43,7 +44,7 @@ def spread_plan(rows, holders, threads):
         here = [w for w in workers if w in have]
         if here:
             w = least(here)
-            if load[w] + r <= cap[w]:
+            if load[w] == 0 or load[w] + r <= cap[w]:  # a worker's first chunk always stays
                 target[i] = w
                 load[w] += r
     for i in np.argsort(-np.asarray(rows), kind="stable"):  # the rest, largest first
