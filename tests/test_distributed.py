@@ -103,6 +103,23 @@ def test_transform_is_lazy_and_score_one_pass(dtype):
     assert score == pytest.approx(-(exact.min(axis=1) ** 2) @ w, rel=1e-9 if dtype == np.float64 else 1e-4)
 
 
+def test_new_rows_with_nan_raise_as_in_memory_when_computed():
+    X = _blobs(n=5000, seed=9)
+    with dask.config.set(scheduler="synchronous"):
+        km = KMeans(6, random_state=0).fit(da.from_array(X, chunks=1500))
+        bad = X.copy()
+        bad[3001, 2] = np.nan
+        bad[3500, 0] = np.inf
+        Xd = da.from_array(bad, chunks=1500)
+        msg = r"NaN or infinity in 2 rows of the chunk starting at row 3000 \(first at row 3001\)"
+        for lazy in (km.predict(Xd), km.transform(Xd)):  # lazy: the error comes with the values
+            with pytest.raises(ValueError, match=msg):
+                lazy.compute()
+        with pytest.raises(ValueError, match=msg):
+            km.score(Xd)
+        np.testing.assert_array_equal(km.predict(Xd[:3000]).compute(), km.labels_[:3000].compute())
+
+
 def test_weights_and_dataframe_input():
     dd = pytest.importorskip("dask.dataframe")
     import pandas as pd

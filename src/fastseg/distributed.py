@@ -195,6 +195,28 @@ def _labels_block(x, C, shift, centered):
     return lab
 
 
+def _check_finite(x, start):
+    """Raise, as in memory, if a chunk of new rows (its first row ``start`` of X) holds NaN
+    or infinity: the error surfaces where the lazy result is computed."""
+    xp = _xp(x)
+    if bool(xp.isfinite(x.sum(dtype=xp.float64))):
+        return
+    bad = _host(xp.flatnonzero(~xp.isfinite(x).all(axis=1)))
+    if bad.size:
+        raise ValueError(f"Input X contains NaN or infinity in {bad.size} rows of the chunk starting at row "
+                         f"{start} (first at row {start + int(bad[0])}). Drop or impute those rows.")
+
+
+def _start(block_info):
+    """First row of the chunk ``map_blocks`` is computing (0 while it infers metadata)."""
+    return block_info[0]["array-location"][0][0] if block_info and 0 in block_info else 0
+
+
+def _predict_block(x, C, block_info=None):
+    _check_finite(x, _start(block_info))
+    return _labels_block(x, C, np.zeros(x.shape[1]), False)
+
+
 def _cost_block(x, cost, new, shift, centered):
     """k-means||: min(cost, squared distance to the new candidates) for one chunk."""
     m = _d2_block(x, new, shift, centered)
@@ -673,12 +695,13 @@ def _checked_input(estimator, X):
 def predict_dask(estimator, X):
     """Lazy labels of a dask collection against a fitted estimator's centres."""
     X, C = _checked_input(estimator, X)
-    return _rowwise(X, _labels_block, C, np.zeros(X.shape[1]), False, dtype=np.int32)
+    return _rowwise(X, _predict_block, C, dtype=np.int32)
 
 
-def _distances_block(x, C, shift):
+def _distances_block(x, C, shift, block_info=None):
     """Euclidean distances of one chunk's rows to every centre (both shifted by ``shift``,
     the centres' mean: their common offset removed, as in memory, without a pass over X)."""
+    _check_finite(x, _start(block_info))
     eng = _engine(x)
     d = _dataset(eng, x, np.ones(len(x)), shift, True)
     return eng.distances(d, eng.asarray(C - shift, dtype=d.dtype))
@@ -693,8 +716,9 @@ def transform_dask(estimator, X):
                         dtype=X.dtype, meta=meta)
 
 
-def _score_block(x, w, C, shift):
+def _score_block(x, w, C, shift, start):
     """One chunk's weighted sum of exact squared distances to the nearest centre, float64."""
+    _check_finite(x, start)
     d2 = _d2_block(x, C - shift, shift, True)
     return float(_host(d2).astype(np.float64) @ _host(w).astype(np.float64))
 
@@ -705,8 +729,9 @@ def score_dask(estimator, X, sample_weight):
 
     X, C = _checked_input(estimator, X)
     w = _weights_for(X, sample_weight)
-    parts = [dask.delayed(_score_block)(x, v, C, C.mean(axis=0))
-             for x, v in zip(X.to_delayed().ravel(), w.to_delayed().ravel())]
+    starts = np.cumsum((0,) + X.chunks[0][:-1])
+    parts = [dask.delayed(_score_block)(x, v, C, C.mean(axis=0), int(s0))
+             for x, v, s0 in zip(X.to_delayed().ravel(), w.to_delayed().ravel(), starts)]
     return -_Reduction(parts, operator.add).compute()
 
 
