@@ -570,3 +570,59 @@ def test_restarts_on_dask_advance_together_and_equal_the_in_memory_fit():
             X, sample_weight=w)
         _assert_same_fit(a, b, np.float64)
     assert counts[3] == counts[1]
+
+
+def test_silhouette_exact_on_small_data_as_scikit_learn():
+    """n <= silhouette_sample_size: every row, float64, scikit-learn's score for each k."""
+    from sklearn.metrics import silhouette_score
+
+    from fastseg import sweep
+
+    X = _blobs(n=3001, seed=10)
+    with dask.config.set(scheduler="synchronous"):
+        res = sweep(da.from_array(X, chunks=700), k=range(2, 8), random_state=0,
+                    metrics=("inertia", "silhouette"))
+        for k in res.ks:
+            lab = np.asarray(res.labels[k].compute())
+            assert res.metrics["silhouette"][k] == pytest.approx(silhouette_score(X, lab), rel=1e-9)
+            assert res.silhouette_n[k] == len(X)
+
+
+def test_silhouette_sample_stratified_by_cluster_as_in_memory():
+    """The sample holds, of each cluster, the in-memory stratum size of rows: those with the
+    smallest keys over all chunks (a uniform draw without replacement within the cluster),
+    a tiny cluster's two rows included; the score is near the exact one."""
+    from sklearn.metrics import silhouette_score
+
+    from fastseg import distributed as fd
+    from fastseg.metrics import stratum_sizes
+
+    rng = np.random.default_rng(11)
+    X = np.vstack([rng.normal(0, 1, (9000, 3)), rng.normal(8, 1, (3000, 3)), [[40.0, 40, 40]] * 3])
+    X = X[rng.permutation(len(X))]
+    C = np.array([[0.0, 0, 0], [8, 8, 8], [40, 40, 40]])
+    chunks = np.split(X, [2500, 2501, 7000, 11000])  # uneven, one of a single row
+    seed, size = 5, 600
+    rate = min(1.0, fd._SILHOUETTE_OVERDRAW * size / len(X))
+    parts = [fd._chunk_spread_multi(x, np.ones(len(x)), [C], None, np.zeros(3), False, None, q, (seed, rate))
+             for q, x in enumerate(chunks)]
+    spreads, picked = fd._fold(fd._add_spread, *parts)
+    counts = spreads[0][3]
+    idx = fd._stratified(picked, 0, counts, size)
+    # the same draw from every row at once
+    keys = np.concatenate([np.random.default_rng([seed, q]).random(len(x)) for q, x in enumerate(chunks)])
+    lab = np.argmin(((X[:, None, :] - C[None]) ** 2).sum(axis=2), axis=1)
+    np.testing.assert_array_equal(counts, np.bincount(lab, minlength=3))
+    take = stratum_sizes(counts, size)
+    assert take[2] == 2 and take.sum() == len(idx)  # the tiny cluster's floor of two
+    want = np.concatenate([np.sort(keys[lab == c])[:t] for c, t in enumerate(take)])
+    np.testing.assert_array_equal(np.sort(picked[2][idx]), np.sort(want))
+    np.testing.assert_array_equal(np.bincount(picked[3][0][idx], minlength=3), take)
+
+    with dask.config.set(scheduler="synchronous"):
+        from fastseg import sweep
+
+        res = sweep(da.from_array(X, chunks=2500), k=[3], random_state=0, metrics=("silhouette",),
+                    silhouette_sample_size=size)
+    full = silhouette_score(X, np.asarray(res.labels[3].compute()))
+    assert res.metrics["silhouette"][3] == pytest.approx(full, abs=0.02)

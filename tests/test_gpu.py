@@ -353,7 +353,8 @@ def test_dask_with_cupy_chunks_equals_in_memory_fit(gpu, rng, dtype):
         lab = a.labels_.compute()
         dist = a.transform(Xd).compute()
         score = a.score(Xd, sample_weight=w)
-        res = sweep(Xd, k=range(2, 6), random_state=0, metrics=("inertia", "calinski_harabasz"))
+        res = sweep(Xd, k=range(2, 6), random_state=0, metrics=("inertia", "calinski_harabasz", "silhouette"),
+                    silhouette_sample_size=n // 5)
         # a sample gathered from the CuPy chunks, fitted on the GPU, then Lloyd over the chunks
         sampled = sweep(Xd, k=range(2, 6), random_state=0, sample=n // 10, metrics=("inertia",), device="gpu")
     b = KMeans(6, init=C, tol=0, max_iter=60, device="cpu").fit(X, sample_weight=w)
@@ -368,6 +369,8 @@ def test_dask_with_cupy_chunks_equals_in_memory_fit(gpu, rng, dtype):
     np.testing.assert_allclose(cp.asnumpy(dist), exact, rtol=tol * 10, atol=tol * 100)
     assert score == pytest.approx(-a.inertia_, rel=tol)  # the fit's own rows, weights and centres
     assert res.ks == [2, 3, 4, 5] and all(np.isfinite(res.inertia[k]) for k in res.ks)
+    for k in res.ks:  # stratified on the host from the CuPy chunks' candidates
+        assert -1 <= res.metrics["silhouette"][k] <= 1 and abs(res.silhouette_n[k] - n // 5) <= 2 * k
     assert sampled.sample["rows"] == n // 10 and sampled.sample["n_iter"] == on_cpu.sample["n_iter"]
     for k in sampled.ks:
         np.testing.assert_allclose(sampled.init_centers[k], on_cpu.init_centers[k], rtol=tol, atol=tol * 50)

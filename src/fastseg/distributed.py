@@ -640,7 +640,7 @@ def _inertia_multi(data, C, token):
 
     parts = [dask.delayed(_chunk_spread_multi)(x, w, C, None, data.shift, data.centered, token, q)
              for q, (x, w) in enumerate(zip(data.xb, data.wb))]
-    return [fsum_partials(s[2]) for s in _Reduction(parts, _add_spread).compute()]
+    return [fsum_partials(s[2]) for s in _Reduction(parts, _add_spread).compute()[0]]
 
 
 def fit_dask(estimator, X, sample_weight, init, n_init, random_state):
@@ -780,11 +780,17 @@ def _add_multi(a, b):
     return [(p[0] + q[0], p[1] + q[1]) for p, q in zip(a, b)]
 
 
-def _chunk_spread_multi(x, w, centers_list, means_list, shift, centered, token=None, chunk=0):
-    """One chunk, every run: labels by the centres, then exact distances to the label means:
-    (weighted sum of squares to the means, weighted sum of distances per cluster, inertia).
-    With ``means_list`` None only the inertia (the rest zeros). ``token``: the fit's chunk
-    states, dropped here (their last use)."""
+def _chunk_spread_multi(x, w, centers_list, means_list, shift, centered, token=None, chunk=0, pick=None):
+    """One chunk, every run: labels by the centres, then exact distances to the label means.
+
+    Returns ``(spreads, picked)``: per run (weighted sum of squares to the means, weighted
+    sum of distances per cluster, inertia partials, rows per cluster); with ``means_list``
+    None the first two are zeros. ``token``: the fit's chunk states, dropped here (their
+    last use). ``pick = (seed, rate)`` also draws the candidates of a silhouette sample
+    stratified by cluster (see :func:`_stratified`): every row whose key (a uniform draw,
+    a generator per (seed, chunk)) is below ``rate``, and each run's two smallest keys per
+    cluster, returned as (rows shifted, weights, keys, labels per run); else None.
+    """
     if token is not None:
         for j in range(len(centers_list)):
             _STATES.take(token, (chunk, j))
@@ -792,32 +798,65 @@ def _chunk_spread_multi(x, w, centers_list, means_list, shift, centered, token=N
     xp = eng.xp
     data = _dataset(eng, x, w, shift, centered)
     w64 = _host(data.weights).astype(np.float64)
-    out = []
+    keys = None if pick is None else np.random.default_rng([pick[0], chunk]).random(data.n_samples)
+    chosen = None if pick is None else keys < pick[1]
+    out, labels = [], []
     for j, C in enumerate(centers_list):
         lab = xp.empty(data.n_samples, dtype=xp.int32)
         d2c = xp.empty(data.n_samples, dtype=data.dtype)
         eng.assign(data, eng.asarray(C, dtype=data.dtype), lab, d2c, exact=True)
         inertia = partials((_host(d2c).astype(np.float64) * w64)[:, None]).ravel()  # as in memory
+        lab_h = _host(lab)
+        rows = np.bincount(lab_h, minlength=len(C)).astype(np.float64)
+        if pick is not None:
+            labels.append(lab_h)
+            order = np.lexsort((keys, lab_h))  # by cluster, then key: each cluster's two smallest first
+            first = np.searchsorted(lab_h[order], np.arange(len(C)))
+            two = np.concatenate([order[f:f + min(2, int(c))] for f, c in zip(first, rows)])
+            chosen[two] = True
         if means_list is None:
-            out.append((0.0, np.zeros(len(C)), inertia))
+            out.append((0.0, np.zeros(len(C)), inertia, rows))
             continue
         d2 = _host(eng.sq_dist_to_assigned(data, eng.asarray(means_list[j], dtype=data.dtype), lab)).astype(np.float64)
-        lab = _host(lab)
-        out.append((float(d2 @ w64), np.bincount(lab, weights=np.sqrt(d2) * w64, minlength=len(C)), inertia))
-    return out
+        out.append((float(d2 @ w64), np.bincount(lab_h, weights=np.sqrt(d2) * w64, minlength=len(C)), inertia, rows))
+    if pick is None:
+        return out, None
+    idx = np.flatnonzero(chosen)
+    xs = _host(x[_index_like(x, idx)]).astype(np.float64) - shift
+    return out, (xs, w64[idx], keys[idx], np.stack([lab[idx] for lab in labels]))
 
 
 def _add_spread(a, b):
-    return [(p[0] + q[0], p[1] + q[1], np.concatenate([p[2], q[2]])) for p, q in zip(a, b)]
+    spreads = [(p[0] + q[0], p[1] + q[1], np.concatenate([p[2], q[2]]), p[3] + q[3]) for p, q in zip(a[0], b[0])]
+    if a[1] is None:
+        return spreads, None
+    (xa, wa, ka, la), (xb, wb, kb, lb) = a[1], b[1]
+    return spreads, (np.concatenate([xa, xb]), np.concatenate([wa, wb]), np.concatenate([ka, kb]),
+                     np.concatenate([la, lb], axis=1))
 
 
-def _sample_rows(x, w, centers_list, shift, centered, seed, chunk, frac):
-    """A uniform sample of one chunk's rows (shifted) with their labels under every run."""
-    g = np.random.default_rng([seed, chunk])
-    pick = np.flatnonzero(g.random(len(x)) < frac)
-    xs = x[_index_like(x, pick)]
-    labs = [_host(_labels_block(xs, C, shift, centered)) for C in centers_list]
-    return _host(xs).astype(np.float64) - shift, _host(w)[pick].astype(np.float64), labs
+def _stratified(picked, run, counts, size):
+    """Indices into the gathered candidates of a silhouette sample of about ``size`` rows,
+    stratified by cluster as in memory (:func:`fastseg.metrics.stratum_sizes` rows of each,
+    the smallest keys: a uniform draw without replacement within the cluster).
+
+    The candidates hold every row with a key below the rate (``_SILHOUETTE_OVERDRAW``
+    times the sampling fraction: a cluster falls short of its share only some four
+    standard deviations below the mean) and each chunk's two smallest per cluster (so the
+    two-row floor is exact); a cluster that still falls short keeps what it has.
+    """
+    from .metrics import stratum_sizes
+
+    _, _, keys, labs = picked
+    lab = labs[run]
+    take = stratum_sizes(counts, size)
+    order = np.lexsort((keys, lab))
+    first = np.searchsorted(lab[order], np.arange(len(counts)))
+    last = np.searchsorted(lab[order], np.arange(len(counts)), side="right")
+    return np.sort(np.concatenate([order[f:min(f + t, e)] for f, e, t in zip(first, last, take)]))
+
+
+_SILHOUETTE_OVERDRAW = 5.0
 
 
 def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics, sample_size, progress,
@@ -825,7 +864,8 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
     """:func:`fastseg.sweep` on a dask collection: all runs share each pass over the chunks.
 
     Returns the pieces :class:`fastseg.SweepResult` is built from. The silhouette uses a
-    uniform sample of about ``sample_size`` rows (not stratified by cluster here).
+    sample of about ``sample_size`` rows stratified by cluster, as in memory, drawn in
+    the pass that measures the clusters (every row where there are no more).
     With ``sample``, those rows are gathered to the driver (one task per chunk holding
     any) and every k is seeded and fitted there in memory (on ``device``), as the
     in-memory sweep does; Lloyd then goes on over the chunks (``refine``) or the final
@@ -889,10 +929,15 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
                  for q, (x, w) in enumerate(zip(data.xb, data.wb))]
         totals = [combine_levels(s, c) for s, c in _Reduction(parts, _add_multi).compute()]
         means = [np.where(c[:, None] > 0, s / np.maximum(c, 1e-300)[:, None], 0.0) for s, c in totals]
+    # the same pass draws the candidates of each k's silhouette sample (stratified by
+    # cluster once the pass has counted the clusters' rows)
+    pick = None
+    if "silhouette" in metrics:
+        pick = (int(rs.randint(2**31 - 1)), min(1.0, _SILHOUETTE_OVERDRAW * sample_size / data.n))
     parts = [dask.delayed(_chunk_spread_multi)(x, w, C, means, data.shift, data.centered,
-                                               None if spread_of else token, q)
+                                               None if spread_of else token, q, pick)
              for q, (x, w) in enumerate(zip(data.xb, data.wb))]
-    spreads = _Reduction(parts, _add_spread).compute()
+    spreads, picked = _Reduction(parts, _add_spread).compute()
     inertia_all = [fsum_partials(s[2]) for s in spreads]
 
     best = {}
@@ -901,19 +946,11 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
             best[k] = j
     res_metrics = {m: {} for m in metrics if m != "inertia"}
     sil_n = {}
-    if "silhouette" in metrics:
-        frac = min(1.0, sample_size / data.n)
-        seed = int(rs.randint(2**31 - 1))
-        picks = dask.compute(*[dask.delayed(_sample_rows)(x, w, [C[best[k]] for k in ks], data.shift,
-                                                          data.centered, seed, i, frac)
-                               for i, (x, w) in enumerate(zip(data.xb, data.wb))])
-        Xs = np.vstack([p[0] for p in picks])
-        ws = np.concatenate([p[1] for p in picks])
-    for q, k in enumerate(ks):
+    for k in ks:
         j = best[k]
         if spread_of:
             sums, counts = totals[j]
-            within, dist_sum, _ = spreads[j]
+            within, dist_sum, _, _ = spreads[j]
             has = counts > 0
             stats = ClusterStats(counts=counts, means=means[j], within=within,
                                  mean_dist=np.where(has, dist_sum / np.maximum(counts, 1e-300), 0.0),
@@ -923,10 +960,12 @@ def sweep_dask(X, ks, *, n_init, init, max_iter, tol, rs, sample_weight, metrics
         if "davies_bouldin" in res_metrics:
             res_metrics["davies_bouldin"][k] = davies_bouldin(stats)
         if "silhouette" in res_metrics:
-            lab = np.concatenate([p[2][q] for p in picks])
-            vals = silhouette_values(Xs, lab, ws)
+            idx = _stratified(picked, j, spreads[j][3], sample_size)
+            xs, ws = picked[0][idx], picked[1][idx]
+            exact = len(idx) == data.n  # as in memory: float64 when exact, float32 on a sample
+            vals = silhouette_values(xs if exact else xs.astype(np.float32), picked[3][j][idx], ws)
             res_metrics["silhouette"][k] = float("nan") if vals is None else float(np.average(vals, weights=ws))
-            sil_n[k] = int(len(lab))
+            sil_n[k] = int(len(idx))
 
     def lazy_labels(Cj):
         return _rowwise(data.X, _labels_block, Cj.copy(), data.shift, data.centered, dtype=np.int32)

@@ -93,6 +93,15 @@ def davies_bouldin(stats: ClusterStats) -> float:
     return float(np.mean(ratio.max(axis=1)))
 
 
+def stratum_sizes(counts, size):
+    """Rows to sample from each cluster of ``counts`` rows for a sample of about ``size``:
+    in proportion, at least two (or the cluster's one); every row when n <= size."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.sum() <= size:
+        return counts
+    return np.minimum(counts, np.maximum(np.round(counts * size / counts.sum()).astype(np.int64), 2))
+
+
 def stratified_sample(labels, k, size, random_state):
     """Row indices, about ``size`` of them, each cluster in proportion to its size.
 
@@ -110,7 +119,7 @@ def stratified_sample(labels, k, size, random_state):
     order = np.argsort(labels.astype(narrow, copy=False), kind="stable")
     counts = np.bincount(labels, minlength=k)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    take = np.minimum(counts, np.maximum(np.round(counts * size / n).astype(int), 2))
+    take = stratum_sizes(counts, size)
     parts = [order[s + rng.choice(c, t, replace=False)] for s, c, t in zip(starts, counts, take) if c]
     return np.sort(np.concatenate(parts))
 
