@@ -798,8 +798,10 @@ def _chunk_spread_multi(x, w, centers_list, means_list, shift, centered, token=N
     xp = eng.xp
     data = _dataset(eng, x, w, shift, centered)
     w64 = _host(data.weights).astype(np.float64)
-    keys = None if pick is None else np.random.default_rng([pick[0], chunk]).random(data.n_samples)
-    chosen = None if pick is None else keys < pick[1]
+    if pick is not None:
+        keys = np.random.default_rng([pick[0], chunk]).random(data.n_samples)
+        chosen = keys < pick[1]
+        below = np.flatnonzero(chosen)
     out, labels = [], []
     for j, C in enumerate(centers_list):
         lab = xp.empty(data.n_samples, dtype=xp.int32)
@@ -810,10 +812,15 @@ def _chunk_spread_multi(x, w, centers_list, means_list, shift, centered, token=N
         rows = np.bincount(lab_h, minlength=len(C)).astype(np.float64)
         if pick is not None:
             labels.append(lab_h)
-            order = np.lexsort((keys, lab_h))  # by cluster, then key: each cluster's two smallest first
-            first = np.searchsorted(lab_h[order], np.arange(len(C)))
-            two = np.concatenate([order[f:f + min(2, int(c))] for f, c in zip(first, rows)])
-            chosen[two] = True
+            # each cluster's two smallest keys: below the rate already, or (small clusters)
+            # the smallest above it, found among those clusters' rows only
+            have = np.minimum(np.bincount(lab_h[below], minlength=len(C)), 2)
+            need = np.minimum(rows, 2).astype(np.int64) - have
+            if need.any():
+                above = np.flatnonzero((need > 0)[lab_h] & ~(keys < pick[1]))
+                order = above[np.lexsort((keys[above], lab_h[above]))]
+                first = np.searchsorted(lab_h[order], np.arange(len(C)))
+                chosen[np.concatenate([order[f:f + t] for f, t in zip(first, need) if t > 0])] = True
         if means_list is None:
             out.append((0.0, np.zeros(len(C)), inertia, rows))
             continue
