@@ -68,6 +68,9 @@ def test_blobs_best_k_is_six(seed):
     res = sweep(X, k=range(2, 13), random_state=0, device="cpu")
     assert res.best_k == 6
     assert len(res.evidence["agree"]) >= 3
+    names = {"knee": "knee", "silhouette": "silhouette", "calinski_harabasz": "Calinski–Harabasz",
+             "davies_bouldin": "Davies–Bouldin"}  # the analyst's names in the text, not the keys
+    assert res.best_method.endswith(f"({', '.join(names[m] for m in res.evidence['agree'])})")
 
 
 def test_kneedle_finds_the_kink():

@@ -202,6 +202,10 @@ def _check_ks(k, n_samples):
     return ks
 
 
+_METHOD_NAME = {"knee": "knee", "silhouette": "silhouette", "calinski_harabasz": "Calinski–Harabasz",
+                "davies_bouldin": "Davies–Bouldin"}  # as an analyst reads them
+
+
 def choose_k(ks, inertia, metrics, knee):
     """Vote among the knee and the metrics; ties go to the knee, then silhouette.
 
@@ -232,7 +236,7 @@ def choose_k(ks, inertia, metrics, knee):
     best = next(picks[m] for m in order if m in picks and votes[picks[m]] == top)
     agree = [m for m in order if picks.get(m) == best]
     evidence["agree"] = agree
-    method = f"{len(agree)} of {len(picks)} methods agree ({', '.join(agree)})"
+    method = f"{len(agree)} of {len(picks)} methods agree ({', '.join(_METHOD_NAME[m] for m in agree)})"
     return best, method, evidence
 
 
