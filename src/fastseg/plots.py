@@ -225,7 +225,8 @@ def silhouette_by_segment(seg, ax=None, sample_size=3000, random_state=0):
     ax.set_ylabel(f"customers (sample of {idx.size:,}), by segment")
     ax.set_yticks([])
     ax.set_title("Silhouette by segment")
-    ax.legend(fontsize=7, loc="best")
+    # beside the axes: the bands fill the plot from top to bottom, so any place inside covers one
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
 
 
