@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from fastseg import Segmenter, plots  # noqa: E402
@@ -45,7 +46,7 @@ def test_plot_returns_figure_draws_into_ax_and_is_labelled(seg, name):
 def test_scatter_3d(seg):
     fig = plots.scatter_3d(seg)
     ax = fig.axes[0]
-    assert ax.get_zlabel() == "Spending Score (1-100)" and ax.get_title()
+    assert ax.get_zlabel() == "Spending Score (1-100) (log scale)" and ax.get_title()  # log1p by default
     plt.close(fig)
     fig2 = plt.figure()
     ax3 = fig2.add_subplot(projection="3d")
@@ -68,3 +69,54 @@ def test_composition_bars_are_the_shares_and_bad_columns_are_named(seg):
     bare = Segmenter(features=["Age"], k=2, describe=None, random_state=0).fit(mall_customers(50, seed=0))
     with pytest.raises(ValueError, match="describes no categorical column"):
         plots.composition(bare)
+
+
+def _tick_values(axis):
+    """The original-unit values an axis's tick labels name ("1.5k" → 1500)."""
+    scale = {"k": 1e3, "M": 1e6, "G": 1e9}
+    out = []
+    for t in axis.get_ticklabels():
+        txt = t.get_text()
+        out.append(float(txt[:-1]) * scale[txt[-1]] if txt[-1] in scale else float(txt))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("transform", ["log1p", None])
+def test_feature_scatters_draw_centres_where_kmeans_put_them_and_tick_in_original_units(transform):
+    from fastseg import datasets, rfm
+
+    tx = datasets.online_retail(300, seed=1)
+    table = rfm(tx, customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",
+                price="UnitPrice")
+    s = Segmenter(transform=transform, k=4, random_state=0).fit(table)
+    feats = ["recency", "frequency", "monetary"]
+    C = plots._centres_in_units(s, feats)
+    # the centres in original units are the k-means centres: the pipeline maps them back
+    np.testing.assert_allclose(s.prep.apply(pd.DataFrame(C, columns=feats)), s.centers[feats].to_numpy(),
+                               atol=1e-9)
+    if transform is None:  # no log: a converged centre is its segment's mean
+        np.testing.assert_allclose(C, s.profiles[[f"{f} mean" for f in feats]].to_numpy(), rtol=1e-9)
+    fig = plots.scatter_2d(s, "frequency", "monetary")
+    ax = fig.axes[0]
+    drawn = ax.collections[-1].get_offsets()  # the centres' markers, drawn last
+    expect = np.log1p(C[:, 1:]) if transform else C[:, 1:]
+    np.testing.assert_allclose(np.asarray(drawn), expect, rtol=1e-12)
+    for axis, f in ((ax.xaxis, "frequency"), (ax.yaxis, "monetary")):
+        v = s.data[f].to_numpy(dtype=float)
+        assert axis.get_label_text() == (f"{f} (log scale)" if transform else f)
+        if transform:  # ticks at the log1p of the round values their labels name, within the data
+            vals = _tick_values(axis)
+            assert vals.size >= 2 and v.min() <= vals.min() and vals.max() <= v.max()
+            np.testing.assert_allclose(axis.get_ticklocs(), np.log1p(vals), rtol=1e-3)
+    plt.close("all")
+
+
+@pytest.mark.parametrize("lo,hi", [(0, 1), (0, 7), (1, 25), (18, 70), (30, 4e5), (0, 373), (0.5, 0.6), (2, 2)])
+def test_log1p_ticks_are_round_values_inside_the_range(lo, hi):
+    t = plots._log1p_ticks(lo, hi)
+    assert t.size >= 1 and (t >= lo).all() and (t <= hi).all()
+    assert np.all(np.diff(t) > 0)
+    if hi >= 2 * max(lo, 1):
+        assert t.size >= 2
+    labels = [plots._compact(v) for v in t]
+    assert len(set(labels)) == len(labels) and all(len(x) <= 4 for x in labels)

@@ -130,9 +130,82 @@ def _scaled(seg):
     return seg.prep.apply(seg.data)
 
 
+def _centres_in_units(seg, feats):
+    """The segment centres in the features' original units: the scaling undone, then
+    log1p where it was applied (the k-means centre itself, not the segment's mean, which
+    a long tail pulls away from where most of the segment sits)."""
+    prep = seg.prep
+    cols = [prep.features.index(f) for f in feats]
+    C = seg.centers.to_numpy()[:, cols] * prep.scale[cols] + prep.center[cols]
+    for j, f in enumerate(feats):
+        if f in prep.logged:
+            C[:, j] = np.expm1(C[:, j])
+    return C
+
+
+def _compact(v):
+    """A tick label an analyst reads at a glance: 0, 5, 250, 1.5k, 20k, 3M."""
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.3g}{suffix}"
+    return f"{v:.3g}"
+
+
+def _log1p_ticks(vmin, vmax):
+    """Round values within [vmin, vmax] for an axis drawn in log1p units (none outside:
+    a tick outside the data would stretch the axis to it). Within a decade, evenly
+    spaced values; over more, 1-2-5 steps, or decades once the range spans three; below
+    1, where log1p is nearly linear, only 0."""
+    from matplotlib.ticker import MaxNLocator
+
+    lo, hi = max(float(vmin), 0.0), float(vmax)
+    if hi <= lo:
+        return np.array([lo])
+    if hi < 10 * max(lo, 1.0):
+        vals = MaxNLocator(5).tick_values(lo, hi)
+    else:
+        steps = (1, 2, 5) if hi <= 1e3 * max(lo, 1.0) else (1,)
+        vals = [0.0] + [m * 10.0 ** e for e in range(int(np.log10(hi)) + 1) for m in steps]
+    return np.array([v for v in vals if lo - 1e-9 * hi <= v <= hi * (1 + 1e-9)])
+
+
+def _centre_handle():
+    """The legend entry for the centres' markers (drawn at the legend's marker scale)."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], marker="X", ls="", color="grey", mec="black", ms=5, label="segment centres")
+
+
+def _in_plot_units(seg, feats, V):
+    """``V``'s columns (the features ``feats``, original units) as drawn: log1p where the
+    segmenter clustered in log1p units, or a long tail squeezes every other customer
+    into one corner."""
+    V = np.array(V, dtype=float)
+    for j, f in enumerate(feats):
+        if f in seg.prep.logged:
+            V[:, j] = np.log1p(V[:, j])
+    return V
+
+
+def _feature_axes(seg, feats, V, axes):
+    """Label each axis with its feature, ticks in original units (compact: 1.5k, 20k):
+    round values placed at their log1p for a feature drawn in log1p units."""
+    from matplotlib.ticker import FuncFormatter
+
+    for axis, f, v in zip(axes, feats, np.asarray(V, dtype=float).T):
+        if f in seg.prep.logged:
+            ticks = _log1p_ticks(np.nanmin(v), np.nanmax(v)) if v.size else np.zeros(1)
+            axis.set_ticks(np.log1p(ticks), [_compact(t) for t in ticks])
+            axis.set_label_text(f"{f} (log scale)")
+        else:
+            axis.set_major_formatter(FuncFormatter(lambda t, _pos: _compact(t)))
+            axis.set_label_text(f)
+
+
 def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
-    """Customers on two features (original units), or on the first two principal
-    components of the scaled features when ``x``/``y`` are not given; centres marked."""
+    """Customers on two features, or on the first two principal components of the scaled
+    features when ``x``/``y`` are not given; centres marked. A feature the segmenter
+    clustered in log1p units is drawn in them, ticked in original units (1k, 10k)."""
     fig, ax = _axes(ax)
     rng = np.random.default_rng(random_state)
     n = len(seg.data)
@@ -150,27 +223,28 @@ def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
         yl = f"principal component 2 ({pca.explained_variance_ratio_[1]:.0%} of variance)"
         title = "Customers on the first two principal components"
     else:
-        P = seg.data[[x, y]].to_numpy()[idx]
-        C = np.array([[seg.profiles.loc[s, f"{x} mean"], seg.profiles.loc[s, f"{y} mean"]] for s in range(seg.k)])
-        xl, yl, title = x, y, f"Customers by {x} and {y}"
+        V = seg.data[[x, y]].to_numpy(dtype=float)[idx]
+        P, C = _in_plot_units(seg, [x, y], V), _in_plot_units(seg, [x, y], _centres_in_units(seg, [x, y]))
+        title = f"Customers by {x} and {y}"
     for s in range(seg.k):
         m = lab[idx] == s
         ax.scatter(P[m, 0], P[m, 1], s=6, alpha=0.5, color=colors[s], label=_seg_label(seg, s))
     ax.scatter(C[:, 0], C[:, 1], marker="X", s=160, c=colors, edgecolors="black", linewidths=1.2)
-    from matplotlib.lines import Line2D
-
-    centre_handle = Line2D([], [], marker="X", ls="", color="grey", mec="black", ms=9, label="segment centres")
-    ax.set_xlabel(xl)
-    ax.set_ylabel(yl)
+    if x is None or y is None:
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+    else:
+        _feature_axes(seg, [x, y], V, (ax.xaxis, ax.yaxis))
     ax.set_title(title + (f" ({len(idx):,} of {n:,} shown)" if len(idx) < n else ""))
     handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + [centre_handle], fontsize=7, markerscale=2, loc="best")
+    ax.legend(handles=handles + [_centre_handle()], fontsize=7, markerscale=2, loc="best")
     ax.grid(alpha=0.3)
     return fig
 
 
 def scatter_3d(seg, features=None, ax=None, max_points=3000, random_state=0):
-    """Customers on three features (original units), coloured by segment.
+    """Customers on three features, coloured by segment, centres marked. A feature the
+    segmenter clustered in log1p units is drawn in them, ticked in original units.
 
     ``ax``, when given, must be a 3-D Axes (``fig.add_subplot(projection="3d")``).
     """
@@ -190,16 +264,18 @@ def scatter_3d(seg, features=None, ax=None, max_points=3000, random_state=0):
     n = len(seg.data)
     idx = rng.choice(n, min(n, max_points), replace=False)
     lab = seg.labels["segment"].to_numpy()[idx]
-    P = seg.data[feats].to_numpy()[idx]
+    V = seg.data[feats].to_numpy(dtype=float)[idx]
+    P, C = _in_plot_units(seg, feats, V), _in_plot_units(seg, feats, _centres_in_units(seg, feats))
     colors = _palette(seg.k)
     for s in range(seg.k):
         m = lab == s
         ax.scatter(P[m, 0], P[m, 1], P[m, 2], s=6, alpha=0.6, color=colors[s], label=_seg_label(seg, s))
-    ax.set_xlabel(feats[0])
-    ax.set_ylabel(feats[1])
-    ax.set_zlabel(feats[2])
+    ax.scatter(C[:, 0], C[:, 1], C[:, 2], marker="X", s=160, c=colors, edgecolors="black", linewidths=1.2,
+               depthshade=False)
+    _feature_axes(seg, feats, V, (ax.xaxis, ax.yaxis, ax.zaxis))
     ax.set_title(f"Customers by {', '.join(feats)}")
-    ax.legend(fontsize=7, markerscale=2, loc="upper left")
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + [_centre_handle()], fontsize=7, markerscale=2, loc="upper left")
     return fig
 
 
