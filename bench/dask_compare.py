@@ -30,7 +30,7 @@ def main(argv=None):
     from distributed import Client, LocalCluster
 
     import fastseg
-    from fastseg import distributed as fd
+    from fastseg.distributed import _data
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=5_000_000)
@@ -74,12 +74,12 @@ def main(argv=None):
         dk_fit = lambda it: fastseg.KMeans(args.k, init=init, max_iter=it, tol=0).fit(Xd)  # noqa: E731
 
         def left_fit(it):  # the chunks where Dask put them (fastseg spreads them by rows)
-            keep = fd.spread_blocks
-            fd.spread_blocks = lambda *a: None
+            keep = _data.spread_blocks
+            _data.spread_blocks = lambda *a: None
             try:
                 return dk_fit(it)
             finally:
-                fd.spread_blocks = keep
+                _data.spread_blocks = keep
 
         held = [sum(w in ws for ws in client.who_has(Xd).values()) for w in sorted(client.nthreads())]
         mem_fit(2), dk_fit(2)  # warm-up: threads, worker imports, the compiled kernel's first load
@@ -115,7 +115,7 @@ def seedings(args):
     from distributed import Client, LocalCluster
 
     import fastseg
-    from fastseg import distributed as fd
+    from fastseg.distributed import DaskData, _seeding
 
     n, d = args.n, args.d
     cores = os.cpu_count()
@@ -127,15 +127,15 @@ def seedings(args):
         onehot = (rng.integers(0, 32, (n, 1), chunks=(args.chunk, 1)) == np.arange(32)).astype(np.float32)
         Xd = (rng.standard_normal((n, d), chunks=(args.chunk, d), dtype=np.float32) + onehot @ centres).persist()
         X = Xd.compute()
-        data = fd.DaskData(Xd, None)
-        fd.seeds_from_sample(data, 2, np.random.RandomState(0))  # warm-up
+        data = DaskData(Xd, None)
+        _seeding.seeds_from_sample(data, 2, np.random.RandomState(0))  # warm-up
         for k in (8, 32, 128):
             t = {"k-means++": [], "k-means||": []}
             end = {"k-means++": [], "k-means||": [], "memory": []}
             for r in range(args.rounds):
                 for init in t:
                     t0 = time.perf_counter()
-                    C = fd._seeds(data, k, np.random.RandomState(r), init)
+                    C = _seeding._seeds(data, k, np.random.RandomState(r), init)
                     t[init].append(time.perf_counter() - t0)
                     C = (C + data.shift).astype(np.float32)
                     end[init].append(fastseg.KMeans(k, init=C, device="cpu").fit(X).inertia_)

@@ -176,7 +176,7 @@ def test_seeding_at_scale_within_2_percent(seed, init):
 def test_kmeans_plusplus_on_dask_is_greedy_kmeanspp_on_a_sample_in_one_compute(zero_weights):
     """256 rows per centre (of positive weight) drawn at random and gathered in one compute,
     then the in-memory greedy k-means++ on them; k-means|| needs a compute per round."""
-    from fastseg import distributed as fd
+    from fastseg.distributed import _seeding as fd
     from fastseg import kmeans_plusplus
     from fastseg.sweep import sample_indices
 
@@ -256,7 +256,7 @@ def test_errors():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_chunk_moments_block_by_block(monkeypatch, dtype):
-    from fastseg import distributed as fd
+    from fastseg.distributed import _chunks as fd
 
     monkeypatch.setattr(fd, "_MOMENT_ROWS", 7)  # many blocks and a ragged last one
     X = (_blobs(n=101) * 1e3).astype(dtype)
@@ -278,7 +278,7 @@ def test_chunk_moments_block_by_block(monkeypatch, dtype):
 def test_missing_dask_gives_an_install_hint(monkeypatch):
     import sys
 
-    from fastseg import distributed
+    from fastseg.distributed import _data as distributed
 
     monkeypatch.setitem(sys.modules, "dask", None)
     with pytest.raises(ImportError, match=r"pip install 'fastseg\[dask\]'"):
@@ -329,12 +329,22 @@ def test_worker_killed_mid_fit_does_not_change_the_result():
         def fit():
             out["km"] = KMeans(12, init=init, max_iter=40, tol=0).fit(Xd)
 
+        def chunk_states():  # on a worker: how many chunk states its Lloyd steps left there
+            from fastseg.distributed._chunks import _STATES
+
+            return os.getpid(), len(_STATES)
+
         t = threading.Thread(target=fit)
         t.start()
-        time.sleep(1.5)
+        # the kill lands once Lloyd runs on the workers, however fast this machine is today
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            held = [pid for pid, n in client.run(chunk_states).values() if n]
+            if held or not t.is_alive():
+                break
+            time.sleep(0.01)
         alive_at_kill = t.is_alive()
-        pids = client.run(os.getpid)
-        os.kill(next(iter(pids.values())), signal.SIGKILL)
+        os.kill(held[0] if held else next(iter(client.run(os.getpid).values())), signal.SIGKILL)
         t.join(timeout=300)
         assert alive_at_kill, "the fit ended before a worker could be killed; make it longer"
     km = out["km"]
@@ -354,7 +364,7 @@ def test_empty_cluster_relocated_as_in_memory():
 
 def _counting_states(monkeypatch):
     """Wrap the chunk-state store: count the states found, optionally losing some."""
-    from fastseg import distributed as fd
+    from fastseg.distributed import _chunks as fd
 
     seen = {"hit": 0, "miss": 0}
     take = fd._STATES.take
@@ -386,7 +396,7 @@ def test_chunks_continue_from_their_labels_and_release_them(monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_a_step_from_stale_labels_gives_the_fresh_totals(dtype):
-    from fastseg import distributed as fd
+    from fastseg.distributed import _chunks as fd
 
     X = _blobs(n=4001, dtype=dtype)
     w = np.random.default_rng(1).uniform(0.5, 2, len(X)).astype(dtype)
@@ -410,7 +420,7 @@ def test_a_step_from_stale_labels_gives_the_fresh_totals(dtype):
 def test_lost_states_do_not_change_a_float64_fit(monkeypatch):
     # Every other state lookup comes back empty, as after a lost worker or a task run on
     # another one: those chunks recompute their totals, and the result keeps its bits.
-    from fastseg import distributed as fd
+    from fastseg.distributed import _chunks as fd
 
     take = fd._STATES.take
     calls = {"n": 0}
@@ -430,7 +440,7 @@ def test_lost_states_do_not_change_a_float64_fit(monkeypatch):
 
 
 def test_the_state_store_keeps_only_the_last_few_fits():
-    from fastseg.distributed import _ChunkStates
+    from fastseg.distributed._chunks import _ChunkStates
 
     store = _ChunkStates(max_fits=2)
     for t in "abc":
@@ -489,7 +499,7 @@ def test_sampled_sweep_on_a_cluster_finds_the_blobs(cluster_client):
 def test_sweep_with_inertia_only_skips_the_totals_pass_and_releases_every_state():
     """Without Calinski-Harabasz or Davies-Bouldin the pass for cluster means is not
     needed: one compute fewer, the same inertia, and no chunk state left behind."""
-    from fastseg import distributed as fd
+    from fastseg.distributed import _chunks as fd
     from fastseg import sweep
 
     X = _blobs(n=5003, seed=4)
@@ -509,7 +519,7 @@ def test_sweep_with_inertia_only_skips_the_totals_pass_and_releases_every_state(
 def test_weighted_rows_draw_by_weight_without_replacement_in_one_compute():
     """init="random" and k-means||'s first centre on Dask: rows drawn by weight without
     replacement (successive sampling), one compute, rows of zero weight only when needed."""
-    from fastseg.distributed import weighted_rows
+    from fastseg.distributed._seeding import weighted_rows
 
     X = np.arange(12, dtype=np.float64).reshape(6, 2)  # row i is (2i, 2i + 1)
     w = np.array([1.0, 2.0, 0.0, 3.0, 4.0, 0.0])
@@ -594,7 +604,7 @@ def test_silhouette_sample_stratified_by_cluster_as_in_memory():
     a tiny cluster's two rows included; the score is near the exact one."""
     from sklearn.metrics import silhouette_score
 
-    from fastseg import distributed as fd
+    from fastseg.distributed import _chunks, _sweep
     from fastseg.metrics import stratum_sizes
 
     rng = np.random.default_rng(11)
@@ -603,12 +613,12 @@ def test_silhouette_sample_stratified_by_cluster_as_in_memory():
     C = np.array([[0.0, 0, 0], [8, 8, 8], [40, 40, 40]])
     chunks = np.split(X, [2500, 2501, 7000, 11000])  # uneven, one of a single row
     seed, size = 5, 600
-    rate = min(1.0, fd._SILHOUETTE_OVERDRAW * size / len(X))
-    parts = [fd._chunk_spread_multi(x, np.ones(len(x)), [C], None, np.zeros(3), False, None, q, (seed, rate))
+    rate = min(1.0, _sweep._SILHOUETTE_OVERDRAW * size / len(X))
+    parts = [_chunks._chunk_spread_multi(x, np.ones(len(x)), [C], None, np.zeros(3), False, None, q, (seed, rate))
              for q, x in enumerate(chunks)]
-    spreads, picked = fd._fold(fd._add_spread, *parts)
+    spreads, picked = _chunks._fold(_chunks._add_spread, *parts)
     counts = spreads[0][3]
-    idx = fd._stratified(picked, 0, counts, size)
+    idx = _sweep._stratified(picked, 0, counts, size)
     # the same draw from every row at once
     keys = np.concatenate([np.random.default_rng([seed, q]).random(len(x)) for q, x in enumerate(chunks)])
     lab = np.argmin(((X[:, None, :] - C[None]) ** 2).sum(axis=2), axis=1)

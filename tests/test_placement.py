@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fastseg._placement import spread_plan
+from fastseg.distributed._placement import spread_plan
 
 
 def _loads(rows, target, threads):
