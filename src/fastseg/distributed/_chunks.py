@@ -1,7 +1,8 @@
 """The worker side of k-means on Dask: what one task does to one chunk.
 
-Every function here takes a chunk (a NumPy or CuPy array) and small host values and
-returns small host values; none knows of Dask. Each is written against the backend
+Every function here takes a chunk (a NumPy or CuPy array) and small host values, and
+returns small host values or one value per row in the chunk's own array type; none
+knows of Dask. Each is written against the backend
 interface, so a CuPy chunk (on a ``dask_cuda`` worker) runs the same code around the
 GPU engine's ops.
 """
