@@ -300,26 +300,26 @@ def test_csv_separator_and_decimal_mark_are_read_off_the_file(tmp_path, write):
 
 
 def test_sniffing_keeps_quoted_commas_and_can_be_overridden(tmp_path):
-    from fastseg.cli import _csv_dialect
+    from fastseg._table_files import csv_dialect
 
     tx = online_retail(50, seed=1)
     tx["Description"] = tx["Description"].astype(str)
     tx.loc[tx.index[:3], "Description"] = "MUG, RED; LARGE|SET"  # every candidate inside a quoted field
     tx.to_csv(tmp_path / "tx.csv", index=False)
-    assert _csv_dialect(tmp_path / "tx.csv") == (",", ".")
+    assert csv_dialect(tmp_path / "tx.csv") == (",", ".")
     # a ';' file whose commas are not decimals: stated by hand
     (tmp_path / "odd.csv").write_text("id;a;b\n1;2,5;x\n2;3,5;y\n")
-    assert _csv_dialect(tmp_path / "odd.csv") == (";", ",")
-    assert _csv_dialect(tmp_path / "odd.csv", decimal=".") == (";", ".")
-    assert _csv_dialect(tmp_path / "odd.csv", sep=",", decimal=".") == (",", ".")
+    assert csv_dialect(tmp_path / "odd.csv") == (";", ",")
+    assert csv_dialect(tmp_path / "odd.csv", decimal=".") == (";", ".")
+    assert csv_dialect(tmp_path / "odd.csv", sep=",", decimal=".") == (",", ".")
     # a stray line with a field too many does not hide the separator
     rows = ["id;a;b"] + [f"{i};{i}.5;x" for i in range(30)]
     rows[7] += ";extra"
     (tmp_path / "dirty.csv").write_text("\n".join(rows) + "\n")
-    assert _csv_dialect(tmp_path / "dirty.csv") == (";", ".")
+    assert csv_dialect(tmp_path / "dirty.csv") == (";", ".")
     one = tmp_path / "one.csv"
     one.write_text("x\n1\n2\n")
-    assert _csv_dialect(one) == (",", ".")
+    assert csv_dialect(one) == (",", ".")
 
 
 @pytest.mark.parametrize("value, ok", [("tab", "\t"), ("\\t", "\t"), (";", ";"), (";;", None), ("", None)])
@@ -453,7 +453,7 @@ def test_rfm_log_in_cp1252_with_accented_column_names(tmp_path):
 def test_rfm_options_are_checked_before_the_file_is_read(tmp_path, capsys, monkeypatch):
     from fastseg import cli
 
-    monkeypatch.setattr(cli, "_read_table", lambda *a, **k: pytest.fail("the file was read"))
+    monkeypatch.setattr(cli, "read_table", lambda *a, **k: pytest.fail("the file was read"))
     rc, err = _err(["segment", str(tmp_path / "big.csv"), "--rfm", "--customer", "c"], capsys)
     assert rc == 2 and "--rfm needs --customer COLUMN and --date COLUMN" in err
 
@@ -559,12 +559,13 @@ def test_output_formats_are_checked_before_any_work(tmp_path, capsys, monkeypatc
 
 
 def test_more_customers_than_an_excel_sheet_holds_is_a_clear_error(tmp_path, monkeypatch):
-    import fastseg.cli as cli
+    from fastseg import _table_files
 
     pytest.importorskip("openpyxl")
-    monkeypatch.setattr(cli, "_EXCEL_ROWS", 50)
-    with pytest.raises(cli.CLIError, match=r"60 rows do not fit an Excel sheet \(50 at most\); write .*labels.csv"):
-        cli._write_table(pd.DataFrame({"a": range(60)}), tmp_path / "labels.xlsx")
+    monkeypatch.setattr(_table_files, "_EXCEL_ROWS", 50)
+    with pytest.raises(_table_files.FileProblem,
+                       match=r"60 rows do not fit an Excel sheet \(50 at most\); write .*labels.csv"):
+        _table_files.write_table(pd.DataFrame({"a": range(60)}), tmp_path / "labels.xlsx")
     assert os.listdir(tmp_path) == []
 
 

@@ -15,13 +15,13 @@ and the input is never overwritten.
 from __future__ import annotations
 
 import argparse
-import csv
-import os
 import re
 import sys
-import warnings
 import time
 from pathlib import Path
+
+from ._table_files import (FileProblem, check_output, check_plot_output, check_table_output, distinct_outputs,
+                           read_table, save_figure, write_table)
 
 EXIT_USAGE = 2
 
@@ -106,210 +106,6 @@ def _none_or(text):
     return None if text.lower() == "none" else text
 
 
-_SEPARATORS = ",;\t|"
-_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
-
-
-def _csv_dialect(p, sep=None, decimal=None):
-    """``(sep, decimal)`` of a delimited text file: given ones kept, the rest read off its
-    first lines. The separator is the candidate (, ; tab |) that splits the header into
-    the most fields and at least 90% of the sampled lines into as many; a decimal comma is
-    assumed only beside a ';' separator (Excel's export where the comma is decimal)."""
-    if sep is not None and decimal is not None:
-        return sep, decimal
-    with open(p, "rb") as f:
-        head = f.read(1 << 16)
-    text = head.decode("utf-8-sig", errors="replace")
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
-    if len(lines) > 1 and not text.endswith(("\n", "\r")) and len(head) == 1 << 16:
-        lines = lines[:-1]  # cut mid-line by the sample's end
-    if sep is None:
-        sep = ","
-        best = 1
-        for cand in _SEPARATORS:
-            counts = [len(row) for row in csv.reader(lines, delimiter=cand)]
-            n = counts[0] if counts else 1  # the header's fields
-            if n > best and sum(c == n for c in counts) >= 0.9 * len(counts):  # a stray dirty line is allowed
-                sep, best = cand, n
-    if decimal is None:
-        fields = [f.strip() for row in csv.reader(lines[1:], delimiter=sep) for f in row]
-        decimal = "," if sep == ";" and any(_DECIMAL_COMMA.fullmatch(f) for f in fields) else "."
-    return sep, decimal
-
-
-# UTF-8 first; then Windows' and ISO's Western encodings, which Excel's CSV exports in much
-# of the world use (latin-1 reads any bytes, so it comes last)
-_ENCODINGS = ("utf-8", "cp1252", "latin-1")
-
-
-def _looks_binary(p):
-    with open(p, "rb") as f:
-        return b"\x00" in f.read(1 << 16)
-
-
-def _kind(p):
-    suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return "Parquet"
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        return "Excel"
-    return "CSV"
-
-
-def _sheet(text):
-    """A sheet by name, or by position when given as a number (default: the first)."""
-    if text is None:
-        return 0
-    return int(text) if text.isdigit() else text
-
-
-def _read_table(path, sep=None, decimal=None, columns=None, sheet=None):
-    p = Path(path)
-    if not p.exists():
-        raise CLIError(f"input file {str(p)!r} does not exist.")
-    if p.is_dir():
-        raise CLIError(f"input {str(p)!r} is a folder; give a CSV, Parquet or Excel file.")
-    import pandas as pd  # after the checks: a mistyped path fails at once
-    kind = _kind(p)
-    try:
-        if kind == "Parquet":
-            try:
-                return pd.read_parquet(p)
-            except ImportError:
-                raise CLIError("reading Parquet needs pyarrow: pip install pyarrow (or give a CSV file).") from None
-        if kind == "Excel":
-            if p.suffix.lower() == ".xls":
-                raise CLIError(f"{str(p)!r} is an old .xls workbook; save it as .xlsx or CSV.")
-            try:
-                df = pd.read_excel(p, sheet_name=_sheet(sheet))
-            except ImportError:
-                raise CLIError("reading Excel needs openpyxl: pip install 'fastseg[excel]' (or save the sheet "
-                               "as CSV).") from None
-            if df.empty:
-                raise CLIError(f"{str(p)!r} holds no rows.")
-            return df
-        sep, decimal = _csv_dialect(p, sep, decimal)
-        with warnings.catch_warnings():
-            # pandas' note on a column of mixed types read in pieces: the columns used are
-            # checked and converted where they are used, with errors that name them
-            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            for encoding in _ENCODINGS:
-                try:
-                    usecols = None
-                    if columns:  # only what is used (a log's free-text columns are most of its bytes)
-                        header = set(pd.read_csv(p, sep=sep, nrows=0, encoding=encoding).columns)
-                        # a column missing from the file: read all, the caller's error lists them
-                        usecols = list(columns) if set(columns) <= header else None
-                    df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols, encoding=encoding)
-                    break
-                except UnicodeDecodeError:
-                    if encoding == _ENCODINGS[-1] or _looks_binary(p):
-                        raise
-    except CLIError:
-        raise
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError,
-            KeyError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CLIError(f"could not read {str(p)!r} as {kind}: {first}") from None
-    if df.empty:
-        raise CLIError(f"{str(p)!r} holds no rows.")
-    return df
-
-
-def _check_output(path, inputs, label):
-    """Fail early: the folder must exist and the output must not be an input."""
-    if path is None:
-        return None
-    out = Path(path)
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise CLIError(f"the folder of {label} {str(out)!r} does not exist; create it or choose another path.")
-    for src in inputs:
-        if src is not None and Path(src).exists() and out.exists() and os.path.samefile(src, out):
-            raise CLIError(f"{label} {str(out)!r} is the input file; choose another path (the input is never overwritten).")
-    return out
-
-
-def _distinct_outputs(**outputs):
-    """Fail early when two options name the same output file (the second would overwrite the first)."""
-    seen = {}
-    for option, path in outputs.items():
-        if path is None:
-            continue
-        key = os.path.normcase(os.path.realpath(path))
-        if key in seen:
-            raise CLIError(f"--{seen[key]} and --{option} both name {str(path)!r}; give each its own file.")
-        seen[key] = option
-
-
-# Table outputs by suffix (a path without one is CSV), and the module each writer needs.
-_TABLE_FORMATS = {"": "CSV", ".csv": "CSV", ".txt": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".pq": "Parquet",
-                  ".xlsx": "Excel"}
-_WRITER_NEEDS = {"Parquet": ("pyarrow", "pip install pyarrow"), "Excel": ("openpyxl", "pip install 'fastseg[excel]'")}
-_EXCEL_ROWS = 1_048_575  # a worksheet's rows, less the header
-_PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
-
-
-def _check_table_output(path, inputs, label):
-    """:func:`_check_output` for a table: a format fastseg writes, with its writer installed."""
-    import importlib.util
-
-    out = _check_output(path, inputs, label)
-    if out is None:
-        return None
-    kind = _TABLE_FORMATS.get(out.suffix.lower())
-    if kind is None:
-        raise CLIError(f"{label} {str(out)!r}: fastseg writes tables as .csv, .tsv, .parquet or .xlsx, not "
-                       f"{out.suffix!r}; choose one of those.")
-    module, install = _WRITER_NEEDS.get(kind, (None, None))
-    if module is not None and importlib.util.find_spec(module) is None:
-        raise CLIError(f"{label} {str(out)!r}: writing {kind} needs {module}: {install} (or write .csv).")
-    return out
-
-
-def _check_plot_output(path, inputs, label):
-    out = _check_output(path, inputs, label)
-    if out is not None and out.suffix.lower() not in _PLOT_FORMATS:
-        raise CLIError(f"{label} {str(out)!r}: fastseg draws plots as {', '.join(_PLOT_FORMATS)}, not "
-                       f"{out.suffix or 'a file without an extension'!r}; choose one of those.")
-    return out
-
-
-def _write_table(df, path):
-    """``df`` to ``path`` in the format its suffix names (see :func:`_check_table_output`),
-    through a temporary file: never a partial one."""
-    import io
-
-    from ._io import atomic_write_bytes, atomic_write_text
-
-    kind = _TABLE_FORMATS[Path(path).suffix.lower()]
-    if kind in ("CSV", "TSV"):
-        atomic_write_text(path, df.to_csv(sep="\t" if kind == "TSV" else ","))
-        return
-    buf = io.BytesIO()
-    if kind == "Parquet":
-        df.to_parquet(buf)
-    else:
-        if len(df) > _EXCEL_ROWS:
-            raise CLIError(f"{len(df):,} rows do not fit an Excel sheet ({_EXCEL_ROWS:,} at most); write "
-                           f"{Path(path).with_suffix('.csv')} or .parquet instead.")
-        df.to_excel(buf, sheet_name="fastseg")
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def _save_figure(fig, path):
-    import io
-
-    import matplotlib.pyplot as plt
-
-    from ._io import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lower().lstrip(".").replace("jpg", "jpeg"), dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def _describe(text):
     if text.strip().lower() == "none":
         return None
@@ -338,7 +134,7 @@ def _prepare_customers(args):
     attributes = _features(args.attributes) or []
     wanted = [args.customer, args.date, args.invoice, args.amount, args.quantity, args.price,
               *attributes] if args.rfm else []
-    df = _read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
+    df = read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
     if args.rfm:
         from .features import rfm
@@ -379,16 +175,16 @@ def _transaction_log_hint(df, features_option):
 
 
 def cmd_segment(args):
-    out = _check_table_output(args.out, [args.input], "--out")
-    rep = _check_output(args.report, [args.input], "--report")
+    out = check_table_output(args.out, [args.input], "--out")
+    rep = check_output(args.report, [args.input], "--report")
     if rep is not None and rep.suffix.lower() not in (".html", ".htm"):
         raise CLIError(f"--report {str(rep)!r}: the report is one HTML file; name it .html (a browser opens it, "
                        "and prints it to PDF).")
     if args.k == "auto":
         _check_sample(args)
-    save = _check_output(args.save, [args.input], "--save")
-    rules = _check_table_output(args.rules, [args.input], "--rules")
-    _distinct_outputs(out=out, report=rep, save=save, rules=rules)
+    save = check_output(args.save, [args.input], "--save")
+    rules = check_table_output(args.rules, [args.input], "--rules")
+    distinct_outputs(out=out, report=rep, save=save, rules=rules)
     df = _prepare_customers(args)
     from .report import report  # after the checks: scikit-learn and matplotlib take seconds to import
     from .segment import Segmenter
@@ -401,13 +197,13 @@ def cmd_segment(args):
     prog.close()
     labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
     if out is not None:
-        _write_table(labels, out)
+        write_table(labels, out)
     if rep is not None:
         report(seg, rep)
     if save is not None:
         seg.save(save)
     if rules is not None:
-        _write_table(seg.rules, rules)
+        write_table(seg.rules, rules)
     if not args.quiet:
         print(seg.summary())
         if out is not None:
@@ -469,9 +265,9 @@ def _load_model(path):
 
 
 def cmd_predict(args):
-    out = _check_table_output(args.out, [args.input, args.model], "--out")
-    moves = _check_table_output(args.transitions, [args.input, args.model], "--transitions")
-    _distinct_outputs(out=out, transitions=moves)
+    out = check_table_output(args.out, [args.input, args.model], "--out")
+    moves = check_table_output(args.transitions, [args.input, args.model], "--transitions")
+    distinct_outputs(out=out, transitions=moves)
     seg = _load_model(args.model)
     df = _prepare_customers(args)
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
@@ -479,11 +275,11 @@ def cmd_predict(args):
     labels = _with_features(seg.predict(df), df, _label_columns(args, df, seg))
     table = seg.transitions(labels) if moves is not None else None  # before writing: it may refuse the ids
     if out is not None:
-        _write_table(labels, out)
+        write_table(labels, out)
     if table is not None:
         named = table.rename(index=_segment_label(seg), columns=_segment_label(seg))
         named.index.name, named.columns.name = "segment at fit time", "segment now"
-        _write_table(named, moves)
+        write_table(named, moves)
     if not args.quiet:
         sizes = labels["segment"].value_counts().reindex(range(seg.k), fill_value=0)
         print(f"{len(labels):,} customers assigned to the {seg.k} segments of {args.model}:")
@@ -534,8 +330,8 @@ def cmd_sweep(args):
     if args.no_refine and args.sample is None:
         raise CLIError("--no-refine goes with --sample N; add --sample or drop --no-refine.")
     _check_sample(args)
-    out = _check_table_output(args.out, [args.input], "--out")
-    plot = _check_plot_output(args.plot, [args.input], "--plot")
+    out = check_table_output(args.out, [args.input], "--out")
+    plot = check_plot_output(args.plot, [args.input], "--plot")
     df = _prepare_customers(args)
     from .segment import Segmenter  # after the checks, as in cmd_segment
     from .sweep import sweep
@@ -554,9 +350,9 @@ def cmd_sweep(args):
         stab = k_stability(Z, res, n_resamples=args.stability, random_state=args.seed, device=args.device)
         frame = frame.join(stab)
     if out is not None:
-        _write_table(frame, out)
+        write_table(frame, out)
     if plot is not None:
-        _save_figure(res.plot(), plot)
+        save_figure(res.plot(), plot)
     if not args.quiet:
         import pandas as pd
 
@@ -595,8 +391,8 @@ def cmd_demo(args):
     seg = Segmenter(random_state=args.seed, device=args.device, progress=prog).fit(table)
     prog.close()
     outdir.mkdir(exist_ok=True)
-    _write_table(seg.labels.join(table), outdir / "labels.csv")
-    _write_table(seg.rules, outdir / "rules.csv")
+    write_table(seg.labels.join(table), outdir / "labels.csv")
+    write_table(seg.rules, outdir / "rules.csv")
     images = rendered_figures(seg)  # drawn once: embedded in the report and saved beside it
     report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images)
     for name, _, png in images:
@@ -793,7 +589,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         args.func(args)
-    except CLIError as e:
+    except (CLIError, FileProblem) as e:
         print(f"fastseg: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, TypeError, KeyError, FileNotFoundError, PermissionError, RuntimeError) as e:

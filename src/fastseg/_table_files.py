@@ -1,0 +1,220 @@
+"""Tables and figures as files, for the command line: a table read from CSV (its
+separator, decimal mark and encoding found), Parquet or Excel; outputs checked before any
+work (folder, format, writer installed, not an input); everything written through a
+temporary file, so nothing half-written is ever left."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import warnings
+from pathlib import Path
+
+
+class FileProblem(Exception):
+    """A problem with an input or output file, reported in one line (exit status 2)."""
+
+
+_SEPARATORS = ",;\t|"
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
+
+
+def csv_dialect(p, sep=None, decimal=None):
+    """``(sep, decimal)`` of a delimited text file: given ones kept, the rest read off its
+    first lines. The separator is the candidate (, ; tab |) that splits the header into
+    the most fields and at least 90% of the sampled lines into as many; a decimal comma is
+    assumed only beside a ';' separator (Excel's export where the comma is decimal)."""
+    if sep is not None and decimal is not None:
+        return sep, decimal
+    with open(p, "rb") as f:
+        head = f.read(1 << 16)
+    text = head.decode("utf-8-sig", errors="replace")
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if len(lines) > 1 and not text.endswith(("\n", "\r")) and len(head) == 1 << 16:
+        lines = lines[:-1]  # cut mid-line by the sample's end
+    if sep is None:
+        sep = ","
+        best = 1
+        for cand in _SEPARATORS:
+            counts = [len(row) for row in csv.reader(lines, delimiter=cand)]
+            n = counts[0] if counts else 1  # the header's fields
+            if n > best and sum(c == n for c in counts) >= 0.9 * len(counts):  # a stray dirty line is allowed
+                sep, best = cand, n
+    if decimal is None:
+        fields = [f.strip() for row in csv.reader(lines[1:], delimiter=sep) for f in row]
+        decimal = "," if sep == ";" and any(_DECIMAL_COMMA.fullmatch(f) for f in fields) else "."
+    return sep, decimal
+
+
+# UTF-8 first; then Windows' and ISO's Western encodings, which Excel's CSV exports in much
+# of the world use (latin-1 reads any bytes, so it comes last)
+_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+
+
+def _looks_binary(p):
+    with open(p, "rb") as f:
+        return b"\x00" in f.read(1 << 16)
+
+
+def _kind(p):
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "Parquet"
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        return "Excel"
+    return "CSV"
+
+
+def _sheet(text):
+    """A sheet by name, or by position when given as a number (default: the first)."""
+    if text is None:
+        return 0
+    return int(text) if text.isdigit() else text
+
+
+def read_table(path, sep=None, decimal=None, columns=None, sheet=None):
+    p = Path(path)
+    if not p.exists():
+        raise FileProblem(f"input file {str(p)!r} does not exist.")
+    if p.is_dir():
+        raise FileProblem(f"input {str(p)!r} is a folder; give a CSV, Parquet or Excel file.")
+    import pandas as pd  # after the checks: a mistyped path fails at once
+    kind = _kind(p)
+    try:
+        if kind == "Parquet":
+            try:
+                return pd.read_parquet(p)
+            except ImportError:
+                raise FileProblem("reading Parquet needs pyarrow: pip install pyarrow (or give a CSV file).") from None
+        if kind == "Excel":
+            if p.suffix.lower() == ".xls":
+                raise FileProblem(f"{str(p)!r} is an old .xls workbook; save it as .xlsx or CSV.")
+            try:
+                df = pd.read_excel(p, sheet_name=_sheet(sheet))
+            except ImportError:
+                raise FileProblem("reading Excel needs openpyxl: pip install 'fastseg[excel]' (or save the sheet "
+                               "as CSV).") from None
+            if df.empty:
+                raise FileProblem(f"{str(p)!r} holds no rows.")
+            return df
+        sep, decimal = csv_dialect(p, sep, decimal)
+        with warnings.catch_warnings():
+            # pandas' note on a column of mixed types read in pieces: the columns used are
+            # checked and converted where they are used, with errors that name them
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            for encoding in _ENCODINGS:
+                try:
+                    usecols = None
+                    if columns:  # only what is used (a log's free-text columns are most of its bytes)
+                        header = set(pd.read_csv(p, sep=sep, nrows=0, encoding=encoding).columns)
+                        # a column missing from the file: read all, the caller's error lists them
+                        usecols = list(columns) if set(columns) <= header else None
+                    df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols, encoding=encoding)
+                    break
+                except UnicodeDecodeError:
+                    if encoding == _ENCODINGS[-1] or _looks_binary(p):
+                        raise
+    except FileProblem:
+        raise
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError,
+            KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise FileProblem(f"could not read {str(p)!r} as {kind}: {first}") from None
+    if df.empty:
+        raise FileProblem(f"{str(p)!r} holds no rows.")
+    return df
+
+
+def check_output(path, inputs, label):
+    """Fail early: the folder must exist and the output must not be an input."""
+    if path is None:
+        return None
+    out = Path(path)
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileProblem(f"the folder of {label} {str(out)!r} does not exist; create it or choose another path.")
+    for src in inputs:
+        if src is not None and Path(src).exists() and out.exists() and os.path.samefile(src, out):
+            raise FileProblem(f"{label} {str(out)!r} is the input file; choose another path (the input is never overwritten).")
+    return out
+
+
+def distinct_outputs(**outputs):
+    """Fail early when two options name the same output file (the second would overwrite the first)."""
+    seen = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        key = os.path.normcase(os.path.realpath(path))
+        if key in seen:
+            raise FileProblem(f"--{seen[key]} and --{option} both name {str(path)!r}; give each its own file.")
+        seen[key] = option
+
+
+# Table outputs by suffix (a path without one is CSV), and the module each writer needs.
+_TABLE_FORMATS = {"": "CSV", ".csv": "CSV", ".txt": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".pq": "Parquet",
+                  ".xlsx": "Excel"}
+_WRITER_NEEDS = {"Parquet": ("pyarrow", "pip install pyarrow"), "Excel": ("openpyxl", "pip install 'fastseg[excel]'")}
+_EXCEL_ROWS = 1_048_575  # a worksheet's rows, less the header
+_PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def check_table_output(path, inputs, label):
+    """:func:`check_output` for a table: a format fastseg writes, with its writer installed."""
+    import importlib.util
+
+    out = check_output(path, inputs, label)
+    if out is None:
+        return None
+    kind = _TABLE_FORMATS.get(out.suffix.lower())
+    if kind is None:
+        raise FileProblem(f"{label} {str(out)!r}: fastseg writes tables as .csv, .tsv, .parquet or .xlsx, not "
+                       f"{out.suffix!r}; choose one of those.")
+    module, install = _WRITER_NEEDS.get(kind, (None, None))
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise FileProblem(f"{label} {str(out)!r}: writing {kind} needs {module}: {install} (or write .csv).")
+    return out
+
+
+def check_plot_output(path, inputs, label):
+    out = check_output(path, inputs, label)
+    if out is not None and out.suffix.lower() not in _PLOT_FORMATS:
+        raise FileProblem(f"{label} {str(out)!r}: fastseg draws plots as {', '.join(_PLOT_FORMATS)}, not "
+                       f"{out.suffix or 'a file without an extension'!r}; choose one of those.")
+    return out
+
+
+def write_table(df, path):
+    """``df`` to ``path`` in the format its suffix names (see :func:`check_table_output`),
+    through a temporary file: never a partial one."""
+    import io
+
+    from ._io import atomic_write_bytes, atomic_write_text
+
+    kind = _TABLE_FORMATS[Path(path).suffix.lower()]
+    if kind in ("CSV", "TSV"):
+        atomic_write_text(path, df.to_csv(sep="\t" if kind == "TSV" else ","))
+        return
+    buf = io.BytesIO()
+    if kind == "Parquet":
+        df.to_parquet(buf)
+    else:
+        if len(df) > _EXCEL_ROWS:
+            raise FileProblem(f"{len(df):,} rows do not fit an Excel sheet ({_EXCEL_ROWS:,} at most); write "
+                           f"{Path(path).with_suffix('.csv')} or .parquet instead.")
+        df.to_excel(buf, sheet_name="fastseg")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def save_figure(fig, path):
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from ._io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lower().lstrip(".").replace("jpg", "jpeg"), dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
