@@ -97,7 +97,8 @@ def snake_plot(seg, ax=None):
     for s, row in seg.centers.iterrows():
         ax.plot(x, row.to_numpy(), "o-", color=colors[s], label=_seg_label(seg, s))
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(x, seg.features, rotation=20)
+    crowded = len(seg.features) > 5 or max(len(str(f)) for f in seg.features) > 14
+    ax.set_xticks(x, seg.features, rotation=20 if crowded else 0)  # turned only where names would collide
     ax.set_xlabel("feature")
     ax.set_ylabel("segment centre (scaled units: 0 = average)")
     ax.set_title("Snake plot: segment centres by feature")
