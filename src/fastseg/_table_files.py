@@ -74,6 +74,10 @@ def _sheet(text):
 
 
 def read_table(path, sep=None, decimal=None, columns=None, sheet=None):
+    """A DataFrame from a CSV (separator, decimal mark and encoding found unless given;
+    only ``columns`` read when the file has them all), Parquet or Excel file (``sheet``
+    by name or position). Raises :class:`FileProblem`, naming the file and what to do,
+    for a missing or unreadable file, a missing reader, or a table without rows."""
     p = Path(path)
     if not p.exists():
         raise FileProblem(f"input file {str(p)!r} does not exist.")
@@ -178,6 +182,7 @@ def check_table_output(path, inputs, label):
 
 
 def check_plot_output(path, inputs, label):
+    """:func:`check_output` for a figure: a format matplotlib draws here."""
     out = check_output(path, inputs, label)
     if out is not None and out.suffix.lower() not in _PLOT_FORMATS:
         raise FileProblem(f"{label} {str(out)!r}: fastseg draws plots as {', '.join(_PLOT_FORMATS)}, not "
@@ -208,6 +213,8 @@ def write_table(df, path):
 
 
 def save_figure(fig, path):
+    """``fig`` to ``path`` in the format its suffix names, through a temporary file; the
+    figure is closed."""
     import io
 
     import matplotlib.pyplot as plt

@@ -132,7 +132,7 @@ def _scaled(seg):
 
 
 def _centres_in_units(seg, feats):
-    """The segment centres in the features' original units: the scaling undone, then
+    """The segment centres in the features' original units: the scaling undone, then the
     log1p where it was applied (the k-means centre itself, not the segment's mean, which
     a long tail pulls away from where most of the segment sits)."""
     prep = seg.prep
