@@ -120,3 +120,19 @@ def test_log1p_ticks_are_round_values_inside_the_range(lo, hi):
         assert t.size >= 2
     labels = [plots._compact(v) for v in t]
     assert len(set(labels)) == len(labels) and all(len(x) <= 4 for x in labels)
+
+
+def test_elbow_marks_the_chosen_k_and_the_knee_apart(seg):
+    import dataclasses
+
+    res = seg.sweep
+    other = next(k for k in res.ks if k != res.knee.k)
+    moved = dataclasses.replace(res, best_k=other, best_method="2 of 4 methods agree (x, y); the knee says k = 9")
+    fig = plots.elbow(moved)
+    ax = fig.axes[0]
+    chosen = [ln for ln in ax.lines if ln.get_label() == f"chosen: k = {other}"]
+    knee = [ln for ln in ax.lines if ln.get_label() == f"knee: k = {res.knee.k}"]
+    assert len(chosen) == 1 and set(chosen[0].get_xdata()) == {other}
+    assert len(knee) == 1 and list(knee[0].get_xdata()) == [res.knee.k]
+    assert ax.get_title().endswith("agree (x, y)\nthe knee says k = 9")  # the dissent on its own line
+    plt.close(fig)

@@ -70,7 +70,26 @@ def test_blobs_best_k_is_six(seed):
     assert len(res.evidence["agree"]) >= 3
     names = {"knee": "knee", "silhouette": "silhouette", "calinski_harabasz": "Calinski–Harabasz",
              "davies_bouldin": "Davies–Bouldin"}  # the analyst's names in the text, not the keys
-    assert res.best_method.endswith(f"({', '.join(names[m] for m in res.evidence['agree'])})")
+    assert res.best_method.startswith(f"{len(res.evidence['agree'])} of {len(res.evidence['picks'])} methods agree "
+                                      f"({', '.join(names[m] for m in res.evidence['agree'])})")
+
+
+def test_the_methods_that_disagree_say_which_k_they_chose():
+    from fastseg.sweep import Knee, choose_k
+
+    ks = [2, 3, 4, 5]
+    metrics = {"silhouette": {2: 0.5, 3: 0.4, 4: 0.3, 5: 0.45}, "calinski_harabasz": {2: 9.0, 3: 8, 4: 7, 5: 8.5},
+               "davies_bouldin": {2: 0.7, 3: 0.9, 4: 0.95, 5: 0.8}}
+    best, method, ev = choose_k(ks, None, metrics, Knee(5, "farthest below the chord", 0.4))
+    assert best == 2 and ev["agree"] == ["silhouette", "calinski_harabasz", "davies_bouldin"]
+    assert method == ("3 of 4 methods agree (silhouette, Calinski–Harabasz, Davies–Bouldin); "
+                      "the knee says k = 5")
+    metrics["davies_bouldin"] = {2: 0.9, 3: 0.6, 4: 0.95, 5: 0.8}
+    best, method, _ = choose_k(ks, None, metrics, Knee(5, "farthest below the chord", 0.4))
+    assert best == 2 and method == ("2 of 4 methods agree (silhouette, Calinski–Harabasz); the knee says k = 5, "
+                                    "Davies–Bouldin says k = 3")
+    best, method, _ = choose_k(ks, None, {"silhouette": metrics["silhouette"]}, Knee(2, "", 0.4))
+    assert best == 2 and method == "2 of 2 methods agree (knee, silhouette)"
 
 
 def test_kneedle_finds_the_kink():

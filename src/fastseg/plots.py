@@ -41,8 +41,9 @@ def elbow(result, ax=None, metric="silhouette"):
     ax.set_xlabel("number of clusters k")
     ax.set_ylabel("inertia (sum of squared distances)")
     ax.set_xticks(ks if ks.size <= 25 else ks[:: max(1, ks.size // 20)])
+    if result.best_k is not None:  # the vote's k, which need not be the knee
+        ax.axvline(result.best_k, color="tab:red", ls="--", lw=1, label=f"chosen: k = {result.best_k}")
     if result.knee.k is not None:
-        ax.axvline(result.knee.k, color="tab:red", ls="--", lw=1)
         ax.plot([result.knee.k], [result.inertia[result.knee.k]], "o", ms=11, mfc="none", mec="tab:red", mew=2,
                 label=f"knee: k = {result.knee.k}")
     handles, labels = ax.get_legend_handles_labels()
@@ -54,7 +55,8 @@ def elbow(result, ax=None, metric="silhouette"):
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     best = f"best k = {result.best_k}" if result.best_k is not None else "no clear best k"
-    ax.set_title(f"Elbow: {best} — {result.best_method}", fontsize=10)
+    # the dissenting methods on a second line: one line would run past the figure
+    ax.set_title(f"Elbow: {best} — {result.best_method}".replace("; ", "\n", 1), fontsize=10)
     ax.legend(handles, labels, loc="upper right", fontsize=8)
     ax.grid(alpha=0.3)
     return fig

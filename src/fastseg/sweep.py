@@ -237,6 +237,10 @@ def choose_k(ks, inertia, metrics, knee):
     agree = [m for m in order if picks.get(m) == best]
     evidence["agree"] = agree
     method = f"{len(agree)} of {len(picks)} methods agree ({', '.join(_METHOD_NAME[m] for m in agree)})"
+    others = [m for m in order if m in picks and picks[m] != best]
+    if others:  # the analyst sees the other candidates for k, not only the count of dissent
+        method += "; " + ", ".join(f"{'the knee' if m == 'knee' else _METHOD_NAME[m]} says k = {picks[m]}"
+                                   for m in others)
     return best, method, evidence
 
 
