@@ -44,6 +44,9 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
     for section in ("Segments", "Data", "Cleaning", "The number of segments", "Profiles", "Who is in each segment",
                     "A rule for each segment", "Pictures"):
         assert section in text
+    # each method under the name an analyst reads, not its key, in the picks and the table
+    assert "Calinski–Harabasz: k = " in text and "Davies–Bouldin (lower is better)" in text
+    assert not {"calinski_harabasz", "davies_bouldin", "n_iter"} & set(text.split())
     assert len(p.images) >= 6
     for src in p.images:
         assert src.startswith("data:image/png;base64,")

@@ -119,9 +119,14 @@ def render(seg, title="Customer segmentation", images=None):
     parts.append(f"<p>{html.escape(seg.k_reason)}.</p>")
     if seg.sweep is not None:
         sw = seg.sweep
-        picks = ", ".join(f"{m}: k = {v}" for m, v in sw.evidence.get("picks", {}).items())
+        from .sweep import _METHOD_NAME
+
+        picks = ", ".join(f"{_METHOD_NAME.get(m, m)}: k = {v}" for m, v in sw.evidence.get("picks", {}).items())
         parts.append(f"<p>Each method's pick — {html.escape(picks)}. Knee: {html.escape(sw.knee.reason)}.</p>")
-        parts.append(_table(sw.to_frame().drop(columns=["seconds"]), floatfmt="{:,.4g}"))
+        heads = {"n_iter": "iterations", "silhouette_n": "silhouette on (customers)",
+                 **{m: f"{_METHOD_NAME[m]} ({'lower' if m == 'davies_bouldin' else 'higher'} is better)"
+                    for m in ("silhouette", "calinski_harabasz", "davies_bouldin")}}
+        parts.append(_table(sw.to_frame().drop(columns=["seconds"]).rename(columns=heads), floatfmt="{:,.4g}"))
 
     parts.append("<h2>Profiles</h2><p>Mean and median of each feature in original units; relative importance "
                  "is the segment mean over the population mean, minus 1.</p>")
