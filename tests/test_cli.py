@@ -152,6 +152,7 @@ def _err(args, capsys):
         ("mall", ["segment", "{d}/mall.csv", "--out", "{d}/mall.csv"], "is the input file"),
         ("mall", ["segment", "{d}/mall.csv", "--rfm"], "--rfm needs --customer"),
         (None, ["bench", "--n", "5", "--k", "10"], "--k 10 is more clusters than --n 5 rows"),
+        (None, ["bench", "--n", "8", "--k", "2", "--k-range", "2-9"], "--k-range goes to 9 clusters, more than --n 8"),
     ],
 )
 def test_errors_are_one_line_exit_2_and_leave_nothing(tmp_path, capsys, setup, args, match):
@@ -187,10 +188,18 @@ def test_console_script_help_and_usage_errors():
 
 
 def test_bench_command(capsys):
-    assert main(["bench", "--n", "20000", "--k", "4"]) == 0
+    assert main(["bench", "--n", "20000", "--k", "4", "--k-range", "2-5"]) == 0
     out = capsys.readouterr().out
     assert "ratio fastseg/scikit-learn" in out
     assert "engine: CPU engine" in out and "compiled kernel" in out
+    m = re.search(r"Elbow sweep k = 2\.\.5 .*\n.*a fit per k +([\d.]+) s\n +fastseg\.sweep +([\d.]+) s\n"
+                  r" +ratio fastseg/scikit-learn: ([\d.]+); inertia fastseg/scikit-learn, mean over k: ([\d.]+)", out)
+    assert m, out
+    loop, ours, ratio, inertia = map(float, m.groups())
+    assert ratio == pytest.approx(ours / loop, rel=0.1, abs=0.01)  # as printed, rounded
+    assert 0.9 < inertia < 1.1  # both reach a local optimum of the same blobs
+    assert main(["bench", "--n", "5000", "--k", "3", "--k-range", "none"]) == 0
+    assert "Elbow sweep" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("opt, value, match", [("--k", "0", "expected a number >= 1; got 0"),

@@ -75,6 +75,10 @@ def _k_range(text):
     return list(ks)
 
 
+def _none_or_k_range(text):
+    return None if text.strip().lower() == "none" else _k_range(text)
+
+
 def _k(text):
     return "auto" if text == "auto" else _positive(text, "'auto' or a number of segments")
 
@@ -410,6 +414,9 @@ def cmd_demo(args):
 def cmd_bench(args):
     if args.k > args.n:
         raise CLIError(f"--k {args.k} is more clusters than --n {args.n} rows; lower --k or raise --n.")
+    if args.k_range is not None and max(args.k_range) > args.n:
+        raise CLIError(f"--k-range goes to {max(args.k_range)} clusters, more than --n {args.n} rows; lower it "
+                       "or raise --n.")
     import numpy as np
     from sklearn import cluster as skc
 
@@ -437,6 +444,32 @@ def cmd_bench(args):
     for name, ms in rows:
         print(f"  {name:13s} {ms:8.2f} ms")
     print(f"  ratio fastseg/scikit-learn: {rows[1][1] / rows[0][1]:.2f}")
+    if args.k_range is not None:
+        _bench_sweep(X, args.k_range, args.device)
+
+
+def _bench_sweep(X, ks, device):
+    """The elbow an analyst runs: one fastseg sweep against a loop of scikit-learn fits
+    (as yellowbrick's KElbowVisualizer does it), each to convergence from its own
+    k-means++ seeds; seconds, their ratio, and the inertia each reached."""
+    import numpy as np
+    from sklearn import cluster as skc
+
+    from .sweep import sweep
+
+    ks = sorted(set(ks))
+    sweep(X[:max(1000, ks[-1])], k=ks, random_state=0, metrics=("inertia",), device=device)  # warm-up
+    t = time.perf_counter()
+    res = sweep(X, k=ks, random_state=0, metrics=("inertia",), device=device)
+    ours = time.perf_counter() - t
+    t = time.perf_counter()
+    theirs = [skc.KMeans(k, n_init=1, random_state=0).fit(X).inertia_ for k in ks]
+    loop = time.perf_counter() - t
+    rel = np.mean([res.inertia[k] / v for k, v in zip(ks, theirs)])
+    print(f"Elbow sweep k = {ks[0]}..{ks[-1]} (one run per k, k-means++ seeds, to convergence):")
+    print(f"  scikit-learn, a fit per k  {loop:8.3f} s")
+    print(f"  fastseg.sweep              {ours:8.3f} s")
+    print(f"  ratio fastseg/scikit-learn: {ours / loop:.2f}; inertia fastseg/scikit-learn, mean over k: {rel:.4f}")
 
 
 def _add_table_options(p):
@@ -574,11 +607,14 @@ def build_parser():
     b = sub.add_parser("bench", help="time fastseg against scikit-learn on this machine",
                        description="Lloyd iterations of fastseg and scikit-learn from the same centres on "
                                    "the same float32 blobs, ms per iteration (median of 3 fits of 20 "
-                                   "iterations) and their ratio.")
+                                   "iterations) and their ratio; then an elbow sweep over --k-range: one "
+                                   "fastseg.sweep against a scikit-learn fit per k, seconds and inertia.")
     b.add_argument("--n", type=_positive, default=200_000, help="rows (default: 200,000)")
     b.add_argument("--d", type=_positive, default=16, help="features (default: 16)")
     b.add_argument("--k", type=_positive, default=16, help="clusters (default: 16)")
     b.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
+    b.add_argument("--k-range", type=_none_or_k_range, default=range(2, 11),
+                   help="k of the elbow sweep, e.g. 2-10 (the default), or 'none' to skip it")
     b.set_defaults(func=cmd_bench)
     return ap
 
