@@ -172,10 +172,10 @@ def test_no_feature_left_says_what_was_left_out():
 def test_names_read_naturally_and_repr_is_short():
     import pandas as pd
 
-    from fastseg.segment import _names
+    from fastseg._profiles import segment_names
 
     centers = pd.DataFrame([[-2.0, 0.0], [0.7, 0.0], [0.0, -1.5], [0.1, 0.2]], columns=["Age", "Recency"])
-    assert _names(centers) == {0: "much younger", 1: "older", 2: "very recent", 3: "typical"}
+    assert segment_names(centers) == {0: "much younger", 1: "older", 2: "very recent", 3: "typical"}
     seg = Segmenter(features=MALL_FEATURES, k=5, random_state=0).fit(mall_customers(200, seed=0))
     assert repr(seg) == ("Segmentation(200 customers, 5 segments, "
                          "features=['Annual Income (k$)', 'Spending Score (1-100)'])")
@@ -313,11 +313,11 @@ def test_a_value_that_stands_out_is_named_in_the_summary_and_chance_is_not():
     assert share > 0.85 and f"channel: app {share:.0%} (all " in line
     assert "coin:" not in text
 
-    from fastseg.segment import _standouts
+    from fastseg._profiles import standouts
 
     tab = pd.DataFrame({"M": [0.75, 0.46], "F": [0.25, 0.54]}, index=[0, "all"])
-    assert _standouts({"g": tab}, {0: 8}, 0) == []  # 6 of 8: within chance
-    assert _standouts({"g": tab}, {0: 200}, 0) == ["g: M 75% (all 46%)"]
+    assert standouts({"g": tab}, {0: 8}, 0) == []  # 6 of 8: within chance
+    assert standouts({"g": tab}, {0: 200}, 0) == ["g: M 75% (all 46%)"]
 
 
 def test_describe_explicit_columns_numeric_ones_join_the_profiles():

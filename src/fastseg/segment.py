@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__ as _version
+from ._profiles import (MAX_LEVELS, composition_table, is_categorical, profile_table, rfm_mix_table,
+                        segment_names, standouts)
 from .features import RFM_COLUMNS, identifier_columns
 from .kmeans import KMeans
 from .rules import segment_rules
@@ -22,26 +24,7 @@ from .sweep import SweepResult, sweep
 
 __all__ = ["Segmenter", "Segmentation"]
 
-# Words for the usual customer features, (high, low, far above, far below); other
-# features read "high X" / "low X" / "very high X" / "very low X".
-_VOCAB = {
-    "recency": ("lapsed", "recent", "long lapsed", "very recent"),
-    "frequency": ("frequent", "infrequent", "very frequent", "very infrequent"),
-    "monetary": ("high spend", "low spend", "very high spend", "very low spend"),
-    "spending score (1-100)": ("high spending score", "low spending score", "very high spending score",
-                               "very low spending score"),
-    "annual income (k$)": ("high income", "low income", "very high income", "very low income"),
-    "age": ("older", "younger", "much older", "much younger"),
-}
 _RFM_FEATURES = ["recency", "frequency", "monetary"]
-
-def _describe(feature, high, strong=False):
-    words = _VOCAB.get(str(feature).lower())
-    if words is None:
-        text = f"{'high' if high else 'low'} {feature}"
-        return f"very {text}" if strong else text
-    return words[(0 if high else 1) + (2 if strong else 0)]
-
 
 def _default_index(df):
     return isinstance(df.index, pd.RangeIndex) and df.index.start == 0 and df.index.step == 1
@@ -350,7 +333,7 @@ class Segmentation:
             if self.rfm_mix is not None:
                 top = self.rfm_mix.loc[s].idxmax()
                 line += f"; RFM grid: mostly {top} ({self.rfm_mix.loc[s, top]:.0%})"
-            line += "".join(f"; {text}" for text in _standouts(self.composition, self.profiles["size"], s))
+            line += "".join(f"; {text}" for text in standouts(self.composition, self.profiles["size"], s))
             lines.append(line)
         if self.rules is not None and self.k > 1:
             lines.append("A rule to select each segment from the table (share of the segment it selects, "
@@ -462,9 +445,9 @@ class Segmenter:
             if c in skip:
                 continue
             col = df[c]
-            if _is_categorical(col):
+            if is_categorical(col):
                 levels = col.nunique(dropna=True)
-                if 2 <= levels <= min(_MAX_LEVELS, len(col) / 5):  # a category, not free text
+                if 2 <= levels <= min(MAX_LEVELS, len(col) / 5):  # a category, not free text
                     out.append(c)
             elif self._explicit() is not None:
                 out.append(c)
@@ -630,13 +613,13 @@ class Segmenter:
         data = pd.DataFrame(df[features].to_numpy(dtype=float), columns=features, index=df.index)
         centers = pd.DataFrame(model.cluster_centers_, columns=features)
         centers.index.name = "segment"
-        names = _names(centers)
-        numeric = [c for c in described if not _is_categorical(df[c])]
+        names = segment_names(centers)
+        numeric = [c for c in described if not is_categorical(df[c])]
         extra = pd.DataFrame({c: df[c].to_numpy(dtype=float, na_value=np.nan) for c in numeric}, index=df.index)
-        profiles = _profiles(data.join(extra) if numeric else data, seg, k, names)
-        composition = {c: _composition(df[c], seg, k) for c in described if c not in numeric}
+        profiles = profile_table(data.join(extra) if numeric else data, seg, k, names)
+        composition = {c: composition_table(df[c], seg, k) for c in described if c not in numeric}
         labels = pd.DataFrame({"segment": seg, "name": [names[s] for s in seg]}, index=df.index)
-        rfm_mix = _rfm_mix(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
+        rfm_mix = rfm_mix_table(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
         rules = segment_rules(data, seg, names=names, random_state=seed) if self.rules else None
         stability = (segment_stability(Z, seg, k, n_resamples=self.stability, n_init=max(self.n_init, 1),
@@ -653,93 +636,7 @@ class Segmenter:
 
 
 _NOT_SEGMENTED = "not segmented: missing values"
-_MAX_LEVELS = 50  # more distinct values than this: not a category to describe by default
-_MAX_SHOWN = 8  # values shown per column; the rest are "other"
-
-
-def _is_categorical(col):
-    return not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
-
-
-def _composition(col, seg, k):
-    """Share of each segment's customers (and of all of them) at each value of ``col``."""
-    values = col.astype(object).where(col.notna(), "(missing)").to_numpy()
-    top = [v for v in pd.Series(values).value_counts().index if v != "(missing)"][:_MAX_SHOWN]
-    keep = np.isin(values, top) | (values == "(missing)")
-    values = np.where(keep, values, "other")
-    tab = pd.crosstab(pd.Series(seg, name="segment"), pd.Series(values, name=str(col.name)))
-    columns = top + [c for c in ("other", "(missing)") if c in tab.columns]
-    tab = tab.reindex(index=range(k), columns=columns, fill_value=0)
-    tab.loc["all"] = tab.sum()
-    return tab.div(tab.sum(axis=1), axis=0)
-
-
-def _standouts(composition, sizes, s, gap=0.1, z=2.0, most=2):
-    """The values over-represented in segment ``s``: "Gender: Female 70% (all 56%)", the
-    largest gaps first. A value stands out when its share is ``gap`` or more above its
-    share of all customers, and more than ``z`` standard errors of a random draw of the
-    segment's size above it (so a segment of eight customers, 6 men, says nothing)."""
-    n = sizes[s]
-    found = []
-    for col, tab in composition.items():
-        share, base = tab.loc[s], tab.loc["all"]
-        diff = (share - base).drop(["other", "(missing)"], errors="ignore")
-        if not len(diff) or n == 0:
-            continue
-        v = diff.idxmax()
-        se = np.sqrt(base[v] * (1 - base[v]) / n)
-        if diff[v] >= gap and diff[v] > z * se:
-            found.append((diff[v], f"{col}: {v} {share[v]:.0%} (all {base[v]:.0%})"))
-    return [text for _, text in sorted(found, key=lambda t: -t[0])[:most]]
-
-
-def _rfm_mix(grid, seg, k):
-    """Share of each segment's customers in each classic RFM grid segment."""
-    from .features import RFM_SEGMENTS
-
-    mix = pd.crosstab(pd.Series(seg, name="segment"), pd.Series(np.asarray(grid, dtype=object), name="RFM segment"),
-                      normalize="index")
-    order = [name for name, _, _ in RFM_SEGMENTS if name in mix.columns]
-    order += [c for c in mix.columns if c not in order]  # any name outside the grid, last
-    return mix.reindex(index=range(k), columns=order, fill_value=0.0)
 
 
 def _left_out_text(left):
     return ", ".join(f"{c} ({why})" for c, why in left.items())
-
-
-def _names(centers, threshold=0.5, strong=1.25, most=3):
-    """A short name per segment from its centre: the features furthest from average."""
-    names = {}
-    for s, row in centers.iterrows():
-        z = row.to_numpy()
-        order = np.argsort(-np.abs(z))
-        parts = [
-            _describe(centers.columns[j], z[j] > 0, abs(z[j]) >= strong)
-            for j in order[:most]
-            if abs(z[j]) >= threshold
-        ]
-        names[s] = ", ".join(parts) if parts else "typical"
-    seen = {}
-    for s in names:  # distinct names: number repeats
-        base = names[s]
-        seen[base] = seen.get(base, 0) + 1
-        if seen[base] > 1:
-            names[s] = f"{base} ({seen[base]})"
-    return names
-
-
-def _profiles(data, seg, k, names):
-    pop_mean = data.mean()
-    rows = []
-    for s in range(k):
-        part = data[seg == s]
-        row = {"name": names[s], "size": len(part), "share": len(part) / len(data)}
-        for f in data.columns:
-            row[f"{f} mean"] = part[f].mean()
-            row[f"{f} median"] = part[f].median()
-            row[f"{f} rel. importance"] = part[f].mean() / pop_mean[f] - 1 if pop_mean[f] != 0 else np.nan
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    out.index.name = "segment"
-    return out

@@ -1,0 +1,119 @@
+"""What a segment is, in words and figures: its short name, its profile in original
+units, its mix of each described column and of the classic RFM grid, and the values
+that stand out in it. Pure pandas over labels; :mod:`fastseg.segment` calls these."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Words for the usual customer features, (high, low, far above, far below); other
+# features read "high X" / "low X" / "very high X" / "very low X".
+_VOCAB = {
+    "recency": ("lapsed", "recent", "long lapsed", "very recent"),
+    "frequency": ("frequent", "infrequent", "very frequent", "very infrequent"),
+    "monetary": ("high spend", "low spend", "very high spend", "very low spend"),
+    "spending score (1-100)": ("high spending score", "low spending score", "very high spending score",
+                               "very low spending score"),
+    "annual income (k$)": ("high income", "low income", "very high income", "very low income"),
+    "age": ("older", "younger", "much older", "much younger"),
+}
+
+MAX_LEVELS = 50  # more distinct values than this: not a category to describe by default
+_MAX_SHOWN = 8  # values shown per column; the rest are "other"
+
+
+def _describe(feature, high, strong=False):
+    """The words for one feature of a segment's centre: above or below average, strongly or not."""
+    words = _VOCAB.get(str(feature).lower())
+    if words is None:
+        text = f"{'high' if high else 'low'} {feature}"
+        return f"very {text}" if strong else text
+    return words[(0 if high else 1) + (2 if strong else 0)]
+
+
+def is_categorical(col):
+    """A column described by the share of each value (text, category, bool), not by its mean."""
+    return not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+
+
+def composition_table(col, seg, k):
+    """Share of each segment's customers (and of all of them) at each value of ``col``."""
+    values = col.astype(object).where(col.notna(), "(missing)").to_numpy()
+    top = [v for v in pd.Series(values).value_counts().index if v != "(missing)"][:_MAX_SHOWN]
+    keep = np.isin(values, top) | (values == "(missing)")
+    values = np.where(keep, values, "other")
+    tab = pd.crosstab(pd.Series(seg, name="segment"), pd.Series(values, name=str(col.name)))
+    columns = top + [c for c in ("other", "(missing)") if c in tab.columns]
+    tab = tab.reindex(index=range(k), columns=columns, fill_value=0)
+    tab.loc["all"] = tab.sum()
+    return tab.div(tab.sum(axis=1), axis=0)
+
+
+def standouts(composition, sizes, s, gap=0.1, z=2.0, most=2):
+    """The values over-represented in segment ``s``: "Gender: Female 70% (all 56%)", the
+    largest gaps first. A value stands out when its share is ``gap`` or more above its
+    share of all customers, and more than ``z`` standard errors of a random draw of the
+    segment's size above it (so a segment of eight customers, 6 men, says nothing)."""
+    n = sizes[s]
+    found = []
+    for col, tab in composition.items():
+        share, base = tab.loc[s], tab.loc["all"]
+        diff = (share - base).drop(["other", "(missing)"], errors="ignore")
+        if not len(diff) or n == 0:
+            continue
+        v = diff.idxmax()
+        se = np.sqrt(base[v] * (1 - base[v]) / n)
+        if diff[v] >= gap and diff[v] > z * se:
+            found.append((diff[v], f"{col}: {v} {share[v]:.0%} (all {base[v]:.0%})"))
+    return [text for _, text in sorted(found, key=lambda t: -t[0])[:most]]
+
+
+def rfm_mix_table(grid, seg, k):
+    """Share of each segment's customers in each classic RFM grid segment."""
+    from .features import RFM_SEGMENTS
+
+    mix = pd.crosstab(pd.Series(seg, name="segment"), pd.Series(np.asarray(grid, dtype=object), name="RFM segment"),
+                      normalize="index")
+    order = [name for name, _, _ in RFM_SEGMENTS if name in mix.columns]
+    order += [c for c in mix.columns if c not in order]  # any name outside the grid, last
+    return mix.reindex(index=range(k), columns=order, fill_value=0.0)
+
+
+def segment_names(centers, threshold=0.5, strong=1.25, most=3):
+    """A short name per segment from its centre: the features furthest from average."""
+    names = {}
+    for s, row in centers.iterrows():
+        z = row.to_numpy()
+        order = np.argsort(-np.abs(z))
+        parts = [
+            _describe(centers.columns[j], z[j] > 0, abs(z[j]) >= strong)
+            for j in order[:most]
+            if abs(z[j]) >= threshold
+        ]
+        names[s] = ", ".join(parts) if parts else "typical"
+    seen = {}
+    for s in names:  # distinct names: number repeats
+        base = names[s]
+        seen[base] = seen.get(base, 0) + 1
+        if seen[base] > 1:
+            names[s] = f"{base} ({seen[base]})"
+    return names
+
+
+def profile_table(data, seg, k, names):
+    """Per segment: name, size, share, and each column's mean, median and relative
+    importance (segment mean / population mean − 1) in the table's own units."""
+    pop_mean = data.mean()
+    rows = []
+    for s in range(k):
+        part = data[seg == s]
+        row = {"name": names[s], "size": len(part), "share": len(part) / len(data)}
+        for f in data.columns:
+            row[f"{f} mean"] = part[f].mean()
+            row[f"{f} median"] = part[f].median()
+            row[f"{f} rel. importance"] = part[f].mean() / pop_mean[f] - 1 if pop_mean[f] != 0 else np.nan
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.index.name = "segment"
+    return out
