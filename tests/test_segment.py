@@ -463,3 +463,25 @@ def test_sample_errors(sample, match):
     df = mall_customers(200, seed=0)
     with pytest.raises(ValueError, match=match):
         Segmenter(features=MALL_FEATURES, sample=sample).fit(df)
+
+
+def test_a_table_that_is_not_a_dataframe_is_named_with_the_way_to_make_one():
+    import dask.dataframe as dd
+
+    from fastseg import rfm
+
+    df = mall_customers(50, seed=0)
+    cases = [(dd.from_pandas(df, npartitions=2), r"got a dask DataFrame\. .*pass df\.compute\(\)"),
+             (df["Age"], r"got a Series: pass series\.to_frame\(\)"),
+             (df[MALL_FEATURES].to_numpy(), r"got ndarray: wrap it as pd\.DataFrame\(X, columns="),
+             ([[1, 2]], r"got list\.")]
+    for obj, match in cases:
+        with pytest.raises(TypeError, match=r"^Segmenter\.fit's table must be a pandas DataFrame; " + match):
+            Segmenter(k=2).fit(obj)
+    seg = Segmenter(features=MALL_FEATURES, k=2, random_state=0).fit(df)
+    with pytest.raises(TypeError, match=r"^Segmentation\.predict's table must be a pandas DataFrame; got ndarray"):
+        seg.predict(df[MALL_FEATURES].to_numpy())
+    with pytest.raises(TypeError, match=r"^Segmentation\.distances' table must be a pandas DataFrame; got a Series"):
+        seg.distances(df["Age"])
+    with pytest.raises(TypeError, match=r"^rfm's transactions must be a pandas DataFrame; got a dask DataFrame"):
+        rfm(dd.from_pandas(df, npartitions=1), customer="CustomerID", date="Age", amount="Age")

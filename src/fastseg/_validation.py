@@ -125,3 +125,27 @@ def check_dask_only_init(name, init, on_dask):
             f"The 'init' parameter of {name} is 'k-means||', which seeds Dask input only (X here is in memory); "
             "use 'k-means++'."
         )
+
+
+def require_frame(obj, what):
+    """Raise unless ``obj`` is a pandas DataFrame, saying how to get one from what came.
+
+    ``what`` names the argument in the message ("Segmenter.fit's table").
+    """
+    import pandas as pd
+
+    if isinstance(obj, pd.DataFrame):
+        return
+    kind = type(obj).__name__
+    if type(obj).__module__.split(".")[0] in ("dask", "dask_expr"):
+        raise TypeError(
+            f"{what} must be a pandas DataFrame; got a dask {kind}. Segments are profiled in memory: pass "
+            "df.compute() (or a sample of it); on a table beyond one machine, fastseg.sweep and fastseg.KMeans "
+            "take the dask collection of features directly."
+        )
+    if isinstance(obj, pd.Series):
+        raise TypeError(f"{what} must be a pandas DataFrame; got a Series: pass series.to_frame().")
+    if isinstance(obj, np.ndarray) or hasattr(obj, "__array__"):
+        raise TypeError(f"{what} must be a pandas DataFrame; got {kind}: wrap it as "
+                        "pd.DataFrame(X, columns=[...names...]) so the segments can be described by column.")
+    raise TypeError(f"{what} must be a pandas DataFrame; got {kind}.")

@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ._validation import require_frame
+
 __all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns"]
 
 # The usual RFM segment grid, on (R score, F score). First match wins.
@@ -147,8 +149,7 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
         Missing columns (the available ones are listed), non-numeric amounts, or
         every row removed by cleaning.
     """
-    if not isinstance(transactions, pd.DataFrame):
-        raise TypeError(f"transactions must be a pandas DataFrame; got {type(transactions).__name__}.")
+    require_frame(transactions, "rfm's transactions")
     if amount is None and (quantity is None or price is None):
         raise ValueError("give either amount=COLUMN, or quantity=COLUMN and price=COLUMN, to compute spend.")
     attributes = [attributes] if isinstance(attributes, str) else list(attributes or ())

@@ -13,6 +13,7 @@ from dataclasses import MISSING, dataclass, field, fields
 import numpy as np
 import pandas as pd
 
+from ._validation import require_frame
 from ._version import __version__ as _version
 from ._profiles import (MAX_LEVELS, composition_table, is_categorical, profile_table, rfm_mix_table,
                         segment_names, standouts)
@@ -199,6 +200,7 @@ class Segmentation:
         with a missing feature value gets no segment (``<NA>``) and the name
         "not segmented: missing values"; otherwise such a row is an error.
         """
+        require_frame(new_df, "Segmentation.predict's table")
         Z, ok = self.prep.apply(new_df, with_mask=True)
         if ok.all():
             seg = self.model.predict(Z)
@@ -222,6 +224,7 @@ class Segmentation:
         pandas.Series, indexed like :meth:`predict`'s result (NaN for a row with a
         missing feature value, with missing="drop").
         """
+        require_frame(new_df, "Segmentation.distances' table")
         Z, ok = self.prep.apply(new_df, with_mask=True)
         d = np.full(len(ok), np.nan)
         d[ok] = np.asarray(self.model.transform(Z)).min(axis=1)
@@ -489,8 +492,7 @@ class Segmenter:
         """``df`` indexed by its identifier column, and that column's name, when its index is
         the plain row number and exactly one column is named like an id and holds a
         distinct whole number per row; else ``df`` unchanged and None."""
-        if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"Segmenter.fit needs a pandas DataFrame; got {type(df).__name__}.")
+        require_frame(df, "Segmenter.fit's table")
         if not _default_index(df):
             return df, None
         chosen = self._explicit() or ()
@@ -516,8 +518,7 @@ class Segmenter:
         """:meth:`prepare`, the columns a default choice of features left out, and which
         rows Z holds (all, or with missing="drop" those without a missing value)."""
         self._check()
-        if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"Segmenter.fit needs a pandas DataFrame; got {type(df).__name__}.")
+        require_frame(df, "Segmenter.fit's table")
         if len(df) < 2:
             raise ValueError(f"need at least 2 customers to segment; the table has {len(df)}.")
         features, left_out = self._features(df)
