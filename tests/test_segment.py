@@ -485,3 +485,38 @@ def test_a_table_that_is_not_a_dataframe_is_named_with_the_way_to_make_one():
         seg.distances(df["Age"])
     with pytest.raises(TypeError, match=r"^rfm's transactions must be a pandas DataFrame; got a dask DataFrame"):
         rfm(dd.from_pandas(df, npartitions=1), customer="CustomerID", date="Age", amount="Age")
+
+
+def test_errors_name_the_problem_and_the_fix(tmp_path):
+    import pickle
+
+    df = mall_customers(60, seed=3)
+    seg = Segmenter(features=MALL_FEATURES, k=3, random_state=0).fit(df)
+    bad = df.copy()
+    bad.loc[bad.index[4], "Annual Income (k$)"] = -5
+    with pytest.raises(ValueError, match=r"column 'Annual Income \(k\$\)' has negative values, but the segments "
+                                         r"were found on its log1p .*refit with transform=None"):
+        seg.predict(bad)
+    twice = seg.labels.iloc[[0, 0, 1]]
+    with pytest.raises(ValueError, match="the new labels repeat customer ids; give one row per customer"):
+        seg.transitions(twice)
+    other = tmp_path / "other.pkl"
+    other.write_bytes(pickle.dumps({"not": "a segmentation"}))
+    with pytest.raises(ValueError, match="other.pkl does not hold a fastseg Segmentation"):
+        Segmentation.load(other)
+    with pytest.raises(ValueError, match=r"transform must be 'log1p' or None; got 'log'"):
+        Segmenter(features=MALL_FEATURES, transform="log").fit(df)
+    with pytest.raises(ValueError, match=r"k_range \[70, 71\] has no k <= the 60 customers; give a k_range that "
+                                         r"starts at 60 or below"):
+        Segmenter(features=MALL_FEATURES, k_range=range(70, 72)).fit(df)
+    with pytest.raises(ValueError, match="k=61 segments but only 60 customers; lower k to 60 or fewer"):
+        Segmenter(features=MALL_FEATURES, k=61).fit(df)
+
+
+def test_without_transform_or_scaling_the_centres_are_the_segments_means():
+    df = mall_customers(120, seed=4)
+    seg = Segmenter(features=MALL_FEATURES, transform=None, scale=None, k=4, random_state=0).fit(df)
+    assert seg.prep.logged == [] and np.all(seg.prep.center == 0) and np.all(seg.prep.scale == 1)
+    for s in range(4):
+        part = df.set_index("CustomerID").loc[seg.labels.index[seg.labels["segment"] == s], MALL_FEATURES]
+        np.testing.assert_allclose(seg.centers.loc[s].to_numpy(), part.mean().to_numpy(), rtol=1e-9)

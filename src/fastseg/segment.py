@@ -48,7 +48,9 @@ class _Prep:
         for j, f in enumerate(self.features):
             if f in self.logged:
                 if (X[:, j] < 0).any():
-                    raise ValueError(f"column {f!r} has negative values; it was log1p-transformed at fit time.")
+                    raise ValueError(f"column {f!r} has negative values, but the segments were found on its log1p "
+                                     "(all its values were >= 0 at fit time); check the column, or refit with "
+                                     "transform=None.")
                 X[:, j] = np.log1p(X[:, j])
         Z = (X - self.center) / self.scale
         return (Z, ok) if with_mask else Z
@@ -576,7 +578,8 @@ class Segmenter:
         if self.k == "auto":
             ks = [k for k in self.k_range if k <= len(df)]
             if not ks:
-                raise ValueError(f"k_range {list(self.k_range)} has no k <= the {len(df)} customers.")
+                raise ValueError(f"k_range {list(self.k_range)} has no k <= the {len(df)} customers; give a k_range "
+                                 f"that starts at {len(df)} or below.")
             sampled = self.sample is not None and self.sample < len(df)
             if sampled and self.sample < ks[-1]:
                 raise ValueError(f"sample={self.sample} customers is fewer than the largest k ({ks[-1]}) of k_range; "
@@ -598,7 +601,7 @@ class Segmenter:
         else:
             k = int(self.k)
             if k > len(df):
-                raise ValueError(f"k={k} segments but only {len(df)} customers.")
+                raise ValueError(f"k={k} segments but only {len(df)} customers; lower k to {len(df)} or fewer.")
             model = KMeans(k, n_init=max(self.n_init, 1), random_state=self.random_state, device=self.device).fit(Z)
             reason = "k given"
         seg = np.asarray(model.labels_)
