@@ -167,6 +167,27 @@ def test_fit_from_same_centres_gives_cpu_labels(gpu, rng, dtype):
     np.testing.assert_array_equal(c.predict(X), a.labels_)  # host input: host output
 
 
+def test_device_input_is_checked_on_the_device(gpu, rng):
+    """CuPy input gets the host input's errors, found without copying it to the host."""
+    import cupy as cp
+
+    from fastseg import KMeans
+
+    X = rng.standard_normal((50, 3))
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array instead"):
+        KMeans(2, device="gpu").fit(cp.asarray(X[:, 0]))
+    with pytest.raises(ValueError, match=r"Found array with shape \(0, 3\); at least 1 sample"):
+        KMeans(2, device="gpu").fit(cp.asarray(X[:0]))
+    bad = X.copy()
+    bad[7, 1], bad[30, 0] = np.nan, np.inf
+    with pytest.raises(ValueError, match=r"NaN or infinity in 2 of 50 rows \(first at row 7\)"):
+        KMeans(2, device="gpu").fit(cp.asarray(bad))
+    km = KMeans(2, init=X[:2].round(), device="gpu").fit(cp.asarray(X.round().astype(np.int64)))
+    assert km.cluster_centers_.dtype == np.float64  # integers are fitted as float64, as on the host
+    with pytest.raises(ValueError, match="X has 2 features, but KMeans is expecting 3 features as input"):
+        km.predict(cp.asarray(X[:, :2]))
+
+
 @pytest.mark.gpu
 def test_torch_tensor_on_the_gpu_is_used_in_place(rng, monkeypatch):
     # A torch CUDA tensor (``__cuda_array_interface__`` and DLPack) is fitted where it lies:
