@@ -342,3 +342,26 @@ def test_sample_indices_cost_the_sample_not_the_rows():
     """A permutation of all rows would need terabytes here."""
     idx = sample_indices(np.random.RandomState(1), 10**12, 5000)
     assert len(np.unique(idx)) == 5000 and idx.max() < 10**12
+
+
+def test_degenerate_labellings_follow_scikit_learns_conventions():
+    from sklearn import metrics as skm
+
+    # every cluster a single repeated point: no within-cluster spread at all
+    X = np.repeat(np.array([[0.0, 0.0], [3.0, 1.0], [-2.0, 5.0]]), [4, 3, 5], axis=0)
+    lab = np.repeat([0, 1, 2], [4, 3, 5])
+    r = score_labels(X, lab, device="cpu")
+    assert r["calinski_harabasz"] == skm.calinski_harabasz_score(X, lab) == 1.0
+    assert r["davies_bouldin"] == skm.davies_bouldin_score(X, lab) == 0.0
+    assert r["silhouette"] == pytest.approx(skm.silhouette_score(X, lab)) and r["silhouette"] == pytest.approx(1.0)
+    # one cluster: scikit-learn refuses; fastseg says NaN (a sweep goes on to the other k)
+    one = score_labels(X, np.zeros(len(X), dtype=int), device="cpu")
+    assert np.isnan(one["calinski_harabasz"]) and np.isnan(one["davies_bouldin"]) and np.isnan(one["silhouette"])
+    # a label with no rows is no cluster: the same scores as the labels renumbered
+    gap = score_labels(X, np.where(lab == 2, 5, lab), device="cpu")
+    for m in ("calinski_harabasz", "davies_bouldin", "silhouette"):
+        assert gap[m] == pytest.approx(r[m])
+    with pytest.raises(ValueError, match="labels must be 12 integers, one per row of X; got shape \\(11,\\)"):
+        score_labels(X, lab[:11], device="cpu")
+    with pytest.raises(ValueError, match="labels must be >= 0"):
+        score_labels(X, lab - 1, device="cpu")
