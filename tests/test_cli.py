@@ -761,3 +761,21 @@ def test_segment_sample_option(tmp_path, capsys):
     rc, err = _err(["segment", str(mall), "--sample", "8", "--out", str(tmp_path / "x.csv")], capsys)
     assert rc == 2 and "--sample 8 is fewer customers than the largest k (10) of --k-range" in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_report_figures_read_without_exponents():
+    import fastseg
+    from fastseg.report import _readable, render
+
+    assert [_readable(v) for v in (4104.2, 1_370_931.7, 26.94, 6.483, 0.2734, 0.0, -56012.0)] == \
+        ["4,104", "1,370,932", "26.9", "6.48", "0.273", "0", "-56,012"]
+    tx = online_retail(300, seed=2)
+    table = fastseg.rfm(tx, customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",
+                        price="UnitPrice")
+    seg = fastseg.Segmenter(k=3, random_state=0, stability=0).fit(table)
+    html = render(seg, images=[])
+    body = html[html.index("<h2>Segments</h2>"):]
+    assert not re.search(r"\d\.?\d*e[+-]\d\d", body), re.findall(r".{40}\de[+-]\d\d.{10}", body)
+    assert "monetary averages " in body and re.search(r"<td>[+-]\d+%</td>", body)  # relative importance
+    share = seg.profiles.loc[0, "share"]
+    assert f"<td>{share:.1%}</td>" in body

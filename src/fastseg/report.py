@@ -50,17 +50,32 @@ def figures(seg):
     return out
 
 
-def _table(df, floatfmt="{:,.2f}"):
-    def fmt(v):
+def _readable(v, digits=3):
+    """A figure for a reader: whole numbers from 100 up, ``digits`` significant digits
+    below, and no exponent but for tiny values (4,104 and 1,370,932, not 4.1e+03 or
+    1.371e+06; 26.9, 6.48, 0.273)."""
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+
+
+def _table(df, floatfmt="{:,.2f}", formats=None):
+    """An HTML table of ``df``: floats by ``floatfmt`` (a format string or a function),
+    or by ``formats[column]`` where given."""
+    formats = formats or {}
+
+    def fmt(v, how):
         if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else floatfmt.format(v)
+            return "" if np.isnan(v) else (how(v) if callable(how) else how.format(v))
         if isinstance(v, (int, np.integer)):
             return f"{v:,}"
         return html.escape(str(v))
 
+    hows = [formats.get(c, floatfmt) for c in df.columns]
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [df.index.name or ""] + list(df.columns))
     rows = "".join(
-        "<tr>" + f"<th>{html.escape(str(i))}</th>" + "".join(f"<td>{fmt(v)}</td>" for v in row) + "</tr>"
+        "<tr>" + f"<th>{html.escape(str(i))}</th>" + "".join(f"<td>{fmt(v, h)}</td>" for v, h in zip(row, hows))
+        + "</tr>"
         for i, row in zip(df.index, df.itertuples(index=False))
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
@@ -126,11 +141,13 @@ def render(seg, title="Customer segmentation", images=None):
         heads = {"n_iter": "iterations", "silhouette_n": "silhouette on (customers)",
                  **{m: f"{_METHOD_NAME[m]} ({'lower' if m == 'davies_bouldin' else 'higher'} is better)"
                     for m in ("silhouette", "calinski_harabasz", "davies_bouldin")}}
-        parts.append(_table(sw.to_frame().drop(columns=["seconds"]).rename(columns=heads), floatfmt="{:,.4g}"))
+        parts.append(_table(sw.to_frame().drop(columns=["seconds"]).rename(columns=heads),
+                            floatfmt=lambda v: _readable(v, 4)))
 
     parts.append("<h2>Profiles</h2><p>Mean and median of each feature in original units; relative importance "
                  "is the segment mean over the population mean, minus 1.</p>")
-    parts.append(_table(seg.profiles, floatfmt="{:,.3g}"))
+    shares = {c: "{:+.0%}" for c in seg.profiles.columns if str(c).endswith(" rel. importance")}
+    parts.append(_table(seg.profiles, floatfmt=_readable, formats={"share": "{:.1%}", **shares}))
 
     if seg.rfm_mix is not None:
         mix = seg.rfm_mix.copy()
@@ -183,7 +200,7 @@ def _sentence(seg, s):
     for f in seg.features:
         mean = seg.profiles.loc[s, f"{f} mean"]
         rel = seg.profiles.loc[s, f"{f} rel. importance"]
-        bits.append(f"{html.escape(str(f))} averages {mean:,.3g} ({rel:+.0%} vs all)")
+        bits.append(f"{html.escape(str(f))} averages {_readable(mean)} ({rel:+.0%} vs all)")
     return "; ".join(bits) + "."
 
 
