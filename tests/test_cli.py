@@ -45,7 +45,7 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
                     "A rule for each segment", "Pictures"):
         assert section in text
     # each method under the name an analyst reads, not its key, in the picks and the table
-    assert "Calinski–Harabasz: k = " in text and "Davies–Bouldin (lower is better)" in text
+    assert "Calinski–Harabasz: k = " in text and "Davies–Bouldin ↓" in text and "lower is better" in text
     assert not {"calinski_harabasz", "davies_bouldin", "n_iter"} & set(text.split())
     assert len(p.images) >= 6
     for src in p.images:
@@ -103,9 +103,16 @@ def test_sweep_command(tmp_path, capsys):
     rc = main(["sweep", str(mall), "--features", "Annual Income (k$),Spending Score (1-100)", "--transform",
                "none", "--k-range", "2-8", "--plot", str(png), "--out", str(csv)])
     assert rc == 0
-    assert "best k = 5" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "best k = 5" in printed
+    # the printed table has a reader's headers; the file keeps the keys
+    header = next(line for line in printed.splitlines() if "inertia" in line).split()
+    assert header == ["inertia", "iterations", "Calinski–Harabasz", "↑", "Davies–Bouldin", "↓", "silhouette", "↑",
+                      "silhouette", "on"]
     assert mpimg.imread(png).shape[0] > 100
-    assert list(pd.read_csv(csv)["k"]) == list(range(2, 9))
+    got = pd.read_csv(csv)
+    assert list(got["k"]) == list(range(2, 9))
+    assert {"n_iter", "calinski_harabasz", "davies_bouldin", "silhouette_n"} <= set(got.columns)
 
 
 @pytest.mark.parametrize("n_init", [1, 2])
@@ -765,7 +772,8 @@ def test_segment_sample_option(tmp_path, capsys):
 
 def test_report_figures_read_without_exponents():
     import fastseg
-    from fastseg.report import _readable, render
+    from fastseg._profiles import readable_number as _readable
+    from fastseg.report import render
 
     assert [_readable(v) for v in (4104.2, 1_370_931.7, 26.94, 6.483, 0.2734, 0.0, -56012.0)] == \
         ["4,104", "1,370,932", "26.9", "6.48", "0.273", "0", "-56,012"]

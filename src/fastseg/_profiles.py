@@ -1,6 +1,7 @@
 """What a segment is, in words and figures: its short name, its profile in original
-units, its mix of each described column and of the classic RFM grid, and the values
-that stand out in it. Pure pandas over labels; :mod:`fastseg.segment` calls these."""
+units, its mix of each described column and of the classic RFM grid, the values that
+stand out in it, and figures written for a reader. Pure pandas over labels;
+:mod:`fastseg.segment`, the report and the command line call these."""
 
 from __future__ import annotations
 
@@ -117,3 +118,12 @@ def profile_table(data, seg, k, names):
     out = pd.DataFrame(rows)
     out.index.name = "segment"
     return out
+
+
+def readable_number(v, digits=3):
+    """A figure for a reader: whole numbers from 100 up, ``digits`` significant digits
+    below, and no exponent but for tiny values (4,104 and 1,370,932, not 4.1e+03 or
+    1.371e+06; 26.9, 6.48, 0.273)."""
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"

@@ -338,7 +338,8 @@ def cmd_sweep(args):
     plot = check_plot_output(args.plot, [args.input], "--plot")
     df = _prepare_customers(args)
     from .segment import Segmenter  # after the checks, as in cmd_segment
-    from .sweep import sweep
+    from ._profiles import readable_number
+    from .sweep import readable_columns, sweep
 
     _, _, Z = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale,
                         missing=args.missing).prepare(df)
@@ -361,7 +362,9 @@ def cmd_sweep(args):
         import pandas as pd
 
         with pd.option_context("display.width", 120, "display.max_columns", 20):
-            print(frame.drop(columns=["seconds"]).to_string(float_format=lambda v: f"{v:.4g}"))
+            print(readable_columns(frame.drop(columns=["seconds"])).to_string(
+                float_format=lambda v: readable_number(v, 4)))
+            print("(↑ higher is better, ↓ lower is better)")
         print(f"best k = {res.best_k}: {res.best_method}; knee: {res.knee.reason}")
         if res.sample is not None:
             how = ("then refined on every customer" if res.sample["refined"]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import atomic_write_text
+from ._profiles import readable_number
 from ._version import __version__
 
 
@@ -48,15 +49,6 @@ def figures(seg):
     if seg.k >= 2:
         out.append(("silhouette", "Silhouette by segment", plots.silhouette_by_segment(seg)))
     return out
-
-
-def _readable(v, digits=3):
-    """A figure for a reader: whole numbers from 100 up, ``digits`` significant digits
-    below, and no exponent but for tiny values (4,104 and 1,370,932, not 4.1e+03 or
-    1.371e+06; 26.9, 6.48, 0.273)."""
-    if abs(v) >= 100:
-        return f"{v:,.0f}"
-    return f"{v:.{digits}g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
 
 
 def _table(df, floatfmt="{:,.2f}", formats=None):
@@ -134,20 +126,18 @@ def render(seg, title="Customer segmentation", images=None):
     parts.append(f"<p>{html.escape(seg.k_reason)}.</p>")
     if seg.sweep is not None:
         sw = seg.sweep
-        from .sweep import _METHOD_NAME
+        from .sweep import _METHOD_NAME, readable_columns
 
         picks = ", ".join(f"{_METHOD_NAME.get(m, m)}: k = {v}" for m, v in sw.evidence.get("picks", {}).items())
         parts.append(f"<p>Each method's pick — {html.escape(picks)}. Knee: {html.escape(sw.knee.reason)}.</p>")
-        heads = {"n_iter": "iterations", "silhouette_n": "silhouette on (customers)",
-                 **{m: f"{_METHOD_NAME[m]} ({'lower' if m == 'davies_bouldin' else 'higher'} is better)"
-                    for m in ("silhouette", "calinski_harabasz", "davies_bouldin")}}
-        parts.append(_table(sw.to_frame().drop(columns=["seconds"]).rename(columns=heads),
-                            floatfmt=lambda v: _readable(v, 4)))
+        parts.append("<p class='muted'>↑ higher is better, ↓ lower is better.</p>"
+                     + _table(readable_columns(sw.to_frame().drop(columns=["seconds"])),
+                              floatfmt=lambda v: readable_number(v, 4)))
 
     parts.append("<h2>Profiles</h2><p>Mean and median of each feature in original units; relative importance "
                  "is the segment mean over the population mean, minus 1.</p>")
     shares = {c: "{:+.0%}" for c in seg.profiles.columns if str(c).endswith(" rel. importance")}
-    parts.append(_table(seg.profiles, floatfmt=_readable, formats={"share": "{:.1%}", **shares}))
+    parts.append(_table(seg.profiles, floatfmt=readable_number, formats={"share": "{:.1%}", **shares}))
 
     if seg.rfm_mix is not None:
         mix = seg.rfm_mix.copy()
@@ -200,7 +190,7 @@ def _sentence(seg, s):
     for f in seg.features:
         mean = seg.profiles.loc[s, f"{f} mean"]
         rel = seg.profiles.loc[s, f"{f} rel. importance"]
-        bits.append(f"{html.escape(str(f))} averages {_readable(mean)} ({rel:+.0%} vs all)")
+        bits.append(f"{html.escape(str(f))} averages {readable_number(mean)} ({rel:+.0%} vs all)")
     return "; ".join(bits) + "."
 
 

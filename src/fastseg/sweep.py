@@ -205,6 +205,17 @@ def _check_ks(k, n_samples):
 _METHOD_NAME = {"knee": "knee", "silhouette": "silhouette", "calinski_harabasz": "Calinski–Harabasz",
                 "davies_bouldin": "Davies–Bouldin"}  # as an analyst reads them
 
+# column headers of a sweep's table for a reader (the keys stay in to_frame() and files)
+_READABLE = {"n_iter": "iterations", "silhouette_n": "silhouette on", "least_stable": "least stable",
+             "stable_segments": "stable segments",
+             **{m: f"{_METHOD_NAME[m]} {'↓' if _BEST[m] == 'min' else '↑'}" for m in _BEST}}
+
+
+def readable_columns(frame):
+    """A sweep's table (:meth:`SweepResult.to_frame`) with headers a reader knows:
+    "Calinski–Harabasz ↑" (higher is better), "Davies–Bouldin ↓", "iterations"."""
+    return frame.rename(columns=_READABLE)
+
 
 def choose_k(ks, inertia, metrics, knee):
     """Vote among the knee and the metrics; ties go to the knee, then silhouette.
