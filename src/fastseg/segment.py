@@ -72,8 +72,9 @@ def _matrix(df, features, drop_missing=False):
     bad = [f for f in features if not (pd.api.types.is_numeric_dtype(df[f]) and not pd.api.types.is_bool_dtype(df[f]))]
     if bad:
         raise ValueError(
-            f"feature column(s) {', '.join(map(repr, bad))} are not numeric; choose numeric columns "
-            "(or encode these first)."
+            f"feature column(s) {', '.join(map(repr, bad))} are not numeric, and k-means needs numbers: leave "
+            "them out of the features, and each segment is described by its mix of them instead (describe=, "
+            "--describe), or encode them as numbers first."
         )
     X = np.array(df[features].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)  # own copy
     ok = np.isfinite(X).all(axis=1)
