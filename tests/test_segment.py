@@ -80,7 +80,8 @@ def test_predict_save_load(tmp_path):
     "make, kwargs, match",
     [
         (lambda d: d, dict(features=["nope"]), r"column\(s\) 'nope' not found; available: 'CustomerID', 'Gender'"),
-        (lambda d: d, dict(features=["Gender"]), "'Gender' are not numeric, and k-means needs numbers: leave them out .*described by its mix"),
+        (lambda d: d, dict(features=["Gender"]),
+         "'Gender' are not numeric, and k-means needs numbers: leave them out .*described by its mix"),
         (lambda d: d.assign(flat=3.0), dict(features=["Age", "flat"]), "'flat' hold a single value"),
         (lambda d: d.assign(Age=d["Age"].where(d.index > 4)), dict(features=["Age"]),
          r"5 of 200 rows have missing or infinite values in 'Age'"),
