@@ -136,3 +136,12 @@ def test_elbow_marks_the_chosen_k_and_the_knee_apart(seg):
     assert len(knee) == 1 and list(knee[0].get_xdata()) == [res.knee.k]
     assert ax.get_title().endswith("agree (x, y)\nthe knee says k = 9")  # the dissent on its own line
     plt.close(fig)
+
+
+def test_scatters_name_the_features_they_can_draw(seg):
+    with pytest.raises(ValueError, match=r"scatter_2d draws the features the segments were found on \('Age', "
+                                         r"'Annual Income \(k\$\)', 'Spending Score \(1-100\)'\); got 'Nope'"):
+        plots.scatter_2d(seg, "Nope", "Age")
+    with pytest.raises(ValueError, match=r"scatter_3d draws the features .*; got 'Gender'"):
+        plots.scatter_3d(seg, ["Age", "Gender", "Annual Income (k$)"])
+    plt.close("all")

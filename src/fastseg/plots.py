@@ -133,6 +133,15 @@ def _scaled(seg):
     return seg.prep.apply(seg.data)
 
 
+def _check_features(seg, feats, plot):
+    """Name the features a scatter can draw when it is asked for another column."""
+    other = [f for f in feats if f not in seg.features]
+    if other:
+        raise ValueError(f"{plot} draws the features the segments were found on "
+                         f"({', '.join(map(repr, seg.features))}); got {', '.join(map(repr, other))}. "
+                         "A column not clustered on is read by segment in seg.profiles or plots.composition.")
+
+
 def _centres_in_units(seg, feats):
     """The segment centres in the features' original units: the scaling undone, then the
     log1p where it was applied (the k-means centre itself, not the segment's mean, which
@@ -226,6 +235,7 @@ def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
         yl = f"principal component 2 ({pca.explained_variance_ratio_[1]:.0%} of variance)"
         title = "Customers on the first two principal components"
     else:
+        _check_features(seg, [x, y], "scatter_2d")
         V = seg.data[[x, y]].to_numpy(dtype=float)[idx]
         P, C = _in_plot_units(seg, [x, y], V), _in_plot_units(seg, [x, y], _centres_in_units(seg, [x, y]))
         title = f"Customers by {x} and {y}"
@@ -256,6 +266,7 @@ def scatter_3d(seg, features=None, ax=None, max_points=3000, random_state=0):
     feats = list(features or seg.features[:3])
     if len(feats) != 3:
         raise ValueError(f"scatter_3d needs three features; got {feats}.")
+    _check_features(seg, feats, "scatter_3d")
     if ax is None:
         fig = plt.figure(figsize=(7, 6), layout="constrained")
         ax = fig.add_subplot(projection="3d")
