@@ -388,7 +388,9 @@ def test_missing_drop_segments_the_other_customers_as_if_the_gaps_were_not_there
         ref.predict(holed)  # fitted with missing="error": so is its predict
     with pytest.raises(ValueError, match="missing must be 'error' or 'drop'; got 'mean'"):
         Segmenter(missing="mean").fit(df)
-    allgone = df.assign(Age=np.nan)
+    allgone = df.copy()  # every row misses one of the features, no feature misses every row
+    allgone.loc[::2, "Age"] = np.nan
+    allgone.loc[1::2, "Annual Income (k$)"] = np.nan
     with pytest.raises(ValueError, match="200 of 200 rows .* every row; fill them first"):
         Segmenter(missing="drop").fit(allgone)
 
@@ -521,3 +523,14 @@ def test_without_transform_or_scaling_the_centres_are_the_segments_means():
     for s in range(4):
         part = df.set_index("CustomerID").loc[seg.labels.index[seg.labels["segment"] == s], MALL_FEATURES]
         np.testing.assert_allclose(seg.centers.loc[s].to_numpy(), part.mean().to_numpy(), rtol=1e-9)
+
+
+def test_default_features_leave_out_columns_with_nothing_to_separate_and_say_so():
+    df = mall_customers(80, seed=5).assign(empty=np.nan, flat=2.0)
+    seg = Segmenter(k=3, random_state=0).fit(df)
+    assert "empty" not in seg.features and "flat" not in seg.features
+    assert seg.left_out["empty"] == "no values" and seg.left_out["flat"] == "one value"
+    assert "empty (no values)" in seg.summary() and "flat (one value)" in seg.summary()
+    with pytest.raises(ValueError, match=r"feature column\(s\) 'empty' hold no values \(every one missing or "
+                                         r"infinite\); leave them out of the features"):
+        Segmenter(features=["Age", "empty"], k=3, missing="drop").fit(df)

@@ -78,6 +78,10 @@ def _matrix(df, features, drop_missing=False):
         )
     X = np.array(df[features].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)  # own copy
     ok = np.isfinite(X).all(axis=1)
+    empty = [f for j, f in enumerate(features) if not np.isfinite(X[:, j]).any()]
+    if empty:
+        raise ValueError(f"feature column(s) {', '.join(map(repr, empty))} hold no values (every one missing or "
+                         "infinite); leave them out of the features.")
     if not ok.all():
         cols = ", ".join(repr(f) for j, f in enumerate(features) if not np.isfinite(X[:, j]).all())
         bad = f"{int((~ok).sum())} of {len(X)} rows have missing or infinite values in {cols}"
@@ -484,6 +488,8 @@ class Segmenter:
                 left[c] = "not numeric"
             elif c in ids:
                 left[c] = "an identifier" if ids[c] == "id" else "a row number"
+            elif not df[c].min() < df[c].max():  # nothing to separate customers by (NaN is no value)
+                left[c] = "no values" if df[c].isna().all() else "one value"
             else:
                 num.append(c)
         if not num:
