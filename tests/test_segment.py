@@ -245,7 +245,23 @@ def test_identifier_column_names():
     df["order_id"] = [1, 1, 2, 3, 4]  # repeats: a code, not an identity
     df["ratio_id"] = [0.5, 1.5, 2.5, 3.5, 4.5]  # not whole numbers
     df["score_id"] = [1, 2, None, 4, 5]  # a missing value
-    assert identifier_columns(df) == {**{n: "id" for n in ids}, "Unnamed: 0": "row number"}
+    df["client_id"] = ["C-1", "C-2", "C-3", "C-4", "C-5"]  # distinct texts: an identity too
+    df["segment_id"] = ["a", "b", "a", "c", "d"]  # repeated text: a code
+    df["member id"] = ["x", "y", None, "z", "w"]  # a missing text
+    df["account_id"] = ["1", 2, "3", "4", "5"]  # text and numbers mixed: not one kind of key
+    assert identifier_columns(df) == {**{n: "id" for n in ids}, "Unnamed: 0": "row number", "client_id": "id"}
+
+
+def test_a_text_customer_id_keys_the_labels():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"customer_id": [f"C-{i:05d}" for i in range(90)], "spend": rng.gamma(2, 100, 90),
+                       "visits": rng.poisson(4, 90)})
+    seg = Segmenter(k=3, random_state=0).fit(df)
+    assert seg.id_column == "customer_id" and seg.labels.index.name == "customer_id"
+    assert list(seg.labels.index[:2]) == ["C-00000", "C-00001"] and seg.features == ["spend", "visits"]
+    assert seg.left_out == {"customer_id": "an identifier"}
+    new = df.iloc[[5, 2]].reset_index(drop=True)  # a table as read from a file: a plain row index
+    assert list(seg.predict(new).index) == ["C-00005", "C-00002"]
 
 
 def test_distances_tell_how_well_new_customers_fit():

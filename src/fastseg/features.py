@@ -291,8 +291,15 @@ def _is_unique_integers(col):
     return col.is_unique
 
 
+def _is_unique_key(col):
+    """Every value a distinct whole number or a distinct text ("C-00017"), none missing."""
+    if pd.api.types.is_string_dtype(col) or pd.api.types.is_object_dtype(col):
+        return not col.isna().any() and col.map(type).eq(str).all() and col.is_unique
+    return _is_unique_integers(col)
+
+
 def identifier_columns(df):
-    """The numeric columns of ``df`` that identify rows rather than describe customers.
+    """The columns of ``df`` that identify rows rather than describe customers.
 
     Parameters
     ----------
@@ -302,7 +309,7 @@ def identifier_columns(df):
     -------
     dict
         ``{column: kind}``: ``"id"`` for a column named like an id (``CustomerID``,
-        ``customer_id``, ``userId``, ...) holding a distinct whole number per row;
+        ``customer_id``, ``userId``, ...) holding a distinct whole number or text per row;
         ``"row number"`` for ``Unnamed: 0`` and the like, the index a table saved with
         ``to_csv`` reads back as.
     """
@@ -311,6 +318,6 @@ def identifier_columns(df):
         name = str(c).strip()
         if _ROW_NUMBER_NAME.fullmatch(name) and _is_unique_integers(df[c]):
             out[c] = "row number"
-        elif _ID_NAME.fullmatch(name) and _is_unique_integers(df[c]):
+        elif _ID_NAME.fullmatch(name) and _is_unique_key(df[c]):
             out[c] = "id"
     return out

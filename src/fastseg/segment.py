@@ -484,10 +484,10 @@ class Segmenter:
         ids = identifier_columns(df)
         num, left = [], {}
         for c in df.columns:
-            if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
-                left[c] = "not numeric"
-            elif c in ids:
+            if c in ids:
                 left[c] = "an identifier" if ids[c] == "id" else "a row number"
+            elif not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+                left[c] = "not numeric"
             elif not df[c].min() < df[c].max():  # nothing to separate customers by (NaN is no value)
                 left[c] = "no values" if df[c].isna().all() else "one value"
             else:
