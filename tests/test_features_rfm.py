@@ -101,7 +101,7 @@ def test_segment_grid():
     [
         (dict(customer="nope", date="day", amount="qty"), r"column\(s\) 'nope' not found .* available: 'inv', 'cust'"),
         (dict(customer="cust", date="day"), "give either amount"),
-        (dict(customer="cust", date="day", amount="cust"), "'cust' is not numeric"),
+        (dict(customer="cust", date="day", amount="cust"), r"'cust' is not numeric: 3 of 3 values are not numbers \(e.g. 'A'\)"),
     ],
 )
 def test_bad_input(kwargs, match):
@@ -231,3 +231,21 @@ def test_an_attribute_with_no_value_on_any_kept_row_is_missing_for_everyone():
                        "Country": [None, None, "UK"]})  # UK only on a return, which cleaning drops
     t = rfm(tx, customer="c", date="d", quantity="q", price="p", attributes="Country")
     assert t["Country"].isna().all() and len(t) == 2
+
+
+@pytest.mark.parametrize("amounts, spend", [
+    (["£12.50", "£1,234.50", "-£2.00", "£0.99"], [12.5 + 1234.5, 0.99]),  # the refund row is dropped
+    (["12.50 EUR", "EUR 1,000", "EUR -2", "0.99 EUR"], [1012.5, 0.99]),
+    (["12,50 €", "1.234,50 €", "−2 €", "0,99 €"], [1247.0, 0.99]),
+    (["$12.5", "$1 234,50", "-$2", "$0.99"], None),  # two conventions at once: not read as money
+])
+def test_amounts_written_as_money_are_read(amounts, spend):
+    tx = pd.DataFrame({"cust": ["a", "a", "b", "b"], "day": ["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-03"],
+                       "total": amounts})
+    if spend is None:
+        with pytest.raises(ValueError,
+                           match=r"'total' is not numeric: 4 of 4 values are not numbers \(e\.g\. '\$12\.5'\)"):
+            rfm(tx, customer="cust", date="day", amount="total")
+        return
+    table = rfm(tx, customer="cust", date="day", amount="total")
+    np.testing.assert_allclose(table.loc[["a", "b"], "monetary"].to_numpy(), spend)

@@ -70,14 +70,50 @@ def _require(df, cols):
         )
 
 
+# Money as spreadsheets export it: a currency sign or code around the number ("£12.50",
+# "-$5", "12.50 EUR"), thousands grouped by commas ("1,234.50") or, with a decimal comma,
+# by dots or spaces ("1.234,50", "1 234,50")
+_LEADING_CURRENCY = r"^\s*(-?)\s*(?:[A-Z]{3}\s*)?[£$€¥₹]?\s*"
+_TRAILING_CURRENCY = r"\s*[£$€¥₹]?\s*(?:[A-Z]{3})?\s*$"
+_PLAIN = r"-?\d+(?:\.\d+)?"
+_GROUPED_POINT = r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+_GROUPED_COMMA = r"-?\d{1,3}(?:[.\s\u00a0\u202f]\d{3})*(?:,\d+)?"
+
+
+def _money_to_numbers(s):
+    """Text amounts as numbers, where every filled one reads as money in one convention
+    (decimal point, or decimal comma); else None."""
+    t = (s.astype("string").str.replace("\u2212", "-", regex=False)  # the typographic minus
+         .str.replace(_LEADING_CURRENCY, r"\1", regex=True).str.replace(_TRAILING_CURRENCY, "", regex=True))
+    filled = t.notna() & (t != "")
+    v = t[filled]
+    if not len(v):
+        return None
+    if v.str.fullmatch(f"{_PLAIN}|{_GROUPED_POINT}").all():
+        out = t.str.replace(",", "", regex=False)
+    elif v.str.fullmatch(_GROUPED_COMMA).all():
+        out = t.str.replace(r"[.\s\u00a0\u202f]", "", regex=True).str.replace(",", ".", regex=False)
+    else:
+        return None
+    return pd.to_numeric(out.where(filled), errors="coerce")
+
+
 def _numeric(df, col):
+    """A column of numbers as float64, NaN where missing; text amounts with a currency sign
+    or thousands separators are read as money (see ``_money_to_numbers``)."""
     s = df[col]
     if pd.api.types.is_numeric_dtype(s):
         return s.to_numpy(dtype=float, na_value=np.nan)
     conv = pd.to_numeric(s, errors="coerce")
     bad = int(conv.isna().sum() - s.isna().sum())
+    if bad:
+        money = _money_to_numbers(s)
+        if money is not None:
+            conv, bad = money, int(money.isna().sum() - s.isna().sum())
     if bad > len(s) // 2:
-        raise ValueError(f"column {col!r} is not numeric ({bad} of {len(s)} values are not numbers).")
+        example = s[conv.isna() & s.notna()].iloc[0]
+        raise ValueError(f"column {col!r} is not numeric: {bad} of {len(s)} values are not numbers "
+                         f"(e.g. {str(example)!r}).")
     return conv.to_numpy(dtype=float, na_value=np.nan)
 
 
