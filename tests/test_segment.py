@@ -550,3 +550,9 @@ def test_default_features_leave_out_columns_with_nothing_to_separate_and_say_so(
     with pytest.raises(ValueError, match=r"feature column\(s\) 'empty' hold no values \(every one missing or "
                                          r"infinite\); leave them out of the features"):
         Segmenter(features=["Age", "empty"], k=3, missing="drop").fit(df)
+
+
+def test_one_segment_reads_as_one():
+    seg = Segmenter(features=MALL_FEATURES, k=1, random_state=0).fit(mall_customers(40, seed=1))
+    assert seg.summary().startswith("40 customers in 1 segment (k given).")
+    assert "40 customers, 1 segment, " in repr(seg)

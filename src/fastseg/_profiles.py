@@ -127,3 +127,8 @@ def readable_number(v, digits=3):
     if abs(v) >= 100:
         return f"{v:,.0f}"
     return f"{v:.{digits}g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+
+
+def counted(n, noun):
+    """ "1 segment", "5 segments", "1,989 customers"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

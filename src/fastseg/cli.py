@@ -286,7 +286,9 @@ def cmd_predict(args):
         write_table(named, moves)
     if not args.quiet:
         sizes = labels["segment"].value_counts().reindex(range(seg.k), fill_value=0)
-        print(f"{len(labels):,} customers assigned to the {seg.k} segments of {args.model}:")
+        from ._profiles import counted  # here: the module imports pandas
+
+        print(f"{len(labels):,} customers assigned to the {counted(seg.k, 'segment')} of {args.model}:")
         for s_, n in sizes.items():
             print(f"  {s_}: {seg.names[s_]} — {n:,} customers ({n / max(len(labels), 1):.1%})")
         if (none := int(labels["segment"].isna().sum())):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import atomic_write_text
-from ._profiles import readable_number
+from ._profiles import counted, readable_number
 from ._version import __version__
 
 
@@ -91,7 +91,7 @@ def render(seg, title="Customer segmentation", images=None):
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body>"]
     parts.append(f"<h1>{html.escape(title)}</h1><p class='muted'>fastseg {__version__} · "
-                 f"{datetime.now():%Y-%m-%d %H:%M} · {n:,} customers · {seg.k} segments</p>")
+                 f"{datetime.now():%Y-%m-%d %H:%M} · {n:,} customers · {counted(seg.k, 'segment')}</p>")
 
     parts.append("<h2>Segments</h2>")
     from .stability import STABLE

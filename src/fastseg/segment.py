@@ -15,8 +15,8 @@ import pandas as pd
 
 from ._validation import require_frame
 from ._version import __version__ as _version
-from ._profiles import (MAX_LEVELS, composition_table, is_categorical, profile_table, rfm_mix_table,
-                        segment_names, standouts)
+from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, profile_table,
+                        rfm_mix_table, segment_names, standouts)
 from .features import RFM_COLUMNS, identifier_columns
 from .kmeans import KMeans
 from .rules import segment_rules
@@ -193,7 +193,7 @@ class Segmentation:
         self.__dict__.update(state)
 
     def __repr__(self):
-        return (f"Segmentation({len(self.labels):,} customers, {self.k} segments, "
+        return (f"Segmentation({len(self.labels):,} customers, {counted(self.k, 'segment')}, "
                 f"features={self.features!r})")
 
     def predict(self, new_df):
@@ -320,7 +320,7 @@ class Segmentation:
 
     def summary(self):
         """A few lines of text: k, why, and each segment's name and size."""
-        lines = [f"{len(self.labels):,} customers in {self.k} segments ({self.k_reason})."]
+        lines = [f"{len(self.labels):,} customers in {counted(self.k, 'segment')} ({self.k_reason})."]
         if self.id_column is not None:
             lines.append(f"Labels keyed by {self.id_column}, the table's identifier column.")
         if self.left_out:
