@@ -556,3 +556,24 @@ def test_one_segment_reads_as_one():
     seg = Segmenter(features=MALL_FEATURES, k=1, random_state=0).fit(mall_customers(40, seed=1))
     assert seg.summary().startswith("40 customers in 1 segment (k given).")
     assert "40 customers, 1 segment, " in repr(seg)
+
+
+def test_a_mistyped_column_gets_the_near_one_suggested():
+    from fastseg._validation import did_you_mean
+
+    cols = ["CustomerID", "Annual Income (k$)", "Spending Score (1-100)", "Age ", "Gender"]
+    assert did_you_mean(["age"], cols) == "; did you mean 'Age ' for 'age'?"
+    assert did_you_mean(["customer_id", "Gendr"], cols) == \
+        "; did you mean 'CustomerID' for 'customer_id', 'Gender' for 'Gendr'?"
+    assert did_you_mean(["annual income"], cols) == "; did you mean 'Annual Income (k$)' for 'annual income'?"
+    assert did_you_mean(["Nope", "Age "], cols) == ""  # too far from every column: no guess; present: none needed
+    df = mall_customers(30, seed=0)
+    with pytest.raises(ValueError, match=r"column\(s\) 'spending score \(1-100\)' not found; did you mean "
+                                         r"'Spending Score \(1-100\)' for 'spending score \(1-100\)'\? available: "):
+        Segmenter(features=["Age", "spending score (1-100)"]).fit(df)
+    with pytest.raises(ValueError, match=r"column\(s\) 'Nope' not found; available: 'CustomerID'"):
+        Segmenter(features=["Nope"]).fit(df)
+    tx = pd.DataFrame({"Customer": [1, 2], "Date": ["2024-01-01", "2024-01-02"], "Amount": [3.0, 4.0]})
+    with pytest.raises(ValueError, match=r"'customer' not found in the transactions; did you mean 'Customer' for "
+                                         r"'customer'\? available: 'Customer', 'Date', 'Amount'"):
+        rfm(tx, customer="customer", date="Date", amount="Amount")

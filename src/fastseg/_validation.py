@@ -149,3 +149,29 @@ def require_frame(obj, what):
         raise TypeError(f"{what} must be a pandas DataFrame; got {kind}: wrap it as "
                         "pd.DataFrame(X, columns=[...names...]) so the segments can be described by column.")
     raise TypeError(f"{what} must be a pandas DataFrame; got {kind}.")
+
+
+def _normalised(name):
+    return "".join(ch for ch in str(name).lower() if ch.isalnum())
+
+
+def did_you_mean(missing, columns):
+    """``"; did you mean 'Age' for 'age '?"`` for the missing column names that nearly match
+    one the table has (the same letters and digits whatever the case, spaces and
+    punctuation, or a close spelling); "" when none does."""
+    import difflib
+
+    columns = [str(c) for c in columns]
+    by_norm = {}
+    for c in columns:
+        by_norm.setdefault(_normalised(c), c)
+    pairs = []
+    for m in missing:
+        near = by_norm.get(_normalised(m))
+        if near is None:  # a close spelling, whatever the case
+            lower = {c.lower(): c for c in reversed(columns)}
+            close = difflib.get_close_matches(str(m).lower(), list(lower), n=1, cutoff=0.75)
+            near = lower[close[0]] if close else None
+        if near is not None and near != str(m):
+            pairs.append(f"{near!r} for {str(m)!r}")
+    return f"; did you mean {', '.join(pairs)}?" if pairs else ""

@@ -153,7 +153,10 @@ def _prepare_customers(args):
         raise CLIError(hint)  # segment, sweep: the features would be the log's columns
     if args.id:
         if args.id not in df.columns:
-            raise CLIError(f"--id column {args.id!r} not found; available: {', '.join(map(repr, df.columns))}.")
+            from ._validation import did_you_mean
+
+            hint = did_you_mean([args.id], df.columns) or ";"
+            raise CLIError(f"--id column {args.id!r} not found{hint} available: {', '.join(map(repr, df.columns))}.")
         if df[args.id].duplicated().any():
             raise CLIError(f"--id column {args.id!r} has repeated values; one row per customer is expected.")
         df = df.set_index(args.id)

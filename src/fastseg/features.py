@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ._validation import require_frame
+from ._validation import did_you_mean, require_frame
 
 __all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns"]
 
@@ -65,7 +65,8 @@ def _require(df, cols):
     if missing:
         shown = ", ".join(repr(str(c)) for c in df.columns[:30])
         raise ValueError(
-            f"column(s) {', '.join(repr(str(c)) for c in missing)} not found in the transactions; "
+            f"column(s) {', '.join(repr(str(c)) for c in missing)} not found in the transactions"
+            f"{did_you_mean(missing, df.columns) or ';'} "
             f"available: {shown}{' ...' if len(df.columns) > 30 else ''}."
         )
 

@@ -13,7 +13,7 @@ from dataclasses import MISSING, dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from ._validation import require_frame
+from ._validation import did_you_mean, require_frame
 from ._version import __version__ as _version
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, profile_table,
                         rfm_mix_table, segment_names, standouts)
@@ -59,10 +59,9 @@ class _Prep:
 def _check_columns(df, features):
     missing = [f for f in features if f not in df.columns]
     if missing:
-        raise ValueError(
-            f"column(s) {', '.join(map(repr, missing))} not found; available: "
-            f"{', '.join(map(repr, map(str, df.columns)))}."
-        )
+        hint = did_you_mean(missing, df.columns) or ";"
+        raise ValueError(f"column(s) {', '.join(map(repr, missing))} not found{hint} available: "
+                         f"{', '.join(map(repr, map(str, df.columns)))}.")
 
 
 def _matrix(df, features, drop_missing=False):
