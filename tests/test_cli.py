@@ -165,6 +165,9 @@ def _err(args, capsys):
         ("mall", ["segment", "{d}/mall.csv", "--id", "Gender"],
          "--id column 'Gender' has repeated values; one row per customer is expected"),
         ("mall", ["demo", "--out", "{d}/mall.csv"], "--out '.*mall.csv' exists and is not a folder"),
+        ("mall", ["segment", "{d}/mall.csv", "--plots", "{d}/mall.csv"], "--plots '.*mall.csv' exists and is not a"),
+        ("mall", ["segment", "{d}/mall.csv", "--plots", "{d}/no/figs"], "the folder '.*no' does not exist; create it "
+                                                                         "or choose another --plots"),
         (None, ["demo", "--out", "{d}/no/such/demo"], "the folder '.*no/such' does not exist; create it"),
         (None, ["bench", "--n", "5", "--k", "10"], "--k 10 is more clusters than --n 5 rows"),
         (None, ["bench", "--n", "8", "--k", "2", "--k-range", "2-9"], "--k-range goes to 9 clusters, more than --n 8"),
@@ -787,3 +790,19 @@ def test_report_figures_read_without_exponents():
     assert "monetary averages " in body and re.search(r"<td>[+-]\d+%</td>", body)  # relative importance
     share = seg.profiles.loc[0, "share"]
     assert f"<td>{share:.1%}</td>" in body
+
+
+def test_segment_writes_the_reports_figures_as_png_files(tmp_path, capsys):
+    mall = tmp_path / "mall.csv"
+    mall_customers(120, seed=2).to_csv(mall, index=False)
+    figs = tmp_path / "figs"
+    assert main(["segment", str(mall), "--k", "4", "--plots", str(figs), "--report", str(tmp_path / "r.html")]) == 0
+    printed = capsys.readouterr().out
+    names = sorted(p.name for p in figs.iterdir())
+    assert names == sorted(["sizes.png", "snake.png", "importance.png", "scatter.png", "scatter3d.png",
+                            "composition.png", "silhouette.png"])  # k given: no elbow
+    for name in names:
+        assert mpimg.imread(figs / name).shape[0] > 100
+    assert f"plots:  {figs}/ (" in printed
+    html = (tmp_path / "r.html").read_text()
+    assert html.count("data:image/png;base64,") == len(names)  # the same figures, drawn once

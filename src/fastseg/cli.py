@@ -192,8 +192,9 @@ def cmd_segment(args):
     save = check_output(args.save, [args.input], "--save")
     rules = check_table_output(args.rules, [args.input], "--rules")
     distinct_outputs(out=out, report=rep, save=save, rules=rules)
+    plots_dir = _output_folder(args.plots, "--plots")
     df = _prepare_customers(args)
-    from .report import report  # after the checks: scikit-learn and matplotlib take seconds to import
+    from .report import rendered_figures, report  # after the checks: scikit-learn and matplotlib take seconds
     from .segment import Segmenter
 
     prog = _Progress(args, "sweep")
@@ -205,8 +206,15 @@ def cmd_segment(args):
     labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
     if out is not None:
         write_table(labels, out)
+    images = rendered_figures(seg) if plots_dir is not None else None  # drawn once for both
     if rep is not None:
-        report(seg, rep)
+        report(seg, rep, images=images)
+    if plots_dir is not None:
+        from ._io import atomic_write_bytes
+
+        plots_dir.mkdir(exist_ok=True)
+        for name, _, png in images:
+            atomic_write_bytes(plots_dir / f"{name}.png", png)
     if save is not None:
         seg.save(save)
     if rules is not None:
@@ -217,6 +225,8 @@ def cmd_segment(args):
             print(f"labels: {out}")
         if rep is not None:
             print(f"report: {rep}")
+        if plots_dir is not None:
+            print(f"plots:  {plots_dir}/ ({', '.join(f'{name}.png' for name, _, _ in images)})")
         if save is not None:
             print(f"model:  {save} (fastseg predict NEW.csv --model {save})")
         if rules is not None:
@@ -382,6 +392,19 @@ def cmd_sweep(args):
     return res
 
 
+def _output_folder(path, option):
+    """Fail early: a folder to write into, made later if only it is missing (its parent
+    must exist)."""
+    if path is None:
+        return None
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise CLIError(f"{option} {str(folder)!r} exists and is not a folder.")
+    if not folder.parent.is_dir():
+        raise CLIError(f"the folder {str(folder.parent)!r} does not exist; create it or choose another {option}.")
+    return folder
+
+
 def cmd_demo(args):
     from . import datasets
     from ._io import atomic_write_bytes
@@ -389,11 +412,7 @@ def cmd_demo(args):
     from .report import rendered_figures, report
     from .segment import Segmenter
 
-    outdir = Path(args.out)
-    if outdir.exists() and not outdir.is_dir():
-        raise CLIError(f"--out {str(outdir)!r} exists and is not a folder.")
-    if not outdir.parent.is_dir():
-        raise CLIError(f"the folder {str(outdir.parent)!r} does not exist; create it or choose another --out.")
+    outdir = _output_folder(args.out, "--out")
     t0 = time.perf_counter()
     tx = datasets.online_retail(args.customers, seed=args.seed)
     _say(args, f"demo data: {len(tx):,} transaction lines of {args.customers:,} customers (UCI Online Retail schema)")
@@ -558,6 +577,8 @@ def build_parser():
     s.add_argument("--out", help="labels to write (.csv, .tsv, .parquet or .xlsx): id, segment, name, the "
                    "features and the described columns (with --rfm: R/F/M values, scores, RFM grid segment)")
     s.add_argument("--report", help="HTML report to write")
+    s.add_argument("--plots", metavar="DIR", help="folder to write the report's figures into as PNG files (elbow, "
+                   "sizes, snake, scatter, ...; made if missing)")
     s.add_argument("--save", help="file to keep the fitted segmentation in, for fastseg predict")
     s.add_argument("--stability", type=_count, default=10,
                    help="refits on subsets of the customers that measure how stable each segment is; 0 skips "
