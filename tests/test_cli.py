@@ -806,3 +806,16 @@ def test_segment_writes_the_reports_figures_as_png_files(tmp_path, capsys):
     assert f"plots:  {figs}/ (" in printed
     html = (tmp_path / "r.html").read_text()
     assert html.count("data:image/png;base64,") == len(names)  # the same figures, drawn once
+
+
+def test_report_says_which_features_were_logged():
+    import fastseg
+    from fastseg.report import render
+
+    df = mall_customers(80, seed=3)
+    df["Balance"] = np.linspace(-50, 50, len(df))  # negative values: kept in its own units
+    seg = fastseg.Segmenter(features=["Age", "Balance"], k=2, random_state=0, stability=0).fit(df)
+    assert seg.prep.logged == ["Age"]
+    assert "Transform: log1p of Age (Balance kept as is: negative values); scaling: standard." in render(seg, images=[])
+    plain = fastseg.Segmenter(features=["Age"], k=2, transform=None, random_state=0, stability=0).fit(df)
+    assert "Transform: none; scaling: standard." in render(plain, images=[])

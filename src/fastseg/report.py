@@ -114,7 +114,7 @@ def render(seg, title="Customer segmentation", images=None):
     summ = seg.data.describe().T[["mean", "std", "min", "25%", "50%", "75%", "max"]]
     summ.index.name = "feature"
     parts.append(f"<p>{n:,} customers, features: {', '.join(map(html.escape, seg.features))}. "
-                 f"Transform: {html.escape(str(seg.params.get('transform')))}; "
+                 f"Transform: {html.escape(_transform_text(seg))}; "
                  f"scaling: {html.escape(str(seg.params.get('scale')))}.{_columns_note(seg)}</p>" + _table(summ))
     if seg.cleaning:
         c = pd.DataFrame({"rows": pd.Series(seg.cleaning)})
@@ -183,6 +183,17 @@ def _columns_note(seg):
         note += " Left out of the features: " + html.escape(
             ", ".join(f"{c} ({why})" for c, why in seg.left_out.items())) + "."
     return note
+
+
+def _transform_text(seg):
+    """Which features were clustered in log1p units: a column with a negative value keeps
+    its own units, and the reader should know which did."""
+    if seg.params.get("transform") != "log1p":
+        return "none"
+    logged = [f for f in seg.features if f in seg.prep.logged]
+    kept = [f for f in seg.features if f not in seg.prep.logged]
+    text = f"log1p of {', '.join(map(str, logged))}" if logged else "log1p of none"
+    return text + (f" ({', '.join(map(str, kept))} kept as is: negative values)" if kept else "")
 
 
 def _sentence(seg, s):
