@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-_METRIC_LABEL = {
-    "silhouette": "silhouette (higher is better)",
-    "calinski_harabasz": "Calinski–Harabasz (higher is better)",
-    "davies_bouldin": "Davies–Bouldin (lower is better)",
-}
-
 
 def _axes(ax, figsize=(7, 4.5)):
     import matplotlib.pyplot as plt
@@ -50,8 +44,10 @@ def elbow(result, ax=None, metric="silhouette"):
     if metric and metric in result.metrics:
         ax2 = ax.twinx()
         vals = [result.metrics[metric][k] for k in ks]
-        ax2.plot(ks, vals, "s:", color="tab:green", label=_METRIC_LABEL.get(metric, metric))
-        ax2.set_ylabel(_METRIC_LABEL.get(metric, metric))
+        from .sweep import metric_label
+
+        ax2.plot(ks, vals, "s:", color="tab:green", label=metric_label(metric))
+        ax2.set_ylabel(metric_label(metric))
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     best = f"best k = {result.best_k}" if result.best_k is not None else "no clear best k"

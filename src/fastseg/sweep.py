@@ -205,10 +205,20 @@ def _check_ks(k, n_samples):
 _METHOD_NAME = {"knee": "knee", "silhouette": "silhouette", "calinski_harabasz": "Calinski–Harabasz",
                 "davies_bouldin": "Davies–Bouldin"}  # as an analyst reads them
 
+
+def metric_label(m, short=False):
+    """A metric as a reader knows it: "Davies–Bouldin (lower is better)", or with
+    ``short`` "Davies–Bouldin ↓"; other names unchanged."""
+    if m not in _BEST:
+        return m
+    lower = _BEST[m] == "min"
+    return f"{_METHOD_NAME[m]} {'↓' if lower else '↑'}" if short else \
+        f"{_METHOD_NAME[m]} ({'lower' if lower else 'higher'} is better)"
+
+
 # column headers of a sweep's table for a reader (the keys stay in to_frame() and files)
 _READABLE = {"n_iter": "iterations", "silhouette_n": "silhouette on", "least_stable": "least stable",
-             "stable_segments": "stable segments",
-             **{m: f"{_METHOD_NAME[m]} {'↓' if _BEST[m] == 'min' else '↑'}" for m in _BEST}}
+             "stable_segments": "stable segments", **{m: metric_label(m, short=True) for m in _BEST}}
 
 
 def readable_columns(frame):
