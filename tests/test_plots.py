@@ -145,3 +145,26 @@ def test_scatters_name_the_features_they_can_draw(seg):
     with pytest.raises(ValueError, match=r"scatter_3d draws the features .*; got 'Gender'"):
         plots.scatter_3d(seg, ["Age", "Gender", "Annual Income (k$)"])
     plt.close("all")
+
+
+def test_importance_colours_are_symmetric_in_the_ratio(seg):
+    """Half the typical value is as dark a blue as double is a red (a linear scale drew
+    -97% spend near white beside +400%); a cell with no ratio is grey and says n/a."""
+    import copy
+
+    fake = copy.copy(seg)
+    prof = seg.profiles.copy()
+    cols = [f"{f} rel. importance" for f in seg.features]
+    values = np.array([-0.5, 1.0, np.nan] + [0.0] * (prof.shape[0] * len(cols) - 3))
+    prof[cols] = values.reshape(prof.shape[0], len(cols))
+    fake.profiles = prof
+    fig = plots.importance_heatmap(fake)
+    ax = fig.axes[0]
+    shown = ax.images[0].get_array()
+    assert shown[0, 0] == pytest.approx(-shown[0, 1]) and shown[0, 1] == pytest.approx(1.0)  # log2 of 0.5 and 2
+    assert np.ma.is_masked(shown[0, 2])
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[:3] == ["-50%", "+100%", "n/a"]
+    ticks = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert "+100%" in ticks and "-50%" in ticks and "0%" in ticks
+    plt.close(fig)

@@ -102,10 +102,21 @@ def segment_names(centers, threshold=0.5, strong=1.25, most=3):
     return names
 
 
-def profile_table(data, seg, k, names):
+def typical(values, logged=False):
+    """The value a segment is compared on: the mean, or for a feature clustered in log1p
+    units ``expm1`` of its mean log1p (about the geometric mean), which is where the
+    k-means centre sits in original units and what a few very large values cannot pull
+    far."""
+    return float(np.expm1(np.log1p(values).mean())) if logged else float(values.mean())
+
+
+def profile_table(data, seg, k, names, logged=()):
     """Per segment: name, size, share, and each column's mean, median and relative
-    importance (segment mean / population mean − 1) in the table's own units."""
-    pop_mean = data.mean()
+    importance in the table's own units: the segment's :func:`typical` value over all
+    customers', minus 1 (``logged``: the columns clustered in log1p units). A column
+    whose typical value over all customers is not above zero has no relative importance
+    (NaN): a ratio to it says nothing."""
+    base = {f: typical(data[f], f in logged) for f in data.columns}
     rows = []
     for s in range(k):
         part = data[seg == s]
@@ -113,7 +124,7 @@ def profile_table(data, seg, k, names):
         for f in data.columns:
             row[f"{f} mean"] = part[f].mean()
             row[f"{f} median"] = part[f].median()
-            row[f"{f} rel. importance"] = part[f].mean() / pop_mean[f] - 1 if pop_mean[f] != 0 else np.nan
+            row[f"{f} rel. importance"] = typical(part[f], f in logged) / base[f] - 1 if base[f] > 0 else np.nan
         rows.append(row)
     out = pd.DataFrame(rows)
     out.index.name = "segment"

@@ -106,22 +106,39 @@ def snake_plot(seg, ax=None):
 
 
 def importance_heatmap(seg, ax=None):
-    """Relative importance: segment mean / population mean − 1, per feature."""
+    """Relative importance per segment and feature: the segment's typical value over all
+    customers', minus 1 (see :attr:`Segmentation.profiles`), written in each cell.
+
+    The colour follows the ratio on a log scale, so half the typical value is as dark a
+    blue as double is a red: a segment at −97% spend reads as far from average as one
+    at +400%, which a linear scale would show near white."""
+    import matplotlib
+
     fig, ax = _axes(ax, (1.6 * len(seg.features) + 3, 0.5 * seg.k + 1.8))
     cols = [f"{f} rel. importance" for f in seg.features]
     M = seg.profiles[cols].to_numpy(dtype=float)
-    lim = max(float(np.nanmax(np.abs(M))), 1e-9)
-    im = ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        L = np.log2(1 + M)  # 1 + M <= 0 (a segment below zero): -inf, clipped to the darkest blue
+    finite = np.abs(L[np.isfinite(L)])
+    lim = max(float(finite.max()) if finite.size else 0.0, 1.0)  # at least ×2 / ×½: small gaps stay pale
+    L = np.where(np.isnan(L), np.nan, np.clip(L, -lim, lim))
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.85")  # n/a: light grey
+    im = ax.imshow(L, cmap=cmap, vmin=-lim, vmax=lim, aspect="auto")
     for i in range(M.shape[0]):
         for j in range(M.shape[1]):
-            dark = abs(M[i, j]) > 0.6 * lim
-            ax.text(j, i, f"{M[i, j]:+.0%}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
+            text = "n/a" if np.isnan(M[i, j]) else f"{M[i, j]:+,.0%}"
+            dark = np.isfinite(L[i, j]) and abs(L[i, j]) > 0.6 * lim
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(np.arange(len(seg.features)), seg.features)
     ax.set_yticks(np.arange(seg.k), [_seg_label(seg, s) for s in seg.profiles.index], fontsize=8)
     ax.set_xlabel("feature")
     ax.set_ylabel("segment")
-    ax.set_title("Relative importance (segment mean vs population mean)")
-    fig.colorbar(im, ax=ax, label="segment mean / population mean − 1")
+    ax.set_title("Relative importance (segment vs all customers)")
+    bar = fig.colorbar(im, ax=ax, label="typical value vs all customers'")
+    top = int(np.floor(lim))
+    step = max(1, int(np.ceil(top / 3)))  # at most 7 ticks
+    ticks = np.arange(-top, top + 1, step)
+    bar.set_ticks(ticks, labels=["0%" if t == 0 else f"{2.0 ** t - 1:+,.0%}" for t in ticks])
     return fig
 
 

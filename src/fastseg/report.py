@@ -135,8 +135,11 @@ def render(seg, title="Customer segmentation", images=None):
                               floatfmt=lambda v: readable_number(v, 4)))
 
     parts.append("<h2>Profiles</h2><p>Mean and median of each feature in original units; relative importance "
-                 "is the segment mean over the population mean, minus 1.</p>")
-    shares = {c: "{:+.0%}" for c in seg.profiles.columns if str(c).endswith(" rel. importance")}
+                 "is the segment's typical value over all customers', minus 1. Typical is the mean, or for a "
+                 "feature clustered in log1p units the value the k-means centre sits on (expm1 of the mean "
+                 "log1p, about the geometric mean), so a few customers who spend a hundred times more do not "
+                 "put a segment of high spenders below average.</p>")
+    shares = {c: "{:+,.0%}" for c in seg.profiles.columns if str(c).endswith(" rel. importance")}
     parts.append(_table(seg.profiles, floatfmt=readable_number, formats={"share": "{:.1%}", **shares}))
 
     if seg.rfm_mix is not None:
@@ -201,7 +204,9 @@ def _sentence(seg, s):
     for f in seg.features:
         mean = seg.profiles.loc[s, f"{f} mean"]
         rel = seg.profiles.loc[s, f"{f} rel. importance"]
-        bits.append(f"{html.escape(str(f))} averages {readable_number(mean)} ({rel:+.0%} vs all)")
+        median = seg.profiles.loc[s, f"{f} median"]
+        vs = "" if np.isnan(rel) else f"; {rel:+,.0%} vs all"
+        bits.append(f"{html.escape(str(f))}: median {readable_number(median)}, mean {readable_number(mean)}{vs}")
     return "; ".join(bits) + "."
 
 

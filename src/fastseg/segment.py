@@ -108,8 +108,11 @@ class Segmentation:
     k_reason : str
     profiles : pandas.DataFrame
         One row per segment: name, size, share, and per feature the mean and the
-        median in original units and the relative importance (segment mean over
-        population mean, minus 1).
+        median in original units and the relative importance: the segment's typical
+        value over all customers', minus 1. Typical is the mean, or for a feature
+        clustered in log1p units ``expm1`` of the mean log1p (about the geometric mean),
+        where the k-means centre sits: so a segment named "high spend" never reads below
+        average because a few customers spend a hundred times more.
     names : dict segment → name
     centers : pandas.DataFrame
         Segment centres in the scaled feature space (standard deviations from the mean
@@ -626,7 +629,7 @@ class Segmenter:
         names = segment_names(centers)
         numeric = [c for c in described if not is_categorical(df[c])]
         extra = pd.DataFrame({c: df[c].to_numpy(dtype=float, na_value=np.nan) for c in numeric}, index=df.index)
-        profiles = profile_table(data.join(extra) if numeric else data, seg, k, names)
+        profiles = profile_table(data.join(extra) if numeric else data, seg, k, names, logged=prep.logged)
         composition = {c: composition_table(df[c], seg, k) for c in described if c not in numeric}
         labels = pd.DataFrame({"segment": seg, "name": [names[s] for s in seg]}, index=df.index)
         rfm_mix = rfm_mix_table(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
