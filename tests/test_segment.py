@@ -606,3 +606,53 @@ def test_a_mistyped_column_gets_the_near_one_suggested():
     with pytest.raises(ValueError, match=r"'customer' not found in the transactions; did you mean 'Customer' for "
                                          r"'customer'\? available: 'Customer', 'Date', 'Amount'"):
         rfm(tx, customer="customer", date="Date", amount="Amount")
+
+
+def _as_money_text(values, fmt):
+    return pd.Series([fmt(v) for v in values], dtype=object)
+
+
+def test_amounts_written_as_text_are_read_as_numbers_at_fit_and_predict():
+    """A spreadsheet's currency column saved as CSV ("£1,234.50", "1.234,50 €") is the
+    spend, not text to leave out: the segments are those of the numbers themselves."""
+    df = mall_customers(300, seed=3)
+    income = df["Annual Income (k$)"] * 1000.5
+    as_numbers = df.assign(income=income).drop(columns=["Annual Income (k$)"])
+    as_text = as_numbers.assign(income=_as_money_text(income, lambda v: f"£{v:,.2f}"))
+    european = as_numbers.assign(income=_as_money_text(
+        income, lambda v: f"{v:,.2f} €".replace(",", " ").replace(".", ",")))
+    ref = Segmenter(k=5, random_state=0, stability=0).fit(as_numbers)
+    for table in (as_text, european):
+        seg = Segmenter(k=5, random_state=0, stability=0).fit(table)
+        assert "income" in seg.features and seg.read_as_numbers == ["income"]
+        np.testing.assert_array_equal(seg.labels["segment"], ref.labels["segment"])
+        np.testing.assert_allclose(seg.profiles["income mean"], ref.profiles["income mean"])
+        assert "Read as numbers (amounts written as text, such as '£1,234.50'): income." in seg.summary()
+        assert table["income"].dtype == object  # the caller's table keeps its text
+        from fastseg.report import render
+
+        assert "Read as numbers (amounts written as text): income." in render(seg, images=[])
+        np.testing.assert_array_equal(seg.predict(table.iloc[:40])["segment"], ref.labels["segment"][:40])
+    # plain digits kept as text (a code, a zip) and codes that are not currencies stay text
+    coded = as_numbers.assign(zip=[f"{i:05d}" for i in range(300)],
+                              code=[f"ABC{i % 7}" for i in range(300)])
+    seg = Segmenter(k=5, random_state=0, stability=0).fit(coded)
+    assert seg.read_as_numbers == [] and "zip" not in seg.features and "code" not in seg.features
+    # one value that is not an amount: the column stays text and the error shows it
+    bad = as_text.copy()
+    bad.loc[7, "income"] = "n/a"
+    with pytest.raises(ValueError, match="'income' are not numeric"):
+        Segmenter(features=["income", "Age"], k=3).fit(bad)
+
+
+def test_date_columns_are_named_as_dates():
+    df = mall_customers(120, seed=2).assign(
+        signup=pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(120) % 300, unit="D"),
+        last_order=[f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(120)])
+    seg = Segmenter(k=3, random_state=0, stability=0).fit(df)
+    assert seg.left_out["signup"] == "dates" and seg.left_out["last_order"] == "dates"
+    assert seg.left_out["Gender"] == "not numeric"
+    for col in ("signup", "last_order"):
+        with pytest.raises(ValueError, match=rf"'{col}' hold dates, and k-means needs numbers: cluster on the "
+                                             r"days since each date instead, e\.g\. df\["):
+            Segmenter(features=["Age", col], k=3).fit(df)

@@ -99,6 +99,66 @@ def _money_to_numbers(s):
     return pd.to_numeric(out.where(filled), errors="coerce")
 
 
+# Three capital letters read as a currency only when they are one (the table-wide reading
+# below must not turn a code such as "ABC123" into 123)
+_CURRENCY_CODES = frozenset(
+    "USD EUR GBP JPY CNY CHF CAD AUD NZD SEK NOK DKK PLN CZK HUF RON BGN ISK TRY RUB UAH ILS AED SAR INR PKR "
+    "BRL MXN ARS CLP COP PEN ZAR EGP NGN KES SGD HKD KRW TWD THB MYR IDR PHP VND".split())
+_MONEY_MARK = r"[£$€¥₹]|\d,\d|\d[.\s\u00a0\u202f]\d{3}(?:\D|$)"  # a sign, or digits grouped or with a decimal comma
+_DATE_TEXT = r"\s*(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4})(?:[ T]\d{1,2}:\d{2}.*)?\s*"
+
+
+def amounts_as_numbers(df, columns=None):
+    """``df`` with its text columns of money read as numbers, and the names of those columns.
+
+    A column is read when every filled value is an amount in one convention
+    (:func:`rfm`'s reading: "£1,234.50", "12,50 €", "EUR 3", "1,234") and at least one
+    carries what makes it text (a currency sign or code, grouped thousands, a decimal
+    comma): a spreadsheet's currency column saved as CSV. Plain digits kept as text
+    (a code, a zip) stay text. ``df`` itself is left as it is.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    columns : list, optional
+        The columns to consider; all by default.
+
+    Returns
+    -------
+    (pandas.DataFrame, list)
+    """
+    out, read = df, []
+    for c in df.columns if columns is None else columns:
+        col = df[c]
+        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+            continue
+        head = col.dropna().head(1000).astype("string")
+        if not len(head) or not head.str.contains(_MONEY_MARK, regex=True).any():
+            continue
+        codes = head.str.findall(r"[A-Z]{3}").explode().dropna()
+        if not set(codes) <= _CURRENCY_CODES or _money_to_numbers(head) is None:
+            continue
+        values = _money_to_numbers(col)
+        if values is None or bool((values.isna() & col.notna()).any()):
+            continue
+        if out is df:
+            out = df.copy(deep=False)  # the caller's table keeps its text
+        out[c] = values.to_numpy(dtype=float, na_value=np.nan)
+        read.append(c)
+    return out, read
+
+
+def looks_like_dates(col):
+    """Whether ``col`` holds dates: a datetime column, or text such as "2024-03-01" or
+    "01/03/2024 10:15" in every filled value of its first thousand."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return True
+    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+        return False
+    head = col.dropna().head(1000).astype("string")
+    return bool(len(head)) and bool(head.str.fullmatch(_DATE_TEXT).all())
+
+
 def _numeric(df, col):
     """A column of numbers as float64, NaN where missing; text amounts with a currency sign
     or thousands separators are read as money (see ``_money_to_numbers``)."""

@@ -182,6 +182,9 @@ def _columns_note(seg):
     n, cols = seg._gaps()
     if n:
         note += f" {n:,} customers were not segmented: a missing or infinite value in {html.escape(cols)}."
+    if seg.read_as_numbers:
+        note += (" Read as numbers (amounts written as text): "
+                 + html.escape(", ".join(map(str, seg.read_as_numbers))) + ".")
     if seg.left_out:
         note += " Left out of the features: " + html.escape(
             ", ".join(f"{c} ({why})" for c, why in seg.left_out.items())) + "."

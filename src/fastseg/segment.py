@@ -17,7 +17,7 @@ from ._validation import did_you_mean, require_frame
 from ._version import __version__ as _version
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, profile_table,
                         rfm_mix_table, segment_names, standouts)
-from .features import RFM_COLUMNS, identifier_columns
+from .features import RFM_COLUMNS, amounts_as_numbers, identifier_columns, looks_like_dates
 from .kmeans import KMeans
 from .rules import segment_rules
 from .stability import STABLE, segment_stability
@@ -44,6 +44,7 @@ class _Prep:
     def apply(self, df, with_mask=False):
         """The scaled features of ``df``'s rows; with ``with_mask`` also which rows they are
         (with missing="drop", rows with a missing feature are left out)."""
+        df, _ = amounts_as_numbers(df, [f for f in self.features if f in df.columns])
         X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop")
         for j, f in enumerate(self.features):
             if f in self.logged:
@@ -69,6 +70,13 @@ def _matrix(df, features, drop_missing=False):
     every row, or with ``drop_missing`` those without a missing or infinite value."""
     _check_columns(df, features)
     bad = [f for f in features if not (pd.api.types.is_numeric_dtype(df[f]) and not pd.api.types.is_bool_dtype(df[f]))]
+    dates = [f for f in bad if looks_like_dates(df[f])]
+    if dates:
+        f = dates[0]
+        raise ValueError(
+            f"feature column(s) {', '.join(map(repr, dates))} hold dates, and k-means needs numbers: cluster on the "
+            f"days since each date instead, e.g. df['days since {f}'] = (pd.Timestamp('today') - "
+            f"pd.to_datetime(df[{f!r}])).dt.days; for a transaction log, fastseg.rfm (--rfm) gives the recency.")
     if bad:
         raise ValueError(
             f"feature column(s) {', '.join(map(repr, bad))} are not numeric, and k-means needs numbers: leave "
@@ -128,7 +136,11 @@ class Segmentation:
         (``CustomerID``, ``customer_id``, ...).
     left_out : dict or None
         Columns not used as features by default, each with the reason ("an
-        identifier", "a row number", "not numeric").
+        identifier", "a row number", "dates", "not numeric", "no values", "one value").
+    read_as_numbers : list of str
+        Text columns read as numbers because every value is an amount written as text
+        ("£1,234.50", "1.234,50 €", "1,234": a spreadsheet's currency column saved as
+        CSV); :meth:`predict` reads them the same way.
     rfm_mix : pandas.DataFrame or None
         When the table came from :func:`fastseg.rfm` (it has ``rfm_segment``): per
         segment (rows) the share of its customers in each classic RFM grid segment
@@ -186,6 +198,7 @@ class Segmentation:
     not_segmented: pd.Index | None = None
     rules: pd.DataFrame | None = None
     stability: pd.DataFrame | None = None
+    read_as_numbers: list = field(default_factory=list)
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
@@ -325,6 +338,9 @@ class Segmentation:
         lines = [f"{len(self.labels):,} customers in {counted(self.k, 'segment')} ({self.k_reason})."]
         if self.id_column is not None:
             lines.append(f"Labels keyed by {self.id_column}, the table's identifier column.")
+        if self.read_as_numbers:
+            lines.append(f"Read as numbers (amounts written as text, such as '£1,234.50'): "
+                         f"{', '.join(map(str, self.read_as_numbers))}.")
         if self.left_out:
             lines.append(f"Features: {', '.join(map(str, self.features))}; left out: {_left_out_text(self.left_out)} "
                          "(choose with features=[...] or --features).")
@@ -489,7 +505,7 @@ class Segmenter:
             if c in ids:
                 left[c] = "an identifier" if ids[c] == "id" else "a row number"
             elif not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
-                left[c] = "not numeric"
+                left[c] = "dates" if looks_like_dates(df[c]) else "not numeric"
             elif not df[c].min() < df[c].max():  # nothing to separate customers by (NaN is no value)
                 left[c] = "no values" if df[c].isna().all() else "one value"
             else:
@@ -522,7 +538,7 @@ class Segmenter:
         prep : the fitted transform (applied again by ``Segmentation.predict``)
         Z : ndarray of shape (n_customers, n_features), transformed and scaled
         """
-        features, _, prep, Z, _ = self._prepare(df)
+        features, _, prep, Z, _ = self._prepare(amounts_as_numbers(df)[0])
         return features, prep, Z
 
     def _prepare(self, df):
@@ -573,6 +589,7 @@ class Segmenter:
         Segmentation
         """
         df, id_column = self._keyed(df)
+        df, read_as_numbers = amounts_as_numbers(df)  # a spreadsheet's "£1,234.50" column: numbers, not text
         features, left_out, prep, Z, ok = self._prepare(df)
         not_segmented = df.index[~ok] if self.missing == "drop" else None
         gaps = []  # the features with a missing value, when missing="drop" left customers out
@@ -644,7 +661,7 @@ class Segmenter:
                         missing=self.missing, missing_in=gaps, stability=self.stability, sample=self.sample),
             cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out, rfm_mix=rfm_mix,
             distance_q99=q99, composition=composition, described=described, not_segmented=not_segmented,
-            rules=rules, stability=stability,
+            rules=rules, stability=stability, read_as_numbers=read_as_numbers,
         )
 
 
