@@ -787,7 +787,8 @@ def test_report_figures_read_without_exponents():
     html = render(seg, images=[])
     body = html[html.index("<h2>Segments</h2>"):]
     assert not re.search(r"\d\.?\d*e[+-]\d\d", body), re.findall(r".{40}\de[+-]\d\d.{10}", body)
-    assert "monetary: median " in body and re.search(r"<td>[+-][\d,]+%</td>", body)  # relative importance
+    assert re.search(r"monetary median [\d,.]+ \(mean [\d,.]+, [+-][\d,]+% vs all\)", body)
+    assert re.search(r"<td>[+-][\d,]+%</td>", body)  # relative importance
     share = seg.profiles.loc[0, "share"]
     assert f"<td>{share:.1%}</td>" in body
 

@@ -208,8 +208,8 @@ def _sentence(seg, s):
         mean = seg.profiles.loc[s, f"{f} mean"]
         rel = seg.profiles.loc[s, f"{f} rel. importance"]
         median = seg.profiles.loc[s, f"{f} median"]
-        vs = "" if np.isnan(rel) else f"; {rel:+,.0%} vs all"
-        bits.append(f"{html.escape(str(f))}: median {readable_number(median)}, mean {readable_number(mean)}{vs}")
+        vs = "" if np.isnan(rel) else f", {rel:+,.0%} vs all"
+        bits.append(f"{html.escape(str(f))} median {readable_number(median)} (mean {readable_number(mean)}{vs})")
     return "; ".join(bits) + "."
 
 
