@@ -329,6 +329,44 @@ def test_csv_separator_and_decimal_mark_are_read_off_the_file(tmp_path, write):
                                   pd.read_csv(tmp_path / "other-labels.csv"))
 
 
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".zip"])
+def test_compressed_csv_is_read_like_the_plain_file(tmp_path, suffix):
+    """The separator and decimal mark are read off the decompressed text: before, a
+    gzipped ';' file was sniffed from its compressed bytes and read as one column."""
+    df = mall_customers(120, seed=5)
+    df["Annual Income (k$)"] = df["Annual Income (k$)"] + 0.25
+    df.to_csv(tmp_path / "plain.csv", index=False)
+    df.to_csv(tmp_path / f"other{suffix}", index=False, sep=";", decimal=",")
+    for name in ("plain.csv", f"other{suffix}"):
+        assert main(["segment", str(tmp_path / name), "--k", "4", "--quiet",
+                     "--out", str(tmp_path / f"{name}-labels.csv")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "plain.csv-labels.csv"),
+                                  pd.read_csv(tmp_path / f"other{suffix}-labels.csv"))
+
+
+def test_other_table_formats_and_a_zip_of_many_files_are_named(tmp_path, capsys):
+    import zipfile
+
+    df = mall_customers(30, seed=5)
+    df.to_json(tmp_path / "t.json")
+    rc, err = _err(["segment", str(tmp_path / "t.json")], capsys)
+    assert rc == 2 and "fastseg does not read JSON files; save the table as CSV" in err  # was "holds no rows"
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as z:
+        z.writestr("a.csv", df.to_csv(index=False))
+        z.writestr("b.csv", df.to_csv(index=False))
+    rc, err = _err(["segment", str(tmp_path / "two.zip")], capsys)
+    assert rc == 2 and "holds 2 files; a zip of one CSV file is read" in err
+
+
+def test_repeated_column_names_are_noted(tmp_path, capsys):
+    (tmp_path / "dup.csv").write_text("id,x,x,y\n" + "".join(f"{i},{i % 5},{i % 3},{i % 7}\n" for i in range(40)))
+    assert main(["segment", str(tmp_path / "dup.csv"), "--k", "2", "--stability", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "note: " in err and "has 2 columns named 'x'; the second read as 'x.1'." in err
+    assert main(["segment", str(tmp_path / "dup.csv"), "--k", "2", "--stability", "0", "--quiet"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_sniffing_keeps_quoted_commas_and_can_be_overridden(tmp_path):
     from fastseg._table_files import csv_dialect
 

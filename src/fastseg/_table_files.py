@@ -27,8 +27,7 @@ def csv_dialect(p, sep=None, decimal=None):
     assumed only beside a ';' separator (Excel's export where the comma is decimal)."""
     if sep is not None and decimal is not None:
         return sep, decimal
-    with open(p, "rb") as f:
-        head = f.read(1 << 16)
+    head = _head(p)
     text = head.decode("utf-8-sig", errors="replace")
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
     if len(lines) > 1 and not text.endswith(("\n", "\r")) and len(head) == 1 << 16:
@@ -53,16 +52,51 @@ _ENCODINGS = ("utf-8", "cp1252", "latin-1")
 
 
 def _looks_binary(p):
+    return b"\x00" in _head(p)
+
+
+# what pandas reads a delimited text file through, by the name's last suffix
+_COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma", ".zip": "zip"}
+# formats that are tables but not ones this command reads: named, with what to do
+_OTHER_FORMATS = {".json": "JSON", ".jsonl": "JSON lines", ".ndjson": "JSON lines", ".feather": "Feather",
+                  ".arrow": "Arrow", ".ods": "OpenDocument", ".numbers": "Numbers", ".pkl": "pickle",
+                  ".pickle": "pickle", ".sav": "SPSS", ".dta": "Stata", ".sas7bdat": "SAS", ".xml": "XML",
+                  ".html": "HTML", ".db": "database", ".sqlite": "SQLite", ".h5": "HDF5", ".hdf5": "HDF5"}
+
+
+def _head(p, size=1 << 16):
+    """The first ``size`` bytes of ``p``, decompressed when its name says it is."""
+    how = _COMPRESSED.get(p.suffix.lower())
+    if how == "zip":
+        import zipfile
+
+        with zipfile.ZipFile(p) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise FileProblem(f"{str(p)!r} holds {len(names)} files; a zip of one CSV file is read.")
+            with z.open(names[0]) as f:
+                return f.read(size)
+    if how is not None:
+        import importlib
+
+        with importlib.import_module(how).open(p, "rb") as f:
+            return f.read(size)
     with open(p, "rb") as f:
-        return b"\x00" in f.read(1 << 16)
+        return f.read(size)
 
 
 def _kind(p):
+    suffixes = [x.lower() for x in p.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:  # transactions.csv.gz: a compressed CSV
+        return "CSV"
     suffix = p.suffix.lower()
     if suffix in (".parquet", ".pq"):
         return "Parquet"
     if suffix in (".xlsx", ".xlsm", ".xls"):
         return "Excel"
+    if suffix in _OTHER_FORMATS:
+        raise FileProblem(f"{str(p)!r}: fastseg does not read {_OTHER_FORMATS[suffix]} files; save the table as "
+                          "CSV (also .tsv or .txt, or compressed: .gz, .bz2, .xz, .zip), Parquet or Excel (.xlsx).")
     return "CSV"
 
 
@@ -127,7 +161,30 @@ def read_table(path, sep=None, decimal=None, columns=None, sheet=None):
         raise FileProblem(f"could not read {str(p)!r} as {kind}: {first}") from None
     if df.empty:
         raise FileProblem(f"{str(p)!r} holds no rows.")
+    _note_repeated_names(p, df, sep, encoding)
     return df
+
+
+def _note_repeated_names(p, df, sep, encoding):
+    """pandas reads a second column named 'x' as 'x.1': say so in ``df.attrs["notes"]``,
+    so a reader who meets 'x.1' in the features knows where it came from."""
+    try:
+        header = next(csv.reader([_head(p).decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[0]],
+                                 delimiter=sep))
+    except (StopIteration, IndexError):
+        return
+    seen, notes = {}, []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] == 2:
+            renamed = [c for c in df.columns if str(c).startswith(f"{name}.")]
+            if not renamed:  # not among the columns read
+                continue
+            others = "the second" if len(renamed) == 1 else "the others"
+            notes.append(f"{str(p)!r} has {header.count(name)} columns named {name!r}; {others} read as "
+                         f"{', '.join(map(repr, renamed))}.")
+    if notes:
+        df.attrs["notes"] = notes
 
 
 def check_output(path, inputs, label):

@@ -140,6 +140,8 @@ def _prepare_customers(args):
               *attributes] if args.rfm else []
     df = read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
+    for note in df.attrs.pop("notes", ()):
+        _say(args, f"note: {note}")
     if args.rfm:
         from .features import rfm
 
