@@ -90,6 +90,8 @@ def test_the_methods_that_disagree_say_which_k_they_chose():
                                     "Davies–Bouldin says k = 3")
     best, method, _ = choose_k(ks, None, {"silhouette": metrics["silhouette"]}, Knee(2, "", 0.4))
     assert best == 2 and method == "2 of 2 methods agree (knee, silhouette)"
+    best, method, _ = choose_k(ks, None, {"davies_bouldin": metrics["davies_bouldin"]}, Knee(None, "no knee", 0))
+    assert best == 3 and method == "Davies–Bouldin, the only method with an answer"  # not "1 of 1 methods agree"
 
 
 def test_kneedle_finds_the_kink():

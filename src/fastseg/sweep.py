@@ -257,7 +257,10 @@ def choose_k(ks, inertia, metrics, knee):
     best = next(picks[m] for m in order if m in picks and votes[picks[m]] == top)
     agree = [m for m in order if picks.get(m) == best]
     evidence["agree"] = agree
-    method = f"{len(agree)} of {len(picks)} methods agree ({', '.join(_METHOD_NAME[m] for m in agree)})"
+    if len(picks) == 1:  # too few customers or k for the others: no vote to count
+        method = f"{_METHOD_NAME[agree[0]]}, the only method with an answer"
+    else:
+        method = f"{len(agree)} of {len(picks)} methods agree ({', '.join(_METHOD_NAME[m] for m in agree)})"
     others = [m for m in order if m in picks and picks[m] != best]
     if others:  # the analyst sees the other candidates for k, not only the count of dissent
         method += "; " + ", ".join(f"{'the knee' if m == 'knee' else _METHOD_NAME[m]} says k = {picks[m]}"
