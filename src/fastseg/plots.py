@@ -89,7 +89,7 @@ def segment_sizes(seg, ax=None):
 
 def snake_plot(seg, ax=None):
     """Each segment's centre across the (scaled) features: how segments differ."""
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, (8.5, 4.5))  # the legend of segment names sits to the right
     colors = _palette(seg.k)
     x = np.arange(len(seg.features))
     for s, row in seg.centers.iterrows():
@@ -100,7 +100,8 @@ def snake_plot(seg, ax=None):
     ax.set_xlabel("feature")
     ax.set_ylabel("segment centre (scaled units: 0 = average)")
     ax.set_title("Snake plot: segment centres by feature")
-    ax.legend(fontsize=7, loc="best")
+    # beside the axes: inside, some segment's line always runs under it
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(alpha=0.3)
     return fig
 
