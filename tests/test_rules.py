@@ -223,3 +223,14 @@ def test_dense_decimals_get_few_figures_unless_asked_for_exact_thresholds():
         for (selects, coverage, precision), (_, row) in zip(_scored_by_query(data, labels, rules), rules.iterrows()):
             assert (row["selects"], row["coverage"], row["precision"]) == pytest.approx((selects, coverage, precision))
     assert np.allclose(short["coverage"], exact["coverage"], atol=0.01)
+
+
+def test_values_beyond_float32_still_separate(recwarn):
+    """The tree works in float32; a feature of 1e300 (far past its range) split a
+    segment with an overflow warning from inside scikit-learn and an infinite threshold."""
+    data = pd.DataFrame({"x": np.r_[np.ones(50), np.full(50, 1e300)], "y": np.arange(100.0)})
+    labels = (data["x"] > 1).to_numpy().astype(int)
+    rules = segment_rules(data, labels)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert rules["coverage"].tolist() == [1.0, 1.0] and rules["precision"].tolist() == [1.0, 1.0]
+    assert [r for r in _scored_by_query(data, labels, rules)] == [(50, 1.0, 1.0), (50, 1.0, 1.0)]

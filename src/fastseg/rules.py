@@ -107,8 +107,9 @@ def _best_rule(X, inside, depth, sample, rng):
         neg = rng.choice(neg, sample, replace=False)
     idx = np.concatenate([pos, neg])
     leaf = max(1, min(len(pos), len(neg)) // 50)  # no rule for a handful of customers
+    big = float(np.finfo(np.float32).max)  # the tree works in float32: beyond its range, its largest value
     tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=leaf, class_weight="balanced",
-                                  random_state=0).fit(X[idx], inside[idx])
+                                  random_state=0).fit(np.clip(X[idx], -big, big), inside[idx])
     best, best_key = [], None
     for conds in _nodes(tree.tree_):
         picked = _select(X, conds)
