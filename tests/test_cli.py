@@ -858,3 +858,29 @@ def test_report_says_which_features_were_logged():
     assert "Transform: log1p of Age (Balance kept as is: negative values); scaling: standard." in render(seg, images=[])
     plain = fastseg.Segmenter(features=["Age"], k=2, transform=None, random_state=0, stability=0).fit(df)
     assert "Transform: none; scaling: standard." in render(plain, images=[])
+
+
+def test_name_option_renames_segments_in_the_labels_and_the_saved_model(tmp_path, capsys):
+    df = mall_customers(150, seed=4)
+    df.to_csv(tmp_path / "in.csv", index=False)
+    base = ["segment", str(tmp_path / "in.csv"), "--k", "3", "--stability", "0"]
+    assert main([*base, "--out", str(tmp_path / "a.csv")]) == 0
+    first = pd.read_csv(tmp_path / "a.csv")
+    capsys.readouterr()
+    assert main([*base, "--out", str(tmp_path / "b.csv"), "--save", str(tmp_path / "m.pkl"),
+                 "--name", "0=VIPs", "--name", "2=Window shoppers"]) == 0
+    assert "  0: VIPs — " in capsys.readouterr().out
+    got = pd.read_csv(tmp_path / "b.csv")
+    assert (got["segment"] == first["segment"]).all()
+    assert set(got.loc[got["segment"] == 0, "name"]) == {"VIPs"}
+    assert set(got.loc[got["segment"] == 2, "name"]) == {"Window shoppers"}
+    assert (got.loc[got["segment"] == 1, "name"] == first.loc[first["segment"] == 1, "name"]).all()
+    assert main(["predict", str(tmp_path / "in.csv"), "--model", str(tmp_path / "m.pkl"), "--out",
+                 str(tmp_path / "p.csv"), "--name", "VIPs=Best"]) == 0  # renamed again, by its saved name
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert set(pred.loc[pred["segment"] == 0, "name"]) == {"Best"}
+    assert set(pred.loc[pred["segment"] == 2, "name"]) == {"Window shoppers"}
+    rc, err = _err([*base, "--name", "7=X"], capsys)
+    assert rc == 2 and "no segment 7 to rename: name one by its number, 0 to 2" in err
+    rc, err = _err([*base, "--name", "VIPs"], capsys)
+    assert rc == 2 and "expected SEGMENT=NAME" in err

@@ -656,3 +656,32 @@ def test_date_columns_are_named_as_dates():
         with pytest.raises(ValueError, match=rf"'{col}' hold dates, and k-means needs numbers: cluster on the "
                                              r"days since each date instead, e\.g\. df\["):
             Segmenter(features=["Age", col], k=3).fit(df)
+
+
+def test_rename_gives_marketings_names_everywhere_and_changes_no_segment(tmp_path):
+    from fastseg.report import render
+
+    df = mall_customers(200, seed=0)
+    seg = Segmenter(k=5, random_state=0, stability=0).fit(df)
+    old = dict(seg.names)
+    r = seg.rename({0: "VIPs", old[3]: "  Bargain hunters "})  # by number, by current name; trimmed
+    assert r.names == {**old, 0: "VIPs", 3: "Bargain hunters"}
+    assert seg.names == old and seg.labels["name"].isin(old.values()).all()  # the original is untouched
+    np.testing.assert_array_equal(r.labels["segment"], seg.labels["segment"])
+    assert (r.labels["name"] == r.labels["segment"].map(r.names)).all()
+    assert r.profiles["name"].tolist() == [r.names[s] for s in range(5)]
+    assert r.rules["name"].tolist() == [r.names[s] for s in range(5)]
+    assert "  0: VIPs — " in r.summary() and "  3: Bargain hunters — " in r.summary()
+    html = render(r, images=[])
+    assert "VIPs" in html and "Bargain hunters" in html and old[0] not in html
+    pred = r.predict(df.iloc[:50])
+    assert (pred["name"] == pred["segment"].map(r.names)).all()
+    r.save(tmp_path / "seg.pkl")
+    assert Segmentation.load(tmp_path / "seg.pkl").names == r.names
+    for bad, match in [({5: "x"}, r"no segment 5 to rename: name one by its number, 0 to 4, or by its current name"),
+                       ({"nope": "x"}, "no segment 'nope'"), ({True: "x"}, "no segment True"),
+                       ({1: "  "}, "segment 1's new name must be non-empty text"),
+                       ({1: "VIPs"}, "two segments would be called 'VIPs'"), ([(1, "x")], "takes a dict")]:
+        with pytest.raises(ValueError, match=match):
+            r.rename(bad)
+    assert r.rename({0: old[0]}).names[0] == old[0]  # and back

@@ -110,6 +110,23 @@ def _none_or(text):
     return None if text.lower() == "none" else text
 
 
+def _segment_name(text):
+    """``3=VIPs`` → (3, "VIPs"); a segment may also be named by its current name."""
+    key, eq, name = text.partition("=")
+    if not eq or not key.strip() or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected SEGMENT=NAME, e.g. 0=VIPs or \"3=New customers\"; got {text!r}")
+    key = key.strip()
+    return (int(key) if key.isdigit() else key), name.strip()
+
+
+_NAME_HELP = ("name a segment for marketing, e.g. --name 0=VIPs --name \"3=New customers\" (by its number or "
+              "its current name; repeatable): the labels, rules, report and summary use it")
+
+
+def _renamed(seg, args):
+    return seg.rename(dict(args.name)) if args.name else seg
+
+
 def _describe(text):
     if text.strip().lower() == "none":
         return None
@@ -205,6 +222,7 @@ def cmd_segment(args):
                     progress=prog, describe=args.describe, missing=args.missing, stability=args.stability,
                     sample=args.sample).fit(df)
     prog.close()
+    seg = _renamed(seg, args)
     labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
     if out is not None:
         write_table(labels, out)
@@ -287,7 +305,7 @@ def cmd_predict(args):
     out = check_table_output(args.out, [args.input, args.model], "--out")
     moves = check_table_output(args.transitions, [args.input, args.model], "--transitions")
     distinct_outputs(out=out, transitions=moves)
-    seg = _load_model(args.model)
+    seg = _renamed(_load_model(args.model), args)
     df = _prepare_customers(args)
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
         raise CLIError(hint)
@@ -595,6 +613,8 @@ def build_parser():
                    help="comma-separated columns, not clustered on, to describe each segment by (its mix of "
                         "values, or mean); 'none' for none (default: categorical columns with 2-50 values, "
                         "and with --features the other numeric columns)")
+    s.add_argument("--name", type=_segment_name, action="append", metavar="SEGMENT=NAME",
+                   help=_NAME_HELP + "; kept with --save")
     s.set_defaults(func=cmd_segment)
 
     r = sub.add_parser("predict", help="assign new customers to the segments of a saved segmentation",
@@ -614,6 +634,7 @@ def build_parser():
     r.add_argument("--transitions", help="table to write (.csv, .tsv, .parquet or .xlsx) of how customers moved "
                    "between segments since the fit: counts, segment at fit time × segment now, with new and "
                    "gone customers; the largest moves are printed")
+    r.add_argument("--name", type=_segment_name, action="append", metavar="SEGMENT=NAME", help=_NAME_HELP)
     r.set_defaults(func=cmd_predict)
 
     w = sub.add_parser("sweep", help="fit every k of a range and print the evidence for k",

@@ -8,7 +8,7 @@ the engine is reached through :func:`fastseg.sweep` and :class:`fastseg.KMeans`.
 from __future__ import annotations
 
 import pickle
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -311,6 +311,45 @@ class Segmentation:
         if self.id_column is not None and self.id_column in new_df.columns and _default_index(new_df):
             return pd.Index(new_df[self.id_column], name=self.id_column)
         return new_df.index
+
+    def rename(self, names):
+        """This segmentation with segments renamed: the names marketing gives them.
+
+        Parameters
+        ----------
+        names : dict
+            ``{segment: new name}``, each segment by its number or its current name;
+            segments not named keep theirs.
+
+        Returns
+        -------
+        Segmentation
+            A copy whose names, labels, profiles, rules, summary, report and
+            predictions (:meth:`predict`, and after :meth:`save` ``fastseg predict``)
+            carry the new names. The segments themselves are unchanged.
+        """
+        if not isinstance(names, dict):
+            raise ValueError(f"rename takes a dict {{segment: new name}}; got {type(names).__name__}.")
+        by_name = {v: s for s, v in self.names.items()}
+        new = dict(self.names)
+        for key, value in names.items():
+            if isinstance(key, str) and key in by_name:
+                s = by_name[key]
+            elif isinstance(key, (int, np.integer)) and not isinstance(key, bool) and 0 <= key < self.k:
+                s = int(key)
+            else:
+                raise ValueError(f"no segment {key!r} to rename: name one by its number, 0 to {self.k - 1}, or by "
+                                 f"its current name ({', '.join(map(repr, self.names.values()))}).")
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"segment {s}'s new name must be non-empty text; got {value!r}.")
+            new[s] = value.strip()
+        repeated = sorted({v for v in new.values() if list(new.values()).count(v) > 1})
+        if repeated:
+            raise ValueError(f"two segments would be called {repeated[0]!r}; give each a name of its own.")
+        labels = self.labels.assign(name=self.labels["segment"].map(new))
+        profiles = self.profiles.assign(name=[new[s] for s in self.profiles.index])
+        rules = None if self.rules is None else self.rules.assign(name=[new[s] for s in self.rules.index])
+        return replace(self, names=new, labels=labels, profiles=profiles, rules=rules)
 
     def save(self, path):
         """Write this segmentation to ``path`` (a pickle; load it with :meth:`load`)."""
