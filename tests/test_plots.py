@@ -168,3 +168,51 @@ def test_importance_colours_are_symmetric_in_the_ratio(seg):
     ticks = [t.get_text() for t in fig.axes[1].get_yticklabels()]
     assert "+100%" in ticks and "-50%" in ticks and "0%" in ticks
     plt.close(fig)
+
+
+@pytest.fixture(scope="module")
+def wide():
+    """40 features (spend in 40 categories, say): too many to draw one by one."""
+    rng = np.random.default_rng(0)
+    n, d = 800, 40
+    X = np.exp(rng.normal(size=(n, d)) + np.repeat(rng.normal(scale=1.5, size=(4, d)), n // 4, axis=0))
+    df = pd.DataFrame(X, columns=[f"category_{i}" for i in range(d)])
+    return Segmenter(k=4, random_state=0, stability=0, rules=False).fit(df)
+
+
+def test_many_features_draw_each_segments_most_distinctive(wide):
+    z = wide.centers.abs()
+    firsts = {z.loc[s].idxmax() for s in range(wide.k)}  # the feature each name starts with
+    for draw, most in ((plots.snake_plot, 20), (plots.importance_heatmap, 12)):
+        fig = draw(wide)
+        ax = fig.axes[0]
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        assert len(ticks) == most and firsts <= set(ticks), (draw.__name__, ticks)
+        assert ticks == sorted(ticks, key=lambda c: int(c.split("_")[1]))  # in the table's order
+        assert f"{most} of 40 features" in ax.get_title()
+        assert fig.get_size_inches()[0] <= 16  # was 67 inches wide for the heatmap
+        plt.close(fig)
+    fig = plots.snake_plot(wide, max_features=50)
+    assert len(fig.axes[0].get_xticklabels()) == 40 and "of 40" not in fig.axes[0].get_title()
+    plt.close(fig)
+
+
+def test_no_relative_importance_for_features_below_zero():
+    """A ratio to an average near zero says nothing: data centred on zero gave -2,769% and
+    +6,241%. Such a feature reads n/a, and a report whose features are all like it has no
+    heatmap."""
+    from fastseg.report import figures
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(rng.normal(size=(300, 3)) + np.repeat(rng.normal(scale=3, size=(3, 3)), 100, axis=0),
+                      columns=["a", "b", "c"])
+    df["d"] = rng.lognormal(size=300)
+    seg = Segmenter(k=3, random_state=0, stability=0, rules=False).fit(df)
+    rel = seg.profiles[[f"{f} rel. importance" for f in seg.features]]
+    assert rel[["a rel. importance", "b rel. importance", "c rel. importance"]].isna().all().all()
+    assert rel["d rel. importance"].notna().all()
+    assert "importance" in [name for name, _, fig in figures(seg)]
+    plt.close("all")
+    neg = Segmenter(k=3, features=["a", "b", "c"], random_state=0, stability=0, rules=False).fit(df)
+    assert "importance" not in [name for name, _, _ in figures(neg)]
+    plt.close("all")

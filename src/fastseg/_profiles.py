@@ -114,9 +114,10 @@ def profile_table(data, seg, k, names, logged=()):
     """Per segment: name, size, share, and each column's mean, median and relative
     importance in the table's own units: the segment's :func:`typical` value over all
     customers', minus 1 (``logged``: the columns clustered in log1p units). A column
-    whose typical value over all customers is not above zero has no relative importance
-    (NaN): a ratio to it says nothing."""
-    base = {f: typical(data[f], f in logged) for f in data.columns}
+    with values below zero, or whose typical value is zero, has no relative importance
+    (NaN): a ratio to an average near zero, or to one that values on both sides of zero
+    make, says nothing (data centred on zero gave -2,769% and +6,241%)."""
+    base = {f: typical(data[f], f in logged) if not (data[f] < 0).any() else np.nan for f in data.columns}
     rows = []
     for s in range(k):
         part = data[seg == s]

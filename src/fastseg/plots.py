@@ -87,39 +87,76 @@ def segment_sizes(seg, ax=None):
     return fig
 
 
-def snake_plot(seg, ax=None):
-    """Each segment's centre across the (scaled) features: how segments differ."""
-    fig, ax = _axes(ax, (8.5, 4.5))  # the legend of segment names sits to the right
+def _key_features(seg, most):
+    """Indices of at most ``most`` features, in their own order: each segment's furthest
+    from average in turn (its first, then every segment's second, ...), so the features
+    the segment names cite are drawn when there are too many to draw them all."""
+    Z = np.abs(seg.centers.to_numpy())
+    if Z.shape[1] <= most:
+        return np.arange(Z.shape[1])
+    order = np.argsort(-Z, axis=1, kind="stable")
+    picked = []
+    for j in order.T.ravel():  # rank by rank, segment by segment
+        if j not in picked:
+            picked.append(j)
+            if len(picked) == most:
+                break
+    return np.sort(picked)
+
+
+def _shown_of(cols, shown):
+    return "" if len(cols) == len(shown) else f"\n{len(shown)} of {len(cols)} features: where each segment is furthest from average"
+
+
+def snake_plot(seg, ax=None, max_features=20):
+    """Each segment's centre across the (scaled) features: how segments differ.
+
+    With more than ``max_features`` features, each segment's furthest from average
+    are drawn (the title says how many of how many)."""
+    C = seg.centers.to_numpy()
+    cols = _key_features(seg, max_features)
+    many = len(cols) > 8
+    fig, ax = _axes(ax, (min(5 + 0.4 * len(cols), 14), 5.5 if many else 4.5))
     colors = _palette(seg.k)
-    x = np.arange(len(seg.features))
-    for s, row in seg.centers.iterrows():
-        ax.plot(x, row.to_numpy(), "o-", color=colors[s], label=_seg_label(seg, s))
+    x = np.arange(len(cols))
+    for s in range(seg.k):
+        ax.plot(x, C[s, cols], "o-", color=colors[s], label=_seg_label(seg, s))
     ax.axhline(0, color="grey", lw=0.8)
-    crowded = len(seg.features) > 5 or max(len(str(f)) for f in seg.features) > 14
-    ax.set_xticks(x, seg.features, rotation=20 if crowded else 0)  # turned only where names would collide
+    names = [str(seg.features[j]) for j in cols]
+    crowded = len(cols) > 5 or max(len(f) for f in names) > 14
+    # turned only where names would collide; slanted names end under their tick
+    ax.set_xticks(x, names, rotation=30 if crowded else 0, ha="right" if crowded else "center",
+                  rotation_mode="anchor" if crowded else "default")
     ax.set_xlabel("feature")
     ax.set_ylabel("segment centre (scaled units: 0 = average)")
-    ax.set_title("Snake plot: segment centres by feature")
-    # beside the axes: inside, some segment's line always runs under it
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.set_title("Snake plot: segment centres by feature" + _shown_of(seg.features, cols))
+    if many:  # the axes keep the width; the segment names go underneath
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2 if seg.k > 4 else 1)
+    else:  # beside the axes: inside, some segment's line always runs under it
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(alpha=0.3)
     return fig
 
 
-def importance_heatmap(seg, ax=None):
+def importance_heatmap(seg, ax=None, max_features=12):
     """Relative importance per segment and feature: the segment's typical value over all
     customers', minus 1 (see :attr:`Segmentation.profiles`), written in each cell.
 
     The colour follows the ratio on a log scale, so half the typical value is as dark a
     blue as double is a red: a segment at −97% spend reads as far from average as one
-    at +400%, which a linear scale would show near white."""
+    at +400%, which a linear scale would show near white. With more than
+    ``max_features`` features, each segment's furthest from average are drawn (as in
+    :func:`snake_plot`)."""
     import matplotlib
 
-    fig, ax = _axes(ax, (1.6 * len(seg.features) + 3, 0.5 * seg.k + 1.8))
-    cols = [f"{f} rel. importance" for f in seg.features]
-    M = seg.profiles[cols].to_numpy(dtype=float)
+    M = seg.profiles[[f"{f} rel. importance" for f in seg.features]].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        L = np.log2(1 + M)  # 1 + M <= 0 (a segment below zero): -inf, clipped to the darkest blue
+        # -100% (a segment all zeros) is -inf, clipped below to the darkest blue; n/a stays NaN
+        L = np.where(np.isnan(M), np.nan, np.log2(np.maximum(1 + M, 0)))
+    shown = _key_features(seg, max_features)
+    features = [seg.features[j] for j in shown]
+    M, L = M[:, shown], L[:, shown]
+    fig, ax = _axes(ax, (0.9 * len(features) + 4.5, 0.5 * seg.k + 1.8))
     finite = np.abs(L[np.isfinite(L)])
     lim = max(float(finite.max()) if finite.size else 0.0, 1.0)  # at least ×2 / ×½: small gaps stay pale
     L = np.where(np.isnan(L), np.nan, np.clip(L, -lim, lim))
@@ -130,11 +167,13 @@ def importance_heatmap(seg, ax=None):
             text = "n/a" if np.isnan(M[i, j]) else f"{M[i, j]:+,.0%}"
             dark = np.isfinite(L[i, j]) and abs(L[i, j]) > 0.6 * lim
             ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
-    ax.set_xticks(np.arange(len(seg.features)), seg.features)
+    crowded = len(features) > 5 or max(len(str(f)) for f in features) > 12
+    ax.set_xticks(np.arange(len(features)), features, rotation=30 if crowded else 0,
+                  ha="right" if crowded else "center", rotation_mode="anchor" if crowded else "default")
     ax.set_yticks(np.arange(seg.k), [_seg_label(seg, s) for s in seg.profiles.index], fontsize=8)
     ax.set_xlabel("feature")
     ax.set_ylabel("segment")
-    ax.set_title("Relative importance (segment vs all customers)")
+    ax.set_title("Relative importance (segment vs all customers)" + _shown_of(seg.features, features))
     bar = fig.colorbar(im, ax=ax, label="typical value vs all customers'")
     top = int(np.floor(lim))
     step = max(1, int(np.ceil(top / 3)))  # at most 7 ticks

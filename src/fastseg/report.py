@@ -39,7 +39,9 @@ def figures(seg):
         out.append(("elbow", "Choosing k: elbow and silhouette", plots.elbow(seg.sweep)))
     out.append(("sizes", "Segment sizes", plots.segment_sizes(seg)))
     out.append(("snake", "How segments differ", plots.snake_plot(seg)))
-    out.append(("importance", "Relative importance", plots.importance_heatmap(seg)))
+    rel = seg.profiles[[f"{f} rel. importance" for f in seg.features]]
+    if rel.notna().any().any():  # none where every feature takes values below zero
+        out.append(("importance", "Relative importance", plots.importance_heatmap(seg)))
     out.append(("scatter", "Customers in two dimensions", plots.scatter_2d(seg)))
     if len(seg.features) >= 3:
         out.append(("scatter3d", "Customers in three dimensions", plots.scatter_3d(seg)))
@@ -138,7 +140,8 @@ def render(seg, title="Customer segmentation", images=None):
                  "is the segment's typical value over all customers', minus 1. Typical is the mean, or for a "
                  "feature clustered in log1p units the value the k-means centre sits on (expm1 of the mean "
                  "log1p, about the geometric mean), so a few customers who spend a hundred times more do not "
-                 "put a segment of high spenders below average.</p>")
+                 "put a segment of high spenders below average. A feature with values below zero has none "
+                 "(blank): a ratio to an average near zero says nothing.</p>")
     shares = {c: "{:+,.0%}" for c in seg.profiles.columns if str(c).endswith(" rel. importance")}
     parts.append(_table(seg.profiles, floatfmt=readable_number, formats={"share": "{:.1%}", **shares}))
 

@@ -120,7 +120,8 @@ class Segmentation:
         value over all customers', minus 1. Typical is the mean, or for a feature
         clustered in log1p units ``expm1`` of the mean log1p (about the geometric mean),
         where the k-means centre sits: so a segment named "high spend" never reads below
-        average because a few customers spend a hundred times more.
+        average because a few customers spend a hundred times more. NaN for a feature
+        with values below zero (a ratio to an average near zero says nothing).
     names : dict segment → name
     centers : pandas.DataFrame
         Segment centres in the scaled feature space (standard deviations from the mean
