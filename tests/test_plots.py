@@ -216,3 +216,14 @@ def test_no_relative_importance_for_features_below_zero():
     neg = Segmenter(k=3, features=["a", "b", "c"], random_state=0, stability=0, rules=False).fit(df)
     assert "importance" not in [name for name, _, _ in figures(neg)]
     plt.close("all")
+
+
+def test_scatter_3d_defaults_to_the_features_that_separate_the_segments(wide):
+    C = wide.centers.to_numpy()
+    between = (wide.profiles["size"].to_numpy()[:, None] * C ** 2).sum(axis=0)
+    want = [wide.features[j] for j in sorted(np.argsort(-between)[:3])]
+    fig = plots.scatter_3d(wide)
+    ax = fig.axes[0]
+    got = [ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel()]
+    assert [g.replace(" (log scale)", "") for g in got] == want and want != wide.features[:3]
+    plt.close(fig)

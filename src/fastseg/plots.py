@@ -104,6 +104,15 @@ def _key_features(seg, most):
     return np.sort(picked)
 
 
+def _separating(seg, most):
+    """The ``most`` features along which the segment centres spread widest, weighted by
+    segment size, in the table's order."""
+    if len(seg.features) <= most:
+        return list(seg.features)
+    between = (seg.profiles["size"].to_numpy(dtype=float)[:, None] * seg.centers.to_numpy() ** 2).sum(axis=0)
+    return [seg.features[j] for j in np.sort(np.argsort(-between, kind="stable")[:most])]
+
+
 def _shown_of(cols, shown):
     return "" if len(cols) == len(shown) else f"\n{len(shown)} of {len(cols)} features: where each segment is furthest from average"
 
@@ -312,11 +321,14 @@ def scatter_3d(seg, features=None, ax=None, max_points=3000, random_state=0):
     """Customers on three features, coloured by segment, centres marked. A feature the
     segmenter clustered in log1p units is drawn in them, ticked in original units.
 
-    ``ax``, when given, must be a 3-D Axes (``fig.add_subplot(projection="3d")``).
+    ``features`` default to the three that separate the segments most: those along
+    which the centres spread widest, weighted by segment size (between-segment sum of
+    squares in the scaled units), in the table's order. ``ax``, when given, must be a
+    3-D Axes (``fig.add_subplot(projection="3d")``).
     """
     import matplotlib.pyplot as plt
 
-    feats = list(features or seg.features[:3])
+    feats = list(features or _separating(seg, 3))
     if len(feats) != 3:
         raise ValueError(f"scatter_3d needs three features; got {feats}.")
     _check_features(seg, feats, "scatter_3d")
