@@ -884,3 +884,29 @@ def test_name_option_renames_segments_in_the_labels_and_the_saved_model(tmp_path
     assert rc == 2 and "no segment 7 to rename: name one by its number, 0 to 2" in err
     rc, err = _err([*base, "--name", "VIPs"], capsys)
     assert rc == 2 and "expected SEGMENT=NAME" in err
+
+
+def test_report_profiles_of_many_features_run_down_the_page():
+    """Three figures per feature: ten features made a table 33 columns wide. Past four,
+    a row per figure and a column per segment."""
+    import fastseg
+    from fastseg.report import render
+
+    rng = np.random.default_rng(0)
+    X = np.exp(rng.normal(size=(400, 10)) + np.repeat(rng.normal(scale=1.5, size=(4, 10)), 100, axis=0))
+    seg = fastseg.Segmenter(k=4, random_state=0, stability=0, rules=False).fit(
+        pd.DataFrame(X, columns=[f"c{i}" for i in range(10)]))
+    html = render(seg, images=[])
+    part = html[html.index("<h2>Profiles"):]
+    table = part[part.index("<table>"):part.index("</table>")]
+    head = re.findall(r"<th>([^<]*)</th>", table[:table.index("</thead>")])
+    assert head == ["segment", "0", "1", "2", "3"]
+    assert table.count("<tr>") == 1 + 2 + 3 * 10  # header; size, share; mean, median, importance per feature
+    row = re.search(r"<th>c3 rel\. importance</th>((?:<td>[^<]*</td>){4})", table).group(1)
+    want = [f"{v:+,.0%}" for v in seg.profiles["c3 rel. importance"]]
+    assert re.findall(r"<td>([^<]*)</td>", row) == want
+    assert re.search(r"<th>share</th><td>\d+\.\d%</td>", table)
+    few = render(fastseg.Segmenter(k=3, random_state=0, stability=0, rules=False).fit(
+        pd.DataFrame(X[:, :3], columns=["a", "b", "c"])), images=[])
+    few = few[few.index("<h2>Profiles"):]
+    assert "<th>a rel. importance</th>" in few[:few.index("</thead>")]  # a row per segment, as before

@@ -142,8 +142,7 @@ def render(seg, title="Customer segmentation", images=None):
                  "log1p, about the geometric mean), so a few customers who spend a hundred times more do not "
                  "put a segment of high spenders below average. A feature with values below zero has none "
                  "(blank): a ratio to an average near zero says nothing.</p>")
-    shares = {c: "{:+,.0%}" for c in seg.profiles.columns if str(c).endswith(" rel. importance")}
-    parts.append(_table(seg.profiles, floatfmt=readable_number, formats={"share": "{:.1%}", **shares}))
+    parts.append(_profiles_table(seg))
 
     if seg.rfm_mix is not None:
         mix = seg.rfm_mix.copy()
@@ -175,6 +174,30 @@ def render(seg, title="Customer segmentation", images=None):
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _profiles_table(seg, wide=4):
+    """The profiles as HTML: a row per segment, or with more than ``wide`` columns
+    profiled (three figures each) a row per figure and a column per segment, so the
+    table grows down rather than off the page."""
+    shares = {c: "{:+,.0%}" for c in seg.profiles.columns if str(c).endswith(" rel. importance")}
+    formats = {"share": "{:.1%}", **shares}
+    if (len(seg.profiles.columns) - 3) / 3 <= wide:
+        return _table(seg.profiles, floatfmt=readable_number, formats=formats)
+
+    def fmt(v, how):
+        if isinstance(v, str):
+            return v
+        if np.isnan(v):
+            return ""
+        return how.format(v) if isinstance(how, str) else how(v)
+
+    rows = {c: [fmt(v, formats.get(c, readable_number)) for v in seg.profiles[c]] for c in seg.profiles.columns
+            if c != "name"}
+    flipped = pd.DataFrame(rows, index=seg.profiles.index).T
+    flipped.columns = [f"{s}" for s in seg.profiles.index]
+    flipped.index.name = "segment"
+    return "<p class='muted'>A column per segment (names above).</p>" + _table(flipped)
 
 
 def _columns_note(seg):
