@@ -633,11 +633,16 @@ def test_amounts_written_as_text_are_read_as_numbers_at_fit_and_predict():
 
         assert "Read as numbers (amounts written as text): income." in render(seg, images=[])
         np.testing.assert_array_equal(seg.predict(table.iloc[:40])["segment"], ref.labels["segment"][:40])
-    # plain digits kept as text (a code, a zip) and codes that are not currencies stay text
+    # plain digits kept as text (a code, a zip, a phone number) and codes that are not
+    # currencies stay text
     coded = as_numbers.assign(zip=[f"{i:05d}" for i in range(300)],
-                              code=[f"ABC{i % 7}" for i in range(300)])
+                              code=[f"ABC{i % 7}" for i in range(300)],
+                              phone=[f"555 {i:03d} {i * 7 % 1000:03d}" for i in range(300)],
+                              dotted=[f"555.{i:03d}.{i * 7 % 1000:03d}" for i in range(300)])
     seg = Segmenter(k=5, random_state=0, stability=0).fit(coded)
-    assert seg.read_as_numbers == [] and "zip" not in seg.features and "code" not in seg.features
+    assert seg.read_as_numbers == [] and not {"zip", "code", "phone", "dotted"} & set(seg.features)
+    coded = as_numbers.assign(income=_as_money_text(income, lambda v: f"EUR {v:,.2f}"))  # a code, no sign
+    assert Segmenter(k=5, random_state=0, stability=0).fit(coded).read_as_numbers == ["income"]
     # one value that is not an amount: the column stays text and the error shows it
     bad = as_text.copy()
     bad.loc[7, "income"] = "n/a"

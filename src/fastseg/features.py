@@ -104,7 +104,10 @@ def _money_to_numbers(s):
 _CURRENCY_CODES = frozenset(
     "USD EUR GBP JPY CNY CHF CAD AUD NZD SEK NOK DKK PLN CZK HUF RON BGN ISK TRY RUB UAH ILS AED SAR INR PKR "
     "BRL MXN ARS CLP COP PEN ZAR EGP NGN KES SGD HKD KRW TWD THB MYR IDR PHP VND".split())
-_MONEY_MARK = r"[£$€¥₹]|\d,\d|\d[.\s\u00a0\u202f]\d{3}(?:\D|$)"  # a sign, or digits grouped or with a decimal comma
+# what makes an amount text: a currency sign or code, a comma between digits (grouping or a
+# decimal comma), or a non-breaking space grouping digits; not plain spaces or dots between
+# digit groups, which phone numbers ("555 123 456") have too
+_MONEY_MARK = r"[£$€¥₹]|(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])|\d,\d|\d[\u00a0\u202f]\d{3}"
 _DATE_TEXT = r"\s*(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4})(?:[ T]\d{1,2}:\d{2}.*)?\s*"
 
 
