@@ -869,7 +869,7 @@ def test_name_option_renames_segments_in_the_labels_and_the_saved_model(tmp_path
     capsys.readouterr()
     assert main([*base, "--out", str(tmp_path / "b.csv"), "--save", str(tmp_path / "m.pkl"),
                  "--name", "0=VIPs", "--name", "2=Window shoppers"]) == 0
-    assert "  0: VIPs — " in capsys.readouterr().out
+    assert re.search(r"  0: VIPs \(.+\) — ", capsys.readouterr().out)
     got = pd.read_csv(tmp_path / "b.csv")
     assert (got["segment"] == first["segment"]).all()
     assert set(got.loc[got["segment"] == 0, "name"]) == {"VIPs"}

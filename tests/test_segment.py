@@ -676,9 +676,11 @@ def test_rename_gives_marketings_names_everywhere_and_changes_no_segment(tmp_pat
     assert (r.labels["name"] == r.labels["segment"].map(r.names)).all()
     assert r.profiles["name"].tolist() == [r.names[s] for s in range(5)]
     assert r.rules["name"].tolist() == [r.names[s] for s in range(5)]
-    assert "  0: VIPs — " in r.summary() and "  3: Bargain hunters — " in r.summary()
+    # the description read off the centre stays beside marketing's name
+    assert r.descriptions == old and r.titled(1) == old[1]
+    assert f"  0: VIPs ({old[0]}) — " in r.summary() and f"  3: Bargain hunters ({old[3]}) — " in r.summary()
     html = render(r, images=[])
-    assert "VIPs" in html and "Bargain hunters" in html and old[0] not in html
+    assert f"<strong>VIPs</strong> ({old[0]})" in html and "Bargain hunters" in html
     pred = r.predict(df.iloc[:50])
     assert (pred["name"] == pred["segment"].map(r.names)).all()
     r.save(tmp_path / "seg.pkl")

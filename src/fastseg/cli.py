@@ -323,7 +323,7 @@ def cmd_predict(args):
 
         print(f"{len(labels):,} customers assigned to the {counted(seg.k, 'segment')} of {args.model}:")
         for s_, n in sizes.items():
-            print(f"  {s_}: {seg.names[s_]} — {n:,} customers ({n / max(len(labels), 1):.1%})")
+            print(f"  {s_}: {seg.titled(s_)} — {n:,} customers ({n / max(len(labels), 1):.1%})")
         if (none := int(labels["segment"].isna().sum())):
             print(f"  not segmented (a missing feature value): {none:,} customers ({none / len(labels):.1%})")
         if seg.distance_q99 is not None:  # None in segmentations saved before it existed

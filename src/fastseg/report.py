@@ -109,7 +109,10 @@ def render(seg, title="Customer segmentation", images=None):
         if stable:
             v = seg.stability.loc[s, "stability"]
             note = f" Stability {v:.2f}{'' if v >= STABLE else ' (unstable)'}."
-        parts.append(f"<div class='seg'><b>{s}</b> <strong>{html.escape(row['name'])}</strong> — "
+        own = seg.descriptions[s]
+        title = f"<strong>{html.escape(row['name'])}</strong>" + (
+            "" if row["name"] == own else f" ({html.escape(own)})")
+        parts.append(f"<div class='seg'><b>{s}</b> {title} — "
                      f"{int(row['size']):,} customers ({row['share']:.1%}). " + _sentence(seg, s) + note + "</div>")
 
     parts.append("<h2>Data</h2>")

@@ -313,6 +313,18 @@ class Segmentation:
             return pd.Index(new_df[self.id_column], name=self.id_column)
         return new_df.index
 
+    @property
+    def descriptions(self):
+        """Each segment's name as read off its centre ("very frequent, very high spend"),
+        whatever :meth:`rename` has called it since."""
+        return segment_names(self.centers)
+
+    def titled(self, s):
+        """Segment ``s``'s name, with its description in brackets when it was renamed:
+        "VIPs (very frequent, very high spend)"."""
+        own = self.descriptions[s]
+        return self.names[s] if self.names[s] == own else f"{self.names[s]} ({own})"
+
     def rename(self, names):
         """This segmentation with segments renamed: the names marketing gives them.
 
@@ -394,7 +406,7 @@ class Segmentation:
             lines.append(f"{stable} of {self.k} segments stable: found again when k-means is refitted on "
                          f"{self.params.get('stability', '')} subsets of the customers (mean Jaccard >= {STABLE}).")
         for s, row in self.profiles.iterrows():
-            line = f"  {s}: {row['name']} — {int(row['size']):,} customers ({row['share']:.1%})"
+            line = f"  {s}: {self.titled(s)} — {int(row['size']):,} customers ({row['share']:.1%})"
             if self.stability is not None and self.k > 1 and self.stability.loc[s, "stability"] < STABLE:
                 line += (f"; unstable (Jaccard {self.stability.loc[s, 'stability']:.2f}, not found in "
                          f"{self.stability.loc[s, 'dissolved']:.0%} of refits)")
