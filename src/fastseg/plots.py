@@ -114,7 +114,10 @@ def _separating(seg, most):
 
 
 def _shown_of(cols, shown):
-    return "" if len(cols) == len(shown) else f"\n{len(shown)} of {len(cols)} features: where each segment is furthest from average"
+    """A second title line when only some features are drawn."""
+    if len(cols) == len(shown):
+        return ""
+    return f"\n{len(shown)} of {len(cols)} features: where each segment is furthest from average"
 
 
 def snake_plot(seg, ax=None, max_features=20):
