@@ -116,9 +116,10 @@ def amounts_as_numbers(df, columns=None):
 
     A column is read when every filled value is an amount in one convention
     (:func:`rfm`'s reading: "£1,234.50", "12,50 €", "EUR 3", "1,234") and at least one
-    carries what makes it text (a currency sign or code, grouped thousands, a decimal
-    comma): a spreadsheet's currency column saved as CSV. Plain digits kept as text
-    (a code, a zip) stay text. ``df`` itself is left as it is.
+    carries what makes it text (a currency sign or code, a comma between digits, digits
+    grouped by a non-breaking space): a spreadsheet's currency column saved as CSV.
+    Plain digits kept as text (a code, a zip) and phone numbers ("555 123 456") stay
+    text. ``df`` itself is left as it is.
 
     Parameters
     ----------
