@@ -86,10 +86,9 @@ def _head(p, size=1 << 16):
 
 
 def _kind(p):
-    suffixes = [x.lower() for x in p.suffixes]
-    if suffixes and suffixes[-1] in _COMPRESSED:  # transactions.csv.gz: a compressed CSV
-        return "CSV"
     suffix = p.suffix.lower()
+    if suffix in _COMPRESSED:  # transactions.csv.gz: a compressed CSV
+        return "CSV"
     if suffix in (".parquet", ".pq"):
         return "Parquet"
     if suffix in (".xlsx", ".xlsm", ".xls"):

@@ -111,6 +111,13 @@ _MONEY_MARK = r"[£$€¥₹]|(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])|\d,\d|\d[\u00a0\
 _DATE_TEXT = r"\s*(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4})(?:[ T]\d{1,2}:\d{2}.*)?\s*"
 
 
+def _text_head(col):
+    """The first filled values of a text column, as strings; None for any other column."""
+    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+        return None
+    return col.iloc[:5000].dropna().head(1000).astype("string")
+
+
 def amounts_as_numbers(df, columns=None):
     """``df`` with its text columns of money read as numbers, and the names of those columns.
 
@@ -134,10 +141,8 @@ def amounts_as_numbers(df, columns=None):
     out, read = df, []
     for c in df.columns if columns is None else columns:
         col = df[c]
-        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
-            continue
-        head = col.iloc[:5000].dropna().head(1000).astype("string")
-        if not len(head) or not head.str.contains(_MONEY_MARK, regex=True).any():
+        head = _text_head(col)
+        if head is None or not len(head) or not head.str.contains(_MONEY_MARK, regex=True).any():
             continue
         codes = head.str.findall(r"[A-Z]{3}").explode().dropna()
         if not set(codes) <= _CURRENCY_CODES or _money_to_numbers(head) is None:
@@ -157,10 +162,8 @@ def looks_like_dates(col):
     "01/03/2024 10:15" in every filled value among its first rows."""
     if pd.api.types.is_datetime64_any_dtype(col):
         return True
-    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
-        return False
-    head = col.iloc[:5000].dropna().head(1000).astype("string")
-    return bool(len(head)) and bool(head.str.fullmatch(_DATE_TEXT).all())
+    head = _text_head(col)
+    return head is not None and bool(len(head)) and bool(head.str.fullmatch(_DATE_TEXT).all())
 
 
 def _numeric(df, col):

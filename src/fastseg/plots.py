@@ -113,6 +113,15 @@ def _separating(seg, most):
     return [seg.features[j] for j in np.sort(np.argsort(-between, kind="stable")[:most])]
 
 
+def _feature_ticks(ax, features, longest):
+    """Feature names under the x ticks, slanted only where they would collide (more than
+    five, or one longer than ``longest`` characters), each ending under its tick."""
+    names = [str(f) for f in features]
+    crowded = len(names) > 5 or max(len(f) for f in names) > longest
+    ax.set_xticks(np.arange(len(names)), names, rotation=30 if crowded else 0, ha="right" if crowded else "center",
+                  rotation_mode="anchor" if crowded else "default")
+
+
 def _shown_of(cols, shown):
     """A second title line when only some features are drawn."""
     if len(cols) == len(shown):
@@ -134,11 +143,7 @@ def snake_plot(seg, ax=None, max_features=20):
     for s in range(seg.k):
         ax.plot(x, C[s, cols], "o-", color=colors[s], label=_seg_label(seg, s))
     ax.axhline(0, color="grey", lw=0.8)
-    names = [str(seg.features[j]) for j in cols]
-    crowded = len(cols) > 5 or max(len(f) for f in names) > 14
-    # turned only where names would collide; slanted names end under their tick
-    ax.set_xticks(x, names, rotation=30 if crowded else 0, ha="right" if crowded else "center",
-                  rotation_mode="anchor" if crowded else "default")
+    _feature_ticks(ax, [seg.features[j] for j in cols], longest=14)
     ax.set_xlabel("feature")
     ax.set_ylabel("segment centre (scaled units: 0 = average)")
     ax.set_title("Snake plot: segment centres by feature" + _shown_of(seg.features, cols))
@@ -179,9 +184,7 @@ def importance_heatmap(seg, ax=None, max_features=12):
             text = "n/a" if np.isnan(M[i, j]) else f"{M[i, j]:+,.0%}"
             dark = np.isfinite(L[i, j]) and abs(L[i, j]) > 0.6 * lim
             ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
-    crowded = len(features) > 5 or max(len(str(f)) for f in features) > 12
-    ax.set_xticks(np.arange(len(features)), features, rotation=30 if crowded else 0,
-                  ha="right" if crowded else "center", rotation_mode="anchor" if crowded else "default")
+    _feature_ticks(ax, features, longest=12)
     ax.set_yticks(np.arange(seg.k), [_seg_label(seg, s) for s in seg.profiles.index], fontsize=8)
     ax.set_xlabel("feature")
     ax.set_ylabel("segment")
@@ -207,15 +210,20 @@ def _check_features(seg, feats, plot):
                          "A column not clustered on is read by segment in seg.profiles or plots.composition.")
 
 
-def _centres_in_units(seg, feats):
-    """The segment centres in the features' original units: the scaling undone, then the
-    log1p where it was applied (the k-means centre itself, not the segment's mean, which
-    a long tail pulls away from where most of the segment sits)."""
+def _centres_in_plot_units(seg, feats):
+    """The segment centres as the scatters draw them: the scaling undone, so in log1p
+    units where the segmenter clustered in them (the k-means centre itself, not the
+    segment's mean, which a long tail pulls away from where most of the segment sits)."""
     prep = seg.prep
     cols = [prep.features.index(f) for f in feats]
-    C = seg.centers.to_numpy()[:, cols] * prep.scale[cols] + prep.center[cols]
+    return seg.centers.to_numpy()[:, cols] * prep.scale[cols] + prep.center[cols]
+
+
+def _centres_in_units(seg, feats):
+    """The segment centres in the features' original units (the log1p undone too)."""
+    C = _centres_in_plot_units(seg, feats)
     for j, f in enumerate(feats):
-        if f in prep.logged:
+        if f in seg.prep.logged:
             C[:, j] = np.expm1(C[:, j])
     return C
 
@@ -302,7 +310,7 @@ def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
     else:
         _check_features(seg, [x, y], "scatter_2d")
         V = seg.data[[x, y]].to_numpy(dtype=float)[idx]
-        P, C = _in_plot_units(seg, [x, y], V), _in_plot_units(seg, [x, y], _centres_in_units(seg, [x, y]))
+        P, C = _in_plot_units(seg, [x, y], V), _centres_in_plot_units(seg, [x, y])
         title = f"Customers by {x} and {y}"
     for s in range(seg.k):
         m = lab[idx] == s
@@ -347,7 +355,7 @@ def scatter_3d(seg, features=None, ax=None, max_points=3000, random_state=0):
     idx = rng.choice(n, min(n, max_points), replace=False)
     lab = seg.labels["segment"].to_numpy()[idx]
     V = seg.data[feats].to_numpy(dtype=float)[idx]
-    P, C = _in_plot_units(seg, feats, V), _in_plot_units(seg, feats, _centres_in_units(seg, feats))
+    P, C = _in_plot_units(seg, feats, V), _centres_in_plot_units(seg, feats)
     colors = _palette(seg.k)
     for s in range(seg.k):
         m = lab == s

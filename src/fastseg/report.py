@@ -53,9 +53,9 @@ def figures(seg):
     return out
 
 
-def _table(df, floatfmt="{:,.2f}", formats=None):
+def _table(df, floatfmt="{:,.2f}", formats=None, by_row=False):
     """An HTML table of ``df``: floats by ``floatfmt`` (a format string or a function),
-    or by ``formats[column]`` where given."""
+    or by ``formats[column]`` where given (``formats[row]`` with ``by_row``)."""
     formats = formats or {}
 
     def fmt(v, how):
@@ -68,7 +68,8 @@ def _table(df, floatfmt="{:,.2f}", formats=None):
     hows = [formats.get(c, floatfmt) for c in df.columns]
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [df.index.name or ""] + list(df.columns))
     rows = "".join(
-        "<tr>" + f"<th>{html.escape(str(i))}</th>" + "".join(f"<td>{fmt(v, h)}</td>" for v, h in zip(row, hows))
+        "<tr>" + f"<th>{html.escape(str(i))}</th>"
+        + "".join(f"<td>{fmt(v, formats.get(i, floatfmt) if by_row else h)}</td>" for v, h in zip(row, hows))
         + "</tr>"
         for i, row in zip(df.index, df.itertuples(index=False))
     )
@@ -104,12 +105,13 @@ def render(seg, title="Customer segmentation", images=None):
                      f"refitted on {seg.params.get('stability')} subsets of the customers (80%, at most 100,000). "
                      f"{STABLE} or more: a stable segment; lower: k-means had to cut somewhere, and new data may "
                      "cut it differently.</p>")
+    descriptions = seg.descriptions
     for s, row in seg.profiles.iterrows():
         note = ""
         if stable:
             v = seg.stability.loc[s, "stability"]
             note = f" Stability {v:.2f}{'' if v >= STABLE else ' (unstable)'}."
-        own = seg.descriptions[s]
+        own = descriptions[s]
         title = f"<strong>{html.escape(row['name'])}</strong>" + (
             "" if row["name"] == own else f" ({html.escape(own)})")
         parts.append(f"<div class='seg'><b>{s}</b> {title} — "
@@ -187,20 +189,10 @@ def _profiles_table(seg, wide=4):
     formats = {"share": "{:.1%}", **shares}
     if (len(seg.profiles.columns) - 3) / 3 <= wide:
         return _table(seg.profiles, floatfmt=readable_number, formats=formats)
-
-    def fmt(v, how):
-        if isinstance(v, str):
-            return v
-        if np.isnan(v):
-            return ""
-        return how.format(v) if isinstance(how, str) else how(v)
-
-    rows = {c: [fmt(v, formats.get(c, readable_number)) for v in seg.profiles[c]] for c in seg.profiles.columns
-            if c != "name"}
-    flipped = pd.DataFrame(rows, index=seg.profiles.index).T
-    flipped.columns = [f"{s}" for s in seg.profiles.index]
+    flipped = seg.profiles.drop(columns=["name"]).astype(float).T
     flipped.index.name = "segment"
-    return "<p class='muted'>A column per segment (names above).</p>" + _table(flipped)
+    return ("<p class='muted'>A column per segment (names above).</p>"
+            + _table(flipped, floatfmt=readable_number, formats=formats, by_row=True))
 
 
 def _columns_note(seg):
