@@ -581,6 +581,29 @@ def test_default_features_leave_out_columns_with_nothing_to_separate_and_say_so(
         Segmenter(features=["Age", "empty"], k=3, missing="drop").fit(df)
 
 
+def test_default_features_describe_two_valued_columns_instead_of_splitting_on_them():
+    df, truth = mall_customers(400, seed=6, return_groups=True)
+    rng = np.random.default_rng(6)
+    df["Responded"] = rng.integers(0, 2, len(df))  # a 0/1 flag independent of the groups
+    df["Channel"] = rng.choice([1, 2], len(df))  # a numeric code of two values
+    df["Kids"] = rng.integers(0, 3, len(df))  # three values: still a feature
+    flagged = Segmenter(features=[*MALL_FEATURES, "Responded"], k=5, random_state=0).fit(df)
+    # why: scaled, the flag sits at two points far apart, and k-means splits on it first
+    purity = pd.crosstab(flagged.labels["segment"], df["Responded"].to_numpy(), normalize="index").max(axis=1)
+    assert (purity == 1).sum() >= 3 and adjusted_rand_score(truth, flagged.labels["segment"]) < 0.6
+    seg = Segmenter(k=5, random_state=0, describe="auto").fit(df.drop(columns=["Kids", "Age"]))
+    assert seg.features == MALL_FEATURES
+    assert seg.left_out["Responded"] == seg.left_out["Channel"] == "two values: described"
+    assert "Responded (two values: described)" in seg.summary()
+    assert adjusted_rand_score(truth, seg.labels["segment"]) >= 0.9
+    assert seg.described == ["Gender", "Responded", "Channel"]
+    resp = seg.composition["Responded"]
+    lab = seg.labels["segment"].to_numpy()
+    for s in range(5):
+        assert resp.loc[s, 1] == pytest.approx(np.mean(df["Responded"].to_numpy()[lab == s] == 1))
+    assert "Kids" in Segmenter(k=5, random_state=0).fit(df).features
+
+
 def test_one_segment_reads_as_one():
     seg = Segmenter(features=MALL_FEATURES, k=1, random_state=0).fit(mall_customers(40, seed=1))
     assert seg.summary().startswith("40 customers in 1 segment (k given).")

@@ -34,8 +34,14 @@ def _describe(feature, high, strong=False):
 
 
 def is_categorical(col):
-    """A column described by the share of each value (text, category, bool), not by its mean."""
-    return not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+    """A column described by the share of each value (text, category, bool, or a numeric
+    column of two values such as a 0/1 flag), not by its mean."""
+    return not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col) or is_flag(col)
+
+
+def is_flag(col):
+    """A numeric column of exactly two values (a 0/1 flag, a 1/2 code)."""
+    return pd.api.types.is_numeric_dtype(col) and col.nunique(dropna=True) == 2
 
 
 def composition_table(col, seg, k):

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ._validation import did_you_mean, require_frame
 from ._version import __version__ as _version
-from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, profile_table,
+from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, profile_table,
                         rfm_mix_table, segment_names, standouts)
 from .features import RFM_COLUMNS, amounts_as_numbers, identifier_columns, looks_like_dates
 from .kmeans import KMeans
@@ -430,7 +430,10 @@ class Segmenter:
     ----------
     features : list of str, optional
         Feature columns. Default: recency, frequency, monetary when present (a table
-        from :func:`fastseg.rfm`), else every numeric column.
+        from :func:`fastseg.rfm`), else every numeric column but identifiers, row
+        numbers and columns of two values: once scaled, a 0/1 flag ("responded",
+        "has kids") sits at two points far apart and k-means splits the customers on
+        it alone, so such a column is described by segment instead (``describe``).
     transform : {"log1p", None}, default="log1p"
         log1p on every feature whose values are all >= 0 (spend and counts are
         heavy-tailed); features with negative values pass unchanged.
@@ -462,7 +465,8 @@ class Segmenter:
         country, channel) by the share of each segment at each value
         (:attr:`Segmentation.composition`, and the values that stand out in the
         summary), a numeric one by its mean, median and relative importance in the
-        profiles. "auto" takes every categorical column with 2 to 50 values and at
+        profiles. "auto" takes every categorical column (numeric ones of two values
+        included) with 2 to 50 values and at
         least five customers per value on average (so not free text, names or
         e-mails) and, when ``features`` are given, the other numeric columns, leaving
         out identifiers and the columns :func:`fastseg.rfm` derives.
@@ -560,6 +564,8 @@ class Segmenter:
                 left[c] = "dates" if looks_like_dates(df[c]) else "not numeric"
             elif not df[c].min() < df[c].max():  # nothing to separate customers by (NaN is no value)
                 left[c] = "no values" if df[c].isna().all() else "one value"
+            elif is_flag(df[c]):  # scaled, a 0/1 column splits the customers by itself: describe it instead
+                left[c] = "two values: described"
             else:
                 num.append(c)
         if not num:
