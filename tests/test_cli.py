@@ -157,9 +157,11 @@ def _err(args, capsys):
         ("mall", ["segment", "{d}/mall.csv", "--out", "{d}/no/such/dir/labels.csv"],
          "the folder of --out '.*' does not exist"),
         ("mall", ["segment", "{d}/mall.csv", "--out", "{d}/mall.csv"], "is the input file"),
-        ("mall", ["segment", "{d}/mall.csv", "--rfm"], "--rfm needs --customer"),
+        ("mall", ["segment", "{d}/mall.csv", "--rfm"], r"no column is named like the date or the spend of a "
+         r"transaction log; name it with date= \(--date\); amount= \(--amount\), or quantity= and price= "
+         r"\(--quantity, --price\). Columns: 'CustomerID', 'Gender'"),
         ("mall", ["segment", "{d}/mall.csv", "--rfm", "--customer", "CustomerID", "--date", "Age"],
-         "--rfm needs --amount COLUMN, or --quantity COLUMN and --price COLUMN"),
+         "no column is named like the spend of a transaction log"),
         ("mall", ["segment", "{d}/mall.csv", "--id", "Nope"],
          r"--id column 'Nope' not found; available: 'CustomerID', 'Gender'"),
         ("mall", ["segment", "{d}/mall.csv", "--id", "Gender"],
@@ -283,7 +285,7 @@ def test_segment_save_then_predict_gives_the_same_labels(tmp_path, capsys):
     [
         ("missing", [], r"--model '.*nope.pkl' does not exist; write one with fastseg segment"),
         ("not a model", [], r"could not read '.*bad.pkl' as a fastseg segmentation \(UnpicklingError\)"),
-        ("good", ["--rfm"], "--rfm needs --customer"),
+        ("good", ["--rfm"], "no column is named like the date or the spend"),
         ("good", ["--out", "{d}/other.csv"], "column\\(s\\) 'Age', 'Annual Income \\(k\\$\\)'.* not found"),
         ("good", ["--out", "{d}/other.csv"], "available: 'a', 'b'"),
         ("good", ["--out", "{d}/mall.csv"], "is the input file"),
@@ -476,7 +478,8 @@ def test_a_transaction_log_without_rfm_gets_told_what_to_add(tmp_path, capsys):
     for cmd in ("segment", "sweep"):
         rc, err = _err([cmd, str(tx)], capsys)
         assert rc == 2 and "looks like a transaction log" in err
-        assert "--rfm --customer 'CustomerID' --date 'InvoiceDate'" in err and "or pass --features" in err
+        assert ("Add --rfm (it takes, by their names, customer 'CustomerID', date 'InvoiceDate', invoice 'InvoiceNo', "
+                "quantity 'Quantity', price 'UnitPrice'); or pass --features") in err
     # the rows as they are, when asked for
     assert main(["segment", str(tx), "--features", "Quantity,UnitPrice", "--k", "2", "--quiet"]) == 0
     # a model made from RFM, given the log without --rfm
@@ -516,14 +519,6 @@ def test_rfm_log_in_cp1252_with_accented_column_names(tmp_path):
     want = rfm(tx, customer="CustomerID", date="Datum", invoice="InvoiceNo", quantity="Menge", price="Preis (€)")
     assert list(got["CustomerID"]) == list(want.index)
     np.testing.assert_allclose(got["monetary"], want["monetary"], rtol=1e-9)
-
-
-def test_rfm_options_are_checked_before_the_file_is_read(tmp_path, capsys, monkeypatch):
-    from fastseg import cli
-
-    monkeypatch.setattr(cli, "read_table", lambda *a, **k: pytest.fail("the file was read"))
-    rc, err = _err(["segment", str(tmp_path / "big.csv"), "--rfm", "--customer", "c"], capsys)
-    assert rc == 2 and "--rfm needs --customer COLUMN and --date COLUMN" in err
 
 
 def test_describe_and_attributes_reach_the_labels_summary_and_report(tmp_path, capsys):
@@ -910,3 +905,17 @@ def test_report_profiles_of_many_features_run_down_the_page():
         pd.DataFrame(X[:, :3], columns=["a", "b", "c"])), images=[])
     few = few[few.index("<h2>Profiles"):]
     assert "<th>a rel. importance</th>" in few[:few.index("</thead>")]  # a row per segment, as before
+
+
+def test_rfm_without_column_options_reads_them_off_the_names(tmp_path, capsys):
+    tx = tmp_path / "tx.csv"
+    online_retail(150, seed=2).to_csv(tx, index=False)
+    guessed, named = tmp_path / "guessed.csv", tmp_path / "named.csv"
+    assert main(["segment", str(tx), "--rfm", "--k", "3", "--out", str(guessed)]) == 0
+    out = capsys.readouterr().err
+    assert ("RFM columns read off their names: customer 'CustomerID', date 'InvoiceDate', invoice 'InvoiceNo', "
+            "quantity 'Quantity', price 'UnitPrice' (set with --customer") in out
+    assert main(["segment", str(tx), "--rfm", "--customer", "CustomerID", "--date", "InvoiceDate", "--invoice",
+                 "InvoiceNo", "--quantity", "Quantity", "--price", "UnitPrice", "--k", "3", "--out", str(named)]) == 0
+    assert "read off their names" not in capsys.readouterr().err
+    pd.testing.assert_frame_equal(pd.read_csv(guessed), pd.read_csv(named))

@@ -100,7 +100,8 @@ def test_segment_grid():
     "kwargs, match",
     [
         (dict(customer="nope", date="day", amount="qty"), r"column\(s\) 'nope' not found .* available: 'inv', 'cust'"),
-        (dict(customer="cust", date="day"), "give either amount"),
+        (dict(customer="cust", date="day", price="qty"), "no column is named like the spend of a transaction log; name it with "
+                                            r"amount= \(--amount\), or quantity= and price="),
         (dict(customer="cust", date="day", amount="cust"), r"'cust' is not numeric: 3 of 3 values are not numbers \(e.g. 'A'\)"),
     ],
 )
@@ -249,3 +250,69 @@ def test_amounts_written_as_money_are_read(amounts, spend):
         return
     table = rfm(tx, customer="cust", date="day", amount="total")
     np.testing.assert_allclose(table.loc[["a", "b"], "monetary"].to_numpy(), spend)
+
+
+def _empty(*columns):
+    return pd.DataFrame(columns=list(columns))
+
+
+@pytest.mark.parametrize("columns, want", [
+    # UCI Online Retail, and Online Retail II (renamed columns)
+    (["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"],
+     dict(customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity", price="UnitPrice")),
+    (["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"],
+     dict(customer="Customer ID", date="InvoiceDate", invoice="Invoice", quantity="Quantity", price="Price")),
+    # a superstore order log: an amount beats quantity, the order date beats the ship date
+    (["Row ID", "Order ID", "Order Date", "Ship Date", "Customer ID", "Customer Name", "Sales", "Quantity",
+      "Discount", "Profit"],
+     dict(customer="Customer ID", date="Order Date", invoice="Order ID", amount="Sales")),
+    # order items with a price per row and no quantity: one item a row
+    (["order_id", "customer_id", "order_purchase_timestamp", "price", "freight_value"],
+     dict(customer="customer_id", date="order_purchase_timestamp", invoice="order_id", amount="price")),
+    # no invoice column: Frequency counts rows
+    (["user_id", "date", "total_amount"], dict(customer="user_id", date="date", invoice=None, amount="total_amount")),
+])
+def test_rfm_columns_are_read_off_the_usual_names(columns, want):
+    from fastseg.features import guess_rfm_columns
+
+    assert guess_rfm_columns(_empty(*columns)) == want
+
+
+def test_rfm_column_guesses_keep_what_is_given_and_name_what_is_ambiguous():
+    from fastseg.features import guess_rfm_columns
+
+    log = _empty("cust_id", "CustomerID", "InvoiceDate", "Amount", "Revenue")
+    assert guess_rfm_columns(log, customer="cust_id", amount="Revenue") == dict(
+        customer="cust_id", date="InvoiceDate", invoice=None, amount="Revenue")
+    with pytest.raises(ValueError, match=r"several columns could be the customer \('cust_id', 'CustomerID'\); name "
+                                         r"it with customer= \(--customer\)"):
+        guess_rfm_columns(log)
+    with pytest.raises(ValueError, match=r"several columns could be the amount \('Amount', 'Revenue'\)"):
+        guess_rfm_columns(log, customer="cust_id")
+    # two date-named columns: the one holding dates, then an invoice or order date
+    dates = pd.DataFrame({"CustomerID": [1, 2], "Amount": [1.0, 2.0], "InvoiceDate": ["2024-01-02", "2024-02-03"],
+                          "Ship Date": ["2024-01-05", "2024-02-07"], "date_note": ["late", "ok"]})
+    assert guess_rfm_columns(dates)["date"] == "InvoiceDate"
+    with pytest.raises(ValueError, match=r"several columns could be the date \('Paid Date', 'Ship Date'\)"):
+        guess_rfm_columns(dates.rename(columns={"InvoiceDate": "Paid Date"}))
+
+
+def test_rfm_without_column_names_reads_them_off_the_log_and_says_so():
+    tx = online_retail(300, seed=4)
+    got = rfm(tx)
+    want = rfm(tx, **RETAIL)
+    pd.testing.assert_frame_equal(got, want, check_like=False)
+    assert got.attrs["guessed"] == RETAIL and want.attrs["guessed"] == {}
+    # one role missing: that one (and the invoice) are guessed, the rest kept
+    part = rfm(tx, customer="CustomerID", date="InvoiceDate", price="UnitPrice")
+    assert part.attrs["guessed"] == dict(invoice="InvoiceNo", quantity="Quantity")
+    pd.testing.assert_frame_equal(part, want)
+
+
+def test_only_uci_style_ids_are_cancellations():
+    tx = pd.DataFrame({"Order ID": ["CA-2016-152156", "CA-2016-152157", "C536379", "US-2017-1"],
+                       "Customer ID": ["a", "a", "b", "b"], "Order Date": ["2024-01-01"] * 4,
+                       "Sales": [10.0, 5.0, 3.0, 2.0]})
+    out = rfm(tx)
+    assert out.attrs["cleaning"]["cancelled invoice"] == 1
+    assert list(out["frequency"]) == [2, 1] and list(out["monetary"]) == [15.0, 2.0]

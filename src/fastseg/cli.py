@@ -144,17 +144,14 @@ def _features(text):
 
 def _prepare_customers(args):
     """The customer table to segment: RFM from transactions, or the table as it is."""
-    if args.rfm:  # before reading: a log can take a while
-        if not args.customer or not args.date:
-            raise CLIError("--rfm needs --customer COLUMN and --date COLUMN.")
-        if not args.amount and not (args.quantity and args.price):
-            raise CLIError("--rfm needs --amount COLUMN, or --quantity COLUMN and --price COLUMN.")
-    elif args.attributes:
+    if args.attributes and not args.rfm:
         raise CLIError("--attributes goes with --rfm (columns of a transaction log carried per customer); a "
                        "customer table's own columns are described by segment as they are (see --describe).")
     attributes = _features(args.attributes) or []
+    # only the columns used (a log's free text is most of its bytes), unless some are to be guessed
+    named = args.customer and args.date and (args.amount or (args.quantity and args.price))
     wanted = [args.customer, args.date, args.invoice, args.amount, args.quantity, args.price,
-              *attributes] if args.rfm else []
+              *attributes] if args.rfm and named else []
     df = read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
     for note in df.attrs.pop("notes", ()):
@@ -165,6 +162,9 @@ def _prepare_customers(args):
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot,
                     dayfirst=True if args.dayfirst else None, attributes=attributes)
+        if table.attrs["guessed"]:
+            _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with --customer, --date, --invoice, "
+                       "--amount or --quantity and --price)")
         clean = table.attrs["cleaning"]
         _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → {clean['customers']:,} customers")
         return table
@@ -185,7 +185,7 @@ def _prepare_customers(args):
 def _transaction_log_hint(df, features_option):
     """What to do when a table given without --rfm looks like a transaction log: several
     rows per customer id and a date column (None when it does not)."""
-    from .features import CUSTOMER_ID_NAME
+    from .features import CUSTOMER_ID_NAME, guess_rfm_columns
 
     cust = next((c for c in df.columns if CUSTOMER_ID_NAME.fullmatch(str(c).strip())), None)
     date = next((c for c in df.columns if re.search(r"(?i)date|time", str(c))), None)
@@ -194,10 +194,19 @@ def _transaction_log_hint(df, features_option):
     ids = df[cust].dropna()
     if not ids.duplicated().any():
         return None
+    try:
+        roles = _roles(guess_rfm_columns(df))
+        how = f"Add --rfm (it takes, by their names, {roles})"
+    except ValueError:
+        how = f"Add --rfm --customer {cust!r} --date {date!r} and --amount COLUMN (or --quantity and --price)"
     return (f"the table has several rows per {cust} ({len(ids):,} rows, {ids.nunique():,} customers) and a "
-            f"date column: it looks like a transaction log. Add --rfm --customer {cust!r} --date {date!r} and "
-            "--amount COLUMN (or --quantity and --price)"
+            f"date column: it looks like a transaction log. {how}"
             + ("; or pass --features to segment its rows as they are." if features_option else "."))
+
+
+def _roles(columns):
+    """"customer 'Customer ID', date 'InvoiceDate', ..." for the columns rfm is to use."""
+    return ", ".join(f"{role} {col!r}" for role, col in columns.items() if col is not None)
 
 
 def cmd_segment(args):
@@ -549,7 +558,9 @@ def _add_input_options(p):
                    "';'-separated file whose numbers use it)")
     p.add_argument("--sheet", help="Excel sheet, by name or position from 0 (default: the first)")
     g = p.add_argument_group("RFM from a transaction log")
-    g.add_argument("--rfm", action="store_true", help="compute Recency/Frequency/Monetary per customer first")
+    g.add_argument("--rfm", action="store_true", help="compute Recency/Frequency/Monetary per customer first; "
+                   "column options left out are read off the names (CustomerID, InvoiceDate, InvoiceNo, "
+                   "Quantity, UnitPrice, Sales, ...) and printed")
     g.add_argument("--customer", help="customer id column")
     g.add_argument("--date", help="transaction date column")
     g.add_argument("--invoice", help="invoice id column (Frequency = distinct invoices)")
@@ -590,6 +601,7 @@ def build_parser():
                               "  fastseg segment mall.csv --features Age,Income,Score --k 5 --out labels.csv\n"
                               "  fastseg segment tx.csv --rfm --customer CustomerID --date InvoiceDate \\\n"
                               "      --invoice InvoiceNo --quantity Quantity --price UnitPrice --report r.html\n"
+                              "  fastseg segment online_retail_II.xlsx --rfm   # columns read off their names\n"
                               "  fastseg segment customers.csv --rules rules.xlsx   # a threshold rule per segment")
     _add_table_options(s)
     s.add_argument("--k", type=_k, default="auto", help="number of segments, or auto (default)")

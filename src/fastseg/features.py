@@ -8,9 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ._log_columns import CUSTOMER_ID_NAME, guess_rfm_columns
 from ._validation import did_you_mean, require_frame
 
-__all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns"]
+__all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns", "guess_rfm_columns"]
 
 # The usual RFM segment grid, on (R score, F score). First match wins.
 RFM_SEGMENTS = [
@@ -202,7 +203,15 @@ def _parse_dates(when, dayfirst):
     return parsed
 
 
-def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
+def _cancellation(ids):
+    """Which invoice ids (str Series or Index) are UCI cancellations: "C" then a digit."""
+    out = np.array(ids.str.startswith("C"), dtype=bool)  # fast, and few rows are
+    if out.any():
+        out[out] = np.array(ids[out].str.match(r"C\d"), dtype=bool)
+    return out
+
+
+def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
         dayfirst=None, attributes=None):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
@@ -211,7 +220,8 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
 
     1. ``missing customer`` — no customer id;
     2. ``missing or unreadable date``;
-    3. ``cancelled invoice`` — invoice id starting with "C" (UCI convention);
+    3. ``cancelled invoice`` — invoice id of "C" and digits (UCI convention: C536379;
+       an order id such as "CA-2016-152156" is not one);
     4. ``non-positive quantity`` / ``non-positive price`` (or ``non-positive amount``),
        which also removes returns and adjustments.
 
@@ -219,12 +229,17 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
     ----------
     transactions : pandas.DataFrame
         One row per transaction line.
-    customer, date : str
+    customer, date : str, optional
         Columns holding the customer id and the date (parsed if not datetime).
     invoice : str, optional
         Invoice id column: Frequency counts distinct invoices; without it, rows.
     amount : str, optional
         Spend per row. Otherwise give ``quantity`` and ``price``: spend is their product.
+
+        When the customer, the date or the spend is not given, the missing ones and
+        the invoice are read off the column names (:func:`guess_rfm_columns`:
+        ``Customer ID``, ``InvoiceDate``, ``Invoice``, ``Quantity`` × ``Price``, ...);
+        ``result.attrs["guessed"]`` says which. Give all three and nothing is guessed.
     snapshot : date-like, optional
         The day Recency is measured from; default the last date + 1 day.
     dayfirst : bool, optional
@@ -254,8 +269,14 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
         every row removed by cleaning.
     """
     require_frame(transactions, "rfm's transactions")
-    if amount is None and (quantity is None or price is None):
-        raise ValueError("give either amount=COLUMN, or quantity=COLUMN and price=COLUMN, to compute spend.")
+    given = dict(customer=customer, date=date, invoice=invoice, amount=amount, quantity=quantity, price=price)
+    guessed = {}
+    if customer is None or date is None or (amount is None and (quantity is None or price is None)):
+        _require(transactions, [c for c in given.values() if c is not None])
+        columns = guess_rfm_columns(transactions, **given)
+        guessed = {role: col for role, col in columns.items() if col is not None and given[role] is None}
+        given.update(columns)
+        customer, date, invoice, amount, quantity, price = given.values()
     attributes = [attributes] if isinstance(attributes, str) else list(attributes or ())
     _require(transactions, [customer, date, invoice, amount, quantity, price, *attributes])
     clash = [a for a in attributes if a in RFM_COLUMNS or a == customer]
@@ -283,11 +304,11 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
     if invoice is not None:
         inv = df[invoice]
         if isinstance(inv.dtype, pd.CategoricalDtype):
-            cancelled_cat = np.asarray(inv.cat.categories.astype(str).str.startswith("C"))
+            cancelled_cat = _cancellation(inv.cat.categories.astype(str))
             codes = inv.cat.codes.to_numpy()
             cancelled = (codes >= 0) & cancelled_cat[np.maximum(codes, 0)]
         else:
-            cancelled = inv.astype(str).str.startswith("C").to_numpy()
+            cancelled = _cancellation(inv.astype(str))
         dropped = keep & cancelled
         report["cancelled invoice"] = int(dropped.sum())
         keep &= ~cancelled
@@ -354,6 +375,7 @@ def rfm(transactions, *, customer, date, invoice=None, amount=None, quantity=Non
     for a in dict.fromkeys(attributes):
         out[a] = _per_customer_mode(df[a][keep], codes, n_cust)
     out.attrs["cleaning"] = report
+    out.attrs["guessed"] = guessed
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
     return out
 
@@ -380,7 +402,6 @@ def _per_customer_mode(values, codes, n_cust):
 # Column names of a customer's id ("customer_id", "CustomerID", "customerid", "user id", ...),
 # of any identifier ("id", "Customer ID", "userId", and those), and "Unnamed: 0", the row
 # number a DataFrame saved with its index reads back as.
-CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)[\s_.\-]?id)")
 _ID_NAME = re.compile(r"(?i:(?:^|.*[\s_.\-])id)$|.*[a-z0-9]I[dD]$|" + CUSTOMER_ID_NAME.pattern)
 _ROW_NUMBER_NAME = re.compile(r"(?i:unnamed: ?\d+)$")
 

@@ -1,0 +1,114 @@
+"""Which columns of a transaction log hold the customer, the date, the invoice and the
+spend, read off their names (``Customer ID``, ``InvoiceDate``, ``order_id``, ``Sales``,
+``Quantity`` × ``UnitPrice``), so :func:`fastseg.rfm` and ``fastseg segment --rfm`` need
+no column options for a log named as logs usually are."""
+
+from __future__ import annotations
+
+import re
+
+CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)[\s_.\-]?id)")
+
+# matched against the name in lower case without spaces, "_", "." or "-"
+_INVOICE = re.compile(r"(?:invoice|order|transaction|receipt|basket|bill|ticket)(?:no|nr|num|number|id|code)?")
+_AMOUNT = re.compile(r"(?:total|line|net|gross|order|purchase|transaction|sale)?"
+                     r"(?:amount|revenue|sales|spend|spent|turnover|total|value)")
+_QUANTITY = re.compile(r"quantity|qty|units|unitssold|items|numitems|quantityordered")
+_PRICE = re.compile(r"(?:unit|item|sale|sales)?price(?:each|perunit)?")
+_DATE = re.compile(r".*(?:date|time|timestamp).*")
+_PREFERRED_DATE = re.compile(r".*(?:invoice|order|transaction|purchase|sale).*")
+
+
+def _key(name):
+    return re.sub(r"[\s_.\-]", "", str(name)).lower()
+
+
+def _one(df, role, pattern, taken):
+    """The one column whose name matches ``pattern`` (None when none does); several is an error."""
+    found = [c for c in df.columns if c not in taken and pattern.fullmatch(_key(c))]
+    if len(found) > 1:
+        raise ValueError(f"several columns could be the {role} ({', '.join(map(repr, found))}); name it with "
+                         f"{role}= (--{role}).")
+    return found[0] if found else None
+
+
+def _date(df, taken):
+    """The date column: named like one and, where the table has rows, holding dates; an
+    invoice or order date before others (a ship date, a birth date)."""
+    from .features import looks_like_dates
+
+    found = [c for c in df.columns if c not in taken and _DATE.fullmatch(_key(c))]
+    if len(df):
+        found = [c for c in found if looks_like_dates(df[c])] or found
+    if len(found) > 1:
+        found = [c for c in found if _PREFERRED_DATE.fullmatch(_key(c))] or found
+    if len(found) > 1:
+        raise ValueError(f"several columns could be the date ({', '.join(map(repr, found))}); name it with "
+                         "date= (--date).")
+    return found[0] if found else None
+
+
+def guess_rfm_columns(df, **given):
+    """The :func:`fastseg.rfm` column arguments for a transaction log, read off its names.
+
+    Roles already ``given`` (not None) are kept, and their columns are not guessed for
+    another role. The customer is the column named like an id of a customer, client,
+    user, member or account (``CustomerID``, ``customer_id``, ``Customer ID``); the date
+    a column named with "date" or "time" that holds dates (an invoice or order date
+    before others); the invoice ``Invoice``, ``InvoiceNo``, ``order_id``,
+    ``TransactionID`` ...; the spend an amount column (``Amount``, ``Sales``,
+    ``Revenue``, ``TotalAmount``, ``LineTotal`` ...), else ``quantity`` × ``price``
+    (``Quantity``/``Qty`` and ``Price``/``UnitPrice``), else a price alone (one item a
+    row).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The log, or its first rows (dates are told by their values where there are any).
+    **given : str or None
+        ``customer``, ``date``, ``invoice``, ``amount``, ``quantity``, ``price``.
+
+    Returns
+    -------
+    dict
+        ``customer``, ``date``, ``invoice`` (None when no column is named like one:
+        Frequency then counts rows), and ``amount`` or ``quantity`` and ``price``.
+
+    Raises
+    ------
+    ValueError
+        When no column, or more than one, could be the customer, the date or the spend:
+        the message names the candidates and the argument to set.
+    """
+    out = {role: given.get(role) for role in ("customer", "date", "invoice", "amount", "quantity", "price")}
+    taken = {c for c in out.values() if c is not None}
+
+    def fill(role, find):
+        if out[role] is None:
+            out[role] = find()
+            if out[role] is not None:
+                taken.add(out[role])
+
+    fill("customer", lambda: _one(df, "customer", CUSTOMER_ID_NAME, taken))
+    fill("invoice", lambda: _one(df, "invoice", _INVOICE, taken))
+    fill("date", lambda: _date(df, taken))
+    if out["amount"] is None and (out["quantity"] is None or out["price"] is None):
+        spend = {role: out[role] for role in ("quantity", "price")}
+        out["amount"] = _one(df, "amount", _AMOUNT, taken) if not any(spend.values()) else None
+        if out["amount"] is None:
+            fill("quantity", lambda: _one(df, "quantity", _QUANTITY, taken))
+            fill("price", lambda: _one(df, "price", _PRICE, taken))
+            if out["quantity"] is None and out["price"] is not None and spend["price"] is None:
+                out["amount"], out["price"] = out["price"], None  # a price per row: one item a row
+    shown = ", ".join(repr(str(c)) for c in df.columns[:30]) + (" ..." if len(df.columns) > 30 else "")
+    missing = [role for role in ("customer", "date") if out[role] is None]
+    if out["amount"] is None and (out["quantity"] is None or out["price"] is None):
+        missing.append("spend")
+    if missing:
+        how = {"customer": "customer= (--customer)", "date": "date= (--date)",
+               "spend": "amount= (--amount), or quantity= and price= (--quantity, --price)"}
+        raise ValueError(f"no column is named like the {' or the '.join(missing)} of a transaction log; name it "
+                         f"with {'; '.join(how[m] for m in missing)}. Columns: {shown}.")
+    if out["amount"] is not None:
+        out["quantity"] = out["price"] = None
+    return {role: col for role, col in out.items() if col is not None or role == "invoice"}
