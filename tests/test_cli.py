@@ -437,6 +437,33 @@ def test_csv_from_windows_and_latin1_exports_are_read(tmp_path, encoding, sep):
     assert len(got) == 80 and list(got["CustomerID"]) == list(df["CustomerID"])
 
 
+def test_excel_sheets_of_the_same_columns_are_read_as_one_table(tmp_path, capsys):
+    pytest.importorskip("openpyxl")
+    tx = online_retail(120, seed=5)
+    half = len(tx) // 2
+    book, flat = tmp_path / "online_retail_II.xlsx", tmp_path / "tx.csv"
+    with pd.ExcelWriter(book) as w:
+        tx.iloc[:half].to_excel(w, sheet_name="Year 2009-2010", index=False)
+        tx.iloc[half:].to_excel(w, sheet_name="Year 2010-2011", index=False)
+        pd.DataFrame({"x": [1, 2, 3]}).to_excel(w, sheet_name="Notes, misc", index=False)
+    tx.to_csv(flat, index=False)
+    outs = []
+    for src, args in ((book, ["--sheet", "all"]), (book, ["--sheet", "0,Year 2010-2011"]), (flat, [])):
+        if args == ["--sheet", "all"]:
+            rc, err = _err(["segment", str(src), *args, "--rfm"], capsys)  # the notes sheet differs
+            assert rc == 2 and "sheet 'Notes, misc'" in err
+            continue
+        out = tmp_path / f"l{len(outs)}.csv"
+        assert main(["segment", str(src), *args, "--rfm", "--k", "3", "--out", str(out)]) == 0
+        outs.append(pd.read_csv(out))
+        if src == book:
+            assert (f"note: read 2 sheets as one table: 'Year 2009-2010' ({half:,} rows), 'Year 2010-2011' "
+                    f"({len(tx) - half:,} rows)") in capsys.readouterr().err
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+    # a sheet whose name has a comma is still one sheet
+    assert main(["segment", str(book), "--sheet", "Notes, misc", "--k", "1", "--quiet", "--stability", "0"]) == 0
+
+
 def test_excel_workbooks_are_read_by_sheet(tmp_path, capsys):
     pytest.importorskip("openpyxl")
     mall = mall_customers(90, seed=8)
@@ -454,20 +481,22 @@ def test_excel_workbooks_are_read_by_sheet(tmp_path, capsys):
     rc, err = _err(["segment", str(book)], capsys)
     assert rc == 2 and "no numeric column" in err and "note" in err
     rc, err = _err(["segment", str(book), "--sheet", "Nope"], capsys)
-    assert rc == 2 and err.startswith("fastseg: error: could not read") and "as Excel" in err
+    assert rc == 2 and re.search(r"customers.xlsx' has no sheet 'Nope'; its sheets: 0 'About', 1 'Customers'\.",
+                                 err)
+    rc, err = _err(["segment", str(book), "--sheet", "5"], capsys)
+    assert rc == 2 and "has no sheet 5; its sheets: 0 'About'" in err
+    rc, err = _err(["segment", str(book), "--sheet", "all"], capsys)
+    assert rc == 2 and re.search(r"sheet 'Customers' of '.*customers.xlsx' has other columns than sheet 'About' "
+                                 r"\('CustomerID', 'Gender', .* against 'note'\); give one sheet", err)
     (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
     rc, err = _err(["segment", str(tmp_path / "old.xls")], capsys)
     assert rc == 2 and "save it as .xlsx or CSV" in err
 
 
 def test_excel_without_openpyxl_says_what_to_install(tmp_path, capsys, monkeypatch):
-    import pandas
-
-    def no_openpyxl(*a, **k):
-        raise ImportError("Missing optional dependency 'openpyxl'.")
-
-    monkeypatch.setattr(pandas, "read_excel", no_openpyxl)
-    (tmp_path / "b.xlsx").write_bytes(b"PK")
+    pytest.importorskip("openpyxl")
+    mall_customers(20, seed=0).to_excel(tmp_path / "b.xlsx", index=False)
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # as if not installed: importing it fails
     rc, err = _err(["segment", str(tmp_path / "b.xlsx")], capsys)
     assert rc == 2 and "pip install 'fastseg[excel]'" in err
 

@@ -106,6 +106,41 @@ def _sheet(text):
     return int(text) if text.isdigit() else text
 
 
+def _read_excel(p, sheet):
+    """The sheet(s) of workbook ``p`` as one table: ``sheet`` a name, a position, several
+    of them comma-separated, or "all"; several sheets must have the same columns (a log
+    split by year) and are stacked, with a note in ``attrs["notes"]``."""
+    import pandas as pd
+
+    sheet = None if sheet is None else str(sheet)
+    with pd.ExcelFile(p) as book:
+        names = book.sheet_names
+        if sheet is not None and sheet.strip().lower() == "all":
+            wanted = names
+        elif sheet in names:  # a name with a comma in it
+            wanted = [sheet]
+        else:
+            wanted = [_sheet(part.strip()) for part in sheet.split(",")] if sheet else [0]
+        for w in wanted:
+            if (isinstance(w, int) and w >= len(names)) or (isinstance(w, str) and w not in names):
+                raise FileProblem(f"{str(p)!r} has no sheet {w!r}; its sheets: "
+                                  f"{', '.join(f'{i} {n!r}' for i, n in enumerate(names))}.")
+        wanted = list(dict.fromkeys(names[w] if isinstance(w, int) else w for w in wanted))
+        parts = [pd.read_excel(book, sheet_name=w) for w in wanted]
+    if len(parts) == 1:
+        return parts[0]
+    for w, part in zip(wanted[1:], parts[1:]):
+        if list(part.columns) != list(parts[0].columns):
+            raise FileProblem(f"sheet {w!r} of {str(p)!r} has other columns than sheet {wanted[0]!r} "
+                              f"({', '.join(map(repr, map(str, part.columns[:8])))} against "
+                              f"{', '.join(map(repr, map(str, parts[0].columns[:8])))}); give one sheet, or "
+                              "sheets of the same columns.")
+    df = pd.concat(parts, ignore_index=True)
+    df.attrs["notes"] = [f"read {len(parts)} sheets as one table: "
+                         + ", ".join(f"{w!r} ({len(part):,} rows)" for w, part in zip(wanted, parts))]
+    return df
+
+
 def read_table(path, sep=None, decimal=None, columns=None, sheet=None):
     """A DataFrame from a CSV (separator, decimal mark and encoding found unless given;
     only ``columns`` read when the file has them all), Parquet or Excel file (``sheet``
@@ -128,7 +163,7 @@ def read_table(path, sep=None, decimal=None, columns=None, sheet=None):
             if p.suffix.lower() == ".xls":
                 raise FileProblem(f"{str(p)!r} is an old .xls workbook; save it as .xlsx or CSV.")
             try:
-                df = pd.read_excel(p, sheet_name=_sheet(sheet))
+                df = _read_excel(p, sheet)
             except ImportError:
                 raise FileProblem("reading Excel needs openpyxl: pip install 'fastseg[excel]' (or save the sheet "
                                "as CSV).") from None

@@ -556,7 +556,9 @@ def _add_input_options(p):
                    "lines among , ; tab |)")
     p.add_argument("--decimal", choices=[".", ","], help="CSV decimal mark (default: '.', or ',' in a "
                    "';'-separated file whose numbers use it)")
-    p.add_argument("--sheet", help="Excel sheet, by name or position from 0 (default: the first)")
+    p.add_argument("--sheet", help="Excel sheet, by name or position from 0 (default: the first); several "
+                   "comma-separated, or all, are stacked into one table when their columns are the same (a log "
+                   "kept a sheet per year)")
     g = p.add_argument_group("RFM from a transaction log")
     g.add_argument("--rfm", action="store_true", help="compute Recency/Frequency/Monetary per customer first; "
                    "column options left out are read off the names (CustomerID, InvoiceDate, InvoiceNo, "
