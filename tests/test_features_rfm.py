@@ -316,3 +316,27 @@ def test_only_uci_style_ids_are_cancellations():
     out = rfm(tx)
     assert out.attrs["cleaning"]["cancelled invoice"] == 1
     assert list(out["frequency"]) == [2, 1] and list(out["monetary"]) == [15.0, 2.0]
+
+
+@pytest.mark.parametrize("form, what", [
+    (lambda d: d.dt.strftime("%Y%m%d").astype(np.int64), "yyyymmdd numbers"),
+    (lambda d: d.dt.strftime("%Y%m%d").astype(float).where(d.dt.day != 7), "yyyymmdd numbers"),  # NaN among them
+    (lambda d: (d.dt.normalize() - pd.Timestamp("1899-12-30")).dt.days, "Excel day numbers"),
+    (lambda d: d.dt.normalize().astype("datetime64[s]").astype(np.int64), "Unix seconds"),
+    (lambda d: d.dt.normalize().astype("datetime64[ms]").astype(np.int64), "Unix milliseconds"),
+])
+def test_dates_kept_as_numbers_are_read_as_dates_not_nanoseconds(form, what):
+    tx = online_retail(200, seed=1)
+    day = pd.to_datetime(tx["InvoiceDate"]).dt.normalize()
+    want = rfm(tx.assign(InvoiceDate=day.where(form(day).notna())), **RETAIL)
+    got = rfm(tx.assign(InvoiceDate=form(day)), **RETAIL)
+    assert got.attrs["dates from"] == what and want.attrs["dates from"] is None
+    pd.testing.assert_frame_equal(got[["recency", "frequency", "monetary"]], want[["recency", "frequency", "monetary"]])
+    assert got["recency"].max() > 300  # a year of dates, not one moment of January 1970
+
+
+def test_numbers_that_are_no_known_date_form_are_an_error():
+    tx = online_retail(50, seed=1)
+    with pytest.raises(ValueError, match=r"date column 'InvoiceDate' holds numbers \(0 to 6\), not dates in a form "
+                                         r"fastseg reads \(yyyymmdd such as 20240131, .*convert it to dates first"):
+        rfm(tx.assign(InvoiceDate=np.arange(len(tx)) % 7), **RETAIL)

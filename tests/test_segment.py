@@ -604,6 +604,17 @@ def test_default_features_describe_two_valued_columns_instead_of_splitting_on_th
     assert "Kids" in Segmenter(k=5, random_state=0).fit(df).features
 
 
+def test_default_features_leave_out_dates_kept_as_numbers():
+    df = mall_customers(120, seed=7)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(df)) * 3, unit="D")
+    df["signup_date"] = days.strftime("%Y%m%d").astype(int)  # 20240101, ...
+    df["last_order_time"] = days.astype("datetime64[s]").astype(np.int64)  # Unix seconds
+    df["date_count"] = np.arange(len(df)) % 7  # named like a date, but small counts: a feature
+    seg = Segmenter(k=3, random_state=0).fit(df)
+    assert seg.left_out["signup_date"] == seg.left_out["last_order_time"] == "dates"
+    assert "date_count" in seg.features and "signup_date" not in seg.features
+
+
 def test_one_segment_reads_as_one():
     seg = Segmenter(features=MALL_FEATURES, k=1, random_state=0).fit(mall_customers(40, seed=1))
     assert seg.summary().startswith("40 customers in 1 segment (k given).")

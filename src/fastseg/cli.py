@@ -166,7 +166,9 @@ def _prepare_customers(args):
             _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with --customer, --date, --invoice, "
                        "--amount or --quantity and --price)")
         clean = table.attrs["cleaning"]
-        _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → {clean['customers']:,} customers")
+        dates = f" (dates read from {table.attrs['dates from']})" if table.attrs["dates from"] else ""
+        _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → {clean['customers']:,} customers"
+                   f"{dates}")
         return table
     if "features" in args and not args.features and not args.id and (hint := _transaction_log_hint(df, True)):
         raise CLIError(hint)  # segment, sweep: the features would be the log's columns

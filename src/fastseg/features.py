@@ -159,10 +159,17 @@ def amounts_as_numbers(df, columns=None):
 
 
 def looks_like_dates(col):
-    """Whether ``col`` holds dates: a datetime column, or text such as "2024-03-01" or
-    "01/03/2024 10:15" in every filled value among its first rows."""
+    """Whether ``col`` holds dates: a datetime column, text such as "2024-03-01" or
+    "01/03/2024 10:15" in every filled value among its first rows, or a column named with
+    "date" or "time" of numbers in a form dates are kept in (20240131, 45322, 1706659200)."""
     if pd.api.types.is_datetime64_any_dtype(col):
         return True
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        if not re.search(r"(?i)date|time", str(col.name)):
+            return False
+        v = col.to_numpy(dtype=float, na_value=np.nan)
+        v = v[np.isfinite(v)]
+        return bool(len(v)) and _numeric_date_form(v) is not None
     head = _text_head(col)
     return head is not None and bool(len(head)) and bool(head.str.fullmatch(_DATE_TEXT).all())
 
@@ -201,6 +208,44 @@ def _parse_dates(when, dayfirst):
             if int((other.isna() & when.notna()).sum()) < unread:
                 parsed = other
     return parsed
+
+
+# Dates kept as numbers, told apart by their range: (low, high, what they are, how to read them)
+_NUMERIC_DATES = (
+    (19000101, 21001231, "yyyymmdd numbers", dict(format="%Y%m%d")),
+    (1e4, 1e5, "Excel day numbers", dict(unit="D", origin="1899-12-30")),  # 1927 to 2173
+    (1e8, 1e10, "Unix seconds", dict(unit="s")),  # 1973 to 2286
+    (1e11, 1e13, "Unix milliseconds", dict(unit="ms")),
+)
+
+
+def _numeric_dates(when, name):
+    """Dates of a numeric column (20240131, 45322, 1706659200), and what they were read
+    as. pandas would read any number as nanoseconds since 1970, every date a moment in
+    January 1970, so a number that is none of the known forms is an error."""
+    v = when.to_numpy(dtype=float, na_value=np.nan)
+    filled = np.isfinite(v)
+    if not filled.any():
+        return pd.Series(pd.NaT, index=when.index, dtype="datetime64[ns]"), None
+    form = _numeric_date_form(v[filled])
+    if form is None:
+        raise ValueError(f"date column {name!r} holds numbers ({np.min(v[filled]):g} to {np.max(v[filled]):g}), "
+                         "not dates in a form fastseg reads (yyyymmdd such as 20240131, Excel day numbers, Unix "
+                         "seconds or milliseconds); convert it to dates first.")
+    what, how = form
+    if what == "yyyymmdd numbers":
+        text = pd.Series(np.where(filled, v, 0).astype(np.int64).astype(str), index=when.index).where(filled)
+        return pd.to_datetime(text, errors="coerce", **how), what
+    return pd.to_datetime(pd.Series(v, index=when.index), errors="coerce", **how), what
+
+
+def _numeric_date_form(f):
+    """The known form ((what, how to read), see ``_NUMERIC_DATES``) of finite numbers ``f``, or None."""
+    lo, hi = f.min(), f.max()
+    for low, high, what, how in _NUMERIC_DATES:
+        if low <= lo and hi <= high and (what != "yyyymmdd numbers" or np.all(f == np.floor(f))):
+            return what, how
+    return None
 
 
 def _cancellation(ids):
@@ -294,7 +339,10 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     keep &= ~missing
 
     when = df[date]
-    if not pd.api.types.is_datetime64_any_dtype(when):
+    dates_from = None  # how a numeric date column was read
+    if pd.api.types.is_numeric_dtype(when) and not pd.api.types.is_bool_dtype(when):
+        when, dates_from = _numeric_dates(when, date)
+    elif not pd.api.types.is_datetime64_any_dtype(when):
         when = _parse_dates(when, dayfirst)
     when_ns = when.to_numpy(dtype="datetime64[ns]")
     bad_date = keep & np.isnat(when_ns)
@@ -376,6 +424,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         out[a] = _per_customer_mode(df[a][keep], codes, n_cust)
     out.attrs["cleaning"] = report
     out.attrs["guessed"] = guessed
+    out.attrs["dates from"] = dates_from
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
     return out
 

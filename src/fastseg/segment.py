@@ -564,6 +564,8 @@ class Segmenter:
                 left[c] = "dates" if looks_like_dates(df[c]) else "not numeric"
             elif not df[c].min() < df[c].max():  # nothing to separate customers by (NaN is no value)
                 left[c] = "no values" if df[c].isna().all() else "one value"
+            elif looks_like_dates(df[c]):  # a date kept as a number (20240131): not an amount to cluster on
+                left[c] = "dates"
             elif is_flag(df[c]):  # scaled, a 0/1 column splits the customers by itself: describe it instead
                 left[c] = "two values: described"
             else:
