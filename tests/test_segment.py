@@ -364,6 +364,13 @@ def test_a_value_that_stands_out_is_named_in_the_summary_and_chance_is_not():
     tab = pd.DataFrame({"M": [0.75, 0.46], "F": [0.25, 0.54]}, index=[0, "all"])
     assert standouts({"g": tab}, {0: 8}, 0) == []  # 6 of 8: within chance
     assert standouts({"g": tab}, {0: 200}, 0) == ["g: M 75% (all 46%)"]
+    # a yes/no flag reads as its yes share, above or below all customers'
+    for yes, no in ((1, 0), (True, False)):
+        low = pd.DataFrame({no: [0.81, 0.6], yes: [0.19, 0.4]}, index=[0, "all"])
+        assert standouts({"Responded": low}, {0: 200}, 0) == ["Responded: 19% yes (all 40%)"]
+        assert standouts({"Responded": low}, {0: 8}, 0) == []  # 1.5 of 8 against 3.2: within chance
+    high = pd.DataFrame({1: [0.73, 0.4], 2: [0.27, 0.6]}, index=[0, "all"])  # a 1/2 code is no flag
+    assert standouts({"Channel": high}, {0: 200}, 0) == ["Channel: 1 73% (all 40%)"]
 
 
 def test_describe_explicit_columns_numeric_ones_join_the_profiles():

@@ -69,11 +69,20 @@ def standouts(composition, sizes, s, gap=0.1, z=2.0, most=2):
         diff = (share - base).drop(["other", "(missing)"], errors="ignore")
         if not len(diff) or n == 0:
             continue
-        v = diff.idxmax()
+        yes = _yes(diff.index)
+        v = diff.idxmax() if yes is None else yes  # a yes/no flag: its yes share, high or low
         se = np.sqrt(base[v] * (1 - base[v]) / n)
-        if diff[v] >= gap and diff[v] > z * se:
-            found.append((diff[v], f"{col}: {v} {share[v]:.0%} (all {base[v]:.0%})"))
+        if abs(diff[v]) >= gap and abs(diff[v]) > z * se:
+            what = f"{v} {share[v]:.0%}" if yes is None else f"{share[v]:.0%} yes"
+            found.append((abs(diff[v]), f"{col}: {what} (all {base[v]:.0%})"))
     return [text for _, text in sorted(found, key=lambda t: -t[0])[:most]]
+
+
+def _yes(values):
+    """The "yes" of a 0/1 or False/True flag's values (1 or True), else None."""
+    if len(values) == 2 and set(values) == {0, 1}:  # True == 1: booleans too
+        return next(v for v in values if v == 1)
+    return None
 
 
 def rfm_mix_table(grid, seg, k):
