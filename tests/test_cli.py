@@ -948,3 +948,17 @@ def test_rfm_without_column_options_reads_them_off_the_names(tmp_path, capsys):
                  "InvoiceNo", "--quantity", "Quantity", "--price", "UnitPrice", "--k", "3", "--out", str(named)]) == 0
     assert "read off their names" not in capsys.readouterr().err
     pd.testing.assert_frame_equal(pd.read_csv(guessed), pd.read_csv(named))
+
+
+def test_sweep_says_which_columns_it_used_and_which_customers_it_left_out(tmp_path, capsys):
+    df = mall_customers(150, seed=3).assign(Responded=lambda d: d["CustomerID"] % 2)
+    df.loc[df.index[:4], "Age"] = np.nan
+    src = tmp_path / "mall.csv"
+    df.to_csv(src, index=False)
+    assert main(["sweep", str(src), "--missing", "drop", "--k-range", "2-4", "--stability", "0"]) == 0
+    err = capsys.readouterr().err
+    assert ("Features: Age, Annual Income (k$), Spending Score (1-100); left out: CustomerID (an identifier), "
+            "Gender (not numeric), Responded (a flag: two values)") in err
+    assert "4 customers not segmented: a missing or infinite value in Age (missing='drop')." in err
+    assert main(["sweep", str(src), "--missing", "drop", "--k-range", "2-4", "--stability", "0", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

@@ -600,8 +600,8 @@ def test_default_features_describe_two_valued_columns_instead_of_splitting_on_th
     assert (purity == 1).sum() >= 3 and adjusted_rand_score(truth, flagged.labels["segment"]) < 0.6
     seg = Segmenter(k=5, random_state=0, describe="auto").fit(df.drop(columns=["Kids", "Age"]))
     assert seg.features == MALL_FEATURES
-    assert seg.left_out["Responded"] == seg.left_out["Channel"] == "two values: described"
-    assert "Responded (two values: described)" in seg.summary()
+    assert seg.left_out["Responded"] == seg.left_out["Channel"] == "a flag: two values"
+    assert "Responded (a flag: two values)" in seg.summary()
     assert adjusted_rand_score(truth, seg.labels["segment"]) >= 0.9
     assert seg.described == ["Gender", "Responded", "Channel"]
     resp = seg.composition["Responded"]

@@ -387,8 +387,10 @@ def cmd_sweep(args):
     from ._profiles import readable_number
     from .sweep import readable_columns, sweep
 
-    _, _, Z = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale,
-                        missing=args.missing).prepare(df)
+    _, _, Z, lines = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale,
+                               missing=args.missing).prepare(df, explain=True)
+    for line in lines:
+        _say(args, line)
     prog = _Progress(args, "sweep")
     res = sweep(Z, k=[k for k in args.k_range if k <= len(Z)] or args.k_range, n_init=args.n_init,
                 random_state=args.seed, device=args.device, progress=prog, sample=args.sample,

@@ -390,15 +390,7 @@ class Segmentation:
         lines = [f"{len(self.labels):,} customers in {counted(self.k, 'segment')} ({self.k_reason})."]
         if self.id_column is not None:
             lines.append(f"Labels keyed by {self.id_column}, the table's identifier column.")
-        if self.read_as_numbers:
-            lines.append(f"Read as numbers (amounts written as text, such as '£1,234.50'): "
-                         f"{', '.join(map(str, self.read_as_numbers))}.")
-        if self.left_out:
-            lines.append(f"Features: {', '.join(map(str, self.features))}; left out: {_left_out_text(self.left_out)} "
-                         "(choose with features=[...] or --features).")
-        n, cols = self._gaps()
-        if n:
-            lines.append(f"{n:,} customers not segmented: a missing or infinite value in {cols} (missing='drop').")
+        lines += _input_lines(self.features, self.left_out, self.read_as_numbers, *self._gaps())
         if self.described:
             lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
         if self.stability is not None and self.k > 1:
@@ -567,7 +559,7 @@ class Segmenter:
             elif looks_like_dates(df[c]):  # a date kept as a number (20240131): not an amount to cluster on
                 left[c] = "dates"
             elif is_flag(df[c]):  # scaled, a 0/1 column splits the customers by itself: describe it instead
-                left[c] = "two values: described"
+                left[c] = "a flag: two values"
             else:
                 num.append(c)
         if not num:
@@ -589,17 +581,30 @@ class Segmenter:
             return df, None
         return df.set_index(ids[0]), ids[0]
 
-    def prepare(self, df):
+    def prepare(self, df, explain=False):
         """Validate ``df`` and build the feature matrix the clustering sees.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+        explain : bool, default=False
+            Also return lines of text, as :meth:`Segmentation.summary` has them, on
+            the columns read as numbers, the features a default choice took and left
+            out (and why), and the customers ``missing="drop"`` left out.
 
         Returns
         -------
         features : list of str
         prep : the fitted transform (applied again by ``Segmentation.predict``)
         Z : ndarray of shape (n_customers, n_features), transformed and scaled
+        lines : list of str, with ``explain=True``
         """
-        features, _, prep, Z, _ = self._prepare(amounts_as_numbers(df)[0])
-        return features, prep, Z
+        df, read_as_numbers = amounts_as_numbers(df)
+        features, left_out, prep, Z, ok = self._prepare(df)
+        if not explain:
+            return features, prep, Z
+        dropped_in = ", ".join(map(str, _missing_in(df, features))) if not ok.all() else ""
+        return features, prep, Z, _input_lines(features, left_out, read_as_numbers, int((~ok).sum()), dropped_in)
 
     def _prepare(self, df):
         """:meth:`prepare`, the columns a default choice of features left out, and which
@@ -654,7 +659,7 @@ class Segmenter:
         not_segmented = df.index[~ok] if self.missing == "drop" else None
         gaps = []  # the features with a missing value, when missing="drop" left customers out
         if not ok.all():
-            gaps = [f for f in features if not np.isfinite(df[f].to_numpy(dtype=float, na_value=np.nan)).all()]
+            gaps = _missing_in(df, features)
             df = df[ok]
         if id_column is not None and self.features is None:
             left_out = {id_column: "an identifier", **left_out}
@@ -726,6 +731,27 @@ class Segmenter:
 
 
 _NOT_SEGMENTED = "not segmented: missing values"
+
+
+def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in):
+    """What the clustering was given: columns read as numbers, the features when a default
+    choice left some out, and the customers missing="drop" left out."""
+    lines = []
+    if read_as_numbers:
+        lines.append(f"Read as numbers (amounts written as text, such as '£1,234.50'): "
+                     f"{', '.join(map(str, read_as_numbers))}.")
+    if left_out:
+        lines.append(f"Features: {', '.join(map(str, features))}; left out: {_left_out_text(left_out)} "
+                     "(choose with features=[...] or --features).")
+    if n_dropped:
+        lines.append(f"{n_dropped:,} customers not segmented: a missing or infinite value in {dropped_in} "
+                     "(missing='drop').")
+    return lines
+
+
+def _missing_in(df, features):
+    """The features with a missing or infinite value in ``df``."""
+    return [f for f in features if not np.isfinite(df[f].to_numpy(dtype=float, na_value=np.nan)).all()]
 
 
 def _left_out_text(left):
