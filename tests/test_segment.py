@@ -649,6 +649,23 @@ def test_a_mistyped_column_gets_the_near_one_suggested():
         rfm(tx, customer="customer", date="Date", amount="Amount")
 
 
+def test_percentages_written_as_text_are_read_as_fractions():
+    df = mall_customers(300, seed=4)
+    share = df["Spending Score (1-100)"] / 100
+    as_numbers = df.assign(share=share).drop(columns=["Spending Score (1-100)"])
+    ref = Segmenter(k=5, random_state=0, stability=0).fit(as_numbers)
+    for fmt in (lambda v: f"{v:.0%}", lambda v: f"{100 * v:.1f} %".replace(".", ",")):
+        table = as_numbers.assign(share=_as_money_text(share, fmt))
+        seg = Segmenter(k=5, random_state=0, stability=0).fit(table)
+        assert seg.read_as_numbers == ["share"] and "share" in seg.features
+        np.testing.assert_array_equal(seg.labels["segment"], ref.labels["segment"])
+        np.testing.assert_allclose(seg.profiles["share mean"], ref.profiles["share mean"], rtol=1e-12)
+    # one value without its % sign: a column of mixed text, left as it is
+    mixed = as_numbers.assign(share=_as_money_text(share, lambda v: f"{v:.0%}"))
+    mixed.loc[3, "share"] = "35"
+    assert "share" not in Segmenter(k=5, random_state=0, stability=0).fit(mixed).read_as_numbers
+
+
 def _as_money_text(values, fmt):
     return pd.Series([fmt(v) for v in values], dtype=object)
 
@@ -668,11 +685,12 @@ def test_amounts_written_as_text_are_read_as_numbers_at_fit_and_predict():
         assert "income" in seg.features and seg.read_as_numbers == ["income"]
         np.testing.assert_array_equal(seg.labels["segment"], ref.labels["segment"])
         np.testing.assert_allclose(seg.profiles["income mean"], ref.profiles["income mean"])
-        assert "Read as numbers (amounts written as text, such as '£1,234.50'): income." in seg.summary()
+        assert ("Read as numbers (amounts and percentages written as text, such as '£1,234.50' or '35%'): "
+                "income.") in seg.summary()
         assert table["income"].dtype == object  # the caller's table keeps its text
         from fastseg.report import render
 
-        assert "Read as numbers (amounts written as text): income." in render(seg, images=[])
+        assert "Read as numbers (amounts and percentages written as text): income." in render(seg, images=[])
         np.testing.assert_array_equal(seg.predict(table.iloc[:40])["segment"], ref.labels["segment"][:40])
     # plain digits kept as text (a code, a zip, a phone number) and codes that are not
     # currencies stay text

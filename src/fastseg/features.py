@@ -112,6 +112,19 @@ _MONEY_MARK = r"[£$€¥₹]|(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])|\d,\d|\d[\u00a0\
 _DATE_TEXT = r"\s*(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4})(?:[ T]\d{1,2}:\d{2}.*)?\s*"
 
 
+_PERCENT = r"\s*-?[\d.,\s\u00a0\u202f]*\d\s*%\s*"
+
+
+def _percent_to_numbers(s):
+    """Text percentages ("35%", "3,5 %") as fractions, where every filled one is one; else None."""
+    t = s.astype("string")
+    filled = t.notna() & (t.str.strip() != "")
+    if not t[filled].str.fullmatch(_PERCENT).all():
+        return None
+    values = _money_to_numbers(t.str.replace("%", "", regex=False))
+    return None if values is None else values / 100
+
+
 def _text_head(col):
     """The first filled values of a text column, as strings; None for any other column."""
     if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
@@ -120,14 +133,17 @@ def _text_head(col):
 
 
 def amounts_as_numbers(df, columns=None):
-    """``df`` with its text columns of money read as numbers, and the names of those columns.
+    """``df`` with its text columns of money and percentages read as numbers, and the
+    names of those columns.
 
     A column is read when every filled value is an amount in one convention
     (:func:`rfm`'s reading: "£1,234.50", "12,50 €", "EUR 3", "1,234") and at least one
     carries what makes it text (a currency sign or code, a comma between digits, digits
-    grouped by a non-breaking space): a spreadsheet's currency column saved as CSV.
-    Plain digits kept as text (a code, a zip) and phone numbers ("555 123 456") stay
-    text. ``df`` itself is left as it is.
+    grouped by a non-breaking space): a spreadsheet's currency column saved as CSV. A
+    column whose every filled value is a percentage ("35%", "3,5 %") is read as the
+    fraction (0.35, 0.035), as the spreadsheet holds it. Plain digits kept as text (a
+    code, a zip) and phone numbers ("555 123 456") stay text. ``df`` itself is left as
+    it is.
 
     Parameters
     ----------
@@ -143,12 +159,17 @@ def amounts_as_numbers(df, columns=None):
     for c in df.columns if columns is None else columns:
         col = df[c]
         head = _text_head(col)
-        if head is None or not len(head) or not head.str.contains(_MONEY_MARK, regex=True).any():
+        if head is None or not len(head):
             continue
-        codes = head.str.findall(r"[A-Z]{3}").explode().dropna()
-        if not set(codes) <= _CURRENCY_CODES or _money_to_numbers(head) is None:
-            continue
-        values = _money_to_numbers(col)
+        if head.str.fullmatch(_PERCENT).all():  # "35%", "3,5 %": a share, read as 0.35, 0.035
+            values = _percent_to_numbers(col)
+        else:
+            if not head.str.contains(_MONEY_MARK, regex=True).any():
+                continue
+            codes = head.str.findall(r"[A-Z]{3}").explode().dropna()
+            if not set(codes) <= _CURRENCY_CODES or _money_to_numbers(head) is None:
+                continue
+            values = _money_to_numbers(col)
         if values is None or bool((values.isna() & col.notna()).any()):
             continue
         if out is df:

@@ -204,7 +204,7 @@ def _columns_note(seg):
     if n:
         note += f" {n:,} customers were not segmented: a missing or infinite value in {html.escape(cols)}."
     if seg.read_as_numbers:
-        note += (" Read as numbers (amounts written as text): "
+        note += (" Read as numbers (amounts and percentages written as text): "
                  + html.escape(", ".join(map(str, seg.read_as_numbers))) + ".")
     if seg.left_out:
         note += " Left out of the features: " + html.escape(

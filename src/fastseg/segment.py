@@ -738,7 +738,7 @@ def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in):
     choice left some out, and the customers missing="drop" left out."""
     lines = []
     if read_as_numbers:
-        lines.append(f"Read as numbers (amounts written as text, such as '£1,234.50'): "
+        lines.append("Read as numbers (amounts and percentages written as text, such as '£1,234.50' or '35%'): "
                      f"{', '.join(map(str, read_as_numbers))}.")
     if left_out:
         lines.append(f"Features: {', '.join(map(str, features))}; left out: {_left_out_text(left_out)} "
