@@ -611,6 +611,32 @@ def test_default_features_describe_two_valued_columns_instead_of_splitting_on_th
     assert "Kids" in Segmenter(k=5, random_state=0).fit(df).features
 
 
+def test_default_features_describe_categories_written_as_numbers():
+    """The UCI wholesale customers' layout: Channel (1/2) and Region (1/2/3) are
+    categories; the six spend columns are what to segment on."""
+    rng = np.random.default_rng(8)
+    n = 440
+    spend = ["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicassen"]
+    group = rng.integers(0, 2, n)
+    df = pd.DataFrame({"Channel": group + 1, "Region": rng.choice([1, 2, 3], n, p=[0.2, 0.1, 0.7])})
+    for j, c in enumerate(spend):
+        df[c] = np.round(rng.lognormal(8 + 2 * (j % 2) * group, 0.6))  # channel 2 spends more on three
+    seg = Segmenter(k=2, random_state=0).fit(df)
+    assert seg.features == spend
+    assert seg.left_out == {"Channel": "a flag: two values", "Region": "a code: categories as numbers"}
+    assert seg.described == ["Channel", "Region"]
+    lab = seg.labels["segment"].to_numpy()
+    region = seg.composition["Region"]
+    assert set(region.columns) == {1, 2, 3}
+    for s in range(2):
+        assert region.loc[s, 3] == pytest.approx(np.mean(df["Region"].to_numpy()[lab == s] == 3))
+    assert adjusted_rand_score(group, lab) > 0.9  # the channels, found from spend alone
+    # a whole-number column with another name is an amount, and a code with fractions is not a code
+    other = df.assign(Store=rng.integers(1, 4, n), Region=df["Region"] + 0.5)
+    seg = Segmenter(k=2, random_state=0).fit(other)
+    assert "Store" in seg.features and "Region" in seg.features
+
+
 def test_default_features_leave_out_dates_kept_as_numbers():
     df = mall_customers(120, seed=7)
     days = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(df)) * 3, unit="D")

@@ -34,9 +34,13 @@ def _describe(feature, high, strong=False):
 
 
 def is_categorical(col):
-    """A column described by the share of each value (text, category, bool, or a numeric
-    column of two values such as a 0/1 flag), not by its mean."""
-    return not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col) or is_flag(col)
+    """A column described by the share of each value (text, category, bool, a numeric
+    column of two values such as a 0/1 flag, or categories written as numbers such as
+    ``Region``), not by its mean."""
+    from .features import looks_like_code
+
+    return (not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col) or is_flag(col)
+            or looks_like_code(col))
 
 
 def is_flag(col):

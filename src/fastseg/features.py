@@ -493,6 +493,25 @@ def _is_unique_key(col):
     return _is_unique_integers(col)
 
 
+# The last word of a column name that says its numbers are categories (Region = 1, 2, 3)
+_CODE_WORDS = frozenset("region channel code type category class group segment cluster status gender sex zip "
+                        "zipcode postcode postal plz country state".split())
+
+
+def looks_like_code(col):
+    """Whether ``col`` holds categories written as whole numbers: a numeric column whose
+    name ends in a word such as region, channel, type, category, status or zip code
+    (``Region``, ``Customer_Type``, ``zipCode``), each value a whole number."""
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return False
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", str(col.name))
+    if not words or words[-1].lower() not in _CODE_WORDS:
+        return False
+    v = col.to_numpy(dtype=float, na_value=np.nan)
+    v = v[np.isfinite(v)]
+    return bool(len(v)) and bool(np.all(v == np.floor(v)))
+
+
 def identifier_columns(df):
     """The columns of ``df`` that identify rows rather than describe customers.
 

@@ -17,7 +17,7 @@ from ._validation import did_you_mean, require_frame
 from ._version import __version__ as _version
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, profile_table,
                         rfm_mix_table, segment_names, standouts)
-from .features import RFM_COLUMNS, amounts_as_numbers, identifier_columns, looks_like_dates
+from .features import RFM_COLUMNS, amounts_as_numbers, identifier_columns, looks_like_code, looks_like_dates
 from .kmeans import KMeans
 from .rules import segment_rules
 from .stability import STABLE, segment_stability
@@ -560,6 +560,8 @@ class Segmenter:
                 left[c] = "dates"
             elif is_flag(df[c]):  # scaled, a 0/1 column splits the customers by itself: describe it instead
                 left[c] = "a flag: two values"
+            elif looks_like_code(df[c]):  # Region = 1, 2, 3: categories, not amounts
+                left[c] = "a code: categories as numbers"
             else:
                 num.append(c)
         if not num:
