@@ -11,7 +11,8 @@ import pandas as pd
 from ._log_columns import CUSTOMER_ID_NAME, guess_rfm_columns
 from ._validation import did_you_mean, require_frame
 
-__all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns", "guess_rfm_columns"]
+__all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns", "guess_rfm_columns", "looks_like_code",
+           "amounts_as_numbers", "looks_like_dates"]
 
 # The usual RFM segment grid, on (R score, F score). First match wins.
 RFM_SEGMENTS = [

@@ -423,9 +423,11 @@ class Segmenter:
     features : list of str, optional
         Feature columns. Default: recency, frequency, monetary when present (a table
         from :func:`fastseg.rfm`), else every numeric column but identifiers, row
-        numbers and columns of two values: once scaled, a 0/1 flag ("responded",
-        "has kids") sits at two points far apart and k-means splits the customers on
-        it alone, so such a column is described by segment instead (``describe``).
+        numbers, dates kept as numbers, columns of two values and categories written
+        as numbers (``Region``, ``Customer_Type``: see
+        :func:`fastseg.features.looks_like_code`). Once scaled, a 0/1 flag
+        ("responded") sits at two points far apart and k-means splits the customers on
+        it alone, so flags and codes are described by segment instead (``describe``).
     transform : {"log1p", None}, default="log1p"
         log1p on every feature whose values are all >= 0 (spend and counts are
         heavy-tailed); features with negative values pass unchanged.
