@@ -163,12 +163,12 @@ def _prepare_customers(args):
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot,
                     dayfirst=True if args.dayfirst else None, attributes=attributes)
         if table.attrs["guessed"]:
-            _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with --customer, --date, --invoice, "
-                       "--amount or --quantity and --price)")
+            _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with "
+                       "--customer, --date, --invoice, --amount or --quantity and --price)")
         clean = table.attrs["cleaning"]
         dates = f" (dates read from {table.attrs['dates from']})" if table.attrs["dates from"] else ""
-        _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → {clean['customers']:,} customers"
-                   f"{dates}")
+        _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → "
+                   f"{clean['customers']:,} customers{dates}")
         return table
     if "features" in args and not args.features and not args.id and (hint := _transaction_log_hint(df, True)):
         raise CLIError(hint)  # segment, sweep: the features would be the log's columns
