@@ -962,3 +962,12 @@ def test_sweep_says_which_columns_it_used_and_which_customers_it_left_out(tmp_pa
     assert "4 customers not segmented: a missing or infinite value in Age (missing='drop')." in err
     assert main(["sweep", str(src), "--missing", "drop", "--k-range", "2-4", "--stability", "0", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_rfm_says_how_it_read_dates_kept_as_numbers(tmp_path, capsys):
+    tx = online_retail(80, seed=3)
+    tx["InvoiceDate"] = pd.to_datetime(tx["InvoiceDate"]).dt.strftime("%Y%m%d").astype(int)
+    src = tmp_path / "tx.csv"
+    tx.to_csv(src, index=False)
+    assert main(["segment", str(src), "--rfm", "--k", "2", "--stability", "0"]) == 0
+    assert "customers (dates read from yyyymmdd numbers)" in capsys.readouterr().err
