@@ -340,3 +340,24 @@ def test_numbers_that_are_no_known_date_form_are_an_error():
     with pytest.raises(ValueError, match=r"date column 'InvoiceDate' holds numbers \(0 to 6\), not dates in a form "
                                          r"fastseg reads \(yyyymmdd such as 20240131, .*convert it to dates first"):
         rfm(tx.assign(InvoiceDate=np.arange(len(tx)) % 7), **RETAIL)
+
+
+def test_the_report_says_which_log_columns_rfm_used_and_which_it_guessed():
+    from fastseg import Segmenter
+    from fastseg.report import render
+
+    tx = online_retail(150, seed=6)
+    guessed = Segmenter(k=3, random_state=0, stability=0, rules=False).fit(rfm(tx))
+    assert guessed.source["columns"] == RETAIL and guessed.source["guessed"] == RETAIL
+    html = render(guessed, images=[])
+    assert ("Recency, Frequency and Monetary from the transaction log&#x27;s columns: customer &#x27;CustomerID&#x27;, "
+            "date &#x27;InvoiceDate&#x27;, invoice &#x27;InvoiceNo&#x27;, spend &#x27;Quantity&#x27; × "
+            "&#x27;UnitPrice&#x27;. Read off their names: customer, date, invoice, quantity, price. Recency counts "
+            "days to ") in html
+    day = tx.assign(InvoiceDate=pd.to_datetime(tx["InvoiceDate"]).dt.strftime("%Y%m%d").astype(int))
+    named = Segmenter(k=3, random_state=0, stability=0, rules=False).fit(
+        rfm(day, customer="CustomerID", date="InvoiceDate", amount="UnitPrice", snapshot="2012-01-01"))
+    html = render(named, images=[])
+    assert ("date &#x27;InvoiceDate&#x27; (read from yyyymmdd numbers), no invoice column (Frequency counts rows), "
+            "spend &#x27;UnitPrice&#x27;. Recency counts days to 2012-01-01.</p>") in html
+    assert "Read off their names" not in html

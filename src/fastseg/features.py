@@ -327,7 +327,10 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         Indexed by customer: ``recency`` (days), ``frequency``, ``monetary``, the
         1–5 scores ``R``, ``F``, ``M`` (by rank; 5 is best: recent, frequent, big
         spender), ``RFM`` (e.g. "545"), ``score`` (R + F + M), ``rfm_segment`` (the usual RFM
-        grid names), then the ``attributes``.
+        grid names), then the ``attributes``. ``attrs``: ``cleaning`` (rows each rule
+        removed), ``columns`` (the columns used, by role), ``guessed`` (those read off
+        their names), ``dates from`` (how numeric dates were read, or None) and
+        ``snapshot``.
 
     Raises
     ------
@@ -445,6 +448,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     for a in dict.fromkeys(attributes):
         out[a] = _per_customer_mode(df[a][keep], codes, n_cust)
     out.attrs["cleaning"] = report
+    spend = dict(amount=amount) if amount is not None else dict(quantity=quantity, price=price)
+    used = dict(customer=customer, date=date, invoice=invoice, **spend)
+    out.attrs["columns"] = {role: col for role, col in used.items() if col is not None}
     out.attrs["guessed"] = guessed
     out.attrs["dates from"] = dates_from
     out.attrs["snapshot"] = str(pd.Timestamp(snap))

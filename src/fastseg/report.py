@@ -126,8 +126,8 @@ def render(seg, title="Customer segmentation", images=None):
     if seg.cleaning:
         c = pd.DataFrame({"rows": pd.Series(seg.cleaning)})
         c.index.name = "cleaning"
-        parts.append("<h2>Cleaning</h2><p>Rules applied in this order; each row counts the rows it removed.</p>"
-                     + _table(c))
+        parts.append(f"<h2>Cleaning</h2>{_source_text(seg)}<p>Rules applied in this order; each row counts the rows "
+                     "it removed.</p>" + _table(c))
 
     parts.append("<h2>The number of segments</h2>")
     parts.append(f"<p>{html.escape(seg.k_reason)}.</p>")
@@ -210,6 +210,27 @@ def _columns_note(seg):
         note += " Left out of the features: " + html.escape(
             ", ".join(f"{c} ({why})" for c, why in seg.left_out.items())) + "."
     return note
+
+
+def _source_text(seg):
+    """Which columns of the transaction log RFM was computed from, and how (a paragraph)."""
+    src = seg.source or {}
+    if not src.get("columns"):
+        return ""
+    cols = src["columns"]
+    spend = f"{cols['amount']!r}" if "amount" in cols else f"{cols.get('quantity')!r} × {cols.get('price')!r}"
+    dates = f" (read from {src['dates from']})" if src.get("dates from") else ""
+    text = (f"Recency, Frequency and Monetary from the transaction log's columns: customer {cols['customer']!r}, "
+            f"date {cols['date']!r}{dates}, "
+            + (f"invoice {cols['invoice']!r}, " if cols.get("invoice") else "no invoice column (Frequency counts "
+               "rows), ")
+            + f"spend {spend}.")
+    if src.get("guessed"):
+        text += f" Read off their names: {', '.join(map(str, src['guessed']))}."
+    if src.get("snapshot"):
+        snap = pd.Timestamp(src["snapshot"])
+        text += f" Recency counts days to {snap:%Y-%m-%d}{f' {snap:%H:%M}' if snap != snap.normalize() else ''}."
+    return f"<p>{html.escape(text)}</p>"
 
 
 def _transform_text(seg):

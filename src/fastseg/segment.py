@@ -131,6 +131,10 @@ class Segmentation:
         The features of the customers that were segmented (original units).
     cleaning : dict or None
         The cleaning report when the table came from :func:`fastseg.rfm`.
+    source : dict or None
+        For a table from :func:`fastseg.rfm`: the log's ``columns`` by role, those
+        ``guessed`` from their names, how numeric dates were read (``dates from``) and
+        the ``snapshot`` Recency counts from.
     id_column : str or None
         The identifier column the labels are keyed by, when the table had a plain row
         index and one column named like an id with a distinct whole number per row
@@ -200,6 +204,7 @@ class Segmentation:
     rules: pd.DataFrame | None = None
     stability: pd.DataFrame | None = None
     read_as_numbers: list = field(default_factory=list)
+    source: dict | None = None
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
@@ -728,13 +733,15 @@ class Segmenter:
             features=features, data=data, model=model, prep=prep,
             params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init,
                         missing=self.missing, missing_in=gaps, stability=self.stability, sample=self.sample),
-            cleaning=df.attrs.get("cleaning"), id_column=id_column, left_out=left_out, rfm_mix=rfm_mix,
-            distance_q99=q99, composition=composition, described=described, not_segmented=not_segmented,
-            rules=rules, stability=stability, read_as_numbers=read_as_numbers,
+            cleaning=df.attrs.get("cleaning"), source={k: df.attrs[k] for k in _SOURCE_ATTRS if k in df.attrs} or None,
+            id_column=id_column, left_out=left_out, rfm_mix=rfm_mix, distance_q99=q99, composition=composition,
+            described=described, not_segmented=not_segmented, rules=rules, stability=stability,
+            read_as_numbers=read_as_numbers,
         )
 
 
 _NOT_SEGMENTED = "not segmented: missing values"
+_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot")  # what rfm() says of the log it read
 
 
 def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in):
