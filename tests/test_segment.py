@@ -643,9 +643,10 @@ def test_default_features_leave_out_dates_kept_as_numbers():
     df["signup_date"] = days.strftime("%Y%m%d").astype(int)  # 20240101, ...
     df["last_order_time"] = days.astype("datetime64[s]").astype(np.int64)  # Unix seconds
     df["date_count"] = np.arange(len(df)) % 7  # named like a date, but small counts: a feature
+    df["time_on_site"] = 10_000 + np.arange(len(df)) * 50  # seconds: Excel's day range, but a duration
     seg = Segmenter(k=3, random_state=0).fit(df)
     assert seg.left_out["signup_date"] == seg.left_out["last_order_time"] == "dates"
-    assert "date_count" in seg.features and "signup_date" not in seg.features
+    assert {"date_count", "time_on_site"} <= set(seg.features) and "signup_date" not in seg.features
 
 
 def test_one_segment_reads_as_one():

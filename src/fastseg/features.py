@@ -182,16 +182,20 @@ def amounts_as_numbers(df, columns=None):
 
 def looks_like_dates(col):
     """Whether ``col`` holds dates: a datetime column, text such as "2024-03-01" or
-    "01/03/2024 10:15" in every filled value among its first rows, or a column named with
-    "date" or "time" of numbers in a form dates are kept in (20240131, 45322, 1706659200)."""
+    "01/03/2024 10:15" in every filled value among its first rows, or numbers in a form
+    dates are kept in under a name with "date" (20240131, 45322, 1706659200) or "time"
+    (Unix seconds or milliseconds only)."""
     if pd.api.types.is_datetime64_any_dtype(col):
         return True
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-        if not re.search(r"(?i)date|time", str(col.name)):
+        name = str(col.name).lower()
+        if "date" not in name and "time" not in name:
             return False
         v = col.to_numpy(dtype=float, na_value=np.nan)
         v = v[np.isfinite(v)]
-        return bool(len(v)) and _numeric_date_form(v) is not None
+        form = _numeric_date_form(v) if len(v) else None
+        # "time" alone: a timestamp, not a duration such as time_on_site = 12,000 seconds
+        return form is not None and ("date" in name or form[0].startswith("Unix"))
     head = _text_head(col)
     return head is not None and bool(len(head)) and bool(head.str.fullmatch(_DATE_TEXT).all())
 
@@ -476,9 +480,9 @@ def _per_customer_mode(values, codes, n_cust):
     return pd.Series(uniques).take(np.maximum(pick, 0)).reset_index(drop=True).where(pick >= 0).to_numpy()
 
 
-# Column names of a customer's id ("customer_id", "CustomerID", "customerid", "user id", ...),
-# of any identifier ("id", "Customer ID", "userId", and those), and "Unnamed: 0", the row
-# number a DataFrame saved with its index reads back as.
+# Column names of any identifier ("id", "Customer ID", "userId", and a customer's id as
+# CUSTOMER_ID_NAME has it), and "Unnamed: 0", the row number a DataFrame saved with its
+# index reads back as.
 _ID_NAME = re.compile(r"(?i:(?:^|.*[\s_.\-])id)$|.*[a-z0-9]I[dD]$|" + CUSTOMER_ID_NAME.pattern)
 _ROW_NUMBER_NAME = re.compile(r"(?i:unnamed: ?\d+)$")
 
