@@ -48,6 +48,11 @@ def _date(df, taken):
     return found[0] if found else None
 
 
+def needs_guess(customer=None, date=None, amount=None, quantity=None, price=None, **_):
+    """Whether a role rfm cannot do without (customer, date, spend) is not given."""
+    return customer is None or date is None or (amount is None and (quantity is None or price is None))
+
+
 def guess_rfm_columns(df, **given):
     """The :func:`fastseg.rfm` column arguments for a transaction log, read off its names.
 

@@ -148,10 +148,12 @@ def _prepare_customers(args):
         raise CLIError("--attributes goes with --rfm (columns of a transaction log carried per customer); a "
                        "customer table's own columns are described by segment as they are (see --describe).")
     attributes = _features(args.attributes) or []
+    from ._log_columns import needs_guess
+
     # only the columns used (a log's free text is most of its bytes), unless some are to be guessed
-    named = args.customer and args.date and (args.amount or (args.quantity and args.price))
-    wanted = [args.customer, args.date, args.invoice, args.amount, args.quantity, args.price,
-              *attributes] if args.rfm and named else []
+    roles = dict(customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
+                 quantity=args.quantity, price=args.price)
+    wanted = [*roles.values(), *attributes] if args.rfm and not needs_guess(**roles) else []
     df = read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
     for note in df.attrs.pop("notes", ()):

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ._log_columns import CUSTOMER_ID_NAME, guess_rfm_columns
+from ._log_columns import CUSTOMER_ID_NAME, guess_rfm_columns, needs_guess
 from ._validation import did_you_mean, require_frame
 
 __all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns", "guess_rfm_columns", "looks_like_code",
@@ -345,7 +345,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     require_frame(transactions, "rfm's transactions")
     given = dict(customer=customer, date=date, invoice=invoice, amount=amount, quantity=quantity, price=price)
     guessed = {}
-    if customer is None or date is None or (amount is None and (quantity is None or price is None)):
+    if needs_guess(**given):
         _require(transactions, [c for c in given.values() if c is not None])
         columns = guess_rfm_columns(transactions, **given)
         guessed = {role: col for role, col in columns.items() if col is not None and given[role] is None}
