@@ -138,6 +138,11 @@ def _describe(text):
     return cols
 
 
+def _value(text):
+    text = text.strip()
+    return None if text.lower() == "none" else "auto" if text.lower() == "auto" else text
+
+
 def _features(text):
     return [f.strip() for f in text.split(",") if f.strip()] if text else None
 
@@ -233,7 +238,7 @@ def cmd_segment(args):
     seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
                     progress=prog, describe=args.describe, missing=args.missing, stability=args.stability,
-                    sample=args.sample).fit(df)
+                    sample=args.sample, value=args.value).fit(df)
     prog.close()
     seg = _renamed(seg, args)
     labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
@@ -633,6 +638,10 @@ def build_parser():
                    help="comma-separated columns, not clustered on, to describe each segment by (its mix of "
                         "values, or mean); 'none' for none (default: categorical columns with 2-50 values, "
                         "and with --features the other numeric columns)")
+    s.add_argument("--value", type=_value, default="auto",
+                   help="column of each customer's spend, added up per segment: each segment's share of the "
+                        "customers beside its share of the money; 'none' to skip (default: monetary with --rfm, "
+                        "else the one column named like spend, e.g. total_spend, Sales, Revenue)")
     s.add_argument("--name", type=_segment_name, action="append", metavar="SEGMENT=NAME",
                    help=_NAME_HELP + "; kept with --save")
     s.set_defaults(func=cmd_segment)

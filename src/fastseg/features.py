@@ -10,9 +10,10 @@ import pandas as pd
 
 from ._log_columns import CUSTOMER_ID_NAME, guess_rfm_columns, needs_guess
 from ._validation import did_you_mean, require_frame
+from ._value_share import looks_like_spend, spend_column
 
 __all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns", "guess_rfm_columns", "looks_like_code",
-           "amounts_as_numbers", "looks_like_dates"]
+           "amounts_as_numbers", "looks_like_dates", "looks_like_spend", "spend_column"]
 
 # The usual RFM segment grid, on (R score, F score). First match wins.
 RFM_SEGMENTS = [

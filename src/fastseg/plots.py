@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._value_share import percent
+
 
 def _axes(ax, figsize=(7, 4.5)):
     import matplotlib.pyplot as plt
@@ -427,4 +429,36 @@ def composition(seg, column=None, ax=None):
     ax.set_ylabel("segment")
     ax.set_title(f"Who is in each segment: {column}")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title=str(column), title_fontsize=8)
+    return fig
+
+
+def value_share(seg, ax=None):
+    """Paired bars per segment: its share of the customers and its share of their total
+    spend (``seg.value``), so the few customers who bring most of the money show."""
+    import matplotlib
+
+    if seg.value is None:
+        raise ValueError("this segmentation has no value column; fit with Segmenter(value='column of spend').")
+    tab = seg.value
+    fig, ax = _axes(ax, (8, 0.7 * seg.k + 1.8))
+    y = np.arange(seg.k)
+    h = 0.38
+    colors = _palette(seg.k)
+    ax.barh(y - h / 2, tab["share of customers"], height=h, color="lightgrey")
+    ax.barh(y + h / 2, tab["share of total"], height=h, color=colors)
+    for i, (c, v) in enumerate(zip(tab["share of customers"], tab["share of total"])):
+        ax.text(c, i - h / 2, f" {percent(c)}", va="center", fontsize=7)
+        ax.text(v, i + h / 2, f" {percent(v)}", va="center", fontsize=7, fontweight="bold")
+    ax.set_yticks(y, [_seg_label(seg, s) for s in tab.index], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, min(1.0, max(tab["share of customers"].max(), tab["share of total"].max()) * 1.2))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel(f"share of all customers (grey) and of their total {seg.value_column} (colour)")
+    ax.set_ylabel("segment")
+    ax.set_title(f"Where the money is: customers and {seg.value_column} by segment")
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color="lightgrey", label="customers"),
+                       Patch(color=colors[0], label=f"{seg.value_column}\n(segment's colour)")],
+              fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="share of", title_fontsize=8)
     return fig

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ._io import atomic_write_text
 from ._profiles import counted, readable_number
+from ._value_share import percent
 from ._version import __version__
 
 
@@ -38,6 +39,8 @@ def figures(seg):
     if seg.sweep is not None:
         out.append(("elbow", "Choosing k: elbow and silhouette", plots.elbow(seg.sweep)))
     out.append(("sizes", "Segment sizes", plots.segment_sizes(seg)))
+    if seg.value is not None:
+        out.append(("value", f"Where the money is: customers and {seg.value_column}", plots.value_share(seg)))
     out.append(("snake", "How segments differ", plots.snake_plot(seg)))
     rel = seg.profiles[[f"{f} rel. importance" for f in seg.features]]
     if rel.notna().any().any():  # none where every feature takes values below zero
@@ -87,6 +90,22 @@ text-align:right} thead th{background:#f3f3f3} tbody th{text-align:left;backgrou
 """
 
 
+def _value_section(seg):
+    """Where the money is: each segment's share of the customers and of their spend."""
+    tab = seg.value
+    col = html.escape(str(seg.value_column))
+    top = tab["share of total"].idxmax()
+    lead = (f"Segment {top} ({html.escape(str(tab.loc[top, 'name']))}), {tab.loc[top, 'share of customers']:.1%} "
+            f"of the customers, holds {percent(tab.loc[top, 'share of total'])} of their total {col} "
+            f"({readable_number(tab['total'].sum())}).")
+    shown = tab[["name", "customers", "share of customers", "total", "share of total", "per customer", "index"]]
+    return (f"<h2>Where the money is</h2><p>{lead} Index: share of the {col} over share of the customers; "
+            "above 1 a segment brings more than its number, below 1 less.</p>"
+            + _table(shown, formats={"share of customers": percent, "share of total": percent,
+                                     "total": readable_number, "per customer": readable_number,
+                                     "index": "{:.2f}"}))
+
+
 def render(seg, title="Customer segmentation", images=None):
     """The report as an HTML string; ``images``: :func:`rendered_figures` of ``seg``
     when already drawn (else they are drawn here)."""
@@ -114,8 +133,13 @@ def render(seg, title="Customer segmentation", images=None):
         own = descriptions[s]
         title = f"<strong>{html.escape(row['name'])}</strong>" + (
             "" if row["name"] == own else f" ({html.escape(own)})")
+        money = "" if seg.value is None else (
+            f", {percent(seg.value.loc[s, 'share of total'])} of {html.escape(str(seg.value_column))}")
         parts.append(f"<div class='seg'><b>{s}</b> {title} — "
-                     f"{int(row['size']):,} customers ({row['share']:.1%}). " + _sentence(seg, s) + note + "</div>")
+                     f"{int(row['size']):,} customers ({row['share']:.1%}{money}). " + _sentence(seg, s) + note
+                     + "</div>")
+    if seg.value is not None:
+        parts.append(_value_section(seg))
 
     parts.append("<h2>Data</h2>")
     summ = seg.data.describe().T[["mean", "std", "min", "25%", "50%", "75%", "max"]]

@@ -21,6 +21,7 @@ from .features import RFM_COLUMNS, amounts_as_numbers, identifier_columns, looks
 from .kmeans import KMeans
 from .rules import segment_rules
 from .stability import STABLE, segment_stability
+from ._value_share import percent, spend_column, value_table
 from .sweep import SweepResult, sweep
 
 __all__ = ["Segmenter", "Segmentation"]
@@ -178,6 +179,14 @@ class Segmentation:
         of the customers: ``stability`` (mean best Jaccard similarity, 0.75 or more is
         stable) and ``dissolved`` (share of refits where it was not found); see
         :func:`fastseg.stability.segment_stability`. None with ``Segmenter(stability=0)``.
+    value : pandas.DataFrame or None
+        Where the money is: per segment ``name``, ``customers``, ``share of
+        customers``, the ``total`` of :attr:`value_column` over its customers, its
+        ``share of total``, ``per customer`` (the mean) and ``index`` (share of total
+        over share of customers: 2.0 holds twice its share). None when no column of
+        spend was found or named (``Segmenter(value=...)``).
+    value_column : str or None
+        The column of each customer's spend that :attr:`value` adds up.
     """
 
     labels: pd.DataFrame
@@ -205,6 +214,8 @@ class Segmentation:
     stability: pd.DataFrame | None = None
     read_as_numbers: list = field(default_factory=list)
     source: dict | None = None
+    value: pd.DataFrame | None = None
+    value_column: str | None = None
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
@@ -367,7 +378,8 @@ class Segmentation:
         labels = self.labels.assign(name=self.labels["segment"].map(new))
         profiles = self.profiles.assign(name=[new[s] for s in self.profiles.index])
         rules = None if self.rules is None else self.rules.assign(name=[new[s] for s in self.rules.index])
-        return replace(self, names=new, labels=labels, profiles=profiles, rules=rules)
+        value = None if self.value is None else self.value.assign(name=[new[s] for s in self.value.index])
+        return replace(self, names=new, labels=labels, profiles=profiles, rules=rules, value=value)
 
     def save(self, path):
         """Write this segmentation to ``path`` (a pickle; load it with :meth:`load`)."""
@@ -404,6 +416,8 @@ class Segmentation:
                          f"{self.params.get('stability', '')} subsets of the customers (mean Jaccard >= {STABLE}).")
         for s, row in self.profiles.iterrows():
             line = f"  {s}: {self.titled(s)} — {int(row['size']):,} customers ({row['share']:.1%})"
+            if self.value is not None:
+                line += f", {percent(self.value.loc[s, 'share of total'])} of {self.value_column}"
             if self.stability is not None and self.k > 1 and self.stability.loc[s, "stability"] < STABLE:
                 line += (f"; unstable (Jaccard {self.stability.loc[s, 'stability']:.2f}, not found in "
                          f"{self.stability.loc[s, 'dissolved']:.0%} of refits)")
@@ -469,11 +483,19 @@ class Segmenter:
         least five customers per value on average (so not free text, names or
         e-mails) and, when ``features`` are given, the other numeric columns, leaving
         out identifiers and the columns :func:`fastseg.rfm` derives.
+    value : "auto", str or None, default="auto"
+        The column of each customer's spend, added up per segment into
+        :attr:`Segmentation.value` ("13% of customers, 58% of monetary"); a feature or
+        any other numeric column of the table. "auto": ``monetary`` in a table from
+        :func:`fastseg.rfm`, else the one column named like spend with no value below
+        zero (``total_spend``, ``Sales``, ``Revenue``; not ``Spending Score (1-100)``
+        nor ``avg_spend``: see :func:`fastseg.features.looks_like_spend`), else none.
+        None: no value shares.
     """
 
     def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
                  n_init=3, device="auto", random_state=None, progress=None, describe="auto", missing="error",
-                 stability=10, rules=True, sample=None):
+                 stability=10, rules=True, sample=None, value="auto"):
         self.features = features
         self.transform = transform
         self.scale = scale
@@ -488,6 +510,7 @@ class Segmenter:
         self.stability = stability
         self.rules = rules
         self.sample = sample
+        self.value = value
 
     def _check(self):
         if self.transform not in ("log1p", None):
@@ -507,6 +530,8 @@ class Segmenter:
             raise ValueError(f"missing must be 'error' or 'drop'; got {self.missing!r}.")
         if not (self.describe is None or isinstance(self.describe, (str, list, tuple))):
             raise ValueError(f"describe must be 'auto', a list of columns or None; got {self.describe!r}.")
+        if not (self.value is None or isinstance(self.value, str)):
+            raise ValueError(f"value must be 'auto', a column name or None; got {self.value!r}.")
 
     def _described(self, df, features):
         """The columns to describe each segment by besides its features."""
@@ -535,6 +560,23 @@ class Segmenter:
             elif self._explicit() is not None:
                 out.append(c)
         return out
+
+    def _named_value(self):
+        """The value column given by name, as a list (empty for "auto" or None)."""
+        return [self.value] if isinstance(self.value, str) and self.value != "auto" else []
+
+    def _value_column(self, df):
+        """The column :attr:`Segmentation.value` adds up, or None; a named one checked."""
+        if self.value is None:
+            return None
+        if not self._named_value():
+            return spend_column(df)
+        _check_columns(df, self._named_value())
+        col = df[self.value]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            raise ValueError(f"value column {self.value!r} is not numeric ({col.dtype}); name a column of amounts "
+                             "spent (value=..., --value), or None to skip the value shares.")
+        return self.value
 
     def _explicit(self):
         if self.features is None:
@@ -584,7 +626,7 @@ class Segmenter:
         if not _default_index(df):
             return df, None
         chosen = self._explicit() or ()
-        _check_columns(df, [*chosen, *(self._named_described() or ())])  # before keying: the message lists every column of the table
+        _check_columns(df, [*chosen, *(self._named_described() or ()), *self._named_value()])  # before keying: the message lists every column of the table
         ids = [c for c, kind in identifier_columns(df).items() if kind == "id" and c not in chosen]
         if len(ids) != 1:
             return df, None
@@ -673,6 +715,7 @@ class Segmenter:
         if id_column is not None and self.features is None:
             left_out = {id_column: "an identifier", **left_out}
         described = self._described(df, features)  # before the sweep: a wrong column fails at once
+        value_column = self._value_column(df)
 
         sw = None
         if self.k == "auto":
@@ -726,6 +769,7 @@ class Segmenter:
         rfm_mix = rfm_mix_table(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
         rules = segment_rules(data, seg, names=names, random_state=seed) if self.rules else None
+        value = None if value_column is None else value_table(df[value_column], seg, k, names)
         stability = (segment_stability(Z, seg, k, n_resamples=self.stability, n_init=max(self.n_init, 1),
                                        random_state=seed, device=self.device) if self.stability else None)
         return Segmentation(
@@ -736,7 +780,7 @@ class Segmenter:
             cleaning=df.attrs.get("cleaning"), source={k: df.attrs[k] for k in _SOURCE_ATTRS if k in df.attrs} or None,
             id_column=id_column, left_out=left_out, rfm_mix=rfm_mix, distance_q99=q99, composition=composition,
             described=described, not_segmented=not_segmented, rules=rules, stability=stability,
-            read_as_numbers=read_as_numbers,
+            read_as_numbers=read_as_numbers, value=value, value_column=value_column,
         )
 
 
