@@ -274,9 +274,9 @@ def test_segment_save_then_predict_gives_the_same_labels(tmp_path, capsys):
     assert main(["predict", str(tx), *rfm_opts, "--model", str(rfm_model), "--out", str(tmp_path / "d.csv")]) == 0
     c, d = pd.read_csv(tmp_path / "c.csv"), pd.read_csv(tmp_path / "d.csv")
     assert list(c["CustomerID"]) == list(d["CustomerID"])
-    for got in (c, d):  # the whole RFM table beside the labels
+    for got in (c, d):  # the whole RFM table beside the labels, and the log's Country carried per customer
         assert list(got.columns) == ["CustomerID", "segment", "name", "recency", "frequency", "monetary", "R", "F",
-                                     "M", "RFM", "score", "rfm_segment"]
+                                     "M", "RFM", "score", "rfm_segment", "Country"]
     np.testing.assert_array_equal(c["segment"], d["segment"])
 
 
@@ -419,7 +419,8 @@ def test_rfm_reads_only_the_columns_it_uses_and_names_a_missing_one(tmp_path, ca
     rfm_opts = ["--rfm", "--customer", "CustomerID", "--date", "InvoiceDate", "--invoice", "InvoiceNo",
                 "--quantity", "Quantity", "--price", "UnitPrice"]
     assert main(["segment", str(path), *rfm_opts, "--k", "3", "--quiet"]) == 0
-    assert seen[-1] == ["CustomerID", "InvoiceDate", "InvoiceNo", "Quantity", "UnitPrice"]
+    # the columns used, and Country: its first rows say it may describe customers (not StockCode)
+    assert seen[-1] == ["CustomerID", "InvoiceDate", "InvoiceNo", "Quantity", "UnitPrice", "Country"]
     assert "Warning" not in capsys.readouterr().err
     rc, err = _err(["segment", str(path), *rfm_opts[:2], "Nope", *rfm_opts[3:]], capsys)
     assert rc == 2 and "'Nope'" in err and "'Description'" in err  # every column of the file listed
@@ -578,6 +579,16 @@ def test_describe_and_attributes_reach_the_labels_summary_and_report(tmp_path, c
     got = pd.read_csv(labels)
     assert {"Country", "Channel", "rfm_segment"} <= set(got.columns)
     assert set(got["Channel"]) == {"web", "store"}
+    # by default the log's columns of one value per customer are carried (Country), not those of a purchase
+    assert main(["segment", str(tx), *rfm_args, "--k", "3", "--out", str(labels), "--stability", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert "Carried per customer from the log, to describe the segments by: Country (" in err
+    assert "Described by segment, not clustered on: Country." in out
+    got = pd.read_csv(labels)
+    assert "Country" in got.columns and "Channel" not in got.columns
+    assert main(["segment", str(tx), *rfm_args, "--attributes", "none", "--k", "3", "--out", str(labels),
+                 "--stability", "0"]) == 0
+    assert "Carried" not in capsys.readouterr().err and "Country" not in pd.read_csv(labels).columns
 
 
 @pytest.mark.parametrize("args, match", [

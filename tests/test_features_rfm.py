@@ -359,5 +359,61 @@ def test_the_report_says_which_log_columns_rfm_used_and_which_it_guessed():
         rfm(day, customer="CustomerID", date="InvoiceDate", amount="UnitPrice", snapshot="2012-01-01"))
     html = render(named, images=[])
     assert ("date &#x27;InvoiceDate&#x27; (read from yyyymmdd numbers), no invoice column (Frequency counts rows), "
-            "spend &#x27;UnitPrice&#x27;. Recency counts days to 2012-01-01.</p>") in html
+            "spend &#x27;UnitPrice&#x27;. Recency counts days to 2012-01-01. Carried per customer, each its most "
+            "frequent value: Country (chosen as the columns of categories with one value per customer).</p>") in html
     assert "Read off their names" not in html
+    named = Segmenter(k=3, random_state=0, stability=0, rules=False).fit(
+        rfm(day, customer="CustomerID", date="InvoiceDate", amount="UnitPrice", attributes=None))
+    assert "Carried per customer" not in render(named, images=[])
+
+
+def _log_with_columns(n_cust=200, seed=0, moved=0.0):
+    """A log whose Country and tier are one per customer (but for a ``moved`` share of the
+    customers of several rows, who have two), whose payment varies by row and whose
+    product code has hundreds of values."""
+    rng = np.random.default_rng(seed)
+    cust = np.repeat(np.arange(n_cust), 5)
+    country = rng.choice(["UK", "FR", "DE"], n_cust)[cust].astype(object)
+    movers = rng.choice(n_cust, int(round(moved * n_cust)), replace=False)
+    for c in movers:  # a second country on the customer's last row
+        country[np.flatnonzero(cust == c)[-1]] = "ES"
+    return pd.DataFrame({
+        "c": cust, "d": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, len(cust)), "D"),
+        "q": rng.integers(1, 5, len(cust)), "p": rng.gamma(2.0, 5.0, len(cust)),
+        "Country": country,
+        "tier_code": rng.integers(1, 4, n_cust)[cust],  # a code: whole numbers under a category word
+        "member": (rng.random(n_cust) < 0.3)[cust],
+        "payment": rng.choice(["card", "cash", "voucher"], len(cust)),
+        "StockCode": rng.integers(10_000, 10_500, len(cust)).astype(str),
+        "discount": rng.random(len(cust)),
+    })
+
+
+def test_auto_attributes_carry_the_columns_that_describe_a_customer():
+    tx = _log_with_columns()
+    t = rfm(tx, customer="c", date="d", quantity="q", price="p")
+    assert t.attrs["attributes"] == {"columns": ["Country", "tier_code", "member"], "auto": True}
+    explicit = rfm(tx, customer="c", date="d", quantity="q", price="p", attributes=["Country", "tier_code", "member"])
+    pd.testing.assert_frame_equal(t, explicit, check_like=False)
+    assert explicit.attrs["attributes"]["auto"] is False
+    none = rfm(tx, customer="c", date="d", quantity="q", price="p", attributes=None)
+    assert list(none.columns) == list(t.columns[:-3]) and none.attrs["attributes"]["columns"] == []
+    # a column that varies within customers is still carried (as its mode) when named
+    assert "payment" in rfm(tx, customer="c", date="d", quantity="q", price="p", attributes=["payment"])
+
+
+@pytest.mark.parametrize("moved, carried", [(0.03, True), (0.10, False)])
+def test_auto_attributes_need_one_value_for_95_percent_of_the_customers(moved, carried):
+    tx = _log_with_columns(moved=moved)
+    t = rfm(tx, customer="c", date="d", quantity="q", price="p")
+    assert ("Country" in t.attrs["attributes"]["columns"]) == carried
+
+
+def test_auto_attributes_leave_out_the_columns_rfm_uses_and_one_of_a_single_value():
+    tx = _log_with_columns()
+    tx["Region"] = 1  # one value: nothing to describe segments by
+    t = rfm(tx, customer="c", date="d", quantity="q", price="p", invoice="Country")  # an odd invoice, but used
+    assert "Country" not in t.attrs["attributes"]["columns"] and "Region" not in t.columns
+    # read off the names too: the guessed roles are not attributes
+    guessed = rfm(tx.rename(columns={"c": "CustomerID", "d": "InvoiceDate", "q": "Quantity", "p": "UnitPrice"}))
+    assert guessed.attrs["attributes"]["columns"] == ["Country", "tier_code", "member"]

@@ -141,11 +141,20 @@ def _read_excel(p, sheet):
     return df
 
 
-def read_table(path, sep=None, decimal=None, columns=None, sheet=None):
+def reads_some_columns(path):
+    """Whether :func:`read_table` reads only the ``columns`` asked for from ``path`` (a CSV)."""
+    try:
+        return _kind(Path(path)) == "CSV"
+    except FileProblem:
+        return False
+
+
+def read_table(path, sep=None, decimal=None, columns=None, sheet=None, rows=None):
     """A DataFrame from a CSV (separator, decimal mark and encoding found unless given;
-    only ``columns`` read when the file has them all), Parquet or Excel file (``sheet``
-    by name or position). Raises :class:`FileProblem`, naming the file and what to do,
-    for a missing or unreadable file, a missing reader, or a table without rows."""
+    only ``columns`` read when the file has them all, only the first ``rows`` when
+    given), Parquet or Excel file (``sheet`` by name or position). Raises
+    :class:`FileProblem`, naming the file and what to do, for a missing or unreadable
+    file, a missing reader, or a table without rows."""
     p = Path(path)
     if not p.exists():
         raise FileProblem(f"input file {str(p)!r} does not exist.")
@@ -182,7 +191,7 @@ def read_table(path, sep=None, decimal=None, columns=None, sheet=None):
                         header = set(pd.read_csv(p, sep=sep, nrows=0, encoding=encoding).columns)
                         # a column missing from the file: read all, the caller's error lists them
                         usecols = list(columns) if set(columns) <= header else None
-                    df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols, encoding=encoding)
+                    df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols, encoding=encoding, nrows=rows)
                     break
                 except UnicodeDecodeError:
                     if encoding == _ENCODINGS[-1] or _looks_binary(p):

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from ._table_files import (FileProblem, check_output, check_plot_output, check_table_output, distinct_outputs,
-                           read_table, save_figure, write_table)
+                           read_table, reads_some_columns, save_figure, write_table)
 
 EXIT_USAGE = 2
 
@@ -127,7 +127,8 @@ def _renamed(seg, args):
     return seg.rename(dict(args.name)) if args.name else seg
 
 
-def _describe(text):
+def _columns_or_auto(text):
+    """--describe, --attributes: column names separated by commas, 'auto' or 'none' (None)."""
     if text.strip().lower() == "none":
         return None
     if text.strip().lower() == "auto":
@@ -149,16 +150,23 @@ def _features(text):
 
 def _prepare_customers(args):
     """The customer table to segment: RFM from transactions, or the table as it is."""
-    if args.attributes and not args.rfm:
+    attributes = args.attributes
+    if isinstance(attributes, list) and not args.rfm:
         raise CLIError("--attributes goes with --rfm (columns of a transaction log carried per customer); a "
                        "customer table's own columns are described by segment as they are (see --describe).")
-    attributes = _features(args.attributes) or []
     from ._log_columns import needs_guess
 
     # only the columns used (a log's free text is most of its bytes), unless some are to be guessed
     roles = dict(customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                  quantity=args.quantity, price=args.price)
-    wanted = [*roles.values(), *attributes] if args.rfm and not needs_guess(**roles) else []
+    wanted = []
+    if args.rfm and not needs_guess(**roles):
+        wanted = [*roles.values(), *(attributes if isinstance(attributes, list) else ())]
+        if attributes == "auto" and reads_some_columns(args.input):  # + those its first rows say may describe
+            from .features import attribute_candidates
+
+            head = read_table(args.input, args.sep, args.decimal, rows=100_000)
+            wanted += attribute_candidates(head, [r for r in roles.values() if r])
     df = read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
     for note in df.attrs.pop("notes", ()):
@@ -172,6 +180,11 @@ def _prepare_customers(args):
         if table.attrs["guessed"]:
             _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with "
                        "--customer, --date, --invoice, --amount or --quantity and --price)")
+        carried = table.attrs["attributes"]
+        if carried["auto"] and carried["columns"]:
+            _say(args, f"Carried per customer from the log, to describe the segments by: "
+                       f"{', '.join(map(str, carried['columns']))} (one value per customer; set with --attributes, "
+                       "or --attributes none)")
         clean = table.attrs["cleaning"]
         dates = f" (dates read from {table.attrs['dates from']})" if table.attrs["dates from"] else ""
         _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → "
@@ -581,8 +594,10 @@ def _add_input_options(p):
     g.add_argument("--quantity", help="quantity column")
     g.add_argument("--price", help="unit price column")
     g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day)")
-    g.add_argument("--attributes", help="comma-separated columns of the log that describe the customer (e.g. "
-                   "Country), carried per customer (its most frequent value) and described by segment")
+    g.add_argument("--attributes", type=_columns_or_auto, default="auto",
+                   help="comma-separated columns of the log that describe the customer (e.g. Country), carried "
+                        "per customer (its most frequent value) and described by segment; 'none' for none "
+                        "(default: the columns of text, categories or codes with 2-50 values, one per customer)")
     g.add_argument("--dayfirst", action="store_true",
                    help="read dates as day/month (default: month/day, unless day/month reads more of them)")
 
@@ -634,7 +649,7 @@ def build_parser():
                         "(default: every customer)")
     s.add_argument("--rules", help="table to write (.csv, .tsv, .parquet or .xlsx) of a threshold rule per segment "
                    "(e.g. 'recency <= 30 and frequency >= 5', and as a pandas query) with its coverage and precision")
-    s.add_argument("--describe", type=_describe, default="auto",
+    s.add_argument("--describe", type=_columns_or_auto, default="auto",
                    help="comma-separated columns, not clustered on, to describe each segment by (its mix of "
                         "values, or mean); 'none' for none (default: categorical columns with 2-50 values, "
                         "and with --features the other numeric columns)")

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ._profiles import MAX_LEVELS
 from ._log_columns import CUSTOMER_ID_NAME, guess_rfm_columns, needs_guess
 from ._validation import did_you_mean, require_frame
 from ._value_share import looks_like_spend, spend_column
@@ -284,7 +285,7 @@ def _cancellation(ids):
 
 
 def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
-        dayfirst=None, attributes=None):
+        dayfirst=None, attributes="auto"):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
     Cleaning, in this order, each rule counting the rows it drops (the report is in
@@ -319,12 +320,18 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         By default month first, unless reading them day first leaves fewer dates
         unreadable (a log whose dates are all ambiguous, every day <= 12, is read month
         first: say ``dayfirst=True`` for those).
-    attributes : list of str, optional
+    attributes : "auto", list of str or None, default="auto"
         Columns of the log that describe the customer rather than the purchase
         (``Country``, a store, a channel), carried into the result: per customer the
         value on most of its kept rows (a tie goes to the value on its earlier row;
         missing values are not counted). :class:`fastseg.Segmenter` then shows
-        how each segment is made up of them.
+        how each segment is made up of them. "auto": every column not used for RFM
+        that holds text, categories, True/False or codes (``Region``, see
+        :func:`looks_like_code`), with 2 to 50 values, and one value per customer
+        for at least 95% of the customers with two rows or more
+        (:data:`ATTRIBUTE_CONSTANCY`): ``Country`` is carried, a product's
+        ``StockCode`` or ``Description`` is not. ``attrs["attributes"]`` says which.
+        None: none.
 
     Returns
     -------
@@ -334,8 +341,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         spender), ``RFM`` (e.g. "545"), ``score`` (R + F + M), ``rfm_segment`` (the usual RFM
         grid names), then the ``attributes``. ``attrs``: ``cleaning`` (rows each rule
         removed), ``columns`` (the columns used, by role), ``guessed`` (those read off
-        their names), ``dates from`` (how numeric dates were read, or None) and
-        ``snapshot``.
+        their names), ``dates from`` (how numeric dates were read, or None),
+        ``snapshot`` and ``attributes`` (the columns carried, and whether "auto" chose
+        them).
 
     Raises
     ------
@@ -352,7 +360,11 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         guessed = {role: col for role, col in columns.items() if col is not None and given[role] is None}
         given.update(columns)
         customer, date, invoice, amount, quantity, price = given.values()
-    attributes = [attributes] if isinstance(attributes, str) else list(attributes or ())
+    auto = isinstance(attributes, str) and attributes == "auto"
+    if auto:
+        attributes = attribute_candidates(transactions, [customer, date, invoice, amount, quantity, price])
+    else:
+        attributes = [attributes] if isinstance(attributes, str) else list(attributes or ())
     _require(transactions, [customer, date, invoice, amount, quantity, price, *attributes])
     clash = [a for a in attributes if a in RFM_COLUMNS or a == customer]
     if clash:
@@ -450,8 +462,14 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     out["RFM"] = out["R"].astype(str) + out["F"].astype(str) + out["M"].astype(str)
     out["score"] = (out["R"].astype(int) + out["F"] + out["M"]).astype(int)
     out["rfm_segment"] = rfm_segment(out["R"].to_numpy(), out["F"].to_numpy())
+    carried = []
     for a in dict.fromkeys(attributes):
-        out[a] = _per_customer_mode(df[a][keep], codes, n_cust)
+        values, constancy = _per_customer_mode(df[a][keep], codes, n_cust)
+        if auto and not (constancy >= ATTRIBUTE_CONSTANCY and 2 <= pd.Series(values).nunique() <= MAX_LEVELS):
+            continue  # varies within customers (a purchase's, not a customer's), or not a category
+        out[a] = values
+        carried.append(a)
+    out.attrs["attributes"] = {"columns": carried, "auto": auto}
     out.attrs["cleaning"] = report
     spend = dict(amount=amount) if amount is not None else dict(quantity=quantity, price=price)
     used = dict(customer=customer, date=date, invoice=invoice, **spend)
@@ -462,23 +480,56 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     return out
 
 
+ATTRIBUTE_CONSTANCY = 0.95  # share of customers (of two rows or more) with one value: a customer's attribute
+
+
+def attribute_candidates(df, used, head=100_000):
+    """The columns of a transaction log :func:`rfm` may carry per customer with
+    ``attributes="auto"``: not in ``used`` (the RFM roles) nor named like a result
+    column, holding text, categories, True/False or codes (:func:`looks_like_code`),
+    with at most 50 values in the first ``head`` rows (a product's code or description
+    has more). Whether each is one value per customer is left to :func:`rfm`."""
+    out = []
+    for c in df.columns:
+        if c in used or c in RFM_COLUMNS:
+            continue
+        col = df[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            continue
+        if pd.api.types.is_numeric_dtype(col) and not (pd.api.types.is_bool_dtype(col) or looks_like_code(col)):
+            continue
+        if 1 <= col.iloc[:head].nunique(dropna=True) <= MAX_LEVELS:
+            out.append(c)
+    return out
+
+
 def _per_customer_mode(values, codes, n_cust):
     """Each customer's most frequent value of ``values`` (rows of customers ``codes``); a tie
     goes to the value on the customer's earlier row, a customer with only missing values
-    gets a missing one."""
+    gets a missing one. Also the share of the customers with values on two rows or more
+    whose values are all one (1.0 when there are none)."""
     vcodes, uniques = pd.factorize(values)  # in order of appearance; -1 for missing
     ok = vcodes >= 0
     if not ok.any():
-        return np.full(n_cust, np.nan)
-    nv = len(uniques)
-    keys, first, counts = np.unique(codes[ok].astype(np.int64) * nv + vcodes[ok], return_index=True,
-                                    return_counts=True)
-    cust, val = keys // nv, keys % nv
-    order = np.lexsort((first, -counts, cust))  # per customer: most rows, then the earliest
-    head = order[np.r_[True, cust[order][1:] != cust[order][:-1]]]
+        return np.full(n_cust, np.nan), 1.0
+    c, v = codes[ok].astype(np.int64), vcodes[ok]
+    # one pass finds the customers of more than one value (a customer attribute has few);
+    # only their rows are sorted for the mode
     pick = np.full(n_cust, -1, dtype=np.int64)
-    pick[cust[head]] = val[head]
-    return pd.Series(uniques).take(np.maximum(pick, 0)).reset_index(drop=True).where(pick >= 0).to_numpy()
+    pick[c] = v  # some row's value per customer (which one does not matter here)
+    mixed = np.zeros(n_cust, dtype=bool)
+    mixed[c[v != pick[c]]] = True
+    several = np.bincount(c, minlength=n_cust) >= 2
+    constancy = float(1.0 - mixed[several].mean()) if several.any() else 1.0
+    rows = mixed[c]
+    if rows.any():
+        nv = len(uniques)
+        keys, first, counts = np.unique(c[rows] * nv + v[rows], return_index=True, return_counts=True)
+        cust, val = keys // nv, keys % nv
+        order = np.lexsort((first, -counts, cust))  # per customer: most rows, then the earliest
+        head = order[np.r_[True, cust[order][1:] != cust[order][:-1]]]
+        pick[cust[head]] = val[head]
+    return pd.Series(uniques).take(np.maximum(pick, 0)).reset_index(drop=True).where(pick >= 0).to_numpy(), constancy
 
 
 # Column names of any identifier ("id", "Customer ID", "userId", and a customer's id as

@@ -254,6 +254,11 @@ def _source_text(seg):
     if src.get("snapshot"):
         snap = pd.Timestamp(src["snapshot"])
         text += f" Recency counts days to {snap:%Y-%m-%d}{f' {snap:%H:%M}' if snap != snap.normalize() else ''}."
+    carried = (src.get("attributes") or {}).get("columns")
+    if carried:
+        how = (" (chosen as the columns of categories with one value per customer)"
+               if src["attributes"].get("auto") else "")
+        text += f" Carried per customer, each its most frequent value: {', '.join(map(str, carried))}{how}."
     return f"<p>{html.escape(text)}</p>"
 
 

@@ -134,8 +134,8 @@ class Segmentation:
         The cleaning report when the table came from :func:`fastseg.rfm`.
     source : dict or None
         For a table from :func:`fastseg.rfm`: the log's ``columns`` by role, those
-        ``guessed`` from their names, how numeric dates were read (``dates from``) and
-        the ``snapshot`` Recency counts from.
+        ``guessed`` from their names, how numeric dates were read (``dates from``),
+        the ``snapshot`` Recency counts from and the ``attributes`` carried per customer.
     id_column : str or None
         The identifier column the labels are keyed by, when the table had a plain row
         index and one column named like an id with a distinct whole number per row
@@ -785,7 +785,7 @@ class Segmenter:
 
 
 _NOT_SEGMENTED = "not segmented: missing values"
-_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot")  # what rfm() says of the log it read
+_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes")  # what rfm() says of the log it read
 
 
 def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in):
