@@ -66,6 +66,15 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
         assert len(picked) == row["selects"]
         assert (picked["segment"] == s).mean() == pytest.approx(row["precision"])
         assert row["rule"] in printed
+    segments = pd.read_csv(out / "segments.csv", index_col="segment")  # one row per segment, from the labels
+    assert list(segments.index) == list(rules.index) and "segments.csv" in printed
+    counted = labels.groupby("segment").agg(customers=("CustomerID", "size"), spend=("monetary", "sum"),
+                                            recency=("recency", "median"))
+    assert (segments["customers"] == counted["customers"]).all()
+    np.testing.assert_allclose(segments["share of monetary"], counted["spend"] / counted["spend"].sum())
+    np.testing.assert_allclose(segments["recency median"], counted["recency"])
+    assert (segments["rule"] == rules["rule"]).all() and segments["stability"].between(0, 1).all()
+    assert "Where the money is" in text and "value.png" in os.listdir(out)
     # each figure is drawn once: the files are the report's images, byte for byte
     embedded = {base64.b64decode(src.split(",", 1)[1]) for src in p.images}
     saved = {f.read_bytes() for f in out.glob("*.png")}

@@ -150,3 +150,40 @@ def test_cli_value_option(tmp_path, capsys):
     assert main(args + ["--value", "Nope", "--out", str(tmp_path / "labels.csv")]) == 2
     assert "'Nope' not found" in capsys.readouterr().err
     assert not (tmp_path / "labels.csv").exists()
+
+
+def test_overview_one_row_per_segment_from_the_segmentation():
+    seg = Segmenter(random_state=0, stability=3).fit(_retail_rfm())
+    ov = seg.overview()
+    assert list(ov.index) == list(range(seg.k))
+    assert list(ov.columns) == ["name", "description", "customers", "share", "share of monetary",
+                                "monetary per customer", "recency median", "frequency median", "monetary median",
+                                "RFM grid", "stands out", "rule", "coverage", "precision", "stability"]
+    assert (ov["customers"] == seg.labels["segment"].value_counts().sort_index()).all()
+    np.testing.assert_allclose(ov["share of monetary"], seg.value["share of total"])
+    for s in range(seg.k):
+        part = seg.data[seg.labels["segment"] == s]
+        assert ov.loc[s, "frequency median"] == part["frequency"].median()
+        top = seg.rfm_mix.loc[s].idxmax()
+        assert ov.loc[s, "RFM grid"] == f"{top} ({seg.rfm_mix.loc[s, top]:.0%})"
+    assert (ov["rule"] == seg.rules["rule"]).all() and (ov["stability"] == seg.stability["stability"]).all()
+    renamed = seg.rename({0: "Sleepers"}).overview()
+    assert renamed.loc[0, "name"] == "Sleepers" and renamed.loc[0, "description"] == ov.loc[0, "description"]
+    # what a segmentation has not got, the overview leaves out
+    df = mall_customers(200, seed=0)
+    bare = Segmenter(features=["Annual Income (k$)", "Spending Score (1-100)"], k=5, random_state=0, stability=0,
+                     rules=False, describe=["Gender"]).fit(df).overview()
+    assert list(bare.columns) == ["name", "description", "customers", "share", "Annual Income (k$) median",
+                                  "Spending Score (1-100) median", "stands out"]
+    assert bare["stands out"].str.contains("Gender: ").any() or (bare["stands out"] == "").all()
+
+
+def test_cli_segments_option(tmp_path, capsys):
+    df = mall_customers(150, seed=0)
+    path, table = tmp_path / "mall.csv", tmp_path / "segments.csv"
+    df.to_csv(path, index=False)
+    assert main(["segment", str(path), "--k", "4", "--stability", "0", "--segments", str(table)]) == 0
+    got = pd.read_csv(table, index_col="segment")
+    assert len(got) == 4 and got["customers"].sum() == len(df) and f"segments: {table}" in capsys.readouterr().out
+    assert main(["segment", str(path), "--k", "4", "--segments", str(table), "--out", str(table)]) == 2
+    assert "both name" in capsys.readouterr().err

@@ -241,7 +241,8 @@ def cmd_segment(args):
         _check_sample(args)
     save = check_output(args.save, [args.input], "--save")
     rules = check_table_output(args.rules, [args.input], "--rules")
-    distinct_outputs(out=out, report=rep, save=save, rules=rules)
+    segments = check_table_output(args.segments, [args.input], "--segments")
+    distinct_outputs(out=out, report=rep, save=save, rules=rules, segments=segments)
     plots_dir = _output_folder(args.plots, "--plots")
     df = _prepare_customers(args)
     from .report import rendered_figures, report  # after the checks: scikit-learn and matplotlib take seconds
@@ -270,6 +271,8 @@ def cmd_segment(args):
         seg.save(save)
     if rules is not None:
         write_table(seg.rules, rules)
+    if segments is not None:
+        write_table(seg.overview(), segments)
     if not args.quiet:
         print(seg.summary())
         if out is not None:
@@ -282,6 +285,8 @@ def cmd_segment(args):
             print(f"model:  {save} (fastseg predict NEW.csv --model {save})")
         if rules is not None:
             print(f"rules:  {rules}")
+        if segments is not None:
+            print(f"segments: {segments}")
     return seg
 
 
@@ -477,6 +482,7 @@ def cmd_demo(args):
     outdir.mkdir(exist_ok=True)
     write_table(seg.labels.join(table), outdir / "labels.csv")
     write_table(seg.rules, outdir / "rules.csv")
+    write_table(seg.overview(), outdir / "segments.csv")
     images = rendered_figures(seg)  # drawn once: embedded in the report and saved beside it
     report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images)
     for name, _, png in images:
@@ -486,6 +492,7 @@ def cmd_demo(args):
         print(f"\nwritten in {time.perf_counter() - t0:.1f} s to {outdir.resolve()}/:")
         print("  report.html   open it in a browser")
         print("  labels.csv    one row per customer: segment, name, R/F/M values and scores, country")
+        print("  segments.csv  one row per segment: name, size, share of the spend, medians, rule, stability")
         print("  rules.csv     a threshold rule per segment, with its coverage and precision")
         print("  *.png         the report's figures")
     return seg
@@ -649,6 +656,9 @@ def build_parser():
                         "(default: every customer)")
     s.add_argument("--rules", help="table to write (.csv, .tsv, .parquet or .xlsx) of a threshold rule per segment "
                    "(e.g. 'recency <= 30 and frequency >= 5', and as a pandas query) with its coverage and precision")
+    s.add_argument("--segments", help="table to write (.csv, .tsv, .parquet or .xlsx) of one row per segment: "
+                   "name, description, customers, share of the spend, feature medians, RFM grid, what stands "
+                   "out, rule, stability")
     s.add_argument("--describe", type=_columns_or_auto, default="auto",
                    help="comma-separated columns, not clustered on, to describe each segment by (its mix of "
                         "values, or mean); 'none' for none (default: categorical columns with 2-50 values, "

@@ -402,6 +402,40 @@ class Segmentation:
             return 0, ""
         return len(self.not_segmented), ", ".join(map(str, self.params.get("missing_in", self.features)))
 
+    def overview(self):
+        """One row per segment, everything marketing needs of it on one line: for a slide,
+        a spreadsheet (``fastseg segment --segments FILE``) or a CRM.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by segment: ``name``, ``description`` (read off its centre, as
+            :attr:`descriptions`), ``customers``, ``share``; with :attr:`value` the
+            ``share of <value column>`` and ``<value column> per customer``; each
+            feature's median in original units; with :attr:`rfm_mix` the ``RFM grid``
+            segment most of its customers are in ("Champions (88%)"); ``stands out``
+            (the described values over-represented in it, as in :meth:`summary`); with
+            :attr:`rules` the ``rule``, its ``coverage`` and ``precision``; with
+            :attr:`stability` the ``stability``.
+        """
+        prof = self.profiles
+        out = pd.DataFrame({"name": prof["name"], "description": [self.descriptions[s] for s in prof.index],
+                            "customers": prof["size"].astype(np.int64), "share": prof["share"]}, index=prof.index)
+        if self.value is not None:
+            out[f"share of {self.value_column}"] = self.value["share of total"]
+            out[f"{self.value_column} per customer"] = self.value["per customer"]
+        for f in self.features:
+            out[f"{f} median"] = prof[f"{f} median"]
+        if self.rfm_mix is not None:
+            top = self.rfm_mix.idxmax(axis=1)
+            out["RFM grid"] = [f"{top[s]} ({self.rfm_mix.loc[s, top[s]]:.0%})" for s in out.index]
+        out["stands out"] = ["; ".join(standouts(self.composition, prof["size"], s)) for s in out.index]
+        if self.rules is not None:
+            out[["rule", "coverage", "precision"]] = self.rules[["rule", "coverage", "precision"]]
+        if self.stability is not None:
+            out["stability"] = self.stability["stability"]
+        return out
+
     def summary(self):
         """A few lines of text: k, why, and each segment's name and size."""
         lines = [f"{len(self.labels):,} customers in {counted(self.k, 'segment')} ({self.k_reason})."]
