@@ -417,3 +417,34 @@ def test_auto_attributes_leave_out_the_columns_rfm_uses_and_one_of_a_single_valu
     # read off the names too: the guessed roles are not attributes
     guessed = rfm(tx.rename(columns={"c": "CustomerID", "d": "InvoiceDate", "q": "Quantity", "p": "UnitPrice"}))
     assert guessed.attrs["attributes"]["columns"] == ["Country", "tier_code", "member"]
+
+
+def test_dates_with_utc_offsets_that_change_in_the_year_are_read_in_their_own_clock():
+    # a European log: +01:00 in winter, +02:00 in summer; pandas refuses to mix them
+    text = ["2024-01-01T10:00:00+01:00", "2024-07-01T23:30:00+02:00", "2024-08-01T10:00:00+02:00",
+            "2024-03-05T00:30:00+01:00", "not a date"]
+    tx = pd.DataFrame({"c": [1, 1, 2, 3, 3], "d": text, "amount": [10.0, 20.0, 30.0, 40.0, 5.0]})
+    got = rfm(tx, customer="c", date="d", amount="amount")
+    naive = rfm(tx.assign(d=[t[:19] for t in text[:4]] + ["not a date"]), customer="c", date="d", amount="amount")
+    pd.testing.assert_frame_equal(got, naive)  # each purchase on the day and hour it was made, where it was made
+    assert list(got["recency"]) == [31, 1, 150] and got.attrs["cleaning"]["missing or unreadable date"] == 1
+    # the same log as a time-zone-aware column: its wall-clock times, not UTC's
+    aware = tx.iloc[:4].assign(d=pd.to_datetime(text[:4], utc=True).tz_convert("Europe/Paris"))
+    pd.testing.assert_series_equal(rfm(aware, customer="c", date="d", amount="amount")["recency"], got["recency"])
+    # a snapshot with an offset counts in its own clock too
+    snap = rfm(aware, customer="c", date="d", amount="amount", snapshot="2024-09-01T00:00:00+02:00")
+    assert list(snap["recency"]) == [61, 30, 179]
+
+
+@pytest.mark.parametrize("text", [["2024-01-01 10:00:00Z", "2024-02-01 10:00:00"],
+                                  ["2024-02-01 10:00:00", "2024-01-01 10:00:00 UTC"]])
+def test_times_with_and_without_a_zone_mixed_are_all_read(text):
+    got = rfm(pd.DataFrame({"c": [1, 2], "d": text, "amount": [1.0, 2.0]}), customer="c", date="d", amount="amount")
+    assert got.attrs["cleaning"]["missing or unreadable date"] == 0 and sorted(got["recency"]) == [1, 32]
+
+
+@pytest.mark.parametrize("snapshot", ["garbage", "NaT"])
+def test_a_snapshot_that_is_not_a_date_is_named(snapshot):
+    tx = pd.DataFrame({"c": [1], "d": ["2024-01-01"], "amount": [1.0]})
+    with pytest.raises(ValueError, match=f"snapshot '{snapshot}' is not a date; give one such as"):
+        rfm(tx, customer="c", date="d", amount="amount", snapshot=snapshot)

@@ -228,14 +228,62 @@ def _parse_dates(when, dayfirst):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pandas' format-guess notes: the choice is made here
         if dayfirst is not None:
-            return pd.to_datetime(when, errors="coerce", dayfirst=bool(dayfirst))
-        parsed = pd.to_datetime(when, errors="coerce")
+            return _text_to_datetime(when, dayfirst=bool(dayfirst))
+        parsed = _text_to_datetime(when)
         unread = int((parsed.isna() & when.notna()).sum())
         if unread:
-            other = pd.to_datetime(when, errors="coerce", dayfirst=True)
+            other = _text_to_datetime(when, dayfirst=True)
             if int((other.isna() & when.notna()).sum()) < unread:
                 parsed = other
     return parsed
+
+
+# a time's UTC offset or zone at the end of a date: "10:00:00+02:00", "10:00Z", "10:00 UTC"
+_OFFSET = r"^(.*\d:\d\d(?::\d\d(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)\s*$"
+
+
+def _text_to_datetime(when, **how):
+    """``pd.to_datetime`` of text, unreadable values NaT, as each row's own wall-clock time:
+    a log written with UTC offsets that change in the year (summer time: "+01:00" in
+    January, "+02:00" in July), which pandas refuses to mix, has them dropped, so a
+    purchase keeps the day it was made on where it was made."""
+    try:
+        parsed = pd.to_datetime(when, errors="coerce", **how)
+    except ValueError as e:  # "Mixed timezones detected"
+        if "timezone" not in str(e).lower():
+            raise
+        parsed = None
+    if parsed is not None and parsed.dtype != object:  # (older pandas: mixed offsets as an object column)
+        unread = parsed.isna() & when.notna()
+        if not unread.any():
+            return wall_time(parsed)
+        # times with and without an offset, mixed, leave one kind unread: look for offsets among
+        # the unread and the first rows (not in every row: a log's few bad dates are common)
+        some = pd.concat([when[unread].iloc[:1000], when.iloc[:1000]]).dropna().astype("string")
+        if not some.str.fullmatch(_OFFSET).any():
+            return wall_time(parsed)
+    text = when.astype("string").str.replace(_OFFSET, r"\1", regex=True)
+    stripped = pd.to_datetime(text, errors="coerce", **how)
+    if parsed is not None and parsed.dtype != object and stripped.isna().sum() >= parsed.isna().sum():
+        return wall_time(parsed)
+    return stripped
+
+
+def _snapshot(value):
+    """The snapshot as a naive wall-clock Timestamp (one with a zone in its own clock)."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"snapshot {value!r} is not a date; give one such as '2024-12-31'.") from None
+    if ts is pd.NaT:
+        raise ValueError(f"snapshot {value!r} is not a date; give one such as '2024-12-31'.")
+    return ts.tz_localize(None) if ts.tz is not None else ts
+
+
+def wall_time(when):
+    """A datetime column as naive wall-clock times: one with a time zone in that zone's own
+    clock (a purchase at 00:30 in Paris is on that day, not the day before in UTC)."""
+    return when.dt.tz_localize(None) if getattr(when.dtype, "tz", None) is not None else when
 
 
 # Dates kept as numbers, told apart by their range: (low, high, what they are, how to read them)
@@ -386,6 +434,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         when, dates_from = _numeric_dates(when, date)
     elif not pd.api.types.is_datetime64_any_dtype(when):
         when = _parse_dates(when, dayfirst)
+    when = wall_time(when)
     when_ns = when.to_numpy(dtype="datetime64[ns]")
     bad_date = keep & np.isnat(when_ns)
     report["missing or unreadable date"] = int(bad_date.sum())
@@ -437,10 +486,11 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     if snapshot is None:
         snap = np.int64(t.max()) + np.int64(86_400 * 10**9)
     else:
-        snap = np.datetime64(pd.Timestamp(snapshot).to_datetime64(), "ns").view(np.int64)
+        snapshot = _snapshot(snapshot)
+        snap = np.datetime64(snapshot.to_datetime64(), "ns").view(np.int64)
         if snap <= t.max():
             raise ValueError(
-                f"snapshot {pd.Timestamp(snapshot)} is not after the last transaction "
+                f"snapshot {snapshot} is not after the last transaction "
                 f"({pd.Timestamp(t.max())}); give a later snapshot or leave it out."
             )
     recency = (snap - last) // (86_400 * 10**9)
