@@ -991,3 +991,23 @@ def test_rfm_says_how_it_read_dates_kept_as_numbers(tmp_path, capsys):
     tx.to_csv(src, index=False)
     assert main(["segment", str(src), "--rfm", "--k", "2", "--stability", "0"]) == 0
     assert "customers (dates read from yyyymmdd numbers)" in capsys.readouterr().err
+
+
+def test_ids_and_codes_written_with_leading_zeros_keep_them(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n = 60
+    ids = [f"{i:05d}" for i in rng.choice(99_999, n, replace=False)]
+    ids[0] = "00042"
+    df = pd.DataFrame({"CustomerID": ids, "zip": rng.choice(["02134", "10001", "02139"], n),
+                       "Kidhome": rng.integers(0, 2, n), "Age": rng.integers(20, 70, n),
+                       "Income": rng.gamma(5.0, 9000.0, n).round(2), "Share": rng.random(n).round(3)})
+    path, labels = tmp_path / "customers.csv", tmp_path / "labels.csv"
+    df.to_csv(path, index=False)
+    assert main(["segment", str(path), "--k", "3", "--stability", "0", "--out", str(labels)]) == 0
+    out = capsys.readouterr().out
+    got = pd.read_csv(labels, dtype={"CustomerID": str})
+    assert list(got["CustomerID"]) == ids  # "00042", as in the file, so it still matches the CRM
+    assert "Labels keyed by CustomerID" in out
+    # the zip code is a category to describe, not a number to cluster on; 0/1 and decimals stay numbers
+    assert "zip (not numeric)" in out and "Described by segment, not clustered on: zip, Kidhome." in out
+    assert "Features: Age, Income, Share;" in out

@@ -191,7 +191,9 @@ def read_table(path, sep=None, decimal=None, columns=None, sheet=None, rows=None
                         header = set(pd.read_csv(p, sep=sep, nrows=0, encoding=encoding).columns)
                         # a column missing from the file: read all, the caller's error lists them
                         usecols = list(columns) if set(columns) <= header else None
-                    df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols, encoding=encoding, nrows=rows)
+                    text = _leading_zero_columns(p, sep, encoding, usecols)
+                    df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols, encoding=encoding, nrows=rows,
+                                     dtype={c: str for c in text} or None)
                     break
                 except UnicodeDecodeError:
                     if encoding == _ENCODINGS[-1] or _looks_binary(p):
@@ -206,6 +208,22 @@ def read_table(path, sep=None, decimal=None, columns=None, sheet=None, rows=None
         raise FileProblem(f"{str(p)!r} holds no rows.")
     _note_repeated_names(p, df, sep, encoding)
     return df
+
+
+def _leading_zero_columns(p, sep, encoding, usecols, head=1000):
+    """The columns whose first rows hold whole numbers written with a leading zero
+    (``00123``, a zip code ``02134``): ids and codes, read as text so that ``00123``
+    reaches the labels as ``00123``, not ``123``, and still matches the CRM."""
+    import pandas as pd
+
+    first = pd.read_csv(p, sep=sep, usecols=usecols, encoding=encoding, nrows=head, dtype=str, keep_default_na=False)
+    out = []
+    for c in first.columns:
+        v = first[c].str.strip()
+        v = v[v != ""]
+        if len(v) and v.str.fullmatch(r"\d+").all() and v.str.fullmatch(r"0\d+").any():
+            out.append(c)
+    return out
 
 
 def _note_repeated_names(p, df, sep, encoding):
