@@ -778,3 +778,18 @@ def test_rename_gives_marketings_names_everywhere_and_changes_no_segment(tmp_pat
         with pytest.raises(ValueError, match=match):
             r.rename(bad)
     assert r.rename({0: old[0]}).names[0] == old[0]  # and back
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_a_customer_id_that_repeats_is_no_feature_and_the_summary_says_so(as_text):
+    df = mall_customers(200, seed=0)
+    df = pd.concat([df, df.iloc[[5, 9, 9]]], ignore_index=True)  # an export that repeated some customers
+    if as_text:
+        df["CustomerID"] = "C" + df["CustomerID"].astype(str)
+    seg = Segmenter(k=5, random_state=0, stability=0).fit(df)
+    assert "CustomerID" not in seg.features and seg.id_column is None
+    assert seg.left_out["CustomerID"].startswith("an identifier, repeated: 2 ids on several rows, e.g. ")
+    assert "one row per customer is expected" in seg.summary()
+    # the segments are those of the table without the id: it took no part
+    ref = Segmenter(k=5, random_state=0, stability=0).fit(df.drop(columns="CustomerID"))
+    np.testing.assert_array_equal(seg.labels["segment"], ref.labels["segment"])

@@ -17,6 +17,7 @@ from ._validation import did_you_mean, require_frame
 from ._version import __version__ as _version
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, profile_table,
                         rfm_mix_table, segment_names, standouts)
+from ._log_columns import CUSTOMER_ID_NAME
 from .features import RFM_COLUMNS, amounts_as_numbers, identifier_columns, looks_like_code, looks_like_dates
 from .kmeans import KMeans
 from .rules import segment_rules
@@ -635,6 +636,8 @@ class Segmenter:
         for c in df.columns:
             if c in ids:
                 left[c] = "an identifier" if ids[c] == "id" else "a row number"
+            elif CUSTOMER_ID_NAME.fullmatch(str(c).strip()):  # a customer's id, repeated: still no amount
+                left[c] = _repeated_id_text(df[c])
             elif not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
                 left[c] = "dates" if looks_like_dates(df[c]) else "not numeric"
             elif not df[c].min() < df[c].max():  # nothing to separate customers by (NaN is no value)
@@ -841,6 +844,16 @@ def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in):
 def _missing_in(df, features):
     """The features with a missing or infinite value in ``df``."""
     return [f for f in features if not np.isfinite(df[f].to_numpy(dtype=float, na_value=np.nan)).all()]
+
+
+def _repeated_id_text(col):
+    """Why a customer id column that repeats is left out, with how many ids repeat."""
+    counts = col.value_counts()
+    rep = counts[counts > 1]
+    if not len(rep):
+        return "an identifier"  # (unique, but with missing values or not whole numbers)
+    return (f"an identifier, repeated: {len(rep):,} ids on several rows, e.g. {rep.index[0]}; one row per customer "
+            "is expected: drop the repeats, or use rfm for a transaction log")
 
 
 def _left_out_text(left):
