@@ -1011,3 +1011,15 @@ def test_ids_and_codes_written_with_leading_zeros_keep_them(tmp_path, capsys):
     # the zip code is a category to describe, not a number to cluster on; 0/1 and decimals stay numbers
     assert "zip (not numeric)" in out and "Described by segment, not clustered on: zip, Kidhome." in out
     assert "Features: Age, Income, Share;" in out
+
+
+def test_a_spreadsheet_export_with_a_totals_row(tmp_path, capsys):
+    df = mall_customers(120, seed=0)
+    tot = df.drop(columns=["CustomerID", "Gender"]).sum()
+    export = pd.concat([df, pd.DataFrame([{"CustomerID": "Total", **tot}])], ignore_index=True)
+    path, labels = tmp_path / "export.csv", tmp_path / "labels.csv"
+    export.to_csv(path, index=False)
+    assert main(["segment", str(path), "--k", "3", "--stability", "0", "--out", str(labels)]) == 0
+    assert "Row 120 left out: a totals row" in capsys.readouterr().out
+    got = pd.read_csv(labels)
+    assert len(got) == 120 and "Total" not in set(got["CustomerID"].astype(str))

@@ -793,3 +793,36 @@ def test_a_customer_id_that_repeats_is_no_feature_and_the_summary_says_so(as_tex
     # the segments are those of the table without the id: it took no part
     ref = Segmenter(k=5, random_state=0, stability=0).fit(df.drop(columns="CustomerID"))
     np.testing.assert_array_equal(seg.labels["segment"], ref.labels["segment"])
+
+
+def _with_totals_row(df, where="last", label="Grand Total"):
+    tot = df.drop(columns=["CustomerID", "Gender"]).sum()
+    row = pd.DataFrame([{"Gender": label, **tot}])
+    return pd.concat([df, row] if where == "last" else [row, df], ignore_index=True)
+
+
+def test_totals_row_is_found_at_either_end_and_nowhere_else():
+    from fastseg.features import totals_row
+
+    df = mall_customers(200, seed=0)
+    assert totals_row(df) is None
+    assert totals_row(_with_totals_row(df)) == 200 and totals_row(_with_totals_row(df, "first")) == 0
+    rounded = _with_totals_row(df.assign(Age=df["Age"] + 0.3))
+    rounded.loc[200, "Age"] = round(rounded.loc[200, "Age"])  # an export that rounded its totals
+    assert totals_row(rounded) == 200
+    off = _with_totals_row(df)
+    off.loc[200, "Age"] += 5  # one number is not the sum: a customer, however large
+    assert totals_row(off) is None
+    assert totals_row(_with_totals_row(df)[["Gender", "Age"]]) is None  # one numeric column says too little
+
+
+def test_a_spreadsheets_totals_row_is_left_out_and_said():
+    df = mall_customers(200, seed=0)
+    seg = Segmenter(k=5, random_state=0, stability=0).fit(_with_totals_row(df))
+    ref = Segmenter(k=5, random_state=0, stability=0).fit(df)
+    assert seg.totals_row == 200 and ref.totals_row is None
+    assert seg.id_column == "CustomerID" and seg.labels.index.equals(ref.labels.index)  # keyed once the row is out
+    pd.testing.assert_frame_equal(seg.labels, ref.labels)
+    assert "Row 200 left out: a totals row" in seg.summary() and "totals row" not in ref.summary()
+    lines = Segmenter().prepare(_with_totals_row(df), explain=True)[3]
+    assert lines[0].startswith("Row 200 left out: a totals row")

@@ -255,6 +255,8 @@ def cmd_segment(args):
                     sample=args.sample, value=args.value).fit(df)
     prog.close()
     seg = _renamed(seg, args)
+    if seg.totals_row is not None:  # a spreadsheet's totals row: no customer, not in the labels
+        df = df.drop(index=seg.totals_row)
     labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
     if out is not None:
         write_table(labels, out)

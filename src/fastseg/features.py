@@ -14,7 +14,7 @@ from ._validation import did_you_mean, require_frame
 from ._value_share import looks_like_spend, spend_column
 
 __all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns", "guess_rfm_columns", "looks_like_code",
-           "amounts_as_numbers", "looks_like_dates", "looks_like_spend", "spend_column"]
+           "amounts_as_numbers", "looks_like_dates", "looks_like_spend", "spend_column", "totals_row"]
 
 # The usual RFM segment grid, on (R score, F score). First match wins.
 RFM_SEGMENTS = [
@@ -623,6 +623,35 @@ def looks_like_code(col):
     v = col.to_numpy(dtype=float, na_value=np.nan)
     v = v[np.isfinite(v)]
     return bool(len(v)) and bool(np.all(v == np.floor(v)))
+
+
+def totals_row(df):
+    """The label of a totals row at the end (or start) of ``df``, or None.
+
+    A spreadsheet exported with its "Grand Total" row has one row whose numbers are the
+    sums of all the others: segmented, it would be a customer a thousand times larger than
+    any. A row counts as such when at least two numeric columns (identifiers aside) are
+    filled in it, and each equals the sum of the other rows (within rounding: 0.5, or a
+    millionth of the sum).
+    """
+    if len(df) < 3:
+        return None
+    ids = identifier_columns(df)
+    cols = [c for c in df.columns if c not in ids and pd.api.types.is_numeric_dtype(df[c])
+            and not pd.api.types.is_bool_dtype(df[c]) and not _ID_NAME.fullmatch(str(c).strip())]
+    if len(cols) < 2:
+        return None
+    X = df[cols].to_numpy(dtype=float, na_value=np.nan)
+    total = np.nansum(X, axis=0)
+    for r in (len(df) - 1, 0):
+        row = X[r]
+        filled = np.isfinite(row)
+        if filled.sum() < 2:
+            continue
+        rest = total[filled] - row[filled]
+        if np.all(np.abs(row[filled] - rest) <= np.maximum(0.5, 1e-6 * np.abs(rest))) and np.any(rest != 0):
+            return df.index[r]
+    return None
 
 
 def identifier_columns(df):

@@ -18,7 +18,8 @@ from ._version import __version__ as _version
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, profile_table,
                         rfm_mix_table, segment_names, standouts)
 from ._log_columns import CUSTOMER_ID_NAME
-from .features import RFM_COLUMNS, amounts_as_numbers, identifier_columns, looks_like_code, looks_like_dates
+from .features import (RFM_COLUMNS, amounts_as_numbers, identifier_columns, looks_like_code, looks_like_dates,
+                       totals_row)
 from .kmeans import KMeans
 from .rules import segment_rules
 from .stability import STABLE, segment_stability
@@ -188,6 +189,9 @@ class Segmentation:
         spend was found or named (``Segmenter(value=...)``).
     value_column : str or None
         The column of each customer's spend that :attr:`value` adds up.
+    totals_row : label or None
+        The index label of the row left out as a spreadsheet's totals row (its numbers
+        the sums of the other rows; :func:`fastseg.features.totals_row`), or None.
     """
 
     labels: pd.DataFrame
@@ -217,6 +221,7 @@ class Segmentation:
     source: dict | None = None
     value: pd.DataFrame | None = None
     value_column: str | None = None
+    totals_row: object = None
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
@@ -442,7 +447,7 @@ class Segmentation:
         lines = [f"{len(self.labels):,} customers in {counted(self.k, 'segment')} ({self.k_reason})."]
         if self.id_column is not None:
             lines.append(f"Labels keyed by {self.id_column}, the table's identifier column.")
-        lines += _input_lines(self.features, self.left_out, self.read_as_numbers, *self._gaps())
+        lines += _input_lines(self.features, self.left_out, self.read_as_numbers, *self._gaps(), self.totals_row)
         if self.described:
             lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
         if self.stability is not None and self.k > 1:
@@ -667,6 +672,9 @@ class Segmenter:
         ids = [c for c, kind in identifier_columns(df).items() if kind == "id" and c not in chosen]
         if len(ids) != 1:
             return df, None
+        key = df[ids[0]]
+        if key.dtype.kind == "f":  # whole numbers held as floats (a NaN elsewhere made them so): ids, not 17.0
+            df = df.assign(**{ids[0]: key.astype(np.int64)})
         return df.set_index(ids[0]), ids[0]
 
     def prepare(self, df, explain=False):
@@ -687,12 +695,15 @@ class Segmenter:
         Z : ndarray of shape (n_customers, n_features), transformed and scaled
         lines : list of str, with ``explain=True``
         """
+        require_frame(df, "Segmenter.prepare's table")
+        df, totals = _without_totals_row(df)
         df, read_as_numbers = amounts_as_numbers(df)
         features, left_out, prep, Z, ok = self._prepare(df)
         if not explain:
             return features, prep, Z
         dropped_in = ", ".join(map(str, _missing_in(df, features))) if not ok.all() else ""
-        return features, prep, Z, _input_lines(features, left_out, read_as_numbers, int((~ok).sum()), dropped_in)
+        return features, prep, Z, _input_lines(features, left_out, read_as_numbers, int((~ok).sum()), dropped_in,
+                                               totals)
 
     def _prepare(self, df):
         """:meth:`prepare`, the columns a default choice of features left out, and which
@@ -741,6 +752,7 @@ class Segmenter:
         -------
         Segmentation
         """
+        df, totals = _without_totals_row(df)
         df, id_column = self._keyed(df)
         df, read_as_numbers = amounts_as_numbers(df)  # a spreadsheet's "£1,234.50" column: numbers, not text
         features, left_out, prep, Z, ok = self._prepare(df)
@@ -817,7 +829,7 @@ class Segmenter:
             cleaning=df.attrs.get("cleaning"), source={k: df.attrs[k] for k in _SOURCE_ATTRS if k in df.attrs} or None,
             id_column=id_column, left_out=left_out, rfm_mix=rfm_mix, distance_q99=q99, composition=composition,
             described=described, not_segmented=not_segmented, rules=rules, stability=stability,
-            read_as_numbers=read_as_numbers, value=value, value_column=value_column,
+            read_as_numbers=read_as_numbers, value=value, value_column=value_column, totals_row=totals,
         )
 
 
@@ -825,10 +837,19 @@ _NOT_SEGMENTED = "not segmented: missing values"
 _SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes")  # what rfm() says of the log it read
 
 
-def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in):
-    """What the clustering was given: columns read as numbers, the features when a default
-    choice left some out, and the customers missing="drop" left out."""
+def _without_totals_row(df):
+    """``df`` less a spreadsheet's totals row (:func:`fastseg.features.totals_row`), and its label or None."""
+    require_frame(df, "Segmenter.fit's table")
+    label = totals_row(df)
+    return (df, None) if label is None else (df.drop(index=label), label)
+
+
+def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in, totals=None):
+    """What the clustering was given: a totals row left out, columns read as numbers, the
+    features when a default choice left some out, and the customers missing="drop" left out."""
     lines = []
+    if totals is not None:
+        lines.append(f"Row {totals} left out: a totals row, each of its numbers the sum of the other rows'.")
     if read_as_numbers:
         lines.append("Read as numbers (amounts and percentages written as text, such as '£1,234.50' or '35%'): "
                      f"{', '.join(map(str, read_as_numbers))}.")
