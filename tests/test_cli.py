@@ -1001,8 +1001,9 @@ def test_ids_and_codes_written_with_leading_zeros_keep_them(tmp_path, capsys):
     df = pd.DataFrame({"CustomerID": ids, "zip": rng.choice(["02134", "10001", "02139"], n),
                        "Kidhome": rng.integers(0, 2, n), "Age": rng.integers(20, 70, n),
                        "Income": rng.gamma(5.0, 9000.0, n).round(2), "Share": rng.random(n).round(3)})
+    df.loc[3, "zip"] = None  # written NA: a missing zip, the others still codes with zeros
     path, labels = tmp_path / "customers.csv", tmp_path / "labels.csv"
-    df.to_csv(path, index=False)
+    df.to_csv(path, index=False, na_rep="NA")
     assert main(["segment", str(path), "--k", "3", "--stability", "0", "--out", str(labels)]) == 0
     out = capsys.readouterr().out
     got = pd.read_csv(labels, dtype={"CustomerID": str})

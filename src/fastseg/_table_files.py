@@ -216,11 +216,10 @@ def _leading_zero_columns(p, sep, encoding, usecols, head=1000):
     reaches the labels as ``00123``, not ``123``, and still matches the CRM."""
     import pandas as pd
 
-    first = pd.read_csv(p, sep=sep, usecols=usecols, encoding=encoding, nrows=head, dtype=str, keep_default_na=False)
+    first = pd.read_csv(p, sep=sep, usecols=usecols, encoding=encoding, nrows=head, dtype=str)
     out = []
     for c in first.columns:
-        v = first[c].str.strip()
-        v = v[v != ""]
+        v = first[c].dropna().str.strip()
         if len(v) and v.str.fullmatch(r"\d+").all() and v.str.fullmatch(r"0\d+").any():
             out.append(c)
     return out
