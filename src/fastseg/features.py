@@ -266,7 +266,7 @@ def _text_to_datetime(when, **how):
     stripped = pd.to_datetime(text, errors="coerce", **how)
     if parsed is not None and parsed.dtype != object and stripped.isna().sum() >= parsed.isna().sum():
         return wall_time(parsed)
-    return stripped
+    return wall_time(stripped)
 
 
 def _snapshot(value):
