@@ -82,11 +82,9 @@ def value_table(values, seg, k, names):
     Raises
     ------
     ValueError
-        When the column is not numeric or its total is not above zero.
+        When its total is not above zero (a numeric column is checked by the caller,
+        before the sweep).
     """
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        raise ValueError(f"value column {values.name!r} is not numeric ({values.dtype}); name a column of amounts "
-                         "spent, value=... (--value), or None to skip the value shares.")
     v = np.nan_to_num(values.to_numpy(dtype=float, na_value=np.nan), nan=0.0, posinf=0.0, neginf=0.0)
     total = v.sum()
     if not total > 0:

@@ -253,7 +253,9 @@ def _text_to_datetime(when, **how):
         if "timezone" not in str(e).lower():
             raise
         parsed = None
-    if parsed is not None and parsed.dtype != object:  # (older pandas: mixed offsets as an object column)
+    if parsed is not None and parsed.dtype == object:  # older pandas: mixed offsets as an object column
+        parsed = None
+    if parsed is not None:
         unread = parsed.isna() & when.notna()
         if not unread.any():
             return wall_time(parsed)
@@ -264,7 +266,7 @@ def _text_to_datetime(when, **how):
             return wall_time(parsed)
     text = when.astype("string").str.replace(_OFFSET, r"\1", regex=True)
     stripped = pd.to_datetime(text, errors="coerce", **how)
-    if parsed is not None and parsed.dtype != object and stripped.isna().sum() >= parsed.isna().sum():
+    if parsed is not None and stripped.isna().sum() >= parsed.isna().sum():
         return wall_time(parsed)
     return wall_time(stripped)
 
@@ -434,7 +436,8 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         when, dates_from = _numeric_dates(when, date)
     elif not pd.api.types.is_datetime64_any_dtype(when):
         when = _parse_dates(when, dayfirst)
-    when = wall_time(when)
+    else:
+        when = wall_time(when)
     when_ns = when.to_numpy(dtype="datetime64[ns]")
     bad_date = keep & np.isnat(when_ns)
     report["missing or unreadable date"] = int(bad_date.sum())

@@ -695,8 +695,7 @@ class Segmenter:
         Z : ndarray of shape (n_customers, n_features), transformed and scaled
         lines : list of str, with ``explain=True``
         """
-        require_frame(df, "Segmenter.prepare's table")
-        df, totals = _without_totals_row(df)
+        df, totals = _without_totals_row(df, "Segmenter.prepare's table")
         df, read_as_numbers = amounts_as_numbers(df)
         features, left_out, prep, Z, ok = self._prepare(df)
         if not explain:
@@ -752,7 +751,7 @@ class Segmenter:
         -------
         Segmentation
         """
-        df, totals = _without_totals_row(df)
+        df, totals = _without_totals_row(df, "Segmenter.fit's table")
         df, id_column = self._keyed(df)
         df, read_as_numbers = amounts_as_numbers(df)  # a spreadsheet's "£1,234.50" column: numbers, not text
         features, left_out, prep, Z, ok = self._prepare(df)
@@ -837,9 +836,10 @@ _NOT_SEGMENTED = "not segmented: missing values"
 _SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes")  # what rfm() says of the log it read
 
 
-def _without_totals_row(df):
-    """``df`` less a spreadsheet's totals row (:func:`fastseg.features.totals_row`), and its label or None."""
-    require_frame(df, "Segmenter.fit's table")
+def _without_totals_row(df, what):
+    """``df`` (checked to be a DataFrame, named ``what`` if not) less a spreadsheet's
+    totals row (:func:`fastseg.features.totals_row`), and its label or None."""
+    require_frame(df, what)
     label = totals_row(df)
     return (df, None) if label is None else (df.drop(index=label), label)
 
