@@ -289,6 +289,38 @@ def test_segment_save_then_predict_gives_the_same_labels(tmp_path, capsys):
     np.testing.assert_array_equal(c["segment"], d["segment"])
 
 
+def test_a_date_column_named_in_features_is_read_as_days_by_segment_sweep_and_predict(tmp_path, capsys):
+    rs = np.random.default_rng(3)
+    table, model = tmp_path / "customers.csv", tmp_path / "seg.pkl"
+    signup = pd.Timestamp("2021-01-01") + pd.to_timedelta(rs.integers(0, 1000, 150), unit="D")
+    df = mall_customers(150, seed=3).assign(signup=signup.strftime("%d/%m/%Y"))  # day first, as in Europe
+    df.to_csv(table, index=False)
+    opts = ["--features", "Age,signup", "--k", "3", "--snapshot", "2024-01-01", "--dayfirst"]
+    assert main(["segment", str(table), *opts, "--out", str(tmp_path / "a.csv"), "--save", str(model)]) == 0
+    printed = capsys.readouterr().out
+    assert "Dates read as the whole days from each to 2024-01-01: signup as 'days since signup'." in printed
+    a = pd.read_csv(tmp_path / "a.csv")
+    assert list(a.columns[:5]) == ["CustomerID", "segment", "name", "Age", "signup"]  # the date as written
+    assert (a["signup"] == df["signup"]).all()
+    seg = pd.read_pickle(model)
+    np.testing.assert_array_equal(seg.data["days since signup"], (pd.Timestamp("2024-01-01") - signup).days)
+
+    assert main(["predict", str(table), "--model", str(model), "--out", str(tmp_path / "b.csv")]) == 0
+    pd.testing.assert_frame_equal(a, pd.read_csv(tmp_path / "b.csv"))
+    # a table of later sign-ups needs a later snapshot; with one, each customer's days are the same again
+    later = df.assign(signup=(signup + pd.Timedelta(days=366)).strftime("%d/%m/%Y"))
+    later.to_csv(tmp_path / "later.csv", index=False)
+    code, err = _err(["predict", str(tmp_path / "later.csv"), "--model", str(model), "--out",
+                      str(tmp_path / "c.csv")], capsys)
+    assert code == 2 and "snapshot 2024-01-01 is before the latest date" in err and not (tmp_path / "c.csv").exists()
+    assert main(["predict", str(tmp_path / "later.csv"), "--model", str(model), "--snapshot", "2025-01-01",
+                 "--out", str(tmp_path / "c.csv")]) == 0
+    np.testing.assert_array_equal(pd.read_csv(tmp_path / "c.csv")["segment"], a["segment"])
+
+    assert main(["sweep", str(table), *opts[:2], "--snapshot", "2024-01-01", "--dayfirst", "--k-range", "2-4"]) == 0
+    assert "signup as 'days since signup'" in capsys.readouterr().err  # the input notes, as _say writes them
+
+
 @pytest.mark.parametrize(
     "model, args, match",
     [

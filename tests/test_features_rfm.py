@@ -165,6 +165,36 @@ def test_day_first_dates_are_read_whole_even_when_the_first_day_is_ambiguous():
     pd.testing.assert_frame_equal(rfm(eu, dayfirst=True, **RETAIL), want)
 
 
+@pytest.mark.parametrize("dayfirst", [None, True, False])
+def test_dates_written_in_more_than_one_form_are_all_read(dayfirst):
+    import warnings
+
+    tx = online_retail(200, seed=5).sort_values("InvoiceDate", kind="stable")
+    when = pd.to_datetime(tx["InvoiceDate"])
+    midnight = (when.dt.hour == 0) | (np.arange(len(tx)) % 3 == 0)  # a third written without a time
+    tx = tx.assign(InvoiceDate=when.where(~midnight, when.dt.normalize()))
+    want = rfm(tx, **RETAIL)
+    # an export that leaves the time off at midnight: "2010-12-01" beside "2010-12-01 08:26"
+    iso = tx.assign(InvoiceDate=np.where(midnight, when.dt.strftime("%Y-%m-%d"), when.dt.strftime("%Y-%m-%d %H:%M")))
+    assert iso["InvoiceDate"].iloc[0].count(":") == 0  # the case pandas alone gets wrong: the first has no time
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = rfm(iso, dayfirst=dayfirst, **RETAIL)  # year first: dayfirst changes nothing
+    pd.testing.assert_frame_equal(got, want)
+    assert got.attrs["cleaning"]["missing or unreadable date"] == 0
+    if dayfirst is not False:  # and day first, "01/12/2010" beside "01/12/2010 08:26"
+        eu = tx.assign(InvoiceDate=np.where(midnight, when.dt.strftime("%d/%m/%Y"), when.dt.strftime("%d/%m/%Y %H:%M")))
+        pd.testing.assert_frame_equal(rfm(eu, dayfirst=dayfirst, **RETAIL), want)
+
+
+def test_a_date_out_of_the_columns_order_stays_unread():
+    # month first, 13/01/2024 is no date: it is not read as 13 January behind the analyst's back
+    tx = _log([("1", "A", "01/02/2024", 1, 1.0), ("2", "B", "01/13/2024 10:00", 1, 1.0),
+               ("3", "B", "13/01/2024", 1, 1.0)])
+    out = rfm(tx, dayfirst=False, **COLS)
+    assert out.attrs["cleaning"]["missing or unreadable date"] == 1 and list(out["frequency"]) == [1, 1]
+
+
 def test_ambiguous_dates_are_month_first_unless_told():
     tx = _log([("1", "A", "01/02/2024", 1, 1.0), ("2", "B", "03/02/2024", 1, 1.0)])
     assert list(rfm(tx, **COLS)["recency"]) == [61, 1]  # Jan 2 and Mar 2; snapshot Mar 3 (2024 is a leap year)
@@ -448,3 +478,20 @@ def test_a_snapshot_that_is_not_a_date_is_named(snapshot):
     tx = pd.DataFrame({"c": [1], "d": ["2024-01-01"], "amount": [1.0]})
     with pytest.raises(ValueError, match=f"snapshot '{snapshot}' is not a date; give one such as"):
         rfm(tx, customer="c", date="d", amount="amount", snapshot=snapshot)
+
+
+def test_dates_as_days_counts_whole_days_and_keeps_gaps():
+    from fastseg.features import dates_as_days
+
+    df = pd.DataFrame({"a": [1, 2, 3], "joined": ["2024-01-01", None, "2024-03-01 18:00"],
+                       "seen": pd.to_datetime(["2024-02-29 00:00", "2024-03-01 06:00", "2023-12-31 00:00"])})
+    before = df.copy()
+    out, renamed, snap = dates_as_days(df, ["joined", "seen"])
+    pd.testing.assert_frame_equal(df, before)
+    assert renamed == {"joined": "days since joined", "seen": "days since seen"}
+    assert snap == pd.Timestamp("2024-03-02 18:00")  # the latest moment, plus one day
+    assert list(out.columns) == ["a", "days since joined", "days since seen"]  # each in its column's place
+    np.testing.assert_array_equal(out["days since joined"], [61, np.nan, 1])  # 61 days and 18 hours: 61
+    np.testing.assert_array_equal(out["days since seen"], [2, 1, 62])
+    out, _, _ = dates_as_days(df, ["joined"], snapshot="2024-03-01 18:00")
+    np.testing.assert_array_equal(out["days since joined"], [60, np.nan, 0])  # the snapshot itself: 0 days

@@ -736,17 +736,135 @@ def test_amounts_written_as_text_are_read_as_numbers_at_fit_and_predict():
         Segmenter(features=["income", "Age"], k=3).fit(bad)
 
 
-def test_date_columns_are_named_as_dates():
-    df = mall_customers(120, seed=2).assign(
-        signup=pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(120) % 300, unit="D"),
-        last_order=[f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(120)])
+def _dated_customers(n=300, seed=0):
+    """Mall customers with a sign-up date (datetime), a last order (text) and a first order
+    kept as yyyymmdd numbers; the whole days from each to 2024-12-01 alongside."""
+    rs = np.random.default_rng(seed)
+    df = mall_customers(n, seed=seed)
+    signup = pd.Timestamp("2020-01-01") + pd.to_timedelta(rs.integers(0, 1700, n), unit="D")
+    last = pd.Timestamp("2024-01-01") + pd.to_timedelta(rs.integers(0, 330, n), unit="D")
+    first = signup + pd.to_timedelta(rs.integers(0, 30, n), unit="D")
+    df = df.assign(signup=signup, last_order=last.strftime("%Y-%m-%d"),
+                   first_order_date=first.strftime("%Y%m%d").astype(np.int64))
+    snap = pd.Timestamp("2024-12-01")
+    days = pd.DataFrame({c: (snap - pd.to_datetime(when)).days.astype(float)
+                         for c, when in [("signup", signup), ("last_order", last), ("first_order_date", first)]})
+    return df, days
+
+
+def test_date_columns_are_left_out_by_default_and_say_how_to_use_them():
+    df, _ = _dated_customers(120, seed=2)
     seg = Segmenter(k=3, random_state=0, stability=0).fit(df)
-    assert seg.left_out["signup"] == "dates" and seg.left_out["last_order"] == "dates"
+    assert seg.left_out["signup"] == seg.left_out["last_order"] == seg.left_out["first_order_date"] == "dates"
     assert seg.left_out["Gender"] == "not numeric"
-    for col in ("signup", "last_order"):
-        with pytest.raises(ValueError, match=rf"'{col}' hold dates, and k-means needs numbers: cluster on the "
-                                             r"days since each date instead, e\.g\. df\["):
-            Segmenter(features=["Age", col], k=3).fit(df)
+    # nor described: a date's yyyymmdd number has no mean worth showing
+    assert not {"signup", "last_order", "first_order_date"} & set(seg.described)
+    assert not {"signup", "last_order", "first_order_date"} & set(
+        Segmenter(features=["Age"], k=3, random_state=0, stability=0).fit(df).described)
+    assert "a date column named as a feature is clustered on as the days since each date" in seg.summary()
+    assert seg.prep.dates is None and "Dates read" not in seg.summary()
+
+
+@pytest.mark.parametrize("col", ["signup", "last_order", "first_order_date"])  # datetime, text, yyyymmdd numbers
+def test_a_named_date_column_is_clustered_on_as_days_to_the_snapshot(col):
+    df, days = _dated_customers()
+    before = df.copy()
+    seg = Segmenter(features=["Age", col], k=4, random_state=0, stability=0, snapshot="2024-12-01").fit(df)
+    pd.testing.assert_frame_equal(df, before)  # the caller's table is not changed
+    new = f"days since {col}"
+    assert seg.features == ["Age", new] and seg.prep.dates == {col: new}
+    np.testing.assert_array_equal(seg.data[new].to_numpy(), days[col].to_numpy())
+    # the same segments as clustering on the days computed by hand
+    by_hand = df.drop(columns=col).assign(**{new: days[col].to_numpy()})
+    ref = Segmenter(features=["Age", new], k=4, random_state=0, stability=0).fit(by_hand)
+    np.testing.assert_array_equal(seg.labels["segment"].to_numpy(), ref.labels["segment"].to_numpy())
+    assert seg.names == ref.names and any(f"{col}" in name for name in seg.names.values())
+    assert f"Dates read as the whole days from each to 2024-12-01: {col} as '{new}'." in seg.summary()
+    # predict counts to the fit's snapshot: the same table, the same segments
+    np.testing.assert_array_equal(seg.predict(df)["segment"].to_numpy(), seg.labels["segment"].to_numpy())
+
+
+def test_the_default_snapshot_is_the_day_after_the_latest_date_of_every_date_feature():
+    df, days = _dated_customers(200, seed=3)
+    seg = Segmenter(features=["signup", "last_order"], k=3, random_state=0, stability=0).fit(df)
+    latest = max(df["signup"].max(), pd.to_datetime(df["last_order"]).max())
+    assert seg.prep.snapshot == latest + pd.Timedelta(days=1)
+    from fastseg.report import render
+
+    day = seg.prep.snapshot.date()
+    assert (f"Dates read as the whole days from each to {day}: signup as &#x27;days since signup&#x27;, last_order "
+            "as &#x27;days since last_order&#x27;.") in render(seg, images=[])
+    shift = (pd.Timestamp("2024-12-01") - seg.prep.snapshot).days
+    np.testing.assert_array_equal(seg.data["days since signup"].to_numpy(), days["signup"].to_numpy() - shift)
+    assert seg.data["days since last_order"].min() == 1  # the latest order: one day before the snapshot
+
+
+def test_segment_names_read_dates_as_earlier_or_later():
+    df, _ = _dated_customers(400, seed=4)
+    seg = Segmenter(features=["signup"], transform=None, k=2, random_state=0, stability=0).fit(df)
+    names = set(seg.names.values())
+    assert any(n.startswith(("earlier signup", "much earlier signup")) for n in names)
+    assert any(n.startswith(("later signup", "much later signup")) for n in names)
+    early = next(s for s, n in seg.names.items() if "earlier" in n)
+    assert (seg.profiles.loc[early, "days since signup median"]
+            > seg.profiles.drop(index=early)["days since signup median"].max())
+
+
+def test_predict_with_later_dates_needs_a_later_snapshot(tmp_path):
+    df, days = _dated_customers(200, seed=5)
+    seg = Segmenter(features=["Age", "signup"], k=3, random_state=0, stability=0, snapshot="2024-12-01").fit(df)
+    later = df.assign(signup=df["signup"] + pd.Timedelta(days=400))
+    with pytest.raises(ValueError, match=r"snapshot 2024-12-01 is before the latest date in the date column\(s\) "
+                                         r"\(20\d\d-\d\d-\d\d\): .*give a snapshot on or after it"):
+        seg.predict(later)
+    # a year later, counted to a snapshot a year later: the same days, the same segments
+    moved = seg.predict(later, snapshot="2026-01-05")
+    np.testing.assert_array_equal(moved["segment"].to_numpy(), seg.labels["segment"].to_numpy())
+    np.testing.assert_allclose(seg.distances(later, snapshot="2026-01-05"), seg.distances(df))
+    # saved and loaded, the date reading travels with the segmentation
+    seg.save(tmp_path / "seg.pkl")
+    back = Segmentation.load(tmp_path / "seg.pkl")
+    assert back.prep.dates == {"signup": "days since signup"} and back.prep.snapshot == pd.Timestamp("2024-12-01")
+    np.testing.assert_array_equal(back.predict(df)["segment"].to_numpy(), seg.labels["segment"].to_numpy())
+    with pytest.raises(ValueError, match=r"column\(s\) 'signup' not found"):
+        seg.predict(df.drop(columns="signup"))
+
+
+def test_a_described_date_column_is_profiled_in_days():
+    df, days = _dated_customers(200, seed=6)
+    seg = Segmenter(features=["Age", "Annual Income (k$)"], describe=["signup"], k=3, random_state=0,
+                    stability=0, snapshot="2024-12-01").fit(df)
+    assert seg.described == ["days since signup"] and "days since signup" not in seg.composition
+    for s in range(3):
+        part = days["signup"].to_numpy()[seg.labels["segment"].to_numpy() == s]
+        assert seg.profiles.loc[s, "days since signup median"] == np.median(part)
+
+
+@pytest.mark.parametrize("kwargs, table, match", [
+    (dict(snapshot="2024-01-01"), None, r"snapshot 2024-01-01 is before the latest date"),
+    (dict(snapshot="soon"), None, r"snapshot 'soon' is not a date"),
+    ({}, "clash", r"column\(s\) 'days since signup' exist already"),
+    ({}, "no dates", r"no date could be read in 'signup'"),
+    ({}, "gaps", r"3 of 200 rows have missing or infinite values in 'days since signup'"),
+])
+def test_date_feature_errors_name_the_fix(kwargs, table, match):
+    df, _ = _dated_customers(200, seed=7)
+    if table == "clash":
+        df["days since signup"] = 1.0
+    elif table == "no dates":
+        df["signup"] = pd.NaT
+    elif table == "gaps":
+        df.loc[[3, 50, 70], "signup"] = pd.NaT
+    with pytest.raises(ValueError, match=match):
+        Segmenter(features=["Age", "signup"], k=3, stability=0, **kwargs).fit(df)
+
+
+def test_missing_dates_with_missing_drop_leave_those_customers_out():
+    df, _ = _dated_customers(200, seed=8)
+    df.loc[[3, 50, 70], "last_order"] = None
+    seg = Segmenter(features=["Age", "last_order"], k=3, random_state=0, stability=0, missing="drop").fit(df)
+    assert list(seg.not_segmented) == df.loc[[3, 50, 70], "CustomerID"].tolist() and len(seg.labels) == 197
+    assert seg.predict(df)["segment"].isna().sum() == 3
 
 
 def test_rename_gives_marketings_names_everywhere_and_changes_no_segment(tmp_path):

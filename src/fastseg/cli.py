@@ -252,7 +252,7 @@ def cmd_segment(args):
     seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
                     progress=prog, describe=args.describe, missing=args.missing, stability=args.stability,
-                    sample=args.sample, value=args.value).fit(df)
+                    sample=args.sample, value=args.value, **_date_options(args)).fit(df)
     prog.close()
     seg = _renamed(seg, args)
     if seg.totals_row is not None:  # a spreadsheet's totals row: no customer, not in the labels
@@ -311,7 +311,17 @@ def _label_columns(args, df, seg):
     segment, the --attributes), as marketing uses them."""
     if args.rfm:
         return list(df.columns)
-    return [c for c in [*seg.features, *seg.described] if c in df.columns]
+    source = {new: old for old, new in (seg.prep.dates or {}).items()}  # a date column as it was in the input
+    return [c for c in dict.fromkeys(source.get(c, c) for c in [*seg.features, *seg.described]) if c in df.columns]
+
+
+def _date_options(args, *leave):
+    """``snapshot`` and ``dayfirst`` for date columns named as features: with --rfm they
+    are the log's, used up by fastseg.rfm."""
+    if args.rfm:
+        return {}
+    given = {"snapshot": args.snapshot, "dayfirst": True if args.dayfirst else None}
+    return {k: v for k, v in given.items() if k not in leave}
 
 
 def _with_features(labels, df, features):
@@ -347,8 +357,12 @@ def cmd_predict(args):
     df = _prepare_customers(args)
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
         raise CLIError(hint)
-    labels = _with_features(seg.predict(df), df, _label_columns(args, df, seg))
+    dates = _date_options(args, "dayfirst")  # the text dates are read as at fit time
+    labels = _with_features(seg.predict(df, **dates), df, _label_columns(args, df, seg))
     table = seg.transitions(labels) if moves is not None else None  # before writing: it may refuse the ids
+    far = None  # None in segmentations saved before distance_q99 existed
+    if not args.quiet and seg.distance_q99 is not None:
+        far = int((seg.distances(df, **dates) > seg.distance_q99).sum())
     if out is not None:
         write_table(labels, out)
     if table is not None:
@@ -364,8 +378,7 @@ def cmd_predict(args):
             print(f"  {s_}: {seg.titled(s_)} — {n:,} customers ({n / max(len(labels), 1):.1%})")
         if (none := int(labels["segment"].isna().sum())):
             print(f"  not segmented (a missing feature value): {none:,} customers ({none / len(labels):.1%})")
-        if seg.distance_q99 is not None:  # None in segmentations saved before it existed
-            far = int((seg.distances(df) > seg.distance_q99).sum())
+        if far is not None:
             print(f"{far:,} of {len(labels):,} customers ({far / max(len(labels), 1):.1%}) fit their segment "
                   "worse than 99% of the customers it was made from (about 1% while customers stay alike; "
                   "re-fit when this grows).")
@@ -415,7 +428,7 @@ def cmd_sweep(args):
     from .sweep import readable_columns, sweep
 
     _, _, Z, lines = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale,
-                               missing=args.missing).prepare(df, explain=True)
+                               missing=args.missing, **_date_options(args)).prepare(df, explain=True)
     for line in lines:
         _say(args, line)
     prog = _Progress(args, "sweep")
@@ -563,8 +576,9 @@ def _bench_sweep(X, ks, device):
 
 def _add_table_options(p):
     _add_input_options(p)
-    p.add_argument("--features", help="comma-separated feature columns (default: R/F/M with --rfm, else every "
-                   "numeric column but identifiers)")
+    p.add_argument("--features", help="comma-separated feature columns; a date column is clustered on as the "
+                   "days since each date, to --snapshot (default: R/F/M with --rfm, else every numeric column but "
+                   "identifiers)")
     p.add_argument("--transform", type=_none_or, default="log1p", choices=["log1p", None],
                    help="log1p on non-negative features (default) or none")
     p.add_argument("--scale", type=_none_or, default="standard", choices=["standard", "robust", None],
@@ -602,7 +616,8 @@ def _add_input_options(p):
     g.add_argument("--amount", help="spend column, or give --quantity and --price")
     g.add_argument("--quantity", help="quantity column")
     g.add_argument("--price", help="unit price column")
-    g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day)")
+    g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day); without "
+                   "--rfm, the date the days since each date of a date column named in --features are counted to")
     g.add_argument("--attributes", type=_columns_or_auto, default="auto",
                    help="comma-separated columns of the log that describe the customer (e.g. Country), carried "
                         "per customer (its most frequent value) and described by segment; 'none' for none "

@@ -14,7 +14,7 @@ from ._validation import did_you_mean, require_frame
 from ._value_share import looks_like_spend, spend_column
 
 __all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns", "guess_rfm_columns", "looks_like_code",
-           "amounts_as_numbers", "looks_like_dates", "looks_like_spend", "spend_column", "totals_row"]
+           "amounts_as_numbers", "looks_like_dates", "looks_like_spend", "spend_column", "totals_row", "dates_as_days"]
 
 # The usual RFM segment grid, on (R score, F score). First match wins.
 RFM_SEGMENTS = [
@@ -224,18 +224,60 @@ def _numeric(df, col):
 def _parse_dates(when, dayfirst):
     """Dates of a column of text: month first (pandas' default) unless day first reads more
     of them. pandas guesses one format from the first date, so a day-first log whose first
-    day is <= 12 would otherwise lose every row with a day past 12 as unreadable."""
+    day is <= 12 would otherwise lose every row with a day past 12 as unreadable. Year-first
+    dates (2024-03-05) are read year, month, day whatever ``dayfirst`` says: pandas would
+    read them year, day, month."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pandas' format-guess notes: the choice is made here
+        head = _text_head(when)
+        if head is not None and len(head) and re.match(_YEAR_FIRST, head.iloc[0]):
+            # pandas reads the whole column in the form it guesses from the first date, and
+            # with dayfirst guesses year, day, month: year first is read as it is written
+            return _read_the_rest(_text_to_datetime(when), when, bool(dayfirst))
         if dayfirst is not None:
-            return _text_to_datetime(when, dayfirst=bool(dayfirst))
-        parsed = _text_to_datetime(when)
+            return _read_the_rest(_text_to_datetime(when, dayfirst=bool(dayfirst)), when, bool(dayfirst))
+        parsed, dayfirst = _text_to_datetime(when), False
         unread = int((parsed.isna() & when.notna()).sum())
         if unread:
             other = _text_to_datetime(when, dayfirst=True)
             if int((other.isna() & when.notna()).sum()) < unread:
-                parsed = other
-    return parsed
+                parsed, dayfirst = other, True
+        return _read_the_rest(parsed, when, dayfirst)
+
+
+_YEAR_FIRST = r"^\s*\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}(?!\d)"  # 2024-03-05: never ambiguous
+_DAY_MONTH_YEAR = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}(?!\d)"  # 05/03/2024, 5.3.24: the two first numbers
+
+
+def _read_the_rest(parsed, when, dayfirst):
+    """``parsed`` with the dates its one format could not read parsed each on its own:
+    pandas reads a column in the format of its first date, so "2024-01-05" first leaves
+    every "2024-03-01 18:00" after it unread. Each distinct unread text is parsed once
+    (pandas' per-value parsing is slow, and a log's dates repeat)."""
+    unread = parsed.isna() & when.notna()
+    if not unread.any():
+        return parsed
+    texts = pd.Series(pd.unique(when[unread].astype(str)))
+    bare = texts.str.replace(_OFFSET, r"\1", regex=True)  # offsets dropped as _text_to_datetime drops them
+    year_first = bare.str.match(_YEAR_FIRST).to_numpy()
+    read = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[ns]")
+    try:
+        for which, first in ((year_first, False), (~year_first, dayfirst)):  # year first: never day first
+            if which.any():
+                read[which] = pd.to_datetime(bare[which], errors="coerce", format="mixed", dayfirst=first)
+    except (ValueError, TypeError):  # zones pandas will not mix even so: leave those unread
+        return parsed
+    # dateutil swaps day and month where the order asked for reads no date ("13/01/2024" month
+    # first): such a text is not in the column's order, so it stays unread
+    parts = texts.str.extract(_DAY_MONTH_YEAR).astype(float)
+    month = parts[1] if dayfirst else parts[0]
+    read = read.where(month.isna().to_numpy() | (month <= 12).to_numpy())
+    read = pd.Series(wall_time(read).to_numpy(), index=texts.to_numpy())
+    if read.isna().all():  # text that is no date ("n/a", "unknown"): nothing to add
+        return parsed
+    out = parsed.copy()
+    out[unread] = when[unread].astype(str).map(read).to_numpy()
+    return out
 
 
 # a time's UTC offset or zone at the end of a date: "10:00:00+02:00", "10:00Z", "10:00 UTC"
@@ -269,6 +311,82 @@ def _text_to_datetime(when, **how):
     if parsed is not None and stripped.isna().sum() >= parsed.isna().sum():
         return wall_time(parsed)
     return wall_time(stripped)
+
+
+def as_datetime(col, name, dayfirst=None):
+    """A column of dates in any form fastseg reads (datetime, text, or numbers such as
+    20240131, Excel day numbers, Unix seconds) as naive wall-clock datetimes, NaT where
+    missing or unreadable; and how numbers were read (None for other columns)."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return _numeric_dates(col, name)
+    if not pd.api.types.is_datetime64_any_dtype(col):
+        return _parse_dates(col, dayfirst), None
+    return wall_time(col), None
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+def days_since_name(column):
+    """The feature a date column becomes: ``"days since signup_date"``."""
+    return f"days since {column}"
+
+
+def dates_as_days(df, columns, snapshot=None, dayfirst=None):
+    """Date columns as the whole days from each date to a snapshot, for clustering on
+    (the tenure from a sign-up date, the days since a last order).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    columns : list of str
+        Columns holding dates (see :func:`as_datetime`); each is replaced, in its place,
+        by a float column named ``"days since <column>"`` (NaN where no date was read).
+    snapshot : date-like, optional
+        The date days are counted back to. Default: the latest date in ``columns``
+        plus one day, as :func:`rfm` counts Recency; a given one must not be before a
+        date in the columns.
+    dayfirst : bool, optional
+        Read text dates day first (see :func:`rfm`).
+
+    Returns
+    -------
+    out : pandas.DataFrame
+        A new frame (``df`` is not changed).
+    renamed : dict
+        ``{column: "days since <column>"}``.
+    snapshot : pandas.Timestamp
+    """
+    when = {c: as_datetime(df[c], c, dayfirst)[0].to_numpy(dtype="datetime64[ns]").view(np.int64) for c in columns}
+    nat = np.iinfo(np.int64).min  # NaT's int64 form
+    read = [t[t != nat] for t in when.values()]
+    latest = max((int(t.max()) for t in read if len(t)), default=None)
+    if latest is None:
+        raise ValueError(f"no date could be read in {', '.join(map(repr, columns))}; check the column(s), or "
+                         "leave them out of the features.")
+    if snapshot is None:
+        snap = latest + _DAY_NS
+    else:
+        snap = int(np.datetime64(_snapshot(snapshot).to_datetime64(), "ns").view(np.int64))
+        if snap < latest:
+            raise ValueError(f"snapshot {day_text(snap)} is before the latest date in the date column(s) "
+                             f"({day_text(latest)}): days since would be negative; give a snapshot on or after "
+                             "it (snapshot=, --snapshot).")
+    renamed = {c: days_since_name(c) for c in columns}
+    clash = [n for n in renamed.values() if n in df.columns]
+    if clash:
+        raise ValueError(f"column(s) {', '.join(map(repr, clash))} exist already, and a date column would become "
+                         "them; rename one first.")
+    out = df.copy(deep=False)
+    for c, t in when.items():
+        out[c] = np.where(t == nat, np.nan, ((snap - t) // _DAY_NS).astype(np.float64))
+    return out.rename(columns=renamed), renamed, pd.Timestamp(snap)
+
+
+def day_text(ts):
+    """A date as a reader writes it: the day, with the time only when there is one."""
+    ts = pd.Timestamp(ts)
+    return str(ts.date()) if ts == ts.normalize() else str(ts)
 
 
 def _snapshot(value):
@@ -369,7 +487,10 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         How dates given as text are read: ``True`` 23/11/2010, ``False`` 11/23/2010.
         By default month first, unless reading them day first leaves fewer dates
         unreadable (a log whose dates are all ambiguous, every day <= 12, is read month
-        first: say ``dayfirst=True`` for those).
+        first: say ``dayfirst=True`` for those). Year-first dates (2010-11-23) are
+        never ambiguous and are read as such either way. Dates written in more than
+        one form (2010-11-23 beside 2010-11-23 10:15) are all read, each in the
+        column's order.
     attributes : "auto", list of str or None, default="auto"
         Columns of the log that describe the customer rather than the purchase
         (``Country``, a store, a channel), carried into the result: per customer the
@@ -430,14 +551,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     report["missing customer"] = int(missing.sum())
     keep &= ~missing
 
-    when = df[date]
-    dates_from = None  # how a numeric date column was read
-    if pd.api.types.is_numeric_dtype(when) and not pd.api.types.is_bool_dtype(when):
-        when, dates_from = _numeric_dates(when, date)
-    elif not pd.api.types.is_datetime64_any_dtype(when):
-        when = _parse_dates(when, dayfirst)
-    else:
-        when = wall_time(when)
+    when, dates_from = as_datetime(df[date], date, dayfirst)  # dates_from: how a numeric date column was read
     when_ns = when.to_numpy(dtype="datetime64[ns]")
     bad_date = keep & np.isnat(when_ns)
     report["missing or unreadable date"] = int(bad_date.sum())

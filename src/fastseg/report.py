@@ -230,6 +230,8 @@ def _columns_note(seg):
     if seg.read_as_numbers:
         note += (" Read as numbers (amounts and percentages written as text): "
                  + html.escape(", ".join(map(str, seg.read_as_numbers))) + ".")
+    if seg.prep.dates:
+        note += " " + html.escape(seg.prep.dates_text())
     if seg.left_out:
         note += " Left out of the features: " + html.escape(
             ", ".join(f"{c} ({why})" for c, why in seg.left_out.items())) + "."

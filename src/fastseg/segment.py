@@ -18,8 +18,8 @@ from ._version import __version__ as _version
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, profile_table,
                         rfm_mix_table, segment_names, standouts)
 from ._log_columns import CUSTOMER_ID_NAME
-from .features import (RFM_COLUMNS, amounts_as_numbers, identifier_columns, looks_like_code, looks_like_dates,
-                       totals_row)
+from .features import (RFM_COLUMNS, _snapshot, amounts_as_numbers, dates_as_days, day_text, identifier_columns,
+                       looks_like_code, looks_like_dates, totals_row)
 from .kmeans import KMeans
 from .rules import segment_rules
 from .stability import STABLE, segment_stability
@@ -36,17 +36,33 @@ def _default_index(df):
 
 @dataclass
 class _Prep:
-    """The fitted feature pipeline: which columns, which got log1p, scaling."""
+    """The fitted feature pipeline: which columns, which got log1p, scaling, and the date
+    columns read as days to ``snapshot``."""
 
     features: list
     logged: list
     center: np.ndarray
     scale: np.ndarray
-    missing: str = "error"  # also the value for pipelines pickled before the option existed
+    missing: str = "error"  # the defaults: also the values for pipelines pickled before these options
+    dates: dict | None = None  # {date column: its feature, "days since <column>"}
+    snapshot: pd.Timestamp | None = None
+    dayfirst: bool | None = None
 
-    def apply(self, df, with_mask=False):
+    def dates_text(self):
+        """The sentence saying which date columns were read as days, and to which date."""
+        return (f"Dates read as the whole days from each to {day_text(self.snapshot)}: "
+                + ", ".join(f"{old} as '{new}'" for old, new in self.dates.items()) + ".")
+
+    def apply(self, df, with_mask=False, snapshot=None):
         """The scaled features of ``df``'s rows; with ``with_mask`` also which rows they are
-        (with missing="drop", rows with a missing feature are left out)."""
+        (with missing="drop", rows with a missing feature are left out). Date columns
+        count their days to ``snapshot``, by default the fit's, so a feature means what
+        it meant when the segments were found."""
+        if self.dates:
+            source = {new: old for old, new in self.dates.items()}
+            _check_columns(df, [source.get(f, f) for f in self.features])  # names the table's own columns
+            df, _, _ = dates_as_days(df, list(self.dates), self.snapshot if snapshot is None else snapshot,
+                                     self.dayfirst)
         df, _ = amounts_as_numbers(df, [f for f in self.features if f in df.columns])
         X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop")
         for j, f in enumerate(self.features):
@@ -73,13 +89,6 @@ def _matrix(df, features, drop_missing=False):
     every row, or with ``drop_missing`` those without a missing or infinite value."""
     _check_columns(df, features)
     bad = [f for f in features if not (pd.api.types.is_numeric_dtype(df[f]) and not pd.api.types.is_bool_dtype(df[f]))]
-    dates = [f for f in bad if looks_like_dates(df[f])]
-    if dates:
-        f = dates[0]
-        raise ValueError(
-            f"feature column(s) {', '.join(map(repr, dates))} hold dates, and k-means needs numbers: cluster on the "
-            f"days since each date instead, e.g. df['days since {f}'] = (pd.Timestamp('today') - "
-            f"pd.to_datetime(df[{f!r}])).dt.days; for a transaction log, fastseg.rfm (--rfm) gives the recency.")
     if bad:
         raise ValueError(
             f"feature column(s) {', '.join(map(repr, bad))} are not numeric, and k-means needs numbers: leave "
@@ -234,8 +243,17 @@ class Segmentation:
         return (f"Segmentation({len(self.labels):,} customers, {counted(self.k, 'segment')}, "
                 f"features={self.features!r})")
 
-    def predict(self, new_df):
+    def predict(self, new_df, snapshot=None):
         """Segment of each row of a new customer table with the same feature columns.
+
+        Parameters
+        ----------
+        new_df : pandas.DataFrame
+        snapshot : date-like, optional
+            For features read from date columns: the date their days are counted to.
+            Default: the fit's (``prep.snapshot``), so "days since signup_date" means
+            what it meant when the segments were found; a later table with later dates
+            needs a later one.
 
         Returns
         -------
@@ -246,7 +264,7 @@ class Segmentation:
         "not segmented: missing values"; otherwise such a row is an error.
         """
         require_frame(new_df, "Segmentation.predict's table")
-        Z, ok = self.prep.apply(new_df, with_mask=True)
+        Z, ok = self.prep.apply(new_df, with_mask=True, snapshot=snapshot)
         if ok.all():
             seg = self.model.predict(Z)
             return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=self._index(new_df))
@@ -257,7 +275,7 @@ class Segmentation:
         names[ok] = [self.names[s] for s in seg[ok]]
         return pd.DataFrame({"segment": seg, "name": names}, index=self._index(new_df))
 
-    def distances(self, new_df):
+    def distances(self, new_df, snapshot=None):
         """Each customer's distance to the nearest segment centre, in the scaled feature
         space the segments were found in (standard deviations with scale="standard").
 
@@ -267,10 +285,10 @@ class Segmentation:
         Returns
         -------
         pandas.Series, indexed like :meth:`predict`'s result (NaN for a row with a
-        missing feature value, with missing="drop").
+        missing feature value, with missing="drop"). ``snapshot`` as in :meth:`predict`.
         """
         require_frame(new_df, "Segmentation.distances' table")
-        Z, ok = self.prep.apply(new_df, with_mask=True)
+        Z, ok = self.prep.apply(new_df, with_mask=True, snapshot=snapshot)
         d = np.full(len(ok), np.nan)
         d[ok] = np.asarray(self.model.transform(Z)).min(axis=1)
         return pd.Series(d, index=self._index(new_df), name="distance")
@@ -447,7 +465,8 @@ class Segmentation:
         lines = [f"{len(self.labels):,} customers in {counted(self.k, 'segment')} ({self.k_reason})."]
         if self.id_column is not None:
             lines.append(f"Labels keyed by {self.id_column}, the table's identifier column.")
-        lines += _input_lines(self.features, self.left_out, self.read_as_numbers, *self._gaps(), self.totals_row)
+        lines += _input_lines(self.features, self.left_out, self.read_as_numbers, *self._gaps(), self.totals_row,
+                              self.prep)
         if self.described:
             lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
         if self.stability is not None and self.k > 1:
@@ -487,6 +506,9 @@ class Segmenter:
         :func:`fastseg.features.looks_like_code`). Once scaled, a 0/1 flag
         ("responded") sits at two points far apart and k-means splits the customers on
         it alone, so flags and codes are described by segment instead (``describe``).
+        A date column named here (``signup_date``) is clustered on as the whole days
+        from each date to ``snapshot``, the feature ``"days since signup_date"``
+        (:func:`fastseg.features.dates_as_days`); dates are never taken by default.
     transform : {"log1p", None}, default="log1p"
         log1p on every feature whose values are all >= 0 (spend and counts are
         heavy-tailed); features with negative values pass unchanged.
@@ -531,11 +553,20 @@ class Segmenter:
         zero (``total_spend``, ``Sales``, ``Revenue``; not ``Spending Score (1-100)``
         nor ``avg_spend``: see :func:`fastseg.features.looks_like_spend`), else none.
         None: no value shares.
+    snapshot : date-like, optional
+        The date the days since each date are counted to, for date columns named in
+        ``features`` or ``describe``. Default: the latest date among them plus one
+        day, as :func:`fastseg.rfm` counts Recency. :meth:`Segmentation.predict`
+        counts to the same date unless given another.
+    dayfirst : bool, optional
+        Read those columns' text dates day first ("05/03/2024" is 5 March). Default:
+        month first, unless day first reads more of them.
     """
 
     def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
                  n_init=3, device="auto", random_state=None, progress=None, describe="auto", missing="error",
-                 stability=10, rules=True, sample=None, value="auto"):
+                 stability=10, rules=True, sample=None, value="auto", snapshot=None,
+                 dayfirst=None):
         self.features = features
         self.transform = transform
         self.scale = scale
@@ -551,6 +582,8 @@ class Segmenter:
         self.rules = rules
         self.sample = sample
         self.value = value
+        self.snapshot = snapshot
+        self.dayfirst = dayfirst
 
     def _check(self):
         if self.transform not in ("log1p", None):
@@ -572,13 +605,17 @@ class Segmenter:
             raise ValueError(f"describe must be 'auto', a list of columns or None; got {self.describe!r}.")
         if not (self.value is None or isinstance(self.value, str)):
             raise ValueError(f"value must be 'auto', a column name or None; got {self.value!r}.")
+        if self.snapshot is not None:
+            _snapshot(self.snapshot)  # a named error for a snapshot that is not a date
 
-    def _described(self, df, features):
-        """The columns to describe each segment by besides its features."""
+    def _described(self, df, features, renamed):
+        """The columns to describe each segment by besides its features (``renamed``:
+        the date columns read as days, by their new names)."""
         if self.describe is None:
             return []
         cols = self._named_described()
         if cols is not None:
+            cols = [renamed.get(c, c) for c in cols]
             _check_columns(df, cols)
             both = [c for c in cols if c in features]
             if both:
@@ -590,9 +627,9 @@ class Segmenter:
             skip |= set(RFM_COLUMNS)
         out = []
         for c in df.columns:
-            if c in skip:
-                continue
             col = df[c]
+            if c in skip or looks_like_dates(col):  # a date: named in describe=, profiled as days since
+                continue
             if is_categorical(col):
                 levels = col.nunique(dropna=True)
                 if 2 <= levels <= min(MAX_LEVELS, len(col) / 5):  # a category, not free text
@@ -629,11 +666,21 @@ class Segmenter:
             return list(self.describe)
         return [self.describe] if isinstance(self.describe, str) and self.describe != "auto" else None
 
-    def _features(self, df):
-        """The feature columns, and ``{column: why}`` of the columns a default choice left out."""
+    def _dates_as_days(self, df):
+        """``df`` with the date columns named in ``features`` or ``describe`` read as days
+        to the snapshot, ``{column: new name}`` and the snapshot (None without dates)."""
+        named = dict.fromkeys([*(self._explicit() or ()), *(self._named_described() or ())])
+        dated = [c for c in named if c in df.columns and looks_like_dates(df[c])]
+        if not dated:
+            return df, {}, None
+        return dates_as_days(df, dated, self.snapshot, self.dayfirst)
+
+    def _features(self, df, renamed):
+        """The feature columns, and ``{column: why}`` of the columns a default choice left
+        out (``renamed``: the date columns read as days, by their new names)."""
         explicit = self._explicit()
         if explicit is not None:
-            return explicit, {}
+            return [renamed.get(f, f) for f in explicit], {}
         if all(f in df.columns for f in _RFM_FEATURES):
             return list(_RFM_FEATURES), {}
         ids = identifier_columns(df)
@@ -695,23 +742,24 @@ class Segmenter:
         Z : ndarray of shape (n_customers, n_features), transformed and scaled
         lines : list of str, with ``explain=True``
         """
+        self._check()
         df, totals = _without_totals_row(df, "Segmenter.prepare's table")
         df, read_as_numbers = amounts_as_numbers(df)
-        features, left_out, prep, Z, ok = self._prepare(df)
+        df, renamed, snapshot = self._dates_as_days(df)
+        features, left_out, prep, Z, ok = self._prepare(df, renamed, snapshot)
         if not explain:
             return features, prep, Z
         dropped_in = ", ".join(map(str, _missing_in(df, features))) if not ok.all() else ""
         return features, prep, Z, _input_lines(features, left_out, read_as_numbers, int((~ok).sum()), dropped_in,
-                                               totals)
+                                               totals, prep)
 
-    def _prepare(self, df):
+    def _prepare(self, df, renamed, snapshot):
         """:meth:`prepare`, the columns a default choice of features left out, and which
-        rows Z holds (all, or with missing="drop" those without a missing value)."""
-        self._check()
-        require_frame(df, "Segmenter.fit's table")
+        rows Z holds (all, or with missing="drop" those without a missing value);
+        ``renamed`` and ``snapshot`` as :meth:`_dates_as_days` gives them."""
         if len(df) < 2:
             raise ValueError(f"need at least 2 customers to segment; the table has {len(df)}.")
-        features, left_out = self._features(df)
+        features, left_out = self._features(df, renamed)
         X, ok = _matrix(df, features, drop_missing=self.missing == "drop")
         if len(X) < 2:
             raise ValueError(f"need at least 2 customers to segment; {len(X)} of {len(df)} have no missing value.")
@@ -736,7 +784,9 @@ class Segmenter:
         else:
             center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
         scale = np.where(scale > 0, scale, 1.0)
-        return features, left_out, _Prep(features, logged, center, scale, self.missing), (X - center) / scale, ok
+        prep = _Prep(features, logged, center, scale, self.missing, dates=renamed or None, snapshot=snapshot,
+                     dayfirst=self.dayfirst)
+        return features, left_out, prep, (X - center) / scale, ok
 
     def fit(self, df):
         """Segment the customers of ``df`` (one row per customer; the index is the id).
@@ -751,10 +801,12 @@ class Segmenter:
         -------
         Segmentation
         """
+        self._check()
         df, totals = _without_totals_row(df, "Segmenter.fit's table")
         df, id_column = self._keyed(df)
         df, read_as_numbers = amounts_as_numbers(df)  # a spreadsheet's "£1,234.50" column: numbers, not text
-        features, left_out, prep, Z, ok = self._prepare(df)
+        df, renamed, snapshot = self._dates_as_days(df)
+        features, left_out, prep, Z, ok = self._prepare(df, renamed, snapshot)
         not_segmented = df.index[~ok] if self.missing == "drop" else None
         gaps = []  # the features with a missing value, when missing="drop" left customers out
         if not ok.all():
@@ -762,7 +814,7 @@ class Segmenter:
             df = df[ok]
         if id_column is not None and self.features is None:
             left_out = {id_column: "an identifier", **left_out}
-        described = self._described(df, features)  # before the sweep: a wrong column fails at once
+        described = self._described(df, features, renamed)  # before the sweep: a wrong column fails at once
         value_column = self._value_column(df)
 
         sw = None
@@ -844,15 +896,18 @@ def _without_totals_row(df, what):
     return (df, None) if label is None else (df.drop(index=label), label)
 
 
-def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in, totals=None):
-    """What the clustering was given: a totals row left out, columns read as numbers, the
-    features when a default choice left some out, and the customers missing="drop" left out."""
+def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in, totals=None, prep=None):
+    """What the clustering was given: a totals row left out, columns read as numbers, date
+    columns read as days, the features when a default choice left some out, and the
+    customers missing="drop" left out."""
     lines = []
     if totals is not None:
         lines.append(f"Row {totals} left out: a totals row, each of its numbers the sum of the other rows'.")
     if read_as_numbers:
         lines.append("Read as numbers (amounts and percentages written as text, such as '£1,234.50' or '35%'): "
                      f"{', '.join(map(str, read_as_numbers))}.")
+    if prep is not None and prep.dates:
+        lines.append(prep.dates_text())
     if left_out:
         lines.append(f"Features: {', '.join(map(str, features))}; left out: {_left_out_text(left_out)} "
                      "(choose with features=[...] or --features).")
@@ -878,4 +933,7 @@ def _repeated_id_text(col):
 
 
 def _left_out_text(left):
-    return ", ".join(f"{c} ({why})" for c, why in left.items())
+    text = ", ".join(f"{c} ({why})" for c, why in left.items())
+    if "dates" in left.values():  # a date column is one name away from a feature: say how
+        text += "; a date column named as a feature is clustered on as the days since each date"
+    return text
