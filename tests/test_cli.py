@@ -467,6 +467,74 @@ def test_rfm_reads_only_the_columns_it_uses_and_names_a_missing_one(tmp_path, ca
     assert rc == 2 and "'Nope'" in err and "'Description'" in err  # every column of the file listed
 
 
+def _titled_csv(path, df, title, sep=",", decimal=".", padded=False):
+    """``df`` as a report export writes it: title lines, a blank line, then the table; with
+    ``padded`` each title line filled out with separators to the table's width, as Excel does."""
+    pad = sep * (len(df.columns) - 1) if padded else ""
+    head = "".join(f"{line}{pad}\n" for line in [*title, ""])
+    path.write_text(head + df.to_csv(index=False, sep=sep, decimal=decimal), encoding="utf-8")
+
+
+@pytest.mark.parametrize("sep, decimal, padded", [(",", ".", False), (",", ".", True), (";", ",", True),
+                                                  ("\t", ".", False)])
+def test_title_lines_above_a_csv_table_are_left_out_and_named(tmp_path, capsys, sep, decimal, padded):
+    mall = mall_customers(150, seed=4).assign(**{"Annual Income (k$)": lambda d: d["Annual Income (k$)"] + 0.5})
+    plain, titled = tmp_path / "plain.csv", tmp_path / "titled.csv"
+    mall.to_csv(plain, index=False)
+    _titled_csv(titled, mall, ["Customer report Q3 2024", "Exported 2024-10-01 by CRM"], sep, decimal, padded)
+    outs = []
+    for src in (plain, titled):
+        out = tmp_path / f"{src.stem}-labels.csv"
+        assert main(["segment", str(src), "--k", "4", "--out", str(out), "--stability", "0"]) == 0
+        outs.append(pd.read_csv(out))
+    pd.testing.assert_frame_equal(outs[0], outs[1])  # the same table read, the same segments
+    err = capsys.readouterr().err
+    assert ("note: the table's header is on line 4; the lines above it are left out as a title "
+            "('Customer report Q3 2024'; 'Exported 2024-10-01 by CRM')") in err
+    from fastseg._table_files import csv_dialect
+
+    assert csv_dialect(titled) == (sep, decimal)
+
+
+def test_title_lines_above_a_transaction_log_are_left_out(tmp_path, capsys):
+    tx = online_retail(150, seed=8)
+    plain, titled = tmp_path / "plain.csv", tmp_path / "titled.csv"
+    tx.to_csv(plain, index=False)
+    _titled_csv(titled, tx, ["Sales lines, all stores"], padded=True)  # a comma inside the title: quoted by none
+    rfm_opts = ["--rfm", "--customer", "CustomerID", "--date", "InvoiceDate", "--invoice", "InvoiceNo",
+                "--quantity", "Quantity", "--price", "UnitPrice", "--k", "3", "--stability", "0"]
+    outs = []
+    for src in (plain, titled):  # named columns: only they are read, under the header found
+        out = tmp_path / f"{src.stem}-labels.csv"
+        assert main(["segment", str(src), *rfm_opts, "--out", str(out), "--quiet"]) == 0
+        outs.append(pd.read_csv(out))
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+
+
+def test_title_rows_above_an_excel_table_are_left_out_and_named(tmp_path, capsys):
+    pytest.importorskip("openpyxl")
+    mall = mall_customers(150, seed=4)
+    book, plain = tmp_path / "report.xlsx", tmp_path / "plain.csv"
+    mall.to_csv(plain, index=False)
+    with pd.ExcelWriter(book) as w:
+        for sheet in ("Q3", "Q4"):
+            pd.DataFrame([["Customer report " + sheet], ["Exported 2024-10-01"]]).to_excel(
+                w, sheet_name=sheet, index=False, header=False)
+            (mall.iloc[:75] if sheet == "Q3" else mall.iloc[75:]).to_excel(w, sheet_name=sheet, index=False,
+                                                                           startrow=3)
+    outs = []
+    for src, args in ((plain, []), (book, ["--sheet", "all"])):
+        out = tmp_path / f"{src.stem}-labels.csv"
+        assert main(["segment", str(src), *args, "--k", "4", "--out", str(out), "--stability", "0"]) == 0
+        outs.append(pd.read_csv(out))
+    pd.testing.assert_frame_equal(outs[0], outs[1])  # numbers read as numbers again, ids as ids
+    err = capsys.readouterr().err
+    for sheet in ("Q3", "Q4"):
+        assert (f"note: sheet '{sheet}': the table's header is on row 4; the rows above it are left out as a title "
+                f"('Customer report {sheet}'; 'Exported 2024-10-01')") in err
+    assert "note: read 2 sheets as one table: 'Q3' (75 rows), 'Q4' (75 rows)" in err
+
+
 @pytest.mark.parametrize("encoding, sep", [("cp1252", ","), ("latin-1", ";"), ("utf-8", ",")])
 def test_csv_from_windows_and_latin1_exports_are_read(tmp_path, encoding, sep):
     df = mall_customers(80, seed=7)

@@ -22,28 +22,59 @@ _DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
 
 def csv_dialect(p, sep=None, decimal=None):
     """``(sep, decimal)`` of a delimited text file: given ones kept, the rest read off its
-    first lines. The separator is the candidate (, ; tab |) that splits the header into
-    the most fields and at least 90% of the sampled lines into as many; a decimal comma is
-    assumed only beside a ';' separator (Excel's export where the comma is decimal)."""
-    if sep is not None and decimal is not None:
-        return sep, decimal
+    first lines (see :func:`csv_layout`)."""
+    return csv_layout(p, sep, decimal)[:2]
+
+
+_MAX_TITLE_LINES = 10  # lines above a table's header that a report export may hold
+
+
+def _header_at(rows):
+    """Where the header is among the first ``rows`` (lists of fields): the first with two
+    or more filled fields and as many fields as at least 90% of the rows below it. Those
+    above it ("Customer report Q3", "Exported 2024-10-01", "Sales, all stores", blank) are
+    a title, not the table (0 when none is found)."""
+    counts = [len(row) for row in rows]
+    for i, row in enumerate(rows[:_MAX_TITLE_LINES + 1]):
+        below = counts[i + 1:]
+        if (sum(bool(f.strip()) for f in row) >= 2
+                and sum(c == len(row) for c in below) >= 0.9 * len(below)):
+            return i
+    return 0
+
+
+def csv_layout(p, sep=None, decimal=None):
+    """``(sep, decimal, skip, title)`` of a delimited text file: given ones kept, the rest
+    read off its first lines. ``skip`` is the number of lines above the header, ``title``
+    their filled text (a report's title and export date above the table). The separator
+    is the candidate (, ; tab |) that splits the header into the most fields and at least
+    90% of the sampled lines from it on into as many; a decimal comma is assumed only
+    beside a ';' separator (Excel's export where the comma is decimal)."""
     head = _head(p)
     text = head.decode("utf-8-sig", errors="replace")
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
-    if len(lines) > 1 and not text.endswith(("\n", "\r")) and len(head) == 1 << 16:
-        lines = lines[:-1]  # cut mid-line by the sample's end
+    physical = re.split(r"\r\n|\r|\n", text)[:60]  # pandas' line ends, as it counts lines for skiprows
+    if len(physical) > 1 and len(head) == 1 << 16:
+        physical = physical[:-1]  # cut mid-line by the sample's end
+    where = [i for i, ln in enumerate(physical) if ln.strip()][:50]
+    lines = [physical[i] for i in where]
+    h = 0
     if sep is None:
         sep = ","
         best = 1
         for cand in _SEPARATORS:
-            counts = [len(row) for row in csv.reader(lines, delimiter=cand)]
-            n = counts[0] if counts else 1  # the header's fields
+            rows = list(csv.reader(lines, delimiter=cand))
+            at = _header_at(rows)
+            n = len(rows[at]) if rows else 1  # the header's fields
+            counts = [len(row) for row in rows[at:]]
             if n > best and sum(c == n for c in counts) >= 0.9 * len(counts):  # a stray dirty line is allowed
-                sep, best = cand, n
+                sep, best, h = cand, n, at
+    else:
+        h = _header_at(list(csv.reader(lines, delimiter=sep)))
     if decimal is None:
-        fields = [f.strip() for row in csv.reader(lines[1:], delimiter=sep) for f in row]
+        fields = [f.strip() for row in csv.reader(lines[h + 1:], delimiter=sep) for f in row]
         decimal = "," if sep == ";" and any(_DECIMAL_COMMA.fullmatch(f) for f in fields) else "."
-    return sep, decimal
+    title = [" ".join(f.strip() for f in row if f.strip()) for row in csv.reader(lines[:h], delimiter=sep)]
+    return sep, decimal, (where[h] if h else 0), [t for t in title if t]
 
 
 # UTF-8 first; then Windows' and ISO's Western encodings, which Excel's CSV exports in much
@@ -126,8 +157,10 @@ def _read_excel(p, sheet):
                 raise FileProblem(f"{str(p)!r} has no sheet {w!r}; its sheets: "
                                   f"{', '.join(f'{i} {n!r}' for i, n in enumerate(names))}.")
         wanted = list(dict.fromkeys(names[w] if isinstance(w, int) else w for w in wanted))
-        parts = [pd.read_excel(book, sheet_name=w) for w in wanted]
+        parts = [_below_a_title(pd.read_excel(book, sheet_name=w), w) for w in wanted]
+    notes = [note for part in parts for note in part.attrs.pop("notes", ())]
     if len(parts) == 1:
+        parts[0].attrs["notes"] = notes
         return parts[0]
     for w, part in zip(wanted[1:], parts[1:]):
         if list(part.columns) != list(parts[0].columns):
@@ -136,9 +169,33 @@ def _read_excel(p, sheet):
                               f"{', '.join(map(repr, map(str, parts[0].columns[:8])))}); give one sheet, or "
                               "sheets of the same columns.")
     df = pd.concat(parts, ignore_index=True)
-    df.attrs["notes"] = [f"read {len(parts)} sheets as one table: "
-                         + ", ".join(f"{w!r} ({len(part):,} rows)" for w, part in zip(wanted, parts))]
+    df.attrs["notes"] = notes + [f"read {len(parts)} sheets as one table: "
+                                 + ", ".join(f"{w!r} ({len(part):,} rows)" for w, part in zip(wanted, parts))]
     return df
+
+
+def _below_a_title(df, sheet):
+    """A sheet read with its first row as the header, which holds a title above the table
+    ("Customer report Q3" in A1, the table's header on row 4): the table from its real
+    header on, its columns' types read again, with a note; any other sheet unchanged.
+    The sign: most column names are pandas' "Unnamed: 3" for the title row's empty cells."""
+    cols = [str(c) for c in df.columns]
+    if len(cols) < 2 or sum(c.startswith("Unnamed:") for c in cols) < len(cols) / 2:
+        return df
+    filled = df.iloc[:_MAX_TITLE_LINES].notna().sum(axis=1).to_numpy()
+    at = next((i for i, n in enumerate(filled) if n >= 2), None)
+    if at is None:
+        return df
+    header = df.iloc[at]
+    title = [c for c in cols if not c.startswith("Unnamed:")]
+    title += [" ".join(str(v) for v in df.iloc[i] if v == v) for i in range(at) if filled[i]]
+    out = df.iloc[at + 1:].reset_index(drop=True)
+    out.columns = [f"Unnamed: {j}" if v != v else (str(v) if not isinstance(v, str) else v.strip())
+                   for j, v in enumerate(header)]
+    out = out.infer_objects()  # numbers under the title's text column were read as objects
+    out.attrs["notes"] = [f"sheet {sheet!r}: the table's header is on row {at + 2}; the rows above it are "
+                          f"left out as a title ({'; '.join(map(repr, title))})"]
+    return out
 
 
 def reads_some_columns(path):
@@ -179,7 +236,7 @@ def read_table(path, sep=None, decimal=None, columns=None, sheet=None, rows=None
             if df.empty:
                 raise FileProblem(f"{str(p)!r} holds no rows.")
             return df
-        sep, decimal = csv_dialect(p, sep, decimal)
+        sep, decimal, skip, title = csv_layout(p, sep, decimal)
         with warnings.catch_warnings():
             # pandas' note on a column of mixed types read in pieces: the columns used are
             # checked and converted where they are used, with errors that name them
@@ -188,12 +245,12 @@ def read_table(path, sep=None, decimal=None, columns=None, sheet=None, rows=None
                 try:
                     usecols = None
                     if columns:  # only what is used (a log's free-text columns are most of its bytes)
-                        header = set(pd.read_csv(p, sep=sep, nrows=0, encoding=encoding).columns)
+                        header = set(pd.read_csv(p, sep=sep, nrows=0, encoding=encoding, skiprows=skip).columns)
                         # a column missing from the file: read all, the caller's error lists them
                         usecols = list(columns) if set(columns) <= header else None
-                    text = _leading_zero_columns(p, sep, encoding, usecols)
+                    text = _leading_zero_columns(p, sep, encoding, usecols, skip)
                     df = pd.read_csv(p, sep=sep, decimal=decimal, usecols=usecols, encoding=encoding, nrows=rows,
-                                     dtype={c: str for c in text} or None)
+                                     dtype={c: str for c in text} or None, skiprows=skip)
                     break
                 except UnicodeDecodeError:
                     if encoding == _ENCODINGS[-1] or _looks_binary(p):
@@ -206,17 +263,20 @@ def read_table(path, sep=None, decimal=None, columns=None, sheet=None, rows=None
         raise FileProblem(f"could not read {str(p)!r} as {kind}: {first}") from None
     if df.empty:
         raise FileProblem(f"{str(p)!r} holds no rows.")
-    _note_repeated_names(p, df, sep, encoding)
+    _note_repeated_names(p, df, sep, encoding, skip)
+    if skip:
+        df.attrs.setdefault("notes", []).insert(0, f"the table's header is on line {skip + 1}; the lines above "
+                                                   f"it are left out as a title ({'; '.join(map(repr, title))})")
     return df
 
 
-def _leading_zero_columns(p, sep, encoding, usecols, head=1000):
+def _leading_zero_columns(p, sep, encoding, usecols, skip=0, head=1000):
     """The columns whose first rows hold whole numbers written with a leading zero
     (``00123``, a zip code ``02134``): ids and codes, read as text so that ``00123``
     reaches the labels as ``00123``, not ``123``, and still matches the CRM."""
     import pandas as pd
 
-    first = pd.read_csv(p, sep=sep, usecols=usecols, encoding=encoding, nrows=head, dtype=str)
+    first = pd.read_csv(p, sep=sep, usecols=usecols, encoding=encoding, nrows=head, dtype=str, skiprows=skip)
     out = []
     for c in first.columns:
         v = first[c].dropna().str.strip()
@@ -225,12 +285,12 @@ def _leading_zero_columns(p, sep, encoding, usecols, head=1000):
     return out
 
 
-def _note_repeated_names(p, df, sep, encoding):
+def _note_repeated_names(p, df, sep, encoding, skip=0):
     """pandas reads a second column named 'x' as 'x.1': say so in ``df.attrs["notes"]``,
     so a reader who meets 'x.1' in the features knows where it came from."""
     try:
-        header = next(csv.reader([_head(p).decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[0]],
-                                 delimiter=sep))
+        lines = re.split(r"\r\n|\r|\n", _head(p).decode(encoding, errors="replace").lstrip("\ufeff"))
+        header = next(csv.reader([lines[skip]], delimiter=sep))
     except (StopIteration, IndexError):
         return
     seen, notes = {}, []
