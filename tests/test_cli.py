@@ -511,6 +511,44 @@ def test_title_lines_above_a_transaction_log_are_left_out(tmp_path, capsys):
     pd.testing.assert_frame_equal(outs[0], outs[1])
 
 
+@pytest.mark.parametrize("padded", [False, True])
+def test_a_note_below_a_csv_table_is_left_out_and_named(tmp_path, capsys, padded):
+    mall = mall_customers(150, seed=4)
+    plain, noted = tmp_path / "plain.csv", tmp_path / "noted.csv"
+    mall.to_csv(plain, index=False)
+    pad = "," * (len(mall.columns) - 1) if padded else ""
+    noted.write_text(mall.to_csv(index=False) + f"{pad}\nReport generated 2024-10-01 by CRM{pad}\nConfidential{pad}\n")
+    outs = []
+    for src in (plain, noted):
+        out = tmp_path / f"{src.stem}-labels.csv"
+        assert main(["segment", str(src), "--k", "4", "--out", str(out), "--stability", "0"]) == 0
+        outs.append(pd.read_csv(out, dtype=str))  # as written: 34, not 34.0
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+    blank = 1 if padded else 0  # the padded blank line is a row of empty cells; the bare one pandas skips
+    assert (f"the last {2 + blank} rows, below the table, are left out as a note ('Report generated 2024-10-01 by "
+            "CRM'; 'Confidential')") in capsys.readouterr().err
+    # the same below a transaction log, of which only the columns RFM uses are read
+    tx = online_retail(150, seed=8)
+    tx.to_csv(plain, index=False)
+    noted.write_text(tx.to_csv(index=False) + "Source: till system export\n")
+    rfm_opts = ["--rfm", "--customer", "CustomerID", "--date", "InvoiceDate", "--invoice", "InvoiceNo",
+                "--quantity", "Quantity", "--price", "UnitPrice", "--k", "3", "--stability", "0", "--quiet"]
+    for src in (plain, noted):
+        assert main(["segment", str(src), *rfm_opts, "--out", str(tmp_path / f"{src.stem}-rfm.csv")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "plain-rfm.csv"), pd.read_csv(tmp_path / "noted-rfm.csv"))
+
+
+@pytest.mark.parametrize("last", ["C-0150,,,,", "150,,,,"])
+def test_a_last_customer_with_one_value_is_no_note(tmp_path, capsys, last):
+    mall = mall_customers(150, seed=4).assign(CustomerID=lambda d: [f"C-{i:04d}" for i in d["CustomerID"]])
+    if last[0].isdigit():
+        mall["CustomerID"] = range(1, 151)
+    path = tmp_path / "t.csv"
+    path.write_text(mall.iloc[:149].to_csv(index=False) + last + "\n")
+    code, err = _err(["segment", str(path), "--k", "4"], capsys)
+    assert code == 2 and "1 of 150 rows have missing or infinite values" in err and "note" not in err
+
+
 def test_title_rows_above_an_excel_table_are_left_out_and_named(tmp_path, capsys):
     pytest.importorskip("openpyxl")
     mall = mall_customers(150, seed=4)
@@ -520,8 +558,10 @@ def test_title_rows_above_an_excel_table_are_left_out_and_named(tmp_path, capsys
         for sheet in ("Q3", "Q4"):
             pd.DataFrame([["Customer report " + sheet], ["Exported 2024-10-01"]]).to_excel(
                 w, sheet_name=sheet, index=False, header=False)
-            (mall.iloc[:75] if sheet == "Q3" else mall.iloc[75:]).to_excel(w, sheet_name=sheet, index=False,
-                                                                           startrow=3)
+            part = mall.iloc[:75] if sheet == "Q3" else mall.iloc[75:]
+            part.to_excel(w, sheet_name=sheet, index=False, startrow=3)
+            pd.DataFrame([["Source: CRM, all regions"]]).to_excel(w, sheet_name=sheet, index=False, header=False,
+                                                                   startrow=3 + 1 + len(part) + 1)
     outs = []
     for src, args in ((plain, []), (book, ["--sheet", "all"])):
         out = tmp_path / f"{src.stem}-labels.csv"
@@ -532,6 +572,8 @@ def test_title_rows_above_an_excel_table_are_left_out_and_named(tmp_path, capsys
     for sheet in ("Q3", "Q4"):
         assert (f"note: sheet '{sheet}': the table's header is on row 4; the rows above it are left out as a title "
                 f"('Customer report {sheet}'; 'Exported 2024-10-01')") in err
+        assert (f"note: sheet '{sheet}': the last 2 rows, below the table, are left out as a note ('Source: CRM, all "
+                "regions')") in err  # a blank row, then the note
     assert "note: read 2 sheets as one table: 'Q3' (75 rows), 'Q4' (75 rows)" in err
 
 
@@ -1124,3 +1166,9 @@ def test_a_spreadsheet_export_with_a_totals_row(tmp_path, capsys):
     assert "Row 120 left out: a totals row" in capsys.readouterr().out
     got = pd.read_csv(labels)
     assert len(got) == 120 and "Total" not in set(got["CustomerID"].astype(str))
+    # predict on the same export leaves it out too, and gives each customer the segment fit gave
+    model, again = tmp_path / "seg.pkl", tmp_path / "again.csv"
+    assert main(["segment", str(path), "--k", "3", "--stability", "0", "--save", str(model), "--quiet"]) == 0
+    assert main(["predict", str(path), "--model", str(model), "--out", str(again)]) == 0
+    assert "Row 120 left out: a totals row" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(pd.read_csv(again), got)

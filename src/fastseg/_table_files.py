@@ -157,7 +157,8 @@ def _read_excel(p, sheet):
                 raise FileProblem(f"{str(p)!r} has no sheet {w!r}; its sheets: "
                                   f"{', '.join(f'{i} {n!r}' for i, n in enumerate(names))}.")
         wanted = list(dict.fromkeys(names[w] if isinstance(w, int) else w for w in wanted))
-        parts = [_below_a_title(pd.read_excel(book, sheet_name=w), w) for w in wanted]
+        parts = [_without_a_footer(_below_a_title(pd.read_excel(book, sheet_name=w), w), where=f"sheet {w!r}")
+                 for w in wanted]
     notes = [note for part in parts for note in part.attrs.pop("notes", ())]
     if len(parts) == 1:
         parts[0].attrs["notes"] = notes
@@ -172,6 +173,53 @@ def _read_excel(p, sheet):
     df.attrs["notes"] = notes + [f"read {len(parts)} sheets as one table: "
                                  + ", ".join(f"{w!r} ({len(part):,} rows)" for w, part in zip(wanted, parts))]
     return df
+
+
+def _without_a_footer(df, keep_text=(), where="the table"):
+    """``df`` less a report export's note below the table ("Report generated 2024-10-01",
+    "Confidential") and empty rows: its last rows (up to 10) with no filled cell, or one
+    holding text that is no number and either has a space or sits in a column of numbers
+    (a customer with only an id such as "C-0017" filled is no note). Each column those
+    rows made text or decimal is read again as pandas reads it without them
+    (``keep_text``: the columns read as text on purpose); a note quotes the text in
+    ``attrs["notes"]``. Any other table is returned unchanged."""
+    import pandas as pd
+
+    tail = df.iloc[-_MAX_TITLE_LINES:]
+    filled = tail.notna().sum(axis=1).to_numpy()
+    dense = [i for i, f in enumerate(filled) if f > 1]
+    sparse = len(filled) - (dense[-1] + 1 if dense else 0)  # the last rows, of one filled cell at most
+    body = df.iloc[:len(df) - sparse]
+    n = 0
+    while n < len(tail) and filled[len(tail) - 1 - n] <= 1:
+        row = tail.iloc[len(tail) - 1 - n].dropna()
+        if len(row):
+            v, col = row.iloc[0], row.index[0]
+            if not isinstance(v, str) or pd.notna(pd.to_numeric(v, errors="coerce")):
+                break  # a number, or a date: a customer with one value, not a note
+            if " " not in v.strip() and pd.to_numeric(body[col].dropna(), errors="coerce").isna().any():
+                break  # one word among text values: an id or a name, not a note
+        n += 1
+    if n == 0 or n == len(df):
+        return df
+    notes = df.iloc[len(df) - n:]
+    text = [str(v) for _, row in notes.iterrows() for v in row.dropna()]
+    out = df.iloc[:len(df) - n].copy()
+    out.attrs = dict(df.attrs)
+    for c in out.columns:  # a column that would not be text but for the note: numbers again
+        col = out[c]
+        if c in keep_text or not col.notna().all():
+            continue
+        if col.dtype == object and notes[c].notna().any():
+            conv = pd.to_numeric(col, errors="coerce")
+            if conv.notna().all():
+                out[c] = conv
+        elif col.dtype.kind == "f" and (col == col.round()).all() and df[c].isna().any():
+            out[c] = col.astype("int64")  # whole numbers made decimal by the note's empty cells
+    if text:
+        out.attrs["notes"] = [*df.attrs.get("notes", ()), f"{where}: the last {n} rows, below the table, are left out "
+                                                         f"as a note ({'; '.join(map(repr, text))})"]
+    return out
 
 
 def _below_a_title(df, sheet):
@@ -264,6 +312,7 @@ def read_table(path, sep=None, decimal=None, columns=None, sheet=None, rows=None
     if df.empty:
         raise FileProblem(f"{str(p)!r} holds no rows.")
     _note_repeated_names(p, df, sep, encoding, skip)
+    df = _without_a_footer(df, keep_text=text, where=f"{str(p)!r}")
     if skip:
         df.attrs.setdefault("notes", []).insert(0, f"the table's header is on line {skip + 1}; the lines above "
                                                    f"it are left out as a title ({'; '.join(map(repr, title))})")
