@@ -1,6 +1,8 @@
 """Where the money is: each segment's share of the customers' spend beside its share of
 the customers, checked by hand, with the spend column read off its name."""
 
+import html
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,7 +10,7 @@ import pytest
 from fastseg import Segmenter, rfm
 from fastseg.cli import main
 from fastseg.datasets import mall_customers, online_retail
-from fastseg.features import looks_like_spend, spend_column
+from fastseg.features import RFM_ACTIONS, RFM_SEGMENTS, looks_like_spend, spend_column
 from fastseg._value_share import percent, value_table
 
 
@@ -158,7 +160,8 @@ def test_overview_one_row_per_segment_from_the_segmentation():
     assert list(ov.index) == list(range(seg.k))
     assert list(ov.columns) == ["name", "description", "customers", "share", "share of monetary",
                                 "monetary per customer", "recency median", "frequency median", "monetary median",
-                                "RFM grid", "stands out", "rule", "coverage", "precision", "stability"]
+                                "RFM grid", "suggested action", "stands out", "rule", "coverage", "precision",
+                                "stability"]
     assert (ov["customers"] == seg.labels["segment"].value_counts().sort_index()).all()
     np.testing.assert_allclose(ov["share of monetary"], seg.value["share of total"])
     for s in range(seg.k):
@@ -166,6 +169,14 @@ def test_overview_one_row_per_segment_from_the_segmentation():
         assert ov.loc[s, "frequency median"] == part["frequency"].median()
         top = seg.rfm_mix.loc[s].idxmax()
         assert ov.loc[s, "RFM grid"] == f"{top} ({seg.rfm_mix.loc[s, top]:.0%})"
+        assert ov.loc[s, "suggested action"] == RFM_ACTIONS[top]
+    assert ov["suggested action"].nunique() == ov["RFM grid"].str.split(" [(]").str[0].nunique()
+    from fastseg.report import render
+
+    page = render(seg, images=[])
+    for s in range(seg.k):
+        top = seg.rfm_mix.loc[s].idxmax()
+        assert html.escape(f"the usual play: {RFM_ACTIONS[top]}.") in page
     assert (ov["rule"] == seg.rules["rule"]).all() and (ov["stability"] == seg.stability["stability"]).all()
     renamed = seg.rename({0: "Sleepers"}).overview()
     assert renamed.loc[0, "name"] == "Sleepers" and renamed.loc[0, "description"] == ov.loc[0, "description"]
@@ -187,3 +198,8 @@ def test_cli_segments_option(tmp_path, capsys):
     assert len(got) == 4 and got["customers"].sum() == len(df) and f"segments: {table}" in capsys.readouterr().out
     assert main(["segment", str(path), "--k", "4", "--segments", str(table), "--out", str(table)]) == 2
     assert "both name" in capsys.readouterr().err
+
+
+def test_every_rfm_grid_segment_has_a_suggested_action():
+    assert set(RFM_ACTIONS) == {name for name, _, _ in RFM_SEGMENTS}
+    assert all(len(a) > 20 and not a.endswith(".") for a in RFM_ACTIONS.values())  # a clause the report ends

@@ -513,7 +513,8 @@ def cmd_demo(args):
         print(f"\nwritten in {time.perf_counter() - t0:.1f} s to {outdir.resolve()}/:")
         print("  report.html   open it in a browser")
         print("  labels.csv    one row per customer: segment, name, R/F/M values and scores, country")
-        print("  segments.csv  one row per segment: name, size, share of the spend, medians, rule, stability")
+        print("  segments.csv  one row per segment: name, size, share of the spend, medians, RFM grid and the usual "
+              "play, rule, stability")
         print("  rules.csv     a threshold rule per segment, with its coverage and precision")
         print("  *.png         the report's figures")
     return seg

@@ -13,7 +13,7 @@ from ._log_columns import CUSTOMER_ID_NAME, guess_rfm_columns, needs_guess
 from ._validation import did_you_mean, require_frame
 from ._value_share import looks_like_spend, spend_column
 
-__all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "identifier_columns", "guess_rfm_columns", "looks_like_code",
+__all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "RFM_ACTIONS", "identifier_columns", "guess_rfm_columns", "looks_like_code",
            "amounts_as_numbers", "looks_like_dates", "looks_like_spend", "spend_column", "totals_row", "dates_as_days"]
 
 # The usual RFM segment grid, on (R score, F score). First match wins.
@@ -30,6 +30,23 @@ RFM_SEGMENTS = [
     ("Hibernating", (1, 2), (1, 2)),
 ]
 
+# What marketing usually does with each grid segment: a starting point for a campaign
+# brief, shown beside a cluster whose customers mostly fall in that segment.
+RFM_ACTIONS = {
+    "Champions": "keep them close: early access, loyalty rewards, ask for reviews and referrals; discounts "
+                 "are not what brings them back",
+    "Loyal": "sell up and across: higher-value lines, bundles, a place in the loyalty programme",
+    "Potential Loyalists": "build the habit: recommendations from what they bought, a loyalty sign-up, a "
+                           "reason to come back soon",
+    "New Customers": "welcome them: onboarding, help with a first use, an offer on the second purchase",
+    "Promising": "show them the range: best sellers, a sample or trial, a modest offer to buy again",
+    "Need Attention": "re-engage before they slip: a time-limited offer on what they buy most",
+    "About to Sleep": "reconnect: popular products, useful content, a small incentive to return",
+    "Can't Lose Them": "win them back in person: direct contact, a strong offer, ask what changed; they "
+                       "were among the best",
+    "At Risk": "win them back: personal reminders, renewals, offers on what they used to buy",
+    "Hibernating": "reactivate cheaply: occasional broad offers and new products; little spend per customer",
+}
 
 # The columns rfm() derives; a table that has them all came from it.
 RFM_COLUMNS = ("recency", "frequency", "monetary", "R", "F", "M", "RFM", "score", "rfm_segment")

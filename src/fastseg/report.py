@@ -137,7 +137,7 @@ def render(seg, title="Customer segmentation", images=None):
             f", {percent(seg.value.loc[s, 'share of total'])} of {html.escape(str(seg.value_column))}")
         parts.append(f"<div class='seg'><b>{s}</b> {title} — "
                      f"{int(row['size']):,} customers ({row['share']:.1%}{money}). " + _sentence(seg, s) + note
-                     + "</div>")
+                     + _action(seg, s) + "</div>")
     if seg.value is not None:
         parts.append(_value_section(seg))
 
@@ -217,6 +217,21 @@ def _profiles_table(seg, wide=4):
     flipped.index.name = "segment"
     return ("<p class='muted'>A column per segment (names above).</p>"
             + _table(flipped, floatfmt=readable_number, formats=formats, by_row=True))
+
+
+def _action(seg, s):
+    """What marketing usually does with the RFM grid segment most of segment ``s``'s
+    customers are in (a sentence), or "" without an RFM grid."""
+    from .features import RFM_ACTIONS
+
+    if seg.rfm_mix is None:
+        return ""
+    top = seg.rfm_mix.loc[s].idxmax()
+    action = RFM_ACTIONS.get(top)
+    if action is None:
+        return ""
+    return (f"<br><span class='muted'>Mostly {html.escape(top)} on the RFM grid "
+            f"({seg.rfm_mix.loc[s, top]:.0%}); the usual play: {html.escape(action)}.</span>")
 
 
 def _columns_note(seg):

@@ -18,7 +18,7 @@ from ._version import __version__ as _version
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, profile_table,
                         rfm_mix_table, segment_names, standouts)
 from ._log_columns import CUSTOMER_ID_NAME
-from .features import (RFM_COLUMNS, _snapshot, amounts_as_numbers, dates_as_days, day_text, identifier_columns,
+from .features import (RFM_ACTIONS, RFM_COLUMNS, _snapshot, amounts_as_numbers, dates_as_days, day_text, identifier_columns,
                        looks_like_code, looks_like_dates, totals_row)
 from .kmeans import KMeans
 from .rules import segment_rules
@@ -437,7 +437,9 @@ class Segmentation:
             :attr:`descriptions`), ``customers``, ``share``; with :attr:`value` the
             ``share of <value column>`` and ``<value column> per customer``; each
             feature's median in original units; with :attr:`rfm_mix` the ``RFM grid``
-            segment most of its customers are in ("Champions (88%)"); ``stands out``
+            segment most of its customers are in ("Champions (88%)") and the
+            ``suggested action`` marketing usually takes with that grid segment
+            (:data:`fastseg.features.RFM_ACTIONS`); ``stands out``
             (the described values over-represented in it, as in :meth:`summary`); with
             :attr:`rules` the ``rule``, its ``coverage`` and ``precision``; with
             :attr:`stability` the ``stability``.
@@ -453,6 +455,7 @@ class Segmentation:
         if self.rfm_mix is not None:
             top = self.rfm_mix.idxmax(axis=1)
             out["RFM grid"] = [f"{top[s]} ({self.rfm_mix.loc[s, top[s]]:.0%})" for s in out.index]
+            out["suggested action"] = [RFM_ACTIONS.get(top[s], "") for s in out.index]
         out["stands out"] = ["; ".join(standouts(self.composition, prof["size"], s)) for s in out.index]
         if self.rules is not None:
             out[["rule", "coverage", "precision"]] = self.rules[["rule", "coverage", "precision"]]
