@@ -835,6 +835,10 @@ def test_a_described_date_column_is_profiled_in_days():
     seg = Segmenter(features=["Age", "Annual Income (k$)"], describe=["signup"], k=3, random_state=0,
                     stability=0, snapshot="2024-12-01").fit(df)
     assert seg.described == ["days since signup"] and "days since signup" not in seg.composition
+    # predict needs the features only: a new table without the described date, or with later ones, is scored
+    np.testing.assert_array_equal(seg.predict(df.drop(columns="signup"))["segment"], seg.labels["segment"])
+    later = df.assign(signup=df["signup"] + pd.Timedelta(days=900))
+    np.testing.assert_array_equal(seg.predict(later)["segment"], seg.labels["segment"])
     for s in range(3):
         part = days["signup"].to_numpy()[seg.labels["segment"].to_numpy() == s]
         assert seg.profiles.loc[s, "days since signup median"] == np.median(part)

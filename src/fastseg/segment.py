@@ -58,11 +58,11 @@ class _Prep:
         (with missing="drop", rows with a missing feature are left out). Date columns
         count their days to ``snapshot``, by default the fit's, so a feature means what
         it meant when the segments were found."""
-        if self.dates:
+        dated = [old for old, new in (self.dates or {}).items() if new in self.features]  # not those described
+        if dated:
             source = {new: old for old, new in self.dates.items()}
             _check_columns(df, [source.get(f, f) for f in self.features])  # names the table's own columns
-            df, _, _ = dates_as_days(df, list(self.dates), self.snapshot if snapshot is None else snapshot,
-                                     self.dayfirst)
+            df, _, _ = dates_as_days(df, dated, self.snapshot if snapshot is None else snapshot, self.dayfirst)
         df, _ = amounts_as_numbers(df, [f for f in self.features if f in df.columns])
         X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop")
         for j, f in enumerate(self.features):
