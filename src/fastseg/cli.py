@@ -359,10 +359,11 @@ def cmd_predict(args):
         raise CLIError(hint)
     if not args.rfm:  # as segment leaves a spreadsheet's totals row out, so does predict
         from .features import totals_row
+        from .segment import totals_row_text
 
         if (total := totals_row(df)) is not None:
             df = df.drop(index=total)
-            _say(args, f"Row {total} left out: a totals row, each of its numbers the sum of the other rows'.")
+            _say(args, totals_row_text(total))
     dates = _date_options(args, "dayfirst")  # the text dates are read as at fit time
     labels = _with_features(seg.predict(df, **dates), df, _label_columns(args, df, seg))
     table = seg.transitions(labels) if moves is not None else None  # before writing: it may refuse the ids

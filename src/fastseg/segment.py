@@ -899,13 +899,18 @@ def _without_totals_row(df, what):
     return (df, None) if label is None else (df.drop(index=label), label)
 
 
+def totals_row_text(label):
+    """The line that says a spreadsheet's totals row was left out."""
+    return f"Row {label} left out: a totals row, each of its numbers the sum of the other rows'."
+
+
 def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in, totals=None, prep=None):
     """What the clustering was given: a totals row left out, columns read as numbers, date
     columns read as days, the features when a default choice left some out, and the
     customers missing="drop" left out."""
     lines = []
     if totals is not None:
-        lines.append(f"Row {totals} left out: a totals row, each of its numbers the sum of the other rows'.")
+        lines.append(totals_row_text(totals))
     if read_as_numbers:
         lines.append("Read as numbers (amounts and percentages written as text, such as '£1,234.50' or '35%'): "
                      f"{', '.join(map(str, read_as_numbers))}.")
