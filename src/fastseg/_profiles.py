@@ -20,7 +20,7 @@ _VOCAB = {
     "age": ("older", "younger", "much older", "much younger"),
 }
 
-_DAYS_SINCE = "days since "  # the feature a date column becomes (fastseg.features.dates_as_days)
+DAYS_SINCE = "days since "  # the feature a date column becomes (fastseg.features.dates_as_days)
 
 MAX_LEVELS = 50  # more distinct values than this: not a category to describe by default
 _MAX_SHOWN = 8  # values shown per column; the rest are "other"
@@ -29,8 +29,8 @@ _MAX_SHOWN = 8  # values shown per column; the rest are "other"
 def _describe(feature, high, strong=False):
     """The words for one feature of a segment's centre: above or below average, strongly or not."""
     words = _VOCAB.get(str(feature).lower())
-    if words is None and str(feature).startswith(_DAYS_SINCE):  # a date read as days: earlier or later
-        date = str(feature)[len(_DAYS_SINCE):]
+    if words is None and str(feature).startswith(DAYS_SINCE):  # a date read as days: earlier or later
+        date = str(feature)[len(DAYS_SINCE):]
         words = (f"earlier {date}", f"later {date}", f"much earlier {date}", f"much later {date}")
     if words is None:
         text = f"{'high' if high else 'low'} {feature}"

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ._profiles import MAX_LEVELS
+from ._profiles import DAYS_SINCE, MAX_LEVELS
 from ._log_columns import CUSTOMER_ID_NAME, guess_rfm_columns, needs_guess
 from ._validation import did_you_mean, require_frame
 from ._value_share import looks_like_spend, spend_column
@@ -250,15 +250,16 @@ def _parse_dates(when, dayfirst):
         if head is not None and len(head) and re.match(_YEAR_FIRST, head.iloc[0]):
             # pandas reads the whole column in the form it guesses from the first date, and
             # with dayfirst guesses year, day, month: year first is read as it is written
-            return _read_the_rest(_text_to_datetime(when), when, bool(dayfirst))
-        if dayfirst is not None:
-            return _read_the_rest(_text_to_datetime(when, dayfirst=bool(dayfirst)), when, bool(dayfirst))
-        parsed, dayfirst = _text_to_datetime(when), False
-        unread = int((parsed.isna() & when.notna()).sum())
-        if unread:
-            other = _text_to_datetime(when, dayfirst=True)
-            if int((other.isna() & when.notna()).sum()) < unread:
-                parsed, dayfirst = other, True
+            parsed, dayfirst = _text_to_datetime(when), bool(dayfirst)
+        elif dayfirst is not None:
+            parsed, dayfirst = _text_to_datetime(when, dayfirst=bool(dayfirst)), bool(dayfirst)
+        else:
+            parsed, dayfirst = _text_to_datetime(when), False
+            unread = int((parsed.isna() & when.notna()).sum())
+            if unread:
+                other = _text_to_datetime(when, dayfirst=True)
+                if int((other.isna() & when.notna()).sum()) < unread:
+                    parsed, dayfirst = other, True
         return _read_the_rest(parsed, when, dayfirst)
 
 
@@ -346,7 +347,7 @@ _DAY_NS = 86_400 * 10**9
 
 def days_since_name(column):
     """The feature a date column becomes: ``"days since signup_date"``."""
-    return f"days since {column}"
+    return f"{DAYS_SINCE}{column}"
 
 
 def dates_as_days(df, columns, snapshot=None, dayfirst=None):
@@ -384,7 +385,7 @@ def dates_as_days(df, columns, snapshot=None, dayfirst=None):
     if snapshot is None:
         snap = latest + _DAY_NS
     else:
-        snap = int(np.datetime64(_snapshot(snapshot).to_datetime64(), "ns").view(np.int64))
+        snap = _snapshot_ns(snapshot)[1]
         if snap < latest:
             raise ValueError(f"snapshot {day_text(snap)} is before the latest date in the date column(s) "
                              f"({day_text(latest)}): days since would be negative; give a snapshot on or after "
@@ -404,6 +405,12 @@ def day_text(ts):
     """A date as a reader writes it: the day, with the time only when there is one."""
     ts = pd.Timestamp(ts)
     return str(ts.date()) if ts == ts.normalize() else str(ts)
+
+
+def _snapshot_ns(value):
+    """:func:`_snapshot` of ``value``, and it in nanoseconds since 1970 (an int64)."""
+    ts = _snapshot(value)
+    return ts, np.datetime64(ts.to_datetime64(), "ns").view(np.int64)
 
 
 def _snapshot(value):
@@ -618,16 +625,15 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     t = when_ns[keep].view(np.int64)
     last = pd.Series(t).groupby(codes).max().to_numpy()
     if snapshot is None:
-        snap = np.int64(t.max()) + np.int64(86_400 * 10**9)
+        snap = np.int64(t.max()) + np.int64(_DAY_NS)
     else:
-        snapshot = _snapshot(snapshot)
-        snap = np.datetime64(snapshot.to_datetime64(), "ns").view(np.int64)
+        snapshot, snap = _snapshot_ns(snapshot)
         if snap <= t.max():
             raise ValueError(
                 f"snapshot {snapshot} is not after the last transaction "
                 f"({pd.Timestamp(t.max())}); give a later snapshot or leave it out."
             )
-    recency = (snap - last) // (86_400 * 10**9)
+    recency = (snap - last) // _DAY_NS
     if invoice is not None:
         inv_codes, _ = pd.factorize(df[invoice][keep])
         pairs = pd.unique(codes.astype(np.int64) * (int(inv_codes.max()) + 1) + inv_codes)
