@@ -105,6 +105,16 @@ def test_segment_features_and_rfm(tmp_path, capsys):
     assert pd.read_csv(labels)["CustomerID"].is_unique
 
 
+def test_q_is_short_for_quiet_and_counts_read_as_english(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"spend": [1.0, 2.0, 3.0, 2.5, 1.5, 500.0], "visits": [1, 2, 1, 2, 1, 40]}).to_csv(table, index=False)
+    assert main(["segment", str(table), "--k", "2", "--transform", "none", "--out", str(tmp_path / "a.csv"), "-q"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["segment", str(table), "--k", "2", "--transform", "none", "--out", str(tmp_path / "b.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "— 1 customer (" in printed and "1 customers" not in printed
+
+
 def test_sweep_command(tmp_path, capsys):
     mall = tmp_path / "mall.csv"
     mall_customers(200, seed=1).to_csv(mall, index=False)

@@ -382,7 +382,7 @@ def cmd_predict(args):
 
         print(f"{len(labels):,} customers assigned to the {counted(seg.k, 'segment')} of {args.model}:")
         for s_, n in sizes.items():
-            print(f"  {s_}: {seg.titled(s_)} — {n:,} customers ({n / max(len(labels), 1):.1%})")
+            print(f"  {s_}: {seg.titled(s_)} — {counted(n, 'customer')} ({n / max(len(labels), 1):.1%})")
         if (none := int(labels["segment"].isna().sum())):
             print(f"  not segmented (a missing feature value): {none:,} customers ({none / len(labels):.1%})")
         if far is not None:
@@ -606,7 +606,7 @@ def _add_input_options(p):
                    "with --rfm)")
     p.add_argument("--id", help="customer id column (default: the one column named like an id, e.g. "
                    "CustomerID, with a distinct whole number per row; else the row number)")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--sep", type=_separator, help="CSV field separator (default: read off the file's first "
                    "lines among , ; tab |)")
     p.add_argument("--decimal", choices=[".", ","], help="CSV decimal mark (default: '.', or ',' in a "
@@ -652,7 +652,7 @@ def build_parser():
     d.add_argument("--customers", type=_positive, default=2000, help="customers in the sample (default: 2000)")
     d.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
     d.add_argument("--seed", type=int, default=0, help="seed of the sample and of the fits (default: 0)")
-    d.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    d.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     d.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("segment", help="segment customers; write labels (CSV) and a report (HTML)",

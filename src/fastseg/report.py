@@ -136,7 +136,7 @@ def render(seg, title="Customer segmentation", images=None):
         money = "" if seg.value is None else (
             f", {percent(seg.value.loc[s, 'share of total'])} of {html.escape(str(seg.value_column))}")
         parts.append(f"<div class='seg'><b>{s}</b> {title} — "
-                     f"{int(row['size']):,} customers ({row['share']:.1%}{money}). " + _sentence(seg, s) + note
+                     f"{counted(int(row['size']), 'customer')} ({row['share']:.1%}{money}). " + _sentence(seg, s) + note
                      + _action(seg, s) + "</div>")
     if seg.value is not None:
         parts.append(_value_section(seg))

@@ -477,7 +477,7 @@ class Segmentation:
             lines.append(f"{stable} of {self.k} segments stable: found again when k-means is refitted on "
                          f"{self.params.get('stability', '')} subsets of the customers (mean Jaccard >= {STABLE}).")
         for s, row in self.profiles.iterrows():
-            line = f"  {s}: {self.titled(s)} — {int(row['size']):,} customers ({row['share']:.1%})"
+            line = f"  {s}: {self.titled(s)} — {counted(int(row['size']), 'customer')} ({row['share']:.1%})"
             if self.value is not None:
                 line += f", {percent(self.value.loc[s, 'share of total'])} of {self.value_column}"
             if self.stability is not None and self.k > 1 and self.stability.loc[s, "stability"] < STABLE:
