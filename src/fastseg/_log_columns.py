@@ -35,7 +35,7 @@ def _one(df, role, pattern, taken):
 def _date(df, taken):
     """The date column: named like one and, where the table has rows, holding dates; an
     invoice or order date before others (a ship date, a birth date)."""
-    from .features import looks_like_dates
+    from ._dates import looks_like_dates
 
     found = [c for c in df.columns if c not in taken and _DATE.fullmatch(_key(c))]
     if len(df):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._column_roles import looks_like_code
+
 # Words for the usual customer features, (high, low, far above, far below); other
 # features read "high X" / "low X" / "very high X" / "very low X".
 _VOCAB = {
@@ -42,8 +44,6 @@ def is_categorical(col):
     """A column described by the share of each value (text, category, bool, a numeric
     column of two values such as a 0/1 flag, or categories written as numbers such as
     ``Region``), not by its mean."""
-    from .features import looks_like_code
-
     return (not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col) or is_flag(col)
             or looks_like_code(col))
 

@@ -207,7 +207,7 @@ def _prepare_customers(args):
 def _transaction_log_hint(df, features_option):
     """What to do when a table given without --rfm looks like a transaction log: several
     rows per customer id and a date column (None when it does not)."""
-    from .features import CUSTOMER_ID_NAME, guess_rfm_columns
+    from ._log_columns import CUSTOMER_ID_NAME, guess_rfm_columns
 
     cust = next((c for c in df.columns if CUSTOMER_ID_NAME.fullmatch(str(c).strip())), None)
     date = next((c for c in df.columns if re.search(r"(?i)date|time", str(c))), None)
@@ -358,7 +358,7 @@ def cmd_predict(args):
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
         raise CLIError(hint)
     if not args.rfm:  # as segment leaves a spreadsheet's totals row out, so does predict
-        from .features import totals_row
+        from ._column_roles import totals_row
         from .segment import totals_row_text
 
         if (total := totals_row(df)) is not None:

@@ -18,8 +18,10 @@ from ._version import __version__ as _version
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, profile_table,
                         rfm_mix_table, segment_names, standouts)
 from ._log_columns import CUSTOMER_ID_NAME
-from .features import (RFM_ACTIONS, RFM_COLUMNS, _snapshot, amounts_as_numbers, dates_as_days, day_text, identifier_columns,
-                       looks_like_code, looks_like_dates, totals_row)
+from ._amounts import amounts_as_numbers
+from ._column_roles import identifier_columns, looks_like_code, totals_row
+from ._dates import _snapshot, dates_as_days, day_text, looks_like_dates
+from .features import RFM_ACTIONS, RFM_COLUMNS
 from .kmeans import KMeans
 from .rules import segment_rules
 from .stability import STABLE, segment_stability

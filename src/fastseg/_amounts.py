@@ -1,0 +1,131 @@
+"""Amounts and percentages written as text ("£1,234.50", "12,50 €", "35%"), read as the
+numbers a spreadsheet holds: the money columns of exported tables and transaction logs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Money as spreadsheets export it: a currency sign or code around the number ("£12.50",
+# "-$5", "12.50 EUR"), thousands grouped by commas ("1,234.50") or, with a decimal comma,
+# by dots or spaces ("1.234,50", "1 234,50")
+_LEADING_CURRENCY = r"^\s*(-?)\s*(?:[A-Z]{3}\s*)?[£$€¥₹]?\s*"
+_TRAILING_CURRENCY = r"\s*[£$€¥₹]?\s*(?:[A-Z]{3})?\s*$"
+_PLAIN = r"-?\d+(?:\.\d+)?"
+_GROUPED_POINT = r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+_GROUPED_COMMA = r"-?\d{1,3}(?:[.\s\u00a0\u202f]\d{3})*(?:,\d+)?"
+
+
+def _money_to_numbers(s):
+    """Text amounts as numbers, where every filled one reads as money in one convention
+    (decimal point, or decimal comma); else None."""
+    t = (s.astype("string").str.replace("\u2212", "-", regex=False)  # the typographic minus
+         .str.replace(_LEADING_CURRENCY, r"\1", regex=True).str.replace(_TRAILING_CURRENCY, "", regex=True))
+    filled = t.notna() & (t != "")
+    v = t[filled]
+    if not len(v):
+        return None
+    if v.str.fullmatch(f"{_PLAIN}|{_GROUPED_POINT}").all():
+        out = t.str.replace(",", "", regex=False)
+    elif v.str.fullmatch(_GROUPED_COMMA).all():
+        out = t.str.replace(r"[.\s\u00a0\u202f]", "", regex=True).str.replace(",", ".", regex=False)
+    else:
+        return None
+    return pd.to_numeric(out.where(filled), errors="coerce")
+
+
+# Three capital letters read as a currency only when they are one (the table-wide reading
+# below must not turn a code such as "ABC123" into 123)
+_CURRENCY_CODES = frozenset(
+    "USD EUR GBP JPY CNY CHF CAD AUD NZD SEK NOK DKK PLN CZK HUF RON BGN ISK TRY RUB UAH ILS AED SAR INR PKR "
+    "BRL MXN ARS CLP COP PEN ZAR EGP NGN KES SGD HKD KRW TWD THB MYR IDR PHP VND".split())
+# what makes an amount text: a currency sign or code, a comma between digits (grouping or a
+# decimal comma), or a non-breaking space grouping digits; not plain spaces or dots between
+# digit groups, which phone numbers ("555 123 456") have too
+_MONEY_MARK = r"[£$€¥₹]|(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])|\d,\d|\d[\u00a0\u202f]\d{3}"
+
+
+_PERCENT = r"\s*-?[\d.,\s\u00a0\u202f]*\d\s*%\s*"
+
+
+def _percent_to_numbers(s):
+    """Text percentages ("35%", "3,5 %") as fractions, where every filled one is one; else None."""
+    t = s.astype("string")
+    filled = t.notna() & (t.str.strip() != "")
+    if not t[filled].str.fullmatch(_PERCENT).all():
+        return None
+    values = _money_to_numbers(t.str.replace("%", "", regex=False))
+    return None if values is None else values / 100
+
+
+def _text_head(col):
+    """The first filled values of a text column, as strings; None for any other column."""
+    if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+        return None
+    return col.iloc[:5000].dropna().head(1000).astype("string")
+
+
+def amounts_as_numbers(df, columns=None):
+    """``df`` with its text columns of money and percentages read as numbers, and the
+    names of those columns.
+
+    A column is read when every filled value is an amount in one convention
+    (:func:`fastseg.rfm`'s reading: "£1,234.50", "12,50 €", "EUR 3", "1,234") and at least one
+    carries what makes it text (a currency sign or code, a comma between digits, digits
+    grouped by a non-breaking space): a spreadsheet's currency column saved as CSV. A
+    column whose every filled value is a percentage ("35%", "3,5 %") is read as the
+    fraction (0.35, 0.035), as the spreadsheet holds it. Plain digits kept as text (a
+    code, a zip) and phone numbers ("555 123 456") stay text. ``df`` itself is left as
+    it is.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    columns : list, optional
+        The columns to consider; all by default.
+
+    Returns
+    -------
+    (pandas.DataFrame, list)
+    """
+    out, read = df, []
+    for c in df.columns if columns is None else columns:
+        col = df[c]
+        head = _text_head(col)
+        if head is None or not len(head):
+            continue
+        if head.str.fullmatch(_PERCENT).all():  # "35%", "3,5 %": a share, read as 0.35, 0.035
+            values = _percent_to_numbers(col)
+        else:
+            if not head.str.contains(_MONEY_MARK, regex=True).any():
+                continue
+            codes = head.str.findall(r"[A-Z]{3}").explode().dropna()
+            if not set(codes) <= _CURRENCY_CODES or _money_to_numbers(head) is None:
+                continue
+            values = _money_to_numbers(col)
+        if values is None or bool((values.isna() & col.notna()).any()):
+            continue
+        if out is df:
+            out = df.copy(deep=False)  # the caller's table keeps its text
+        out[c] = values.to_numpy(dtype=float, na_value=np.nan)
+        read.append(c)
+    return out, read
+
+
+def _numeric(df, col):
+    """A column of numbers as float64, NaN where missing; text amounts with a currency sign
+    or thousands separators are read as money (see ``_money_to_numbers``)."""
+    s = df[col]
+    if pd.api.types.is_numeric_dtype(s):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    conv = pd.to_numeric(s, errors="coerce")
+    bad = int(conv.isna().sum() - s.isna().sum())
+    if bad:
+        money = _money_to_numbers(s)
+        if money is not None:
+            conv, bad = money, int(money.isna().sum() - s.isna().sum())
+    if bad > len(s) // 2:
+        example = s[conv.isna() & s.notna()].iloc[0]
+        raise ValueError(f"column {col!r} is not numeric: {bad} of {len(s)} values are not numbers "
+                         f"(e.g. {str(example)!r}).")
+    return conv.to_numpy(dtype=float, na_value=np.nan)
