@@ -799,6 +799,22 @@ def test_the_default_snapshot_is_the_day_after_the_latest_date_of_every_date_fea
     assert seg.data["days since last_order"].min() == 1  # the latest order: one day before the snapshot
 
 
+def test_a_segmentation_on_a_date_feature_draws_every_figure_and_writes_its_report(tmp_path):
+    # the figures re-scale Segmentation.data, which holds the days, not the dates
+    from fastseg import report
+    from fastseg.report import figures
+
+    df, _ = _dated_customers(150, seed=7)
+    seg = Segmenter(features=["Age", "Annual Income (k$)", "last_order"], k=3, random_state=0, stability=0).fit(df)
+    drawn = figures(seg)
+    assert {"scatter", "scatter3d", "silhouette", "snake"} <= {name for name, _, _ in drawn}
+    report(seg, tmp_path / "r.html")
+    assert (tmp_path / "r.html").stat().st_size > 10_000
+    # the days already counted are used as they are, the same scaled features as the fit's
+    np.testing.assert_array_equal(seg.prep.apply(seg.data), seg.prep.apply(df))
+    np.testing.assert_array_equal(seg.predict(seg.data)["segment"].to_numpy(), seg.labels["segment"].to_numpy())
+
+
 def test_segment_names_read_dates_as_earlier_or_later():
     df, _ = _dated_customers(400, seed=4)
     seg = Segmenter(features=["signup"], transform=None, k=2, random_state=0, stability=0).fit(df)

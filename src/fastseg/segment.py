@@ -59,8 +59,10 @@ class _Prep:
         """The scaled features of ``df``'s rows; with ``with_mask`` also which rows they are
         (with missing="drop", rows with a missing feature are left out). Date columns
         count their days to ``snapshot``, by default the fit's, so a feature means what
-        it meant when the segments were found."""
-        dated = [old for old, new in (self.dates or {}).items() if new in self.features]  # not those described
+        it meant when the segments were found. A table that already holds a date's days
+        (``"days since signup_date"``, as :attr:`Segmentation.data` does) is used as it is."""
+        dated = [old for old, new in (self.dates or {}).items()  # not those described, nor days already counted
+                 if new in self.features and not (new in df.columns and old not in df.columns)]
         if dated:
             source = {new: old for old, new in self.dates.items()}
             _check_columns(df, [source.get(f, f) for f in self.features])  # names the table's own columns
