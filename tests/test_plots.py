@@ -218,6 +218,26 @@ def test_no_relative_importance_for_features_below_zero():
     plt.close("all")
 
 
+def test_a_report_leaves_no_figure_open_even_when_a_figure_fails(tmp_path, monkeypatch):
+    from fastseg import report
+    from fastseg.report import rendered_figures
+
+    seg = Segmenter(k=3, random_state=0, stability=0).fit(mall_customers(200, seed=0))
+    plt.close("all")
+    drawn = rendered_figures(seg)
+    assert len(drawn) >= 6 and all(png.startswith(b"\x89PNG") for _, _, png in drawn)
+    assert plt.get_fignums() == []
+
+    def broken(seg, **kw):
+        plt.subplots()
+        raise ValueError("drawing failed")
+
+    monkeypatch.setattr(plots, "scatter_2d", broken)
+    with pytest.raises(ValueError, match="drawing failed"):
+        report(seg, tmp_path / "r.html")
+    assert plt.get_fignums() == [] and not list(tmp_path.iterdir())
+
+
 def test_scatter_3d_defaults_to_the_features_that_separate_the_segments(wide):
     C = wide.centers.to_numpy()
     between = (wide.profiles["size"].to_numpy()[:, None] * C ** 2).sum(axis=0)

@@ -16,43 +16,56 @@ from ._value_share import percent
 from ._version import __version__
 
 
-def _png(fig, dpi):
+def _png(draw, dpi):
+    """The PNG bytes of the Figure ``draw()`` makes; every figure it opened is closed after,
+    also when it fails, so a report that stops on an error leaves none behind."""
     import matplotlib.pyplot as plt
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
+    before = set(plt.get_fignums())
+    try:
+        buf = io.BytesIO()
+        draw().savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
+    finally:
+        for num in set(plt.get_fignums()) - before:
+            plt.close(num)
 
 
 def rendered_figures(seg, dpi=100):
     """:func:`figures` drawn once as PNG files' bytes: (name, caption, png) triples, for
-    the report and for files beside it (drawing is most of a report's time)."""
-    return [(name, caption, _png(fig, dpi)) for name, caption, fig in figures(seg)]
+    the report and for files beside it (drawing is most of a report's time). Each figure
+    is closed once saved, before the next is drawn."""
+    return [(name, caption, _png(draw, dpi)) for name, caption, draw in _figure_makers(seg)]
 
 
 def figures(seg):
-    """The report's figures, as (title, Figure) pairs (also what ``fastseg demo`` saves)."""
+    """The report's figures, as (name, caption, Figure) triples (also what ``fastseg demo``
+    saves)."""
+    return [(name, caption, draw()) for name, caption, draw in _figure_makers(seg)]
+
+
+def _figure_makers(seg):
+    """(name, caption, a function drawing the Figure) for each of the report's figures."""
     from . import plots
 
     out = []
     if seg.sweep is not None:
-        out.append(("elbow", "Choosing k: elbow and silhouette", plots.elbow(seg.sweep)))
-    out.append(("sizes", "Segment sizes", plots.segment_sizes(seg)))
+        out.append(("elbow", "Choosing k: elbow and silhouette", lambda: plots.elbow(seg.sweep)))
+    out.append(("sizes", "Segment sizes", lambda: plots.segment_sizes(seg)))
     if seg.value is not None:
-        out.append(("value", f"Where the money is: customers and {seg.value_column}", plots.value_share(seg)))
-    out.append(("snake", "How segments differ", plots.snake_plot(seg)))
+        out.append(("value", f"Where the money is: customers and {seg.value_column}", lambda: plots.value_share(seg)))
+    out.append(("snake", "How segments differ", lambda: plots.snake_plot(seg)))
     rel = seg.profiles[[f"{f} rel. importance" for f in seg.features]]
     if rel.notna().any().any():  # none where every feature takes values below zero
-        out.append(("importance", "Relative importance", plots.importance_heatmap(seg)))
-    out.append(("scatter", "Customers in two dimensions", plots.scatter_2d(seg)))
+        out.append(("importance", "Relative importance", lambda: plots.importance_heatmap(seg)))
+    out.append(("scatter", "Customers in two dimensions", lambda: plots.scatter_2d(seg)))
     if len(seg.features) >= 3:
-        out.append(("scatter3d", "Customers in three dimensions", plots.scatter_3d(seg)))
+        out.append(("scatter3d", "Customers in three dimensions", lambda: plots.scatter_3d(seg)))
     for j, col in enumerate(seg.composition):
         out.append((f"composition{j + 1}" if j else "composition", f"Who is in each segment: {col}",
-                    plots.composition(seg, col)))
+                    lambda col=col: plots.composition(seg, col)))
     if seg.k >= 2:
-        out.append(("silhouette", "Silhouette by segment", plots.silhouette_by_segment(seg)))
+        out.append(("silhouette", "Silhouette by segment", lambda: plots.silhouette_by_segment(seg)))
     return out
 
 
