@@ -247,3 +247,25 @@ def test_scatter_3d_defaults_to_the_features_that_separate_the_segments(wide):
     got = [ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel()]
     assert [g.replace(" (log scale)", "") for g in got] == want and want != wide.features[:3]
     plt.close(fig)
+
+
+def test_scatter_2d_draws_one_or_two_features_themselves():
+    """PCA needs two features, and on two it only rotates the plane: segments found on
+    one feature are drawn along it, a row per segment; on two, on those two."""
+    df = mall_customers(200, seed=0)
+    one = Segmenter(features=["Annual Income (k$)"], k=3, random_state=0, stability=0).fit(df)
+    fig = plots.scatter_2d(one)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Customers by Annual Income (k$)" and ax.get_ylabel() == "segment"
+    assert ax.get_xlabel().startswith("Annual Income (k$)") and ax.get_legend() is not None
+    # each segment's customers in its own row, at their own values (log1p units, as clustered)
+    for s in range(one.k):
+        pts = ax.collections[s].get_offsets()
+        members = np.log1p(df.loc[one.labels["segment"].to_numpy() == s, "Annual Income (k$)"].to_numpy())
+        assert np.all(np.abs(pts[:, 1] - s) <= 0.3) and sorted(pts[:, 0]) == pytest.approx(sorted(members))
+    plt.close(fig)
+    two = Segmenter(features=["Age", "Spending Score (1-100)"], transform=None, k=3, random_state=0,
+                    stability=0).fit(df)
+    fig = plots.scatter_2d(two)
+    assert fig.axes[0].get_title() == "Customers by Age and Spending Score (1-100)"
+    plt.close(fig)

@@ -292,13 +292,19 @@ def _feature_axes(seg, feats, V, axes):
 def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
     """Customers on two features, or on the first two principal components of the scaled
     features when ``x``/``y`` are not given; centres marked. A feature the segmenter
-    clustered in log1p units is drawn in them, ticked in original units (1k, 10k)."""
+    clustered in log1p units is drawn in them, ticked in original units (1k, 10k).
+    Segments found on two features are drawn on those two; on one, customers are drawn
+    along it in a row per segment."""
     fig, ax = _axes(ax)
     rng = np.random.default_rng(random_state)
     n = len(seg.data)
     idx = rng.choice(n, min(n, max_points), replace=False)
     lab = seg.labels["segment"].to_numpy()
     colors = _palette(seg.k)
+    if (x is None or y is None) and len(seg.features) == 1:
+        return _strip(seg, fig, ax, idx, lab, colors, rng)
+    if (x is None or y is None) and len(seg.features) == 2:
+        x, y = seg.features  # the plane itself reads better than a rotation of it
     if x is None or y is None:
         from sklearn.decomposition import PCA
 
@@ -327,6 +333,30 @@ def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
     handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles=handles + [_centre_handle()], fontsize=7, markerscale=2, loc="best")
     ax.grid(alpha=0.3)
+    return fig
+
+
+def _strip(seg, fig, ax, idx, lab, colors, rng):
+    """:func:`scatter_2d` for segments found on one feature: each customer along it, in
+    its segment's row (jittered so that customers of equal value stay apart)."""
+    f = seg.features[0]
+    V = seg.data[[f]].to_numpy(dtype=float)[idx]
+    P = _in_plot_units(seg, [f], V)[:, 0]
+    C = _centres_in_plot_units(seg, [f])[:, 0]
+    jitter = rng.uniform(-0.3, 0.3, len(idx))
+    for s in range(seg.k):
+        m = lab[idx] == s
+        ax.scatter(P[m], s + jitter[m], s=6, alpha=0.5, color=colors[s], label=_seg_label(seg, s))
+    ax.scatter(C, np.arange(seg.k), marker="X", s=160, c=colors, edgecolors="black", linewidths=1.2)
+    ax.set_yticks(np.arange(seg.k), [str(s) for s in range(seg.k)])
+    ax.set_ylabel("segment")
+    ax.invert_yaxis()
+    _feature_axes(seg, [f], V, (ax.xaxis,))
+    n = len(seg.data)
+    ax.set_title(f"Customers by {f}" + (f" ({len(idx):,} of {n:,} shown)" if len(idx) < n else ""))
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + [_centre_handle()], fontsize=7, markerscale=2, loc="best")
+    ax.grid(alpha=0.3, axis="x")
     return fig
 
 
