@@ -77,6 +77,18 @@ def test_a_segment_missing_from_some_resamples_scores_on_the_others():
     assert st.loc[lone, "stability"] == 1.0  # whenever drawn, it is found alone again
 
 
+def test_a_resample_with_fewer_distinct_customers_than_k_is_scored_without_a_warning():
+    import warnings
+
+    X = np.array([[2.0]] * 8 + [[3.0]])  # a subset of 2s alone holds one segment, not two
+    lab = (X[:, 0] == 3.0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        st = segment_stability(X, lab, 2, fraction=0.6, n_resamples=12, random_state=0)
+    # the 2s are found whole with or without the 3; the 3 alone, whenever it is drawn
+    assert st["stability"].tolist() == [1.0, 1.0] and st["dissolved"].tolist() == [0.0, 0.0]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(n_resamples=0), "n_resamples must be an int >= 1"),
     (dict(n_resamples=-1), "n_resamples must be an int >= 1"),

@@ -11,8 +11,11 @@ mean over resamples is its stability (0.75 or more: stable; below 0.5: dissolved
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 from .kmeans import KMeans
 
@@ -56,7 +59,11 @@ def segment_stability(X, labels, n_clusters, *, n_resamples=10, fraction=0.8, ma
     _check(len(X), labels, k, n_resamples, fraction, max_rows)
     scores = np.full((n_resamples, k), np.nan)
     for b, (idx, seed) in enumerate(_resamples(len(X), k, n_resamples, fraction, max_rows, random_state)):
-        refit = np.asarray(KMeans(k, n_init=n_init, random_state=seed, device=device).fit(X[idx]).labels_)
+        with warnings.catch_warnings():
+            # a subset with fewer distinct customers than k: the segments it cannot hold score
+            # low below, which is the finding; the warning would only repeat it to the user
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            refit = np.asarray(KMeans(k, n_init=n_init, random_state=seed, device=device).fit(X[idx]).labels_)
         scores[b] = best_jaccard(labels[idx], refit, k)
     return _summary(scores, pd.RangeIndex(k, name="segment"))
 
