@@ -1,5 +1,7 @@
 """Segmenter on the shipped data: known groups found, named profiles that differ."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -566,6 +568,14 @@ def test_errors_name_the_problem_and_the_fix(tmp_path):
         Segmenter(features=MALL_FEATURES, k_range=range(70, 72)).fit(df)
     with pytest.raises(ValueError, match="k=61 segments but only 60 customers; lower k to 60 or fewer"):
         Segmenter(features=MALL_FEATURES, k=61).fit(df)
+    # more segments than distinct customers: an error, not an empty segment and a warning
+    dup = pd.DataFrame({"a": [1.0, 1, 2, 2, 1, 3, 3, 1], "b": [5.0, 5, 6, 6, 5, 9, 9, 5]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"k=4 segments but the customers take only 3 distinct combinations of "
+                                             r"the features' values, so a segment would be empty; lower k to 3"):
+            Segmenter(k=4, stability=0).fit(dup)
+        assert Segmenter(k=3, stability=0, random_state=0).fit(dup).profiles["size"].tolist() == [4, 2, 2]
 
 
 def test_without_transform_or_scaling_the_centres_are_the_segments_means():

@@ -8,10 +8,12 @@ the engine is reached through :func:`fastseg.sweep` and :class:`fastseg.KMeans`.
 from __future__ import annotations
 
 import pickle
+import warnings
 from dataclasses import MISSING, dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 from ._validation import did_you_mean, require_frame
 from ._version import __version__ as _version
@@ -852,7 +854,15 @@ class Segmenter:
             k = int(self.k)
             if k > len(df):
                 raise ValueError(f"k={k} segments but only {len(df)} customers; lower k to {len(df)} or fewer.")
-            model = KMeans(k, n_init=max(self.n_init, 1), random_state=self.random_state, device=self.device).fit(Z)
+            with warnings.catch_warnings():  # fewer distinct customers than k: the error below says it
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model = KMeans(k, n_init=max(self.n_init, 1), random_state=self.random_state,
+                               device=self.device).fit(Z)
+            if (np.bincount(np.asarray(model.labels_), minlength=k).min() == 0
+                    and (distinct := len(np.unique(Z, axis=0))) < k):
+                raise ValueError(f"k={k} segments but the customers take only {distinct} distinct combinations of "
+                                 f"the features' values, so a segment would be empty; lower k to {distinct} or "
+                                 "fewer, or add features that tell the customers apart.")
             reason = "k given"
         seg = np.asarray(model.labels_)
         # order segments by size (0 = largest): stable numbering across runs
