@@ -208,6 +208,7 @@ def _transaction_log_hint(df, features_option):
     """What to do when a table given without --rfm looks like a transaction log: several
     rows per customer id and a date column (None when it does not)."""
     from ._log_columns import CUSTOMER_ID_NAME, guess_rfm_columns
+    from ._profiles import counted
 
     cust = next((c for c in df.columns if CUSTOMER_ID_NAME.fullmatch(str(c).strip())), None)
     date = next((c for c in df.columns if re.search(r"(?i)date|time", str(c))), None)
@@ -221,7 +222,7 @@ def _transaction_log_hint(df, features_option):
         how = f"Add --rfm (it takes, by their names, {roles})"
     except ValueError:
         how = f"Add --rfm --customer {cust!r} --date {date!r} and --amount COLUMN (or --quantity and --price)"
-    return (f"the table has several rows per {cust} ({len(ids):,} rows, {ids.nunique():,} customers) and a "
+    return (f"the table has several rows per {cust} ({len(ids):,} rows, {counted(ids.nunique(), 'customer')}) and a "
             f"date column: it looks like a transaction log. {how}"
             + ("; or pass --features to segment its rows as they are." if features_option else "."))
 

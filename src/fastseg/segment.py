@@ -950,7 +950,7 @@ def _repeated_id_text(col):
     rep = counts[counts > 1]
     if not len(rep):
         return "an identifier"  # (unique, but with missing values or not whole numbers)
-    return (f"an identifier, repeated: {len(rep):,} ids on several rows, e.g. {rep.index[0]}; one row per customer "
+    return (f"an identifier, repeated: {counted(len(rep), 'id')} on several rows, e.g. {rep.index[0]}; one row per customer "
             "is expected: drop the repeats, or use rfm for a transaction log")
 
 
