@@ -9,7 +9,7 @@ import pandas as pd
 
 from ._amounts import _numeric, amounts_as_numbers
 from ._column_roles import identifier_columns, looks_like_code, totals_row
-from ._dates import _DAY_NS, _snapshot_ns, as_datetime, dates_as_days, looks_like_dates
+from ._dates import _DAY_NS, _snapshot_ns, as_datetime, dates_as_days, day_text, looks_like_dates
 from ._log_columns import guess_rfm_columns, needs_guess
 from ._profiles import MAX_LEVELS
 from ._validation import did_you_mean, require_frame
@@ -256,8 +256,8 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         snapshot, snap = _snapshot_ns(snapshot)
         if snap <= t.max():
             raise ValueError(
-                f"snapshot {snapshot} is not after the last transaction "
-                f"({pd.Timestamp(t.max())}); give a later snapshot or leave it out."
+                f"snapshot {day_text(snapshot)} is not after the last transaction "
+                f"({day_text(t.max())}); give a later snapshot or leave it out."
             )
     recency = (snap - last) // _DAY_NS
     if invoice is not None:
