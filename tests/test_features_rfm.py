@@ -64,7 +64,7 @@ def test_snapshot_amount_and_no_invoice():
     np.testing.assert_array_equal(out["recency"], [9, 38])
     np.testing.assert_array_equal(out["frequency"], [1, 1])  # rows, no invoice column
     assert out.attrs["cleaning"]["non-positive amount"] == 1
-    with pytest.raises(ValueError, match=r"snapshot 2024-02-15 is not after the last transaction \(2024-03-02\); give a later"):
+    with pytest.raises(ValueError, match=r"snapshot 2024-02-15 is not after the last transaction \(2024-03-01\); give a later"):
         rfm(tx, customer="c", date="d", amount="amt", snapshot="2024-02-15")
 
 
