@@ -105,6 +105,13 @@ def test_segment_features_and_rfm(tmp_path, capsys):
     assert pd.read_csv(labels)["CustomerID"].is_unique
 
 
+def test_an_empty_parquet_file_is_named_as_such(tmp_path, capsys):
+    empty = tmp_path / "empty.parquet"
+    pd.DataFrame({"spend": pd.Series([], dtype=float), "visits": pd.Series([], dtype=int)}).to_parquet(empty)
+    assert main(["segment", str(empty), "--out", str(tmp_path / "o.csv")]) == 2
+    assert f"{str(empty)!r} holds no rows." in capsys.readouterr().err and not (tmp_path / "o.csv").exists()
+
+
 def test_q_is_short_for_quiet_and_counts_read_as_english(tmp_path, capsys):
     table = tmp_path / "t.csv"
     pd.DataFrame({"spend": [1.0, 2.0, 3.0, 2.5, 1.5, 500.0], "visits": [1, 2, 1, 2, 1, 40]}).to_csv(table, index=False)

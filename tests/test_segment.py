@@ -438,8 +438,10 @@ def test_missing_drop_segments_the_other_customers_as_if_the_gaps_were_not_there
     np.testing.assert_array_equal(pred["segment"].dropna().to_numpy(dtype=int), seg.labels["segment"])
     dist = seg.distances(holed)
     assert dist.iloc[gaps].isna().all() and dist.notna().sum() == 196
-    with pytest.raises(ValueError, match="fill or drop them first"):
-        ref.predict(holed)  # fitted with missing="error": so is its predict
+    with pytest.raises(ValueError, match=r"4 of 200 rows have missing or infinite values in 'Age', 'Spending "
+                                         r"Score \(1-100\)'; fill or drop them first. A segmentation fitted with "
+                                         r"missing='drop' \(--missing drop\) leaves such customers unsegmented"):
+        ref.predict(holed)  # fitted with missing="error": so is its predict (which has no missing= of its own)
     with pytest.raises(ValueError, match="missing must be 'error' or 'drop'; got 'mean'"):
         Segmenter(missing="mean").fit(df)
     allgone = df.copy()  # every row misses one of the features, no feature misses every row

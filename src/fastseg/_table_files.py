@@ -270,9 +270,12 @@ def read_table(path, sep=None, decimal=None, columns=None, sheet=None, rows=None
     try:
         if kind == "Parquet":
             try:
-                return pd.read_parquet(p)
+                df = pd.read_parquet(p)
             except ImportError:
                 raise FileProblem("reading Parquet needs pyarrow: pip install pyarrow (or give a CSV file).") from None
+            if df.empty:
+                raise FileProblem(f"{str(p)!r} holds no rows.")
+            return df
         if kind == "Excel":
             if p.suffix.lower() == ".xls":
                 raise FileProblem(f"{str(p)!r} is an old .xls workbook; save it as .xlsx or CSV.")

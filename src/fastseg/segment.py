@@ -70,7 +70,7 @@ class _Prep:
             _check_columns(df, [source.get(f, f) for f in self.features])  # names the table's own columns
             df, _, _ = dates_as_days(df, dated, self.snapshot if snapshot is None else snapshot, self.dayfirst)
         df, _ = amounts_as_numbers(df, [f for f in self.features if f in df.columns])
-        X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop")
+        X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop", fitted=True)
         for j, f in enumerate(self.features):
             if f in self.logged:
                 if (X[:, j] < 0).any():
@@ -90,9 +90,10 @@ def _check_columns(df, features):
                          f"{', '.join(map(repr, map(str, df.columns)))}.")
 
 
-def _matrix(df, features, drop_missing=False):
+def _matrix(df, features, drop_missing=False, fitted=False):
     """The features of ``df`` as a float64 matrix (an own copy), and which rows it holds:
-    every row, or with ``drop_missing`` those without a missing or infinite value."""
+    every row, or with ``drop_missing`` those without a missing or infinite value.
+    ``fitted``: the rows are new customers for a fitted segmentation (its errors say so)."""
     _check_columns(df, features)
     bad = [f for f in features if not (pd.api.types.is_numeric_dtype(df[f]) and not pd.api.types.is_bool_dtype(df[f]))]
     if bad:
@@ -110,6 +111,9 @@ def _matrix(df, features, drop_missing=False):
     if not ok.all():
         cols = ", ".join(repr(f) for j, f in enumerate(features) if not np.isfinite(X[:, j]).all())
         bad = f"{int((~ok).sum())} of {len(X)} rows have missing or infinite values in {cols}"
+        if not drop_missing and fitted:  # missing= is the fit's choice: predict follows it
+            raise ValueError(f"{bad}; fill or drop them first. A segmentation fitted with missing='drop' "
+                             "(--missing drop) leaves such customers unsegmented instead.")
         if not drop_missing:
             raise ValueError(f"{bad}; fill or drop them first, or leave those customers out of the segments "
                              "with missing='drop' (--missing drop).")
