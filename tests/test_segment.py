@@ -197,7 +197,8 @@ def test_key_only_from_a_plain_index_and_a_single_id():
 
 def test_no_feature_left_says_what_was_left_out():
     df = mall_customers(50, seed=0)[["CustomerID", "Gender"]]
-    with pytest.raises(ValueError, match=r"no numeric column to segment on \(left out: Gender \(not numeric\)\)"):
+    with pytest.raises(ValueError, match=r"no numeric column to segment on \(left out: Gender \(not numeric\)\); "
+                                         r"name the columns to cluster on with features=\[\.\.\.\] \(--features\)\."):
         Segmenter().fit(df)
 
 

@@ -717,7 +717,8 @@ class Segmenter:
                 num.append(c)
         if not num:
             why = f" (left out: {_left_out_text(left)})" if left else ""
-            raise ValueError(f"the table has no numeric column to segment on{why}; pass features=[...].")
+            raise ValueError(f"the table has no numeric column to segment on{why}; name the columns to cluster on "
+                             "with features=[...] (--features).")
         return num, left
 
     def _keyed(self, df):
