@@ -977,3 +977,37 @@ def test_a_spreadsheets_totals_row_is_left_out_and_said():
     assert "Row 200 left out: a totals row" in seg.summary() and "totals row" not in ref.summary()
     lines = Segmenter().prepare(_with_totals_row(df), explain=True)[3]
     assert lines[0].startswith("Row 200 left out: a totals row")
+
+
+def test_numbers_kept_as_objects_are_read_as_numbers():
+    """A database's NUMERIC column reads into pandas as decimal.Decimal objects."""
+    from decimal import Decimal
+
+    df = mall_customers(120, seed=8)
+    income = "Annual Income (k$)"
+    db = df.assign(**{income: [Decimal(str(v)) + Decimal("0.25") for v in df[income]]})
+    db["Age"] = db["Age"].astype(object).where(db.index != 5, None)  # objects, one missing
+    assert db[income].dtype == object and db["Age"].dtype == object
+    ref = df.assign(**{income: df[income] + 0.25}).astype({"Age": float})
+    ref.loc[5, "Age"] = np.nan
+    seg = Segmenter(k=4, random_state=0, stability=0, missing="drop").fit(db)
+    want = Segmenter(k=4, random_state=0, stability=0, missing="drop").fit(ref)
+    assert seg.features == want.features == ["Age", income, "Spending Score (1-100)"]
+    np.testing.assert_array_equal(seg.labels["segment"], want.labels["segment"])
+    assert seg.read_as_numbers == []  # numbers already: nothing to say about them
+    np.testing.assert_array_equal(seg.predict(db)["segment"].to_numpy(dtype=float),
+                                  want.predict(ref)["segment"].to_numpy(dtype=float))
+
+
+def test_repeated_column_names_are_named():
+    df = mall_customers(60, seed=0)
+    twice = pd.concat([df, df[["Age"]]], axis=1)
+    msg = "has repeated column names \\('Age'\\); every column is read by its name: rename or drop the repeats first"
+    with pytest.raises(ValueError, match="Segmenter.fit's table " + msg):
+        Segmenter(k=3).fit(twice)
+    seg = Segmenter(k=3, random_state=0, stability=0).fit(df)
+    with pytest.raises(ValueError, match="Segmentation.predict's table " + msg):
+        seg.predict(twice)
+    log = online_retail(50, seed=0)
+    with pytest.raises(ValueError, match="rfm's transactions has repeated column names \\('Quantity'\\)"):
+        rfm(pd.concat([log, log[["Quantity"]]], axis=1))

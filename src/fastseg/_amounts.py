@@ -3,6 +3,8 @@ numbers a spreadsheet holds: the money columns of exported tables and transactio
 
 from __future__ import annotations
 
+from numbers import Number
+
 import numpy as np
 import pandas as pd
 
@@ -65,6 +67,17 @@ def _text_head(col):
     return col.iloc[:5000].dropna().head(1000).astype("string")
 
 
+def _holds_numbers(col):
+    """Whether every filled value of an object column is a number (not True/False): what
+    a database's NUMERIC column reads as (``decimal.Decimal``), or numbers stored as
+    objects."""
+    def numbers(values):
+        return all(isinstance(v, Number) and not isinstance(v, (bool, np.bool_)) for v in values)
+
+    head = col.iloc[:1000].dropna()  # text columns stop here, at no cost
+    return bool(len(head)) and numbers(head) and numbers(col.dropna())
+
+
 def amounts_as_numbers(df, columns=None):
     """``df`` with its text columns of money and percentages read as numbers, and the
     names of those columns.
@@ -76,7 +89,8 @@ def amounts_as_numbers(df, columns=None):
     column whose every filled value is a percentage ("35%", "3,5 %") is read as the
     fraction (0.35, 0.035), as the spreadsheet holds it. Plain digits kept as text (a
     code, a zip) and phone numbers ("555 123 456") stay text. ``df`` itself is left as
-    it is.
+    it is. Numbers kept in an object column (``decimal.Decimal`` from a database) are
+    read as the numbers they are, and not listed.
 
     Parameters
     ----------
@@ -91,6 +105,11 @@ def amounts_as_numbers(df, columns=None):
     out, read = df, []
     for c in df.columns if columns is None else columns:
         col = df[c]
+        if pd.api.types.is_object_dtype(col) and _holds_numbers(col):  # Decimal from a database, say
+            if out is df:
+                out = df.copy(deep=False)
+            out[c] = pd.to_numeric(col).to_numpy(dtype=float, na_value=np.nan)
+            continue
         head = _text_head(col)
         if head is None or not len(head):
             continue

@@ -128,13 +128,18 @@ def check_dask_only_init(name, init, on_dask):
 
 
 def require_frame(obj, what):
-    """Raise unless ``obj`` is a pandas DataFrame, saying how to get one from what came.
+    """Raise unless ``obj`` is a pandas DataFrame with a name per column, saying how to
+    get one from what came.
 
     ``what`` names the argument in the message ("Segmenter.fit's table").
     """
     import pandas as pd
 
     if isinstance(obj, pd.DataFrame):
+        if obj.columns.has_duplicates:  # df[name] would be a table, not a column
+            repeated = list(dict.fromkeys(obj.columns[obj.columns.duplicated()]))
+            raise ValueError(f"{what} has repeated column names ({', '.join(repr(str(c)) for c in repeated)}); "
+                             "every column is read by its name: rename or drop the repeats first.")
         return
     kind = type(obj).__name__
     if type(obj).__module__.split(".")[0] in ("dask", "dask_expr"):
