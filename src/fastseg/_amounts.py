@@ -3,7 +3,8 @@ numbers a spreadsheet holds: the money columns of exported tables and transactio
 
 from __future__ import annotations
 
-from numbers import Number
+from decimal import Decimal
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -68,11 +69,11 @@ def _text_head(col):
 
 
 def _holds_numbers(col):
-    """Whether every filled value of an object column is a number (not True/False): what
-    a database's NUMERIC column reads as (``decimal.Decimal``), or numbers stored as
+    """Whether every filled value of an object column is a real number (not True/False):
+    what a database's NUMERIC column reads as (``decimal.Decimal``), or numbers stored as
     objects."""
     def numbers(values):
-        return all(isinstance(v, Number) and not isinstance(v, (bool, np.bool_)) for v in values)
+        return all(isinstance(v, (Real, Decimal)) and not isinstance(v, (bool, np.bool_)) for v in values)
 
     head = col.iloc[:1000].dropna()  # text columns stop here, at no cost
     return bool(len(head)) and numbers(head) and numbers(col.dropna())
