@@ -301,19 +301,22 @@ def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
     idx = rng.choice(n, min(n, max_points), replace=False)
     lab = seg.labels["segment"].to_numpy()
     colors = _palette(seg.k)
-    if (x is None or y is None) and len(seg.features) == 1:
-        return _strip(seg, fig, ax, idx, lab, colors, rng)
     if (x is None or y is None) and len(seg.features) == 2:
         x, y = seg.features  # the plane itself reads better than a rotation of it
-    if x is None or y is None:
+    one = (x is None or y is None) and len(seg.features) == 1
+    if one:  # along the feature, a row per segment (jittered: customers of equal value stay apart)
+        x = seg.features[0]
+        V = seg.data[[x]].to_numpy(dtype=float)[idx]
+        P = np.column_stack([_in_plot_units(seg, [x], V)[:, 0], lab[idx] + rng.uniform(-0.3, 0.3, len(idx))])
+        C = np.column_stack([_centres_in_plot_units(seg, [x])[:, 0], np.arange(seg.k)])
+        title = f"Customers by {x}"
+    elif x is None or y is None:
         from sklearn.decomposition import PCA
 
         Z = _scaled(seg)
         pca = PCA(n_components=2, random_state=0).fit(Z)
         P = pca.transform(Z[idx])
         C = pca.transform(seg.centers.to_numpy())
-        xl = f"principal component 1 ({pca.explained_variance_ratio_[0]:.0%} of variance)"
-        yl = f"principal component 2 ({pca.explained_variance_ratio_[1]:.0%} of variance)"
         title = "Customers on the first two principal components"
     else:
         _check_features(seg, [x, y], "scatter_2d")
@@ -324,39 +327,20 @@ def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
         m = lab[idx] == s
         ax.scatter(P[m, 0], P[m, 1], s=6, alpha=0.5, color=colors[s], label=_seg_label(seg, s))
     ax.scatter(C[:, 0], C[:, 1], marker="X", s=160, c=colors, edgecolors="black", linewidths=1.2)
-    if x is None or y is None:
-        ax.set_xlabel(xl)
-        ax.set_ylabel(yl)
+    if one:
+        ax.set_yticks(np.arange(seg.k), [str(s) for s in range(seg.k)])
+        ax.set_ylabel("segment")
+        ax.invert_yaxis()
+        _feature_axes(seg, [x], V, (ax.xaxis,))
+    elif x is None or y is None:
+        ax.set_xlabel(f"principal component 1 ({pca.explained_variance_ratio_[0]:.0%} of variance)")
+        ax.set_ylabel(f"principal component 2 ({pca.explained_variance_ratio_[1]:.0%} of variance)")
     else:
         _feature_axes(seg, [x, y], V, (ax.xaxis, ax.yaxis))
     ax.set_title(title + (f" ({len(idx):,} of {n:,} shown)" if len(idx) < n else ""))
     handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles=handles + [_centre_handle()], fontsize=7, markerscale=2, loc="best")
-    ax.grid(alpha=0.3)
-    return fig
-
-
-def _strip(seg, fig, ax, idx, lab, colors, rng):
-    """:func:`scatter_2d` for segments found on one feature: each customer along it, in
-    its segment's row (jittered so that customers of equal value stay apart)."""
-    f = seg.features[0]
-    V = seg.data[[f]].to_numpy(dtype=float)[idx]
-    P = _in_plot_units(seg, [f], V)[:, 0]
-    C = _centres_in_plot_units(seg, [f])[:, 0]
-    jitter = rng.uniform(-0.3, 0.3, len(idx))
-    for s in range(seg.k):
-        m = lab[idx] == s
-        ax.scatter(P[m], s + jitter[m], s=6, alpha=0.5, color=colors[s], label=_seg_label(seg, s))
-    ax.scatter(C, np.arange(seg.k), marker="X", s=160, c=colors, edgecolors="black", linewidths=1.2)
-    ax.set_yticks(np.arange(seg.k), [str(s) for s in range(seg.k)])
-    ax.set_ylabel("segment")
-    ax.invert_yaxis()
-    _feature_axes(seg, [f], V, (ax.xaxis,))
-    n = len(seg.data)
-    ax.set_title(f"Customers by {f}" + (f" ({len(idx):,} of {n:,} shown)" if len(idx) < n else ""))
-    handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + [_centre_handle()], fontsize=7, markerscale=2, loc="best")
-    ax.grid(alpha=0.3, axis="x")
+    ax.grid(alpha=0.3, axis="x" if one else "both")
     return fig
 
 
