@@ -111,12 +111,11 @@ def _matrix(df, features, drop_missing=False, fitted=False):
     if not ok.all():
         cols = ", ".join(repr(f) for j, f in enumerate(features) if not np.isfinite(X[:, j]).all())
         bad = f"{int((~ok).sum())} of {len(X)} rows have missing or infinite values in {cols}"
-        if not drop_missing and fitted:  # missing= is the fit's choice: predict follows it
-            raise ValueError(f"{bad}; fill or drop them first. A segmentation fitted with missing='drop' "
-                             "(--missing drop) leaves such customers unsegmented instead.")
-        if not drop_missing:
-            raise ValueError(f"{bad}; fill or drop them first, or leave those customers out of the segments "
-                             "with missing='drop' (--missing drop).")
+        if not drop_missing:  # at predict, missing= is the fit's choice: predict follows it
+            fix = (". A segmentation fitted with missing='drop' (--missing drop) leaves such customers unsegmented "
+                   "instead." if fitted else ", or leave those customers out of the segments with missing='drop' "
+                   "(--missing drop).")
+            raise ValueError(f"{bad}; fill or drop them first{fix}")
         if not ok.any():
             raise ValueError(f"{bad}: every row; fill them first.")
         X = X[ok]
@@ -955,8 +954,8 @@ def _repeated_id_text(col):
     rep = counts[counts > 1]
     if not len(rep):
         return "an identifier"  # (unique, but with missing values or not whole numbers)
-    return (f"an identifier, repeated: {counted(len(rep), 'id')} on several rows, e.g. {rep.index[0]}; one row per customer "
-            "is expected: drop the repeats, or use rfm for a transaction log")
+    return (f"an identifier, repeated: {counted(len(rep), 'id')} on several rows, e.g. {rep.index[0]}; one row per "
+            "customer is expected: drop the repeats, or use rfm for a transaction log")
 
 
 def _left_out_text(left):
