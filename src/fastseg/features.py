@@ -15,8 +15,9 @@ from ._profiles import MAX_LEVELS
 from ._validation import did_you_mean, require_frame
 from ._value_share import looks_like_spend, spend_column
 
-__all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "RFM_ACTIONS", "identifier_columns", "guess_rfm_columns", "looks_like_code",
-           "amounts_as_numbers", "looks_like_dates", "looks_like_spend", "spend_column", "totals_row", "dates_as_days"]
+__all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "RFM_ACTIONS", "identifier_columns", "guess_rfm_columns",
+           "looks_like_code", "amounts_as_numbers", "looks_like_dates", "looks_like_spend", "spend_column", "totals_row",
+           "dates_as_days"]
 
 # The usual RFM segment grid, on (R score, F score). First match wins.
 RFM_SEGMENTS = [

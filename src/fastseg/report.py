@@ -58,8 +58,8 @@ def _figure_makers(seg):
     rel = seg.profiles[[f"{f} rel. importance" for f in seg.features]]
     if rel.notna().any().any():  # none where every feature takes values below zero
         out.append(("importance", "Relative importance", lambda: plots.importance_heatmap(seg)))
-    out.append(("scatter", "Customers in two dimensions" if len(seg.features) > 1 else f"Customers by {seg.features[0]}",
-                lambda: plots.scatter_2d(seg)))
+    scatter = "Customers in two dimensions" if len(seg.features) > 1 else f"Customers by {seg.features[0]}"
+    out.append(("scatter", scatter, lambda: plots.scatter_2d(seg)))
     if len(seg.features) >= 3:
         out.append(("scatter3d", "Customers in three dimensions", lambda: plots.scatter_3d(seg)))
     for j, col in enumerate(seg.composition):

@@ -728,7 +728,8 @@ class Segmenter:
         if not _default_index(df):
             return df, None
         chosen = self._explicit() or ()
-        _check_columns(df, [*chosen, *(self._named_described() or ()), *self._named_value()])  # before keying: the message lists every column of the table
+        # before keying: the message lists every column of the table
+        _check_columns(df, [*chosen, *(self._named_described() or ()), *self._named_value()])
         ids = [c for c, kind in identifier_columns(df).items() if kind == "id" and c not in chosen]
         if len(ids) != 1:
             return df, None
