@@ -195,6 +195,33 @@ def test_key_only_from_a_plain_index_and_a_single_id():
     assert seg.id_column is None and "CustomerID" in seg.features
 
 
+def test_a_table_from_concat_is_keyed_by_its_id_column_and_a_repeated_index_is_an_error():
+    df = mall_customers(200, seed=0)
+    more = mall_customers(40, seed=1).assign(CustomerID=lambda t: t["CustomerID"] + 1000)
+    both = pd.concat([df, more])  # index 0..199 then 0..39 again
+    seg = Segmenter(features=MALL_FEATURES, k=5, random_state=0).fit(both)
+    ref = Segmenter(features=MALL_FEATURES, k=5, random_state=0).fit(both.reset_index(drop=True))
+    assert seg.id_column == "CustomerID" and seg.labels.index.equals(ref.labels.index)
+    np.testing.assert_array_equal(seg.labels["segment"], ref.labels["segment"])
+    assert seg.predict(both).index.equals(pd.Index(both["CustomerID"]))
+    assert len(seg.profiles) == 5 and seg.profiles["size"].sum() == 240
+    with pytest.raises(ValueError, match=r"the table's index repeats row numbers \(40 numbers on several rows, "
+                                         r"e\.g\. 0 on 2 rows; pd\.concat .* no column is a customer id .* "
+                                         r"df\.reset_index\(drop=True\)"):
+        Segmenter(features=MALL_FEATURES, k=5).fit(both.drop(columns="CustomerID"))
+    with pytest.raises(ValueError, match=r"the table's index \(Gender\) repeats 2 labels \(e\.g\. 'Female' on "
+                                         r"\d+ rows\); .* one row per customer"):
+        Segmenter(features=MALL_FEATURES, k=5).fit(df.set_index("Gender"))
+
+
+def test_a_totals_row_is_left_out_by_position_whatever_the_index_repeats():
+    df = mall_customers(60, seed=2)[["Annual Income (k$)", "Spending Score (1-100)"]]
+    total = df.sum().to_frame().T
+    table = pd.concat([df, total.set_axis([59])]).set_axis(["a"] * 61).rename_axis("region")
+    prep_rows = Segmenter(k=3).prepare(table)[2].shape[0]
+    assert prep_rows == 60  # only the last row went, not every row labelled "a"
+
+
 def test_no_feature_left_says_what_was_left_out():
     df = mall_customers(50, seed=0)[["CustomerID", "Gender"]]
     with pytest.raises(ValueError, match=r"no numeric column to segment on \(left out: Gender \(not numeric\)\); "

@@ -63,6 +63,12 @@ def totals_row(df):
     filled in it, and each equals the sum of the other rows (within rounding: 0.5, or a
     millionth of the sum).
     """
+    r = totals_row_position(df)
+    return None if r is None else df.index[r]
+
+
+def totals_row_position(df):
+    """:func:`totals_row`, as the row's position (a label may repeat in ``df``'s index)."""
     if len(df) < 3:
         return None
     ids = identifier_columns(df)
@@ -79,7 +85,7 @@ def totals_row(df):
             continue
         rest = total[filled] - row[filled]
         if np.all(np.abs(row[filled] - rest) <= np.maximum(0.5, 1e-6 * np.abs(rest))) and np.any(rest != 0):
-            return df.index[r]
+            return r
     return None
 
 

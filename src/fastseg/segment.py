@@ -21,7 +21,7 @@ from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, 
                         rfm_mix_table, segment_names, standouts)
 from ._log_columns import CUSTOMER_ID_NAME
 from ._amounts import amounts_as_numbers
-from ._column_roles import identifier_columns, looks_like_code, totals_row
+from ._column_roles import identifier_columns, looks_like_code, totals_row_position
 from ._dates import _snapshot, dates_as_days, day_text, looks_like_dates
 from .features import RFM_ACTIONS, RFM_COLUMNS
 from .kmeans import KMeans
@@ -35,7 +35,15 @@ __all__ = ["Segmenter", "Segmentation"]
 _RFM_FEATURES = ["recency", "frequency", "monetary"]
 
 def _default_index(df):
-    return isinstance(df.index, pd.RangeIndex) and df.index.start == 0 and df.index.step == 1
+    """Whether ``df``'s index holds no key of the caller's: the plain row numbers
+    ``read_csv`` gives, or unnamed whole numbers that repeat, as ``pd.concat`` leaves them.
+    An index of the caller's own (named, or unique, as filtering or sampling leaves it)
+    keys the labels, so ``df.join(seg.labels)`` works."""
+    ix = df.index
+    if isinstance(ix, pd.RangeIndex):
+        return ix.start == 0 and ix.step == 1
+    return (not isinstance(ix, pd.MultiIndex) and ix.name is None and pd.api.types.is_integer_dtype(ix.dtype)
+            and not ix.is_unique)
 
 
 @dataclass
@@ -157,8 +165,8 @@ class Segmentation:
         ``guessed`` from their names, how numeric dates were read (``dates from``),
         the ``snapshot`` Recency counts from and the ``attributes`` carried per customer.
     id_column : str or None
-        The identifier column the labels are keyed by, when the table had a plain row
-        index and one column named like an id with a distinct whole number per row
+        The identifier column the labels are keyed by, when the table had plain row
+        numbers for its index (or the repeated ones ``pd.concat`` leaves) and one column named like an id with a distinct whole number per row
         (``CustomerID``, ``customer_id``, ...).
     left_out : dict or None
         Columns not used as features by default, each with the reason ("an
@@ -268,7 +276,7 @@ class Segmentation:
         -------
         pandas.DataFrame with ``segment`` and ``name``, indexed like ``new_df``, or by
         :attr:`id_column` when the fit was keyed by it, ``new_df`` has that column and
-        a plain row index. When the segmentation was fitted with missing="drop", a row
+        plain row numbers for its index. When the segmentation was fitted with missing="drop", a row
         with a missing feature value gets no segment (``<NA>``) and the name
         "not segmented: missing values"; otherwise such a row is an error.
         """
@@ -722,17 +730,18 @@ class Segmenter:
 
     def _keyed(self, df):
         """``df`` indexed by its identifier column, and that column's name, when its index is
-        the plain row number and exactly one column is named like an id and holds a
-        distinct whole number per row; else ``df`` unchanged and None."""
+        row numbers (:func:`_default_index`) and exactly one column is named like an id and
+        holds a distinct whole number per row; else ``df`` unchanged and None. Raises when
+        the index the labels would be keyed by repeats a label."""
         require_frame(df, "Segmenter.fit's table")
         if not _default_index(df):
-            return df, None
+            return _unique_index(df), None
         chosen = self._explicit() or ()
         # before keying: the message lists every column of the table
         _check_columns(df, [*chosen, *(self._named_described() or ()), *self._named_value()])
         ids = [c for c, kind in identifier_columns(df).items() if kind == "id" and c not in chosen]
         if len(ids) != 1:
-            return df, None
+            return _unique_index(df), None
         key = df[ids[0]]
         if key.dtype.kind == "f":  # whole numbers held as floats (a NaN elsewhere made them so): ids, not 17.0
             df = df.assign(**{ids[0]: key.astype(np.int64)})
@@ -805,9 +814,10 @@ class Segmenter:
     def fit(self, df):
         """Segment the customers of ``df`` (one row per customer; the index is the id).
 
-        When the index is the plain row number and one column is named like an id and
-        holds a distinct whole number per row (``CustomerID``, ``customer_id``, ...),
-        the labels are keyed by that column. With ``features=None``, identifier and
+        When the index is the plain row number (or the repeated row numbers of
+        ``pd.concat``) and one column is named like an id and holds a distinct whole
+        number per row (``CustomerID``, ``customer_id``, ...), the labels are keyed by
+        that column. An index that would key them and repeats a label is an error. With ``features=None``, identifier and
         row-number columns are left out of the features, as are non-numeric ones;
         :attr:`Segmentation.left_out` and :meth:`Segmentation.summary` say which.
 
@@ -910,12 +920,32 @@ _NOT_SEGMENTED = "not segmented: missing values"
 _SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes")  # what rfm() says of the log it read
 
 
+def _unique_index(df):
+    """``df``, checked to give each customer an index label of its own: the labels are
+    keyed by it, one row per customer."""
+    ix = df.index
+    if ix.is_unique:
+        return df
+    counts = ix.value_counts()
+    rep = counts[counts > 1]
+    label = rep.index[0]
+    example = f"{label!r} on {rep.iloc[0]} rows" if isinstance(label, str) else f"{label} on {rep.iloc[0]} rows"
+    if _default_index(df):  # row numbers, as pd.concat leaves them, and no id column to key by instead
+        raise ValueError(f"the table's index repeats row numbers ({counted(len(rep), 'number')} on several rows, "
+                         f"e.g. {example}; pd.concat without ignore_index=True leaves them so) and no column is a "
+                         "customer id to key the labels by: pass df.reset_index(drop=True), or "
+                         "df.set_index(<id column>) to key them by the ids.")
+    raise ValueError(f"the table's index ({ix.name or 'unnamed'}) repeats {counted(len(rep), 'label')} "
+                     f"(e.g. {example}); the labels are keyed by it, one row per customer: drop the repeats, "
+                     "or use rfm for a transaction log.")
+
+
 def _without_totals_row(df, what):
     """``df`` (checked to be a DataFrame, named ``what`` if not) less a spreadsheet's
     totals row (:func:`fastseg.features.totals_row`), and its label or None."""
     require_frame(df, what)
-    label = totals_row(df)
-    return (df, None) if label is None else (df.drop(index=label), label)
+    r = totals_row_position(df)
+    return (df, None) if r is None else (df.iloc[np.arange(len(df)) != r], df.index[r])
 
 
 def totals_row_text(label):
