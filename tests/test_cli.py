@@ -1189,3 +1189,25 @@ def test_a_spreadsheet_export_with_a_totals_row(tmp_path, capsys):
     assert main(["predict", str(path), "--model", str(model), "--out", str(again)]) == 0
     assert "Row 120 left out: a totals row" in capsys.readouterr().err
     pd.testing.assert_frame_equal(pd.read_csv(again), got)
+
+
+def test_clip_caps_the_features_and_a_bad_share_is_a_usage_error(tmp_path, capsys):
+    from fastseg import Segmenter
+
+    df = mall_customers(200, seed=3)
+    whales = df.iloc[:2].assign(CustomerID=[9000, 9001], **{"Annual Income (k$)": [3000, 3100]})
+    table = pd.concat([df, whales], ignore_index=True)
+    mall = tmp_path / "mall.csv"
+    table.to_csv(mall, index=False)
+    assert main(["segment", str(mall), "--k", "5", "--clip", "1%", "--seed", "5", "--stability", "0",
+                 "--out", str(tmp_path / "l.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "Each feature capped at its 1st and 99th percentiles before scaling (clip=0.01)" in out
+    labels = pd.read_csv(tmp_path / "l.csv", index_col="CustomerID")
+    want = Segmenter(k=5, random_state=5, stability=0, clip=0.01).fit(table)
+    np.testing.assert_array_equal(labels["segment"], want.labels["segment"])
+    assert main(["sweep", str(mall), "--k-range", "2-4", "--clip", "0.01"]) == 0
+    assert "capped at its 1st and 99th percentiles" in capsys.readouterr().err
+    for bad in ("0.5", "0", "much"):
+        rc, err = _err(["segment", str(mall), "--clip", bad], capsys)
+        assert rc == 2 and "argument --clip: expected a share" in err

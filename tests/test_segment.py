@@ -246,9 +246,12 @@ def test_a_segmentation_saved_before_the_id_fields_still_loads_and_predicts(tmp_
 
     seg = Segmenter(features=MALL_FEATURES, k=3, random_state=0).fit(mall_customers(100, seed=0))
     state = dict(seg.__dict__)
-    for newer in ("id_column", "left_out", "rfm_mix", "distance_q99", "composition", "described"):
+    for newer in ("id_column", "left_out", "rfm_mix", "distance_q99", "composition", "described", "outlying"):
         # what an older fastseg did not pickle
         del state[newer]
+    prep = type(seg.prep).__new__(type(seg.prep))
+    prep.__dict__.update({f: v for f, v in seg.prep.__dict__.items() if f not in ("clip", "bounds", "capped")})
+    state["prep"] = prep
     old = Segmentation.__new__(Segmentation)
     old.__dict__.update(state)
     path = tmp_path / "old.pkl"
@@ -259,7 +262,7 @@ def test_a_segmentation_saved_before_the_id_fields_still_loads_and_predicts(tmp_
     assert back.predict(df).index.equals(df.index)  # not keyed: that fit was not
     assert "customers in 3 segments" in back.summary()
     assert back.distance_q99 is None and back.rfm_mix is None
-    assert back.composition == {} and back.described == []
+    assert back.composition == {} and back.described == [] and back.outlying == {}
     from fastseg.report import render
 
     assert "<h2>Profiles</h2>" in render(back, images=[])  # the report of an old segmentation
@@ -1038,3 +1041,66 @@ def test_repeated_column_names_are_named():
     log = online_retail(50, seed=0)
     with pytest.raises(ValueError, match="rfm's transactions has repeated column names \\('Quantity'\\)"):
         rfm(pd.concat([log, log[["Quantity"]]], axis=1))
+
+
+def _mall_with_whales(n_whales=3):
+    """The mall table and ``n_whales`` customers of it with an income 30 times anyone's."""
+    df = mall_customers(200, seed=0)
+    whales = df.iloc[:n_whales].assign(CustomerID=9000 + np.arange(n_whales),
+                                       **{"Annual Income (k$)": 2000 + 10 * np.arange(n_whales)})
+    return df, pd.concat([df, whales], ignore_index=True)
+
+
+def test_a_few_extreme_customers_are_named_and_clip_folds_them_into_the_segments():
+    df, whales = _mall_with_whales()
+    plain = Segmenter(features=MALL_FEATURES, transform=None, k=5, random_state=0, stability=0)
+    clean = plain.fit(df)
+    seg = plain.fit(whales)  # the whales take a segment, two true groups merge
+    tail = seg.labels["segment"].iloc[-3:]
+    assert tail.nunique() == 1 and (seg.labels["segment"] == tail.iloc[0]).sum() == 3
+    assert seg.outlying == {tail.iloc[0]: ["Annual Income (k$)"]} and clean.outlying == {}
+    assert (f"Segment {tail.iloc[0]} (3 customers, beyond the 1st or 99th percentile of Annual Income (k$)): a few "
+            "extreme customers with a segment of their own. clip=0.02 (--clip 0.02) caps each feature at its 2nd and "
+            "98th percentiles") in seg.summary()
+    # the clip the summary suggests: the five groups found as without the whales, who join the richest
+    capped = Segmenter(features=MALL_FEATURES, transform=None, k=5, random_state=0, stability=0, clip=0.02)
+    fit = capped.fit(whales)
+    assert adjusted_rand_score(clean.labels["segment"], fit.labels["segment"].iloc[:200]) == 1.0
+    assert fit.outlying == {} and "clip=0.02 (--clip" not in fit.summary()
+    income = df["Annual Income (k$)"].to_numpy(dtype=float)
+    lo, hi = np.quantile(np.r_[income, 2000, 2010, 2020], [0.02, 0.98])
+    np.testing.assert_allclose(fit.prep.bounds[:, 0], [lo, hi])
+    assert (f"Each feature capped at its 2nd and 98th percentiles before scaling (clip=0.02): Annual Income (k$) "
+            f"{lo:,.0f} to {hi:,.0f}") in fit.summary()
+    # profiles keep the values as they are; predict caps new customers where the fit did
+    assert fit.data["Annual Income (k$)"].max() == 2020
+    richest = fit.labels["segment"].iloc[-1]
+    assert (fit.predict(whales)["segment"] == fit.labels["segment"]).all()
+    new = whales.iloc[[-1]].assign(**{"Annual Income (k$)": 10 ** 6})
+    at_cap = whales.iloc[[-1]].assign(**{"Annual Income (k$)": hi})
+    assert fit.predict(new)["segment"].iloc[0] == fit.predict(at_cap)["segment"].iloc[0] == richest
+    assert fit.distances(new).iloc[0] == pytest.approx(fit.distances(at_cap).iloc[0], rel=1e-12)
+    from fastseg.report import render
+
+    assert "Each feature capped at its 2nd and 98th percentiles" in render(fit, images=[])
+    assert "a few extreme customers with a segment of their own" in render(seg, images=[])
+
+
+def test_clip_is_a_share_below_one_half_and_never_flattens_a_feature():
+    df = mall_customers(100, seed=0)
+    for bad in (0, 0.5, -0.1, True, "1%"):
+        with pytest.raises(ValueError, match=r"clip must be a share of the customers above 0 and below 0\.5"):
+            Segmenter(features=MALL_FEATURES, k=3, clip=bad).fit(df)
+    mostly = df.assign(visits=np.r_[np.zeros(97), 1, 2, 3])
+    with pytest.raises(ValueError, match=r"clip=0\.05 caps feature column\(s\) 'visits' to a single value.*lower "
+                                         r"clip, or drop the column"):
+        Segmenter(features=MALL_FEATURES + ["visits"], k=3, clip=0.05).fit(mostly)
+    Segmenter(features=MALL_FEATURES + ["visits"], k=3, clip=0.01, stability=0).fit(mostly)
+
+
+@pytest.mark.parametrize("q, text", [(0.01, "1st and 99th"), (0.02, "2nd and 98th"), (0.03, "3rd and 97th"),
+                                     (0.025, "2.5th and 97.5th"), (0.11, "11th and 89th"), (0.21, "21st and 79th")])
+def test_percentiles_are_written_as_an_analyst_says_them(q, text):
+    from fastseg.segment import _percentiles_text
+
+    assert _percentiles_text(q) == f"{text} percentiles"

@@ -106,6 +106,20 @@ def _separator(text):
     return text
 
 
+def _share(text):
+    """A share of the customers above 0 and below 0.5, written 0.01 or 1%."""
+    t = text.strip()
+    try:
+        v = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share of the customers such as 0.01 or 1%; "
+                                         f"got {text!r}") from None
+    if not 0 < v < 0.5:
+        raise argparse.ArgumentTypeError(f"expected a share above 0 and below 0.5 (0.01 caps at the 1st and 99th "
+                                         f"percentiles); got {text!r}")
+    return v
+
+
 def _none_or(text):
     return None if text.lower() == "none" else text
 
@@ -253,7 +267,7 @@ def cmd_segment(args):
     seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
                     progress=prog, describe=args.describe, missing=args.missing, stability=args.stability,
-                    sample=args.sample, value=args.value, **_date_options(args)).fit(df)
+                    sample=args.sample, value=args.value, clip=args.clip, **_date_options(args)).fit(df)
     prog.close()
     seg = _renamed(seg, args)
     if seg.totals_row is not None:  # a spreadsheet's totals row: no customer, not in the labels
@@ -436,7 +450,7 @@ def cmd_sweep(args):
     from .sweep import readable_columns, sweep
 
     _, _, Z, lines = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale,
-                               missing=args.missing, **_date_options(args)).prepare(df, explain=True)
+                               missing=args.missing, clip=args.clip, **_date_options(args)).prepare(df, explain=True)
     for line in lines:
         _say(args, line)
     prog = _Progress(args, "sweep")
@@ -599,6 +613,10 @@ def _add_table_options(p):
                         "the customer out of the segments (drop; listed in the labels without a segment)")
     p.add_argument("--n-init", type=_positive, default=3,
                    help="k-means restarts per k, the best kept (default: 3, as Segmenter)")
+    p.add_argument("--clip", type=_share, metavar="SHARE",
+                   help="cap each feature at its SHARE and 1-SHARE quantiles before scaling (0.01 or 1%%: the 1st "
+                        "and 99th percentiles), so a few extreme customers join the nearest segment instead of "
+                        "taking one of their own; predict caps at the same values (default: no cap)")
 
 
 def _add_input_options(p):

@@ -152,6 +152,10 @@ def render(seg, title="Customer segmentation", images=None):
         parts.append(f"<div class='seg'><b>{s}</b> {title} — "
                      f"{counted(int(row['size']), 'customer')} ({row['share']:.1%}{money}). " + _sentence(seg, s) + note
                      + _action(seg, s) + "</div>")
+    if seg.outlying:
+        from .segment import outlying_text
+
+        parts.append(f"<p>{html.escape(outlying_text(seg.outlying, seg.profiles['size']))}</p>")
     if seg.value is not None:
         parts.append(_value_section(seg))
 
@@ -261,6 +265,8 @@ def _columns_note(seg):
                  + html.escape(", ".join(map(str, seg.read_as_numbers))) + ".")
     if seg.prep.dates:
         note += " " + html.escape(seg.prep.dates_text())
+    if seg.prep.bounds is not None:
+        note += " " + html.escape(seg.prep.clip_text())
     if seg.left_out:
         note += " Left out of the features: " + html.escape(
             ", ".join(f"{c} ({why})" for c, why in seg.left_out.items())) + "."

@@ -7,6 +7,7 @@ the engine is reached through :func:`fastseg.sweep` and :class:`fastseg.KMeans`.
 
 from __future__ import annotations
 
+import math
 import pickle
 import warnings
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -18,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._validation import did_you_mean, require_frame
 from ._version import __version__ as _version
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, profile_table,
-                        rfm_mix_table, segment_names, standouts)
+                        readable_number, rfm_mix_table, segment_names, standouts)
 from ._log_columns import CUSTOMER_ID_NAME
 from ._amounts import amounts_as_numbers
 from ._column_roles import identifier_columns, looks_like_code, totals_row_position
@@ -59,6 +60,16 @@ class _Prep:
     dates: dict | None = None  # {date column: its feature, "days since <column>"}
     snapshot: pd.Timestamp | None = None
     dayfirst: bool | None = None
+    clip: float | None = None  # Segmenter(clip=...): each feature capped at these quantiles of the fit ...
+    bounds: np.ndarray | None = None  # ... (2, n_features): the caps, in the features' own units
+    capped: int = 0  # how many of the fitted customers had a value capped
+
+    def clip_text(self):
+        """The sentence saying where the features were capped, and for how many customers."""
+        caps = ", ".join(f"{f} {readable_number(lo)} to {readable_number(hi)}"
+                         for f, lo, hi in zip(self.features, *self.bounds))
+        return (f"Each feature capped at its {_percentiles_text(self.clip)} before scaling (clip={self.clip:g}): "
+                f"{caps}; {counted(self.capped, 'customer')} with a value capped.")
 
     def dates_text(self):
         """The sentence saying which date columns were read as days, and to which date."""
@@ -79,15 +90,77 @@ class _Prep:
             df, _, _ = dates_as_days(df, dated, self.snapshot if snapshot is None else snapshot, self.dayfirst)
         df, _ = amounts_as_numbers(df, [f for f in self.features if f in df.columns])
         X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop", fitted=True)
+        for f in self.logged:
+            if (X[:, self.features.index(f)] < 0).any():
+                raise ValueError(f"column {f!r} has negative values, but the segments were found on its log1p "
+                                 "(all its values were >= 0 at fit time); check the column, or refit with "
+                                 "transform=None.")
+        if self.bounds is not None:  # new customers capped where the fitted ones were
+            X = np.clip(X, *self.bounds)
         for j, f in enumerate(self.features):
             if f in self.logged:
-                if (X[:, j] < 0).any():
-                    raise ValueError(f"column {f!r} has negative values, but the segments were found on its log1p "
-                                     "(all its values were >= 0 at fit time); check the column, or refit with "
-                                     "transform=None.")
                 X[:, j] = np.log1p(X[:, j])
         Z = (X - self.center) / self.scale
         return (Z, ok) if with_mask else Z
+
+
+def _percentiles_text(q):
+    """``0.01`` → "1st and 99th percentiles"; ``0.025`` → "2.5th and 97.5th percentiles"."""
+    def nth(p):
+        p = round(p, 6)
+        text = f"{p:g}"
+        if p != int(p):
+            return text + "th"
+        p = int(p)
+        return text + ("th" if 10 <= p % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(p % 10, "th"))
+    return f"{nth(100 * q)} and {nth(100 - 100 * q)} percentiles"
+
+
+OUTLYING_Q = 0.01  # a segment most of whose customers lie beyond these percentiles of a feature is outlying
+
+
+def outlying_segments(X, seg, k, features):
+    """The segments most of whose customers lie beyond the 1st or 99th percentile of a
+    feature: a few extreme customers that took a segment of their own.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_customers, n_features), the features in their own units
+    seg : ndarray of int, each customer's segment
+    k : int
+    features : list of str
+
+    Returns
+    -------
+    dict
+        ``{segment: [features]}`` for each such segment; empty when there is none.
+    """
+    lo, hi = np.quantile(X, [OUTLYING_Q, 1 - OUTLYING_Q], axis=0)
+    beyond = (X < lo) | (X > hi)
+    out = {}
+    for s in range(k):
+        share = beyond[seg == s].mean(axis=0)
+        feats = [f for f, v in zip(features, share) if v > 0.5]
+        if feats:
+            out[s] = feats
+    return out
+
+
+def suggested_clip(outlying, sizes):
+    """The ``clip`` that caps the customers of the outlying segments: their share of all
+    customers, with a margin, in whole percent (at least 1%, below 50%)."""
+    share = sum(int(sizes[s]) for s in outlying) / float(np.sum(sizes))
+    return min(max(1, math.ceil(120 * share)), 49) / 100
+
+
+def outlying_text(outlying, sizes):
+    """The sentence naming the outlying segments and how to let them join the others."""
+    parts = [f"{s} ({counted(int(sizes[s]), 'customer')}, beyond the 1st or 99th percentile of "
+             f"{', '.join(map(str, feats))})" for s, feats in outlying.items()]
+    q = suggested_clip(outlying, sizes)
+    return (f"Segment{'s' if len(parts) > 1 else ''} {'; '.join(parts)}: a few extreme customers with a segment of "
+            f"their own. clip={q:g} (--clip {q:g}) caps each feature at its {_percentiles_text(q)} before "
+            "scaling, so they join the nearest segment.")
 
 
 def _check_columns(df, features):
@@ -166,8 +239,9 @@ class Segmentation:
         the ``snapshot`` Recency counts from and the ``attributes`` carried per customer.
     id_column : str or None
         The identifier column the labels are keyed by, when the table had plain row
-        numbers for its index (or the repeated ones ``pd.concat`` leaves) and one column named like an id with a distinct whole number per row
-        (``CustomerID``, ``customer_id``, ...).
+        numbers for its index (or the repeated ones ``pd.concat`` leaves) and one
+        column named like an id with a distinct whole number per row (``CustomerID``,
+        ``customer_id``, ...).
     left_out : dict or None
         Columns not used as features by default, each with the reason ("an
         identifier", "a row number", "dates", "not numeric", "no values", "one value").
@@ -218,6 +292,11 @@ class Segmentation:
     totals_row : label or None
         The index label of the row left out as a spreadsheet's totals row (its numbers
         the sums of the other rows; :func:`fastseg.features.totals_row`), or None.
+    outlying : dict
+        ``{segment: [features]}``: the segments most of whose customers lie beyond the
+        1st or 99th percentile of those features, a few extreme customers with a segment
+        of their own (:meth:`summary` says so, and how ``clip`` folds them in); empty
+        when there is none, and always with ``Segmenter(clip=...)``.
     """
 
     labels: pd.DataFrame
@@ -248,6 +327,7 @@ class Segmentation:
     value: pd.DataFrame | None = None
     value_column: str | None = None
     totals_row: object = None
+    outlying: dict = field(default_factory=dict)
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
@@ -505,6 +585,8 @@ class Segmentation:
                 line += f"; RFM grid: mostly {top} ({self.rfm_mix.loc[s, top]:.0%})"
             line += "".join(f"; {text}" for text in standouts(self.composition, self.profiles["size"], s))
             lines.append(line)
+        if self.outlying:
+            lines.append(outlying_text(self.outlying, self.profiles["size"]))
         if self.rules is not None and self.k > 1:
             lines.append("A rule to select each segment from the table (share of the segment it selects, "
                          "share of those selected in it):")
@@ -581,12 +663,19 @@ class Segmenter:
     dayfirst : bool, optional
         Read those columns' text dates day first ("05/03/2024" is 5 March). Default:
         month first, unless day first reads more of them.
+    clip : float, optional
+        Cap each feature at its ``clip`` and ``1 - clip`` quantiles over the customers
+        (0.01: the 1st and 99th percentiles) before the transform and scaling, so a few
+        extreme customers join the nearest segment instead of taking one of their own
+        or squeezing every other customer together. :meth:`Segmentation.predict` caps
+        new customers at the same values; profiles and rules keep the values as they
+        are. Default: no cap (the summary names a segment of such customers).
     """
 
     def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
                  n_init=3, device="auto", random_state=None, progress=None, describe="auto", missing="error",
                  stability=10, rules=True, sample=None, value="auto", snapshot=None,
-                 dayfirst=None):
+                 dayfirst=None, clip=None):
         self.features = features
         self.transform = transform
         self.scale = scale
@@ -604,6 +693,7 @@ class Segmenter:
         self.value = value
         self.snapshot = snapshot
         self.dayfirst = dayfirst
+        self.clip = clip
 
     def _check(self):
         if self.transform not in ("log1p", None):
@@ -627,6 +717,10 @@ class Segmenter:
             raise ValueError(f"value must be 'auto', a column name or None; got {self.value!r}.")
         if self.snapshot is not None:
             _snapshot(self.snapshot)  # a named error for a snapshot that is not a date
+        if self.clip is not None and (isinstance(self.clip, (bool, np.bool_)) or not isinstance(self.clip, (int, float))
+                                      or not 0 < self.clip < 0.5):
+            raise ValueError(f"clip must be a share of the customers above 0 and below 0.5 (0.01 caps each feature "
+                             f"at its 1st and 99th percentiles), or None for no cap; got {self.clip!r}.")
 
     def _described(self, df, features, renamed):
         """The columns to describe each segment by besides its features (``renamed``:
@@ -792,6 +886,16 @@ class Segmenter:
                 f"feature column(s) {', '.join(map(repr, const))} hold a single value for every customer, "
                 "so they cannot separate segments; drop them from the features."
             )
+        bounds, capped = None, 0
+        if self.clip is not None:
+            bounds = np.quantile(X, [self.clip, 1 - self.clip], axis=0)
+            capped = int(((X < bounds[0]) | (X > bounds[1])).any(axis=1).sum())
+            X = np.clip(X, *bounds)
+            flat = [f for j, f in enumerate(features) if bounds[0, j] == bounds[1, j]]
+            if flat:
+                raise ValueError(f"clip={self.clip:g} caps feature column(s) {', '.join(map(repr, flat))} to a "
+                                 "single value: more than all but a share of clip of the customers hold one value; "
+                                 "lower clip, or drop the column from the features.")
         logged = []
         if self.transform == "log1p":
             for j, f in enumerate(features):
@@ -808,7 +912,7 @@ class Segmenter:
             center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
         scale = np.where(scale > 0, scale, 1.0)
         prep = _Prep(features, logged, center, scale, self.missing, dates=renamed or None, snapshot=snapshot,
-                     dayfirst=self.dayfirst)
+                     dayfirst=self.dayfirst, clip=self.clip, bounds=bounds, capped=capped)
         return features, left_out, prep, (X - center) / scale, ok
 
     def fit(self, df):
@@ -817,9 +921,10 @@ class Segmenter:
         When the index is the plain row number (or the repeated row numbers of
         ``pd.concat``) and one column is named like an id and holds a distinct whole
         number per row (``CustomerID``, ``customer_id``, ...), the labels are keyed by
-        that column. An index that would key them and repeats a label is an error. With ``features=None``, identifier and
-        row-number columns are left out of the features, as are non-numeric ones;
-        :attr:`Segmentation.left_out` and :meth:`Segmentation.summary` say which.
+        that column. An index that would key them and repeats a label is an error.
+        With ``features=None``, identifier and row-number columns are left out of the
+        features, as are non-numeric ones; :attr:`Segmentation.left_out` and
+        :meth:`Segmentation.summary` say which.
 
         Returns
         -------
@@ -890,6 +995,7 @@ class Segmenter:
         q99 = float(np.quantile(np.asarray(model.transform(Z)).min(axis=1), 0.99))
 
         data = pd.DataFrame(df[features].to_numpy(dtype=float), columns=features, index=df.index)
+        outlying = outlying_segments(data.to_numpy(), seg, k, features) if self.clip is None and k > 1 else {}
         centers = pd.DataFrame(model.cluster_centers_, columns=features)
         centers.index.name = "segment"
         names = segment_names(centers)
@@ -908,11 +1014,13 @@ class Segmenter:
             labels=labels, k=k, sweep=sw, k_reason=reason, profiles=profiles, names=names, centers=centers,
             features=features, data=data, model=model, prep=prep,
             params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init,
-                        missing=self.missing, missing_in=gaps, stability=self.stability, sample=self.sample),
+                        missing=self.missing, missing_in=gaps, stability=self.stability, sample=self.sample,
+                        clip=self.clip),
             cleaning=df.attrs.get("cleaning"), source={k: df.attrs[k] for k in _SOURCE_ATTRS if k in df.attrs} or None,
             id_column=id_column, left_out=left_out, rfm_mix=rfm_mix, distance_q99=q99, composition=composition,
             described=described, not_segmented=not_segmented, rules=rules, stability=stability,
             read_as_numbers=read_as_numbers, value=value, value_column=value_column, totals_row=totals,
+            outlying=outlying,
         )
 
 
@@ -965,6 +1073,8 @@ def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in, tot
                      f"{', '.join(map(str, read_as_numbers))}.")
     if prep is not None and prep.dates:
         lines.append(prep.dates_text())
+    if prep is not None and prep.bounds is not None:
+        lines.append(prep.clip_text())
     if left_out:
         lines.append(f"Features: {', '.join(map(str, features))}; left out: {_left_out_text(left_out)} "
                      "(choose with features=[...] or --features).")
