@@ -9,6 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from fastseg import Segmentation, Segmenter, rfm
 from fastseg.datasets import mall_customers, online_retail
+from fastseg.segment import column_text
 
 MALL_FEATURES = ["Annual Income (k$)", "Spending Score (1-100)"]
 
@@ -1104,3 +1105,31 @@ def test_percentiles_are_written_as_an_analyst_says_them(q, text):
     from fastseg.segment import _percentiles_text
 
     assert _percentiles_text(q) == f"{text} percentiles"
+
+
+def test_a_pivot_or_groupby_table_is_segmented_by_text_names_of_its_columns():
+    from fastseg.report import render
+
+    rng = np.random.default_rng(5)
+    tx = pd.DataFrame({"CustomerID": rng.integers(1, 300, 4000), "Year": rng.choice([2023, 2024], 4000),
+                       "Sales": rng.gamma(2, 30, 4000), "Qty": rng.integers(1, 5, 4000)})
+    by_year = tx.pivot_table(index="CustomerID", columns="Year", values="Sales", aggfunc="sum", fill_value=0)
+    both = tx.groupby("CustomerID").agg({"Sales": ["sum", "mean"], "Qty": ["sum", "max"]})
+    for table, features, value, text in [
+        (by_year, [2023, 2024], 2024, ["2023", "2024"]),
+        (both, [("Sales", "sum"), ("Qty", "sum")], ("Sales", "sum"), ["Sales sum", "Qty sum"]),
+    ]:
+        seg = Segmenter(features=features, value=value, k=3, random_state=0, stability=0).fit(table)
+        assert seg.features == text and seg.value_column == column_text(value)
+        flat = table.set_axis([column_text(c) for c in table.columns], axis=1)
+        ref = Segmenter(features=text, value=column_text(value), k=3, random_state=0, stability=0).fit(flat)
+        np.testing.assert_array_equal(seg.labels["segment"], ref.labels["segment"])
+        assert (seg.predict(table)["segment"] == seg.labels["segment"]).all()  # the table as it came
+        assert seg.distances(table).index.equals(seg.labels.index)
+        page = render(seg, images=[])
+        assert all(f in page for f in text)
+    seg = Segmenter(k=3, random_state=0, stability=0, describe=[("Qty", "max")]).fit(both)
+    assert seg.described == ["Qty max"] and "Qty max" not in seg.features
+    clash = both.set_axis(pd.MultiIndex.from_tuples([("a", ""), ("a", ""), ("b", "x"), ("c", "y")]), axis=1)
+    with pytest.raises(ValueError, match=r"Segmenter\.fit's table has repeated column names \('a'\)"):
+        Segmenter().fit(clash)

@@ -360,7 +360,7 @@ class Segmentation:
         with a missing feature value gets no segment (``<NA>``) and the name
         "not segmented: missing values"; otherwise such a row is an error.
         """
-        require_frame(new_df, "Segmentation.predict's table")
+        new_df = _text_columns(new_df, "Segmentation.predict's table")
         Z, ok = self.prep.apply(new_df, with_mask=True, snapshot=snapshot)
         if ok.all():
             seg = self.model.predict(Z)
@@ -384,7 +384,7 @@ class Segmentation:
         pandas.Series, indexed like :meth:`predict`'s result (NaN for a row with a
         missing feature value, with missing="drop"). ``snapshot`` as in :meth:`predict`.
         """
-        require_frame(new_df, "Segmentation.distances' table")
+        new_df = _text_columns(new_df, "Segmentation.distances' table")
         Z, ok = self.prep.apply(new_df, with_mask=True, snapshot=snapshot)
         d = np.full(len(ok), np.nan)
         d[ok] = np.asarray(self.model.transform(Z)).min(axis=1)
@@ -713,7 +713,7 @@ class Segmenter:
             raise ValueError(f"missing must be 'error' or 'drop'; got {self.missing!r}.")
         if not (self.describe is None or isinstance(self.describe, (str, list, tuple))):
             raise ValueError(f"describe must be 'auto', a list of columns or None; got {self.describe!r}.")
-        if not (self.value is None or isinstance(self.value, str)):
+        if not (self.value is None or isinstance(self.value, (str, int, tuple))) or isinstance(self.value, bool):
             raise ValueError(f"value must be 'auto', a column name or None; got {self.value!r}.")
         if self.snapshot is not None:
             _snapshot(self.snapshot)  # a named error for a snapshot that is not a date
@@ -754,7 +754,7 @@ class Segmenter:
 
     def _named_value(self):
         """The value column given by name, as a list (empty for "auto" or None)."""
-        return [self.value] if isinstance(self.value, str) and self.value != "auto" else []
+        return [] if self.value is None or self.value == "auto" else [column_text(self.value)]
 
     def _value_column(self, df):
         """The column :attr:`Segmentation.value` adds up, or None; a named one checked."""
@@ -762,22 +762,23 @@ class Segmenter:
             return None
         if not self._named_value():
             return spend_column(df)
-        _check_columns(df, self._named_value())
-        col = df[self.value]
+        name, = self._named_value()
+        _check_columns(df, [name])
+        col = df[name]
         if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            raise ValueError(f"value column {self.value!r} is not numeric ({col.dtype}); name a column of amounts "
+            raise ValueError(f"value column {name!r} is not numeric ({col.dtype}); name a column of amounts "
                              "spent (value=..., --value), or None to skip the value shares.")
-        return self.value
+        return name
 
     def _explicit(self):
         if self.features is None:
             return None
-        return [self.features] if isinstance(self.features, str) else list(self.features)
+        return [self.features] if isinstance(self.features, str) else [column_text(f) for f in self.features]
 
     def _named_described(self):
         """The columns ``describe`` names, or None ("auto", None, or a bad value :meth:`_check` names)."""
         if isinstance(self.describe, (list, tuple)):
-            return list(self.describe)
+            return [column_text(c) for c in self.describe]
         return [self.describe] if isinstance(self.describe, str) and self.describe != "auto" else None
 
     def _dates_as_days(self, df):
@@ -1048,10 +1049,32 @@ def _unique_index(df):
                      "or use rfm for a transaction log.")
 
 
+def column_text(label):
+    """A column label as fastseg names the column: text as it is, a pivot's 2023 as
+    "2023", a groupby's ``("Sales", "sum")`` as "Sales sum"."""
+    if isinstance(label, str):
+        return label
+    if isinstance(label, tuple):
+        return " ".join(str(part) for part in label if str(part) != "")
+    return str(label)
+
+
+def _text_columns(df, what):
+    """``df`` (checked to be a DataFrame, named ``what`` if not) with every column named by
+    text (:func:`column_text`), so a feature prints, and is found again at predict, by
+    one name."""
+    if isinstance(df, pd.DataFrame) and (isinstance(df.columns, pd.MultiIndex)
+                                         or not all(isinstance(c, str) for c in df.columns)):
+        df = df.set_axis([column_text(c) for c in df.columns], axis=1)
+    require_frame(df, what)  # after: ("a", "") and "a" are both "a", named as repeats
+    return df
+
+
 def _without_totals_row(df, what):
-    """``df`` (checked to be a DataFrame, named ``what`` if not) less a spreadsheet's
-    totals row (:func:`fastseg.features.totals_row`), and its label or None."""
-    require_frame(df, what)
+    """``df`` (checked to be a DataFrame, named ``what`` if not; its columns named by
+    text) less a spreadsheet's totals row (:func:`fastseg.features.totals_row`), and
+    its label or None."""
+    df = _text_columns(df, what)
     r = totals_row_position(df)
     return (df, None) if r is None else (df.iloc[np.arange(len(df)) != r], df.index[r])
 
