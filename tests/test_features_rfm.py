@@ -495,3 +495,15 @@ def test_dates_as_days_counts_whole_days_and_keeps_gaps():
     np.testing.assert_array_equal(out["days since seen"], [2, 1, 62])
     out, _, _ = dates_as_days(df, ["joined"], snapshot="2024-03-01 18:00")
     np.testing.assert_array_equal(out["days since joined"], [60, np.nan, 0])  # the snapshot itself: 0 days
+
+
+@pytest.mark.parametrize("index", ["InvoiceDate", "CustomerID", ["CustomerID", "InvoiceNo"]])
+def test_a_log_indexed_by_one_of_its_columns_gives_the_same_table(index):
+    tx = online_retail(300, seed=1)
+    cols = dict(customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",
+                price="UnitPrice")
+    want = rfm(tx, **cols)
+    indexed = tx.set_index(index)
+    pd.testing.assert_frame_equal(rfm(indexed, **cols), want)
+    pd.testing.assert_frame_equal(rfm(indexed), want)  # the columns read off the names, the index's too
+    assert indexed.index.names == ([index] if isinstance(index, str) else index)  # the caller's table untouched

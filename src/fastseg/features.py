@@ -103,6 +103,16 @@ def _cancellation(ids):
     return out
 
 
+def _index_as_columns(df):
+    """``df`` with its named index levels as columns too (a log indexed by its dates,
+    ``set_index("InvoiceDate")``, or by its customers), so rfm finds them by name as it
+    finds a column; a level named as a column already is left where it is."""
+    names = [n for n in df.index.names if n is not None and n not in df.columns]
+    if not names or len(set(names)) < len(names):
+        return df
+    return df.reset_index(level=names)
+
+
 def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
         dayfirst=None, attributes="auto"):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
@@ -120,7 +130,8 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     Parameters
     ----------
     transactions : pandas.DataFrame
-        One row per transaction line.
+        One row per transaction line. A named index level (a log indexed by its dates)
+        is read as a column of that name.
     customer, date : str, optional
         Columns holding the customer id and the date (parsed if not datetime).
     invoice : str, optional
@@ -174,6 +185,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         every row removed by cleaning.
     """
     require_frame(transactions, "rfm's transactions")
+    transactions = _index_as_columns(transactions)
     given = dict(customer=customer, date=date, invoice=invoice, amount=amount, quantity=quantity, price=price)
     guessed = {}
     if needs_guess(**given):
