@@ -39,6 +39,22 @@ def test_non_numeric_columns_are_named():
         KMeans(2).fit(df)
 
 
+def test_an_object_column_of_numbers_is_numbers_as_scikit_learn_takes_it():
+    from decimal import Decimal
+
+    from sklearn.cluster import KMeans as SKKMeans
+
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame(rng.normal(size=(97, 3)), columns=["a", "b", "c"])
+    mixed = df.astype({"a": object}).assign(b=[Decimal(str(v)) for v in df["b"]])  # a database's NUMERIC
+    ours = KMeans(3, random_state=0, n_init=1, device="cpu").fit(mixed)
+    theirs = SKKMeans(3, random_state=0, n_init=1).fit(df)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    np.testing.assert_allclose(ours.inertia_, theirs.inertia_, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"1 non-numeric column\(s\): 'a'"):  # one text value among numbers
+        KMeans(3).fit(mixed.assign(a=["x", *df["a"].iloc[1:]]))
+
+
 def test_fewer_samples_than_clusters():
     with pytest.raises(ValueError, match="n_samples=20 should be >= n_clusters=25"):
         KMeans(25).fit(X)
