@@ -242,6 +242,16 @@ def test_names_read_naturally_and_repr_is_short():
                          "features=['Annual Income (k$)', 'Spending Score (1-100)'])")
 
 
+def test_segmentations_pickled_before_the_classes_moved_find_them_by_their_old_paths():
+    import fastseg._feature_pipeline
+    import fastseg.segment
+    import fastseg.segmentation
+
+    # a pickle names a class by module and name: fastseg.segment held both until 2026-11-24
+    assert fastseg.segment.Segmentation is fastseg.segmentation.Segmentation
+    assert fastseg.segment._Prep is fastseg._feature_pipeline._Prep
+
+
 def test_a_segmentation_saved_before_the_id_fields_still_loads_and_predicts(tmp_path):
     import pickle
 
@@ -1102,7 +1112,7 @@ def test_clip_is_a_share_below_one_half_and_never_flattens_a_feature():
 @pytest.mark.parametrize("q, text", [(0.01, "1st and 99th"), (0.02, "2nd and 98th"), (0.03, "3rd and 97th"),
                                      (0.025, "2.5th and 97.5th"), (0.11, "11th and 89th"), (0.21, "21st and 79th")])
 def test_percentiles_are_written_as_an_analyst_says_them(q, text):
-    from fastseg.segment import _percentiles_text
+    from fastseg._feature_pipeline import _percentiles_text
 
     assert _percentiles_text(q) == f"{text} percentiles"
 

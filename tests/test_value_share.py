@@ -105,7 +105,8 @@ def test_a_value_column_that_is_not_a_feature_is_added_up_per_segment():
 @pytest.mark.parametrize("value, match", [
     ("Nope", r"column\(s\) 'Nope' not found; available: 'CustomerID', 'Gender'"),
     ("Gender", "value column 'Gender' is not numeric"),
-    (3, "value must be 'auto', a column name or None"),
+    (3.5, "value must be 'auto', a column name or None"),
+    (3, r"column\(s\) '3' not found; available: 'CustomerID'"),  # a whole number names a column, as a pivot's 2024
 ])
 def test_value_errors_come_before_the_sweep(value, match, monkeypatch):
     import fastseg.segment as segment

@@ -20,7 +20,7 @@ _EXPORTS = {
     "SweepResult": ".sweep",
     "sweep": ".sweep",
     "rfm": ".features",
-    "Segmentation": ".segment",
+    "Segmentation": ".segmentation",
     "Segmenter": ".segment",
     "report": ".report",
     "datasets": ".datasets",
@@ -53,7 +53,8 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see
     from .features import rfm
     from .kmeans import KMeans, kmeans_plusplus
     from .report import report
-    from .segment import Segmentation, Segmenter
+    from .segment import Segmenter
+    from .segmentation import Segmentation
     from .sweep import SweepResult, sweep
 
 

@@ -312,7 +312,7 @@ def _every_customer(seg, df):
     for a missing value (--missing drop) without a segment."""
     if seg.not_segmented is None or not len(seg.not_segmented):
         return seg.labels
-    from .segment import _NOT_SEGMENTED
+    from .segmentation import _NOT_SEGMENTED
 
     full = seg.labels.reindex(seg._index(df))
     full["segment"] = full["segment"].astype("Int64")
@@ -355,7 +355,7 @@ def _load_model(path):
     if not p.is_file():
         what = "is a folder" if p.is_dir() else "does not exist"
         raise CLIError(f"--model {str(p)!r} {what}; write one with fastseg segment INPUT --save {str(p)!r}.")
-    from .segment import Segmentation
+    from .segmentation import Segmentation
 
     try:
         return Segmentation.load(p)
@@ -374,7 +374,7 @@ def cmd_predict(args):
         raise CLIError(hint)
     if not args.rfm:  # as segment leaves a spreadsheet's totals row out, so does predict
         from ._column_roles import totals_row
-        from .segment import totals_row_text
+        from .segmentation import totals_row_text
 
         if (total := totals_row(df)) is not None:
             df = df.drop(index=total)

@@ -153,7 +153,7 @@ def render(seg, title="Customer segmentation", images=None):
                      f"{counted(int(row['size']), 'customer')} ({row['share']:.1%}{money}). " + _sentence(seg, s) + note
                      + _action(seg, s) + "</div>")
     if seg.outlying:
-        from .segment import outlying_text
+        from ._outliers import outlying_text
 
         parts.append(f"<p>{html.escape(outlying_text(seg.outlying, seg.profiles['size']))}</p>")
     if seg.value is not None:
