@@ -122,6 +122,34 @@ def test_log1p_ticks_are_round_values_inside_the_range(lo, hi):
     assert len(set(labels)) == len(labels) and all(len(x) <= 4 for x in labels)
 
 
+def test_elbow_takes_a_segmentation_and_names_a_metric_the_sweep_lacks(seg):
+    import fastseg
+
+    before = plt.get_fignums()
+    fig = plots.elbow(seg)  # its sweep
+    assert [ln.get_label() for ln in fig.axes[1].lines] == ["silhouette (higher is better)"]  # "auto": silhouette where computed
+    plt.close(fig)
+    fig = plots.elbow(seg, metric="davies_bouldin")
+    assert [ln.get_label() for ln in fig.axes[1].lines] == ["Davies–Bouldin (lower is better)"]
+    plt.close(fig)
+    X = np.asarray(seg.prep.apply(seg.data))
+    bare = fastseg.sweep(X, k=range(2, 5), metrics=("inertia",), random_state=0)
+    fig = bare.plot()  # nothing but inertia: no second axis
+    assert len(fig.axes) == 1
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"metric 'calinski' was not computed by this sweep; choose one of "
+                                         r"'calinski_harabasz', 'davies_bouldin', 'silhouette', or None"):
+        plots.elbow(seg, metric="calinski")
+    given = Segmenter(features=["Age", "Annual Income (k$)"], k=3, random_state=0, stability=0).fit(
+        mall_customers(100, seed=0))
+    with pytest.raises(ValueError, match=r"k was given, so no sweep chose it \(seg\.sweep is None\); fit with "
+                                         r"k='auto'"):
+        plots.elbow(given)
+    with pytest.raises(TypeError, match="elbow draws a SweepResult .* got dict"):
+        plots.elbow({})
+    assert plt.get_fignums() == before  # no figure left open by an error
+
+
 def test_elbow_marks_the_chosen_k_and_the_knee_apart(seg):
     import dataclasses
 

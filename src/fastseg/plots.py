@@ -16,20 +16,42 @@ def _axes(ax, figsize=(7, 4.5)):
     return ax.figure, ax
 
 
-def elbow(result, ax=None, metric="silhouette"):
+def _sweep_of(result):
+    """The SweepResult to draw: ``result`` itself, or a Segmentation's sweep."""
+    from .sweep import SweepResult
+
+    if isinstance(result, SweepResult):
+        return result
+    sw = getattr(result, "sweep", None)
+    if isinstance(sw, SweepResult):
+        return sw
+    if hasattr(result, "sweep"):  # a Segmentation with k given: nothing was swept
+        raise ValueError("this segmentation's k was given, so no sweep chose it (seg.sweep is None); fit with "
+                         "k='auto', or draw fastseg.sweep(...) of the features.")
+    raise TypeError(f"elbow draws a SweepResult (fastseg.sweep) or a Segmentation; got {type(result).__name__}.")
+
+
+def elbow(result, ax=None, metric="auto"):
     """Inertia by k with the knee marked, and a second metric on the right axis.
 
     Parameters
     ----------
-    result : SweepResult
+    result : SweepResult, or a Segmentation (its :attr:`~Segmentation.sweep`)
     ax : matplotlib Axes, optional
-    metric : str or None
-        A metric the sweep computed, drawn on a twin axis; None for none.
+    metric : str or None, default="auto"
+        A metric the sweep computed, drawn on a twin axis; "auto": silhouette where
+        the sweep computed it; None for none.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    result = _sweep_of(result)
+    if isinstance(metric, str) and metric == "auto":
+        metric = "silhouette" if "silhouette" in result.metrics else None
+    if metric is not None and metric not in result.metrics:
+        raise ValueError(f"metric {metric!r} was not computed by this sweep; choose one of "
+                         f"{', '.join(map(repr, result.metrics)) or '(none)'}, or None for no second axis.")
     fig, ax = _axes(ax)
     ks = np.asarray(result.ks)
     inertia = np.array([result.inertia[k] for k in ks])
@@ -43,7 +65,7 @@ def elbow(result, ax=None, metric="silhouette"):
         ax.plot([result.knee.k], [result.inertia[result.knee.k]], "o", ms=11, mfc="none", mec="tab:red", mew=2,
                 label=f"knee: k = {result.knee.k}")
     handles, labels = ax.get_legend_handles_labels()
-    if metric and metric in result.metrics:
+    if metric is not None:
         ax2 = ax.twinx()
         vals = [result.metrics[metric][k] for k in ks]
         from .sweep import metric_label

@@ -168,8 +168,9 @@ class SweepResult:
         km._n_features_out = k
         return km
 
-    def plot(self, ax=None, metric="silhouette"):
-        """Elbow plot: inertia by k with the knee marked, ``metric`` on a second axis.
+    def plot(self, ax=None, metric="auto"):
+        """Elbow plot: inertia by k with the knee marked, ``metric`` on a second axis
+        (:func:`fastseg.plots.elbow`).
 
         Returns
         -------
