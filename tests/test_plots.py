@@ -297,3 +297,28 @@ def test_scatter_2d_draws_one_or_two_features_themselves():
     fig = plots.scatter_2d(two)
     assert fig.axes[0].get_title() == "Customers by Age and Spending Score (1-100)"
     plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["segment_sizes", "snake_plot", "importance_heatmap", "scatter_2d", "scatter_3d",
+                                  "silhouette_by_segment", "composition", "value_share"])
+def test_a_plot_of_a_segmentation_given_something_else_says_what_it_draws(seg, name):
+    with pytest.raises(TypeError, match=rf"{name} draws a Segmentation \(fastseg\.Segmenter\(\.\.\.\)\.fit\(table\)\); "
+                                        r"got SweepResult \(fastseg\.plots\.elbow draws a sweep\)"):
+        getattr(plots, name)(seg.sweep)
+
+
+def test_a_plot_that_fails_leaves_no_figure_open(seg, monkeypatch):
+    before = plt.get_fignums()
+
+    def broken(k):  # fails once the figure is open
+        raise RuntimeError("palette")
+
+    monkeypatch.setattr(plots, "_palette", broken)
+    with pytest.raises(RuntimeError, match="palette"):
+        plots.segment_sizes(seg)
+    assert plt.get_fignums() == before
+    fig, ax = plt.subplots()  # the caller's own figure stays open
+    with pytest.raises(RuntimeError, match="palette"):
+        plots.segment_sizes(seg, ax=ax)
+    assert fig.number in plt.get_fignums()
+    plt.close(fig)

@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._value_share import percent
+
+
+def _draws_segmentation(fn):
+    """``fn`` (a plot of a Segmentation, its first argument) checked to be given one, and
+    with the figure it opened closed when it fails: an error leaves no figure behind."""
+    @functools.wraps(fn)
+    def plot(seg, *args, **kwargs):
+        from .segmentation import Segmentation
+
+        if not isinstance(seg, Segmentation):
+            other = " (fastseg.plots.elbow draws a sweep)" if type(seg).__name__ == "SweepResult" else ""
+            raise TypeError(f"{fn.__name__} draws a Segmentation (fastseg.Segmenter(...).fit(table)); got "
+                            f"{type(seg).__name__}{other}.")
+        import matplotlib.pyplot as plt
+
+        before = set(plt.get_fignums())
+        try:
+            return fn(seg, *args, **kwargs)
+        except Exception:
+            for num in set(plt.get_fignums()) - before:
+                plt.close(num)
+            raise
+    return plot
 
 
 def _axes(ax, figsize=(7, 4.5)):
@@ -93,6 +118,7 @@ def _seg_label(seg, s):
     return f"{s}: {seg.names[s]}"
 
 
+@_draws_segmentation
 def segment_sizes(seg, ax=None):
     """Horizontal bars: customers per segment, with the share printed."""
     fig, ax = _axes(ax, (7, 0.5 * seg.k + 1.5))
@@ -153,6 +179,7 @@ def _shown_of(cols, shown):
     return f"\n{len(shown)} of {len(cols)} features: where each segment is furthest from average"
 
 
+@_draws_segmentation
 def snake_plot(seg, ax=None, max_features=20):
     """Each segment's centre across the (scaled) features: how segments differ.
 
@@ -179,6 +206,7 @@ def snake_plot(seg, ax=None, max_features=20):
     return fig
 
 
+@_draws_segmentation
 def importance_heatmap(seg, ax=None, max_features=12):
     """Relative importance per segment and feature: the segment's typical value over all
     customers', minus 1 (see :attr:`Segmentation.profiles`), written in each cell.
@@ -311,6 +339,7 @@ def _feature_axes(seg, feats, V, axes):
             axis.set_label_text(f)
 
 
+@_draws_segmentation
 def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
     """Customers on two features, or on the first two principal components of the scaled
     features when ``x``/``y`` are not given; centres marked. A feature the segmenter
@@ -366,6 +395,7 @@ def scatter_2d(seg, x=None, y=None, ax=None, max_points=5000, random_state=0):
     return fig
 
 
+@_draws_segmentation
 def scatter_3d(seg, features=None, ax=None, max_points=3000, random_state=0):
     """Customers on three features, coloured by segment, centres marked. A feature the
     segmenter clustered in log1p units is drawn in them, ticked in original units.
@@ -407,6 +437,7 @@ def scatter_3d(seg, features=None, ax=None, max_points=3000, random_state=0):
     return fig
 
 
+@_draws_segmentation
 def silhouette_by_segment(seg, ax=None, sample_size=3000, random_state=0):
     """Silhouette of each customer (on a stratified sample), grouped by segment."""
     from .metrics import silhouette_values, stratified_sample
@@ -434,6 +465,7 @@ def silhouette_by_segment(seg, ax=None, sample_size=3000, random_state=0):
     return fig
 
 
+@_draws_segmentation
 def composition(seg, column=None, ax=None):
     """Stacked bars: the share of each segment's customers (and of all of them, at the
     bottom) at each value of a described categorical column (``seg.composition``)."""
@@ -468,6 +500,7 @@ def composition(seg, column=None, ax=None):
     return fig
 
 
+@_draws_segmentation
 def value_share(seg, ax=None):
     """Paired bars per segment: its share of the customers and its share of their total
     spend (``seg.value``), so the few customers who bring most of the money show."""
