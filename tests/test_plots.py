@@ -64,8 +64,18 @@ def test_composition_bars_are_the_shares_and_bad_columns_are_named(seg):
     np.testing.assert_allclose(widths.T, tab.to_numpy())
     assert ax.get_yticklabels()[-1].get_text() == "all customers"
     plt.close(fig)
-    with pytest.raises(ValueError, match="column 'Age' is not described; described: 'Gender'"):
+    with pytest.raises(ValueError, match=r"column 'Age' is a feature: each segment's values of it are in "
+                                         r"seg\.profiles and plots\.snake_plot; composition draws the categorical "
+                                         r"columns described: 'Gender'"):
         plots.composition(seg, "Age")
+    with pytest.raises(ValueError, match="column 'Nope' is not described; composition draws .*: 'Gender'"):
+        plots.composition(seg, "Nope")
+    two = Segmenter(features=["Annual Income (k$)", "Spending Score (1-100)"], k=3, random_state=0,
+                    stability=0).fit(mall_customers(100, seed=0))
+    assert "Age" in two.described
+    with pytest.raises(ValueError, match="column 'Age' is not described by its mix of values but by its mean and "
+                                         "median, in seg.profiles"):
+        plots.composition(two, "Age")
     bare = Segmenter(features=["Age"], k=2, describe=None, random_state=0).fit(mall_customers(50, seed=0))
     with pytest.raises(ValueError, match="describes no categorical column"):
         plots.composition(bare)

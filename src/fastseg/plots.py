@@ -475,7 +475,11 @@ def composition(seg, column=None, ax=None):
         raise ValueError("this segmentation describes no categorical column; fit with Segmenter(describe=[...]).")
     column = next(iter(seg.composition)) if column is None else column
     if column not in seg.composition:
-        raise ValueError(f"column {column!r} is not described; described: "
+        why = ("is a feature: each segment's values of it are in seg.profiles and plots.snake_plot"
+               if column in seg.features else "is not described" + (
+                   " by its mix of values but by its mean and median, in seg.profiles"
+                   if column in seg.described else ""))
+        raise ValueError(f"column {column!r} {why}; composition draws the categorical columns described: "
                          f"{', '.join(map(repr, seg.composition))}.")
     tab = seg.composition[column]
     fig, ax = _axes(ax, (8, 0.5 * (seg.k + 1) + 1.8))
