@@ -68,7 +68,7 @@ def _text_head(col):
     return col.iloc[:5000].dropna().head(1000).astype("string")
 
 
-def _holds_numbers(col):
+def holds_numbers(col):
     """Whether every filled value of an object column is a real number (not True/False):
     what a database's NUMERIC column reads as (``decimal.Decimal``), or numbers stored as
     objects."""
@@ -106,7 +106,7 @@ def amounts_as_numbers(df, columns=None):
     out, read = df, []
     for c in df.columns if columns is None else columns:
         col = df[c]
-        if pd.api.types.is_object_dtype(col) and _holds_numbers(col):  # Decimal from a database, say
+        if pd.api.types.is_object_dtype(col) and holds_numbers(col):  # Decimal from a database, say
             if out is df:
                 out = df.copy(deep=False)
             out[c] = pd.to_numeric(col).to_numpy(dtype=float, na_value=np.nan)

@@ -57,11 +57,11 @@ def reject_non_numeric_columns(X):
         return
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-    from ._amounts import _holds_numbers
+    from ._amounts import holds_numbers
 
     # an object column of numbers (decimal.Decimal from a database) is numbers, as scikit-learn takes it
     bad = [str(col) for j, (col, dt) in enumerate(dtypes.items())
-           if not (is_numeric_dtype(dt) or is_bool_dtype(dt) or (dt == object and _holds_numbers(X.iloc[:, j])))]
+           if not (is_numeric_dtype(dt) or is_bool_dtype(dt) or (dt == object and holds_numbers(X.iloc[:, j])))]
     if bad:
         shown = ", ".join(repr(b) for b in bad[:10]) + (" ..." if len(bad) > 10 else "")
         raise ValueError(

@@ -373,11 +373,11 @@ def cmd_predict(args):
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
         raise CLIError(hint)
     if not args.rfm:  # as segment leaves a spreadsheet's totals row out, so does predict
-        from ._column_roles import totals_row
+        from .segment import _without_totals_row
         from .segmentation import totals_row_text
 
-        if (total := totals_row(df)) is not None:
-            df = df.drop(index=total)
+        df, total = _without_totals_row(df, "the input table")
+        if total is not None:
             _say(args, totals_row_text(total))
     dates = _date_options(args, "dayfirst")  # the text dates are read as at fit time
     labels = _with_features(seg.predict(df, **dates), df, _label_columns(args, df, seg))

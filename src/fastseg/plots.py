@@ -475,10 +475,12 @@ def composition(seg, column=None, ax=None):
         raise ValueError("this segmentation describes no categorical column; fit with Segmenter(describe=[...]).")
     column = next(iter(seg.composition)) if column is None else column
     if column not in seg.composition:
-        why = ("is a feature: each segment's values of it are in seg.profiles and plots.snake_plot"
-               if column in seg.features else "is not described" + (
-                   " by its mix of values but by its mean and median, in seg.profiles"
-                   if column in seg.described else ""))
+        if column in seg.features:
+            why = "is a feature: each segment's values of it are in seg.profiles and plots.snake_plot"
+        elif column in seg.described:
+            why = "is not described by its mix of values but by its mean and median, in seg.profiles"
+        else:
+            why = "is not described"
         raise ValueError(f"column {column!r} {why}; composition draws the categorical columns described: "
                          f"{', '.join(map(repr, seg.composition))}.")
     tab = seg.composition[column]

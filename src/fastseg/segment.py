@@ -478,7 +478,7 @@ def _unique_index(df):
     counts = ix.value_counts()
     rep = counts[counts > 1]
     label = rep.index[0]
-    example = f"{label!r} on {rep.iloc[0]} rows" if isinstance(label, str) else f"{label} on {rep.iloc[0]} rows"
+    example = f"{repr(label) if isinstance(label, str) else label} on {rep.iloc[0]} rows"
     if _default_index(df):  # row numbers, as pd.concat leaves them, and no id column to key by instead
         raise ValueError(f"the table's index repeats row numbers ({counted(len(rep), 'number')} on several rows, "
                          f"e.g. {example}; pd.concat without ignore_index=True leaves them so) and no column is a "
