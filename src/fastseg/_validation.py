@@ -71,16 +71,23 @@ def reject_non_numeric_columns(X):
 
 
 def check_finite_rows(X):
-    """Raise if any row of X holds NaN or infinity, saying how many rows do."""
-    # Fast path: one pairwise sum in X's dtype. A huge but finite X may overflow it,
-    # which only costs the exact row check below.
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(X)):
-            return
-    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
-    if bad.size:
+    """Raise if any row of X holds NaN or infinity, saying how many rows do.
+
+    X is a NumPy array or a CSR matrix (whose stored values are checked).
+    """
+    if hasattr(X, "indptr"):
+        bad_vals = ~np.isfinite(X.data)
+        bad = np.unique(np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[bad_vals]) if bad_vals.any() else []
+    else:
+        # Fast path: one pairwise sum in X's dtype. A huge but finite X may overflow it,
+        # which only costs the exact row check below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.sum(X)):
+                return
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if len(bad):
         raise ValueError(
-            f"Input X contains NaN or infinity in {bad.size} of {X.shape[0]} rows "
+            f"Input X contains NaN or infinity in {len(bad)} of {X.shape[0]} rows "
             f"(first at row {bad[0]}). Drop or impute those rows before fitting."
         )
 

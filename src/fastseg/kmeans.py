@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -69,7 +70,8 @@ def _validate_device_X(X, estimator, reset):
 
 
 def _validate_X(X, estimator=None, reset=True, check_finite=True):
-    """2-D float32/float64 C-contiguous array with finite values; never a copy if avoidable.
+    """2-D float32/float64 C-contiguous array (or CSR matrix, from any SciPy sparse
+    format) with finite values; never a copy if avoidable.
 
     ``check_finite=False`` leaves the NaN/inf check to the caller (``fit`` reads it off
     the backend's first pass over X instead of making one more).
@@ -78,7 +80,7 @@ def _validate_X(X, estimator=None, reset=True, check_finite=True):
         return _validate_device_X(X, estimator, reset)
     reject_non_numeric_columns(X)
     kwargs = dict(
-        accept_sparse=False,
+        accept_sparse="csr",
         dtype=[np.float64, np.float32],
         order="C",
         copy=False,
@@ -93,6 +95,12 @@ def _validate_X(X, estimator=None, reset=True, check_finite=True):
     if check_finite:
         check_finite_rows(X)
     return X
+
+
+def backend_for(device, X):
+    """The backend for ``device`` and validated ``X``: SciPy sparse data takes the
+    CPU's sparse engine (see :func:`fastseg.backend.get_backend`)."""
+    return get_backend(device, sparse=sp.issparse(X))
 
 
 def kmeans_plusplus(
@@ -139,7 +147,7 @@ def kmeans_plusplus(
     if n_local_trials is not None:
         check_int("kmeans_plusplus", "n_local_trials", n_local_trials, 1)
     w = check_sample_weight(sample_weight, n, X.dtype)
-    backend = get_backend(device)
+    backend = backend_for(device, X)
     data = backend.prepare(X, w)
     centers, indices = kmeans_plusplus_core(
         backend, data, n_clusters, check_random_state(random_state), n_local_trials
@@ -330,7 +338,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         init, n_init = self._check_params(X)
         w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         random_state = check_random_state(self.random_state)
-        backend = get_backend(self.device)
+        backend = backend_for(self.device, X)
         data = backend.prepare(X, w)
         if on_host and not (np.isfinite(data.mean_sq) and np.isfinite(data.mean).all()):
             check_finite_rows(X)  # NaN/inf reach the moments: now count the rows
@@ -383,7 +391,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         check_is_fitted(self)
         X = _validate_X(X, self, reset=False)
         w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
-        backend = get_backend(self.device)
+        backend = backend_for(self.device, X)
         data = backend.prepare(X, w, center=True)
         fitted = self.cluster_centers_
         if backend.name == "cpu" and hasattr(fitted, "__cuda_array_interface__"):
@@ -456,4 +464,5 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True
         return tags

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import get_backend
 
 DEFAULT_SILHOUETTE_SAMPLE = 4000
 
@@ -219,7 +218,7 @@ def score_labels(X, labels, *, metrics=("calinski_harabasz", "davies_bouldin", "
     dict
         Metric name → value, plus ``silhouette_n`` (rows the silhouette used).
     """
-    from .kmeans import _validate_X
+    from .kmeans import _validate_X, backend_for
     from ._validation import check_sample_weight
 
     X = _validate_X(X)
@@ -229,7 +228,7 @@ def score_labels(X, labels, *, metrics=("calinski_harabasz", "davies_bouldin", "
     if labels.size and labels.min() < 0:
         raise ValueError("labels must be >= 0.")
     k = int(labels.max()) + 1 if labels.size else 0
-    backend = get_backend(device)
+    backend = backend_for(device, X)
     data = backend.prepare(X, check_sample_weight(sample_weight, X.shape[0], X.dtype))
     lab = backend.asarray(labels, dtype=np.int32)
     return _score(backend, data, lab, k, metrics, silhouette_sample_size, random_state)

@@ -28,8 +28,7 @@ from ._init import kmeans_plusplus_core, random_rows_core
 from ._lloyd import Run, lloyd_multi, tolerance
 from ._validation import (InvalidParameterError, check_dask_only_init, check_int, check_options, check_real,
                           check_sample_weight)
-from .backend import get_backend
-from .kmeans import KMeans, _follows_device, _validate_X
+from .kmeans import KMeans, _follows_device, _validate_X, backend_for
 from .metrics import DEFAULT_SILHOUETTE_SAMPLE, _score
 
 METRICS = ("inertia", "calinski_harabasz", "davies_bouldin", "silhouette")
@@ -370,7 +369,7 @@ def sweep(
                                   silhouette_sample_size, progress, device, t_start, sample, refine,
                                   independent_seeds)
     w = check_sample_weight(sample_weight, n, X.dtype)
-    backend = get_backend(device)
+    backend = backend_for(device, X)
     data = backend.prepare(X, w)
     abs_tol = tolerance(backend, data, tol)
 

@@ -19,6 +19,7 @@ from .cpu import NumPyBackend
 __all__ = ["Backend", "Dataset", "NumPyBackend", "get_backend", "gpu_available"]
 
 _CPU = None
+_SPARSE = None
 
 
 def _cpu_backend() -> NumPyBackend:
@@ -26,6 +27,15 @@ def _cpu_backend() -> NumPyBackend:
     if _CPU is None:
         _CPU = NumPyBackend()
     return _CPU
+
+
+def _sparse_backend():
+    global _SPARSE
+    if _SPARSE is None:
+        from .cpu_sparse import SparseBackend
+
+        _SPARSE = SparseBackend()
+    return _SPARSE
 
 
 def gpu_available() -> bool:
@@ -38,13 +48,16 @@ def gpu_available() -> bool:
         return False
 
 
-def get_backend(device="auto") -> Backend:
+def get_backend(device="auto", *, sparse=False) -> Backend:
     """Return the backend for ``device``.
 
     Parameters
     ----------
     device : {"auto", "cpu", "gpu"} or "cuda:N" or Backend
         Where the engine runs.
+    sparse : bool
+        The data is a SciPy sparse matrix: the CPU's sparse engine runs it ("auto" and
+        "cpu"); a GPU is an error that says how to proceed.
 
     Raises
     ------
@@ -54,14 +67,25 @@ def get_backend(device="auto") -> Backend:
         If a GPU is asked for and cannot be used.
     """
     if isinstance(device, Backend):
-        return device
+        if not sparse or getattr(device, "sparse", False):
+            return device
+        if isinstance(device, NumPyBackend):  # the same threads, on the sparse ops
+            from .cpu_sparse import SparseBackend
+
+            return SparseBackend(device.n_threads)
+        device = device.name  # a GPU backend: the error below
     if not isinstance(device, str):
         raise ValueError(
             f"The 'device' parameter must be 'auto', 'cpu', 'gpu' or 'cuda:N'; got {device!r}."
         )
     dev = device.strip().lower()
     if dev in ("auto", "cpu"):
-        return _cpu_backend()
+        return _sparse_backend() if sparse else _cpu_backend()
+    if sparse and (dev == "gpu" or re.fullmatch(r"cuda(:\d+)?", dev)):
+        raise ValueError(
+            f"device={device!r}: sparse input (a SciPy sparse matrix) runs on the CPU engine only. "
+            "Pass device='cpu' or 'auto', or densify it with X.toarray() to run on the GPU."
+        )
     if dev == "gpu" or re.fullmatch(r"cuda(:\d+)?", dev):
         # The CuPy engine is written and its kernels compile in CI, but it has not yet
         # passed its tests on a GPU: it is opt-in until it has.

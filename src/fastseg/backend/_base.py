@@ -109,6 +109,8 @@ class Backend:
     #: k-means++ keeps every candidate's distance array (t × n) so that the winner's
     #: costs no further pass over X; False: ``kpp_potentials`` gets ``out=None``.
     kpp_keeps_trials: bool = True
+    #: True for the engine that takes SciPy sparse matrices (:mod:`.cpu_sparse`).
+    sparse: bool = False
 
     # -- transfers -------------------------------------------------------
     def asarray(self, a, dtype=None):

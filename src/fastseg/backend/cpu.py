@@ -188,7 +188,10 @@ class NumPyBackend(Backend):
 
     def _run(self, n, fn):
         """Call ``fn(start, stop)`` for every block; results in block order."""
-        blocks = self._blocks(n)
+        return self._map(self._blocks(n), fn)
+
+    def _map(self, blocks, fn):
+        """Call ``fn(start, stop)`` for each of ``blocks`` in the threads; results in order."""
         if len(blocks) <= 1:  # small data: no threads, no BLAS limits, no overhead
             return [fn(s, e) for s, e in blocks]
         if self._controller is None:

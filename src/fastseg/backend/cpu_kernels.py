@@ -197,7 +197,7 @@ def _build(src: Path, cc, out_dir: Path) -> Path:
     for flags in _FLAG_SETS:
         cmd = cc + flags + _BASE_FLAGS
         key = hashlib.sha256(text + repr(cmd).encode() + _cpu_id().encode()).hexdigest()[:20]
-        lib = out_dir / f"cpu_nearest-{key}{'.dll' if sys.platform == 'win32' else '.so'}"
+        lib = out_dir / f"{src.stem}-{key}{'.dll' if sys.platform == 'win32' else '.so'}"
         if lib.exists():
             return lib
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -217,38 +217,176 @@ def _build(src: Path, cc, out_dir: Path) -> Path:
     raise RuntimeError("the C compiler failed: " + " | ".join(errors))
 
 
-def load() -> Kernel | None:
-    """The compiled kernel, built on first call; None where it cannot be (see :data:`reason`)."""
-    global reason
+class SparseKernel:
+    """The loaded sparse library (``kernels/cpu_sparse.c``): :meth:`lloyd`, float32 and float64.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The shared library.
+    """
+
+    def __init__(self, lib, path):
+        self.path = Path(path)
+        i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        self._fn = {}
+        for dtype, name in ((np.float32, "sparse_lloyd_f32"), (np.float64, "sparse_lloyd_f64")):
+            fn = getattr(lib, name)
+            fn.argtypes = [ptr, ptr, ptr, i64, i64, ptr, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
+                           ptr]
+            fn.restype = ctypes.c_int
+            self._fn[np.dtype(dtype)] = fn
+        self._moments, self._dist = {}, {}
+        for dtype, tag in ((np.float32, "f32"), (np.float64, "f64")):
+            fn = getattr(lib, f"sparse_moments_{tag}")
+            fn.argtypes = [ptr, ptr, ptr, i64, ptr, ptr]
+            fn.restype = ctypes.c_int
+            self._moments[np.dtype(dtype)] = fn
+            fn = getattr(lib, f"sparse_dist_{tag}")
+            fn.argtypes = [ptr, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr]
+            fn.restype = ctypes.c_int
+            self._dist[np.dtype(dtype)] = fn
+
+    @staticmethod
+    def _check(arrays, indices=None, vals=None):
+        if indices is not None and (indices.dtype != np.int32 or vals.dtype not in (np.float32, np.float64)
+                                    or not (indices.flags.c_contiguous and vals.flags.c_contiguous)):
+            raise ValueError("the sparse CPU kernel takes contiguous int32 indices and float32/float64 values")
+        for a, want, shape in arrays:
+            if a.dtype != want or a.shape != shape or not a.flags.c_contiguous:
+                raise ValueError(f"the sparse CPU kernel takes a C-contiguous {np.dtype(want)} array of shape "
+                                 f"{shape}; got {a.dtype} {a.shape}")
+
+    def moments(self, indptr, indices, vals, d, x_sq, colsum):
+        """Each row's ``‖x‖²`` into ``x_sq`` (float64, (m,)) and the column totals of the
+        stored values added to ``colsum`` (float64, (d,))."""
+        m = len(indptr) - 1
+        self._check([(indptr, np.int64, (m + 1,)), (x_sq, np.float64, (m,)), (colsum, np.float64, (d,))],
+                    indices, vals)
+        self._moments[np.dtype(vals.dtype)](indptr.ctypes.data, indices.ctypes.data, vals.ctypes.data, m,
+                                            x_sq.ctypes.data, colsum.ctypes.data)
+
+    def dist(self, indptr, indices, vals, d, C, cn, labels, out):
+        """Exact ``‖x − C[label]‖²`` of each row into ``out`` (float64, (m,)), from
+        direct differences; C (k, d) of vals' dtype, cn float64 (k,), labels int32 (m,)."""
+        m = len(indptr) - 1
+        k = C.shape[0]
+        self._check([(indptr, np.int64, (m + 1,)), (C, vals.dtype, (k, d)), (cn, np.float64, (k,)),
+                     (labels, np.int32, (m,)), (out, np.float64, (m,))], indices, vals)
+        if m and (labels.min() < 0 or labels.max() >= k):
+            raise ValueError(f"labels must lie in [0, {k})")
+        self._dist[np.dtype(vals.dtype)](indptr.ctypes.data, indices.ctypes.data, vals.ctypes.data, m, d,
+                                         C.ctypes.data, cn.ctypes.data, labels.ctypes.data, out.ctypes.data)
+
+    def lloyd(self, indptr, indices, vals, d, CT, cn, off, labels, weights=None, x_sq=None, inertia=None,
+              mins=None, sums=None, counts=None):
+        """Nearest centre of each CSR row for every centre set, totals in the same pass.
+
+        Parameters
+        ----------
+        indptr : int64 (m + 1,); indices : int32 (nnz,); vals : (nnz,) float32 or float64
+            The rows (``indptr`` may start anywhere in ``indices`` and ``vals``).
+        d : int
+        CT : (d, K) of vals' dtype, C-contiguous        # every set's centres, transposed
+        cn : float64 (K,)                               # ‖c‖²
+        off : int64 (R + 1,)                            # set r owns centres off[r]:off[r + 1]
+        labels : list of R int32 (m,) arrays            # IN/OUT: previous labels (−1: none), replaced
+        weights : (m,) of vals' dtype, or None          # read with sums or inertia
+        x_sq : float64 (m,) or None                     # with it, inertia and mins
+        inertia : float64 (R,) or None                  # IN/OUT, Σ w·‖x − c‖² added
+        mins : float64 (m,) or None                     # OUT, set 0's squared distances
+        sums : float64 (K, d) or None; counts : float64 (K,)   # IN/OUT, added to
+
+        Returns
+        -------
+        int64 array (R,): rows whose label changed, per set.
+        """
+        m = len(indptr) - 1
+        dt = np.dtype(vals.dtype)
+        R = len(off) - 1
+        K = int(CT.shape[1])
+        checks = [(indptr, np.int64, (m + 1,)), (off, np.int64, (R + 1,)), (CT, dt, (d, K)), (cn, np.float64, (K,))]
+        checks += [(a, np.int32, (m,)) for a in labels]
+        checks += [(a, dt, (m,)) for a in (weights,) if a is not None]
+        checks += [(a, np.float64, shape) for a, shape in ((x_sq, (m,)), (inertia, (R,)), (mins, (m,)),
+                                                           (sums, (K, d)), (counts, (K,))) if a is not None]
+        self._check(checks, indices, vals)
+        if len(labels) != R:
+            raise ValueError(f"the sparse CPU kernel takes one label array per centre set ({R}); got {len(labels)}")
+        if (sums is None) != (counts is None) or ((sums is not None or inertia is not None) and weights is None):
+            raise ValueError("sums and counts go together, and with inertia need weights")
+        changed = np.zeros(R, np.int64)
+        dots = np.empty(K)
+        ptrs = (ctypes.c_void_p * R)(*[a.ctypes.data for a in labels])
+
+        def addr(a):
+            return None if a is None else a.ctypes.data
+
+        self._fn[dt](indptr.ctypes.data, indices.ctypes.data, vals.ctypes.data, m, d, CT.ctypes.data,
+                     cn.ctypes.data, K, off.ctypes.data, R, ptrs, addr(weights), addr(x_sq), addr(inertia),
+                     addr(mins), addr(sums), addr(counts), changed.ctypes.data, dots.ctypes.data)
+        return changed
+
+
+#: The compiled libraries: source, ABI function and number, wrapper.
+_LIBRARIES = {
+    "dense": (SOURCE, "fastseg_cpu_abi", ABI, Kernel),
+    "sparse": ("cpu_sparse.c", "fastseg_sparse_abi", 2, SparseKernel),
+}
+reasons: dict = {}  # library → why it is not available
+
+
+def _open(which):
+    """Build (or find in the cache) and load one of :data:`_LIBRARIES`; errors raise."""
+    source, abi_fn, abi, wrap = _LIBRARIES[which]
+    cc = _compiler()
+    if cc is None:
+        raise RuntimeError("no C compiler found (set CC to one)")
+    src = kernel_dir() / source
+    try:
+        out_dir = cache_dir()
+        lib_path = _build(src, cc, out_dir)
+    except OSError:  # cache folder not writable: a private temporary one
+        out_dir = Path(tempfile.gettempdir()) / f"fastseg-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+        lib_path = _build(src, cc, out_dir)
+    try:
+        lib = ctypes.CDLL(str(lib_path))
+    except OSError:  # a damaged file in the cache: build it again, once
+        lib_path.unlink(missing_ok=True)
+        lib = ctypes.CDLL(str(_build(src, cc, out_dir)))
+    if getattr(lib, abi_fn)() != abi:
+        raise RuntimeError(f"{lib_path} speaks ABI {getattr(lib, abi_fn)()}, not {abi}")
+    return wrap(lib, lib_path)
+
+
+def _load(which):
+    """The wrapped library, built on first call; None where it cannot be (see :data:`reasons`)."""
     if os.environ.get("FASTSEG_CPU_KERNEL", "1").strip().lower() in ("0", "false", "no", "off"):
-        reason = "disabled by FASTSEG_CPU_KERNEL"
+        reasons[which] = "disabled by FASTSEG_CPU_KERNEL"
         return None
-    key = (os.environ.get("CC"), os.environ.get("FASTSEG_CACHE_DIR"))
+    key = (which, os.environ.get("CC"), os.environ.get("FASTSEG_CACHE_DIR"))
     with _lock:
         if key in _loaded:
             return _loaded[key]
         kernel = None
         try:
-            cc = _compiler()
-            if cc is None:
-                raise RuntimeError("no C compiler found (set CC to one)")
-            src = kernel_dir() / SOURCE
-            try:
-                out_dir = cache_dir()
-                lib_path = _build(src, cc, out_dir)
-            except OSError:  # cache folder not writable: a private temporary one
-                out_dir = Path(tempfile.gettempdir()) / f"fastseg-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-                lib_path = _build(src, cc, out_dir)
-            try:
-                lib = ctypes.CDLL(str(lib_path))
-            except OSError:  # a damaged file in the cache: build it again, once
-                lib_path.unlink(missing_ok=True)
-                lib = ctypes.CDLL(str(_build(src, cc, out_dir)))
-            if lib.fastseg_cpu_abi() != ABI:
-                raise RuntimeError(f"{lib_path} speaks ABI {lib.fastseg_cpu_abi()}, not {ABI}")
-            kernel = Kernel(lib, lib_path)
-            reason = None
-        except Exception as exc:  # any failure: the NumPy path does the job
-            reason = str(exc)
+            kernel = _open(which)
+            reasons[which] = None
+        except Exception as exc:  # any failure: the NumPy/SciPy path does the job
+            reasons[which] = str(exc)
         _loaded[key] = kernel
         return kernel
+
+
+def load() -> Kernel | None:
+    """The compiled dense kernel, built on first call; None where it cannot be (see :data:`reason`)."""
+    global reason
+    kernel = _load("dense")
+    reason = reasons["dense"]
+    return kernel
+
+
+def load_sparse() -> SparseKernel | None:
+    """The compiled sparse kernel, built on first call; None where it cannot be
+    (``reasons["sparse"]`` says why)."""
+    return _load("sparse")
