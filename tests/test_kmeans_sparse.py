@@ -210,3 +210,22 @@ def test_auto_and_cpu_pick_the_sparse_engine():
 
     mine = get_backend(NumPyBackend(n_threads=2), sparse=True)
     assert mine.sparse and mine.n_threads == 2
+
+
+def test_a_dataframe_of_sparse_columns_keeps_its_names():
+    pd = pytest.importorskip("pandas")
+    X, _ = baskets(300, 6, 2, seed=3)
+    df = pd.DataFrame.sparse.from_spmatrix(X, columns=[f"product {i}" for i in range(6)])
+    init = np.unique(X.toarray(), axis=0)[[0, -1]]
+    a = KMeans(2, init=init, device="cpu").fit(df)
+    b = KMeans(2, init=init, device="cpu").fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert list(a.feature_names_in_) == list(df.columns)
+
+
+def test_dask_array_of_sparse_chunks_says_what_to_do():
+    da = pytest.importorskip("dask.array")
+    X, _ = baskets(300, 6, 2)
+    dX = da.from_array(X, chunks=(100, 6), asarray=False)
+    with pytest.raises(ValueError, match=r"sparse chunks \(csr_matrix\).*X\.compute\(\).*toarray"):
+        KMeans(2, device="cpu").fit(dX)

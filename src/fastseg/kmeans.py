@@ -117,7 +117,7 @@ def kmeans_plusplus(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or SciPy sparse matrix of shape (n_samples, n_features)
         The data to pick seeds from.
     n_clusters : int
         Number of centres, ``1 <= n_clusters <= n_samples``.
@@ -318,8 +318,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data; float32 stays float32, anything else becomes float64.
+        X : array-like or SciPy sparse matrix of shape (n_samples, n_features)
+            Training data; float32 stays float32, anything else becomes float64. Sparse
+            data runs on the CPU's sparse engine, never densified.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights used in seeding, updates and inertia. With dask X, also a

@@ -203,7 +203,7 @@ def score_labels(X, labels, *, metrics=("calinski_harabasz", "davies_bouldin", "
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or SciPy sparse matrix of shape (n_samples, n_features)
     labels : array-like of shape (n_samples,), ints in [0, k)
     metrics : iterable of {"calinski_harabasz", "davies_bouldin", "silhouette"}
     sample_weight : array-like of shape (n_samples,), default=None

@@ -290,7 +290,7 @@ def sweep(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like, SciPy sparse matrix or dask array of shape (n_samples, n_features)
     k : iterable of int or int, default=range(2, 21)
     n_init : int, default=1
         Restarts per k; the lowest inertia is kept.

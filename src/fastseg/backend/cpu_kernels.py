@@ -1,15 +1,20 @@
-"""The compiled CPU kernel (``kernels/cpu_nearest.c``): built at first use, cached, optional.
+"""The compiled CPU kernels: built at first use, cached, optional.
 
-The NumPy engine finds each row's nearest centre with a GEMM and a few whole-tile
-ufuncs. With the few features customer data has, that GEMM is limited by packing,
-not arithmetic, so a small C kernel that keeps rows in vector registers does the same
-job up to four times faster (bench/RESULTS.md), with Lloyd's incremental update and
-k-means++'s candidate potentials in the same pass. It is compiled once per machine
-with the C compiler Python was built with (``CC`` overrides it), ``-O3
--march=native``, into a cache folder, and loaded with ctypes, which releases the GIL
-so the engine's threads run it side by side. Where no compiler works, or with
-``FASTSEG_CPU_KERNEL=0``, :func:`load` returns None and the NumPy path runs instead:
-the same labels (both take the first minimum) up to rounding at near-ties.
+``kernels/cpu_nearest.c`` (:func:`load`): the NumPy engine finds each row's nearest
+centre with a GEMM and a few whole-tile ufuncs. With the few features customer data
+has, that GEMM is limited by packing, not arithmetic, so a small C kernel that keeps
+rows in vector registers does the same job up to four times faster (bench/RESULTS.md),
+with Lloyd's incremental update and k-means++'s candidate potentials in the same pass.
+
+``kernels/cpu_sparse.c`` (:func:`load_sparse`): the sparse engine's fused assignment
+and per-centre totals on CSR rows, which SciPy can only do as two products, the
+second a slow sparse × sparse one.
+
+Each is compiled once per machine with the C compiler Python was built with (``CC``
+overrides it), ``-O3 -march=native``, into a cache folder, and loaded with ctypes,
+which releases the GIL so the engine's threads run it side by side. Where no compiler
+works, or with ``FASTSEG_CPU_KERNEL=0``, the loaders return None and the NumPy (SciPy)
+path runs instead: the same labels up to rounding at near-ties.
 """
 
 from __future__ import annotations

@@ -42,6 +42,13 @@ def as_dask_array(X):
         X = X.to_dask_array(lengths=True)
     if not isinstance(X, da.Array):
         raise TypeError(f"expected a dask Array or DataFrame; got {type(X).__name__}.")
+    meta = getattr(X, "_meta", None)
+    if meta is not None and type(meta).__module__.split(".")[0] in ("scipy", "sparse", "cupyx"):
+        raise ValueError(
+            f"X is a dask array of sparse chunks ({type(meta).__name__}), which the Dask path does not take. "
+            "Fit the sparse matrix in memory (KMeans().fit(X.compute()): the CPU's sparse engine), or densify "
+            "the chunks first (X.map_blocks(lambda b: b.toarray()))."
+        )
     if X.ndim != 2:
         raise ValueError(f"Expected 2D array, got {X.ndim}D array instead.")
     if X.dtype not in (np.float32, np.float64):
