@@ -169,6 +169,7 @@ def test_sweep_on_sparse_equals_dense():
         for m in ("calinski_harabasz", "davies_bouldin", "silhouette"):
             assert a.metrics[m][k] == pytest.approx(b.metrics[m][k], rel=1e-9)
     assert a.best_k == b.best_k
+    np.testing.assert_array_equal(a.kmeans(4).predict(X), a.labels[4])  # a model of one k, used on CSR rows
     # a sweep fitted on a sample of the rows, then refined on all of them
     c = sweep(X, sample=1000, **kw)
     e = sweep(X.toarray(), sample=1000, **kw)
@@ -229,3 +230,20 @@ def test_dask_array_of_sparse_chunks_says_what_to_do():
     dX = da.from_array(X, chunks=(100, 6), asarray=False)
     with pytest.raises(ValueError, match=r"sparse chunks \(csr_matrix\).*X\.compute\(\).*toarray"):
         KMeans(2, device="cpu").fit(dX)
+
+
+def test_sampled_silhouette_keeps_the_sample_sparse():
+    from fastseg.metrics import silhouette
+
+    X, group = baskets(9000, 400, 5, seed=12)  # past the default sample: a float32 estimate
+    lab = group.astype(np.int32)
+    be = get_backend("cpu", sparse=True)
+    data = be.prepare(X, np.ones(X.shape[0]))
+    rows = be.sample_rows(data, np.arange(10))
+    assert sp.issparse(rows) and rows.shape == (10, 400)
+    got = silhouette(be, data, lab, 5, random_state=3)
+    dense_be = get_backend("cpu")
+    want = silhouette(dense_be, dense_be.prepare(X.toarray(), np.ones(X.shape[0]), center=False), lab, 5,
+                      random_state=3)
+    assert got[1] == want[1] == 4000
+    assert got[0] == pytest.approx(want[0], rel=1e-5)

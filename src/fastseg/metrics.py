@@ -139,7 +139,7 @@ def silhouette(backend, data, labels, k, *, sample_size=DEFAULT_SILHOUETTE_SAMPL
     idx = stratified_sample(lab_all, k, sample_size, random_state)
     exact = idx.size == lab_all.size
     ftype = np.float64 if exact else np.float32
-    X = backend.take_rows(data, idx).astype(ftype)  # the sample stays where X is
+    X = backend.sample_rows(data, idx).astype(ftype)  # the sample stays where X is (and sparse if X is)
     w = np.asarray(backend.to_numpy(data.weights[backend.xp.asarray(idx)]), dtype=np.float64)
     s = silhouette_values(X, lab_all[idx], w, xp=backend.xp)
     if s is None:
@@ -154,7 +154,8 @@ def silhouette_values(X, labels, weights=None, xp=np):
     module X lives in (NumPy, or CuPy for a sample on the GPU); the result is a NumPy
     array.
     """
-    X = xp.asarray(X)
+    sparse = hasattr(X, "tocsr")  # SciPy sparse rows (NumPy only): distances from sparse products
+    X = X.tocsr() if sparse else xp.asarray(X)
     ftype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     X = X.astype(ftype, copy=False)
     m = X.shape[0]
@@ -167,17 +168,27 @@ def silhouette_values(X, labels, weights=None, xp=np):
     onehot = xp.zeros((m, kk), dtype=ftype)
     onehot[xp.arange(m), lab] = w
     size = onehot.sum(axis=0).astype(xp.float64)
-    sq = (X * X).sum(axis=1)
-    # ‖a‖² + ‖b‖² − 2 a·b straight out of one product: [a, ‖a‖², 1] · [−2b, 1, ‖b‖²]
-    ones = xp.ones((m, 1), dtype=ftype)
-    left = xp.concatenate([X, sq[:, None], ones], axis=1)
-    right_t = xp.ascontiguousarray(xp.concatenate([-2 * X, ones, sq[:, None]], axis=1).T)
+    if sparse:
+        sq = np.asarray(X.multiply(X).sum(axis=1), dtype=ftype).ravel()
+        XT = X.T.tocsr()
+    else:
+        sq = (X * X).sum(axis=1)
+        # ‖a‖² + ‖b‖² − 2 a·b straight out of one product: [a, ‖a‖², 1] · [−2b, 1, ‖b‖²]
+        ones = xp.ones((m, 1), dtype=ftype)
+        left = xp.concatenate([X, sq[:, None], ones], axis=1)
+        right_t = xp.ascontiguousarray(xp.concatenate([-2 * X, ones, sq[:, None]], axis=1).T)
     s = xp.empty(m)
     step = max(1, 4_000_000 // m)
     for a in range(0, m, step):
         b = min(a + step, m)
         r = xp.arange(b - a)
-        D = left[a:b] @ right_t  # in place from here: a few (step, m) passes, no temporaries
+        if sparse:
+            D = np.asarray((X[a:b] @ XT).toarray(), dtype=ftype)
+            D *= -2
+            D += sq[a:b, None]
+            D += sq[None, :]
+        else:
+            D = left[a:b] @ right_t  # in place from here: a few (step, m) passes, no temporaries
         xp.maximum(D, 0, out=D)
         xp.sqrt(D, out=D)
         D[r, r + a] = 0  # a point's distance to itself

@@ -143,6 +143,11 @@ class Backend:
         """Rows ``idx`` (host integers) of X in shifted coordinates, on the backend."""
         return data.X[self.xp.asarray(idx)] - data.shift
 
+    def sample_rows(self, data: Dataset, idx):
+        """Rows ``idx`` for a metric's sample: :meth:`take_rows`, or rows in X's own form
+        where that is cheaper (sparse rows stay sparse)."""
+        return self.take_rows(data, idx)
+
     # -- engine ops ------------------------------------------------------
     def lloyd_step_multi(self, data: Dataset, runs, with_inertia=False):
         """One Lloyd assignment for several runs at once, reading X once.
