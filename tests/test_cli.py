@@ -238,6 +238,7 @@ def test_bench_command(capsys):
     out = capsys.readouterr().out
     assert "ratio fastseg/scikit-learn" in out
     assert "engine: CPU engine" in out and "compiled kernel" in out
+    assert "sparse data: CPU engine for sparse (CSR) data" in out
     m = re.search(r"Elbow sweep k = 2\.\.5 .*\n.*a fit per k +([\d.]+) s\n +fastseg\.sweep +([\d.]+) s\n"
                   r" +ratio fastseg/scikit-learn: ([\d.]+); inertia fastseg/scikit-learn, mean over k: ([\d.]+)", out)
     assert m, out

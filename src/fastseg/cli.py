@@ -565,6 +565,8 @@ def cmd_bench(args):
 
     engine = get_backend(args.device)
     print("engine:", engine.describe())
+    if engine.name == "cpu":  # sparse matrices run on the CPU whatever the device
+        print("sparse data:", get_backend(args.device, sparse=True).describe())
     print(f"Lloyd iteration, n={args.n:,} d={args.d} k={args.k} float32, median of 3 fits:")
     for name, ms in rows:
         print(f"  {name:13s} {ms:8.2f} ms")
