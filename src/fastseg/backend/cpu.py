@@ -82,6 +82,9 @@ class NumPyBackend(Backend):
 
     name = "cpu"
     xp = np
+    #: The compiled kernel this engine runs (a key of ``cpu_kernels._LIBRARIES``), what it
+    #: is called in messages, and what runs without it.
+    _library, _kernel_name, _engine, _fallback = "dense", "CPU kernel", "CPU engine", "NumPy"
 
     def __init__(self, n_threads: int | None = None, compiled: bool | None = None):
         self.n_threads = n_threads or _cpu_threads()
@@ -94,7 +97,7 @@ class NumPyBackend(Backend):
         self._controller = None
 
     def __repr__(self) -> str:
-        return f"NumPyBackend(n_threads={self.n_threads}, compiled={self.compiled})"
+        return f"{type(self).__name__}(n_threads={self.n_threads}, compiled={self.compiled})"
 
     def describe(self) -> str:
         """Threads and whether the compiled kernel runs (and if not, why)."""
@@ -104,16 +107,17 @@ class NumPyBackend(Backend):
         elif self.compiled is False:
             how = "compiled kernel off (compiled=False)"
         else:
-            how = f"compiled kernel off: {cpu_kernels.reason}; the NumPy path runs"
-        return f"CPU engine, {self.n_threads} threads, {how}"
+            how = f"compiled kernel off: {cpu_kernels.reasons.get(self._library)}; the {self._fallback} path runs"
+        return f"{self._engine}, {self.n_threads} threads, {how}"
 
     def _get_kernel(self):
         """The compiled kernel, or None (``compiled=False``, or it cannot be built)."""
         if self._kernel_state is None:
-            kernel = None if self.compiled is False else cpu_kernels.load()
+            kernel = None if self.compiled is False else cpu_kernels.load_library(self._library)
             if self.compiled and kernel is None:
-                raise RuntimeError(f"the compiled CPU kernel is not available: {cpu_kernels.reason}. "
-                                   "Pass compiled=None to fall back to NumPy.")
+                raise RuntimeError(f"the compiled {self._kernel_name} is not available: "
+                                   f"{cpu_kernels.reasons.get(self._library)}. "
+                                   f"Pass compiled=None to fall back to {self._fallback}.")
             self._kernel_state = (kernel,)
         return self._kernel_state[0]
 

@@ -364,8 +364,16 @@ def _open(which):
     return wrap(lib, lib_path)
 
 
-def _load(which):
+def load_library(which):
     """The wrapped library, built on first call; None where it cannot be (see :data:`reasons`)."""
+    kernel = _load_library(which)
+    if which == "dense":
+        global reason
+        reason = reasons.get("dense")
+    return kernel
+
+
+def _load_library(which):
     if os.environ.get("FASTSEG_CPU_KERNEL", "1").strip().lower() in ("0", "false", "no", "off"):
         reasons[which] = "disabled by FASTSEG_CPU_KERNEL"
         return None
@@ -385,13 +393,10 @@ def _load(which):
 
 def load() -> Kernel | None:
     """The compiled dense kernel, built on first call; None where it cannot be (see :data:`reason`)."""
-    global reason
-    kernel = _load("dense")
-    reason = reasons["dense"]
-    return kernel
+    return load_library("dense")
 
 
 def load_sparse() -> SparseKernel | None:
     """The compiled sparse kernel, built on first call; None where it cannot be
     (``reasons["sparse"]`` says why)."""
-    return _load("sparse")
+    return load_library("sparse")

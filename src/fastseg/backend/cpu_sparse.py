@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from . import cpu_kernels
 from ._base import Dataset
 from .cpu import NumPyBackend
 
@@ -59,42 +58,16 @@ class SparseBackend(NumPyBackend):
     ----------
     n_threads : int or None
         Worker threads; None uses every core this process may run on.
+    compiled : bool or None
+        Use the compiled kernel (``kernels/cpu_sparse.c``): None where it builds, True
+        to insist (an error says why it cannot), False for SciPy products alone.
     """
 
     sparse = True
-
-    def __init__(self, n_threads: int | None = None, compiled: bool | None = None):
-        super().__init__(n_threads, compiled=False)  # the dense kernel: never used here
-        self.compiled = compiled
-        self._sparse_kernel = None  # (kernel or None,) once looked up
-        if compiled:
-            self._kernel()
-
-    def __repr__(self) -> str:
-        return f"SparseBackend(n_threads={self.n_threads}, compiled={self.compiled})"
-
-    def describe(self) -> str:
-        kernel = self._kernel()
-        how = (f"compiled kernel on ({kernel.path})" if kernel is not None else
-               "compiled kernel off (compiled=False)" if self.compiled is False else
-               f"compiled kernel off: {cpu_kernels.reasons.get('sparse')}; SciPy products run")
-        return f"CPU engine for sparse (CSR) data, {self.n_threads} threads, {how}"
-
-    def _kernel(self):
-        """The compiled sparse kernel, or None (``compiled=False``, or it cannot be built)."""
-        if self._sparse_kernel is None:
-            kernel = None if self.compiled is False else cpu_kernels.load_sparse()
-            if self.compiled and kernel is None:
-                raise RuntimeError(f"the compiled sparse CPU kernel is not available: "
-                                   f"{cpu_kernels.reasons.get('sparse')}. Pass compiled=None to fall back to SciPy.")
-            self._sparse_kernel = (kernel,)
-        return self._sparse_kernel[0]
-
-    def __getstate__(self):
-        return {"n_threads": self.n_threads, "compiled": self.compiled}
-
-    def __setstate__(self, state):
-        self.__init__(state["n_threads"], state.get("compiled"))
+    # every op that touches X is overridden below: _get_kernel gives the sparse kernel,
+    # never the dense one the inherited ops would expect
+    _library, _kernel_name, _fallback = "sparse", "sparse CPU kernel", "SciPy"
+    _engine = "CPU engine for sparse (CSR) data"
 
     # -- transfers -------------------------------------------------------
     def asarray(self, a, dtype=None):
@@ -108,7 +81,7 @@ class SparseBackend(NumPyBackend):
         weights = np.ascontiguousarray(weights, dtype=X.dtype)
         # ‖x‖² in float64 (it meets float64 products below), not X's dtype as on the dense engine
         data = CSRDataset(X=X, weights=weights, shift=np.zeros(d, dtype=X.dtype), x_sq=np.empty(n))
-        kernel = self._kernel() if d < 2**31 else None
+        kernel = self._get_kernel() if d < 2**31 else None
         if kernel is not None:
             data.indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
             data.indices = np.ascontiguousarray(X.indices, dtype=np.int32)
@@ -166,7 +139,7 @@ class SparseBackend(NumPyBackend):
         C = np.ascontiguousarray(C, dtype=data.dtype)
         c64 = C.astype(np.float64)
         out = np.empty(e - s)
-        self._kernel().dist(data.indptr[s:e + 1], data.indices, data.X.data, data.n_features, C,
+        self._get_kernel().dist(data.indptr[s:e + 1], data.indices, data.X.data, data.n_features, C,
                             np.einsum("ij,ij->i", c64, c64), lab, out)
         return out
 
@@ -209,7 +182,7 @@ class SparseBackend(NumPyBackend):
         offs = np.concatenate([[0], np.cumsum(ks)]).astype(np.int64)
         K = int(offs[-1])
         CT, cn = self._gram(np.concatenate([np.asarray(r.centers) for r in runs]), data.dtype)
-        kernel = self._kernel() if data.indptr is not None else None
+        kernel = self._get_kernel() if data.indptr is not None else None
         block = (self._step_kernel if kernel is not None else self._step_scipy)(data, runs, offs, CT, cn, with_inertia)
         for r in runs:
             r.sums[...] = 0.0
@@ -227,7 +200,7 @@ class SparseBackend(NumPyBackend):
 
     def _step_kernel(self, data, runs, offs, CT, cn, with_inertia):
         """One block of Lloyd's step in the compiled kernel: labels, totals, inertia."""
-        kernel = self._kernel()
+        kernel = self._get_kernel()
         K = CT.shape[1]
 
         def block(s, e):
@@ -291,7 +264,7 @@ class SparseBackend(NumPyBackend):
     def assign(self, data, centers, labels, min_sq=None, exact=False):
         C = np.asarray(centers, dtype=data.dtype)
         CT, cn = self._gram(C, data.dtype)
-        kernel = self._kernel() if data.indptr is not None else None
+        kernel = self._get_kernel() if data.indptr is not None else None
         off = np.array([0, C.shape[0]], np.int64)
 
         def block(s, e):
