@@ -406,18 +406,19 @@ class NumPyBackend(Backend):
         return [float(sum(p[j] for p in parts)) for j in range(len(runs))]
 
     def accumulate(self, data, labels, k):
-        def block(s, e):
-            xc = self._rows(data, s, e)
-            lab, w = labels[s:e], data.weights[s:e]
-            return self._onehot_sum(lab, w, xc, k), np.bincount(lab, weights=w, minlength=k)
-
-        parts = self._run(data.n_samples, block)
+        parts = self._run(data.n_samples, lambda s, e: self._label_totals(data, labels, k, s, e))
         sums = np.zeros((k, data.n_features))
         counts = np.zeros(k)
         for s_, c_ in parts:
             sums += s_
             counts += c_
         return sums, counts
+
+    def _label_totals(self, data, labels, k, s, e):
+        """Per-label weighted sums (k, d) and weights (k,) of rows ``s:e``, float64."""
+        xc = self._rows(data, s, e)
+        lab, w = labels[s:e], data.weights[s:e]
+        return self._onehot_sum(lab, w, xc, k), np.bincount(lab, weights=w, minlength=k)
 
     def _delta(self, xc, w, lab, old, k, grid=None):
         """Change of per-label sums and weights, shapes (L, k, d) and (L, k), when labels

@@ -54,13 +54,8 @@ def as_csr(X):
 class SparseBackend(NumPyBackend):
     """Engine ops on SciPy CSR matrices, on the host (see the module notes).
 
-    Parameters
-    ----------
-    n_threads : int or None
-        Worker threads; None uses every core this process may run on.
-    compiled : bool or None
-        Use the compiled kernel (``kernels/cpu_sparse.c``): None where it builds, True
-        to insist (an error says why it cannot), False for SciPy products alone.
+    Takes :class:`NumPyBackend`'s parameters; ``compiled`` is about the sparse kernel
+    (``kernels/cpu_sparse.c``), and False leaves the work to SciPy products.
     """
 
     sparse = True
@@ -251,15 +246,8 @@ class SparseBackend(NumPyBackend):
         parts = self._run(data.n_samples, block)
         return [float(sum(p[j] for p in parts)) for j in range(len(runs))]
 
-    def accumulate(self, data, labels, k):
-        parts = self._run(data.n_samples, lambda s, e: self._onehot_sums(
-            self._slice(data.X, s, e), [(labels[s:e], 0)], data.weights[s:e], k))
-        sums = np.zeros((k, data.n_features))
-        counts = np.zeros(k)
-        for s_, c_ in parts:
-            sums += s_
-            counts += c_
-        return sums, counts
+    def _label_totals(self, data, labels, k, s, e):  # accumulate's per-block work
+        return self._onehot_sums(self._slice(data.X, s, e), [(labels[s:e], 0)], data.weights[s:e], k)
 
     def assign(self, data, centers, labels, min_sq=None, exact=False):
         C = np.asarray(centers, dtype=data.dtype)
