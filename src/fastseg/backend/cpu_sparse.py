@@ -8,12 +8,14 @@ the dense engine (:mod:`.cpu`) with the same contract, changed where sparsity ma
   expansion ``‖x‖² − 2 x·c + ‖c‖²`` therefore runs on the rows as they are (as in
   scikit-learn); distances that must be exact (inertia, relocation of empty clusters)
   come from direct differences over each row's stored entries.
-- One sparse × dense product per block meets every run's centres at once (a sweep or
-  ``n_init`` restarts read X once per iteration), and each run takes its own argmin.
-- Per-cluster sums come from one sparse product of a one-hot matrix with the block:
-  O(stored entries), whatever k is. They are recomputed, not updated from the rows
-  that moved: with few stored entries per row the recount costs about what finding
-  the moved rows would.
+- Each row meets every run's centres at once (a sweep or ``n_init`` restarts read X
+  once per iteration), and each run takes its own argmin. The compiled kernel
+  (``kernels/cpu_sparse.c``) adds the row to the totals of the centres the runs chose
+  in the same pass; without it, one SciPy product per block gives the dot products and
+  one sparse product of a one-hot matrix with the block the totals.
+- Per-cluster totals are recounted every iteration, not updated from the rows that
+  moved: with few stored values per row the recount costs about what finding the
+  moved rows would.
 
 Blocks are combined in block order, so results do not depend on thread timing.
 """
@@ -65,9 +67,6 @@ class SparseBackend(NumPyBackend):
     _engine = "CPU engine for sparse (CSR) data"
 
     # -- transfers -------------------------------------------------------
-    def asarray(self, a, dtype=None):
-        return np.ascontiguousarray(a, dtype=dtype)
-
     def prepare(self, X, weights, *, center=True) -> Dataset:
         """CSR data (dense rows, such as a sweep's sample, are converted); ``center`` is
         ignored: sparse rows are never shifted."""
@@ -135,7 +134,7 @@ class SparseBackend(NumPyBackend):
         c64 = C.astype(np.float64)
         out = np.empty(e - s)
         self._get_kernel().dist(data.indptr[s:e + 1], data.indices, data.X.data, data.n_features, C,
-                            np.einsum("ij,ij->i", c64, c64), lab, out)
+                                np.einsum("ij,ij->i", c64, c64), lab, out)
         return out
 
     def _direct_sq(self, Xb, C, lab):
