@@ -81,12 +81,12 @@ def get_backend(device="auto", *, sparse=False) -> Backend:
     dev = device.strip().lower()
     if dev in ("auto", "cpu"):
         return _sparse_backend() if sparse else _cpu_backend()
-    if sparse and (dev == "gpu" or re.fullmatch(r"cuda(:\d+)?", dev)):
-        raise ValueError(
-            f"device={device!r}: sparse input (a SciPy sparse matrix) runs on the CPU engine only. "
-            "Pass device='cpu' or 'auto', or densify it with X.toarray() to run on the GPU."
-        )
     if dev == "gpu" or re.fullmatch(r"cuda(:\d+)?", dev):
+        if sparse:
+            raise ValueError(
+                f"device={device!r}: sparse input (a SciPy sparse matrix) runs on the CPU engine only. "
+                "Pass device='cpu' or 'auto', or densify it with X.toarray() to run on the GPU."
+            )
         # The CuPy engine is written and its kernels compile in CI, but it has not yet
         # passed its tests on a GPU: it is opt-in until it has.
         if os.environ.get("FASTSEG_EXPERIMENTAL_GPU") != "1":

@@ -119,34 +119,34 @@ class SparseBackend(NumPyBackend):
             b = min(a + step, e)
             yield a, b, self._slice(data.X, a, b)
 
-    @staticmethod
-    def _gram(C, dtype):
+    @classmethod
+    def _gram(cls, C, dtype):
         """``Cᵀ`` (d, k) in X's dtype and ``‖c‖²`` (k,) in float64, for ``X @ Cᵀ``."""
-        C = np.asarray(C, dtype=dtype)
-        c64 = C.astype(np.float64)
-        return np.ascontiguousarray(C.T), np.einsum("ij,ij->i", c64, c64)
+        C, cn = cls._centres(C, dtype)
+        return np.ascontiguousarray(C.T), cn
 
-    def _direct(self, data, s, e, C, lab):
-        """Exact ``‖x − c[label]‖²`` of rows ``s:e``, float64 (:meth:`_direct_sq`, or the kernel)."""
-        if data.indptr is None:
-            return self._direct_sq(self._slice(data.X, s, e), C, lab)
-        C = np.ascontiguousarray(C, dtype=data.dtype)
+    @staticmethod
+    def _centres(C, dtype):
+        """Centres for :meth:`_direct`: C-contiguous in X's dtype, with ``‖c‖²`` in float64."""
+        C = np.ascontiguousarray(C, dtype=dtype)
         c64 = C.astype(np.float64)
-        out = np.empty(e - s)
-        self._get_kernel().dist(data.indptr[s:e + 1], data.indices, data.X.data, data.n_features, C,
-                                np.einsum("ij,ij->i", c64, c64), lab, out)
-        return out
+        return C, np.einsum("ij,ij->i", c64, c64)
 
-    def _direct_sq(self, Xb, C, lab):
-        """Exact ``‖x − c[label]‖²`` of CSR rows ``Xb``, float64: ``‖c‖²`` plus, over each
-        row's stored entries, ``(x − c)² − c²``."""
-        m = Xb.shape[0]
-        rows = np.repeat(np.arange(m), np.diff(Xb.indptr))
+    def _direct(self, data, s, e, centres, lab):
+        """Exact ``‖x − c[label]‖²`` of rows ``s:e``, float64, from direct differences:
+        ``‖c‖²`` plus, over each row's stored entries, ``(x − c)² − c²`` (the kernel, or
+        NumPy on the block). ``centres``: :meth:`_centres`, made once per call of an op."""
+        C, cn = centres
+        if data.indptr is not None:
+            out = np.empty(e - s)
+            self._get_kernel().dist(data.indptr[s:e + 1], data.indices, data.X.data, data.n_features, C, cn,
+                                    lab, out)
+            return out
+        Xb = self._slice(data.X, s, e)
+        rows = np.repeat(np.arange(e - s), np.diff(Xb.indptr))
         c = C[lab[rows], Xb.indices].astype(np.float64)
         x = Xb.data.astype(np.float64)
-        C64 = C.astype(np.float64)
-        out = np.einsum("ij,ij->i", C64, C64)[lab] + np.bincount(rows, weights=(x - c) ** 2 - c * c, minlength=m)
-        return np.maximum(out, 0.0)
+        return np.maximum(cn[lab] + np.bincount(rows, weights=(x - c) ** 2 - c * c, minlength=e - s), 0.0)
 
     def _onehot_sums(self, Xb, labels_and_offsets, w, K):
         """Per-label weighted sums (K, d) and weights (K,) of CSR rows ``Xb``, float64,
@@ -236,7 +236,7 @@ class SparseBackend(NumPyBackend):
         for r, again in zip(runs, reassign):
             if again:
                 self.assign(data, r.centers, r.labels)
-        cs = [np.asarray(r.centers, dtype=data.dtype) for r in runs]
+        cs = [self._centres(r.centers, data.dtype) for r in runs]
 
         def block(s, e):
             w = data.weights[s:e].astype(np.float64)
@@ -251,6 +251,7 @@ class SparseBackend(NumPyBackend):
     def assign(self, data, centers, labels, min_sq=None, exact=False):
         C = np.asarray(centers, dtype=data.dtype)
         CT, cn = self._gram(C, data.dtype)
+        centres = (np.ascontiguousarray(C), cn)  # for exact distances
         kernel = self._get_kernel() if data.indptr is not None else None
         off = np.array([0, C.shape[0]], np.int64)
 
@@ -268,16 +269,16 @@ class SparseBackend(NumPyBackend):
                     if min_sq is not None and not exact:
                         min_sq[a:b] = np.maximum(D[np.arange(b - a), labels[a:b]] + data.x_sq[a:b], 0.0)
             if min_sq is not None and exact:
-                min_sq[s:e] = self._direct(data, s, e, C, labels[s:e])
+                min_sq[s:e] = self._direct(data, s, e, centres, labels[s:e])
 
         self._run(data.n_samples, block)
 
     def sq_dist_to_assigned(self, data, centers, labels):
         out = np.empty(data.n_samples, data.dtype)
-        C = np.asarray(centers, dtype=data.dtype)
+        centres = self._centres(centers, data.dtype)
 
         def block(s, e):
-            out[s:e] = self._direct(data, s, e, C, labels[s:e])
+            out[s:e] = self._direct(data, s, e, centres, labels[s:e])
 
         self._run(data.n_samples, block)
         return out
