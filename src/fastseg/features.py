@@ -186,14 +186,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     """
     require_frame(transactions, "rfm's transactions")
     transactions = _index_as_columns(transactions)
-    given = dict(customer=customer, date=date, invoice=invoice, amount=amount, quantity=quantity, price=price)
-    guessed = {}
-    if needs_guess(**given):
-        _require(transactions, [c for c in given.values() if c is not None])
-        columns = guess_rfm_columns(transactions, **given)
-        guessed = {role: col for role, col in columns.items() if col is not None and given[role] is None}
-        given.update(columns)
-        customer, date, invoice, amount, quantity, price = given.values()
+    given, guessed = log_roles(transactions, dict(customer=customer, date=date, invoice=invoice, amount=amount,
+                                                  quantity=quantity, price=price))
+    customer, date, invoice, amount, quantity, price = given.values()
     auto = isinstance(attributes, str) and attributes == "auto"
     if auto:
         attributes = attribute_candidates(transactions, [customer, date, invoice, amount, quantity, price])
@@ -205,62 +200,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         raise ValueError(f"attribute column(s) {', '.join(map(repr, clash))} would clash with the result's own "
                          f"columns ({', '.join(RFM_COLUMNS)}) or its index; rename them first.")
     df = transactions
-    n_in = len(df)
-    report = {"rows in": n_in}
-    keep = np.ones(n_in, dtype=bool)
-
-    cust = df[customer]
-    missing = cust.isna().to_numpy()
-    report["missing customer"] = int(missing.sum())
-    keep &= ~missing
-
-    when, dates_from = as_datetime(df[date], date, dayfirst)  # dates_from: how a numeric date column was read
-    when_ns = when.to_numpy(dtype="datetime64[ns]")
-    bad_date = keep & np.isnat(when_ns)
-    report["missing or unreadable date"] = int(bad_date.sum())
-    keep &= ~bad_date
-
-    if invoice is not None:
-        inv = df[invoice]
-        if isinstance(inv.dtype, pd.CategoricalDtype):
-            cancelled_cat = _cancellation(inv.cat.categories.astype(str))
-            codes = inv.cat.codes.to_numpy()
-            cancelled = (codes >= 0) & cancelled_cat[np.maximum(codes, 0)]
-        else:
-            cancelled = _cancellation(inv.astype(str))
-        dropped = keep & cancelled
-        report["cancelled invoice"] = int(dropped.sum())
-        keep &= ~cancelled
-
-    if amount is not None:
-        spend = _numeric(df, amount)
-        bad = keep & ~(spend > 0)
-        report["non-positive amount"] = int(bad.sum())
-        keep &= ~bad
-    else:
-        q = _numeric(df, quantity)
-        p = _numeric(df, price)
-        bad_q = keep & ~(q > 0)
-        report["non-positive quantity"] = int(bad_q.sum())
-        keep &= ~bad_q
-        bad_p = keep & ~(p > 0)
-        report["non-positive price"] = int(bad_p.sum())
-        keep &= ~bad_p
-        spend = q * p
-
-    n_keep = int(keep.sum())
-    report["rows kept"] = n_keep
-    if n_keep == 0:
-        rules = ", ".join(f"{k}: {v}" for k, v in report.items() if k not in ("rows in", "rows kept") and v)
-        raise ValueError(f"every one of the {n_in} rows was removed by cleaning ({rules}); nothing to segment.")
-
-    codes, uniques = pd.factorize(cust[keep], sort=True)
-    if uniques.dtype.kind == "f" and np.all(np.mod(uniques, 1) == 0):
-        uniques = uniques.astype(np.int64)  # ids stored as floats because of NaN (UCI)
+    keep, spend, when_ns, report, dates_from = clean_log(df, dayfirst, **given)
+    codes, uniques = customer_codes(df[customer], keep, report)
     n_cust = len(uniques)
-    report["customers"] = n_cust
-    all_customers = pd.unique(cust[~missing]) if report["missing customer"] < n_in else []
-    report["customers with no valid rows"] = int(len(all_customers) - n_cust)
     t = when_ns[keep].view(np.int64)
     last = pd.Series(t).groupby(codes).max().to_numpy()
     if snapshot is None:
@@ -307,6 +249,86 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     out.attrs["dates from"] = dates_from
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
     return out
+
+
+def log_roles(transactions, given):
+    """The columns :func:`rfm` uses, by role (``given`` ones kept, the rest read off their
+    names when a role it cannot do without is missing), and those it guessed."""
+    guessed = {}
+    if needs_guess(**given):
+        _require(transactions, [c for c in given.values() if c is not None])
+        columns = guess_rfm_columns(transactions, **given)
+        guessed = {role: col for role, col in columns.items() if col is not None and given[role] is None}
+        given = {**given, **columns}
+    return given, guessed
+
+
+def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price):
+    """The cleaning rules of :func:`rfm`, in its order: which rows are kept, the spend per
+    row, the dates (ns), the report of rows each rule dropped and how numeric dates were
+    read. Raises when every row is dropped."""
+    n_in = len(df)
+    report = {"rows in": n_in}
+    keep = np.ones(n_in, dtype=bool)
+
+    missing = df[customer].isna().to_numpy()
+    report["missing customer"] = int(missing.sum())
+    keep &= ~missing
+
+    when, dates_from = as_datetime(df[date], date, dayfirst)  # dates_from: how a numeric date column was read
+    when_ns = when.to_numpy(dtype="datetime64[ns]")
+    bad_date = keep & np.isnat(when_ns)
+    report["missing or unreadable date"] = int(bad_date.sum())
+    keep &= ~bad_date
+
+    if invoice is not None:
+        inv = df[invoice]
+        if isinstance(inv.dtype, pd.CategoricalDtype):
+            cancelled_cat = _cancellation(inv.cat.categories.astype(str))
+            codes = inv.cat.codes.to_numpy()
+            cancelled = (codes >= 0) & cancelled_cat[np.maximum(codes, 0)]
+        else:
+            cancelled = _cancellation(inv.astype(str))
+        dropped = keep & cancelled
+        report["cancelled invoice"] = int(dropped.sum())
+        keep &= ~cancelled
+
+    if amount is not None:
+        spend = _numeric(df, amount)
+        bad = keep & ~(spend > 0)
+        report["non-positive amount"] = int(bad.sum())
+        keep &= ~bad
+    else:
+        q = _numeric(df, quantity)
+        p = _numeric(df, price)
+        bad_q = keep & ~(q > 0)
+        report["non-positive quantity"] = int(bad_q.sum())
+        keep &= ~bad_q
+        bad_p = keep & ~(p > 0)
+        report["non-positive price"] = int(bad_p.sum())
+        keep &= ~bad_p
+        spend = q * p
+
+    n_keep = int(keep.sum())
+    report["rows kept"] = n_keep
+    if n_keep == 0:
+        rules = ", ".join(f"{k}: {v}" for k, v in report.items() if k not in ("rows in", "rows kept") and v)
+        raise ValueError(f"every one of the {n_in} rows was removed by cleaning ({rules}); nothing to segment.")
+    return keep, spend, when_ns, report, dates_from
+
+
+def customer_codes(cust, keep, report):
+    """Each kept row's customer as a code into the sorted customer ids (whole-number ids
+    stored as floats because of missing ones, as in the UCI log, made ints again); adds
+    the customer counts to ``report``."""
+    codes, uniques = pd.factorize(cust[keep], sort=True)
+    if uniques.dtype.kind == "f" and np.all(np.mod(uniques, 1) == 0):
+        uniques = uniques.astype(np.int64)  # ids stored as floats because of NaN (UCI)
+    report["customers"] = len(uniques)
+    missing = report["missing customer"]
+    all_customers = pd.unique(cust[cust.notna().to_numpy()]) if missing < len(cust) else []
+    report["customers with no valid rows"] = int(len(all_customers) - len(uniques))
+    return codes, uniques
 
 
 ATTRIBUTE_CONSTANCY = 0.95  # share of customers (of two rows or more) with one value: a customer's attribute
