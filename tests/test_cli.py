@@ -75,6 +75,12 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
     np.testing.assert_allclose(segments["recency median"], counted["recency"])
     assert (segments["rule"] == rules["rule"]).all() and segments["stability"].between(0, 1).all()
     assert "Where the money is" in text and "value.png" in os.listdir(out)
+    # what each segment buys: the items file, the report's section and the printed lines agree
+    items = pd.read_csv(out / "items.csv")
+    assert set(items["segment"]) == set(rules.index) and (items["q"] <= 0.05).all() and (items["index"] > 1).all()
+    assert "What each segment buys" in text and "items.csv" in printed
+    for s, first in items.groupby("segment").head(1).set_index("segment")["Description"].items():
+        assert f"{s}: {first} (" in printed and first in text
     # each figure is drawn once: the files are the report's images, byte for byte
     embedded = {base64.b64decode(src.split(",", 1)[1]) for src in p.images}
     saved = {f.read_bytes() for f in out.glob("*.png")}
@@ -477,10 +483,17 @@ def test_rfm_reads_only_the_columns_it_uses_and_names_a_missing_one(tmp_path, ca
     monkeypatch.setattr(pandas, "read_csv", lambda *a, **k: seen.append(k.get("usecols")) or real(*a, **k))
     rfm_opts = ["--rfm", "--customer", "CustomerID", "--date", "InvoiceDate", "--invoice", "InvoiceNo",
                 "--quantity", "Quantity", "--price", "UnitPrice"]
-    assert main(["segment", str(path), *rfm_opts, "--k", "3", "--quiet"]) == 0
+    assert main(["segment", str(path), *rfm_opts, "--k", "3", "--quiet", "--item", "none"]) == 0
     # the columns used, and Country: its first rows say it may describe customers (not StockCode)
     assert seen[-1] == ["CustomerID", "InvoiceDate", "InvoiceNo", "Quantity", "UnitPrice", "Country"]
     assert "Warning" not in capsys.readouterr().err
+    # what each segment buys (the default) reads the item and its names too, codes of mixed types as they are
+    assert main(["segment", str(path), *rfm_opts, "--k", "3", "--quiet", "--items", str(tmp_path / "i.csv")]) == 0
+    assert seen[-1] == ["CustomerID", "InvoiceDate", "InvoiceNo", "Quantity", "UnitPrice", "Country", "StockCode",
+                        "Description"]
+    assert "Warning" not in capsys.readouterr().err
+    items = pd.read_csv(tmp_path / "i.csv")
+    assert len(items) >= 3 and items["segment"].between(0, 2).all() and (items["q"] <= 0.05).all()
     rc, err = _err(["segment", str(path), *rfm_opts[:2], "Nope", *rfm_opts[3:]], capsys)
     assert rc == 2 and "'Nope'" in err and "'Description'" in err  # every column of the file listed
 
@@ -1212,3 +1225,46 @@ def test_clip_caps_the_features_and_a_bad_share_is_a_usage_error(tmp_path, capsy
     for bad in ("0.5", "0", "much"):
         rc, err = _err(["segment", str(mall), "--clip", bad], capsys)
         assert rc == 2 and "argument --clip: expected a share" in err
+
+
+def test_segment_items_options(tmp_path, capsys):
+    tx = online_retail(400, seed=5)
+    path = tmp_path / "tx.csv"
+    tx.rename(columns={"StockCode": "sku", "Description": "label"}).to_csv(path, index=False)
+    items = tmp_path / "items.csv"
+    # named columns
+    rc = main(["segment", str(path), "--rfm", "--k", "3", "--stability", "0", "--item", "sku", "--item-names",
+               "label", "--items", str(items)])
+    assert rc == 0
+    got = pd.read_csv(items)
+    assert {"segment", "name", "item", "label", "buyers", "share of segment", "share of all", "index", "q"} <= set(
+        got.columns)
+    assert "Bought markedly more often" in capsys.readouterr().out
+    # 'sku' is named like an item: read off its name, and said so
+    items.unlink()
+    assert main(["segment", str(path), "--rfm", "--k", "3", "--stability", "0", "--items", str(items)]) == 0
+    assert "from item 'sku'" in capsys.readouterr().err and items.exists()
+    # --item none: no items, no line
+    assert main(["segment", str(path), "--rfm", "--k", "3", "--stability", "0", "--item", "none"]) == 0
+    assert "Bought markedly" not in capsys.readouterr().out
+
+
+def test_segment_items_bad_options_stop_before_any_output(tmp_path, capsys):
+    tx = online_retail(300, seed=5)
+    path = tmp_path / "tx.csv"
+    tx.to_csv(path, index=False)
+    out, items = tmp_path / "labels.csv", tmp_path / "items.csv"
+    rc, err = _err(["segment", str(path), "--rfm", "--item", "Product", "--out", str(out)], capsys)
+    assert rc == 2 and "'Product' not found" in err and "'StockCode'" in err
+    rc, err = _err(["segment", str(path), "--items", str(items), "--features", "Quantity"], capsys)
+    assert rc == 2 and "goes with --rfm" in err
+    rc, err = _err(["segment", str(path), "--item", "StockCode", "--features", "Quantity"], capsys)
+    assert rc == 2 and "--item and --item-names" in err and "--rfm" in err
+    bare = tmp_path / "bare.csv"
+    tx.drop(columns=["StockCode", "Description"]).to_csv(bare, index=False)
+    rc, err = _err(["segment", str(bare), "--rfm", "--items", str(items), "--out", str(out)], capsys)
+    assert rc == 2 and "--items: no column of the log is named like the item" in err
+    assert not out.exists() and not items.exists() and not list(tmp_path.glob("*.tmp"))
+    # without --items, a log with no item column is segmented as before
+    assert main(["segment", str(bare), "--rfm", "--k", "3", "--stability", "0", "--out", str(out), "-q"]) == 0
+    assert out.exists()

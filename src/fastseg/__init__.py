@@ -15,11 +15,14 @@ from ._version import __version__
 
 # public name -> the module that defines it
 _EXPORTS = {
+    "Baskets": ".baskets",
     "KMeans": ".kmeans",
     "kmeans_plusplus": ".kmeans",
     "SweepResult": ".sweep",
     "sweep": ".sweep",
+    "baskets": ".baskets",
     "rfm": ".features",
+    "segment_items": ".baskets",
     "Segmentation": ".segmentation",
     "Segmenter": ".segment",
     "report": ".report",
@@ -32,10 +35,12 @@ _EXPORTS = {
 _MODULES = {"datasets", "features", "plots", "rules", "stability"}  # exported as modules, not as a name inside one
 
 __all__ = [
+    "Baskets",
     "KMeans",
     "Segmentation",
     "Segmenter",
     "SweepResult",
+    "baskets",
     "datasets",
     "features",
     "kmeans_plusplus",
@@ -43,6 +48,7 @@ __all__ = [
     "report",
     "rfm",
     "rules",
+    "segment_items",
     "stability",
     "sweep",
     "__version__",
@@ -50,6 +56,7 @@ __all__ = [
 
 if _TYPE_CHECKING:  # what type checkers and IDEs see
     from . import datasets, features, plots, rules, stability
+    from .baskets import Baskets, baskets, segment_items
     from .features import rfm
     from .kmeans import KMeans, kmeans_plusplus
     from .report import report

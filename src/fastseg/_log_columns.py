@@ -15,6 +15,9 @@ _AMOUNT = re.compile(r"(?:total|line|net|gross|order|purchase|transaction|sale)?
                      r"(?:amount|revenue|sales|spend|spent|turnover|total|value)")
 _QUANTITY = re.compile(r"quantity|qty|units|unitssold|items|numitems|quantityordered")
 _PRICE = re.compile(r"(?:unit|item|sale|sales)?price(?:each|perunit)?")
+# what was bought: a product's code, else its name (description)
+_ITEM_CODE = re.compile(r"(?:stock|product|item|article|sku|part)(?:code|id|no|nr|num|number)|sku|asin|upc|ean|gtin")
+_ITEM_NAME = re.compile(r"(?:product|item|article)(?:name|description|desc|title)?|description|desc")
 _DATE = re.compile(r".*(?:date|time|timestamp).*")
 _PREFERRED_DATE = re.compile(r".*(?:invoice|order|transaction|purchase|sale).*")
 
@@ -23,12 +26,14 @@ def _key(name):
     return re.sub(r"[\s_.\-]", "", str(name)).lower()
 
 
-def _one(df, role, pattern, taken):
-    """The one column whose name matches ``pattern`` (None when none does); several is an error."""
+def _one(df, role, pattern, taken, arg=None):
+    """The one column whose name matches ``pattern`` (None when none does); several is an
+    error naming ``arg`` (default ``role``), the argument to set."""
     found = [c for c in df.columns if c not in taken and pattern.fullmatch(_key(c))]
     if len(found) > 1:
+        arg = arg or role
         raise ValueError(f"several columns could be the {role} ({', '.join(map(repr, found))}); name it with "
-                         f"{role}= (--{role}).")
+                         f"{arg}= (--{arg.replace('_', '-')}).")
     return found[0] if found else None
 
 
@@ -117,3 +122,35 @@ def guess_rfm_columns(df, **given):
     if out["amount"] is not None:
         out["quantity"] = out["price"] = None
     return {role: col for role, col in out.items() if col is not None or role == "invoice"}
+
+
+def guess_item_columns(df, taken=(), item=None, names=None):
+    """The column naming what each row of a log bought, read off its name, and the
+    column of readable names for it.
+
+    The item is a product's code (``StockCode``, ``SKU``, ``ProductID``, ``item_id``)
+    or, without one, its name (``Product``, ``Description``, ``item_name``); the names
+    column is a name column beside a code. Columns in ``taken`` (the RFM roles) are
+    not considered; a given ``item`` or ``names`` is kept.
+
+    Returns
+    -------
+    (item, names) : str or None each
+        None when no column is named like one.
+
+    Raises
+    ------
+    ValueError
+        When several columns could be the item (or its names): it names them and the
+        argument to set.
+    """
+    taken = {c for c in taken if c is not None} | {c for c in (item, names) if c is not None}
+    if item is None:
+        item = _one(df, "item", _ITEM_CODE, taken)
+        if item is not None:
+            taken.add(item)
+    if names is None and (item is None or _ITEM_CODE.fullmatch(_key(item))):
+        names = _one(df, "item names", _ITEM_NAME, taken, arg="item_names")
+    if item is None:
+        item, names = names, None
+    return item, names

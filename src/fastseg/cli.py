@@ -162,8 +162,9 @@ def _features(text):
     return [f.strip() for f in text.split(",") if f.strip()] if text else None
 
 
-def _prepare_customers(args):
-    """The customer table to segment: RFM from transactions, or the table as it is."""
+def _prepare_customers(args, with_log=False):
+    """The customer table to segment: RFM from transactions, or the table as it is; with
+    ``with_log`` also the transaction log (None without --rfm)."""
     attributes = args.attributes
     if isinstance(attributes, list) and not args.rfm:
         raise CLIError("--attributes goes with --rfm (columns of a transaction log carried per customer); a "
@@ -176,11 +177,16 @@ def _prepare_customers(args):
     wanted = []
     if args.rfm and not needs_guess(**roles):
         wanted = [*roles.values(), *(attributes if isinstance(attributes, list) else ())]
-        if attributes == "auto" and reads_some_columns(args.input):  # + those its first rows say may describe
+        head = None
+        if (attributes == "auto" or getattr(args, "item", None) == "auto") and reads_some_columns(args.input):
+            head = read_table(args.input, args.sep, args.decimal, rows=100_000)
+        if attributes == "auto" and head is not None:  # + those its first rows say may describe
             from .features import attribute_candidates
 
-            head = read_table(args.input, args.sep, args.decimal, rows=100_000)
             wanted += attribute_candidates(head, [r for r in roles.values() if r])
+        from ._cli_items import wanted_item_columns
+
+        wanted += wanted_item_columns(args, head, roles.values())
     df = read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
     for note in df.attrs.pop("notes", ()):
@@ -203,7 +209,7 @@ def _prepare_customers(args):
         dates = f" (dates read from {table.attrs['dates from']})" if table.attrs["dates from"] else ""
         _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → "
                    f"{clean['customers']:,} customers{dates}")
-        return table
+        return (table, df) if with_log else table
     if "features" in args and not args.features and not args.id and (hint := _transaction_log_hint(df, True)):
         raise CLIError(hint)  # segment, sweep: the features would be the log's columns
     if args.id:
@@ -215,7 +221,7 @@ def _prepare_customers(args):
         if df[args.id].duplicated().any():
             raise CLIError(f"--id column {args.id!r} has repeated values; one row per customer is expected.")
         df = df.set_index(args.id)
-    return df
+    return (df, None) if with_log else df
 
 
 def _transaction_log_hint(df, features_option):
@@ -257,9 +263,22 @@ def cmd_segment(args):
     save = check_output(args.save, [args.input], "--save")
     rules = check_table_output(args.rules, [args.input], "--rules")
     segments = check_table_output(args.segments, [args.input], "--segments")
-    distinct_outputs(out=out, report=rep, save=save, rules=rules, segments=segments)
+    items_out = check_table_output(args.items, [args.input], "--items")
+    if not args.rfm and (args.item not in ("auto", "none") or args.item_names):
+        raise CLIError("--item and --item-names name columns of a transaction log: they go with --rfm.")
+    if items_out is not None and (not args.rfm or args.item == "none"):
+        raise CLIError("--items lists what each segment buys, from a transaction log: it goes with --rfm (and an "
+                       "--item column, read off its name by default).")
+    distinct_outputs(out=out, report=rep, save=save, rules=rules, segments=segments, items=items_out)
     plots_dir = _output_folder(args.plots, "--plots")
-    df = _prepare_customers(args)
+    df, log = _prepare_customers(args, with_log=True)
+    from ._cli_items import log_baskets, print_items
+
+    basket = log_baskets(args, log, lambda msg: _say(args, msg))
+    if items_out is not None and basket is None:
+        raise CLIError("--items: no column of the log is named like the item bought (StockCode, SKU, Product, "
+                       "Description ...); name it with --item.")
+    del log
     from .report import rendered_figures, report  # after the checks: scikit-learn and matplotlib take seconds
     from .segment import Segmenter
 
@@ -273,11 +292,17 @@ def cmd_segment(args):
     if seg.totals_row is not None:  # a spreadsheet's totals row: no customer, not in the labels
         df = df.drop(index=seg.totals_row)
     labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
+    if basket is not None:
+        from .baskets import segment_items
+
+        items = segment_items(basket, seg)
+    else:
+        items = None
     if out is not None:
         write_table(labels, out)
     images = rendered_figures(seg) if plots_dir is not None else None  # drawn once for both
     if rep is not None:
-        report(seg, rep, images=images)
+        report(seg, rep, images=images, items=items)
     if plots_dir is not None:
         from ._io import atomic_write_bytes
 
@@ -290,8 +315,12 @@ def cmd_segment(args):
         write_table(seg.rules, rules)
     if segments is not None:
         write_table(seg.overview(), segments)
+    if items_out is not None:
+        write_table(items.set_index("segment"), items_out)
     if not args.quiet:
         print(seg.summary())
+        if items is not None:
+            print_items(items, seg)
         if out is not None:
             print(f"labels: {out}")
         if rep is not None:
@@ -304,6 +333,8 @@ def cmd_segment(args):
             print(f"rules:  {rules}")
         if segments is not None:
             print(f"segments: {segments}")
+        if items_out is not None:
+            print(f"items:  {items_out}")
     return seg
 
 
@@ -502,7 +533,9 @@ def _output_folder(path, option):
 
 def cmd_demo(args):
     from . import datasets
+    from ._cli_items import print_items
     from ._io import atomic_write_bytes
+    from .baskets import baskets, segment_items
     from .features import rfm
     from .report import rendered_figures, report
     from .segment import Segmenter
@@ -511,27 +544,32 @@ def cmd_demo(args):
     t0 = time.perf_counter()
     tx = datasets.online_retail(args.customers, seed=args.seed)
     _say(args, f"demo data: {len(tx):,} transaction lines of {args.customers:,} customers (UCI Online Retail schema)")
-    table = rfm(tx, customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",
-                price="UnitPrice", attributes=["Country"])
+    roles = dict(customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity", price="UnitPrice")
+    table = rfm(tx, **roles, attributes=["Country"])
     prog = _Progress(args, "sweep")
     seg = Segmenter(random_state=args.seed, device=args.device, progress=prog).fit(table)
     prog.close()
+    items = segment_items(baskets(tx, **roles, item="StockCode", item_names="Description"), seg)
     outdir.mkdir(exist_ok=True)
     write_table(seg.labels.join(table), outdir / "labels.csv")
     write_table(seg.rules, outdir / "rules.csv")
     write_table(seg.overview(), outdir / "segments.csv")
+    write_table(items.set_index("segment"), outdir / "items.csv")
     images = rendered_figures(seg)  # drawn once: embedded in the report and saved beside it
-    report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images)
+    report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images,
+           items=items)
     for name, _, png in images:
         atomic_write_bytes(outdir / f"{name}.png", png)
     if not args.quiet:
         print(seg.summary())
+        print_items(items, seg)
         print(f"\nwritten in {time.perf_counter() - t0:.1f} s to {outdir.resolve()}/:")
         print("  report.html   open it in a browser")
         print("  labels.csv    one row per customer: segment, name, R/F/M values and scores, country")
         print("  segments.csv  one row per segment: name, size, share of the spend, medians, RFM grid and the usual "
               "play, rule, stability")
         print("  rules.csv     a threshold rule per segment, with its coverage and precision")
+        print("  items.csv     the products each segment buys markedly more often than the average customer")
         print("  *.png         the report's figures")
     return seg
 
@@ -715,6 +753,9 @@ def build_parser():
                         "else the one column named like spend, e.g. total_spend, Sales, Revenue)")
     s.add_argument("--name", type=_segment_name, action="append", metavar="SEGMENT=NAME",
                    help=_NAME_HELP + "; kept with --save")
+    from ._cli_items import add_item_options
+
+    add_item_options(s)
     s.set_defaults(func=cmd_segment)
 
     r = sub.add_parser("predict", help="assign new customers to the segments of a saved segmentation",

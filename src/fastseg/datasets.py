@@ -46,7 +46,10 @@ def online_retail(n_customers=2000, *, n_rows=None, seed=0):
     Dirt, as in the real data: cancelled invoices (number prefixed "C", negative
     quantities, about 2% of invoices); about a quarter of rows without CustomerID (NaN);
     zero unit prices and a few negative ones ("Adjust bad debt"); heavy-tailed
-    quantities and spend; a dominant home country (United Kingdom, ~90%).
+    quantities and spend; a dominant home country (United Kingdom, ~90%). Each kind of
+    customer (champion, loyal, new, at risk, occasional) buys from a catalogue of 3,000
+    products with a Zipf-like popularity, a quarter of its lines from 25 favourites of
+    its own, so what a segment buys can be told apart.
 
     Parameters
     ----------
@@ -108,6 +111,17 @@ def online_retail(n_customers=2000, *, n_rows=None, seed=0):
     inv_of_line = np.repeat(order, inv_lines[order])
     n_rows = inv_of_line.size
     item = np.minimum(rng.zipf(1.6, n_rows), n_items) - 1
+    # Each kind of customer has favourite products (a wholesaler's bulk lines, a gift
+    # shopper's seasonal ones) that a quarter of its lines come from; drawn from a stream
+    # of their own, so every other draw of the log is as it was.
+    taste = np.random.default_rng([seed, 1])
+    favourites = taste.choice(np.arange(20, n_items), size=(len(names), 25), replace=False)
+    ident = inv_of_line < inv_cust.size
+    line_kind = kind[inv_cust[inv_of_line[ident]]]
+    fav = taste.random(line_kind.size) < 0.25
+    picks = item[ident]
+    picks[fav] = favourites[line_kind[fav], taste.integers(0, 25, int(fav.sum()))]
+    item[ident] = picks
     item_price = np.round(np.exp(rng.normal(0.8, 0.9, n_items)), 2)
     price = item_price[item] * inv_spend[inv_of_line]
     price = np.round(np.maximum(price, 0.01), 2)

@@ -13,6 +13,7 @@ import pandas as pd
 from ._io import atomic_write_text
 from ._profiles import counted, readable_number
 from ._value_share import percent
+from .baskets import standout_text
 from ._version import __version__
 
 
@@ -120,9 +121,29 @@ def _value_section(seg):
                                      "index": "{:.2f}"}))
 
 
-def render(seg, title="Customer segmentation", images=None):
+def _items_section(items):
+    """What each segment buys: the items that stand out, a table per segment."""
+    a = items.attrs
+    parts = [f"<h2>What each segment buys</h2><p>Items a segment's customers buy markedly more often than the "
+             f"average customer: bought by at least {a['min_buyers']} of them, a larger share than of all customers, "
+             f"and still so at a false discovery rate of {a['fdr']:.0%} over the {a['tested']:,} (segment, item) "
+             f"pairs tested (a one-sided hypergeometric test, Benjamini–Hochberg). Index: share of the segment "
+             f"that bought it over share of all customers (2.0: twice as often); the last share is the item's "
+             f"part of the segment's {html.escape(a['values'])}. At most {a['top']} items per segment.</p>"]
+    if a["without"]:
+        parts.append(f"<p>No item stands out for segment(s) {', '.join(map(str, a['without']))}: they buy what "
+                     "everyone buys.</p>")
+    if len(items):
+        shown = items.drop(columns="q").set_index("segment")
+        parts.append(_table(shown, formats={c: percent for c in shown.columns if str(c).startswith("share of")}
+                            | {"index": "{:.1f}×", "buyers": "{:,}"}))
+    return "".join(parts)
+
+
+def render(seg, title="Customer segmentation", images=None, items=None):
     """The report as an HTML string; ``images``: :func:`rendered_figures` of ``seg``
-    when already drawn (else they are drawn here)."""
+    when already drawn (else they are drawn here); ``items``: a
+    :func:`fastseg.segment_items` table of ``seg``, shown when given."""
     n = len(seg.labels)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body>"]
@@ -149,9 +170,11 @@ def render(seg, title="Customer segmentation", images=None):
             "" if row["name"] == own else f" ({html.escape(own)})")
         money = "" if seg.value is None else (
             f", {percent(seg.value.loc[s, 'share of total'])} of {html.escape(str(seg.value_column))}")
+        buys = "" if items is None or not (text := standout_text(items, s)) else (
+            f" Buys more often than others: {html.escape(text)}.")
         parts.append(f"<div class='seg'><b>{s}</b> {title} — "
                      f"{counted(int(row['size']), 'customer')} ({row['share']:.1%}{money}). " + _sentence(seg, s) + note
-                     + _action(seg, s) + "</div>")
+                     + buys + _action(seg, s) + "</div>")
     if seg.outlying:
         from ._outliers import outlying_text
 
@@ -205,6 +228,9 @@ def render(seg, title="Customer segmentation", images=None):
             named = tab.copy()
             named.insert(0, "name", [seg.names.get(s, "all customers") for s in named.index])
             parts.append(f"<h3>{html.escape(str(col))}</h3>" + _table(named, floatfmt="{:.0%}"))
+
+    if items is not None:
+        parts.append(_items_section(items))
 
     if seg.rules is not None and seg.k > 1:
         parts.append("<h2>A rule for each segment</h2><p>A few thresholds on the features, in original units, "
@@ -321,14 +347,16 @@ def _sentence(seg, s):
     return "; ".join(bits) + "."
 
 
-def report(segmentation, path, title="Customer segmentation", images=None):
+def report(segmentation, path, title="Customer segmentation", images=None, items=None):
     """Write one self-contained HTML report (images embedded) of ``segmentation``.
 
     Sections: segments and their descriptions, data summary, cleaning summary (for RFM
     input), the evidence for k, profiles, the classic RFM grid (for RFM input), the
-    described columns, a threshold rule per segment, pictures. Written atomically: a failure
-    leaves no partial file. ``images``: :func:`rendered_figures` of ``segmentation``
-    when the caller has drawn them already (``fastseg demo`` also saves them as files).
+    described columns, what each segment buys (with ``items``), a threshold rule per
+    segment, pictures. Written atomically: a failure leaves no partial file. ``images``:
+    :func:`rendered_figures` of ``segmentation`` when the caller has drawn them already
+    (``fastseg demo`` also saves them as files). ``items``: the
+    :func:`fastseg.segment_items` table of ``segmentation`` and the log's baskets.
 
     Returns
     -------
@@ -336,5 +364,5 @@ def report(segmentation, path, title="Customer segmentation", images=None):
     """
     from pathlib import Path
 
-    atomic_write_text(path, render(segmentation, title=title, images=images))
+    atomic_write_text(path, render(segmentation, title=title, images=images, items=items))
     return Path(path)

@@ -1,0 +1,72 @@
+"""``fastseg segment --rfm``'s view of what each segment buys: the item options, the
+columns of the log they need read, and the :func:`fastseg.segment_items` table."""
+
+from __future__ import annotations
+
+_SKIP = ("auto", "none")
+
+
+def add_item_options(p):
+    """--item, --item-names and --items on the segment command."""
+    g = p.add_argument_group("What each segment buys (with --rfm)")
+    g.add_argument("--item", default="auto",
+                   help="column of the log naming what was bought: the report lists the items each segment buys "
+                        "markedly more often than the average customer; 'none' to skip (default: the column "
+                        "named like a product code or name, e.g. StockCode, SKU, Product, if there is one)")
+    g.add_argument("--item-names", help="column of readable names for the items (default: one named like a "
+                   "description, e.g. Description, beside a product code)")
+    g.add_argument("--items", help="table to write (.csv, .tsv, .parquet or .xlsx) of the items that stand out per "
+                   "segment: buyers, share of the segment and of all customers, index, share of its spend, q")
+
+
+def wanted_item_columns(args, head, taken):
+    """The columns of the log the item options need read: those named, or with --item
+    auto those ``head`` (the log's first rows, or None when not read) names like items."""
+    item, names = getattr(args, "item", "none"), getattr(args, "item_names", None)
+    if not args.rfm or item == "none":
+        return []
+    named = [c for c in (item, names) if c is not None and c not in _SKIP]
+    if item != "auto" or head is None:
+        return named
+    from ._log_columns import guess_item_columns
+
+    try:
+        return [c for c in guess_item_columns(head, taken, None, names) if c is not None]
+    except ValueError:
+        return named  # several candidates: items_by_segment says so
+
+
+def log_baskets(args, log, say):
+    """The :func:`fastseg.baskets` of the log, or None (no --rfm, --item none, or --item
+    auto and no column named like an item; when several are, ``say`` tells how to name
+    one). Read before the fit, so a wrong --item stops the command at once."""
+    item = getattr(args, "item", "none")
+    if log is None or item == "none":
+        return None
+    from .baskets import baskets
+
+    roles = {r: getattr(args, r) for r in ("customer", "date", "invoice", "amount", "quantity", "price")}
+    try:
+        b = baskets(log, **roles, item=None if item == "auto" else item, item_names=args.item_names,
+                    dayfirst=True if args.dayfirst else None)
+    except ValueError as e:
+        unnamed, several = "named like the item" in str(e), "could be the item" in str(e)
+        if item != "auto" or not (unnamed or several):
+            raise
+        if several:
+            say(f"note: {e} Then the report shows what each segment buys.")
+        return None
+    guessed = {r: c for r, c in b.attrs["guessed"].items() if r.startswith("item")}
+    if guessed:
+        shown = ", ".join(f"{r.replace('_', ' ')} {c!r}" for r, c in guessed.items())
+        say(f"What each segment buys, from {shown} (set with --item and --item-names, or --item none)")
+    return b
+
+
+def print_items(items, seg):
+    """A line per segment: the items it buys markedly more often than the average customer."""
+    from .baskets import standout_text
+
+    print("Bought markedly more often than by the average customer (index: how many times as often):")
+    for s in range(seg.k):
+        print(f"  {s}: {standout_text(items, s) or 'nothing stands out'}")

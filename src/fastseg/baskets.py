@@ -1,0 +1,342 @@
+"""What customers buy: a customer × item matrix read from a transaction log (SciPy
+sparse, rows in :func:`fastseg.rfm`'s order), and the items that set each segment apart
+from the average customer.
+
+Which items a segment buys markedly more often than the rest is an over-representation
+test per (segment, item): hypergeometric, as in enrichment analysis, with the
+Benjamini–Hochberg false discovery rate over every pair tested, so among thousands of
+products the few a segment really favours stand out and chance does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._log_columns import guess_item_columns
+from ._validation import require_frame
+from .features import _index_as_columns, _numeric, _per_customer_mode, _require, clean_log, customer_codes, log_roles
+
+__all__ = ["Baskets", "baskets", "segment_items"]
+
+VALUES = ("spend", "quantity", "lines")
+
+
+@dataclass(frozen=True)
+class Baskets:
+    """What each customer bought: the result of :func:`baskets`.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_matrix of float64, shape (n_customers, n_items)
+        Per customer and item the total :attr:`values` over the kept rows of the log;
+        zero where the customer never bought the item. Rows are the customers of
+        :func:`fastseg.rfm` on the same log, in its order, so ``rfm(log).index``
+        labels them too; ``fastseg.KMeans`` fits it as it is (sparse).
+    customers : pandas.Index
+        The customer ids of the rows (named as the customer column).
+    items : pandas.Index
+        The item of each column, in order of first appearance in the log.
+    item_names : pandas.Series or None
+        Per item (indexed by :attr:`items`) its most frequent name in the names column
+        (``Description``), when there is one.
+    values : str
+        What the matrix holds: "spend", "quantity" or "lines" (rows of the log).
+    attrs : dict
+        ``cleaning`` (rows each rule of :func:`fastseg.rfm` removed, and ``missing item``:
+        kept rows without an item), ``columns`` (by role) and ``guessed`` (those read off
+        their names).
+    """
+
+    matrix: sp.csr_matrix
+    customers: pd.Index
+    items: pd.Index
+    item_names: pd.Series | None
+    values: str
+    attrs: dict
+
+    @property
+    def shape(self):
+        return self.matrix.shape
+
+    def buyers(self):
+        """Per item how many customers bought it (a Series indexed by :attr:`items`)."""
+        return pd.Series(np.diff(self.matrix.tocsc().indptr), index=self.items, name="buyers")
+
+    def __repr__(self):
+        n, m = self.shape
+        return (f"Baskets({n:,} customers × {m:,} items, {self.matrix.nnz:,} customer-item pairs, "
+                f"values={self.values!r})")
+
+
+def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None,
+            item=None, item_names=None, values="spend", dayfirst=None):
+    """Each customer's purchases per item, from a transaction log: a sparse matrix.
+
+    The log is cleaned by :func:`fastseg.rfm`'s rules (missing customer, missing or
+    unreadable date, cancelled invoice, non-positive quantity, price or amount), so the
+    rows are the same customers as ``rfm``'s, in the same order, and a segmentation of
+    the RFM table lines up with them.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame
+        One row per transaction line.
+    customer, date, invoice, amount, quantity, price : str, optional
+        The log's columns, as for :func:`fastseg.rfm` (read off their names when not
+        given).
+    item : str, optional
+        The column of what was bought. By default read off its name: a product's code
+        (``StockCode``, ``SKU``, ``ProductID``, ``item_id``) or, without one, its name
+        (``Product``, ``Description``).
+    item_names : str, optional
+        A column of readable names for the items (``Description`` beside ``StockCode``),
+        read off its name by default; each item gets its most frequent one.
+    values : {"spend", "quantity", "lines"}, default="spend"
+        What the matrix adds up: the spend (as rfm's Monetary), the quantity, or the
+        rows of the log.
+    dayfirst : bool, optional
+        How dates written as text are read, as for :func:`fastseg.rfm`.
+
+    Returns
+    -------
+    Baskets
+
+    Raises
+    ------
+    ValueError
+        Missing columns (the available ones are listed), no column named like an item,
+        an unknown ``values``, or every row removed by cleaning.
+
+    Examples
+    --------
+    >>> from fastseg import baskets, datasets, rfm
+    >>> log = datasets.online_retail(200)
+    >>> b = baskets(log)  # StockCode, Description and the RFM columns read off their names
+    >>> bool((b.customers == rfm(log).index).all())
+    True
+    """
+    require_frame(transactions, "baskets' transactions")
+    if values not in VALUES:
+        raise ValueError(f"values must be one of {', '.join(map(repr, VALUES))}; got {values!r}.")
+    transactions = _index_as_columns(transactions)
+    given, guessed = log_roles(transactions, dict(customer=customer, date=date, invoice=invoice, amount=amount,
+                                                  quantity=quantity, price=price))
+    _require(transactions, [item, item_names])
+    found = guess_item_columns(transactions, given.values(), item, item_names)
+    if found[0] is None:
+        raise ValueError("no column is named like the item bought (StockCode, SKU, ProductID, Product, "
+                         "Description ...); name it with item= (--item). Columns: "
+                         f"{', '.join(repr(str(c)) for c in transactions.columns[:30])}.")
+    guessed.update({role: col for role, col, was in zip(("item", "item_names"), found, (item, item_names))
+                    if col is not None and was is None})
+    item, item_names = found
+    if values == "quantity" and given["quantity"] is None:
+        raise ValueError(f"values='quantity' needs a quantity column, and the spend is read from the amount "
+                         f"column {given['amount']!r}; give quantity= and price=, or values='spend'.")
+    _require(transactions, [*given.values(), item, item_names])
+    keep, spend, _, report, _ = clean_log(transactions, dayfirst, **given)
+    codes, uniques = customer_codes(transactions[given["customer"]], keep, report)
+    icodes, items = pd.factorize(transactions[item][keep])
+    bought = icodes >= 0
+    report["missing item"] = int((~bought).sum())
+    if not bought.any():
+        raise ValueError(f"no kept row of the log names an item in column {item!r}; every one is missing.")
+    if values == "spend":
+        v = spend[keep]
+    elif values == "quantity":
+        v = _numeric(transactions, given["quantity"])[keep]
+    else:
+        v = np.ones(int(keep.sum()))
+    n_items = len(items)
+    matrix = sp.csr_matrix((np.asarray(v, dtype=np.float64)[bought], (codes[bought], icodes[bought])),
+                           shape=(len(uniques), n_items))  # duplicate (customer, item) pairs are summed
+    items = pd.Index(np.asarray(items), name=item)
+    names = None
+    if item_names is not None:
+        picked, _ = _per_customer_mode(transactions[item_names][keep][bought], icodes[bought], n_items)
+        names = pd.Series(picked, index=items, name=item_names)
+    return Baskets(
+        matrix=matrix,
+        customers=pd.Index(uniques, name=given["customer"]),
+        items=items,
+        item_names=names,
+        values=values,
+        attrs={"cleaning": report,
+               "columns": {r: c for r, c in {**given, "item": item, "item_names": item_names}.items() if c is not None},
+               "guessed": guessed},
+    )
+
+
+def segment_items(baskets, labels, *, top=5, min_buyers=10, fdr=0.05):
+    """The items each segment buys markedly more often than the average customer.
+
+    For each segment and item, the share of the segment's customers who bought it is
+    set against the share of all customers who did. An item stands out for a segment
+    when at least ``min_buyers`` of its customers bought it, a larger share than of all
+    customers, and a one-sided hypergeometric test (the chance that as many of a random
+    set of that many customers bought it) keeps it at a false discovery rate of ``fdr``
+    over every (segment, item) pair tested (Benjamini–Hochberg): the pairs of every
+    item that ``min_buyers`` customers or more bought. Of those that stand out, the
+    ``top`` with the highest ``index`` are listed per segment.
+
+    Parameters
+    ----------
+    baskets : Baskets
+        From :func:`baskets` on the log the segments came from.
+    labels : Segmentation, pandas.DataFrame or pandas.Series
+        A :class:`fastseg.Segmentation` (its labels and segment names), a DataFrame with
+        a ``segment`` column (and ``name``), or a Series of segments, indexed by the
+        customer ids of the baskets. Customers without a segment (NaN) are left out;
+        labelled customers with no row in the baskets count as having bought nothing.
+    top : int, default=5
+        Items listed per segment, at most.
+    min_buyers : int, default=10
+        Customers of the segment who bought an item, at least, for it to be tested: a
+        share of a handful of customers says little.
+    fdr : float, default=0.05
+        The false discovery rate the items that stand out are held to, in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (segment, item) that stands out, segments in order, each
+        segment's items by ``index``: ``segment``, ``name``, ``item``, the item's name
+        (when the baskets have them), ``buyers`` (customers of the segment who bought
+        it), ``share of segment`` (of its customers), ``share of all`` (of all
+        labelled customers), ``index`` (share of segment over share of all: 2.0 buys it
+        twice as often), ``share of <values>`` (the item's share of the segment's
+        spend, quantity or lines) and ``q`` (the false discovery rate at which it
+        stands out). ``attrs``: ``without`` (segments with no item that stands out),
+        ``tested`` (pairs tested), ``customers``, ``not in baskets`` (labelled customers
+        with no row in them) and the thresholds.
+    """
+    from scipy.stats import hypergeom
+
+    if not isinstance(baskets, Baskets):
+        raise TypeError(f"baskets must be a fastseg.baskets.Baskets (from fastseg.baskets(log)); "
+                        f"got {type(baskets).__name__}.")
+    for what, v in (("top", top), ("min_buyers", min_buyers)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{what} must be a whole number >= 1; got {v!r}.")
+    if not isinstance(fdr, (int, float, np.floating)) or not 0 < fdr < 1:
+        raise ValueError(f"fdr must be a number in (0, 1), such as 0.05; got {fdr!r}.")
+    seg, names = _segments(labels)
+    if not seg.index.is_unique:
+        raise ValueError("labels has repeated customer ids; one row per customer is expected.")
+    segments = np.sort(seg.unique())
+    code = np.searchsorted(segments, seg.to_numpy())
+    pos = seg.index.get_indexer(baskets.customers)
+    inside = pos >= 0
+    if not inside.any():
+        raise ValueError(f"no customer of the labels is among the {baskets.shape[0]:,} customers of the baskets "
+                         f"(ids such as {list(seg.index[:3])} against {list(baskets.customers[:3])}): are both "
+                         "from the same log, keyed by the same customer id?")
+    k, n = len(segments), len(seg)
+    rows = baskets.matrix[np.flatnonzero(inside)]
+    members = sp.csr_matrix((np.ones(len(rows.indptr) - 1), (code[pos[inside]], np.arange(rows.shape[0]))),
+                            shape=(k, rows.shape[0]))
+    bought = rows.copy()
+    bought.data = (bought.data != 0).astype(np.float64)
+    buyers = np.rint((members @ bought).toarray()).astype(np.int64)  # (k, items)
+    amounts = (members @ rows).toarray()
+    size = np.bincount(code, minlength=k)
+    everyone = buyers.sum(axis=0)
+    share_seg = buyers / size[:, None]
+    share_all = everyone / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        index = share_seg / share_all
+    # Every pair of an item with min_buyers buyers or more is a test: which are is known
+    # before looking at the segments (it leaves the false discovery rate as it is). Only
+    # the pairs that could be listed get their p-value; the rest count as 1, which can
+    # only make fewer items stand out.
+    tested = np.broadcast_to(everyone >= min_buyers, buyers.shape)
+    listed = tested & (buyers >= min_buyers) & (index > 1)
+    p = np.ones(buyers.shape)
+    s_idx, i_idx = np.nonzero(listed)
+    p[s_idx, i_idx] = hypergeom.sf(buyers[s_idx, i_idx] - 1, n, everyone[i_idx], size[s_idx])
+    q = np.ones(buyers.shape)
+    q[tested] = _benjamini_hochberg(p[tested])
+    hit = q[s_idx, i_idx] <= fdr
+    s_idx, i_idx = s_idx[hit], i_idx[hit]
+    q = q[s_idx, i_idx]
+    order = np.lexsort((-buyers[s_idx, i_idx], -index[s_idx, i_idx], s_idx))
+    s_idx, i_idx, q = s_idx[order], i_idx[order], q[order]
+    rank = np.arange(len(s_idx)) - np.searchsorted(s_idx, s_idx)
+    keep = rank < top
+    s_idx, i_idx, q = s_idx[keep], i_idx[keep], q[keep]
+    totals = amounts.sum(axis=1)
+    out = pd.DataFrame({"segment": segments[s_idx], "name": [names.get(s, str(s)) for s in segments[s_idx]],
+                        "item": baskets.items[i_idx]})
+    if baskets.item_names is not None:
+        out[baskets.item_names.name] = baskets.item_names.to_numpy()[i_idx]
+    out["buyers"] = buyers[s_idx, i_idx]
+    out["share of segment"] = share_seg[s_idx, i_idx]
+    out["share of all"] = share_all[i_idx]
+    out["index"] = index[s_idx, i_idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[f"share of {baskets.values}"] = amounts[s_idx, i_idx] / totals[s_idx]
+    out["q"] = q
+    out.attrs = {"without": [s for s in segments.tolist() if s not in set(out["segment"])],
+                 "tested": int(tested.sum()), "customers": n, "not in baskets": int(n - inside.sum()),
+                 "min_buyers": min_buyers, "fdr": fdr, "top": top, "values": baskets.values}
+    return out
+
+
+def standout_text(items, segment, most=3):
+    """"WHITE HEART (3.1×), PARTY BUNTING (2.7×)": the first ``most`` items that stand out
+    for ``segment`` in a :func:`segment_items` table, by name where it has names, with
+    their index; "" when none does."""
+    rows = items[items["segment"] == segment].head(most)
+    named = [c for c in items.columns if c not in _ITEM_TABLE_COLUMNS and not str(c).startswith("share of ")]
+    what = rows[named[0]] if named else rows["item"]
+    return ", ".join(f"{w} ({i:.1f}×)" for w, i in zip(what.astype(str), rows["index"]))
+
+
+_ITEM_TABLE_COLUMNS = ("segment", "name", "item", "buyers", "index", "q")
+
+
+def _segments(labels):
+    """The segment of each labelled customer (a Series, NaN dropped, whole numbers as
+    ints) and the segment names."""
+    from .segmentation import Segmentation
+
+    names = {}
+    if isinstance(labels, Segmentation):
+        names = dict(labels.names)
+        labels = labels.labels
+    if isinstance(labels, pd.DataFrame):
+        if "segment" not in labels.columns:
+            raise ValueError(f"labels has no 'segment' column; columns: {', '.join(map(repr, labels.columns))}.")
+        if "name" in labels.columns and not names:
+            named = labels[["segment", "name"]].dropna().drop_duplicates("segment")
+            names = dict(zip(named["segment"], named["name"]))
+        labels = labels["segment"]
+    if not isinstance(labels, pd.Series):
+        raise TypeError(f"labels must be a fastseg.Segmentation, a DataFrame with a 'segment' column or a Series of "
+                        f"segments indexed by customer id; got {type(labels).__name__}.")
+    seg = labels.dropna()
+    if not len(seg):
+        raise ValueError("labels has no customer with a segment.")
+    if pd.api.types.is_integer_dtype(seg.dtype) or (
+            pd.api.types.is_float_dtype(seg.dtype) and np.all(np.mod(seg.to_numpy(), 1) == 0)):
+        seg = seg.astype(np.int64)
+    elif not pd.api.types.is_numeric_dtype(seg.dtype):
+        seg = seg.astype(str)
+    return seg, names
+
+
+def _benjamini_hochberg(p):
+    """Benjamini–Hochberg adjusted p-values (q-values) of ``p``, in its order."""
+    m = len(p)
+    if m == 0:
+        return np.asarray(p, dtype=float)
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(q, 1.0)
+    return out
