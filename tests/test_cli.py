@@ -1268,3 +1268,15 @@ def test_segment_items_bad_options_stop_before_any_output(tmp_path, capsys):
     # without --items, a log with no item column is segmented as before
     assert main(["segment", str(bare), "--rfm", "--k", "3", "--stability", "0", "--out", str(out), "-q"]) == 0
     assert out.exists()
+
+
+def test_segment_items_two_product_columns_noted_not_fatal(tmp_path, capsys):
+    tx = online_retail(300, seed=5)
+    path = tmp_path / "tx.csv"
+    tx.assign(SKU=tx["StockCode"]).to_csv(path, index=False)
+    assert main(["segment", str(path), "--rfm", "--k", "3", "--stability", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "several columns could be the item ('StockCode', 'SKU')" in captured.err and "--item" in captured.err
+    assert "Bought markedly" not in captured.out
+    assert main(["segment", str(path), "--rfm", "--k", "3", "--stability", "0", "--item", "SKU"]) == 0
+    assert "Bought markedly" in capsys.readouterr().out

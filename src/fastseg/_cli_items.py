@@ -43,24 +43,22 @@ def log_baskets(args, log, say):
     item = getattr(args, "item", "none")
     if log is None or item == "none":
         return None
+    from ._log_columns import guess_item_columns
     from .baskets import baskets
 
     roles = {r: getattr(args, r) for r in ("customer", "date", "invoice", "amount", "quantity", "price")}
-    try:
-        b = baskets(log, **roles, item=None if item == "auto" else item, item_names=args.item_names,
-                    dayfirst=True if args.dayfirst else None)
-    except ValueError as e:
-        unnamed, several = "named like the item" in str(e), "could be the item" in str(e)
-        if item != "auto" or not (unnamed or several):
-            raise
-        if several:
+    names = args.item_names
+    if item == "auto":
+        try:  # the RFM columns, even guessed ones, are never named like a product
+            item, names = guess_item_columns(log, [c for c in roles.values() if c], None, names)
+        except ValueError as e:  # several columns could be the item
             say(f"note: {e} Then the report shows what each segment buys.")
-        return None
-    guessed = {r: c for r, c in b.attrs["guessed"].items() if r.startswith("item")}
-    if guessed:
-        shown = ", ".join(f"{r.replace('_', ' ')} {c!r}" for r, c in guessed.items())
-        say(f"What each segment buys, from {shown} (set with --item and --item-names, or --item none)")
-    return b
+            return None
+        if item is None:
+            return None
+        guessed = [f"item {item!r}"] + ([f"item names {names!r}"] if names and not args.item_names else [])
+        say(f"What each segment buys, from {', '.join(guessed)} (set with --item and --item-names, or --item none)")
+    return baskets(log, **roles, item=item, item_names=names, dayfirst=True if args.dayfirst else None)
 
 
 def print_items(items, seg):

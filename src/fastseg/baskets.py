@@ -64,7 +64,7 @@ class Baskets:
 
     def buyers(self):
         """Per item how many customers bought it (a Series indexed by :attr:`items`)."""
-        return pd.Series(np.diff(self.matrix.tocsc().indptr), index=self.items, name="buyers")
+        return pd.Series(np.bincount(self.matrix.indices, minlength=self.shape[1]), index=self.items, name="buyers")
 
     def __repr__(self):
         n, m = self.shape
@@ -212,7 +212,8 @@ def segment_items(baskets, labels, *, top=5, min_buyers=10, fdr=0.05):
         spend, quantity or lines) and ``q`` (the false discovery rate at which it
         stands out). ``attrs``: ``without`` (segments with no item that stands out),
         ``tested`` (pairs tested), ``customers``, ``not in baskets`` (labelled customers
-        with no row in them) and the thresholds.
+        with no row in them), ``item names`` (the column of names, or None) and the
+        thresholds.
     """
     from scipy.stats import hypergeom
 
@@ -282,7 +283,8 @@ def segment_items(baskets, labels, *, top=5, min_buyers=10, fdr=0.05):
     out["q"] = q
     out.attrs = {"without": [s for s in segments.tolist() if s not in set(out["segment"])],
                  "tested": int(tested.sum()), "customers": n, "not in baskets": int(n - inside.sum()),
-                 "min_buyers": min_buyers, "fdr": fdr, "top": top, "values": baskets.values}
+                 "min_buyers": min_buyers, "fdr": fdr, "top": top, "values": baskets.values,
+                 "item names": None if baskets.item_names is None else baskets.item_names.name}
     return out
 
 
@@ -291,12 +293,9 @@ def standout_text(items, segment, most=3):
     for ``segment`` in a :func:`segment_items` table, by name where it has names, with
     their index; "" when none does."""
     rows = items[items["segment"] == segment].head(most)
-    named = [c for c in items.columns if c not in _ITEM_TABLE_COLUMNS and not str(c).startswith("share of ")]
-    what = rows[named[0]] if named else rows["item"]
+    what = rows[items.attrs.get("item names") or "item"]
     return ", ".join(f"{w} ({i:.1f}×)" for w, i in zip(what.astype(str), rows["index"]))
 
-
-_ITEM_TABLE_COLUMNS = ("segment", "name", "item", "buyers", "index", "q")
 
 
 def _segments(labels):
