@@ -81,6 +81,7 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
     assert "What each segment buys" in text and "items.csv" in printed
     for s, first in items.groupby("segment").head(1).set_index("segment")["Description"].items():
         assert f"{s}: {first} (" in printed and first in text
+        assert segments.loc[s, "buys more often"].startswith(f"{first} (")
     # each figure is drawn once: the files are the report's images, byte for byte
     embedded = {base64.b64decode(src.split(",", 1)[1]) for src in p.images}
     saved = {f.read_bytes() for f in out.glob("*.png")}

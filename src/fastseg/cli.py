@@ -314,7 +314,7 @@ def cmd_segment(args):
     if rules is not None:
         write_table(seg.rules, rules)
     if segments is not None:
-        write_table(seg.overview(), segments)
+        write_table(seg.overview(items), segments)
     if items_out is not None:
         write_table(items.set_index("segment"), items_out)
     if not args.quiet:
@@ -553,7 +553,7 @@ def cmd_demo(args):
     outdir.mkdir(exist_ok=True)
     write_table(seg.labels.join(table), outdir / "labels.csv")
     write_table(seg.rules, outdir / "rules.csv")
-    write_table(seg.overview(), outdir / "segments.csv")
+    write_table(seg.overview(items), outdir / "segments.csv")
     write_table(items.set_index("segment"), outdir / "items.csv")
     images = rendered_figures(seg)  # drawn once: embedded in the report and saved beside it
     report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images,
@@ -567,7 +567,7 @@ def cmd_demo(args):
         print("  report.html   open it in a browser")
         print("  labels.csv    one row per customer: segment, name, R/F/M values and scores, country")
         print("  segments.csv  one row per segment: name, size, share of the spend, medians, RFM grid and the usual "
-              "play, rule, stability")
+              "play, rule, stability, what it buys more often")
         print("  rules.csv     a threshold rule per segment, with its coverage and precision")
         print("  items.csv     the products each segment buys markedly more often than the average customer")
         print("  *.png         the report's figures")
@@ -742,7 +742,7 @@ def build_parser():
                    "(e.g. 'recency <= 30 and frequency >= 5', and as a pandas query) with its coverage and precision")
     s.add_argument("--segments", help="table to write (.csv, .tsv, .parquet or .xlsx) of one row per segment: "
                    "name, description, customers, share of the spend, feature medians, RFM grid, what stands "
-                   "out, rule, stability")
+                   "out, rule, stability, and with --rfm what it buys more often")
     s.add_argument("--describe", type=_columns_or_auto, default="auto",
                    help="comma-separated columns, not clustered on, to describe each segment by (its mix of "
                         "values, or mean); 'none' for none (default: categorical columns with 2-50 values, "

@@ -347,9 +347,15 @@ class Segmentation:
             return 0, ""
         return len(self.not_segmented), ", ".join(map(str, self.params.get("missing_in", self.features)))
 
-    def overview(self):
+    def overview(self, items=None):
         """One row per segment, everything marketing needs of it on one line: for a slide,
         a spreadsheet (``fastseg segment --segments FILE``) or a CRM.
+
+        Parameters
+        ----------
+        items : pandas.DataFrame, optional
+            The :func:`fastseg.segment_items` table of this segmentation: adds the
+            column ``buys more often`` (its first three items, with their index).
 
         Returns
         -------
@@ -363,7 +369,7 @@ class Segmentation:
             (:data:`fastseg.features.RFM_ACTIONS`); ``stands out``
             (the described values over-represented in it, as in :meth:`summary`); with
             :attr:`rules` the ``rule``, its ``coverage`` and ``precision``; with
-            :attr:`stability` the ``stability``.
+            :attr:`stability` the ``stability``; with ``items``, ``buys more often``.
         """
         prof = self.profiles
         out = pd.DataFrame({"name": prof["name"], "description": [self.descriptions[s] for s in prof.index],
@@ -382,6 +388,10 @@ class Segmentation:
             out[["rule", "coverage", "precision"]] = self.rules[["rule", "coverage", "precision"]]
         if self.stability is not None:
             out["stability"] = self.stability["stability"]
+        if items is not None:
+            from .baskets import standout_text
+
+            out["buys more often"] = [standout_text(items, s) for s in out.index]
         return out
 
     def summary(self):
