@@ -242,3 +242,23 @@ def test_report_section_and_lines_say_when_nothing_stands_out():
     assert none.empty and none.attrs["without"] == [0, 1, 2]
     html = render(seg, images=[], items=none)
     assert "No item stands out for segment(s) 0, 1, 2" in html and "Buys more often" not in html
+
+
+def test_report_escapes_shares_below_one_percent():
+    from html.parser import HTMLParser
+
+    from fastseg.report import render
+
+    log = online_retail(600, seed=8)
+    seg = Segmenter(k=3, random_state=0, stability=0).fit(rfm(log))
+    items = segment_items(baskets(log), seg, top=5)
+    assert (items["share of spend"] < 0.005).any()  # a sliver of the segment's spend: written "<1%"
+    html = render(seg, images=[], items=items)
+    cells = []
+
+    class Cells(HTMLParser):
+        def handle_data(self, data):
+            cells.append(data)
+
+    Cells().feed(html)
+    assert "<1%" in cells and "&lt;1%" in html

@@ -78,7 +78,7 @@ def _table(df, floatfmt="{:,.2f}", formats=None, by_row=False):
 
     def fmt(v, how):
         if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else (how(v) if callable(how) else how.format(v))
+            return "" if np.isnan(v) else html.escape(how(v) if callable(how) else how.format(v))  # "<1%"
         if isinstance(v, (int, np.integer)):
             return f"{v:,}"
         return html.escape(str(v))
