@@ -262,3 +262,20 @@ def test_report_escapes_shares_below_one_percent():
 
     Cells().feed(html)
     assert "<1%" in cells and "&lt;1%" in html
+
+
+def test_items_listed_on_the_shipped_log_are_the_planted_favourites():
+    log, kinds, favourites = online_retail(3000, seed=11, return_kinds=True)
+    assert online_retail(3000, seed=11).equals(log)  # the truth comes with the same log
+    seg = Segmenter(k=5, random_state=0, stability=0).fit(rfm(log))
+    items = segment_items(baskets(log), seg, top=10)
+    planted = {code for codes in favourites.values() for code in codes}
+    # nothing from the Zipf background of 3,000 products: every item listed is some kind's favourite
+    assert len(items) >= 2 * seg.k and set(items["item"]) <= planted
+    # a segment mostly of one kind lists that kind's favourites first
+    mix = pd.crosstab(seg.labels["segment"], kinds.reindex(seg.labels.index))
+    for s, row in mix.iterrows():
+        top_kind = row.idxmax()
+        if row[top_kind] >= 0.8 * row.sum():
+            assert set(items.loc[items["segment"] == s, "item"].head(3)) <= set(favourites[top_kind])
+    assert (mix.max(axis=1) >= 0.8 * mix.sum(axis=1)).any()  # the check above ran at least once

@@ -36,7 +36,7 @@ _TYPES = {
 }
 
 
-def online_retail(n_customers=2000, *, n_rows=None, seed=0):
+def online_retail(n_customers=2000, *, n_rows=None, seed=0, return_kinds=False):
     """A transaction log in the UCI Online Retail schema, with its real dirt.
 
     Columns: InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice,
@@ -60,10 +60,14 @@ def online_retail(n_customers=2000, *, n_rows=None, seed=0):
         About how many rows in all: lines per invoice are scaled to fit (at least one
         line per invoice, so at least about 8 rows per customer).
     seed : int, default=0
+    return_kinds : bool, default=False
+        Also return the truth behind the log: each customer's kind (a Series indexed by
+        CustomerID) and each kind's favourite products (a dict kind → list of
+        StockCodes).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, Series, dict) with ``return_kinds``
     """
     if not isinstance(n_customers, (int, np.integer)) or n_customers < 1:
         raise ValueError(f"n_customers must be an int >= 1; got {n_customers!r}.")
@@ -150,7 +154,7 @@ def online_retail(n_customers=2000, *, n_rows=None, seed=0):
         [" ".join(words[(i * p + q) % len(words)] for p, q in ((3, 1), (7, 5), (11, 9))) + f" {i}" for i in range(n_items)]
         + ["Adjust bad debt"]
     )
-    return pd.DataFrame(
+    log = pd.DataFrame(
         {
             "InvoiceNo": pd.Categorical.from_codes(inv_code, categories=inv_names),
             "StockCode": pd.Categorical.from_codes(item, categories=stock_codes),
@@ -162,6 +166,10 @@ def online_retail(n_customers=2000, *, n_rows=None, seed=0):
             "Country": pd.Categorical.from_codes(ctry, categories=pd.Index(countries)),
         }
     )
+    if not return_kinds:
+        return log
+    kinds = pd.Series(np.array(names)[kind], index=pd.Index(cust_ids, name="CustomerID"), name="kind")
+    return log, kinds, {t: list(stock_codes[favourites[i]]) for i, t in enumerate(names)}
 
 
 # Five groups of the Mall Customers data: share, income mean/sd (k$), score mean/sd, age mean/sd
