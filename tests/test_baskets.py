@@ -74,6 +74,12 @@ def test_amount_column_and_rows_align_with_rfm_on_the_shipped_log():
     np.testing.assert_allclose(b2.matrix.toarray(), b.matrix.toarray())
 
 
+def test_whole_number_product_ids_stay_whole_numbers():
+    log = _log().assign(item=[101, 102, 101, 102, 103, 103, 103, 103, 103, 101, np.nan, 101])
+    b = baskets(log, item="item", **COLS)
+    assert list(b.items) == [101, 102] and b.items.dtype == np.int64
+
+
 def test_item_guessed_by_name():
     log = _log().rename(columns={"item": "SKU", "desc": "Product Name"})
     b = baskets(log, **COLS)

@@ -154,7 +154,10 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     n_items = len(items)
     matrix = sp.csr_matrix((np.asarray(v, dtype=np.float64)[bought], (codes[bought], icodes[bought])),
                            shape=(len(uniques), n_items))  # duplicate (customer, item) pairs are summed
-    items = pd.Index(np.asarray(items), name=item)
+    items = np.asarray(items)
+    if items.dtype.kind == "f" and np.all(np.mod(items, 1) == 0):
+        items = items.astype(np.int64)  # product ids stored as floats because some rows have none
+    items = pd.Index(items, name=item)
     names = None
     if item_names is not None:
         picked, _ = _per_customer_mode(transactions[item_names][keep][bought], icodes[bought], n_items)
