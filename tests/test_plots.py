@@ -332,3 +332,30 @@ def test_a_plot_that_fails_leaves_no_figure_open(seg, monkeypatch):
         plots.segment_sizes(seg, ax=ax)
     assert fig.number in plt.get_fignums()
     plt.close(fig)
+
+
+def test_segment_items_bars_are_the_index_and_a_segment_without_items_says_so():
+    from fastseg import baskets, rfm, segment_items
+    from fastseg.datasets import online_retail
+
+    log = online_retail(800, seed=3)
+    seg = Segmenter(k=3, random_state=0, stability=0).fit(rfm(log))
+    items = segment_items(baskets(log), seg, top=5)
+    fig = plots.segment_items(seg, items, top=2)
+    ax = fig.axes[0]
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+    drawn = items.groupby("segment").head(2)
+    widths = [p.get_width() for p in ax.patches]
+    np.testing.assert_allclose(widths, drawn["index"] - 1.0)  # bars from 1 (as often) to the index
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels == [d if len(d) <= 32 else d[:31] + "…" for d in drawn["Description"].astype(str)]
+    plt.close(fig)
+    fewer = items[items["segment"] != 1]
+    fewer.attrs = items.attrs
+    fig = plots.segment_items(seg, fewer)
+    assert any(t.get_text().strip() == "nothing stands out" for t in fig.axes[0].texts)
+    plt.close(fig)
+    before = plt.get_fignums()
+    with pytest.raises(ValueError, match="lacks index"):
+        plots.segment_items(seg, items.drop(columns="index"))
+    assert plt.get_fignums() == before

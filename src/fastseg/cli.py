@@ -300,7 +300,7 @@ def cmd_segment(args):
         items = None
     if out is not None:
         write_table(labels, out)
-    images = rendered_figures(seg) if plots_dir is not None else None  # drawn once for both
+    images = rendered_figures(seg, items=items) if plots_dir is not None else None  # drawn once for both
     if rep is not None:
         report(seg, rep, images=images, items=items)
     if plots_dir is not None:
@@ -555,7 +555,7 @@ def cmd_demo(args):
     write_table(seg.rules, outdir / "rules.csv")
     write_table(seg.overview(items), outdir / "segments.csv")
     write_table(items.set_index("segment"), outdir / "items.csv")
-    images = rendered_figures(seg)  # drawn once: embedded in the report and saved beside it
+    images = rendered_figures(seg, items=items)  # drawn once: embedded in the report and saved beside it
     report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images,
            items=items)
     for name, _, png in images:

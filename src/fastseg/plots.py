@@ -537,3 +537,55 @@ def value_share(seg, ax=None):
                        Patch(color=colors[0], label=f"{seg.value_column}\n(segment's colour)")],
               fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="share of", title_fontsize=8)
     return fig
+
+
+@_draws_segmentation
+def segment_items(seg, items, ax=None, top=3):
+    """Horizontal bars, segment by segment: the items each buys markedly more often than
+    the average customer, by how many times as often (the index of a
+    :func:`fastseg.segment_items` table of ``seg``); a segment with none says so.
+
+    Parameters
+    ----------
+    seg : Segmentation
+    items : pandas.DataFrame
+        ``fastseg.segment_items(baskets, seg)``.
+    ax : matplotlib Axes, optional
+    top : int, default=3
+        Items drawn per segment, at most.
+    """
+    from matplotlib.patches import Patch
+
+    missing = {"segment", "item", "index"} - set(getattr(items, "columns", ()))
+    if missing:
+        raise ValueError(f"items must be a fastseg.segment_items table of this segmentation; it lacks "
+                         f"{', '.join(sorted(missing))}.")
+    names = items.attrs.get("item names")
+    colors = _palette(seg.k)
+    rows = []  # (label, index or None, segment)
+    for s in seg.profiles.index:
+        mine = items[items["segment"] == s].head(top)
+        if mine.empty:
+            rows.append(("nothing stands out", None, s))
+        for _, r in mine.iterrows():
+            label = str(r[names] if names else r["item"])
+            rows.append((label if len(label) <= 32 else label[:31] + "…", r["index"], s))
+    fig, ax = _axes(ax, (8, 0.32 * len(rows) + 1.8))
+    y = np.arange(len(rows))
+    for i, (label, index, s) in enumerate(rows):
+        if index is None:
+            ax.text(1.0, i, "  nothing stands out", va="center", fontsize=7, color="grey")
+        else:
+            ax.barh(i, index - 1.0, left=1.0, color=colors[s], height=0.7)
+            ax.text(index, i, f" {index:.1f}×", va="center", fontsize=7)
+    ax.set_yticks(y, [label if index is not None else "" for label, index, _ in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="black", lw=0.8)
+    most = max([r[1] for r in rows if r[1] is not None], default=2.0)
+    ax.set_xlim(0.9, most * 1.15)
+    ax.set_xlabel("times as often as the average customer buys it (index; 1 = as often)")
+    ax.set_ylabel("item, segment by segment")
+    ax.set_title("What each segment buys more often than the average customer")
+    ax.legend(handles=[Patch(color=colors[s], label=_seg_label(seg, s)) for s in seg.profiles.index], fontsize=7,
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), title="segment", title_fontsize=8)
+    return fig

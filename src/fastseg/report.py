@@ -32,20 +32,20 @@ def _png(draw, dpi):
             plt.close(num)
 
 
-def rendered_figures(seg, dpi=100):
+def rendered_figures(seg, dpi=100, items=None):
     """:func:`figures` drawn once as PNG files' bytes: (name, caption, png) triples, for
     the report and for files beside it (drawing is most of a report's time). Each figure
     is closed once saved, before the next is drawn."""
-    return [(name, caption, _png(draw, dpi)) for name, caption, draw in _figure_makers(seg)]
+    return [(name, caption, _png(draw, dpi)) for name, caption, draw in _figure_makers(seg, items)]
 
 
-def figures(seg):
+def figures(seg, items=None):
     """The report's figures, as (name, caption, Figure) triples (also what ``fastseg demo``
-    saves)."""
-    return [(name, caption, draw()) for name, caption, draw in _figure_makers(seg)]
+    saves); ``items``, a :func:`fastseg.segment_items` table of ``seg``, adds its bars."""
+    return [(name, caption, draw()) for name, caption, draw in _figure_makers(seg, items)]
 
 
-def _figure_makers(seg):
+def _figure_makers(seg, items=None):
     """(name, caption, a function drawing the Figure) for each of the report's figures."""
     from . import plots
 
@@ -66,6 +66,8 @@ def _figure_makers(seg):
     for j, col in enumerate(seg.composition):
         out.append((f"composition{j + 1}" if j else "composition", f"Who is in each segment: {col}",
                     lambda col=col: plots.composition(seg, col)))
+    if items is not None and len(items):
+        out.append(("items", "What each segment buys more often", lambda: plots.segment_items(seg, items)))
     if seg.k >= 2:
         out.append(("silhouette", "Silhouette by segment", lambda: plots.silhouette_by_segment(seg)))
     return out
@@ -241,7 +243,7 @@ def render(seg, title="Customer segmentation", images=None, items=None):
         parts.append(_table(seg.rules[["name", "rule", "selects", "coverage", "precision"]], floatfmt="{:.0%}"))
 
     parts.append("<h2>Pictures</h2>")
-    for _, caption, png in rendered_figures(seg) if images is None else images:
+    for _, caption, png in rendered_figures(seg, items=items) if images is None else images:
         data = base64.b64encode(png).decode("ascii")
         parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
