@@ -198,8 +198,8 @@ def segment_items(baskets, labels, *, top=5, min_buyers=10, fdr=0.05):
     top : int, default=5
         Items listed per segment, at most.
     min_buyers : int, default=10
-        Customers of the segment who bought an item, at least, for it to be tested: a
-        share of a handful of customers says little.
+        Customers who bought an item, at least: in all, for its pairs to be tested, and in
+        the segment, for it to be listed (a share of a handful of customers says little).
     fdr : float, default=0.05
         The false discovery rate the items that stand out are held to, in (0, 1).
 
