@@ -285,3 +285,26 @@ def test_items_listed_on_the_shipped_log_are_the_planted_favourites():
         if row[top_kind] >= 0.8 * row.sum():
             assert set(items.loc[items["segment"] == s, "item"].head(3)) <= set(favourites[top_kind])
     assert (mix.max(axis=1) >= 0.8 * mix.sum(axis=1)).any()  # the check above ran at least once
+
+
+@pytest.mark.parametrize("columns, want", [
+    # UCI Online Retail and Online Retail II
+    (["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"],
+     ("StockCode", "Description")),
+    (["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country"],
+     ("StockCode", "Description")),
+    # a superstore order log: the product's id, its name beside it (not Category, Sub-Category or Customer Name)
+    (["Row ID", "Order ID", "Order Date", "Customer ID", "Customer Name", "Category", "Sub-Category", "Product ID",
+      "Product Name", "Sales", "Quantity"], ("Product ID", "Product Name")),
+    # order items: a product id and nothing to name it by
+    (["order_id", "order_item_id", "product_id", "seller_id", "customer_id", "price"], ("product_id", None)),
+    # a product named only by its name
+    (["customer", "date", "Product", "amount"], ("Product", None)),
+    (["user_id", "date", "sku", "item_name", "qty", "unit_price"], ("sku", "item_name")),
+    # nothing named like a product
+    (["user_id", "date", "total_amount", "Items"], (None, None)),
+])
+def test_item_columns_are_read_off_the_usual_names(columns, want):
+    from fastseg._log_columns import guess_item_columns
+
+    assert guess_item_columns(pd.DataFrame(columns=columns)) == want
