@@ -308,3 +308,20 @@ def test_item_columns_are_read_off_the_usual_names(columns, want):
     from fastseg._log_columns import guess_item_columns
 
     assert guess_item_columns(pd.DataFrame(columns=columns)) == want
+
+
+def test_segments_by_what_customers_buy_recover_the_kinds_and_their_favourites():
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.preprocessing import normalize
+
+    log, kinds, favourites = online_retail(3000, seed=11, return_kinds=True)
+    b = baskets(log)
+    X = normalize((b.matrix > 0).astype(np.float64))  # bought or not, rows of unit length: cosine k-means
+    km = fastseg.KMeans(5, random_state=0, n_init=5).fit(X)
+    truth = kinds.reindex(b.customers)
+    assert adjusted_rand_score(truth, km.labels_) >= 0.9
+    items = segment_items(b, pd.Series(km.labels_, index=b.customers), top=5)
+    for s in range(5):
+        kind = truth[km.labels_ == s].mode()[0]
+        listed = set(items.loc[items["segment"] == s, "item"])
+        assert len(listed) == 5 and listed <= set(favourites[kind])
