@@ -9,13 +9,13 @@ _SKIP = ("auto", "none")
 def add_item_options(p):
     """--item, --item-names and --items on the segment command."""
     g = p.add_argument_group("What each segment buys (with --rfm)")
-    g.add_argument("--item", default="auto",
+    g.add_argument("--item", default="auto", metavar="COLUMN",
                    help="column of the log naming what was bought: the report lists the items each segment buys "
                         "markedly more often than the average customer; 'none' to skip (default: the column "
                         "named like a product code or name, e.g. StockCode, SKU, Product, if there is one)")
-    g.add_argument("--item-names", help="column of readable names for the items (default: one named like a "
+    g.add_argument("--item-names", metavar="COLUMN", help="column of readable names for the items (default: one named like a "
                    "description, e.g. Description, beside a product code)")
-    g.add_argument("--items", help="table to write (.csv, .tsv, .parquet or .xlsx) of the items that stand out per "
+    g.add_argument("--items", metavar="FILE", help="table to write (.csv, .tsv, .parquet or .xlsx) of the items that stand out per "
                    "segment: buyers, share of the segment and of all customers, index, share of its spend, q")
 
 

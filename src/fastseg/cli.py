@@ -721,6 +721,7 @@ def build_parser():
                               "  fastseg segment tx.csv --rfm --customer CustomerID --date InvoiceDate \\\n"
                               "      --invoice InvoiceNo --quantity Quantity --price UnitPrice --report r.html\n"
                               "  fastseg segment online_retail_II.xlsx --rfm   # columns read off their names\n"
+                              "  fastseg segment tx.csv --rfm --items items.csv   # + what each segment buys more often\n"
                               "  fastseg segment customers.csv --rules rules.xlsx   # a threshold rule per segment")
     _add_table_options(s)
     s.add_argument("--k", type=_k, default="auto", help="number of segments, or auto (default)")
