@@ -191,6 +191,8 @@ def test_labels_of_every_kind_and_customers_missing_on_either_side():
     by_frame = segment_items(b, frame, top=3)
     assert list(by_frame["name"].unique()) == ["b"]
     pd.testing.assert_frame_equal(by_frame.drop(columns="name"), ref.drop(columns="name"))
+    as_text = segment_items(b, seg.map({0: "a", 1: "b", 2: "c"}), top=3)  # segments named, not numbered
+    assert list(as_text["segment"].unique()) == ["b"] and (as_text["buyers"].to_numpy() == ref["buyers"]).all()
     as_float = seg.astype(float)
     as_float.iloc[:5] = np.nan  # not segmented: left out
     out = segment_items(b, as_float, top=3)
