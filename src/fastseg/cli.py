@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import _cli_options as opt
 from ._table_files import (FileProblem, check_output, check_plot_output, check_table_output, distinct_outputs,
                            read_table, reads_some_columns, save_figure, write_table)
 
@@ -61,105 +62,8 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-def _k_range(text):
-    try:
-        if "-" in text:
-            lo, hi = (int(v) for v in text.split("-", 1))
-            ks = range(lo, hi + 1)
-        else:
-            ks = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a range like 2-10 or a list like 2,4,8; got {text!r}") from None
-    if not ks or min(ks) < 1:
-        raise argparse.ArgumentTypeError(f"k values must be >= 1; got {text!r}")
-    return list(ks)
-
-
-def _none_or_k_range(text):
-    return None if text.strip().lower() == "none" else _k_range(text)
-
-
-def _k(text):
-    return "auto" if text == "auto" else _positive(text, "'auto' or a number of segments")
-
-
-def _positive(text, what="a whole number", least=1):
-    """A whole number >= ``least`` (``_`` and ``,`` as digit separators allowed)."""
-    try:
-        v = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}") from None
-    if v < least:
-        raise argparse.ArgumentTypeError(f"expected a number >= {least}; got {v}")
-    return v
-
-
-def _count(text):
-    """A whole number >= 0."""
-    return _positive(text, least=0)
-
-
-def _separator(text):
-    text = {"tab": "\t", "\\t": "\t"}.get(text, text)
-    if len(text) != 1:
-        raise argparse.ArgumentTypeError(f"expected one character (or 'tab'), got {text!r}")
-    return text
-
-
-def _share(text):
-    """A share of the customers above 0 and below 0.5, written 0.01 or 1%."""
-    t = text.strip()
-    try:
-        v = float(t[:-1]) / 100 if t.endswith("%") else float(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share of the customers such as 0.01 or 1%; "
-                                         f"got {text!r}") from None
-    if not 0 < v < 0.5:
-        raise argparse.ArgumentTypeError(f"expected a share above 0 and below 0.5 (0.01 caps at the 1st and 99th "
-                                         f"percentiles); got {text!r}")
-    return v
-
-
-def _none_or(text):
-    return None if text.lower() == "none" else text
-
-
-def _segment_name(text):
-    """``3=VIPs`` → (3, "VIPs"); a segment may also be named by its current name."""
-    key, eq, name = text.partition("=")
-    if not eq or not key.strip() or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected SEGMENT=NAME, e.g. 0=VIPs or \"3=New customers\"; got {text!r}")
-    key = key.strip()
-    return (int(key) if key.isdigit() else key), name.strip()
-
-
-_NAME_HELP = ("name a segment for marketing, e.g. --name 0=VIPs --name \"3=New customers\" (by its number or "
-              "its current name; repeatable): the labels, rules, report and summary use it")
-
-
 def _renamed(seg, args):
     return seg.rename(dict(args.name)) if args.name else seg
-
-
-def _columns_or_auto(text):
-    """--describe, --attributes: column names separated by commas, 'auto' or 'none' (None)."""
-    if text.strip().lower() == "none":
-        return None
-    if text.strip().lower() == "auto":
-        return "auto"
-    cols = _features(text)
-    if not cols:
-        raise argparse.ArgumentTypeError("give column names separated by commas, 'auto' or 'none'")
-    return cols
-
-
-def _value(text):
-    text = text.strip()
-    return None if text.lower() == "none" else "auto" if text.lower() == "auto" else text
-
-
-def _features(text):
-    return [f.strip() for f in text.split(",") if f.strip()] if text else None
 
 
 def _prepare_customers(args, with_log=False):
@@ -283,7 +187,7 @@ def cmd_segment(args):
     from .segment import Segmenter
 
     prog = _Progress(args, "sweep")
-    seg = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale, k=args.k,
+    seg = Segmenter(features=opt.features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
                     progress=prog, describe=args.describe, missing=args.missing, stability=args.stability,
                     sample=args.sample, value=args.value, clip=args.clip, **_date_options(args)).fit(df)
@@ -480,7 +384,7 @@ def cmd_sweep(args):
     from ._profiles import readable_number
     from .sweep import readable_columns, sweep
 
-    _, _, Z, lines = Segmenter(features=_features(args.features), transform=args.transform, scale=args.scale,
+    _, _, Z, lines = Segmenter(features=opt.features(args.features), transform=args.transform, scale=args.scale,
                                missing=args.missing, clip=args.clip, **_date_options(args)).prepare(df, explain=True)
     for line in lines:
         _say(args, line)
@@ -637,62 +541,6 @@ def _bench_sweep(X, ks, device):
     print(f"  ratio fastseg/scikit-learn: {ours / loop:.2f}; inertia fastseg/scikit-learn, mean over k: {rel:.4f}")
 
 
-def _add_table_options(p):
-    _add_input_options(p)
-    p.add_argument("--features", help="comma-separated feature columns; a date column is clustered on as the "
-                   "days since each date, to --snapshot (default: R/F/M with --rfm, else every numeric column but "
-                   "identifiers)")
-    p.add_argument("--transform", type=_none_or, default="log1p", choices=["log1p", None],
-                   help="log1p on non-negative features (default) or none")
-    p.add_argument("--scale", type=_none_or, default="standard", choices=["standard", "robust", None],
-                   help="feature scaling (default: standard)")
-    p.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--missing", choices=["error", "drop"], default="error",
-                   help="a customer with a missing feature value: stop with an error (default), or leave "
-                        "the customer out of the segments (drop; listed in the labels without a segment)")
-    p.add_argument("--n-init", type=_positive, default=3,
-                   help="k-means restarts per k, the best kept (default: 3, as Segmenter)")
-    p.add_argument("--clip", type=_share, metavar="SHARE",
-                   help="cap each feature at its SHARE and 1-SHARE quantiles before scaling (0.01 or 1%%: the 1st "
-                        "and 99th percentiles), so a few extreme customers join the nearest segment instead of "
-                        "taking one of their own; predict caps at the same values (default: no cap)")
-
-
-def _add_input_options(p):
-    """The input table: a customer table, or a transaction log with --rfm."""
-    p.add_argument("input", help="CSV, Parquet or Excel (.xlsx) file: one row per customer (or per transaction "
-                   "with --rfm)")
-    p.add_argument("--id", help="customer id column (default: the one column named like an id, e.g. "
-                   "CustomerID, with a distinct whole number per row; else the row number)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    p.add_argument("--sep", type=_separator, help="CSV field separator (default: read off the file's first "
-                   "lines among , ; tab |)")
-    p.add_argument("--decimal", choices=[".", ","], help="CSV decimal mark (default: '.', or ',' in a "
-                   "';'-separated file whose numbers use it)")
-    p.add_argument("--sheet", help="Excel sheet, by name or position from 0 (default: the first); several "
-                   "comma-separated, or all, are stacked into one table when their columns are the same (a log "
-                   "kept a sheet per year)")
-    g = p.add_argument_group("RFM from a transaction log")
-    g.add_argument("--rfm", action="store_true", help="compute Recency/Frequency/Monetary per customer first; "
-                   "column options left out are read off the names (CustomerID, InvoiceDate, InvoiceNo, "
-                   "Quantity, UnitPrice, Sales, ...) and printed")
-    g.add_argument("--customer", help="customer id column")
-    g.add_argument("--date", help="transaction date column")
-    g.add_argument("--invoice", help="invoice id column (Frequency = distinct invoices)")
-    g.add_argument("--amount", help="spend column, or give --quantity and --price")
-    g.add_argument("--quantity", help="quantity column")
-    g.add_argument("--price", help="unit price column")
-    g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day); without "
-                   "--rfm, the date the days since each date of a date column named in --features are counted to")
-    g.add_argument("--attributes", type=_columns_or_auto, default="auto",
-                   help="comma-separated columns of the log that describe the customer (e.g. Country), carried "
-                        "per customer (its most frequent value) and described by segment; 'none' for none "
-                        "(default: the columns of text, categories or codes with 2-50 values, one per customer)")
-    g.add_argument("--dayfirst", action="store_true",
-                   help="read dates as day/month (default: month/day, unless day/month reads more of them)")
-
-
 def build_parser():
     ap = argparse.ArgumentParser(
         prog="fastseg",
@@ -708,7 +556,7 @@ def build_parser():
     d = sub.add_parser("demo", help="segment the shipped sample data; write a report, labels and plots",
                        description="Segment the shipped online-retail sample: RFM → segments → report.")
     d.add_argument("--out", default="fastseg-demo", help="output folder (default: ./fastseg-demo)")
-    d.add_argument("--customers", type=_positive, default=2000, help="customers in the sample (default: 2000)")
+    d.add_argument("--customers", type=opt.positive, default=2000, help="customers in the sample (default: 2000)")
     d.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
     d.add_argument("--seed", type=int, default=0, help="seed of the sample and of the fits (default: 0)")
     d.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -723,19 +571,19 @@ def build_parser():
                               "  fastseg segment online_retail_II.xlsx --rfm   # columns read off their names\n"
                               "  fastseg segment tx.csv --rfm --items items.csv   # + what each segment buys more often\n"
                               "  fastseg segment customers.csv --rules rules.xlsx   # a threshold rule per segment")
-    _add_table_options(s)
-    s.add_argument("--k", type=_k, default="auto", help="number of segments, or auto (default)")
-    s.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k tried by auto (default 2-10)")
+    opt.add_table_options(s)
+    s.add_argument("--k", type=opt.k, default="auto", help="number of segments, or auto (default)")
+    s.add_argument("--k-range", type=opt.k_range, default=list(range(2, 11)), help="k tried by auto (default 2-10)")
     s.add_argument("--out", help="labels to write (.csv, .tsv, .parquet or .xlsx): id, segment, name, the "
                    "features and the described columns (with --rfm: R/F/M values, scores, RFM grid segment)")
     s.add_argument("--report", help="HTML report to write")
     s.add_argument("--plots", metavar="DIR", help="folder to write the report's figures into as PNG files (elbow, "
                    "sizes, snake, scatter, ...; made if missing)")
     s.add_argument("--save", help="file to keep the fitted segmentation in, for fastseg predict")
-    s.add_argument("--stability", type=_count, default=10,
+    s.add_argument("--stability", type=opt.count, default=10,
                    help="refits on subsets of the customers that measure how stable each segment is; 0 skips "
                         "them (default: 10)")
-    s.add_argument("--sample", type=_positive, default=None,
+    s.add_argument("--sample", type=opt.positive, default=None,
                    help="with --k auto: choose k by a sweep fitted on this many random customers (every customer "
                         "labelled and counted), then fit that k on all of them: much faster on a large table "
                         "(default: every customer)")
@@ -744,16 +592,16 @@ def build_parser():
     s.add_argument("--segments", help="table to write (.csv, .tsv, .parquet or .xlsx) of one row per segment: "
                    "name, description, customers, share of the spend, feature medians, RFM grid, what stands "
                    "out, rule, stability, and with --rfm what it buys more often")
-    s.add_argument("--describe", type=_columns_or_auto, default="auto",
+    s.add_argument("--describe", type=opt.columns_or_auto, default="auto",
                    help="comma-separated columns, not clustered on, to describe each segment by (its mix of "
                         "values, or mean); 'none' for none (default: categorical columns with 2-50 values, "
                         "and with --features the other numeric columns)")
-    s.add_argument("--value", type=_value, default="auto",
+    s.add_argument("--value", type=opt.value, default="auto",
                    help="column of each customer's spend, added up per segment: each segment's share of the "
                         "customers beside its share of the money; 'none' to skip (default: monetary with --rfm, "
                         "else the one column named like spend, e.g. total_spend, Sales, Revenue)")
-    s.add_argument("--name", type=_segment_name, action="append", metavar="SEGMENT=NAME",
-                   help=_NAME_HELP + "; kept with --save")
+    s.add_argument("--name", type=opt.segment_name, action="append", metavar="SEGMENT=NAME",
+                   help=opt.NAME_HELP + "; kept with --save")
     from ._cli_items import add_item_options
 
     add_item_options(s)
@@ -769,28 +617,28 @@ def build_parser():
                               "  fastseg predict feb.csv --model seg.pkl --out feb-labels.csv\n"
                               "  fastseg predict feb.csv --model seg.pkl --transitions moves.csv\n\n"
                               "The model file is a pickle: only use files you trust.")
-    _add_input_options(r)
+    opt.add_input_options(r)
     r.add_argument("--model", required=True, help="segmentation file written by fastseg segment --save")
     r.add_argument("--out", help="labels to write, .csv, .tsv, .parquet or .xlsx (default: print the segment "
                    "sizes only)")
     r.add_argument("--transitions", help="table to write (.csv, .tsv, .parquet or .xlsx) of how customers moved "
                    "between segments since the fit: counts, segment at fit time × segment now, with new and "
                    "gone customers; the largest moves are printed")
-    r.add_argument("--name", type=_segment_name, action="append", metavar="SEGMENT=NAME", help=_NAME_HELP)
+    r.add_argument("--name", type=opt.segment_name, action="append", metavar="SEGMENT=NAME", help=opt.NAME_HELP)
     r.set_defaults(func=cmd_predict)
 
     w = sub.add_parser("sweep", help="fit every k of a range and print the evidence for k",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="examples:\n  fastseg sweep mall.csv --features Income,Score --k-range 2-12 --plot elbow.png\n"
                               "  fastseg sweep customers.parquet --k-range 2-20 --sample 200000 --no-refine")
-    _add_table_options(w)
-    w.add_argument("--k-range", type=_k_range, default=list(range(2, 11)), help="k to fit (default 2-10)")
+    opt.add_table_options(w)
+    w.add_argument("--k-range", type=opt.k_range, default=list(range(2, 11)), help="k to fit (default 2-10)")
     w.add_argument("--out", help="per-k results to write (.csv, .tsv, .parquet or .xlsx)")
     w.add_argument("--plot", help="elbow plot to draw (.png, .svg, .pdf or .jpg)")
-    w.add_argument("--stability", type=_count, default=0,
+    w.add_argument("--stability", type=opt.count, default=0,
                    help="also refit every k on this many subsets of the customers and report how stable its "
                         "segments are (columns stability, least_stable, stable_segments; default: 0, skip)")
-    w.add_argument("--sample", type=_positive, default=None,
+    w.add_argument("--sample", type=opt.positive, default=None,
                    help="seed and fit every k on this many random customers first, then go on from there on "
                         "all of them: fewer passes over a large table (default: every customer)")
     w.add_argument("--no-refine", action="store_true",
@@ -803,11 +651,11 @@ def build_parser():
                                    "the same float32 blobs, ms per iteration (median of 3 fits of 20 "
                                    "iterations) and their ratio; then an elbow sweep over --k-range: one "
                                    "fastseg.sweep against a scikit-learn fit per k, seconds and inertia.")
-    b.add_argument("--n", type=_positive, default=200_000, help="rows (default: 200,000)")
-    b.add_argument("--d", type=_positive, default=16, help="features (default: 16)")
-    b.add_argument("--k", type=_positive, default=16, help="clusters (default: 16)")
+    b.add_argument("--n", type=opt.positive, default=200_000, help="rows (default: 200,000)")
+    b.add_argument("--d", type=opt.positive, default=16, help="features (default: 16)")
+    b.add_argument("--k", type=opt.positive, default=16, help="clusters (default: 16)")
     b.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")
-    b.add_argument("--k-range", type=_none_or_k_range, default=range(2, 11),
+    b.add_argument("--k-range", type=opt.none_or_k_range, default=range(2, 11),
                    help="k of the elbow sweep, e.g. 2-10 (the default), or 'none' to skip it")
     b.set_defaults(func=cmd_bench)
     return ap
