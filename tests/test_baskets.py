@@ -327,3 +327,45 @@ def test_segments_by_what_customers_buy_recover_the_kinds_and_their_favourites()
         kind = truth[km.labels_ == s].mode()[0]
         listed = set(items.loc[items["segment"] == s, "item"])
         assert len(listed) == 5 and listed <= set(favourites[kind])
+
+
+def test_recommend_items_offers_the_segments_items_each_customer_has_not_bought():
+    from fastseg import recommend_items
+
+    b, seg, bought, _ = _planted(seed=4, n=900, m=30)
+    items = segment_items(b, seg, top=10, min_buyers=5)
+    rec = recommend_items(b, seg, items, top=2)
+    listed = {s: list(g["item"]) for s, g in items.groupby("segment")}
+    col = {name: j for j, name in enumerate(b.items)}
+    expected, without = {}, 0
+    for i, cust in enumerate(b.customers):
+        s = seg[cust]
+        free = [it for it in listed.get(s, []) if not bought[i, col[it]]][:2]
+        if free:
+            expected[cust] = free
+        else:
+            without += 1
+    assert len(expected) > 100 and without > 100  # both kinds of customer are there
+    got = {c: list(g.sort_values("rank")["item"]) for c, g in rec.groupby(level=0)}
+    assert got == expected and rec.attrs["customers without an offer"] == without
+    assert list(dict.fromkeys(rec.index)) == [c for c in b.customers if c in expected]  # the baskets' order
+    assert set(rec["rank"]) <= {1, 2} and (rec["segment"] == seg.reindex(rec.index).to_numpy()).all()
+    # a segment with nothing that stands out: its customers get no offer
+    none = recommend_items(b, seg, items.iloc[:0], top=2)
+    assert none.empty and none.attrs["customers without an offer"] == len(b.customers)
+
+
+def test_recommend_items_bad_arguments_named():
+    from fastseg import recommend_items
+
+    b, seg, _, _ = _planted()
+    items = segment_items(b, seg)
+    with pytest.raises(ValueError, match="top must be"):
+        recommend_items(b, seg, items, top=0)
+    with pytest.raises(ValueError, match="lacks index"):
+        recommend_items(b, seg, items.drop(columns="index"))
+    other = items.assign(item="nope")
+    with pytest.raises(ValueError, match="items the baskets do not have"):
+        recommend_items(b, seg, other)
+    with pytest.raises(TypeError, match="Baskets"):
+        recommend_items(b.matrix, seg, items)

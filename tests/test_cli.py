@@ -82,6 +82,12 @@ def test_demo_writes_report_labels_and_plots(tmp_path, capsys):
     for s, first in items.groupby("segment").head(1).set_index("segment")["Description"].items():
         assert f"{s}: {first} (" in printed and first in text
         assert segments.loc[s, "buys more often"].startswith(f"{first} (")
+    # a next offer per customer: products of its segment's list it has not bought yet, at most 3
+    offers = pd.read_csv(out / "offers.csv")
+    assert "offers.csv" in printed and offers["rank"].between(1, 3).all()
+    assert set(offers["CustomerID"]) <= set(labels["CustomerID"]) and offers["CustomerID"].nunique() > 1000
+    seg_of = labels.set_index("CustomerID")["segment"]
+    assert (offers["segment"].to_numpy() == seg_of.reindex(offers["CustomerID"]).to_numpy()).all()
     # each figure is drawn once: the files are the report's images, byte for byte
     embedded = {base64.b64decode(src.split(",", 1)[1]) for src in p.images}
     saved = {f.read_bytes() for f in out.glob("*.png")}
@@ -1241,6 +1247,11 @@ def test_segment_items_options(tmp_path, capsys):
     assert {"segment", "name", "item", "label", "buyers", "share of segment", "share of all", "index", "q"} <= set(
         got.columns)
     assert "Bought markedly more often" in capsys.readouterr().out
+    offers = tmp_path / "offers.csv"
+    assert main(["segment", str(path), "--rfm", "--k", "3", "--stability", "0", "--item", "sku", "--item-names",
+                 "label", "--offers", str(offers), "-q"]) == 0
+    got = pd.read_csv(offers)
+    assert {"CustomerID", "segment", "rank", "item", "label", "index"} <= set(got.columns) and len(got)
     # 'sku' is named like an item: read off its name, and said so
     items.unlink()
     assert main(["segment", str(path), "--rfm", "--k", "3", "--stability", "0", "--items", str(items)]) == 0
@@ -1259,6 +1270,8 @@ def test_segment_items_bad_options_stop_before_any_output(tmp_path, capsys):
     assert rc == 2 and "'Product' not found" in err and "'StockCode'" in err
     rc, err = _err(["segment", str(path), "--items", str(items), "--features", "Quantity"], capsys)
     assert rc == 2 and "goes with --rfm" in err
+    rc, err = _err(["segment", str(path), "--rfm", "--item", "none", "--offers", str(items)], capsys)
+    assert rc == 2 and "--offers" in err and "goes with --rfm" in err
     rc, err = _err(["segment", str(path), "--item", "StockCode", "--features", "Quantity"], capsys)
     assert rc == 2 and "--item and --item-names" in err and "--rfm" in err
     bare = tmp_path / "bare.csv"

@@ -21,6 +21,7 @@ _EXPORTS = {
     "SweepResult": ".sweep",
     "sweep": ".sweep",
     "baskets": ".baskets",
+    "recommend_items": ".baskets",
     "rfm": ".features",
     "segment_items": ".baskets",
     "Segmentation": ".segmentation",
@@ -45,6 +46,7 @@ __all__ = [
     "features",
     "kmeans_plusplus",
     "plots",
+    "recommend_items",
     "report",
     "rfm",
     "rules",
@@ -56,7 +58,7 @@ __all__ = [
 
 if _TYPE_CHECKING:  # what type checkers and IDEs see
     from . import datasets, features, plots, rules, stability
-    from .baskets import Baskets, baskets, segment_items
+    from .baskets import Baskets, baskets, recommend_items, segment_items
     from .features import rfm
     from .kmeans import KMeans, kmeans_plusplus
     from .report import report

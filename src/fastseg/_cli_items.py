@@ -15,6 +15,9 @@ def add_item_options(p):
                         "named like a product code or name, e.g. StockCode, SKU, Product, if there is one)")
     g.add_argument("--item-names", metavar="COLUMN", help="column of readable names for the items (default: one named like a "
                    "description, e.g. Description, beside a product code)")
+    g.add_argument("--offers", metavar="FILE", help="table to write (.csv, .tsv, .parquet or .xlsx) of up to 3 "
+                   "products per customer that its segment buys markedly more often and it has not bought yet, best "
+                   "first: a next offer per customer for a campaign")
     g.add_argument("--items", metavar="FILE", help="table to write (.csv, .tsv, .parquet or .xlsx) of the items that stand out per "
                    "segment: buyers, share of the segment and of all customers, index, share of its spend, q")
 
@@ -59,6 +62,9 @@ def log_baskets(args, log, say):
         guessed = [f"item {item!r}"] + ([f"item names {names!r}"] if names and not args.item_names else [])
         say(f"What each segment buys, from {', '.join(guessed)} (set with --item and --item-names, or --item none)")
     return baskets(log, **roles, item=item, item_names=names, dayfirst=True if args.dayfirst else None)
+
+
+OFFER_CANDIDATES = 20  # items per segment offers are drawn from, most distinctive first
 
 
 def print_items(items, seg):

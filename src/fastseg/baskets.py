@@ -20,7 +20,7 @@ from ._log_columns import guess_item_columns
 from ._validation import require_frame
 from .features import _index_as_columns, _numeric, _per_customer_mode, _require, clean_log, customer_codes, log_roles
 
-__all__ = ["Baskets", "baskets", "segment_items"]
+__all__ = ["Baskets", "baskets", "segment_items", "recommend_items"]
 
 VALUES = ("spend", "quantity", "lines")
 
@@ -288,6 +288,70 @@ def segment_items(baskets, labels, *, top=5, min_buyers=10, fdr=0.05):
                  "tested": int(tested.sum()), "customers": n, "not in baskets": int(n - inside.sum()),
                  "min_buyers": min_buyers, "fdr": fdr, "top": top, "values": baskets.values,
                  "item names": None if baskets.item_names is None else baskets.item_names.name}
+    return out
+
+
+def recommend_items(baskets, labels, items, top=3):
+    """For each customer, the items its segment buys markedly more often that it has not
+    bought yet: a next offer per customer, for a campaign.
+
+    Parameters
+    ----------
+    baskets : Baskets
+        The customers' purchases (:func:`baskets`).
+    labels : Segmentation, pandas.DataFrame or pandas.Series
+        The segments, as for :func:`segment_items`.
+    items : pandas.DataFrame
+        :func:`segment_items` of these baskets and labels; its order (each segment's
+        items by index) is the order of preference. Ask it for more items per segment
+        (``top=``) to have more to offer customers who bought the first ones.
+    top : int, default=3
+        Items offered per customer, at most.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (customer, offer), indexed by customer id, customers in the
+        baskets' order: ``segment``, ``rank`` (1 first), ``item``, the item's name (when
+        the baskets have them) and ``index`` (how many times as often the segment buys
+        it). Labelled customers of the baskets with nothing to offer (their segment has
+        no item that stands out, or they bought every one) have no row;
+        ``attrs["customers without an offer"]`` counts them.
+    """
+    if not isinstance(baskets, Baskets):
+        raise TypeError(f"baskets must be a fastseg.baskets.Baskets; got {type(baskets).__name__}.")
+    if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
+        raise ValueError(f"top must be a whole number >= 1; got {top!r}.")
+    missing = {"segment", "item", "index"} - set(getattr(items, "columns", ()))
+    if missing:
+        raise ValueError(f"items must be the fastseg.segment_items table of these baskets and labels; it lacks "
+                         f"{', '.join(sorted(missing))}.")
+    column = baskets.items.get_indexer(items["item"])
+    if (column < 0).any():
+        raise ValueError("items names items the baskets do not have: make it with segment_items from the same "
+                         "baskets.")
+    seg, _ = _segments(labels)
+    pos = seg.index.get_indexer(baskets.customers)
+    names = items.attrs.get("item names")
+    parts, offered = [], np.zeros(baskets.shape[0], dtype=bool)
+    for s, group in items.groupby("segment", sort=False):
+        rows = np.flatnonzero(pos >= 0)
+        rows = rows[(seg.to_numpy()[pos[rows]] == s)]
+        cand = column[items.index.get_indexer(group.index)]
+        free = baskets.matrix[rows][:, cand].toarray() == 0  # (customers, a few candidates): not bought yet
+        rank = np.cumsum(free, axis=1)
+        r, c = np.nonzero(free & (rank <= top))
+        offered[rows[r]] = True
+        part = pd.DataFrame({"segment": s, "rank": rank[r, c], "item": group["item"].to_numpy()[c]},
+                            index=pd.Index(baskets.customers[rows[r]], name=baskets.customers.name))
+        if names:
+            part[names] = group[names].to_numpy()[c]
+        part["index"] = group["index"].to_numpy()[c]
+        parts.append(part.assign(_row=rows[r]))
+    columns = ["segment", "rank", "item", *([names] if names else []), "index"]
+    out = pd.concat(parts) if parts else pd.DataFrame({c: [] for c in [*columns, "_row"]})
+    out = out.sort_values(["_row", "rank"], kind="stable").drop(columns="_row")
+    out.attrs = {"customers without an offer": int(((pos >= 0) & ~offered).sum()), "top": top}
     return out
 
 

@@ -168,20 +168,24 @@ def cmd_segment(args):
     rules = check_table_output(args.rules, [args.input], "--rules")
     segments = check_table_output(args.segments, [args.input], "--segments")
     items_out = check_table_output(args.items, [args.input], "--items")
+    offers_out = check_table_output(args.offers, [args.input], "--offers")
     if not args.rfm and (args.item not in ("auto", "none") or args.item_names):
         raise CLIError("--item and --item-names name columns of a transaction log: they go with --rfm.")
-    if items_out is not None and (not args.rfm or args.item == "none"):
-        raise CLIError("--items lists what each segment buys, from a transaction log: it goes with --rfm (and an "
-                       "--item column, read off its name by default).")
-    distinct_outputs(out=out, report=rep, save=save, rules=rules, segments=segments, items=items_out)
+    for option, path in (("--items", items_out), ("--offers", offers_out)):
+        if path is not None and (not args.rfm or args.item == "none"):
+            raise CLIError(f"{option} is read off what each segment buys, from a transaction log: it goes with "
+                           "--rfm (and an --item column, read off its name by default).")
+    distinct_outputs(out=out, report=rep, save=save, rules=rules, segments=segments, items=items_out,
+                     offers=offers_out)
     plots_dir = _output_folder(args.plots, "--plots")
     df, log = _prepare_customers(args, with_log=True)
     from ._cli_items import log_baskets, print_items
 
     basket = log_baskets(args, log, lambda msg: _say(args, msg))
-    if items_out is not None and basket is None:
-        raise CLIError("--items: no column of the log is named like the item bought (StockCode, SKU, Product, "
-                       "Description ...); name it with --item.")
+    for option, path in (("--items", items_out), ("--offers", offers_out)):
+        if path is not None and basket is None:
+            raise CLIError(f"{option}: no column of the log is named like the item bought (StockCode, SKU, Product, "
+                           "Description ...); name it with --item.")
     del log
     from .report import rendered_figures, report  # after the checks: scikit-learn and matplotlib take seconds
     from .segment import Segmenter
@@ -221,6 +225,11 @@ def cmd_segment(args):
         write_table(seg.overview(items), segments)
     if items_out is not None:
         write_table(items.set_index("segment"), items_out)
+    if offers_out is not None:
+        from ._cli_items import OFFER_CANDIDATES
+        from .baskets import recommend_items
+
+        write_table(recommend_items(basket, seg, segment_items(basket, seg, top=OFFER_CANDIDATES)), offers_out)
     if not args.quiet:
         print(seg.summary())
         if items is not None:
@@ -239,6 +248,8 @@ def cmd_segment(args):
             print(f"segments: {segments}")
         if items_out is not None:
             print(f"items:  {items_out}")
+        if offers_out is not None:
+            print(f"offers: {offers_out}")
     return seg
 
 
@@ -437,9 +448,9 @@ def _output_folder(path, option):
 
 def cmd_demo(args):
     from . import datasets
-    from ._cli_items import print_items
+    from ._cli_items import OFFER_CANDIDATES, print_items
     from ._io import atomic_write_bytes
-    from .baskets import baskets, segment_items
+    from .baskets import baskets, recommend_items, segment_items
     from .features import rfm
     from .report import rendered_figures, report
     from .segment import Segmenter
@@ -453,12 +464,15 @@ def cmd_demo(args):
     prog = _Progress(args, "sweep")
     seg = Segmenter(random_state=args.seed, device=args.device, progress=prog).fit(table)
     prog.close()
-    items = segment_items(baskets(tx, **roles, item="StockCode", item_names="Description"), seg)
+    basket = baskets(tx, **roles, item="StockCode", item_names="Description")
+    items = segment_items(basket, seg)
+    offers = recommend_items(basket, seg, segment_items(basket, seg, top=OFFER_CANDIDATES))
     outdir.mkdir(exist_ok=True)
     write_table(seg.labels.join(table), outdir / "labels.csv")
     write_table(seg.rules, outdir / "rules.csv")
     write_table(seg.overview(items), outdir / "segments.csv")
     write_table(items.set_index("segment"), outdir / "items.csv")
+    write_table(offers, outdir / "offers.csv")
     images = rendered_figures(seg, items=items)  # drawn once: embedded in the report and saved beside it
     report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images,
            items=items)
@@ -474,6 +488,7 @@ def cmd_demo(args):
               "play, rule, stability, what it buys more often")
         print("  rules.csv     a threshold rule per segment, with its coverage and precision")
         print("  items.csv     the products each segment buys markedly more often than the average customer")
+        print("  offers.csv    per customer, up to 3 of its segment's products it has not bought yet: a next offer")
         print("  *.png         the report's figures")
     return seg
 
