@@ -13,8 +13,8 @@ import pandas as pd
 from ._io import atomic_write_text
 from ._profiles import counted, readable_number
 from ._value_share import percent
-from .baskets import standout_text
 from ._version import __version__
+from .baskets import standout_text
 
 
 def _png(draw, dpi):
@@ -124,7 +124,7 @@ def _value_section(seg):
 
 
 def _items_section(items):
-    """What each segment buys: the items that stand out, a table per segment."""
+    """What each segment buys: the items that stand out for each segment, in one table."""
     a = items.attrs
     parts = [f"<h2>What each segment buys</h2><p>Items a segment's customers buy markedly more often than the "
              f"average customer: bought by at least {a['min_buyers']} of them, a larger share than of all customers, "
@@ -138,7 +138,7 @@ def _items_section(items):
     if len(items):
         shown = items.drop(columns="q").set_index("segment")
         parts.append(_table(shown, formats={c: percent for c in shown.columns if str(c).startswith("share of")}
-                            | {"index": "{:.1f}×", "buyers": "{:,}"}))
+                            | {"index": "{:.1f}×"}))
     return "".join(parts)
 
 
