@@ -333,20 +333,22 @@ def recommend_items(baskets, labels, items, top=3):
     seg, _ = _segments(labels)
     pos = seg.index.get_indexer(baskets.customers)
     names = items.attrs.get("item names")
+    labelled = np.flatnonzero(pos >= 0)
+    segment_of = seg.to_numpy()[pos[labelled]]
+    listed = items["segment"].to_numpy()
     parts, offered = [], np.zeros(baskets.shape[0], dtype=bool)
-    for s, group in items.groupby("segment", sort=False):
-        rows = np.flatnonzero(pos >= 0)
-        rows = rows[(seg.to_numpy()[pos[rows]] == s)]
-        cand = column[items.index.get_indexer(group.index)]
-        free = baskets.matrix[rows][:, cand].toarray() == 0  # (customers, a few candidates): not bought yet
+    for s in pd.unique(listed):
+        at = np.flatnonzero(listed == s)  # the segment's items, best first
+        rows = labelled[segment_of == s]
+        free = baskets.matrix[rows][:, column[at]].toarray() == 0  # (customers, a few items): not bought yet
         rank = np.cumsum(free, axis=1)
         r, c = np.nonzero(free & (rank <= top))
         offered[rows[r]] = True
-        part = pd.DataFrame({"segment": s, "rank": rank[r, c], "item": group["item"].to_numpy()[c]},
+        part = pd.DataFrame({"segment": s, "rank": rank[r, c], "item": items["item"].to_numpy()[at[c]]},
                             index=pd.Index(baskets.customers[rows[r]], name=baskets.customers.name))
         if names:
-            part[names] = group[names].to_numpy()[c]
-        part["index"] = group["index"].to_numpy()[c]
+            part[names] = items[names].to_numpy()[at[c]]
+        part["index"] = items["index"].to_numpy()[at[c]]
         parts.append(part.assign(_row=rows[r]))
     columns = ["segment", "rank", "item", *([names] if names else []), "index"]
     out = pd.concat(parts) if parts else pd.DataFrame({c: [] for c in [*columns, "_row"]})
