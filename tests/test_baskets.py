@@ -364,8 +364,32 @@ def test_recommend_items_bad_arguments_named():
         recommend_items(b, seg, items, top=0)
     with pytest.raises(ValueError, match="lacks index"):
         recommend_items(b, seg, items.drop(columns="index"))
-    other = items.assign(item="nope")
-    with pytest.raises(ValueError, match="items the baskets do not have"):
-        recommend_items(b, seg, other)
+    # an item no one in these baskets bought (a list made on an older log) is offered to every customer
+    other = items.assign(item=["new"] + list(items["item"].iloc[1:]))
+    got = recommend_items(b, seg, other, top=1)
+    first_segment = seg[seg == other["segment"].iloc[0]]
+    assert (got.loc[got["segment"] == other["segment"].iloc[0], "item"] == "new").sum() == len(first_segment)
     with pytest.raises(TypeError, match="Baskets"):
         recommend_items(b.matrix, seg, items)
+
+
+def test_segmentation_with_items_shows_renames_and_keeps_them(tmp_path):
+    from fastseg import Segmentation
+    from fastseg.report import render
+
+    log = online_retail(800, seed=3)
+    seg = Segmenter(k=3, random_state=0, stability=0).fit(rfm(log))
+    assert seg.items is None and "Bought markedly" not in seg.summary()
+    with_items = seg.with_items(baskets(log), top=4)
+    pd.testing.assert_frame_equal(with_items.items, segment_items(baskets(log), seg, top=4))
+    assert (with_items.labels == seg.labels).all().all()  # the segments are unchanged
+    first = with_items.items.iloc[0]
+    assert f"  {first['segment']}: {first['Description']} (" in with_items.summary()
+    assert with_items.overview()["buys more often"].str.len().gt(0).any()
+    assert "What each segment buys" in render(with_items, images=[])  # the report takes them from the segmentation
+    renamed = with_items.rename({int(first["segment"]): "VIPs"})
+    assert set(renamed.items.loc[renamed.items["segment"] == first["segment"], "name"]) == {"VIPs"}
+    renamed.save(tmp_path / "seg.pkl")
+    loaded = Segmentation.load(tmp_path / "seg.pkl")
+    pd.testing.assert_frame_equal(loaded.items, renamed.items)
+    assert loaded.items.attrs == renamed.items.attrs and "What each segment buys" in render(loaded, images=[])

@@ -65,12 +65,3 @@ def log_baskets(args, log, say):
 
 
 OFFER_CANDIDATES = 20  # items per segment offers are drawn from, most distinctive first
-
-
-def print_items(items, seg):
-    """A line per segment: the items it buys markedly more often than the average customer."""
-    from .baskets import standout_text
-
-    print("Bought markedly more often than by the average customer (index: how many times as often):")
-    for s in range(seg.k):
-        print(f"  {s}: {standout_text(items, s) or 'nothing stands out'}")

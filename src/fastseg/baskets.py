@@ -302,9 +302,12 @@ def recommend_items(baskets, labels, items, top=3):
     labels : Segmentation, pandas.DataFrame or pandas.Series
         The segments, as for :func:`segment_items`.
     items : pandas.DataFrame
-        :func:`segment_items` of these baskets and labels; its order (each segment's
-        items by index) is the order of preference. Ask it for more items per segment
-        (``top=``) to have more to offer customers who bought the first ones.
+        :func:`segment_items` of these baskets and labels, or of those the segments were
+        found on (a saved segmentation's :attr:`~fastseg.Segmentation.items`, offered
+        to the customers of a newer log: an item no one in ``baskets`` bought is offered
+        to all). Its order (each segment's items by index) is the order of preference.
+        Ask it for more items per segment (``top=``) to have more to offer customers who
+        bought the first ones.
     top : int, default=3
         Items offered per customer, at most.
 
@@ -326,10 +329,7 @@ def recommend_items(baskets, labels, items, top=3):
     if missing:
         raise ValueError(f"items must be the fastseg.segment_items table of these baskets and labels; it lacks "
                          f"{', '.join(sorted(missing))}.")
-    column = baskets.items.get_indexer(items["item"])
-    if (column < 0).any():
-        raise ValueError("items names items the baskets do not have: make it with segment_items from the same "
-                         "baskets.")
+    column = baskets.items.get_indexer(items["item"])  # -1: nobody in these baskets bought it
     seg, _ = _segments(labels)
     pos = seg.index.get_indexer(baskets.customers)
     names = items.attrs.get("item names")
@@ -340,7 +340,9 @@ def recommend_items(baskets, labels, items, top=3):
     for s in pd.unique(listed):
         at = np.flatnonzero(listed == s)  # the segment's items, best first
         rows = labelled[segment_of == s]
-        free = baskets.matrix[rows][:, column[at]].toarray() == 0  # (customers, a few items): not bought yet
+        free = np.ones((len(rows), len(at)), dtype=bool)  # (customers, a few items): not bought yet
+        held = column[at] >= 0
+        free[:, held] = baskets.matrix[rows][:, column[at][held]].toarray() == 0
         rank = np.cumsum(free, axis=1)
         r, c = np.nonzero(free & (rank <= top))
         offered[rows[r]] = True

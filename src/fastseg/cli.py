@@ -179,7 +179,7 @@ def cmd_segment(args):
                      offers=offers_out)
     plots_dir = _output_folder(args.plots, "--plots")
     df, log = _prepare_customers(args, with_log=True)
-    from ._cli_items import log_baskets, print_items
+    from ._cli_items import log_baskets
 
     basket = log_baskets(args, log, lambda msg: _say(args, msg))
     for option, path in (("--items", items_out), ("--offers", offers_out)):
@@ -201,16 +201,12 @@ def cmd_segment(args):
         df = df.drop(index=seg.totals_row)
     labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
     if basket is not None:
-        from .baskets import segment_items
-
-        items = segment_items(basket, seg)
-    else:
-        items = None
+        seg = seg.with_items(basket)
     if out is not None:
         write_table(labels, out)
-    images = rendered_figures(seg, items=items) if plots_dir is not None else None  # drawn once for both
+    images = rendered_figures(seg) if plots_dir is not None else None  # drawn once for both
     if rep is not None:
-        report(seg, rep, images=images, items=items)
+        report(seg, rep, images=images)
     if plots_dir is not None:
         from ._io import atomic_write_bytes
 
@@ -222,18 +218,16 @@ def cmd_segment(args):
     if rules is not None:
         write_table(seg.rules, rules)
     if segments is not None:
-        write_table(seg.overview(items), segments)
+        write_table(seg.overview(), segments)
     if items_out is not None:
-        write_table(items.set_index("segment"), items_out)
+        write_table(seg.items.set_index("segment"), items_out)
     if offers_out is not None:
         from ._cli_items import OFFER_CANDIDATES
-        from .baskets import recommend_items
+        from .baskets import recommend_items, segment_items
 
         write_table(recommend_items(basket, seg, segment_items(basket, seg, top=OFFER_CANDIDATES)), offers_out)
     if not args.quiet:
         print(seg.summary())
-        if items is not None:
-            print_items(items, seg)
         if out is not None:
             print(f"labels: {out}")
         if rep is not None:
@@ -448,7 +442,7 @@ def _output_folder(path, option):
 
 def cmd_demo(args):
     from . import datasets
-    from ._cli_items import OFFER_CANDIDATES, print_items
+    from ._cli_items import OFFER_CANDIDATES
     from ._io import atomic_write_bytes
     from .baskets import baskets, recommend_items, segment_items
     from .features import rfm
@@ -465,22 +459,20 @@ def cmd_demo(args):
     seg = Segmenter(random_state=args.seed, device=args.device, progress=prog).fit(table)
     prog.close()
     basket = baskets(tx, **roles, item="StockCode", item_names="Description")
-    items = segment_items(basket, seg)
+    seg = seg.with_items(basket)
     offers = recommend_items(basket, seg, segment_items(basket, seg, top=OFFER_CANDIDATES))
     outdir.mkdir(exist_ok=True)
     write_table(seg.labels.join(table), outdir / "labels.csv")
     write_table(seg.rules, outdir / "rules.csv")
-    write_table(seg.overview(items), outdir / "segments.csv")
-    write_table(items.set_index("segment"), outdir / "items.csv")
+    write_table(seg.overview(), outdir / "segments.csv")
+    write_table(seg.items.set_index("segment"), outdir / "items.csv")
     write_table(offers, outdir / "offers.csv")
-    images = rendered_figures(seg, items=items)  # drawn once: embedded in the report and saved beside it
-    report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images,
-           items=items)
+    images = rendered_figures(seg)  # drawn once: embedded in the report and saved beside it
+    report(seg, outdir / "report.html", title="fastseg demo: RFM segments of an online retailer", images=images)
     for name, _, png in images:
         atomic_write_bytes(outdir / f"{name}.png", png)
     if not args.quiet:
         print(seg.summary())
-        print_items(items, seg)
         print(f"\nwritten in {time.perf_counter() - t0:.1f} s to {outdir.resolve()}/:")
         print("  report.html   open it in a browser")
         print("  labels.csv    one row per customer: segment, name, R/F/M values and scores, country")

@@ -35,13 +35,14 @@ def _png(draw, dpi):
 def rendered_figures(seg, dpi=100, items=None):
     """:func:`figures` drawn once as PNG files' bytes: (name, caption, png) triples, for
     the report and for files beside it (drawing is most of a report's time). Each figure
-    is closed once saved, before the next is drawn."""
+    is closed once saved, before the next is drawn. ``items`` as for :func:`figures`."""
     return [(name, caption, _png(draw, dpi)) for name, caption, draw in _figure_makers(seg, items)]
 
 
 def figures(seg, items=None):
     """The report's figures, as (name, caption, Figure) triples (also what ``fastseg demo``
-    saves); ``items``, a :func:`fastseg.segment_items` table of ``seg``, adds its bars."""
+    saves); ``items``, a :func:`fastseg.segment_items` table of ``seg`` (default
+    ``seg.items``), adds its bars."""
     return [(name, caption, draw()) for name, caption, draw in _figure_makers(seg, items)]
 
 
@@ -49,6 +50,7 @@ def _figure_makers(seg, items=None):
     """(name, caption, a function drawing the Figure) for each of the report's figures."""
     from . import plots
 
+    items = seg.items if items is None else items
     out = []
     if seg.sweep is not None:
         out.append(("elbow", "Choosing k: elbow and silhouette", lambda: plots.elbow(seg.sweep)))
@@ -145,7 +147,8 @@ def _items_section(items):
 def render(seg, title="Customer segmentation", images=None, items=None):
     """The report as an HTML string; ``images``: :func:`rendered_figures` of ``seg``
     when already drawn (else they are drawn here); ``items``: a
-    :func:`fastseg.segment_items` table of ``seg``, shown when given."""
+    :func:`fastseg.segment_items` table of ``seg`` (default: ``seg.items``)."""
+    items = seg.items if items is None else items
     n = len(seg.labels)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body>"]
@@ -354,11 +357,12 @@ def report(segmentation, path, title="Customer segmentation", images=None, items
 
     Sections: segments and their descriptions, data summary, cleaning summary (for RFM
     input), the evidence for k, profiles, the classic RFM grid (for RFM input), the
-    described columns, what each segment buys (with ``items``), a threshold rule per
+    described columns, what each segment buys (with items), a threshold rule per
     segment, pictures. Written atomically: a failure leaves no partial file. ``images``:
     :func:`rendered_figures` of ``segmentation`` when the caller has drawn them already
     (``fastseg demo`` also saves them as files). ``items``: the
-    :func:`fastseg.segment_items` table of ``segmentation`` and the log's baskets.
+    :func:`fastseg.segment_items` table of ``segmentation`` and the log's baskets
+    (default: ``segmentation.items``, see :meth:`fastseg.Segmentation.with_items`).
 
     Returns
     -------

@@ -121,6 +121,12 @@ class Segmentation:
         1st or 99th percentile of those features, a few extreme customers with a segment
         of their own (:meth:`summary` says so, and how ``clip`` folds them in); empty
         when there is none, and always with ``Segmenter(clip=...)``.
+    items : pandas.DataFrame or None
+        What each segment buys markedly more often than the average customer: the
+        :func:`fastseg.segment_items` table of the log the segments came from, set by
+        :meth:`with_items`. The summary, :meth:`overview` and the report show it, and
+        :meth:`save` keeps it, so ``fastseg predict --offers`` can offer its products to
+        the customers of a newer log. None until :meth:`with_items`.
     """
 
     labels: pd.DataFrame
@@ -152,6 +158,7 @@ class Segmentation:
     value_column: str | None = None
     totals_row: object = None
     outlying: dict = field(default_factory=dict)
+    items: pd.DataFrame | None = None
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
@@ -324,7 +331,28 @@ class Segmentation:
         profiles = self.profiles.assign(name=[new[s] for s in self.profiles.index])
         rules = None if self.rules is None else self.rules.assign(name=[new[s] for s in self.rules.index])
         value = None if self.value is None else self.value.assign(name=[new[s] for s in self.value.index])
-        return replace(self, names=new, labels=labels, profiles=profiles, rules=rules, value=value)
+        items = None if self.items is None else self.items.assign(name=self.items["segment"].map(new))
+        return replace(self, names=new, labels=labels, profiles=profiles, rules=rules, value=value, items=items)
+
+    def with_items(self, baskets, *, top=5, min_buyers=10, fdr=0.05):
+        """This segmentation with what each segment buys: :attr:`items`.
+
+        Parameters
+        ----------
+        baskets : fastseg.Baskets
+            :func:`fastseg.baskets` of the transaction log the segmented table came from
+            (keyed by the same customer ids).
+        top, min_buyers, fdr
+            As for :func:`fastseg.segment_items`.
+
+        Returns
+        -------
+        Segmentation
+            A copy with :attr:`items` set; the segments are unchanged.
+        """
+        from .baskets import segment_items
+
+        return replace(self, items=segment_items(baskets, self, top=top, min_buyers=min_buyers, fdr=fdr))
 
     def save(self, path):
         """Write this segmentation to ``path`` (a pickle; load it with :meth:`load`)."""
@@ -347,15 +375,9 @@ class Segmentation:
             return 0, ""
         return len(self.not_segmented), ", ".join(map(str, self.params.get("missing_in", self.features)))
 
-    def overview(self, items=None):
+    def overview(self):
         """One row per segment, everything marketing needs of it on one line: for a slide,
         a spreadsheet (``fastseg segment --segments FILE``) or a CRM.
-
-        Parameters
-        ----------
-        items : pandas.DataFrame, optional
-            The :func:`fastseg.segment_items` table of this segmentation: adds the
-            column ``buys more often`` (its first three items, with their index).
 
         Returns
         -------
@@ -369,7 +391,8 @@ class Segmentation:
             (:data:`fastseg.features.RFM_ACTIONS`); ``stands out``
             (the described values over-represented in it, as in :meth:`summary`); with
             :attr:`rules` the ``rule``, its ``coverage`` and ``precision``; with
-            :attr:`stability` the ``stability``; with ``items``, ``buys more often``.
+            :attr:`stability` the ``stability``; with :attr:`items`, ``buys more often``
+            (the first three items, with their index).
         """
         prof = self.profiles
         out = pd.DataFrame({"name": prof["name"], "description": [self.descriptions[s] for s in prof.index],
@@ -388,10 +411,10 @@ class Segmentation:
             out[["rule", "coverage", "precision"]] = self.rules[["rule", "coverage", "precision"]]
         if self.stability is not None:
             out["stability"] = self.stability["stability"]
-        if items is not None:
+        if self.items is not None:
             from .baskets import standout_text
 
-            out["buys more often"] = [standout_text(items, s) for s in out.index]
+            out["buys more often"] = [standout_text(self.items, s) for s in out.index]
         return out
 
     def summary(self):
@@ -426,6 +449,11 @@ class Segmentation:
                          "share of those selected in it):")
             lines += [f"  {s}: {row['rule']} — {row['coverage']:.0%} of it, {row['precision']:.0%} precise"
                       for s, row in self.rules.iterrows()]
+        if self.items is not None:
+            from .baskets import standout_text
+
+            lines.append("Bought markedly more often than by the average customer (index: how many times as often):")
+            lines += [f"  {s}: {standout_text(self.items, s) or 'nothing stands out'}" for s in self.profiles.index]
         return "\n".join(lines)
 
 
