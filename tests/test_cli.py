@@ -1294,3 +1294,34 @@ def test_segment_items_two_product_columns_noted_not_fatal(tmp_path, capsys):
     assert "Bought markedly" not in captured.out
     assert main(["segment", str(path), "--rfm", "--k", "3", "--stability", "0", "--item", "SKU"]) == 0
     assert "Bought markedly" in capsys.readouterr().out
+
+
+def test_predict_offers_a_saved_segmentations_products_to_a_newer_log(tmp_path, capsys):
+    jan, feb = tmp_path / "jan.csv", tmp_path / "feb.csv"
+    online_retail(600, seed=1).to_csv(jan, index=False)
+    online_retail(600, seed=2).to_csv(feb, index=False)
+    model, offers = tmp_path / "seg.pkl", tmp_path / "offers.csv"
+    assert main(["segment", str(jan), "--rfm", "--k", "3", "--stability", "0", "--save", str(model), "-q"]) == 0
+    from fastseg import Segmentation, baskets, recommend_items, rfm
+
+    seg = Segmentation.load(model)
+    assert seg.items is not None and len(seg.items)
+    assert main(["predict", str(feb), "--rfm", "--model", str(model), "--offers", str(offers)]) == 0
+    assert f"offers: {offers}" in capsys.readouterr().out
+    got = pd.read_csv(offers)
+    # the saved lists, offered to February's customers by their predicted segments and February's purchases
+    from fastseg._table_files import read_table
+
+    log = read_table(feb)  # as the command reads it
+    expected = recommend_items(baskets(log), seg.predict(rfm(log)), seg.items)
+    assert len(got) == len(expected) > 100
+    assert list(got["CustomerID"]) == list(expected.index) and list(got["item"].astype(str)) == list(
+        expected["item"].astype(str))
+    # a model without products, or a table without --rfm, is told what to do
+    bare = tmp_path / "bare.pkl"
+    assert main(["segment", str(jan), "--rfm", "--k", "3", "--stability", "0", "--item", "none", "--save", str(bare),
+                 "-q"]) == 0
+    rc, err = _err(["predict", str(feb), "--rfm", "--model", str(bare), "--offers", str(offers)], capsys)
+    assert rc == 2 and "holds no products to offer" in err
+    rc, err = _err(["predict", str(feb), "--model", str(model), "--offers", str(offers)], capsys)
+    assert rc == 2 and "go with --rfm" in err

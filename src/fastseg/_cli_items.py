@@ -1,33 +1,51 @@
-"""``fastseg segment --rfm``'s view of what each segment buys: the item options, the
-columns of the log they need read, and the :func:`fastseg.segment_items` table."""
+"""What each segment buys, on the command line (``segment --rfm``, ``predict --rfm``):
+the product options, the columns of the log they need read, and its
+:func:`fastseg.baskets`."""
 
 from __future__ import annotations
 
 _SKIP = ("auto", "none")
+_TABLE = "table to write (.csv, .tsv, .parquet or .xlsx) of "
+OFFER_CANDIDATES = 20  # items kept per segment (--items, --save) that offers are drawn from, best first
 
 
-def add_item_options(p):
-    """--item, --item-names and --items on the segment command."""
+def add_item_options(p, segment=True):
+    """--item, --item-names and --offers, and on the segment command (``segment``) --items."""
     g = p.add_argument_group("What each segment buys (with --rfm)")
+    does = ("the report lists the items each segment buys markedly more often than the average customer"
+            if segment else "the products --offers is drawn from are found in it")
     g.add_argument("--item", default="auto", metavar="COLUMN",
-                   help="column of the log naming what was bought: the report lists the items each segment buys "
-                        "markedly more often than the average customer; 'none' to skip (default: the column "
+                   help=f"column of the log naming what was bought: {does}; 'none' to skip (default: the column "
                         "named like a product code or name, e.g. StockCode, SKU, Product, if there is one)")
-    g.add_argument("--item-names", metavar="COLUMN", help="column of readable names for the items (default: one named like a "
-                   "description, e.g. Description, beside a product code)")
-    g.add_argument("--offers", metavar="FILE", help="table to write (.csv, .tsv, .parquet or .xlsx) of up to 3 "
-                   "products per customer that its segment buys markedly more often and it has not bought yet, best "
-                   "first: a next offer per customer for a campaign")
-    g.add_argument("--items", metavar="FILE", help="table to write (.csv, .tsv, .parquet or .xlsx) of the items that stand out per "
-                   "segment: buyers, share of the segment and of all customers, index, share of its spend, q")
+    g.add_argument("--item-names", metavar="COLUMN",
+                   help="column of readable names for the items (default: one named like a description, e.g. "
+                        "Description, beside a product code)")
+    source = ("" if segment else " (the products of the segmentation's log, kept with --save; a customer of "
+              "the new log who bought them all gets none)")
+    g.add_argument("--offers", metavar="FILE",
+                   help=f"{_TABLE}up to 3 products per customer that its segment buys markedly more often and it "
+                        f"has not bought yet, best first: a next offer per customer for a campaign{source}")
+    if segment:
+        g.add_argument("--items", metavar="FILE",
+                       help=f"{_TABLE}the items that stand out per segment (up to {OFFER_CANDIDATES}, best first; the "
+                            "report shows 5): buyers, share of the segment and of all customers, index, share of "
+                            "its spend, q")
+
+
+def wants_items(args):
+    """Whether the command reads what was bought: segment --rfm does unless --item none;
+    predict --rfm only for --offers."""
+    if not getattr(args, "rfm", False) or getattr(args, "item", "none") == "none":
+        return False
+    return args.command == "segment" or args.offers is not None
 
 
 def wanted_item_columns(args, head, taken):
     """The columns of the log the item options need read: those named, or with --item
     auto those ``head`` (the log's first rows, or None when not read) names like items."""
-    item, names = getattr(args, "item", "none"), getattr(args, "item_names", None)
-    if not args.rfm or item == "none":
+    if not wants_items(args):
         return []
+    item, names = args.item, args.item_names
     named = [c for c in (item, names) if c is not None and c not in _SKIP]
     if item != "auto" or head is None:
         return named
@@ -36,21 +54,20 @@ def wanted_item_columns(args, head, taken):
     try:
         return [c for c in guess_item_columns(head, taken, None, names) if c is not None]
     except ValueError:
-        return named  # several candidates: items_by_segment says so
+        return named  # several candidates: log_baskets says so
 
 
 def log_baskets(args, log, say):
     """The :func:`fastseg.baskets` of the log, or None (no --rfm, --item none, or --item
     auto and no column named like an item; when several are, ``say`` tells how to name
     one). Read before the fit, so a wrong --item stops the command at once."""
-    item = getattr(args, "item", "none")
-    if log is None or item == "none":
+    if log is None or not wants_items(args):
         return None
     from ._log_columns import guess_item_columns
     from .baskets import baskets
 
     roles = {r: getattr(args, r) for r in ("customer", "date", "invoice", "amount", "quantity", "price")}
-    names = args.item_names
+    item, names = args.item, args.item_names
     if item == "auto":
         try:  # the RFM columns, even guessed ones, are never named like a product
             item, names = guess_item_columns(log, [c for c in roles.values() if c], None, names)
@@ -62,6 +79,3 @@ def log_baskets(args, log, say):
         guessed = [f"item {item!r}"] + ([f"item names {names!r}"] if names and not args.item_names else [])
         say(f"What each segment buys, from {', '.join(guessed)} (set with --item and --item-names, or --item none)")
     return baskets(log, **roles, item=item, item_names=names, dayfirst=True if args.dayfirst else None)
-
-
-OFFER_CANDIDATES = 20  # items per segment offers are drawn from, most distinctive first

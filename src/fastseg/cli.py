@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from . import _cli_options as opt
+from ._cli_items import add_item_options
 from ._table_files import (FileProblem, check_output, check_plot_output, check_table_output, distinct_outputs,
                            read_table, reads_some_columns, save_figure, write_table)
 
@@ -201,7 +202,9 @@ def cmd_segment(args):
         df = df.drop(index=seg.totals_row)
     labels = _with_features(_every_customer(seg, df), df, _label_columns(args, df, seg))
     if basket is not None:
-        seg = seg.with_items(basket)
+        from ._cli_items import OFFER_CANDIDATES
+
+        seg = seg.with_items(basket, top=OFFER_CANDIDATES)
     if out is not None:
         write_table(labels, out)
     images = rendered_figures(seg) if plots_dir is not None else None  # drawn once for both
@@ -222,10 +225,9 @@ def cmd_segment(args):
     if items_out is not None:
         write_table(seg.items.set_index("segment"), items_out)
     if offers_out is not None:
-        from ._cli_items import OFFER_CANDIDATES
-        from .baskets import recommend_items, segment_items
+        from .baskets import recommend_items
 
-        write_table(recommend_items(basket, seg, segment_items(basket, seg, top=OFFER_CANDIDATES)), offers_out)
+        write_table(recommend_items(basket, seg, seg.items), offers_out)
     if not args.quiet:
         print(seg.summary())
         if out is not None:
@@ -307,9 +309,25 @@ def _load_model(path):
 def cmd_predict(args):
     out = check_table_output(args.out, [args.input, args.model], "--out")
     moves = check_table_output(args.transitions, [args.input, args.model], "--transitions")
-    distinct_outputs(out=out, transitions=moves)
+    offers = check_table_output(args.offers, [args.input, args.model], "--offers")
+    if not args.rfm and (args.item not in ("auto", "none") or args.item_names or offers is not None):
+        raise CLIError("--offers, --item and --item-names read what a transaction log's customers bought: they go "
+                       "with --rfm.")
+    if offers is not None and args.item == "none":
+        raise CLIError("--offers needs the products the new log's customers bought: drop --item none.")
+    distinct_outputs(out=out, transitions=moves, offers=offers)
     seg = _renamed(_load_model(args.model), args)
-    df = _prepare_customers(args)
+    if offers is not None and getattr(seg, "items", None) is None:
+        raise CLIError(f"{args.model} holds no products to offer: segment a transaction log with --rfm and a "
+                       "product column (--item), then --save, and predict with that model.")
+    df, log = _prepare_customers(args, with_log=True)
+    from ._cli_items import log_baskets
+
+    basket = log_baskets(args, log, lambda msg: _say(args, msg))
+    del log
+    if offers is not None and basket is None:
+        raise CLIError("--offers: no column of the log is named like the item bought (StockCode, SKU, Product, "
+                       "Description ...); name it with --item.")
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
         raise CLIError(hint)
     if not args.rfm:  # as segment leaves a spreadsheet's totals row out, so does predict
@@ -331,6 +349,10 @@ def cmd_predict(args):
         named = table.rename(index=_segment_label(seg), columns=_segment_label(seg))
         named.index.name, named.columns.name = "segment at fit time", "segment now"
         write_table(named, moves)
+    if offers is not None:
+        from .baskets import recommend_items
+
+        write_table(recommend_items(basket, labels, seg.items), offers)
     if not args.quiet:
         sizes = labels["segment"].value_counts().reindex(range(seg.k), fill_value=0)
         from ._profiles import counted  # here: the module imports pandas
@@ -350,6 +372,8 @@ def cmd_predict(args):
             print(f"labels: {out}")
         if moves is not None:
             print(f"transitions: {moves}")
+        if offers is not None:
+            print(f"offers: {offers}")
     return labels
 
 
@@ -444,7 +468,7 @@ def cmd_demo(args):
     from . import datasets
     from ._cli_items import OFFER_CANDIDATES
     from ._io import atomic_write_bytes
-    from .baskets import baskets, recommend_items, segment_items
+    from .baskets import baskets, recommend_items
     from .features import rfm
     from .report import rendered_figures, report
     from .segment import Segmenter
@@ -459,8 +483,8 @@ def cmd_demo(args):
     seg = Segmenter(random_state=args.seed, device=args.device, progress=prog).fit(table)
     prog.close()
     basket = baskets(tx, **roles, item="StockCode", item_names="Description")
-    seg = seg.with_items(basket)
-    offers = recommend_items(basket, seg, segment_items(basket, seg, top=OFFER_CANDIDATES))
+    seg = seg.with_items(basket, top=OFFER_CANDIDATES)
+    offers = recommend_items(basket, seg, seg.items)
     outdir.mkdir(exist_ok=True)
     write_table(seg.labels.join(table), outdir / "labels.csv")
     write_table(seg.rules, outdir / "rules.csv")
@@ -576,7 +600,7 @@ def build_parser():
                               "  fastseg segment tx.csv --rfm --customer CustomerID --date InvoiceDate \\\n"
                               "      --invoice InvoiceNo --quantity Quantity --price UnitPrice --report r.html\n"
                               "  fastseg segment online_retail_II.xlsx --rfm   # columns read off their names\n"
-                              "  fastseg segment tx.csv --rfm --items items.csv   # + what each segment buys more often\n"
+                              "  fastseg segment tx.csv --rfm --items items.csv  # + what each segment buys more\n"
                               "  fastseg segment customers.csv --rules rules.xlsx   # a threshold rule per segment")
     opt.add_table_options(s)
     s.add_argument("--k", type=opt.k, default="auto", help="number of segments, or auto (default)")
@@ -609,8 +633,6 @@ def build_parser():
                         "else the one column named like spend, e.g. total_spend, Sales, Revenue)")
     s.add_argument("--name", type=opt.segment_name, action="append", metavar="SEGMENT=NAME",
                    help=opt.NAME_HELP + "; kept with --save")
-    from ._cli_items import add_item_options
-
     add_item_options(s)
     s.set_defaults(func=cmd_segment)
 
@@ -622,7 +644,9 @@ def build_parser():
                        epilog="example:\n"
                               "  fastseg segment jan.csv --k auto --save seg.pkl\n"
                               "  fastseg predict feb.csv --model seg.pkl --out feb-labels.csv\n"
-                              "  fastseg predict feb.csv --model seg.pkl --transitions moves.csv\n\n"
+                              "  fastseg predict feb.csv --model seg.pkl --transitions moves.csv\n"
+                              "  fastseg segment jan-log.csv --rfm --save seg.pkl   # products kept with the model\n"
+                              "  fastseg predict feb-log.csv --rfm --model seg.pkl --offers offers.csv\n\n"
                               "The model file is a pickle: only use files you trust.")
     opt.add_input_options(r)
     r.add_argument("--model", required=True, help="segmentation file written by fastseg segment --save")
@@ -632,6 +656,7 @@ def build_parser():
                    "between segments since the fit: counts, segment at fit time × segment now, with new and "
                    "gone customers; the largest moves are printed")
     r.add_argument("--name", type=opt.segment_name, action="append", metavar="SEGMENT=NAME", help=opt.NAME_HELP)
+    add_item_options(r, segment=False)
     r.set_defaults(func=cmd_predict)
 
     w = sub.add_parser("sweep", help="fit every k of a range and print the evidence for k",

@@ -125,20 +125,23 @@ def _value_section(seg):
                                      "index": "{:.2f}"}))
 
 
+SHOWN_ITEMS = 5  # items per segment in the report's table
+
+
 def _items_section(items):
-    """What each segment buys: the items that stand out for each segment, in one table."""
+    """What each segment buys: the first items that stand out for each segment, in one table."""
     a = items.attrs
     parts = [f"<h2>What each segment buys</h2><p>Items a segment's customers buy markedly more often than the "
              f"average customer: bought by at least {a['min_buyers']} of them, a larger share than of all customers, "
              f"and still so at a false discovery rate of {a['fdr']:.0%} over the {a['tested']:,} (segment, item) "
              f"pairs tested (a one-sided hypergeometric test, Benjamini–Hochberg). Index: share of the segment "
              f"that bought it over share of all customers (2.0: twice as often); the last share is the item's "
-             f"part of the segment's {html.escape(a['values'])}. At most {a['top']} items per segment.</p>"]
+             f"part of the segment's {html.escape(a['values'])}. The first {SHOWN_ITEMS} of each segment's list.</p>"]
     if a["without"]:
         parts.append(f"<p>No item stands out for segment(s) {', '.join(map(str, a['without']))}: they buy what "
                      "everyone buys.</p>")
     if len(items):
-        shown = items.drop(columns="q").set_index("segment")
+        shown = items.groupby("segment", sort=False).head(SHOWN_ITEMS).drop(columns="q").set_index("segment")
         parts.append(_table(shown, formats={c: percent for c in shown.columns if str(c).startswith("share of")}
                             | {"index": "{:.1f}×"}))
     return "".join(parts)
