@@ -50,6 +50,18 @@ def test_hand_computed_matrix_cleaned_as_rfm():
     assert b.buyers().to_dict() == {"x": 2, "y": 2}
 
 
+def test_excluded_items_leave_the_matrix_not_the_customers():
+    b = baskets(_log(), item="item", exclude=["y", "nope"], **COLS)
+    assert list(b.items) == ["x"] and list(b.customers) == ["A", "B", "E"]  # B bought only y: an empty row
+    np.testing.assert_allclose(b.matrix.toarray(), [[17.0], [0.0], [2.0]])
+    assert b.attrs["cleaning"]["excluded items"] == 2 and b.attrs["excluded"] == ["y"]
+    assert baskets(_log(), item="item", exclude="y", **COLS).shape == (3, 1)  # one value alone
+    with pytest.raises(ValueError, match="that is not missing or excluded"):
+        baskets(_log(), item="item", exclude=["x", "y"], **COLS)
+    with pytest.raises(TypeError, match="exclude must be a list"):
+        baskets(_log(), item="item", exclude=object(), **COLS)
+
+
 @pytest.mark.parametrize("values, expected", [
     ("quantity", [[3.0, 1.0], [0.0, 4.0], [1.0, 0.0]]),
     ("lines", [[2.0, 1.0], [0.0, 1.0], [1.0, 0.0]]),
@@ -103,7 +115,7 @@ def test_bad_input_named():
     amount = log.assign(total=log["qty"] * log["price"])
     with pytest.raises(ValueError, match="values='quantity' needs a quantity column"):
         baskets(amount, item="item", customer="cust", date="day", amount="total", values="quantity")
-    with pytest.raises(ValueError, match="every one is missing"):
+    with pytest.raises(ValueError, match="names an item in column 'item' that is not missing"):
         baskets(log.assign(item=None), item="item", **COLS)
     with pytest.raises(TypeError):
         baskets(log.to_numpy(), item="item", **COLS)

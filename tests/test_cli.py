@@ -1325,3 +1325,16 @@ def test_predict_offers_a_saved_segmentations_products_to_a_newer_log(tmp_path, 
     assert rc == 2 and "holds no products to offer" in err
     rc, err = _err(["predict", str(feb), "--model", str(model), "--offers", str(offers)], capsys)
     assert rc == 2 and "go with --rfm" in err
+
+
+def test_segment_exclude_items(tmp_path, capsys):
+    tx = online_retail(400, seed=5)
+    path, items = tmp_path / "tx.csv", tmp_path / "items.csv"
+    tx.to_csv(path, index=False)
+    assert main(["segment", str(path), "--rfm", "--k", "3", "--stability", "0", "--items", str(items)]) == 0
+    first = pd.read_csv(items, dtype={"item": str})["item"].iloc[0]
+    capsys.readouterr()
+    assert main(["segment", str(path), "--rfm", "--k", "3", "--stability", "0", "--items", str(items),
+                 "--exclude-items", f"{first},POST"]) == 0
+    assert "'POST' not found in column 'StockCode'" in capsys.readouterr().err
+    assert first not in set(pd.read_csv(items, dtype={"item": str})["item"])

@@ -20,6 +20,10 @@ def add_item_options(p, segment=True):
     g.add_argument("--item-names", metavar="COLUMN",
                    help="column of readable names for the items (default: one named like a description, e.g. "
                         "Description, beside a product code)")
+    g.add_argument("--exclude-items", metavar="CODES",
+                   help="comma-separated values of the item column that are no product to offer, left out of what "
+                        "each segment buys (the UCI log's POST,DOT,M,BANK CHARGES,AMAZONFEE); their spend still "
+                        "counts in RFM")
     source = ("" if segment else " (the products of the segmentation's log, kept with --save; a customer of "
               "the new log who bought them all gets none)")
     g.add_argument("--offers", metavar="FILE",
@@ -78,4 +82,9 @@ def log_baskets(args, log, say):
             return None
         guessed = [f"item {item!r}"] + ([f"item names {names!r}"] if names and not args.item_names else [])
         say(f"What each segment buys, from {', '.join(guessed)} (set with --item and --item-names, or --item none)")
-    return baskets(log, **roles, item=item, item_names=names, dayfirst=True if args.dayfirst else None)
+    exclude = [v.strip() for v in args.exclude_items.split(",") if v.strip()] if args.exclude_items else None
+    b = baskets(log, **roles, item=item, item_names=names, exclude=exclude, dayfirst=True if args.dayfirst else None)
+    if exclude and len(b.attrs["excluded"]) < len(exclude):
+        missing = [v for v in exclude if v not in set(map(str, b.attrs["excluded"]))]
+        say(f"note: --exclude-items {', '.join(map(repr, missing))} not found in column {b.attrs['columns']['item']!r}")
+    return b

@@ -73,7 +73,7 @@ class Baskets:
 
 
 def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None,
-            item=None, item_names=None, values="spend", dayfirst=None):
+            item=None, item_names=None, values="spend", exclude=None, dayfirst=None):
     """Each customer's purchases per item, from a transaction log: a sparse matrix.
 
     The log is cleaned by :func:`fastseg.rfm`'s rules (missing customer, missing or
@@ -98,6 +98,11 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     values : {"spend", "quantity", "lines"}, default="spend"
         What the matrix adds up: the spend (as rfm's Monetary), the quantity, or the
         rows of the log.
+    exclude : list, optional
+        Values of the item column that are no product to offer, left out of the matrix
+        (its rows still count for the customers): the UCI log's ``POST`` (postage),
+        ``DOT``, ``M`` (manual), ``BANK CHARGES``, ``AMAZONFEE``. The cleaning report
+        counts their rows (``excluded items``); ``attrs["excluded"]`` lists those found.
     dayfirst : bool, optional
         How dates written as text are read, as for :func:`fastseg.rfm`.
 
@@ -141,10 +146,20 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     keep, spend, _, report, _ = clean_log(transactions, dayfirst, **given)
     codes, uniques = customer_codes(transactions[given["customer"]], keep, report)
     icodes, items = pd.factorize(transactions[item][keep])
+    report["missing item"] = int((icodes < 0).sum())
+    found = []
+    if exclude is not None:
+        listed = _as_list(exclude, "exclude")
+        ids = pd.Index(np.asarray(items))
+        out = ids.isin(listed) | ids.astype(str).isin([str(v) for v in listed])  # 85123 given as "85123"
+        found = list(np.asarray(items)[out])
+        report["excluded items"] = int(out[icodes[icodes >= 0]].sum())
+        icodes = np.where(icodes >= 0, np.where(out, -1, np.cumsum(~out) - 1)[np.maximum(icodes, 0)], -1)
+        items = items[~out]
     bought = icodes >= 0
-    report["missing item"] = int((~bought).sum())
     if not bought.any():
-        raise ValueError(f"no kept row of the log names an item in column {item!r}; every one is missing.")
+        raise ValueError(f"no kept row of the log names an item in column {item!r} that is not missing"
+                         + (" or excluded" if found else "") + ".")
     if values == "spend":
         v = spend[keep]
     elif values == "quantity":
@@ -170,8 +185,18 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
         values=values,
         attrs={"cleaning": report,
                "columns": {r: c for r, c in {**given, "item": item, "item_names": item_names}.items() if c is not None},
-               "guessed": guessed},
+               "guessed": guessed, "excluded": found},
     )
+
+
+def _as_list(values, what):
+    """A list of the values given: one value (text or a number) or several."""
+    if isinstance(values, (str, bytes, int, float, np.integer, np.floating)):
+        return [values]
+    try:
+        return list(values)
+    except TypeError:
+        raise TypeError(f"{what} must be a list of values; got {type(values).__name__}.") from None
 
 
 def segment_items(baskets, labels, *, top=5, min_buyers=10, fdr=0.05):
