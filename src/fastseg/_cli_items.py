@@ -13,17 +13,18 @@ def add_item_options(p, segment=True):
     """--item, --item-names and --offers, and on the segment command (``segment``) --items."""
     g = p.add_argument_group("What each segment buys (with --rfm)")
     does = ("the report lists the items each segment buys markedly more often than the average customer"
-            if segment else "the products --offers is drawn from are found in it")
+            if segment else "what each customer bought, which --offers does not offer again")
     g.add_argument("--item", default="auto", metavar="COLUMN",
                    help=f"column of the log naming what was bought: {does}; 'none' to skip (default: the column "
                         "named like a product code or name, e.g. StockCode, SKU, Product, if there is one)")
     g.add_argument("--item-names", metavar="COLUMN",
                    help="column of readable names for the items (default: one named like a description, e.g. "
                         "Description, beside a product code)")
-    g.add_argument("--exclude-items", metavar="CODES",
-                   help="comma-separated values of the item column that are no product to offer, left out of what "
-                        "each segment buys (the UCI log's POST,DOT,M,BANK CHARGES,AMAZONFEE); their spend still "
-                        "counts in RFM")
+    if segment:
+        g.add_argument("--exclude-items", metavar="CODES",
+                       help="comma-separated values of the item column that are no product to offer, left out of "
+                            "what each segment buys (the UCI log's POST,DOT,M,BANK CHARGES,AMAZONFEE); their spend "
+                            "still counts in RFM")
     source = ("" if segment else " (the products of the segmentation's log, kept with --save; a customer of "
               "the new log who bought them all gets none)")
     g.add_argument("--offers", metavar="FILE",
@@ -82,7 +83,8 @@ def log_baskets(args, log, say):
             return None
         guessed = [f"item {item!r}"] + ([f"item names {names!r}"] if names and not args.item_names else [])
         say(f"What each segment buys, from {', '.join(guessed)} (set with --item and --item-names, or --item none)")
-    exclude = [v.strip() for v in args.exclude_items.split(",") if v.strip()] if args.exclude_items else None
+    given = getattr(args, "exclude_items", None)
+    exclude = [v.strip() for v in given.split(",") if v.strip()] if given else None
     b = baskets(log, **roles, item=item, item_names=names, exclude=exclude, dayfirst=True if args.dayfirst else None)
     if exclude and len(b.attrs["excluded"]) < len(exclude):
         missing = [v for v in exclude if v not in set(map(str, b.attrs["excluded"]))]
