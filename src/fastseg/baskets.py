@@ -18,7 +18,8 @@ import scipy.sparse as sp
 
 from ._log_columns import guess_item_columns
 from ._validation import require_frame
-from .features import _index_as_columns, _numeric, _per_customer_mode, _require, clean_log, customer_codes, log_roles
+from .features import (_index_as_columns, _numeric, _per_customer_mode, _require, clean_log, customer_codes,
+                       log_roles, whole_numbers_as_ints)
 
 __all__ = ["Baskets", "baskets", "segment_items", "recommend_items"]
 
@@ -147,19 +148,20 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     codes, uniques = customer_codes(transactions[given["customer"]], keep, report)
     icodes, items = pd.factorize(transactions[item][keep])
     report["missing item"] = int((icodes < 0).sum())
-    found = []
+    excluded = []
     if exclude is not None:
         listed = _as_list(exclude, "exclude")
         ids = pd.Index(np.asarray(items))
         out = ids.isin(listed) | ids.astype(str).isin([str(v) for v in listed])  # 85123 given as "85123"
-        found = list(np.asarray(items)[out])
+        excluded = list(ids[out])
         report["excluded items"] = int(out[icodes[icodes >= 0]].sum())
-        icodes = np.where(icodes >= 0, np.where(out, -1, np.cumsum(~out) - 1)[np.maximum(icodes, 0)], -1)
+        # the kept items numbered again from 0; an excluded or missing one (code -1, the last entry) is -1
+        icodes = np.append(np.where(out, -1, np.cumsum(~out) - 1), -1)[icodes]
         items = items[~out]
     bought = icodes >= 0
     if not bought.any():
         raise ValueError(f"no kept row of the log names an item in column {item!r} that is not missing"
-                         + (" or excluded" if found else "") + ".")
+                         + (" or excluded" if excluded else "") + ".")
     if values == "spend":
         v = spend[keep]
     elif values == "quantity":
@@ -169,10 +171,7 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     n_items = len(items)
     matrix = sp.csr_matrix((np.asarray(v, dtype=np.float64)[bought], (codes[bought], icodes[bought])),
                            shape=(len(uniques), n_items))  # duplicate (customer, item) pairs are summed
-    items = np.asarray(items)
-    if items.dtype.kind == "f" and np.all(np.mod(items, 1) == 0):
-        items = items.astype(np.int64)  # product ids stored as floats because some rows have none
-    items = pd.Index(items, name=item)
+    items = pd.Index(whole_numbers_as_ints(np.asarray(items)), name=item)
     names = None
     if item_names is not None:
         picked, _ = _per_customer_mode(transactions[item_names][keep][bought], icodes[bought], n_items)
@@ -185,7 +184,7 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
         values=values,
         attrs={"cleaning": report,
                "columns": {r: c for r, c in {**given, "item": item, "item_names": item_names}.items() if c is not None},
-               "guessed": guessed, "excluded": found},
+               "guessed": guessed, "excluded": excluded},
     )
 
 
@@ -197,6 +196,24 @@ def _as_list(values, what):
         return list(values)
     except TypeError:
         raise TypeError(f"{what} must be a list of values; got {type(values).__name__}.") from None
+
+
+def _check_baskets(baskets):
+    if not isinstance(baskets, Baskets):
+        raise TypeError(f"baskets must be a fastseg.baskets.Baskets (from fastseg.baskets(log)); "
+                        f"got {type(baskets).__name__}.")
+
+
+def _check_count(value, what):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{what} must be a whole number >= 1; got {value!r}.")
+
+
+def check_items_table(items):
+    """Raise unless ``items`` has the columns of a :func:`segment_items` table."""
+    missing = {"segment", "item", "index"} - set(getattr(items, "columns", ()))
+    if missing:
+        raise ValueError(f"items must be a fastseg.segment_items table; it lacks {', '.join(sorted(missing))}.")
 
 
 def segment_items(baskets, labels, *, top=5, min_buyers=10, fdr=0.05):
@@ -245,12 +262,9 @@ def segment_items(baskets, labels, *, top=5, min_buyers=10, fdr=0.05):
     """
     from scipy.stats import hypergeom
 
-    if not isinstance(baskets, Baskets):
-        raise TypeError(f"baskets must be a fastseg.baskets.Baskets (from fastseg.baskets(log)); "
-                        f"got {type(baskets).__name__}.")
-    for what, v in (("top", top), ("min_buyers", min_buyers)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{what} must be a whole number >= 1; got {v!r}.")
+    _check_baskets(baskets)
+    _check_count(top, "top")
+    _check_count(min_buyers, "min_buyers")
     if not isinstance(fdr, (int, float, np.floating)) or not 0 < fdr < 1:
         raise ValueError(f"fdr must be a number in (0, 1), such as 0.05; got {fdr!r}.")
     seg, names = _segments(labels)
@@ -266,7 +280,7 @@ def segment_items(baskets, labels, *, top=5, min_buyers=10, fdr=0.05):
                          "from the same log, keyed by the same customer id?")
     k, n = len(segments), len(seg)
     rows = baskets.matrix[np.flatnonzero(inside)]
-    members = sp.csr_matrix((np.ones(len(rows.indptr) - 1), (code[pos[inside]], np.arange(rows.shape[0]))),
+    members = sp.csr_matrix((np.ones(rows.shape[0]), (code[pos[inside]], np.arange(rows.shape[0]))),
                             shape=(k, rows.shape[0]))
     bought = rows.copy()
     bought.data = (bought.data != 0).astype(np.float64)
@@ -309,7 +323,8 @@ def segment_items(baskets, labels, *, top=5, min_buyers=10, fdr=0.05):
     with np.errstate(divide="ignore", invalid="ignore"):
         out[f"share of {baskets.values}"] = amounts[s_idx, i_idx] / totals[s_idx]
     out["q"] = q
-    out.attrs = {"without": [s for s in segments.tolist() if s not in set(out["segment"])],
+    listed_segments = set(out["segment"])
+    out.attrs = {"without": [s for s in segments.tolist() if s not in listed_segments],
                  "tested": int(tested.sum()), "customers": n, "not in baskets": int(n - inside.sum()),
                  "min_buyers": min_buyers, "fdr": fdr, "top": top, "values": baskets.values,
                  "item names": None if baskets.item_names is None else baskets.item_names.name}
@@ -346,14 +361,9 @@ def recommend_items(baskets, labels, items, top=3):
         no item that stands out, or they bought every one) have no row;
         ``attrs["customers without an offer"]`` counts them.
     """
-    if not isinstance(baskets, Baskets):
-        raise TypeError(f"baskets must be a fastseg.baskets.Baskets; got {type(baskets).__name__}.")
-    if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
-        raise ValueError(f"top must be a whole number >= 1; got {top!r}.")
-    missing = {"segment", "item", "index"} - set(getattr(items, "columns", ()))
-    if missing:
-        raise ValueError(f"items must be the fastseg.segment_items table of these baskets and labels; it lacks "
-                         f"{', '.join(sorted(missing))}.")
+    _check_baskets(baskets)
+    _check_count(top, "top")
+    check_items_table(items)
     column = baskets.items.get_indexer(items["item"])  # -1: nobody in these baskets bought it
     seg, _ = _segments(labels)
     pos = seg.index.get_indexer(baskets.customers)

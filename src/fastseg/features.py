@@ -317,13 +317,20 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price)
     return keep, spend, when_ns, report, dates_from
 
 
+def whole_numbers_as_ints(ids):
+    """``ids`` (an array or Index) as int64 when they are floats that are all whole numbers:
+    ids stored as floats because some rows have none (the UCI log's CustomerID)."""
+    if ids.dtype.kind == "f" and np.all(np.mod(ids, 1) == 0):
+        return ids.astype(np.int64)
+    return ids
+
+
 def customer_codes(cust, keep, report):
     """Each kept row's customer as a code into the sorted customer ids (whole-number ids
     stored as floats because of missing ones, as in the UCI log, made ints again); adds
     the customer counts to ``report``."""
     codes, uniques = pd.factorize(cust[keep], sort=True)
-    if uniques.dtype.kind == "f" and np.all(np.mod(uniques, 1) == 0):
-        uniques = uniques.astype(np.int64)  # ids stored as floats because of NaN (UCI)
+    uniques = whole_numbers_as_ints(uniques)
     report["customers"] = len(uniques)
     missing = report["missing customer"]
     all_customers = pd.unique(cust[cust.notna().to_numpy()]) if missing < len(cust) else []

@@ -556,10 +556,9 @@ def segment_items(seg, items, ax=None, top=3):
     """
     from matplotlib.patches import Patch
 
-    missing = {"segment", "item", "index"} - set(getattr(items, "columns", ()))
-    if missing:
-        raise ValueError(f"items must be a fastseg.segment_items table of this segmentation; it lacks "
-                         f"{', '.join(sorted(missing))}.")
+    from .baskets import check_items_table
+
+    check_items_table(items)
     names = items.attrs.get("item names")
     colors = _palette(seg.k)
     rows = []  # (label, index or None, segment)
