@@ -62,10 +62,21 @@ def wanted_item_columns(args, head, taken):
         return named  # several candidates: log_baskets says so
 
 
-def log_baskets(args, log, say):
+def log_baskets(args, log, say, needed_by=()):
     """The :func:`fastseg.baskets` of the log, or None (no --rfm, --item none, or --item
     auto and no column named like an item; when several are, ``say`` tells how to name
-    one). Read before the fit, so a wrong --item stops the command at once."""
+    one). Read before the fit, so a wrong --item stops the command at once. ``needed_by``:
+    the output options given that need it, an error when there is none."""
+    b = _log_baskets(args, log, say)
+    if b is None and needed_by:
+        from .cli import CLIError
+
+        raise CLIError(f"{needed_by[0]}: no column of the log is named like the item bought (StockCode, SKU, "
+                       "Product, Description ...); name it with --item.")
+    return b
+
+
+def _log_baskets(args, log, say):
     if log is None or not wants_items(args):
         return None
     from ._log_columns import guess_item_columns

@@ -182,11 +182,8 @@ def cmd_segment(args):
     df, log = _prepare_customers(args, with_log=True)
     from ._cli_items import log_baskets
 
-    basket = log_baskets(args, log, lambda msg: _say(args, msg))
-    for option, path in (("--items", items_out), ("--offers", offers_out)):
-        if path is not None and basket is None:
-            raise CLIError(f"{option}: no column of the log is named like the item bought (StockCode, SKU, Product, "
-                           "Description ...); name it with --item.")
+    needed_by = [option for option, path in (("--items", items_out), ("--offers", offers_out)) if path is not None]
+    basket = log_baskets(args, log, lambda msg: _say(args, msg), needed_by)
     del log
     from .report import rendered_figures, report  # after the checks: scikit-learn and matplotlib take seconds
     from .segment import Segmenter
@@ -323,11 +320,8 @@ def cmd_predict(args):
     df, log = _prepare_customers(args, with_log=True)
     from ._cli_items import log_baskets
 
-    basket = log_baskets(args, log, lambda msg: _say(args, msg))
+    basket = log_baskets(args, log, lambda msg: _say(args, msg), ["--offers"] if offers is not None else [])
     del log
-    if offers is not None and basket is None:
-        raise CLIError("--offers: no column of the log is named like the item bought (StockCode, SKU, Product, "
-                       "Description ...); name it with --item.")
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
         raise CLIError(hint)
     if not args.rfm:  # as segment leaves a spreadsheet's totals row out, so does predict
