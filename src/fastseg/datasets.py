@@ -123,9 +123,7 @@ def online_retail(n_customers=2000, *, n_rows=None, seed=0, return_kinds=False):
     ident = inv_of_line < inv_cust.size
     line_kind = kind[inv_cust[inv_of_line[ident]]]
     fav = taste.random(line_kind.size) < 0.25
-    picks = item[ident]
-    picks[fav] = favourites[line_kind[fav], taste.integers(0, 25, int(fav.sum()))]
-    item[ident] = picks
+    item[np.flatnonzero(ident)[fav]] = favourites[line_kind[fav], taste.integers(0, 25, int(fav.sum()))]
     item_price = np.round(np.exp(rng.normal(0.8, 0.9, n_items)), 2)
     price = item_price[item] * inv_spend[inv_of_line]
     price = np.round(np.maximum(price, 0.01), 2)

@@ -565,7 +565,7 @@ def segment_items(seg, items, ax=None, top=3):
     for s in seg.profiles.index:
         mine = items[items["segment"] == s].head(top)
         if mine.empty:
-            rows.append(("nothing stands out", None, s))
+            rows.append(("", None, s))  # a row of its own, labelled in the plot
         for _, r in mine.iterrows():
             label = str(r[names] if names else r["item"])
             rows.append((label if len(label) <= 32 else label[:31] + "…", r["index"], s))
@@ -577,7 +577,7 @@ def segment_items(seg, items, ax=None, top=3):
         else:
             ax.barh(i, index - 1.0, left=1.0, color=colors[s], height=0.7)
             ax.text(index, i, f" {index:.1f}×", va="center", fontsize=7)
-    ax.set_yticks(y, [label if index is not None else "" for label, index, _ in rows], fontsize=7)
+    ax.set_yticks(y, [label for label, _, _ in rows], fontsize=7)
     ax.invert_yaxis()
     ax.axvline(1.0, color="black", lw=0.8)
     most = max([r[1] for r in rows if r[1] is not None], default=2.0)
