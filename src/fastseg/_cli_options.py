@@ -156,5 +156,9 @@ def add_input_options(p):
                    help="comma-separated columns of the log that describe the customer (e.g. Country), carried "
                         "per customer (its most frequent value) and described by segment; 'none' for none "
                         "(default: the columns of text, categories or codes with 2-50 values, one per customer)")
+    g.add_argument("--mix", metavar="COLUMN",
+                   help="a column of the log that sorts purchases into a few kinds (e.g. Category): segment on "
+                        "each customer's share of spend in its 8 most spent-on kinds (and the rest) beside R, F "
+                        "and M (predict: taken from the model)")
     g.add_argument("--dayfirst", action="store_true",
                    help="read dates as day/month (default: month/day, unless day/month reads more of them)")

@@ -67,13 +67,17 @@ def _renamed(seg, args):
     return seg.rename(dict(args.name)) if args.name else seg
 
 
-def _prepare_customers(args, with_log=False):
+def _prepare_customers(args, with_log=False, mix_values=None):
     """The customer table to segment: RFM from transactions, or the table as it is; with
-    ``with_log`` also the transaction log (None without --rfm)."""
+    ``with_log`` also the transaction log (None without --rfm). ``mix_values``: the
+    kinds of ``args.mix`` a saved segmentation has share columns for."""
     attributes = args.attributes
     if isinstance(attributes, list) and not args.rfm:
         raise CLIError("--attributes goes with --rfm (columns of a transaction log carried per customer); a "
                        "customer table's own columns are described by segment as they are (see --describe).")
+    if args.mix is not None and not args.rfm:
+        raise CLIError("--mix goes with --rfm (a column of a transaction log, e.g. Category); a customer table's "
+                       "share columns are named with --features.")
     from ._log_columns import needs_guess
 
     # only the columns used (a log's free text is most of its bytes), unless some are to be guessed
@@ -81,7 +85,7 @@ def _prepare_customers(args, with_log=False):
                  quantity=args.quantity, price=args.price)
     wanted = []
     if args.rfm and not needs_guess(**roles):
-        wanted = [*roles.values(), *(attributes if isinstance(attributes, list) else ())]
+        wanted = [*roles.values(), *(attributes if isinstance(attributes, list) else ()), args.mix]
         head = None
         if (attributes == "auto" or getattr(args, "item", None) == "auto") and reads_some_columns(args.input):
             head = read_table(args.input, args.sep, args.decimal, rows=100_000)
@@ -101,7 +105,8 @@ def _prepare_customers(args, with_log=False):
 
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot,
-                    dayfirst=True if args.dayfirst else None, attributes=attributes)
+                    dayfirst=True if args.dayfirst else None, attributes=attributes, mix=args.mix,
+                    mix_values=mix_values)
         if table.attrs["guessed"]:
             _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with "
                        "--customer, --date, --invoice, --amount or --quantity and --price)")
@@ -110,6 +115,8 @@ def _prepare_customers(args, with_log=False):
             _say(args, f"Carried per customer from the log, to describe the segments by: "
                        f"{', '.join(map(str, carried['columns']))} (one value per customer; set with --attributes, "
                        "or --attributes none)")
+        if args.mix is not None:
+            _say(args, f"Shares of spend by {args.mix}: {', '.join(map(str, table.attrs['mix']['columns']))}")
         clean = table.attrs["cleaning"]
         dates = f" (dates read from {table.attrs['dates from']})" if table.attrs["dates from"] else ""
         _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → "
@@ -317,7 +324,11 @@ def cmd_predict(args):
     if offers is not None and getattr(seg, "items", None) is None:
         raise CLIError(f"{args.model} holds no products to offer: segment a transaction log with --rfm and a "
                        "product column (--item), then --save, and predict with that model.")
-    df, log = _prepare_customers(args, with_log=True)
+    if args.mix is not None:
+        raise CLIError("predict takes --mix from the model (the kinds it was segmented by); leave it out.")
+    mix = (seg.source or {}).get("mix") if args.rfm else None
+    args.mix = mix and mix["column"]
+    df, log = _prepare_customers(args, with_log=True, mix_values=mix and mix["values"])
     from ._cli_items import log_baskets
 
     basket = log_baskets(args, log, lambda msg: _say(args, msg), ["--offers"] if offers is not None else [])
@@ -595,6 +606,7 @@ def build_parser():
                               "      --invoice InvoiceNo --quantity Quantity --price UnitPrice --report r.html\n"
                               "  fastseg segment online_retail_II.xlsx --rfm   # columns read off their names\n"
                               "  fastseg segment tx.csv --rfm --items items.csv  # + what each segment buys more\n"
+                              "  fastseg segment tx.csv --rfm --mix Category  # + share of spend per category\n"
                               "  fastseg segment customers.csv --rules rules.xlsx   # a threshold rule per segment")
     opt.add_table_options(s)
     s.add_argument("--k", type=opt.k, default="auto", help="number of segments, or auto (default)")

@@ -114,7 +114,7 @@ def _index_as_columns(df):
 
 
 def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
-        dayfirst=None, attributes="auto"):
+        dayfirst=None, attributes="auto", mix=None, mix_values=None):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
     Cleaning, in this order, each rule counting the rows it drops (the report is in
@@ -165,6 +165,19 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         (:data:`ATTRIBUTE_CONSTANCY`): ``Country`` is carried, a product's
         ``StockCode`` or ``Description`` is not. ``attrs["attributes"]`` says which.
         None: none.
+    mix : str, optional
+        A column of the log that sorts purchases into a few kinds (a product category,
+        a department, a channel): per customer the share of its spend in each of the
+        :data:`MIX_TOP` kinds with the most spend over all customers, as columns
+        ``"<kind> share"`` (``"<column> <kind> share"`` for numbers), and the rest of
+        its spend (other kinds, a missing kind) in ``"other share"`` when any customer
+        has some. :class:`fastseg.Segmenter` then segments on them beside R, F and M,
+        so segments differ by what customers buy as well as by how recently, often
+        and much. ``attrs["mix"]`` holds ``column``, ``values`` and ``columns``.
+    mix_values : list, optional
+        The kinds to give columns to, instead of the most spent on; the rest go to
+        ``"other share"``, always written. To segment a newer log by a saved
+        segmentation, pass the ``values`` of its ``source["mix"]``, so the columns match.
 
     Returns
     -------
@@ -176,7 +189,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         removed), ``columns`` (the columns used, by role), ``guessed`` (those read off
         their names), ``dates from`` (how numeric dates were read, or None),
         ``snapshot`` and ``attributes`` (the columns carried, and whether "auto" chose
-        them).
+        them), and with ``mix`` the ``mix``.
 
     Raises
     ------
@@ -191,10 +204,16 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     customer, date, invoice, amount, quantity, price = given.values()
     auto = isinstance(attributes, str) and attributes == "auto"
     if auto:
-        attributes = attribute_candidates(transactions, [customer, date, invoice, amount, quantity, price])
+        attributes = attribute_candidates(transactions, [customer, date, invoice, amount, quantity, price, mix])
     else:
         attributes = [attributes] if isinstance(attributes, str) else list(attributes or ())
-    _require(transactions, [customer, date, invoice, amount, quantity, price, *attributes])
+    _require(transactions, [customer, date, invoice, amount, quantity, price, *attributes, mix])
+    roles = {customer, date, invoice, amount, quantity, price} - {None}
+    if mix is not None and mix in roles:
+        raise ValueError(f"mix column {mix!r} is already used for RFM; name a column of kinds of purchase "
+                         "(a product category, a department) instead.")
+    if mix is None and mix_values is not None:
+        raise ValueError("mix_values names kinds of the mix column: give mix=<column> too.")
     clash = [a for a in attributes if a in RFM_COLUMNS or a == customer]
     if clash:
         raise ValueError(f"attribute column(s) {', '.join(map(repr, clash))} would clash with the result's own "
@@ -241,6 +260,14 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         out[a] = values
         carried.append(a)
     out.attrs["attributes"] = {"columns": carried, "auto": auto}
+    if mix is not None:
+        shares, out.attrs["mix"] = spend_shares(df[mix][keep], mix, codes, spend[keep], n_cust, mix_values)
+        clash = [c for c in shares.columns if c in out.columns]
+        if clash:
+            raise ValueError(f"the shares of mix column {mix!r} would be named {', '.join(map(repr, clash))}, a "
+                             "column the result already has; rename the attribute or the kind first.")
+        for c in shares.columns:
+            out[c] = shares[c].to_numpy()
     out.attrs["cleaning"] = report
     spend = dict(amount=amount) if amount is not None else dict(quantity=quantity, price=price)
     used = dict(customer=customer, date=date, invoice=invoice, **spend)
@@ -249,6 +276,44 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     out.attrs["dates from"] = dates_from
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
     return out
+
+
+MIX_TOP = 8  # kinds of purchase given a share column each: more would outweigh R, F and M
+
+
+def spend_shares(kinds, column, codes, spend, n_customers, values=None):
+    """Per customer (``codes``: 0..n_customers-1 per row) the share of its ``spend`` in
+    each of the :data:`MIX_TOP` kinds of ``kinds`` with the most spend (or in each of
+    ``values``), and in the rest as ``"other share"`` (always with ``values``, else when
+    any row falls there). Returns the shares (a DataFrame of one row per customer) and
+    ``{"column", "values", "columns"}``."""
+    codes = np.asarray(codes, dtype=np.int64)
+    kind_codes, uniques = pd.factorize(kinds, use_na_sentinel=True)
+    if values is None:
+        spent = np.bincount(kind_codes[kind_codes >= 0], weights=spend[kind_codes >= 0], minlength=len(uniques))
+        top = np.argsort(-spent, kind="stable")[:MIX_TOP]
+        chosen = [uniques[i] for i in top if spent[i] > 0]
+    else:
+        chosen = list(dict.fromkeys(values))
+        if not chosen:
+            raise ValueError("mix_values is empty; give the kinds to make share columns for, or leave it out.")
+    slot = np.full(len(uniques) + 1, len(chosen), dtype=np.int64)  # last slot: other (and missing, code -1)
+    where = pd.Index(uniques).get_indexer(pd.Index(chosen))
+    slot[where[where >= 0]] = np.flatnonzero(where >= 0)
+    cell = codes * (len(chosen) + 1) + slot[kind_codes]
+    sums = np.bincount(cell, weights=spend, minlength=n_customers * (len(chosen) + 1)).reshape(n_customers, -1)
+    shares = sums / sums.sum(axis=1, keepdims=True)
+    names = [f"{v} share" if isinstance(v, str) else f"{column} {v} share" for v in chosen]
+    if values is not None or shares[:, -1].any():
+        names.append("other share")
+    else:
+        shares = shares[:, :-1]
+    if len(set(names)) < len(names):
+        raise ValueError(f"two kinds of mix column {column!r} would share a column name ({names}); give "
+                         "mix_values without repeats.")
+    frame = pd.DataFrame(shares, columns=names)
+    return frame, {"column": column, "values": [v.item() if isinstance(v, np.generic) else v for v in chosen],
+                   "columns": names}
 
 
 def log_roles(transactions, given):

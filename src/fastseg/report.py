@@ -330,6 +330,9 @@ def _source_text(seg):
         how = (" (chosen as the columns of categories with one value per customer)"
                if src["attributes"].get("auto") else "")
         text += f" Carried per customer, each its most frequent value: {', '.join(map(str, carried))}{how}."
+    if src.get("mix"):
+        text += (f" Each customer's share of spend by {src['mix']['column']!r} was segmented on beside R, F and M: "
+                 f"{', '.join(map(str, src['mix']['columns']))}.")
     return f"<p>{html.escape(text)}</p>"
 
 

@@ -43,7 +43,8 @@ class Segmenter:
     ----------
     features : list of str, optional
         Feature columns. Default: recency, frequency, monetary when present (a table
-        from :func:`fastseg.rfm`), else every numeric column but identifiers, row
+        from :func:`fastseg.rfm`), with the spend shares of ``rfm(mix=...)`` where it
+        made them (those some customer has, the rest left out as "one value"), else every numeric column but identifiers, row
         numbers, dates kept as numbers, columns of two values and categories written
         as numbers (``Region``, ``Customer_Type``: see
         :func:`fastseg.features.looks_like_code`). Once scaled, a 0/1 flag
@@ -238,7 +239,9 @@ class Segmenter:
         if explicit is not None:
             return [renamed.get(f, f) for f in explicit], {}
         if all(f in df.columns for f in _RFM_FEATURES):
-            return list(_RFM_FEATURES), {}
+            shares = [c for c in (df.attrs.get("mix") or {}).get("columns", ()) if c in df.columns]
+            flat = [c for c in shares if not df[c].min() < df[c].max()]  # a kind no customer bought here
+            return [*_RFM_FEATURES, *(c for c in shares if c not in flat)], dict.fromkeys(flat, "one value")
         ids = identifier_columns(df)
         num, left = [], {}
         for c in df.columns:
@@ -466,7 +469,7 @@ class Segmenter:
         )
 
 
-_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes")  # what rfm() says of the log it read
+_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes", "mix")  # what rfm() says of the log it read
 
 
 def _unique_index(df):
