@@ -159,6 +159,10 @@ def test_saved_segmentation_predicts_a_newer_log_through_its_mix_values(tmp_path
     assert table["Books share"].eq(0).all()
     labels = back.predict(table)
     assert labels.index.equals(table.index) and labels["segment"].notna().all()
+    for made in (rfm(newer), rfm(newer, mix="Category")):  # without the kinds, or with the newer log's own
+        for method in (back.predict, back.distances):
+            with pytest.raises(ValueError, match=r"mix_values=seg.source\['mix'\]\['values'\]"):
+                method(made)
 
 
 def _err(argv, capsys):

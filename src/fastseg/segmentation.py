@@ -191,7 +191,7 @@ class Segmentation:
         with a missing feature value gets no segment (``<NA>``) and the name
         "not segmented: missing values"; otherwise such a row is an error.
         """
-        new_df = _text_columns(new_df, "Segmentation.predict's table")
+        new_df = self._checked(new_df, "Segmentation.predict's table")
         Z, ok = self.prep.apply(new_df, with_mask=True, snapshot=snapshot)
         if ok.all():
             seg = self.model.predict(Z)
@@ -215,11 +215,23 @@ class Segmentation:
         pandas.Series, indexed like :meth:`predict`'s result (NaN for a row with a
         missing feature value, with missing="drop"). ``snapshot`` as in :meth:`predict`.
         """
-        new_df = _text_columns(new_df, "Segmentation.distances' table")
+        new_df = self._checked(new_df, "Segmentation.distances' table")
         Z, ok = self.prep.apply(new_df, with_mask=True, snapshot=snapshot)
         d = np.full(len(ok), np.nan)
         d[ok] = np.asarray(self.model.transform(Z)).min(axis=1)
         return pd.Series(d, index=self._index(new_df), name="distance")
+
+    def _checked(self, new_df, what):
+        """``new_df`` with its columns named by text; a table from :func:`fastseg.rfm`
+        without the share columns of the fit's ``mix`` is told how to make them."""
+        new_df = _text_columns(new_df, what)
+        mix = (self.source or {}).get("mix")
+        gone = [c for c in (mix or {}).get("columns", ()) if c in self.features and c not in new_df.columns]
+        if gone:
+            raise ValueError(f"the table has no {', '.join(map(repr, gone))}: the segments were found on shares of "
+                             f"spend by {mix['column']!r}; make the table with rfm(log, mix={mix['column']!r}, "
+                             f"mix_values=seg.source['mix']['values']) so its columns are the fit's.")
+        return new_df
 
     def transitions(self, new_labels):
         """How customers moved between segments from the fitted table to a newer one.
