@@ -139,6 +139,10 @@ def test_segmenter_clusters_on_the_shares_and_finds_what_rfm_cannot():
     assert mixed.source["mix"]["column"] == "Category"
     html = render(mixed, images=[])
     assert "share of spend by &#x27;Category&#x27; was segmented on" in html
+    # features named without the shares: the report does not claim them
+    rfm_only = Segmenter(features=["recency", "frequency", "monetary"], k=2, random_state=0,
+                         stability=0).fit(rfm(log, mix="Category"))
+    assert "was segmented on" not in render(rfm_only, images=[])
 
 
 def test_a_share_no_customer_has_is_left_out_as_one_value():
@@ -180,7 +184,8 @@ def test_cli_mix_segments_saves_and_predicts_with_the_models_kinds(tmp_path, cap
     assert main(["segment", str(src), "--rfm", "--customer", "Customer ID", "--date", "Order Date", "--invoice",
                  "Order ID", "--amount", "Sales", "--mix", "Category", "--k", "2", "--stability", "0", "--save",
                  str(model), "--out", str(out)]) == 0
-    assert "Shares of spend by Category: Kitchen share, Garden share, Toys share, Books share" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Shares of spend by Category: Kitchen share, Garden share, Toys share, Books share" in err
     labels = pd.read_csv(out, index_col=0)
     assert adjusted_rand_score(truth.reindex(labels.index), labels["segment"]) > 0.95
     assert main(["predict", str(newer), "--rfm", "--model", str(model), "--out", str(pred)]) == 0

@@ -44,8 +44,9 @@ class Segmenter:
     features : list of str, optional
         Feature columns. Default: recency, frequency, monetary when present (a table
         from :func:`fastseg.rfm`), with the spend shares of ``rfm(mix=...)`` where it
-        made them (those some customer has, the rest left out as "one value"), else every numeric column but identifiers, row
-        numbers, dates kept as numbers, columns of two values and categories written
+        made them (those some customer has, the rest left out as "one value"), else
+        every numeric column but identifiers, row numbers, dates kept as numbers,
+        columns of two values and categories written
         as numbers (``Region``, ``Customer_Type``: see
         :func:`fastseg.features.looks_like_code`). Once scaled, a 0/1 flag
         ("responded") sits at two points far apart and k-means splits the customers on
@@ -469,7 +470,8 @@ class Segmenter:
         )
 
 
-_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes", "mix")  # what rfm() says of the log it read
+# what rfm() says of the log it read
+_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes", "mix")
 
 
 def _unique_index(df):
