@@ -1,6 +1,8 @@
 """Spend shares by kind of purchase (rfm(mix=...)): hand-computed tables, the Segmenter
 clustering on them, save/predict with the same columns, the command's --mix."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,7 +33,8 @@ def test_shares_by_hand_with_cleaning_missing_kinds_and_order_by_spend():
     t = rfm(small_log(), invoice="inv", mix="cat", **ROLES)
     # kinds ordered by spend over all customers: A 30 (20 + 5 + 5) and B 30 tie, first seen first; then C 7
     assert t.attrs["mix"] == {"column": "cat", "values": ["A", "B", "C"],
-                              "columns": ["A share", "B share", "C share", "other share"]}
+                              "columns": ["A share", "B share", "C share", "other share"], "kinds": 3,
+                              "covered": pytest.approx(67 / 117)}
     expected = pd.DataFrame({"A share": [0.2, 1.0, 0.0], "B share": [0.3, 0.0, 0.0], "C share": [0.0, 0.0, 1.0],
                              "other share": [0.5, 0.0, 0.0]}, index=pd.Index([1, 2, 3], name="cust"))
     pd.testing.assert_frame_equal(t[expected.columns], expected)
@@ -193,6 +196,21 @@ def test_cli_mix_segments_saves_and_predicts_with_the_models_kinds(tmp_path, cap
     expected = Segmentation.load(model).predict(rfm(pd.read_csv(newer), mix="Category",
                                                     mix_values=["Kitchen", "Garden", "Toys", "Books"]))
     assert list(got["segment"]) == list(expected["segment"]) and (got["Books share"] == 0).all()
+
+
+def test_cli_mix_of_a_product_column_says_it_covers_little_of_the_spend(tmp_path, capsys):
+    log, _ = planted_log(n=200)
+    log["Product"] = [f"P{i}" for i in np.random.default_rng(0).integers(0, 400, len(log))]
+    src = tmp_path / "log.csv"
+    log.to_csv(src, index=False)
+    assert main(["segment", str(src), "--rfm", "--mix", "Product", "--k", "2", "--stability", "0", "-q"]) == 0
+    assert capsys.readouterr().err == ""  # --quiet: no note
+    assert main(["segment", str(src), "--rfm", "--mix", "Product", "--k", "2", "--stability", "0"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"note: the 8 kinds named hold \d+% of the spend \(400 kinds in Product\)", err)
+    assert "see --items" in err
+    assert main(["segment", str(src), "--rfm", "--mix", "Category", "--k", "2", "--stability", "0"]) == 0
+    assert "note: the" not in capsys.readouterr().err  # four categories: all of the spend
 
 
 def test_cli_mix_errors_are_one_line_and_write_nothing(tmp_path, capsys):

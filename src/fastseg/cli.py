@@ -67,6 +67,19 @@ def _renamed(seg, args):
     return seg.rename(dict(args.name)) if args.name else seg
 
 
+MIX_COVERED = 0.5  # below this share of the spend in the named kinds, --mix was likely given products
+
+
+def _mix_text(mix):
+    """What --mix made, and a hint when its named kinds hold little of the spend."""
+    text = f"Shares of spend by {mix['column']}: {', '.join(map(str, mix['columns']))}"
+    if mix["covered"] < MIX_COVERED:
+        text += (f"\nnote: the {len(mix['values'])} kinds named hold {mix['covered']:.0%} of the spend "
+                 f"({mix['kinds']:,} kinds in {mix['column']}); --mix is for a column of a few kinds (a category, a department); "
+                 "for what each segment buys product by product, see --items")
+    return text
+
+
 def _prepare_customers(args, with_log=False, mix_values=None):
     """The customer table to segment: RFM from transactions, or the table as it is; with
     ``with_log`` also the transaction log (None without --rfm). ``mix_values``: the
@@ -116,7 +129,7 @@ def _prepare_customers(args, with_log=False, mix_values=None):
                        f"{', '.join(map(str, carried['columns']))} (one value per customer; set with --attributes, "
                        "or --attributes none)")
         if args.mix is not None:
-            _say(args, f"Shares of spend by {args.mix}: {', '.join(map(str, table.attrs['mix']['columns']))}")
+            _say(args, _mix_text(table.attrs["mix"]))
         clean = table.attrs["cleaning"]
         dates = f" (dates read from {table.attrs['dates from']})" if table.attrs["dates from"] else ""
         _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → "

@@ -173,7 +173,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         its spend (other kinds, a missing kind) in ``"other share"`` when any customer
         has some. :class:`fastseg.Segmenter` then segments on them beside R, F and M,
         so segments differ by what customers buy as well as by how recently, often
-        and much. ``attrs["mix"]`` holds ``column``, ``values`` and ``columns``.
+        and much. ``attrs["mix"]`` holds ``column``, ``values``, ``columns``, ``kinds``
+        (how many the column holds) and ``covered`` (the share of all spend in the
+        named kinds: low for a column of products, which ``baskets`` is for).
     mix_values : list, optional
         The kinds to give columns to, instead of the most spent on; the rest go to
         ``"other share"``, always written. To segment a newer log by a saved
@@ -286,7 +288,8 @@ def spend_shares(kinds, column, codes, spend, n_customers, values=None):
     each of the :data:`MIX_TOP` kinds of ``kinds`` with the most spend (or in each of
     ``values``), and in the rest as ``"other share"`` (always with ``values``, else when
     any row falls there). Returns the shares (a DataFrame of one row per customer) and
-    ``{"column", "values", "columns"}``."""
+    ``{"column", "values", "columns", "kinds", "covered"}``: how many kinds the column
+    holds, and the share of all the spend in the named ones."""
     codes = np.asarray(codes, dtype=np.int64)
     kind_codes, uniques = pd.factorize(kinds, use_na_sentinel=True)
     if values is None:
@@ -312,8 +315,10 @@ def spend_shares(kinds, column, codes, spend, n_customers, values=None):
         raise ValueError(f"two kinds of mix column {column!r} would share a column name ({names}); give "
                          "mix_values without repeats.")
     frame = pd.DataFrame(shares, columns=names)
+    total = float(spend.sum())
     return frame, {"column": column, "values": [v.item() if isinstance(v, np.generic) else v for v in chosen],
-                   "columns": names}
+                   "columns": names, "kinds": len(uniques),
+                   "covered": float(sums[:, :len(chosen)].sum()) / total if total > 0 else 0.0}
 
 
 def log_roles(transactions, given):
