@@ -315,10 +315,9 @@ def spend_shares(kinds, column, codes, spend, n_customers, values=None):
         raise ValueError(f"two kinds of mix column {column!r} would share a column name ({names}); give "
                          "mix_values without repeats.")
     frame = pd.DataFrame(shares, columns=names)
-    total = float(spend.sum())
     return frame, {"column": column, "values": [v.item() if isinstance(v, np.generic) else v for v in chosen],
                    "columns": names, "kinds": len(uniques),
-                   "covered": float(sums[:, :len(chosen)].sum()) / total if total > 0 else 0.0}
+                   "covered": float(sums[:, :len(chosen)].sum() / sums.sum())}  # kept spend is > 0
 
 
 def log_roles(transactions, given):
