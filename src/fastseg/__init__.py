@@ -21,6 +21,7 @@ _EXPORTS = {
     "SweepResult": ".sweep",
     "sweep": ".sweep",
     "baskets": ".baskets",
+    "join_customers": ".customer_join",
     "recommend_items": ".baskets",
     "rfm": ".features",
     "segment_items": ".baskets",
@@ -44,6 +45,7 @@ __all__ = [
     "baskets",
     "datasets",
     "features",
+    "join_customers",
     "kmeans_plusplus",
     "plots",
     "recommend_items",
@@ -59,6 +61,7 @@ __all__ = [
 if _TYPE_CHECKING:  # what type checkers and IDEs see
     from . import datasets, features, plots, rules, stability
     from .baskets import Baskets, baskets, recommend_items, segment_items
+    from .customer_join import join_customers
     from .features import rfm
     from .kmeans import KMeans, kmeans_plusplus
     from .report import report

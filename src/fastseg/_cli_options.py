@@ -160,5 +160,12 @@ def add_input_options(p):
                    help="a column of the log that sorts purchases into a few kinds (e.g. Category): segment on "
                         "each customer's share of spend in its 8 most spent-on kinds (and the rest) beside R, F "
                         "and M (predict: taken from the model)")
+    g.add_argument("--customers", metavar="FILE",
+                   help="a table of one row per customer (a CRM export: age, gender, city), joined to the RFM table "
+                        "by the customer id: its columns describe the segments, and those named in --features are "
+                        "clustered on beside R, F and M (predict: the same table, or a newer one)")
+    g.add_argument("--customers-id", metavar="COLUMN",
+                   help="the --customers table's id column (default: the one named as the log's customer column, "
+                        "else the one named like a customer id)")
     g.add_argument("--dayfirst", action="store_true",
                    help="read dates as day/month (default: month/day, unless day/month reads more of them)")

@@ -91,6 +91,15 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     if args.mix is not None and not args.rfm:
         raise CLIError("--mix goes with --rfm (a column of a transaction log, e.g. Category); a customer table's "
                        "share columns are named with --features.")
+    if (args.customers or args.customers_id) and not args.rfm:
+        raise CLIError("--customers joins a customer table to the RFM table of a transaction log: it goes with --rfm "
+                       "(a customer table given as INPUT is segmented as it is).")
+    if args.customers_id and not args.customers:
+        raise CLIError("--customers-id names the id column of the --customers table: give --customers FILE too.")
+    if args.customers and not Path(args.customers).is_file():
+        what = "is a folder" if Path(args.customers).is_dir() else "does not exist"
+        raise CLIError(f"--customers {args.customers!r} {what}; give the customer table's CSV, Parquet or Excel "
+                       "file.")
     from ._log_columns import needs_guess
 
     # only the columns used (a log's free text is most of its bytes), unless some are to be guessed
@@ -130,6 +139,8 @@ def _prepare_customers(args, with_log=False, mix_values=None):
                        "or --attributes none)")
         if args.mix is not None:
             _say(args, _mix_text(table.attrs["mix"]))
+        if args.customers:
+            table = _joined(args, table)
         clean = table.attrs["cleaning"]
         dates = f" (dates read from {table.attrs['dates from']})" if table.attrs["dates from"] else ""
         _say(args, f"RFM: {clean['rows in']:,} rows → {clean['rows kept']:,} kept → "
@@ -147,6 +158,24 @@ def _prepare_customers(args, with_log=False, mix_values=None):
             raise CLIError(f"--id column {args.id!r} has repeated values; one row per customer is expected.")
         df = df.set_index(args.id)
     return (df, None) if with_log else df
+
+
+def _joined(args, table):
+    """``table`` with the --customers table's columns joined by the customer id, said on stderr."""
+    from .customer_join import join_customers
+
+    customers = read_table(args.customers)
+    for note in customers.attrs.pop("notes", ()):
+        _say(args, f"note ({args.customers}): {note}")
+    try:
+        table = join_customers(table, customers, on=args.customers_id)
+    except ValueError as e:
+        raise CLIError(f"--customers {args.customers!r}: {e}") from None
+    j = table.attrs["customers"]
+    missing = f"; {j['unmatched']:,} not, their columns left empty" if j["unmatched"] else ""
+    _say(args, f"Joined from {args.customers} by {j['on']!r}: {', '.join(map(str, j['columns']))} "
+               f"({j['matched']:,} of {j['matched'] + j['unmatched']:,} customers found{missing})")
+    return table
 
 
 def _transaction_log_hint(df, features_option):
@@ -178,18 +207,18 @@ def _roles(columns):
 
 
 def cmd_segment(args):
-    out = check_table_output(args.out, [args.input], "--out")
-    rep = check_output(args.report, [args.input], "--report")
+    out = check_table_output(args.out, [args.input, args.customers], "--out")
+    rep = check_output(args.report, [args.input, args.customers], "--report")
     if rep is not None and rep.suffix.lower() not in (".html", ".htm"):
         raise CLIError(f"--report {str(rep)!r}: the report is one HTML file; name it .html (a browser opens it, "
                        "and prints it to PDF).")
     if args.k == "auto":
         _check_sample(args)
-    save = check_output(args.save, [args.input], "--save")
-    rules = check_table_output(args.rules, [args.input], "--rules")
-    segments = check_table_output(args.segments, [args.input], "--segments")
-    items_out = check_table_output(args.items, [args.input], "--items")
-    offers_out = check_table_output(args.offers, [args.input], "--offers")
+    save = check_output(args.save, [args.input, args.customers], "--save")
+    rules = check_table_output(args.rules, [args.input, args.customers], "--rules")
+    segments = check_table_output(args.segments, [args.input, args.customers], "--segments")
+    items_out = check_table_output(args.items, [args.input, args.customers], "--items")
+    offers_out = check_table_output(args.offers, [args.input, args.customers], "--offers")
     if not args.rfm and (args.item not in ("auto", "none") or args.item_names):
         raise CLIError("--item and --item-names name columns of a transaction log: they go with --rfm.")
     for option, path in (("--items", items_out), ("--offers", offers_out)):
@@ -303,7 +332,7 @@ def _with_features(labels, df, features):
     the customers' feature values beside them, as they were in the input."""
     import pandas as pd
 
-    return labels.join(pd.DataFrame({f: df[f].to_numpy() for f in features}, index=labels.index))
+    return labels.join(pd.DataFrame({f: df[f].array for f in features}, index=labels.index))  # Int64 stays
 
 
 def _load_model(path):
@@ -324,9 +353,9 @@ def _load_model(path):
 
 
 def cmd_predict(args):
-    out = check_table_output(args.out, [args.input, args.model], "--out")
-    moves = check_table_output(args.transitions, [args.input, args.model], "--transitions")
-    offers = check_table_output(args.offers, [args.input, args.model], "--offers")
+    out = check_table_output(args.out, [args.input, args.model, args.customers], "--out")
+    moves = check_table_output(args.transitions, [args.input, args.model, args.customers], "--transitions")
+    offers = check_table_output(args.offers, [args.input, args.model, args.customers], "--offers")
     if not args.rfm and (args.item not in ("auto", "none") or args.item_names or offers is not None):
         raise CLIError("--offers, --item and --item-names read what a transaction log's customers bought: they go "
                        "with --rfm.")
@@ -339,6 +368,10 @@ def cmd_predict(args):
                        "product column (--item), then --save, and predict with that model.")
     if args.mix is not None:
         raise CLIError("predict takes --mix from the model (the kinds it was segmented by); leave it out.")
+    joined = [c for c in ((seg.source or {}).get("customers") or {}).get("columns", ()) if c in seg.features]
+    if joined and args.rfm and not args.customers:
+        raise CLIError(f"{args.model} segments on {', '.join(map(repr, joined))} from a customer table: give it (or a "
+                       "newer one) with --customers FILE.")
     mix = (seg.source or {}).get("mix") if args.rfm else None
     args.mix = mix and mix["column"]
     df, log = _prepare_customers(args, with_log=True, mix_values=mix and mix["values"])
@@ -424,8 +457,8 @@ def cmd_sweep(args):
     if args.no_refine and args.sample is None:
         raise CLIError("--no-refine goes with --sample N; add --sample or drop --no-refine.")
     _check_sample(args)
-    out = check_table_output(args.out, [args.input], "--out")
-    plot = check_plot_output(args.plot, [args.input], "--plot")
+    out = check_table_output(args.out, [args.input, args.customers], "--out")
+    plot = check_plot_output(args.plot, [args.input, args.customers], "--plot")
     df = _prepare_customers(args)
     from .segment import Segmenter  # after the checks, as in cmd_segment
     from ._profiles import readable_number
@@ -620,6 +653,8 @@ def build_parser():
                               "  fastseg segment online_retail_II.xlsx --rfm   # columns read off their names\n"
                               "  fastseg segment tx.csv --rfm --items items.csv  # + what each segment buys more\n"
                               "  fastseg segment tx.csv --rfm --mix Category  # + share of spend per category\n"
+                              "  fastseg segment tx.csv --rfm --customers crm.csv  # + the CRM's Age, Gender, ... "
+                              "per segment\n"
                               "  fastseg segment customers.csv --rules rules.xlsx   # a threshold rule per segment")
     opt.add_table_options(s)
     s.add_argument("--k", type=opt.k, default="auto", help="number of segments, or auto (default)")

@@ -334,6 +334,16 @@ def _source_text(seg):
     if shares:
         text += (f" Each customer's share of spend by {src['mix']['column']!r} was segmented on beside R, F and M: "
                  f"{', '.join(map(str, shares))}.")
+    return f"<p>{html.escape(text)}</p>" + _joined_text(src)
+
+
+def _joined_text(src):
+    """The customer table joined by :func:`fastseg.join_customers` (a paragraph, or "")."""
+    joined = src.get("customers")
+    if not joined:
+        return ""
+    text = (f"Joined from a customer table by {joined['on']!r}: {', '.join(map(str, joined['columns']))} "
+            f"({joined['matched']:,} customers found there, {joined['unmatched']:,} not).")
     return f"<p>{html.escape(text)}</p>"
 
 

@@ -88,8 +88,10 @@ class Segmenter:
         profiles. "auto" takes every categorical column (numeric ones of two values
         included) with 2 to 50 values and at
         least five customers per value on average (so not free text, names or
-        e-mails) and, when ``features`` are given, the other numeric columns, leaving
-        out identifiers and the columns :func:`fastseg.rfm` derives.
+        e-mails) and, when ``features`` are given or the table is :func:`fastseg.rfm`'s
+        (with a customer table's ``Age`` from :func:`fastseg.join_customers`), the
+        other numeric columns, leaving out identifiers and the columns
+        :func:`fastseg.rfm` derives.
     value : "auto", str or None, default="auto"
         The column of each customer's spend, added up per segment into
         :attr:`Segmentation.value` ("13% of customers, 58% of monetary"); a feature or
@@ -180,8 +182,9 @@ class Segmenter:
                                  "takes the columns that are not.")
             return list(dict.fromkeys(cols))
         skip = set(features) | set(identifier_columns(df))
-        if "rfm_segment" in df.columns:  # rfm's own columns: the features, their scores, the grid (rfm_mix)
-            skip |= set(RFM_COLUMNS)
+        from_rfm = "rfm_segment" in df.columns
+        if from_rfm:  # rfm's own columns: the features, their scores, the grid (rfm_mix), the shares
+            skip |= set(RFM_COLUMNS) | set((df.attrs.get("mix") or {}).get("columns", ()))
         out = []
         for c in df.columns:
             col = df[c]
@@ -191,7 +194,7 @@ class Segmenter:
                 levels = col.nunique(dropna=True)
                 if 2 <= levels <= min(MAX_LEVELS, len(col) / 5):  # a category, not free text
                     out.append(c)
-            elif self._explicit() is not None:
+            elif self._explicit() is not None or from_rfm:  # from_rfm: a customer table's Age, joined
                 out.append(c)
         return out
 
@@ -471,7 +474,7 @@ class Segmenter:
 
 
 # what rfm() says of the log it read
-_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes", "mix")
+_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes", "mix", "customers")
 
 
 def _unique_index(df):

@@ -60,7 +60,9 @@ class Segmentation:
     source : dict or None
         For a table from :func:`fastseg.rfm`: the log's ``columns`` by role, those
         ``guessed`` from their names, how numeric dates were read (``dates from``),
-        the ``snapshot`` Recency counts from and the ``attributes`` carried per customer.
+        the ``snapshot`` Recency counts from, the ``attributes`` carried per customer,
+        the ``mix`` of spend shares and the ``customers`` table joined
+        (:func:`fastseg.join_customers`), when there are.
     id_column : str or None
         The identifier column the labels are keyed by, when the table had plain row
         numbers for its index (or the repeated ones ``pd.concat`` leaves) and one
@@ -231,6 +233,12 @@ class Segmentation:
             raise ValueError(f"the table has no {', '.join(map(repr, gone))}: the segments were found on shares of "
                              f"spend by {mix['column']!r}; make the table with rfm(log, mix={mix['column']!r}, "
                              f"mix_values=seg.source['mix']['values']) so its columns are the fit's.")
+        joined = (self.source or {}).get("customers")
+        gone = [c for c in (joined or {}).get("columns", ()) if c in self.features and c not in new_df.columns]
+        if gone:
+            raise ValueError(f"the table has no {', '.join(map(repr, gone))}: the segments were found on columns of a "
+                             "customer table; join it to the new table first, fastseg.join_customers(table, "
+                             "customers) (fastseg predict: --customers FILE).")
         return new_df
 
     def transitions(self, new_labels):
