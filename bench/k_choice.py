@@ -3,8 +3,10 @@
 The evidence behind ``fastseg.sweep``'s ``best_k`` (the vote of the knee, silhouette,
 Calinski–Harabasz and Davies–Bouldin, ties to the knee), set beside each method alone
 and the gap statistic (Tibshirani et al., 2001: uniform references in the box of the
-principal components, the first k within one standard error of the next), on data whose
-number of groups is known:
+principal components, the first k within one standard error of the next) and the most
+stable k (``fastseg sweep --stability 10``: the highest mean segment stability over 10
+refits on 80% subsets, :func:`fastseg.stability.k_stability`), on data whose number of
+groups is known:
 
 * 48 make_blobs draws: 3 to 8 groups of unequal sizes, 2 to 8 dimensions, 500 to
   10,000 rows, spreads from well apart to overlapping, one in three stretched by a
@@ -15,7 +17,7 @@ number of groups is known:
 
 Every matrix is standardised; each sweep runs k = 2..10 with n_init=3.
 
-    python bench/k_choice.py           # about 25 s on 2 cores
+    python bench/k_choice.py           # about a minute on 2 cores
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sklearn import datasets as skd
 from sklearn.preprocessing import StandardScaler
 
 from fastseg import datasets, rfm
+from fastseg.stability import k_stability
 from fastseg.sweep import sweep
 
 BEST = {"silhouette": max, "calinski_harabasz": max, "davies_bouldin": min}
@@ -75,7 +78,7 @@ def cases():
 
 def main():
     warnings.simplefilter("ignore")
-    methods = ["vote (best_k)", "knee", *BEST, "gap"]
+    methods = ["vote (best_k)", "knee", *BEST, "gap", "most stable"]
     hits = {g: {m: [0, 0] for m in methods} for g in ("blobs", "real")}
     counts = {"blobs": 0, "real": 0}
     print(f"{'data':24s} {'true':>4s} " + " ".join(f"{m[:12]:>12s}" for m in methods))
@@ -84,6 +87,7 @@ def main():
         sw = sweep(X, k=list(ks), n_init=3, random_state=0)
         picks = {"vote (best_k)": sw.best_k, "knee": sw.knee.k, "gap": gap_statistic(X, list(ks), sw.inertia)}
         picks.update({m: f(sw.metrics[m], key=sw.metrics[m].get) for m, f in BEST.items()})
+        picks["most stable"] = int(k_stability(X, sw, n_resamples=10, random_state=0)["stability"].idxmax())
         group = "blobs" if name.startswith("blobs") else "real"
         counts[group] += 1
         for m in methods:

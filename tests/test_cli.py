@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fastseg.cli import main
+from fastseg.cli import build_parser, cmd_segment, main
 from fastseg.datasets import mall_customers, online_retail
 
 
@@ -960,7 +960,11 @@ def test_sweep_stability_option(tmp_path, capsys):
     got = pd.read_csv(out, index_col="k")
     assert {"stability", "least_stable", "stable_segments"} <= set(got.columns)
     assert got["stability"].between(0, 1).all() and list(got.index) == [2, 3, 4, 5, 6]
-    assert f"most stable k = {got['stability'].idxmax()}:" in printed
+    # the k the stability evidence picks is the one segment --k auto chooses with as many refits
+    picked = re.search(r"with stability, k = (\d+): the largest k a method picks whose segments are all stable", printed)
+    assert picked, printed
+    seg = cmd_segment(build_parser().parse_args(["segment", str(mall), "--k-range", "2-6", "--stability", "3", "-q"]))
+    assert seg.k == int(picked.group(1)) and seg.k_stability.round(12).equals(got[list(seg.k_stability)].round(12))
     assert main(["sweep", str(mall), "--k-range", "2-4", "--out", str(out), "--quiet"]) == 0
     assert "stability" not in pd.read_csv(out).columns
 

@@ -496,9 +496,14 @@ def cmd_sweep(args):
                    else "every customer labelled by those centres (not refined)")
             print(f"fitted on a sample of {res.sample['rows']:,} of {len(Z):,} customers, {how}")
         if args.stability:
-            top = frame["stability"].idxmax()
-            print(f"most stable k = {top}: its segments found again in refits on {args.stability} subsets of the "
-                  f"customers with mean Jaccard {frame.loc[top, 'stability']:.2f} (0.75 or more: stable)")
+            from .stability import stable_pick
+
+            k, why = stable_pick(res, stab)
+            if k is not None:
+                print(f"with stability, k = {k}: {why}. fastseg segment --k auto chooses it (stability over "
+                      f"{args.stability} refits on subsets of the customers, 0.75 or more: stable)")
+            else:
+                print(f"with stability: {why}; fastseg segment --k auto keeps best k")
     return res
 
 

@@ -210,9 +210,15 @@ def render(seg, title="Customer segmentation", images=None, items=None):
 
         picks = ", ".join(f"{_METHOD_NAME.get(m, m)}: k = {v}" for m, v in sw.evidence.get("picks", {}).items())
         parts.append(f"<p>Each method's pick — {html.escape(picks)}. Knee: {html.escape(sw.knee.reason)}.</p>")
-        parts.append("<p class='muted'>↑ higher is better, ↓ lower is better.</p>"
-                     + _table(readable_columns(sw.to_frame().drop(columns=["seconds"])),
-                              floatfmt=lambda v: readable_number(v, 4)))
+        frame = sw.to_frame().drop(columns=["seconds"])
+        stab = getattr(seg, "k_stability", None)  # None in segmentations saved before it existed
+        note = ""
+        if stab is not None:
+            frame = frame.join(stab)
+            note = (" Stability: the segments' mean Jaccard similarity with the clusters of refits on subsets of "
+                    "the customers (0.75 or more: stable); least stable: its lowest segment's.")
+        parts.append(f"<p class='muted'>↑ higher is better, ↓ lower is better.{note}</p>"
+                     + _table(readable_columns(frame), floatfmt=lambda v: readable_number(v, 4)))
 
     parts.append("<h2>Profiles</h2><p>Mean and median of each feature in original units; relative importance "
                  "is the segment's typical value over all customers', minus 1. Typical is the mean, or for a "

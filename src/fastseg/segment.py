@@ -28,7 +28,7 @@ from .features import RFM_COLUMNS
 from .kmeans import KMeans
 from .rules import segment_rules
 from .segmentation import Segmentation, _input_lines, _left_out_text
-from .stability import segment_stability
+from .stability import k_stability, segment_stability, stable_pick
 from .sweep import sweep
 
 __all__ = ["Segmenter", "Segmentation"]
@@ -71,7 +71,11 @@ class Segmenter:
         Passed to :func:`fastseg.sweep`.
     stability : int, default=10
         Refits on subsets of the customers (80%, at most 100,000) that measure how
-        stable each segment is (:attr:`Segmentation.stability`); 0 skips them.
+        stable each segment is (:attr:`Segmentation.stability`); 0 skips them. With
+        k="auto" they also weigh in on k: one sweep of every k per refit
+        (:attr:`Segmentation.k_stability`), and k is the largest that a method of the
+        sweep picks whose segments are all stable (:func:`fastseg.stability.stable_pick`),
+        else the methods' vote (:attr:`SweepResult.best_k`; also with 0).
     rules : bool, default=True
         Find a threshold rule per segment (:attr:`Segmentation.rules`).
     sample : int or None, default=None
@@ -395,7 +399,8 @@ class Segmenter:
         described = self._described(df, features, renamed)  # before the sweep: a wrong column fails at once
         value_column = self._value_column(df)
 
-        sw = None
+        sw = k_stab = None
+        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
         if self.k == "auto":
             ks = [k for k in self.k_range if k <= len(df)]
             if not ks:
@@ -414,6 +419,13 @@ class Segmenter:
                 reason = f"no method agreed ({sw.best_method}); fell back to k = {k}"
             else:
                 reason = f"k chosen automatically: {sw.best_method}"
+            if self.stability and len(ks) > 1:  # the evidence that finds k most often (bench/k_choice.py)
+                k_stab = k_stability(Z, sw, n_resamples=self.stability, random_state=seed, device=self.device)
+                stable_k, why = stable_pick(sw, k_stab)
+                if stable_k is not None:
+                    k, reason = stable_k, f"k chosen automatically: {why}"
+                else:
+                    reason += f"; {why}"
             if sampled:  # the chosen k, refined on every customer from the sample's centres
                 reason += f"; chosen on a sample of {self.sample:,} customers"
                 model = KMeans(k, init=np.asarray(sw.centers[k]), n_init=1, device=self.device).fit(Z)
@@ -454,7 +466,6 @@ class Segmenter:
         composition = {c: composition_table(df[c], seg, k) for c in described if c not in numeric}
         labels = pd.DataFrame({"segment": seg, "name": [names[s] for s in seg]}, index=df.index)
         rfm_mix = rfm_mix_table(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
-        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
         rules = segment_rules(data, seg, names=names, random_state=seed) if self.rules else None
         value = None if value_column is None else value_table(df[value_column], seg, k, names)
         stability = (segment_stability(Z, seg, k, n_resamples=self.stability, n_init=max(self.n_init, 1),
@@ -469,7 +480,7 @@ class Segmenter:
             id_column=id_column, left_out=left_out, rfm_mix=rfm_mix, distance_q99=q99, composition=composition,
             described=described, not_segmented=not_segmented, rules=rules, stability=stability,
             read_as_numbers=read_as_numbers, value=value, value_column=value_column, totals_row=totals,
-            outlying=outlying,
+            outlying=outlying, k_stability=k_stab,
         )
 
 

@@ -129,6 +129,10 @@ class Segmentation:
         :meth:`with_items`. The summary, :meth:`overview` and the report show it, and
         :meth:`save` keeps it, so ``fastseg predict --offers`` can offer its products to
         the customers of a newer log. None until :meth:`with_items`.
+    k_stability : pandas.DataFrame or None
+        With k="auto": the stability of every k of the sweep
+        (:func:`fastseg.stability.k_stability`), the evidence k was chosen on
+        (:func:`fastseg.stability.stable_pick`). None with a given k or ``stability=0``.
     """
 
     labels: pd.DataFrame
@@ -161,6 +165,7 @@ class Segmentation:
     totals_row: object = None
     outlying: dict = field(default_factory=dict)
     items: pd.DataFrame | None = None
+    k_stability: pd.DataFrame | None = None
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
