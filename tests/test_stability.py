@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from fastseg import KMeans, Segmenter, sweep
-from fastseg.stability import STABLE, best_jaccard, k_stability, segment_stability
+from fastseg.stability import STABLE, best_jaccard, k_stability, segment_stability, stable_pick
 
 CENTRES = [[0, 0], [10, 0], [0, 10]]
 
@@ -135,3 +135,50 @@ def test_k_stability_peaks_at_the_number_of_groups(seed):
     # at k = 4 every refit finds the four groups: segment_stability of that k's labels agrees
     one = segment_stability(X, res.labels[4], 4, random_state=seed, n_init=1)
     assert one["stability"].mean() == pytest.approx(st.loc[4, "stability"])
+
+
+def _evidence(**picks):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(evidence={"picks": picks})
+
+
+def _stability(least):
+    ks = sorted(least)
+    return pd.DataFrame({"stability": [min(1.0, least[k] + 0.05) for k in ks],
+                         "least_stable": [least[k] for k in ks]}, index=pd.Index(ks, name="k"))
+
+
+def test_stable_pick_takes_the_largest_pick_whose_segments_are_all_stable():
+    st = _stability({2: 0.99, 3: 0.9, 5: 0.8, 8: 0.6})
+    k, why = stable_pick(_evidence(knee=5, silhouette=2, calinski_harabasz=8, davies_bouldin=5), st)
+    assert k == 5  # 8 has a segment that dissolves; 5 is the most detailed stable proposal
+    assert why == ("knee and Davies–Bouldin pick 5, the largest pick whose segments are all stable (least stable "
+                   "0.80 in refits on subsets); silhouette picks 2 (0.99); Calinski–Harabasz picks 8 (0.60)")
+    # a mean over the segments would pass 8 (0.65): every segment must be stable
+    assert stable_pick(_evidence(knee=8), st)[0] is None
+    k, why = stable_pick(_evidence(knee=8, silhouette=2), _stability({2: 0.7, 8: 0.74}))
+    assert k is None and why == ("no method's pick has every segment stable, >= 0.75 (least stable segment: knee 8 "
+                                 "(0.74), silhouette 2 (0.70))")
+    assert stable_pick(_evidence(), st)[0] is None
+    assert stable_pick(_evidence(knee=8), st, threshold=0.5)[0] == 8
+
+
+def test_segmenter_chooses_k_by_the_stable_pick_else_the_vote(monkeypatch):
+    # five groups, two of them close: silhouette and Davies–Bouldin see 4, and the fifth group is real
+    centres = [[0, 0], [10, 0], [0, 10], [10, 10], [13.5, 10]]
+    X, _ = make_blobs([400, 400, 400, 300, 300], centers=centres, cluster_std=1.0, random_state=3)
+    df = pd.DataFrame(X, columns=["a", "b"])
+    seg = Segmenter(transform=None, k_range=range(2, 9), random_state=0).fit(df)
+    st = seg.k_stability
+    assert list(st.index) == list(range(2, 9)) and st["least_stable"].between(0, 1).all()
+    picks = seg.sweep.evidence["picks"]
+    stable = [k for k in picks.values() if st.loc[k, "least_stable"] >= STABLE]
+    assert seg.k == max(stable) and "the largest pick whose segments are all stable" in seg.k_reason
+    # without refits, or when no pick is stable, the vote decides, and says why
+    plain = Segmenter(transform=None, k_range=range(2, 9), random_state=0, stability=0).fit(df)
+    assert plain.k == plain.sweep.best_k and plain.k_stability is None and "methods agree" in plain.k_reason
+    assert seg.k == 5 and plain.k == 4  # here the vote merges the two close groups; the stable pick keeps them
+    monkeypatch.setattr("fastseg.segment.stable_pick", lambda sw, stab: (None, "no method's pick has every segment"))
+    voted = Segmenter(transform=None, k_range=range(2, 9), random_state=0).fit(df)
+    assert voted.k == voted.sweep.best_k and voted.k_reason.endswith("; no method's pick has every segment")

@@ -84,9 +84,10 @@ def join_customers(table, customers, *, on=None, columns=None):
         clash = rows["_key"][rows["_key"].duplicated()].unique()
         if len(clash):
             example = ids[found][twice][keys[twice].to_numpy() == clash[0]]
+            rows_text = ", ".join(str(i + 1) for i in example.index[:3])
             raise ValueError(f"customers has {len(clash):,} id(s) in {name!r} on rows that differ (e.g. "
-                             f"{_plain_value(example.iloc[0])!r} on rows {', '.join(str(i + 1) for i in example.index[:3])}); keep "
-                             "one row per customer (the latest record, say) and join again.")
+                             f"{_plain_value(example.iloc[0])!r} on rows {rows_text}); keep one row per customer (the "
+                             "latest record, say) and join again.")
         first = ~keys.duplicated().to_numpy()
         body, keys = body[first], keys[first]
     at = pd.Index(keys.to_numpy()).get_indexer(_keys(table.index, like=ids).to_numpy())

@@ -147,17 +147,22 @@ def stable_pick(result, stability, threshold=STABLE):
 
     picks = result.evidence.get("picks", {})
     least = stability["least_stable"]
-    said = {m: f"{_METHOD_NAME.get(m, m)} says k = {k} (least stable segment {least.get(k, np.nan):.2f})"
-            for m, k in picks.items()}
+    def named(methods):
+        names = [_METHOD_NAME.get(m, m) for m in methods]
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
     ok = [k for k in picks.values() if k in least.index and least[k] >= threshold]
     if not ok:
-        return None, f"no method's pick has every segment stable (>= {threshold}: {', '.join(said.values())})"
+        said = ", ".join(f"{_METHOD_NAME.get(m, m)} {k} ({least.get(k, np.nan):.2f})" for m, k in picks.items())
+        return None, f"no method's pick has every segment stable, >= {threshold} (least stable segment: {said})"
+    by = {}
+    for m, v in picks.items():
+        by.setdefault(v, []).append(m)
     k = max(ok)
-    by = [_METHOD_NAME.get(m, m) for m, v in picks.items() if v == k]
-    reason = (f"the largest k a method picks whose segments are all stable: k = {k} ({', '.join(by)}; least stable "
-              f"segment {least[k]:.2f} in refits on subsets)")
-    others = [said[m] for m, v in picks.items() if v != k]
-    return k, reason + ("; " + ", ".join(others) if others else "")
+    reason = (f"{named(by[k])} pick{'s' if len(by[k]) == 1 else ''} {k}, the largest pick whose segments are all "
+              f"stable (least stable {least[k]:.2f} in refits on subsets)")
+    return k, reason + "".join(f"; {named(ms)} pick{'s' if len(ms) == 1 else ''} {v} ({least[v]:.2f})"
+                               for v, ms in by.items() if v != k)
 
 
 def _check(n, labels, k, n_resamples, fraction, max_rows):
