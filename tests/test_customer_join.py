@@ -57,6 +57,13 @@ def test_whole_number_ids_of_any_type_are_one_customer(ids):
     assert j["Age"].tolist() == [1, 2, 3] and j.attrs["customers"]["unmatched"] == 0
 
 
+def test_ids_of_nineteen_digits_are_not_rounded():
+    big = [9_007_199_254_740_993, 9_007_199_254_740_995]  # above 2**53: as floats they would be one id
+    t = pd.DataFrame({"recency": [1, 2]}, index=pd.Index(big, name="CustomerID"))
+    j = join_customers(t, pd.DataFrame({"CustomerID": [str(b) for b in big[::-1]], "Age": [40, 30]}))
+    assert j["Age"].tolist() == [30, 40]
+
+
 def test_text_ids_match_as_written():
     tx = small_log().assign(CustomerID=["C-01", "C-01", "00123", "c-02", None, "c-02"])
     t = rfm(tx, **ROLES)

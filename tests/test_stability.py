@@ -175,6 +175,9 @@ def test_segmenter_chooses_k_by_the_stable_pick_else_the_vote(monkeypatch):
     picks = seg.sweep.evidence["picks"]
     stable = [k for k in picks.values() if st.loc[k, "least_stable"] >= STABLE]
     assert seg.k == max(stable) and "the largest pick whose segments are all stable" in seg.k_reason
+    from fastseg.report import render
+
+    assert "<th>least stable</th>" in render(seg)  # the evidence beside the sweep's table
     # without refits, or when no pick is stable, the vote decides, and says why
     plain = Segmenter(transform=None, k_range=range(2, 9), random_state=0, stability=0).fit(df)
     assert plain.k == plain.sweep.best_k and plain.k_stability is None and "methods agree" in plain.k_reason

@@ -169,6 +169,8 @@ def _keys(ids, like):
     missing ids as NaN."""
     s = pd.Series(ids).reset_index(drop=True)
     other_numeric = pd.api.types.is_numeric_dtype(like) and not pd.api.types.is_bool_dtype(like)
+    if pd.api.types.is_integer_dtype(s):  # as they are: an id of 19 digits is no float
+        return s.astype("Int64").astype(object).where(s.notna().to_numpy(), np.nan)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         v = s.to_numpy(dtype=float, na_value=np.nan)
         whole = np.isfinite(v) & (v == np.round(v))
@@ -179,7 +181,7 @@ def _keys(ids, like):
     if other_numeric:  # "12346" (or " 12346.0") read as text on this side only
         digits = text.str.fullmatch(_WHOLE.pattern).fillna(False).to_numpy(dtype=bool)
         out = text.astype(object)
-        out[digits] = [int(float(t)) for t in text[digits]]
+        out[digits] = [int(t.split(".")[0]) for t in text[digits]]
         return out.where(text.notna().to_numpy(), np.nan)
     return text.astype(object).where(text.notna().to_numpy(), np.nan)
 
