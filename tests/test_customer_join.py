@@ -163,6 +163,17 @@ def test_segmenter_describes_joined_columns_and_segments_on_those_named():
     assert seg.predict(table)["segment"].tolist() == seg.labels["segment"].tolist()
 
 
+def test_shares_are_described_when_the_features_leave_them_out():
+    log, crm, _ = planted(n=120)
+    log["Category"] = np.where(np.arange(len(log)) % 3 == 0, "Garden", "Kitchen")
+    table = join_customers(rfm(log, mix="Category", **ROLES), crm)
+    seg = Segmenter(k=2, random_state=0, stability=0).fit(table)
+    assert seg.features == ["recency", "frequency", "monetary", "Kitchen share", "Garden share"]
+    assert seg.described == ["Age", "Region"]
+    seg = Segmenter(features=["recency", "frequency", "monetary"], k=2, random_state=0, stability=0).fit(table)
+    assert seg.described == ["Kitchen share", "Garden share", "Age", "Region"]
+
+
 def test_cli_segment_and_predict_with_a_customer_table(tmp_path, capsys):
     log, crm, truth = planted(n=300)
     crm = crm.iloc[:-20]  # 20 customers without a CRM row

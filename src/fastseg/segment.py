@@ -187,8 +187,10 @@ class Segmenter:
             return list(dict.fromkeys(cols))
         skip = set(features) | set(identifier_columns(df))
         from_rfm = "rfm_segment" in df.columns
-        if from_rfm:  # rfm's own columns: the features, their scores, the grid (rfm_mix), the shares
-            skip |= set(RFM_COLUMNS) | set((df.attrs.get("mix") or {}).get("columns", ()))
+        if from_rfm:  # rfm's own columns: the features, their scores, the grid (rfm_mix)
+            skip |= set(RFM_COLUMNS)
+            if self._explicit() is None:  # the shares are the features, but for a flat one: nothing to describe
+                skip |= set((df.attrs.get("mix") or {}).get("columns", ()))
         out = []
         for c in df.columns:
             col = df[c]
