@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from ._validation import listed_columns
+
 CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)[\s_.\-]?id)")
 
 # matched against the name in lower case without spaces, "_", "." or "-"
@@ -110,7 +112,7 @@ def guess_rfm_columns(df, **given):
             fill("price", lambda: _one(df, "price", _PRICE, taken))
             if out["quantity"] is None and out["price"] is not None and spend["price"] is None:
                 out["amount"], out["price"] = out["price"], None  # a price per row: one item a row
-    shown = ", ".join(repr(str(c)) for c in df.columns[:30]) + (" ..." if len(df.columns) > 30 else "")
+    shown = listed_columns(df.columns)
     missing = [role for role in ("customer", "date") if out[role] is None]
     if out["amount"] is None and (out["quantity"] is None or out["price"] is None):
         missing.append("spend")

@@ -167,6 +167,12 @@ def require_frame(obj, what):
     raise TypeError(f"{what} must be a pandas DataFrame; got {kind}.")
 
 
+def listed_columns(columns, most=30):
+    """``'a', 'b', ...``: the first ``most`` column names, for an error that lists what a table has."""
+    shown = ", ".join(repr(str(c)) for c in columns[:most])
+    return shown + (" ..." if len(columns) > most else "")
+
+
 def _normalised(name):
     return "".join(ch for ch in str(name).lower() if ch.isalnum())
 

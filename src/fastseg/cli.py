@@ -207,18 +207,19 @@ def _roles(columns):
 
 
 def cmd_segment(args):
-    out = check_table_output(args.out, [args.input, args.customers], "--out")
-    rep = check_output(args.report, [args.input, args.customers], "--report")
+    inputs = [args.input, args.customers]  # never overwritten
+    out = check_table_output(args.out, inputs, "--out")
+    rep = check_output(args.report, inputs, "--report")
     if rep is not None and rep.suffix.lower() not in (".html", ".htm"):
         raise CLIError(f"--report {str(rep)!r}: the report is one HTML file; name it .html (a browser opens it, "
                        "and prints it to PDF).")
     if args.k == "auto":
         _check_sample(args)
-    save = check_output(args.save, [args.input, args.customers], "--save")
-    rules = check_table_output(args.rules, [args.input, args.customers], "--rules")
-    segments = check_table_output(args.segments, [args.input, args.customers], "--segments")
-    items_out = check_table_output(args.items, [args.input, args.customers], "--items")
-    offers_out = check_table_output(args.offers, [args.input, args.customers], "--offers")
+    save = check_output(args.save, inputs, "--save")
+    rules = check_table_output(args.rules, inputs, "--rules")
+    segments = check_table_output(args.segments, inputs, "--segments")
+    items_out = check_table_output(args.items, inputs, "--items")
+    offers_out = check_table_output(args.offers, inputs, "--offers")
     if not args.rfm and (args.item not in ("auto", "none") or args.item_names):
         raise CLIError("--item and --item-names name columns of a transaction log: they go with --rfm.")
     for option, path in (("--items", items_out), ("--offers", offers_out)):
@@ -353,9 +354,10 @@ def _load_model(path):
 
 
 def cmd_predict(args):
-    out = check_table_output(args.out, [args.input, args.model, args.customers], "--out")
-    moves = check_table_output(args.transitions, [args.input, args.model, args.customers], "--transitions")
-    offers = check_table_output(args.offers, [args.input, args.model, args.customers], "--offers")
+    inputs = [args.input, args.model, args.customers]  # never overwritten
+    out = check_table_output(args.out, inputs, "--out")
+    moves = check_table_output(args.transitions, inputs, "--transitions")
+    offers = check_table_output(args.offers, inputs, "--offers")
     if not args.rfm and (args.item not in ("auto", "none") or args.item_names or offers is not None):
         raise CLIError("--offers, --item and --item-names read what a transaction log's customers bought: they go "
                        "with --rfm.")

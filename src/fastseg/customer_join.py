@@ -11,7 +11,7 @@ import pandas as pd
 
 from ._column_roles import identifier_columns
 from ._log_columns import CUSTOMER_ID_NAME
-from ._validation import did_you_mean, require_frame
+from ._validation import _normalised, did_you_mean, listed_columns, require_frame
 
 __all__ = ["join_customers"]
 
@@ -120,13 +120,13 @@ def _id_column(customers, key, on):
             if on == customers.index.name:
                 return None
             raise ValueError(f"on={on!r} is not a column of customers{did_you_mean([on], customers.columns) or ';'} "
-                             f"available: {_listed(customers.columns)}.")
+                             f"available: {listed_columns(customers.columns)}.")
         return on
     if key is not None:
-        same = [c for c in customers.columns if _plain(c) == _plain(key)]
+        same = [c for c in customers.columns if _normalised(c) == _normalised(key)]
         if len(same) == 1:
             return same[0]
-        if customers.index.name is not None and _plain(customers.index.name) == _plain(key):
+        if customers.index.name is not None and _normalised(customers.index.name) == _normalised(key):
             return None
     named = [c for c in customers.columns if CUSTOMER_ID_NAME.fullmatch(str(c).strip())]
     if len(named) == 1:
@@ -135,7 +135,7 @@ def _id_column(customers, key, on):
     if len(ids) == 1:
         return ids[0]
     raise ValueError(f"which column of customers holds the customer id? None is named {key!r} or like a customer "
-                     f"id alone; give it with on= (--customers-id); available: {_listed(customers.columns)}.")
+                     f"id alone; give it with on= (--customers-id); available: {listed_columns(customers.columns)}.")
 
 
 def _joined_columns(body, on, columns, table):
@@ -146,7 +146,7 @@ def _joined_columns(body, on, columns, table):
         gone = [c for c in columns if c not in body.columns]
         if gone:
             raise ValueError(f"column(s) {', '.join(map(repr, gone))} not in customers"
-                             f"{did_you_mean(gone, body.columns) or ';'} available: {_listed(body.columns)}.")
+                             f"{did_you_mean(gone, body.columns) or ';'} available: {listed_columns(body.columns)}.")
     from .features import RFM_COLUMNS
 
     mix = (table.attrs.get("mix") or {}).get("columns", [])
@@ -184,15 +184,6 @@ def _keys(ids, like):
         out[digits] = [int(t.split(".")[0]) for t in text[digits]]
         return out.where(text.notna().to_numpy(), np.nan)
     return text.astype(object).where(text.notna().to_numpy(), np.nan)
-
-
-def _plain(name):
-    return re.sub(r"[\W_]+", "", str(name)).lower()
-
-
-def _listed(columns):
-    shown = ", ".join(repr(str(c)) for c in columns[:30])
-    return shown + (" ..." if len(columns) > 30 else "")
 
 
 def _examples(ids):

@@ -12,7 +12,7 @@ from ._column_roles import identifier_columns, looks_like_code, totals_row
 from ._dates import _DAY_NS, _snapshot_ns, as_datetime, dates_as_days, day_text, looks_like_dates
 from ._log_columns import guess_rfm_columns, needs_guess
 from ._profiles import MAX_LEVELS
-from ._validation import did_you_mean, require_frame
+from ._validation import did_you_mean, listed_columns, require_frame
 from ._value_share import looks_like_spend, spend_column
 
 __all__ = ["rfm", "rfm_segment", "RFM_SEGMENTS", "RFM_ACTIONS", "identifier_columns", "guess_rfm_columns",
@@ -87,11 +87,10 @@ def _score(values, higher_is_better=True):
 def _require(df, cols):
     missing = [c for c in cols if c is not None and c not in df.columns]
     if missing:
-        shown = ", ".join(repr(str(c)) for c in df.columns[:30])
         raise ValueError(
             f"column(s) {', '.join(repr(str(c)) for c in missing)} not found in the transactions"
             f"{did_you_mean(missing, df.columns) or ';'} "
-            f"available: {shown}{' ...' if len(df.columns) > 30 else ''}."
+            f"available: {listed_columns(df.columns)}."
         )
 
 
