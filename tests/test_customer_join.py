@@ -174,6 +174,34 @@ def test_shares_are_described_when_the_features_leave_them_out():
     assert seg.described == ["Kitchen share", "Garden share", "Age", "Region"]
 
 
+def test_a_customer_tables_dates_count_to_the_rfm_snapshot():
+    t = rfm(small_log(), **ROLES)  # last order 2024-01-05: the snapshot, Recency's day, is 2024-01-06
+    crm = pd.DataFrame({"CustomerID": [12346, 12347, 12348], "Signup": ["2023-12-01", "2023-01-06", "2024-01-06"]})
+    table = join_customers(t, crm)
+    seg = Segmenter(features=["recency", "frequency", "Signup"], k=2, random_state=0, stability=0).fit(table)
+    days = seg.data["days since Signup"].tolist()
+    assert days == [36.0, 365.0, 0.0]  # to 2024-01-06, not to the latest signup plus a day (which gave 37, 366, 1)
+    assert seg.prep.snapshot == pd.Timestamp("2024-01-06") and seg.prep.snapshot_of_table
+    assert "Dates read as the whole days from each to 2024-01-06, the RFM snapshot: Signup as 'days since Signup'" \
+        in "\n".join(seg.summary().splitlines())
+    # a new log ending later: its snapshot, as its Recency, so tenure grows with it
+    later = pd.concat([small_log(), pd.DataFrame({"InvoiceNo": ["7"], "CustomerID": [12347.0],
+                                                   "InvoiceDate": pd.to_datetime(["2024-01-30"]),
+                                                   "Sales": [4.0], "Country": ["UK"]})], ignore_index=True)
+    new = join_customers(rfm(later, **ROLES), crm)
+    Z = seg.prep.apply(new)
+    expected = (np.log1p([61.0, 390.0, 25.0]) - seg.prep.center[2]) / seg.prep.scale[2]
+    np.testing.assert_allclose(Z[:, 2], expected)
+    # a date the snapshot would count to negative days (a signup after the log ends): the latest date plus a day
+    late = crm.assign(Signup=["2023-12-01", "2023-01-06", "2024-02-01"])
+    seg = Segmenter(features=["recency", "Signup"], k=2, random_state=0, stability=0).fit(join_customers(t, late))
+    assert seg.prep.snapshot == pd.Timestamp("2024-02-02") and not seg.prep.snapshot_of_table
+    # a snapshot given wins
+    seg = Segmenter(features=["recency", "Signup"], k=2, random_state=0, stability=0,
+                    snapshot="2024-03-01").fit(table)
+    assert seg.data["days since Signup"].tolist() == [91.0, 420.0, 55.0] and not seg.prep.snapshot_of_table
+
+
 def test_cli_segment_and_predict_with_a_customer_table(tmp_path, capsys):
     log, crm, truth = planted(n=300)
     crm = crm.iloc[:-20]  # 20 customers without a CRM row

@@ -148,7 +148,7 @@ def days_since_name(column):
     return f"{DAYS_SINCE}{column}"
 
 
-def dates_as_days(df, columns, snapshot=None, dayfirst=None):
+def dates_as_days(df, columns, snapshot=None, dayfirst=None, *, prefer=None):
     """Date columns as the whole days from each date to a snapshot, for clustering on
     (the tenure from a sign-up date, the days since a last order).
 
@@ -164,6 +164,11 @@ def dates_as_days(df, columns, snapshot=None, dayfirst=None):
         date in the columns.
     dayfirst : bool, optional
         Read text dates day first (see :func:`fastseg.rfm`).
+    prefer : date-like, optional
+        The date to count to instead, when no date in ``columns`` is after it: the RFM
+        table's snapshot, so a customer table's sign-up dates count to the day Recency
+        does. A date after it (a sign-up after the log ends) leaves ``snapshot`` or the
+        default in charge.
 
     Returns
     -------
@@ -180,7 +185,10 @@ def dates_as_days(df, columns, snapshot=None, dayfirst=None):
     if latest is None:
         raise ValueError(f"no date could be read in {', '.join(map(repr, columns))}; check the column(s), or "
                          "leave them out of the features.")
-    if snapshot is None:
+    preferred = None if prefer is None else _snapshot_ns(prefer)[1]
+    if preferred is not None and preferred >= latest:
+        snap = preferred
+    elif snapshot is None:
         snap = latest + _DAY_NS
     else:
         snap = _snapshot_ns(snapshot)[1]

@@ -44,6 +44,7 @@ class _Prep:
     clip: float | None = None  # Segmenter(clip=...): each feature capped at these quantiles of the fit ...
     bounds: np.ndarray | None = None  # ... (2, n_features): the caps, in the features' own units
     capped: int = 0  # how many of the fitted customers had a value capped
+    snapshot_of_table: bool = False  # snapshot is the RFM table's (Recency's day), so a new table's counts
 
     def clip_text(self):
         """The sentence saying where the features were capped, and for how many customers."""
@@ -54,21 +55,25 @@ class _Prep:
 
     def dates_text(self):
         """The sentence saying which date columns were read as days, and to which date."""
-        return (f"Dates read as the whole days from each to {day_text(self.snapshot)}: "
+        to = f"{day_text(self.snapshot)}, the RFM snapshot" if self.snapshot_of_table else day_text(self.snapshot)
+        return (f"Dates read as the whole days from each to {to}: "
                 + ", ".join(f"{old} as '{new}'" for old, new in self.dates.items()) + ".")
 
     def apply(self, df, with_mask=False, snapshot=None):
         """The scaled features of ``df``'s rows; with ``with_mask`` also which rows they are
         (with missing="drop", rows with a missing feature are left out). Date columns
         count their days to ``snapshot``, by default the fit's, so a feature means what
-        it meant when the segments were found. A table that already holds a date's days
+        it meant when the segments were found; when the fit counted to its RFM table's
+        snapshot, a new RFM table's own snapshot, as its Recency does. A table that already holds a date's days
         (``"days since signup_date"``, as :attr:`Segmentation.data` does) is used as it is."""
         dated = [old for old, new in (self.dates or {}).items()  # not those described, nor days already counted
                  if new in self.features and not (new in df.columns and old not in df.columns)]
         if dated:
             source = {new: old for old, new in self.dates.items()}
             _check_columns(df, [source.get(f, f) for f in self.features])  # names the table's own columns
-            df, _, _ = dates_as_days(df, dated, self.snapshot if snapshot is None else snapshot, self.dayfirst)
+            prefer = df.attrs.get("snapshot") if snapshot is None and self.snapshot_of_table else None
+            df, _, _ = dates_as_days(df, dated, self.snapshot if snapshot is None else snapshot, self.dayfirst,
+                                     prefer=prefer)
         df, _ = amounts_as_numbers(df, [f for f in self.features if f in df.columns])
         X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop", fitted=True)
         for f in self.logged:

@@ -106,9 +106,12 @@ class Segmenter:
         None: no value shares.
     snapshot : date-like, optional
         The date the days since each date are counted to, for date columns named in
-        ``features`` or ``describe``. Default: the latest date among them plus one
-        day, as :func:`fastseg.rfm` counts Recency. :meth:`Segmentation.predict`
-        counts to the same date unless given another.
+        ``features`` or ``describe``. Default: in a table from :func:`fastseg.rfm` (a
+        customer table joined by :func:`fastseg.join_customers`), its snapshot, the day
+        Recency counts to, unless a date is after it; else the latest date among them
+        plus one day, as :func:`fastseg.rfm` counts Recency. :meth:`Segmentation.predict`
+        counts to the same date unless given another (to a new RFM table's own snapshot,
+        when the fit counted to its table's).
     dayfirst : bool, optional
         Read those columns' text dates day first ("05/03/2024" is 5 March). Default:
         month first, unless day first reads more of them.
@@ -240,7 +243,8 @@ class Segmenter:
         dated = [c for c in named if c in df.columns and looks_like_dates(df[c])]
         if not dated:
             return df, {}, None
-        return dates_as_days(df, dated, self.snapshot, self.dayfirst)
+        prefer = df.attrs.get("snapshot") if self.snapshot is None else None  # an RFM table's: Recency's day
+        return dates_as_days(df, dated, self.snapshot, self.dayfirst, prefer=prefer)
 
     def _features(self, df, renamed):
         """The feature columns, and ``{column: why}`` of the columns a default choice left
@@ -366,8 +370,10 @@ class Segmenter:
         else:
             center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
         scale = np.where(scale > 0, scale, 1.0)
+        of_table = (snapshot is not None and self.snapshot is None and df.attrs.get("snapshot") is not None
+                    and pd.Timestamp(df.attrs["snapshot"]) == snapshot)
         prep = _Prep(features, logged, center, scale, self.missing, dates=renamed or None, snapshot=snapshot,
-                     dayfirst=self.dayfirst, clip=self.clip, bounds=bounds, capped=capped)
+                     dayfirst=self.dayfirst, clip=self.clip, bounds=bounds, capped=capped, snapshot_of_table=of_table)
         return features, left_out, prep, (X - center) / scale, ok
 
     def fit(self, df):
