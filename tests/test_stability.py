@@ -164,11 +164,15 @@ def test_stable_pick_takes_the_largest_pick_whose_segments_are_all_stable():
     assert stable_pick(_evidence(knee=8), st, threshold=0.5)[0] == 8
 
 
-def test_segmenter_chooses_k_by_the_stable_pick_else_the_vote(monkeypatch):
+def _five_groups_two_close():
     # five groups, two of them close: silhouette and Davies–Bouldin see 4, and the fifth group is real
     centres = [[0, 0], [10, 0], [0, 10], [10, 10], [13.5, 10]]
     X, _ = make_blobs([400, 400, 400, 300, 300], centers=centres, cluster_std=1.0, random_state=3)
-    df = pd.DataFrame(X, columns=["a", "b"])
+    return pd.DataFrame(X, columns=["a", "b"])
+
+
+def test_segmenter_chooses_k_by_the_stable_pick_else_the_vote(monkeypatch):
+    df = _five_groups_two_close()
     seg = Segmenter(transform=None, k_range=range(2, 9), random_state=0).fit(df)
     st = seg.k_stability
     assert list(st.index) == list(range(2, 9)) and st["least_stable"].between(0, 1).all()
@@ -185,3 +189,33 @@ def test_segmenter_chooses_k_by_the_stable_pick_else_the_vote(monkeypatch):
     monkeypatch.setattr("fastseg.segment.stable_pick", lambda sw, stab: (None, "no method's pick has every segment"))
     voted = Segmenter(transform=None, k_range=range(2, 9), random_state=0).fit(df)
     assert voted.k == voted.sweep.best_k and voted.k_reason.endswith("; no method's pick has every segment")
+
+
+def test_the_elbow_marks_the_k_chosen_and_the_vote_apart():
+    import matplotlib.pyplot as plt
+
+    from fastseg import plots
+
+    seg = Segmenter(transform=None, k_range=range(2, 9), random_state=0).fit(_five_groups_two_close())
+    assert seg.k == 5 and seg.sweep.best_k == 4  # as in the test above
+
+    def drawn(fig):
+        ax = fig.axes[0]
+        lines = {ln.get_label(): set(ln.get_xdata()) for ln in ax.lines if ln.get_label().startswith(("chosen", "the"))}
+        plt.close(fig)
+        return lines, ax.get_title()
+
+    lines, title = drawn(plots.elbow(seg))  # the report's figure: the segments' k, not the vote's
+    assert lines == {"chosen: k = 5": {5}, "the methods' vote: k = 4": {4}}
+    first, second = title.split("\n")
+    from fastseg.sweep import _METHOD_NAME
+
+    def by(k):
+        return ", ".join(_METHOD_NAME[m] for m, v in seg.sweep.evidence["picks"].items() if v == k)
+
+    assert by(5) and first == f"Elbow: k = 5, the largest pick with every segment stable ({by(5)})"
+    assert second == f"the methods' vote: k = 4 ({by(4)})"
+    # the sweep alone marks its vote; given the same stability, the stable pick (fastseg sweep --stability --plot)
+    assert drawn(seg.sweep.plot()) == ({"chosen: k = 4": {4}}, plots.elbow(seg.sweep).axes[0].get_title())
+    assert drawn(seg.sweep.plot(stability=seg.k_stability)) == (lines, title)
+    plt.close("all")

@@ -484,7 +484,7 @@ def cmd_sweep(args):
     if out is not None:
         write_table(frame, out)
     if plot is not None:
-        save_figure(res.plot(), plot)
+        save_figure(res.plot(stability=stab if args.stability else None), plot)
     if not args.quiet:
         import pandas as pd
 

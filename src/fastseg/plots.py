@@ -56,21 +56,29 @@ def _sweep_of(result):
     raise TypeError(f"elbow draws a SweepResult (fastseg.sweep) or a Segmentation; got {type(result).__name__}.")
 
 
-def elbow(result, ax=None, metric="auto"):
-    """Inertia by k with the knee marked, and a second metric on the right axis.
+def elbow(result, ax=None, metric="auto", stability=None):
+    """Inertia by k with the knee marked, the chosen k, and a second metric on the right axis.
 
     Parameters
     ----------
     result : SweepResult, or a Segmentation (its :attr:`~Segmentation.sweep`)
+        A Segmentation marks the k it chose (with ``k="auto"`` and its stability, the
+        stable pick, which may differ from the sweep's vote); a SweepResult its vote,
+        :attr:`~SweepResult.best_k`, unless ``stability`` is given.
     ax : matplotlib Axes, optional
     metric : str or None, default="auto"
         A metric the sweep computed, drawn on a twin axis; "auto": silhouette where
         the sweep computed it; None for none.
+    stability : pandas.DataFrame, optional
+        :func:`fastseg.stability.k_stability` of ``result``: the k marked as chosen is
+        then :func:`fastseg.stability.stable_pick`'s, as ``Segmenter(k="auto")``
+        chooses it. Default: a Segmentation's :attr:`~Segmentation.k_stability`.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    chosen, title = _chosen_k(result, stability)
     result = _sweep_of(result)
     if isinstance(metric, str) and metric == "auto":
         metric = "silhouette" if "silhouette" in result.metrics else None
@@ -84,8 +92,10 @@ def elbow(result, ax=None, metric="auto"):
     ax.set_xlabel("number of clusters k")
     ax.set_ylabel("inertia (sum of squared distances)")
     ax.set_xticks(ks if ks.size <= 25 else ks[:: max(1, ks.size // 20)])
-    if result.best_k is not None:  # the vote's k, which need not be the knee
-        ax.axvline(result.best_k, color="tab:red", ls="--", lw=1, label=f"chosen: k = {result.best_k}")
+    if chosen is not None:  # need not be the knee
+        ax.axvline(chosen, color="tab:red", ls="--", lw=1, label=f"chosen: k = {chosen}")
+    if result.best_k is not None and result.best_k != chosen:
+        ax.axvline(result.best_k, color="grey", ls=":", lw=1, label=f"the methods' vote: k = {result.best_k}")
     if result.knee.k is not None:
         ax.plot([result.knee.k], [result.inertia[result.knee.k]], "o", ms=11, mfc="none", mec="tab:red", mew=2,
                 label=f"knee: k = {result.knee.k}")
@@ -99,12 +109,36 @@ def elbow(result, ax=None, metric="auto"):
         ax2.set_ylabel(metric_label(metric))
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
-    best = f"best k = {result.best_k}" if result.best_k is not None else "no clear best k"
-    # the dissenting methods on a second line: one line would run past the figure
-    ax.set_title(f"Elbow: {best} — {result.best_method}".replace("; ", "\n", 1), fontsize=10)
+    ax.set_title(title, fontsize=10)
     ax.legend(handles, labels, loc="upper right", fontsize=8)
     ax.grid(alpha=0.3)
     return fig
+
+
+def _chosen_k(result, stability):
+    """The k the elbow marks as chosen, and its title: a Segmentation's k, the stable pick
+    when ``stability`` is given, else the sweep's vote; why on the first line, what
+    the others said on the second (one line would run past the figure)."""
+    from .stability import stable_pick
+    from .sweep import _METHOD_NAME
+
+    sw = _sweep_of(result)
+    if stability is None:
+        stability = getattr(result, "k_stability", None)
+    vote = f"best k = {sw.best_k} — {sw.best_method}" if sw.best_k is not None else "no clear best k"
+    chosen = getattr(result, "k", None) if result is not sw else None
+    stable = stable_pick(sw, stability)[0] if stability is not None else None
+    if chosen is None:
+        chosen = stable if stable is not None else sw.best_k
+    if chosen == sw.best_k:
+        return chosen, f"Elbow: {vote}".replace("; ", "\n", 1)
+    def by(k):
+        return ", ".join(_METHOD_NAME.get(m, m) for m, v in sw.evidence.get("picks", {}).items() if v == k)
+
+    voted = f"the methods' vote: k = {sw.best_k} ({by(sw.best_k)})" if sw.best_k is not None else vote
+    if chosen == stable:
+        return chosen, f"Elbow: k = {chosen}, the largest pick with every segment stable ({by(chosen)})\n{voted}"
+    return chosen, f"Elbow: k = {chosen} chosen\n{voted}"
 
 
 def _palette(k):

@@ -53,7 +53,7 @@ def _figure_makers(seg, items=None):
     items = seg.items if items is None else items
     out = []
     if seg.sweep is not None:
-        out.append(("elbow", "Choosing k: elbow and silhouette", lambda: plots.elbow(seg.sweep)))
+        out.append(("elbow", "Choosing k: elbow and silhouette", lambda: plots.elbow(seg)))
     out.append(("sizes", "Segment sizes", lambda: plots.segment_sizes(seg)))
     if seg.value is not None:
         out.append(("value", f"Where the money is: customers and {seg.value_column}", lambda: plots.value_share(seg)))

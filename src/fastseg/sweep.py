@@ -167,9 +167,10 @@ class SweepResult:
         km._n_features_out = k
         return km
 
-    def plot(self, ax=None, metric="auto"):
-        """Elbow plot: inertia by k with the knee marked, ``metric`` on a second axis
-        (:func:`fastseg.plots.elbow`).
+    def plot(self, ax=None, metric="auto", stability=None):
+        """Elbow plot: inertia by k with the knee marked, ``metric`` on a second axis,
+        and with ``stability`` (:func:`fastseg.stability.k_stability`) the stable pick
+        marked as chosen (:func:`fastseg.plots.elbow`).
 
         Returns
         -------
@@ -177,7 +178,7 @@ class SweepResult:
         """
         from .plots import elbow
 
-        return elbow(self, ax=ax, metric=metric)
+        return elbow(self, ax=ax, metric=metric, stability=stability)
 
     def __repr__(self):
         return (
