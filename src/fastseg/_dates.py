@@ -106,7 +106,10 @@ def _text_to_datetime(when, **how):
     January, "+02:00" in July), which pandas refuses to mix, has them dropped, so a
     purchase keeps the day it was made on where it was made."""
     try:
-        parsed = pd.to_datetime(when, errors="coerce", **how)
+        with warnings.catch_warnings():  # pandas 2's notice that mixed offsets will raise: they are handled below
+            warnings.filterwarnings("ignore", "In a future version of pandas, parsing datetimes with mixed",
+                                    FutureWarning)
+            parsed = pd.to_datetime(when, errors="coerce", **how)
     except ValueError as e:  # "Mixed timezones detected"
         if "timezone" not in str(e).lower():
             raise

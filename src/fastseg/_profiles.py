@@ -56,7 +56,8 @@ def is_flag(col):
 def composition_table(col, seg, k):
     """Share of each segment's customers (and of all of them) at each value of ``col``."""
     values = col.astype(object).where(col.notna(), "(missing)").to_numpy()
-    top = [v for v in pd.Series(values).value_counts().index if v != "(missing)"][:_MAX_SHOWN]
+    counts = pd.Series(values).value_counts(sort=False).sort_values(ascending=False, kind="stable")
+    top = [v for v in counts.index if v != "(missing)"][:_MAX_SHOWN]  # most customers; a tie: first seen first
     keep = np.isin(values, top) | (values == "(missing)")
     values = np.where(keep, values, "other")
     tab = pd.crosstab(pd.Series(seg, name="segment"), pd.Series(values, name=str(col.name)))
@@ -148,7 +149,7 @@ def profile_table(data, seg, k, names, logged=()):
         row = {"name": names[s], "size": len(part), "share": len(part) / len(data)}
         for f in data.columns:
             row[f"{f} mean"] = part[f].mean()
-            row[f"{f} median"] = part[f].median()
+            row[f"{f} median"] = part[f].median() if part[f].notna().any() else np.nan  # pandas 2: no warning
             row[f"{f} rel. importance"] = typical(part[f], f in logged) / base[f] - 1 if base[f] > 0 else np.nan
         rows.append(row)
     out = pd.DataFrame(rows)

@@ -51,7 +51,7 @@ def csv_layout(p, sep=None, decimal=None):
     90% of the sampled lines from it on into as many; a decimal comma is assumed only
     beside a ';' separator (Excel's export where the comma is decimal)."""
     head = _head(p)
-    text = head.decode("utf-8-sig", errors="replace")
+    text = head.decode("utf-8-sig", errors="replace").replace("\x00", "")  # Python 3.10's csv stops at a NUL
     physical = re.split(r"\r\n|\r|\n", text)[:60]  # pandas' line ends, as it counts lines for skiprows
     if len(physical) > 1 and len(head) == 1 << 16:
         physical = physical[:-1]  # cut mid-line by the sample's end

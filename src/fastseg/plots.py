@@ -446,7 +446,9 @@ def scatter_3d(seg, features=None, ax=None, max_points=3000, random_state=0):
         raise ValueError(f"scatter_3d needs three features; got {feats}.")
     _check_features(seg, feats, "scatter_3d")
     if ax is None:
-        fig = plt.figure(figsize=(7, 6), layout="constrained")
+        # margins set by hand: constrained layout collapses a 3-D Axes in matplotlib 3.10 and warns
+        fig = plt.figure(figsize=(7, 6))
+        fig.subplots_adjust(left=0.0, right=0.94, bottom=0.02, top=0.96)
         ax = fig.add_subplot(projection="3d")
     elif not hasattr(ax, "set_zlabel"):
         raise ValueError("scatter_3d needs a 3-D Axes: fig.add_subplot(projection='3d').")

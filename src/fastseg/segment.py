@@ -522,7 +522,9 @@ def _without_totals_row(df, what):
     its label or None."""
     df = _text_columns(df, what)
     r = totals_row_position(df)
-    return (df, None) if r is None else (df.iloc[np.arange(len(df)) != r], df.index[r])
+    if r is None:
+        return df, None
+    return (df.iloc[:r] if r else df.iloc[1:]), df.index[r]  # a slice: row numbers stay a RangeIndex in pandas 2 too
 
 
 def _missing_in(df, features):
