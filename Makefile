@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test bench demo kernels-check clean
+.PHONY: test test-oldest bench demo kernels-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,14 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# the suite on the oldest dependencies pyproject.toml allows (requirements/oldest.txt), in its own venv
+OLDEST := .venv-oldest
+test-oldest:
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -m pip install --quiet -c requirements/oldest.txt -e '.[dev]'
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider
+
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m pytest bench -q -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,max,rounds --benchmark-group-by=group
@@ -24,4 +32,4 @@ demo: $(STAMP)
 	$(VENV)/bin/fastseg demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .benchmarks
+	rm -rf $(VENV) $(OLDEST) .pytest_cache .benchmarks
