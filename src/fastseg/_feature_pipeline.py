@@ -44,7 +44,7 @@ class _Prep:
     clip: float | None = None  # Segmenter(clip=...): each feature capped at these quantiles of the fit ...
     bounds: np.ndarray | None = None  # ... (2, n_features): the caps, in the features' own units
     capped: int = 0  # how many of the fitted customers had a value capped
-    snapshot_of_table: bool = False  # snapshot is the RFM table's (Recency's day), so a new table's counts
+    snapshot_of_table: bool = False  # snapshot is the RFM table's (Recency's day): predict takes a new table's
 
     def clip_text(self):
         """The sentence saying where the features were capped, and for how many customers."""
@@ -64,8 +64,9 @@ class _Prep:
         (with missing="drop", rows with a missing feature are left out). Date columns
         count their days to ``snapshot``, by default the fit's, so a feature means what
         it meant when the segments were found; when the fit counted to its RFM table's
-        snapshot, a new RFM table's own snapshot, as its Recency does. A table that already holds a date's days
-        (``"days since signup_date"``, as :attr:`Segmentation.data` does) is used as it is."""
+        snapshot, to a new RFM table's own snapshot, as its Recency does. A table that
+        already holds a date's days (``"days since signup_date"``, as
+        :attr:`Segmentation.data` does) is used as it is."""
         dated = [old for old, new in (self.dates or {}).items()  # not those described, nor days already counted
                  if new in self.features and not (new in df.columns and old not in df.columns)]
         if dated:

@@ -132,6 +132,7 @@ def _chosen_k(result, stability):
         chosen = stable if stable is not None else sw.best_k
     if chosen == sw.best_k:
         return chosen, f"Elbow: {vote}".replace("; ", "\n", 1)
+
     def by(k):
         return ", ".join(_METHOD_NAME.get(m, m) for m, v in sw.evidence.get("picks", {}).items() if v == k)
 
