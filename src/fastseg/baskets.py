@@ -17,7 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._log_columns import guess_item_columns
-from ._validation import require_frame
+from ._validation import listed_columns, require_frame
 from .features import (_index_as_columns, _numeric, _per_customer_mode, _require, clean_log, customer_codes,
                        log_roles, whole_numbers_as_ints)
 
@@ -136,7 +136,7 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     if found[0] is None:
         raise ValueError("no column is named like the item bought (StockCode, SKU, ProductID, Product, "
                          "Description ...); name it with item= (--item). Columns: "
-                         f"{', '.join(repr(str(c)) for c in transactions.columns[:30])}.")
+                         f"{listed_columns(transactions.columns)}.")
     guessed.update({role: col for role, col, was in zip(("item", "item_names"), found, (item, item_names))
                     if col is not None and was is None})
     item, item_names = found
@@ -403,7 +403,6 @@ def standout_text(items, segment, most=3):
     return ", ".join(f"{w} ({i:.1f}×)" for w, i in zip(what.astype(str), rows["index"]))
 
 
-
 def _segments(labels):
     """The segment of each labelled customer (a Series, NaN dropped, whole numbers as
     ints) and the segment names."""
@@ -435,7 +434,8 @@ def _segments(labels):
 
 
 def _benjamini_hochberg(p):
-    """Benjamini–Hochberg adjusted p-values (q-values) of ``p``, in its order."""
+    """Benjamini–Hochberg adjusted p-values (q-values) of ``p``, in its order (SciPy's
+    ``false_discovery_control`` needs SciPy 1.11; 1.10 is supported)."""
     m = len(p)
     if m == 0:
         return np.asarray(p, dtype=float)

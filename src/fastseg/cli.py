@@ -75,8 +75,8 @@ def _mix_text(mix):
     text = f"Shares of spend by {mix['column']}: {', '.join(map(str, mix['columns']))}"
     if mix["covered"] < MIX_COVERED:
         text += (f"\nnote: the {len(mix['values'])} kinds named hold {mix['covered']:.0%} of the spend "
-                 f"({mix['kinds']:,} kinds in {mix['column']}); --mix is for a column of a few kinds (a category, a department); "
-                 "for what each segment buys product by product, see --items")
+                 f"({mix['kinds']:,} kinds in {mix['column']}); --mix is for a column of a few kinds (a category, "
+                 "a department); for what each segment buys product by product, see --items")
     return text
 
 

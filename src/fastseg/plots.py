@@ -120,7 +120,7 @@ def _chosen_k(result, stability):
     when ``stability`` is given, else the sweep's vote; why on the first line, what
     the others said on the second (one line would run past the figure)."""
     from .stability import stable_pick
-    from .sweep import _METHOD_NAME
+    from .sweep import methods_picking
 
     sw = _sweep_of(result)
     if stability is None:
@@ -134,7 +134,7 @@ def _chosen_k(result, stability):
         return chosen, f"Elbow: {vote}".replace("; ", "\n", 1)
 
     def by(k):
-        return ", ".join(_METHOD_NAME.get(m, m) for m, v in sw.evidence.get("picks", {}).items() if v == k)
+        return ", ".join(methods_picking(sw.evidence, k))
 
     voted = f"the methods' vote: k = {sw.best_k} ({by(sw.best_k)})" if sw.best_k is not None else vote
     if chosen == stable:

@@ -143,26 +143,24 @@ def stable_pick(result, stability, threshold=STABLE):
         Which methods picked it and its least stable segment's score, and what the
         other methods said.
     """
-    from .sweep import _METHOD_NAME
+    from .sweep import _METHOD_NAME, methods_picking
 
     picks = result.evidence.get("picks", {})
     least = stability["least_stable"]
-    def named(methods):
-        names = [_METHOD_NAME.get(m, m) for m in methods]
-        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+    def pick(v):  # "knee and Davies–Bouldin pick 5"
+        names = methods_picking(result.evidence, v)
+        who = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        return f"{who} pick{'s' if len(names) == 1 else ''} {v}"
 
     ok = [k for k in picks.values() if k in least.index and least[k] >= threshold]
     if not ok:
         said = ", ".join(f"{_METHOD_NAME.get(m, m)} {k} ({least.get(k, np.nan):.2f})" for m, k in picks.items())
         return None, f"no method's pick has every segment stable, >= {threshold} (least stable segment: {said})"
-    by = {}
-    for m, v in picks.items():
-        by.setdefault(v, []).append(m)
     k = max(ok)
-    reason = (f"{named(by[k])} pick{'s' if len(by[k]) == 1 else ''} {k}, the largest pick whose segments are all "
-              f"stable (least stable {least[k]:.2f} in refits on subsets)")
-    return k, reason + "".join(f"; {named(ms)} pick{'s' if len(ms) == 1 else ''} {v} ({least[v]:.2f})"
-                               for v, ms in by.items() if v != k)
+    reason = (f"{pick(k)}, the largest pick whose segments are all stable (least stable {least[k]:.2f} in refits "
+              "on subsets)")
+    return k, reason + "".join(f"; {pick(v)} ({least[v]:.2f})" for v in dict.fromkeys(picks.values()) if v != k)
 
 
 def _check(n, labels, k, n_resamples, fraction, max_rows):

@@ -207,6 +207,11 @@ _METHOD_NAME = {"knee": "knee", "silhouette": "silhouette", "calinski_harabasz":
                 "davies_bouldin": "Davies–Bouldin"}  # as an analyst reads them
 
 
+def methods_picking(evidence, k):
+    """The methods (as an analyst reads them) whose pick in a sweep's ``evidence`` is ``k``."""
+    return [_METHOD_NAME.get(m, m) for m, v in evidence.get("picks", {}).items() if v == k]
+
+
 def metric_label(m, short=False):
     """A metric as a reader knows it: "Davies–Bouldin (lower is better)", or with
     ``short`` "Davies–Bouldin ↓"; other names unchanged."""
