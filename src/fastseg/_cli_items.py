@@ -21,6 +21,10 @@ def add_item_options(p, segment=True):
                    help="column of readable names for the items (default: one named like a description, e.g. "
                         "Description, beside a product code)")
     if segment:
+        g.add_argument("--by", choices=("features", "items"), default="features",
+                       help="what the segments are found on: the features (default), or the items each customer "
+                            "bought (bought or not, compared by cosine: segments of tastes), the features then "
+                            "describing and naming them; fastseg predict reads the new log's items the same way")
         g.add_argument("--exclude-items", metavar="CODES",
                        help="comma-separated values of the item column that are no product to offer, left out of "
                             "what each segment buys (the UCI log's POST,DOT,M,BANK CHARGES,AMAZONFEE); their spend "
@@ -39,10 +43,11 @@ def add_item_options(p, segment=True):
 
 def wants_items(args):
     """Whether the command reads what was bought: segment --rfm does unless --item none;
-    predict --rfm only for --offers."""
+    predict --rfm for --offers, or for a model whose segments were found on the items
+    (``args.by == "items"``, set by predict from the model)."""
     if not getattr(args, "rfm", False) or getattr(args, "item", "none") == "none":
         return False
-    return args.command == "segment" or args.offers is not None
+    return args.command == "segment" or args.offers is not None or getattr(args, "by", None) == "items"
 
 
 def wanted_item_columns(args, head, taken):

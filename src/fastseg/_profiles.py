@@ -106,8 +106,9 @@ def rfm_mix_table(grid, seg, k):
     return mix.reindex(index=range(k), columns=order, fill_value=0.0)
 
 
-def segment_names(centers, threshold=0.5, strong=1.25, most=3):
-    """A short name per segment from its centre: the features furthest from average."""
+def segment_names(centers, threshold=0.5, strong=1.25, most=3, numbered=True):
+    """A short name per segment from its centre: the features furthest from average;
+    with ``numbered``, a name that repeats gets its count, "(2)"."""
     names = {}
     for s, row in centers.iterrows():
         z = row.to_numpy()
@@ -118,6 +119,8 @@ def segment_names(centers, threshold=0.5, strong=1.25, most=3):
             if abs(z[j]) >= threshold
         ]
         names[s] = ", ".join(parts) if parts else "typical"
+    if not numbered:
+        return names
     seen = {}
     for s in names:  # distinct names: number repeats
         base = names[s]

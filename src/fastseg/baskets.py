@@ -146,7 +146,7 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     _require(transactions, [*given.values(), item, item_names])
     keep, spend, _, report, _ = clean_log(transactions, dayfirst, **given)
     codes, uniques = customer_codes(transactions[given["customer"]], keep, report)
-    icodes, items = pd.factorize(transactions[item][keep])
+    icodes, items = pd.factorize(_one_spelling(transactions[item][keep]))
     report["missing item"] = int((icodes < 0).sum())
     excluded = []
     if exclude is not None:
@@ -186,6 +186,23 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
                "columns": {r: c for r, c in {**given, "item": item, "item_names": item_names}.items() if c is not None},
                "guessed": guessed, "excluded": excluded},
     )
+
+
+def _one_spelling(col):
+    """An item column with one spelling per item. pandas reads a large CSV in pieces and
+    infers each piece's types, so a code column of numbers and letters (the UCI log's
+    ``85123A`` beside ``22423``) can hold 22423 in one piece and "22423" in another: two
+    items to ``factorize``. Such a mixed column is read as text, whole numbers without
+    a decimal point; a column of one type is left as it is."""
+    if col.dtype != object or not pd.api.types.infer_dtype(col, skipna=True).startswith("mixed"):
+        return col
+    return col.map(_item_text, na_action="ignore")
+
+
+def _item_text(v):
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        v = int(v)
+    return str(v)
 
 
 def _as_list(values, what):

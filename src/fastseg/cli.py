@@ -226,13 +226,24 @@ def cmd_segment(args):
         if path is not None and (not args.rfm or args.item == "none"):
             raise CLIError(f"{option} is read off what each segment buys, from a transaction log: it goes with "
                            "--rfm (and an --item column, read off its name by default).")
+    by_items = args.by == "items"
+    if by_items and (not args.rfm or args.item == "none"):
+        raise CLIError("--by items finds the segments on what each customer bought, from a transaction log: it goes "
+                       "with --rfm (and an --item column, read off its name by default).")
+    if by_items and rules is not None:
+        raise CLIError("--rules writes threshold rules on the features, and with --by items the segments are found "
+                       "on what customers bought, not on thresholds; leave --rules out.")
+    if by_items and args.clip is not None:
+        raise CLIError("--clip caps the features before they are clustered; with --by items the segments are found "
+                       "on what customers bought, so leave --clip out.")
     distinct_outputs(out=out, report=rep, save=save, rules=rules, segments=segments, items=items_out,
                      offers=offers_out)
     plots_dir = _output_folder(args.plots, "--plots")
     df, log = _prepare_customers(args, with_log=True)
     from ._cli_items import log_baskets
 
-    needed_by = [option for option, path in (("--items", items_out), ("--offers", offers_out)) if path is not None]
+    needed_by = [option for option, path in (("--by items", by_items), ("--items", items_out),
+                                             ("--offers", offers_out)) if path]
     basket = log_baskets(args, log, lambda msg: _say(args, msg), needed_by)
     del log
     from .report import rendered_figures, report  # after the checks: scikit-learn and matplotlib take seconds
@@ -242,7 +253,8 @@ def cmd_segment(args):
     seg = Segmenter(features=opt.features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
                     progress=prog, describe=args.describe, missing=args.missing, stability=args.stability,
-                    sample=args.sample, value=args.value, clip=args.clip, **_date_options(args)).fit(df)
+                    sample=args.sample, value=args.value, clip=args.clip, **_date_options(args)
+                    ).fit(df, baskets=basket if by_items else None)
     prog.close()
     seg = _renamed(seg, args)
     if seg.totals_row is not None:  # a spreadsheet's totals row: no customer, not in the labels
@@ -370,6 +382,14 @@ def cmd_predict(args):
                        "product column (--item), then --save, and predict with that model.")
     if args.mix is not None:
         raise CLIError("predict takes --mix from the model (the kinds it was segmented by); leave it out.")
+    basis = getattr(seg, "basis", None)
+    if basis is not None:  # found on what customers bought: the new log's baskets, over the model's item column
+        if not args.rfm or args.item == "none":
+            raise CLIError(f"{args.model}'s segments were found on what customers bought: predict from a transaction "
+                           "log with --rfm (and its item column).")
+        args.by = "items"
+        if args.item == "auto":
+            args.item = basis.item_column
     joined = [c for c in ((seg.source or {}).get("customers") or {}).get("columns", ()) if c in seg.features]
     if joined and args.rfm and not args.customers:
         raise CLIError(f"{args.model} segments on {', '.join(map(repr, joined))} from a customer table: give it (or a "
@@ -379,7 +399,9 @@ def cmd_predict(args):
     df, log = _prepare_customers(args, with_log=True, mix_values=mix and mix["values"])
     from ._cli_items import log_baskets
 
-    basket = log_baskets(args, log, lambda msg: _say(args, msg), ["--offers"] if offers is not None else [])
+    needed_by = [option for option, wanted in (("the model", basis is not None), ("--offers", offers is not None))
+                 if wanted]
+    basket = log_baskets(args, log, lambda msg: _say(args, msg), needed_by)
     del log
     if not args.rfm and not set(seg.features) <= set(df.columns) and (hint := _transaction_log_hint(df, False)):
         raise CLIError(hint)
@@ -390,12 +412,14 @@ def cmd_predict(args):
         df, total = _without_totals_row(df, "the input table")
         if total is not None:
             _say(args, totals_row_text(total))
-    dates = _date_options(args, "dayfirst")  # the text dates are read as at fit time
-    labels = _with_features(seg.predict(df, **dates), df, _label_columns(args, df, seg))
+    given = _date_options(args, "dayfirst")  # the text dates are read as at fit time
+    if basis is not None:
+        given["baskets"] = basket
+    labels = _with_features(seg.predict(df, **given), df, _label_columns(args, df, seg))
     table = seg.transitions(labels) if moves is not None else None  # before writing: it may refuse the ids
     far = None  # None in segmentations saved before distance_q99 existed
     if not args.quiet and seg.distance_q99 is not None:
-        far = int((seg.distances(df, **dates) > seg.distance_q99).sum())
+        far = int((seg.distances(df, **given) > seg.distance_q99).sum())
     if out is not None:
         write_table(labels, out)
     if table is not None:
@@ -413,8 +437,12 @@ def cmd_predict(args):
         print(f"{len(labels):,} customers assigned to the {counted(seg.k, 'segment')} of {args.model}:")
         for s_, n in sizes.items():
             print(f"  {s_}: {seg.titled(s_)} — {counted(n, 'customer')} ({n / max(len(labels), 1):.1%})")
-        if (none := int(labels["segment"].isna().sum())):
-            print(f"  not segmented (a missing feature value): {none:,} customers ({none / len(labels):.1%})")
+        if labels["segment"].isna().any():
+            from .segmentation import _NOT_SEGMENTED
+
+            for name, n in labels.loc[labels["segment"].isna(), "name"].value_counts().items():
+                why = "a missing feature value" if name == _NOT_SEGMENTED else name.removeprefix("not segmented: ")
+                print(f"  not segmented ({why}): {n:,} customers ({n / len(labels):.1%})")
         if far is not None:
             print(f"{far:,} of {len(labels):,} customers ({far / max(len(labels), 1):.1%}) fit their segment "
                   "worse than 99% of the customers it was made from (about 1% while customers stay alike; "

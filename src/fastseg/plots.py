@@ -476,13 +476,18 @@ def scatter_3d(seg, features=None, ax=None, max_points=3000, random_state=0):
 
 @_draws_segmentation
 def silhouette_by_segment(seg, ax=None, sample_size=3000, random_state=0):
-    """Silhouette of each customer (on a stratified sample), grouped by segment."""
+    """Silhouette of each customer (on a stratified sample), grouped by segment, in the
+    space the segments were found in: the scaled features, or the basket rows of segments
+    found on what customers bought (kept by the fit, not by ``save``)."""
     from .metrics import silhouette_values, stratified_sample
 
+    if seg.basis is not None and seg.clustered is None:
+        raise ValueError("the segments were found on what customers bought, and a saved segmentation keeps no "
+                         "baskets to measure the silhouette on; draw it from the fitted segmentation.")
     fig, ax = _axes(ax)
     lab = seg.labels["segment"].to_numpy()
     idx = stratified_sample(lab, seg.k, sample_size, random_state)
-    vals = silhouette_values(_scaled(seg)[idx], lab[idx])
+    vals = silhouette_values((_scaled(seg) if seg.basis is None else seg.clustered)[idx], lab[idx])
     colors = _palette(seg.k)
     y0 = 0
     if vals is None:

@@ -70,7 +70,7 @@ def _figure_makers(seg, items=None):
                     lambda col=col: plots.composition(seg, col)))
     if items is not None and len(items):
         out.append(("items", "What each segment buys more often", lambda: plots.segment_items(seg, items)))
-    if seg.k >= 2:
+    if seg.k >= 2 and (seg.basis is None or seg.clustered is not None):  # a loaded one keeps no baskets
         out.append(("silhouette", "Silhouette by segment", lambda: plots.silhouette_by_segment(seg)))
     return out
 
@@ -193,7 +193,8 @@ def render(seg, title="Customer segmentation", images=None, items=None):
     parts.append("<h2>Data</h2>")
     summ = seg.data.describe().T[["mean", "std", "min", "25%", "50%", "75%", "max"]]
     summ.index.name = "feature"
-    parts.append(f"<p>{n:,} customers, features: {', '.join(map(html.escape, seg.features))}. "
+    found = "" if seg.basis is None else f"Segments found on {html.escape(seg.basis.text())}, described by the features. "
+    parts.append(f"<p>{found}{n:,} customers, features: {', '.join(map(html.escape, seg.features))}. "
                  f"Transform: {html.escape(_transform_text(seg))}; "
                  f"scaling: {html.escape(str(seg.params.get('scale')))}.{_columns_note(seg)}</p>" + _table(summ))
     if seg.cleaning:

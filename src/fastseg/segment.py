@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from ._amounts import amounts_as_numbers
@@ -18,12 +19,14 @@ from ._column_roles import identifier_columns, looks_like_code, totals_row_posit
 from ._dates import _snapshot, dates_as_days, looks_like_dates
 # _Prep and Segmentation are named here too: segmentations pickled before they moved load by these paths
 from ._feature_pipeline import _check_columns, _default_index, _matrix, _Prep, _text_columns, column_text
+from ._item_basis import ItemBasis, named_by_items
 from ._log_columns import CUSTOMER_ID_NAME
 from ._outliers import outlying_segments
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, profile_table,
                         rfm_mix_table, segment_names)
 from ._validation import require_frame
 from ._value_share import spend_column, value_table
+from .baskets import segment_items
 from .features import RFM_COLUMNS
 from .kmeans import KMeans
 from .rules import segment_rules
@@ -376,8 +379,17 @@ class Segmenter:
                      dayfirst=self.dayfirst, clip=self.clip, bounds=bounds, capped=capped, snapshot_of_table=of_table)
         return features, left_out, prep, (X - center) / scale, ok
 
-    def fit(self, df):
+    def fit(self, df, baskets=None):
         """Segment the customers of ``df`` (one row per customer; the index is the id).
+
+        With ``baskets`` (:func:`fastseg.baskets` of the log ``df`` came from, as
+        :func:`fastseg.rfm`), the segments are found on what each customer bought
+        instead of on the features: bought-or-not rows over the products, scaled to unit
+        length, so k-means compares customers by the cosine of their baskets. The
+        features then describe the segments (profiles, the names read off them) and each
+        name adds the product the segment favours most ("· buys WHITE HEART"); the items
+        that stand out are in :attr:`Segmentation.items`. No rules are found (a segment
+        of tastes is no threshold on R, F and M) and ``clip`` does not apply.
 
         When the index is the plain row number (or the repeated row numbers of
         ``pd.concat``) and one column is named like an id and holds a distinct whole
@@ -392,6 +404,14 @@ class Segmenter:
         Segmentation
         """
         self._check()
+        if baskets is not None:
+            from .baskets import Baskets
+
+            if not isinstance(baskets, Baskets):
+                raise TypeError(f"baskets must be what fastseg.baskets(log) returns; got {type(baskets).__name__}.")
+            if self.clip is not None:
+                raise ValueError("clip caps the features before they are clustered; with baskets the segments are "
+                                 "found on what customers bought, so leave clip out.")
         df, totals = _without_totals_row(df, "Segmenter.fit's table")
         df, id_column = self._keyed(df)
         df, read_as_numbers = amounts_as_numbers(df)  # a spreadsheet's "£1,234.50" column: numbers, not text
@@ -406,6 +426,10 @@ class Segmenter:
             left_out = {id_column: "an identifier", **left_out}
         described = self._described(df, features, renamed)  # before the sweep: a wrong column fails at once
         value_column = self._value_column(df)
+        basis = described_by = None
+        if baskets is not None:  # found on the baskets; Z, the scaled features, describes the segments
+            basis, described_by = ItemBasis.of(baskets), Z
+            Z = basis.matrix(baskets, df.index)
 
         sw = k_stab = None
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
@@ -448,10 +472,11 @@ class Segmenter:
                 model = KMeans(k, n_init=max(self.n_init, 1), random_state=self.random_state,
                                device=self.device).fit(Z)
             if (np.bincount(np.asarray(model.labels_), minlength=k).min() == 0
-                    and (distinct := len(np.unique(Z, axis=0))) < k):
-                raise ValueError(f"k={k} segments but the customers take only {distinct} distinct combinations of "
-                                 f"the features' values, so a segment would be empty; lower k to {distinct} or "
-                                 "fewer, or add features that tell the customers apart.")
+                    and (distinct := _distinct_rows(Z)) < k):
+                what = "baskets" if basis is not None else "combinations of the features' values"
+                fix = "" if basis is not None else ", or add features that tell the customers apart"
+                raise ValueError(f"k={k} segments but the customers take only {distinct} distinct {what}, so a "
+                                 f"segment would be empty; lower k to {distinct} or fewer{fix}.")
             reason = "k given"
         seg = np.asarray(model.labels_)
         # order segments by size (0 = largest): stable numbering across runs
@@ -464,17 +489,28 @@ class Segmenter:
         q99 = float(np.quantile(np.asarray(model.transform(Z)).min(axis=1), 0.99))
 
         data = pd.DataFrame(df[features].to_numpy(dtype=float), columns=features, index=df.index)
-        outlying = outlying_segments(data.to_numpy(), seg, k, features) if self.clip is None and k > 1 else {}
-        centers = pd.DataFrame(model.cluster_centers_, columns=features)
+        outlying = (outlying_segments(data.to_numpy(), seg, k, features)
+                    if self.clip is None and k > 1 and basis is None else {})
+        if basis is None:
+            centers = pd.DataFrame(model.cluster_centers_, columns=features)
+        else:  # where each segment's customers sit in the scaled features, which its name is read off
+            sums = np.zeros((k, len(features)))
+            np.add.at(sums, seg, described_by)
+            centers = pd.DataFrame(sums / np.bincount(seg, minlength=k)[:, None], columns=features)
         centers.index.name = "segment"
-        names = segment_names(centers)
+        names = segment_names(centers, numbered=basis is None)
+        items = None
+        if basis is not None:
+            items = segment_items(baskets, pd.Series(seg, index=df.index))
+            names = named_by_items(names, items, items.attrs["item names"])
+            items["name"] = items["segment"].map(names)
         numeric = [c for c in described if not is_categorical(df[c])]
         extra = pd.DataFrame({c: df[c].to_numpy(dtype=float, na_value=np.nan) for c in numeric}, index=df.index)
         profiles = profile_table(data.join(extra) if numeric else data, seg, k, names, logged=prep.logged)
         composition = {c: composition_table(df[c], seg, k) for c in described if c not in numeric}
         labels = pd.DataFrame({"segment": seg, "name": [names[s] for s in seg]}, index=df.index)
         rfm_mix = rfm_mix_table(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
-        rules = segment_rules(data, seg, names=names, random_state=seed) if self.rules else None
+        rules = segment_rules(data, seg, names=names, random_state=seed) if self.rules and basis is None else None
         value = None if value_column is None else value_table(df[value_column], seg, k, names)
         stability = (segment_stability(Z, seg, k, n_resamples=self.stability, n_init=max(self.n_init, 1),
                                        random_state=seed, device=self.device) if self.stability else None)
@@ -488,12 +524,23 @@ class Segmenter:
             id_column=id_column, left_out=left_out, rfm_mix=rfm_mix, distance_q99=q99, composition=composition,
             described=described, not_segmented=not_segmented, rules=rules, stability=stability,
             read_as_numbers=read_as_numbers, value=value, value_column=value_column, totals_row=totals,
-            outlying=outlying, k_stability=k_stab,
+            outlying=outlying, k_stability=k_stab, items=items, basis=basis,
+            fitted_names=dict(names) if basis is not None else None, clustered=Z if basis is not None else None,
         )
 
 
 # what rfm() says of the log it read
 _SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes", "mix", "customers")
+
+
+def _distinct_rows(Z):
+    """How many distinct rows ``Z`` (dense, or a SciPy sparse matrix) has."""
+    if sp.issparse(Z):
+        Z = sp.csr_matrix(Z)
+        Z.sort_indices()
+        rows = {(Z.indices[a:b].tobytes(), Z.data[a:b].tobytes()) for a, b in zip(Z.indptr[:-1], Z.indptr[1:])}
+        return len(rows)
+    return len(np.unique(Z, axis=0))
 
 
 def _unique_index(df):

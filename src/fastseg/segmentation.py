@@ -25,6 +25,7 @@ __all__ = ["Segmentation"]
 
 
 _NOT_SEGMENTED = "not segmented: missing values"
+NO_KNOWN_ITEM = "not segmented: no product the segments know"
 
 
 @dataclass(repr=False)
@@ -133,6 +134,16 @@ class Segmentation:
         With k="auto": the stability of every k of the sweep
         (:func:`fastseg.stability.k_stability`), the evidence k was chosen on
         (:func:`fastseg.stability.stable_pick`). None with a given k or ``stability=0``.
+    basis : ItemBasis or None
+        For segments found on what customers bought (``Segmenter.fit(table,
+        baskets=b)``): the products the baskets were read over. :meth:`predict` and
+        :meth:`distances` then need the new log's baskets. None: found on the features.
+    fitted_names : dict or None
+        With a :attr:`basis`: the names given at fit time, which :attr:`descriptions`
+        keeps after :meth:`rename`.
+    clustered : scipy.sparse.csr_matrix or None
+        With a :attr:`basis`: the rows k-means clustered (for the silhouette plot); not
+        kept by :meth:`save`.
     """
 
     labels: pd.DataFrame
@@ -166,6 +177,12 @@ class Segmentation:
     outlying: dict = field(default_factory=dict)
     items: pd.DataFrame | None = None
     k_stability: pd.DataFrame | None = None
+    basis: object = None
+    fitted_names: dict | None = None
+    clustered: object = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "clustered": None}  # a million customers' baskets: rebuilt from the log
 
     def __setstate__(self, state):
         # a segmentation saved by an older fastseg lacks the newer fields: their defaults
@@ -178,7 +195,7 @@ class Segmentation:
         return (f"Segmentation({len(self.labels):,} customers, {counted(self.k, 'segment')}, "
                 f"features={self.features!r})")
 
-    def predict(self, new_df, snapshot=None):
+    def predict(self, new_df, snapshot=None, baskets=None):
         """Segment of each row of a new customer table with the same feature columns.
 
         Parameters
@@ -189,6 +206,10 @@ class Segmentation:
             Default: the fit's (``prep.snapshot``), so "days since signup_date" means
             what it meant when the segments were found; a later table with later dates
             needs a later one.
+        baskets : fastseg.Baskets, optional
+            For segments found on what customers bought (:attr:`basis`), required:
+            :func:`fastseg.baskets` of the log ``new_df`` came from. Products new
+            since the fit are left out of the comparison.
 
         Returns
         -------
@@ -196,21 +217,24 @@ class Segmentation:
         :attr:`id_column` when the fit was keyed by it, ``new_df`` has that column and
         plain row numbers for its index. When the segmentation was fitted with missing="drop", a row
         with a missing feature value gets no segment (``<NA>``) and the name
-        "not segmented: missing values"; otherwise such a row is an error.
+        "not segmented: missing values"; otherwise such a row is an error. With a
+        :attr:`basis`, a customer who bought none of the products the segments were
+        found on has no taste to compare: no segment, and the name "not segmented: no
+        product the segments know".
         """
-        new_df = self._checked(new_df, "Segmentation.predict's table")
-        Z, ok = self.prep.apply(new_df, with_mask=True, snapshot=snapshot)
+        new_df = self._checked(new_df, "Segmentation.predict's table", baskets)
+        Z, ok, why = self._rows(new_df, snapshot, baskets)
         if ok.all():
             seg = self.model.predict(Z)
             return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=self._index(new_df))
         seg = pd.array(np.zeros(len(ok), dtype=np.int64), dtype="Int64")
         seg[ok] = np.asarray(self.model.predict(Z), dtype=np.int64)
         seg[~ok] = pd.NA
-        names = np.full(len(ok), _NOT_SEGMENTED, dtype=object)
+        names = why.astype(object)
         names[ok] = [self.names[s] for s in seg[ok]]
         return pd.DataFrame({"segment": seg, "name": names}, index=self._index(new_df))
 
-    def distances(self, new_df, snapshot=None):
+    def distances(self, new_df, snapshot=None, baskets=None):
         """Each customer's distance to the nearest segment centre, in the scaled feature
         space the segments were found in (standard deviations with scale="standard").
 
@@ -220,17 +244,38 @@ class Segmentation:
         Returns
         -------
         pandas.Series, indexed like :meth:`predict`'s result (NaN for a row with a
-        missing feature value, with missing="drop"). ``snapshot`` as in :meth:`predict`.
+        missing feature value, with missing="drop"). ``snapshot`` and ``baskets`` as in
+        :meth:`predict`; with a :attr:`basis` the distances are between basket rows.
         """
-        new_df = self._checked(new_df, "Segmentation.distances' table")
-        Z, ok = self.prep.apply(new_df, with_mask=True, snapshot=snapshot)
+        new_df = self._checked(new_df, "Segmentation.distances' table", baskets)
+        Z, ok, _ = self._rows(new_df, snapshot, baskets)
         d = np.full(len(ok), np.nan)
         d[ok] = np.asarray(self.model.transform(Z)).min(axis=1)
         return pd.Series(d, index=self._index(new_df), name="distance")
 
-    def _checked(self, new_df, what):
+    def _rows(self, new_df, snapshot, baskets):
+        """The rows the model assigns for ``new_df`` (its scaled features, or with a
+        :attr:`basis` its customers' baskets), which customers have them, and for those
+        who do not, why (the name they get)."""
+        Z, ok = self.prep.apply(new_df, with_mask=True, snapshot=snapshot)
+        why = np.where(ok, "", _NOT_SEGMENTED)
+        if self.basis is not None:
+            Z = self.basis.matrix(baskets, self._index(new_df)[ok])
+            known = np.diff(Z.indptr) > 0
+            if not known.all():
+                at = np.flatnonzero(ok)[~known]
+                ok, why = ok.copy(), why.astype(object)
+                ok[at], why[at] = False, NO_KNOWN_ITEM
+                Z = Z[known]
+        return Z, ok, why
+
+    def _checked(self, new_df, what, baskets=None):
         """``new_df`` with its columns named by text; a table from :func:`fastseg.rfm`
-        without the share columns of the fit's ``mix`` is told how to make them."""
+        without the share columns of the fit's ``mix`` is told how to make them; with a
+        :attr:`basis`, ``baskets`` is required."""
+        if self.basis is not None and baskets is None:
+            raise ValueError(f"the segments were found on what customers bought ({self.basis.text()}); give the new "
+                             "log's baskets too: baskets=fastseg.baskets(log) (fastseg predict: --rfm with the log).")
         new_df = _text_columns(new_df, what)
         mix = (self.source or {}).get("mix")
         gone = [c for c in (mix or {}).get("columns", ()) if c in self.features and c not in new_df.columns]
@@ -310,7 +355,7 @@ class Segmentation:
     def descriptions(self):
         """Each segment's name as read off its centre ("very frequent, very high spend"),
         whatever :meth:`rename` has called it since."""
-        return segment_names(self.centers)
+        return dict(self.fitted_names) if self.fitted_names is not None else segment_names(self.centers)
 
     def titled(self, s):
         """Segment ``s``'s name, with its description in brackets when it was renamed:
@@ -447,6 +492,9 @@ class Segmentation:
         lines = [f"{len(self.labels):,} customers in {counted(self.k, 'segment')} ({self.k_reason})."]
         if self.id_column is not None:
             lines.append(f"Labels keyed by {self.id_column}, the table's identifier column.")
+        if self.basis is not None:
+            lines.append(f"Segments found on {self.basis.text()}; {', '.join(map(str, self.features))} describe "
+                         "and name them.")
         lines += _input_lines(self.features, self.left_out, self.read_as_numbers, *self._gaps(), self.totals_row,
                               self.prep)
         if self.described:

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from .kmeans import KMeans
@@ -31,8 +32,8 @@ def segment_stability(X, labels, n_clusters, *, n_resamples=10, fraction=0.8, ma
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        The matrix the segments were found in (scaled features).
+    X : ndarray or SciPy sparse matrix of shape (n_samples, n_features)
+        The matrix the segments were found in (scaled features, or basket rows).
     labels : array-like of int, shape (n_samples,)
         Each row's segment, 0 to ``n_clusters`` - 1.
     n_clusters : int
@@ -54,11 +55,11 @@ def segment_stability(X, labels, n_clusters, *, n_resamples=10, fraction=0.8, ma
         ``dissolved`` (share of resamples where that similarity was below 0.5).
     """
     labels = np.asarray(labels)
-    X = np.asarray(X)
+    X = X if sp.issparse(X) else np.asarray(X)
     k = int(n_clusters)
-    _check(len(X), labels, k, n_resamples, fraction, max_rows)
+    _check(X.shape[0], labels, k, n_resamples, fraction, max_rows)
     scores = np.full((n_resamples, k), np.nan)
-    for b, (idx, seed) in enumerate(_resamples(len(X), k, n_resamples, fraction, max_rows, random_state)):
+    for b, (idx, seed) in enumerate(_resamples(X.shape[0], k, n_resamples, fraction, max_rows, random_state)):
         with warnings.catch_warnings():
             # a subset with fewer distinct customers than k: the segments it cannot hold score
             # low below, which is the finding; the warning would only repeat it to the user
@@ -78,8 +79,8 @@ def k_stability(X, result, *, n_resamples=10, fraction=0.8, max_rows=100_000, n_
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        The matrix ``result`` was swept on (NumPy).
+    X : ndarray or SciPy sparse matrix of shape (n_samples, n_features)
+        The matrix ``result`` was swept on (NumPy or SciPy).
     result : SweepResult
     n_resamples, fraction, max_rows, random_state, device
         As in :func:`segment_stability`.
@@ -95,13 +96,13 @@ def k_stability(X, result, *, n_resamples=10, fraction=0.8, max_rows=100_000, n_
     """
     from .sweep import sweep
 
-    X = np.asarray(X)
+    X = X if sp.issparse(X) else np.asarray(X)
     ks = list(result.ks)
     full = {k: np.asarray(result.labels[k]) for k in ks}
     for k in ks:
-        _check(len(X), full[k], k, n_resamples, fraction, max_rows)
+        _check(X.shape[0], full[k], k, n_resamples, fraction, max_rows)
     scores = {k: np.full((n_resamples, k), np.nan) for k in ks}
-    for b, (idx, seed) in enumerate(_resamples(len(X), max(ks), n_resamples, fraction, max_rows, random_state)):
+    for b, (idx, seed) in enumerate(_resamples(X.shape[0], max(ks), n_resamples, fraction, max_rows, random_state)):
         refit = sweep(X[idx], k=ks, n_init=n_init, metrics=("inertia",), random_state=seed, device=device)
         for k in ks:
             scores[k][b] = best_jaccard(full[k][idx], np.asarray(refit.labels[k]), k)
