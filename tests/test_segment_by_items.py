@@ -236,3 +236,13 @@ def test_cli_predict_from_a_model_on_items_needs_the_log(tmp_path, capsys):
                  "--out", str(tmp_path / "p.csv")]) == 2
     assert "predict from a transaction log with --rfm" in capsys.readouterr().err
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_long_names_are_wrapped_in_legends_and_ticks(fitted):
+    fig = fastseg.plots.snake_plot(fitted)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert [" ".join(t.split("\n")) for t in texts] == [f"{s}: {fitted.names[s]}" for s in range(fitted.k)]
+    assert max(len(line) for t in texts for line in t.split("\n")) <= 36
+    assert any("\n" in t for t in texts)  # the names with a product are longer than a line
+    ticks = [t.get_text() for t in fastseg.plots.segment_sizes(fitted).axes[0].get_yticklabels()]
+    assert ticks == texts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import textwrap
 
 import numpy as np
 
@@ -149,8 +150,11 @@ def _palette(k):
     return [cmap(i % cmap.N) for i in range(k)]
 
 
-def _seg_label(seg, s):
-    return f"{s}: {seg.names[s]}"
+def _seg_label(seg, s, width=36):
+    """"2: lapsed", wrapped onto lines of at most ``width`` characters, so that a long name
+    (a segment found on baskets adds its product; marketing's own names) does not squeeze
+    the axes beside a legend or the tick labels."""
+    return textwrap.fill(f"{s}: {seg.names[s]}", width, break_long_words=False)
 
 
 @_draws_segmentation

@@ -159,6 +159,10 @@ def render(seg, title="Customer segmentation", images=None, items=None):
                  f"{datetime.now():%Y-%m-%d %H:%M} · {n:,} customers · {counted(seg.k, 'segment')}</p>")
 
     parts.append("<h2>Segments</h2>")
+    if seg.basis is not None:
+        parts.append(f"<p>Found on {html.escape(seg.basis.text())}: segments of tastes. "
+                     f"{html.escape(', '.join(map(str, seg.features)))} describe them, and each name adds the product "
+                     "the segment favours most.</p>")
     from .stability import STABLE
 
     stable = seg.stability is not None and seg.k > 1
