@@ -6,7 +6,8 @@
 Times (1) fastseg.rfm on the in-memory log (target <= 15 s on the 2-core machine),
 fastseg.baskets and fastseg.segment_items on it (what each segment buys), and
 (2) `fastseg segment LOG.csv --rfm ...` as a subprocess, from reading the CSV to writing
-labels, the items table and the report (target <= 60 s), printing the engine's share.
+labels, the items table and the report (target <= 60 s), printing the engine's share;
+then the same with ``--by items`` (segments found on what each customer bought).
 """
 
 from __future__ import annotations
@@ -55,6 +56,16 @@ def main(argv=None):
     if done.returncode:
         print(done.stderr)
         raise SystemExit(done.returncode)
+    by_items = [*cmd, "--by", "items"]  # segments of tastes, found on the baskets
+    by_items[by_items.index("--out") + 1] = os.path.join(folder, "labels-by-items.csv")
+    by_items[by_items.index("--report") + 1] = os.path.join(folder, "report-by-items.html")
+    by_items[by_items.index("--items") + 1] = os.path.join(folder, "items-by-items.csv")
+    t = time.perf_counter()
+    done = subprocess.run(by_items, capture_output=True, text=True)
+    t_e2e_items = time.perf_counter() - t
+    if done.returncode:
+        print(done.stderr)
+        raise SystemExit(done.returncode)
     t = time.perf_counter()
     seg = fastseg.Segmenter(random_state=0, device="cpu").fit(table)
     t_seg = time.perf_counter() - t
@@ -64,6 +75,9 @@ def main(argv=None):
     t = time.perf_counter()
     items = fastseg.segment_items(b, seg)
     t_items = time.perf_counter() - t
+    t = time.perf_counter()
+    seg_items = fastseg.Segmenter(random_state=0, device="cpu").fit(table, baskets=b)
+    t_seg_items = time.perf_counter() - t
 
     print(f"# {date.today()} · {os.cpu_count()} cores · {args.rows:,} rows, {len(table):,} customers with valid rows")
     print("| step | seconds | target |")
@@ -75,7 +89,10 @@ def main(argv=None):
     print(f"| of which the segmentation (Segmenter.fit, in-process) | {t_seg:.1f} | |")
     print(f"| fastseg.baskets on the in-memory log ({b.shape[1]:,} items, {b.matrix.nnz:,} pairs) | {t_baskets:.1f} | |")
     print(f"| fastseg.segment_items ({len(items)} items stand out) | {t_items:.2f} | |")
+    print(f"| `fastseg segment --rfm --by items` end to end (segments found on the baskets) | {t_e2e_items:.1f} | |")
+    print(f"| of which the segmentation (Segmenter.fit(table, baskets=b), in-process) | {t_seg_items:.1f} | |")
     print(f"k = {seg.k} ({seg.k_reason})")
+    print(f"by items: k = {seg_items.k} ({seg_items.k_reason})")
 
 
 if __name__ == "__main__":
