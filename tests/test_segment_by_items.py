@@ -156,6 +156,8 @@ def test_bad_arguments_named(shipped):
         Segmenter(k=3).fit(table, baskets=b.matrix)
     with pytest.raises(ValueError, match="leave clip out"):
         Segmenter(k=3, clip=0.01).fit(table, baskets=b)
+    with pytest.raises(ValueError, match="device='gpu': baskets are sparse rows, which the CPU engine runs"):
+        Segmenter(k=3, device="gpu").fit(table, baskets=b)
     with pytest.raises(ValueError, match=r"have no row in baskets .*fastseg.rfm\(log\) and fastseg.baskets\(log\)"):
         Segmenter(k=3, stability=0).fit(table.rename(index=lambda c: f"x{c}"), baskets=b)
 

@@ -412,6 +412,9 @@ class Segmenter:
             if self.clip is not None:
                 raise ValueError("clip caps the features before they are clustered; with baskets the segments are "
                                  "found on what customers bought, so leave clip out.")
+            if isinstance(self.device, str) and self.device not in ("auto", "cpu"):
+                raise ValueError(f"device={self.device!r}: baskets are sparse rows, which the CPU engine runs; give "
+                                 "device='cpu' or 'auto'.")
         df, totals = _without_totals_row(df, "Segmenter.fit's table")
         df, id_column = self._keyed(df)
         df, read_as_numbers = amounts_as_numbers(df)  # a spreadsheet's "£1,234.50" column: numbers, not text
