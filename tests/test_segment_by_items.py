@@ -248,3 +248,9 @@ def test_long_names_are_wrapped_in_legends_and_ticks(fitted):
     assert any("\n" in t for t in texts)  # the names with a product are longer than a line
     ticks = [t.get_text() for t in fastseg.plots.segment_sizes(fitted).axes[0].get_yticklabels()]
     assert ticks == texts
+
+
+def test_more_segments_than_distinct_baskets_is_named():
+    log = _small_log()  # four distinct baskets: two or three mugs, two or three teas, each with "bag"
+    with pytest.raises(ValueError, match="take only 4 distinct baskets, so a segment would be empty; lower k to 4"):
+        Segmenter(k=5, stability=0, random_state=0).fit(rfm(log, **COLS), baskets=baskets(log, item="item", **COLS))

@@ -31,21 +31,17 @@ class ItemBasis:
         The products of the log the segments were found on, in the order of the
         columns k-means saw (:attr:`fastseg.Baskets.items`).
     item_column : str
-        The log's column of products (``StockCode``), which :meth:`matrix` of a newer
-        log's baskets must name the same way.
-    excluded : list
-        Values of that column left out of the baskets (postage, fees).
+        The log's column of products (``StockCode``), which ``fastseg predict`` reads
+        a newer log's baskets from.
     """
 
     items: pd.Index
     item_column: str
-    excluded: list
 
     @classmethod
     def of(cls, baskets):
         """The basis of :func:`fastseg.baskets`' result."""
-        return cls(items=baskets.items, item_column=baskets.attrs["columns"]["item"],
-                   excluded=list(baskets.attrs.get("excluded", [])))
+        return cls(items=baskets.items, item_column=baskets.attrs["columns"]["item"])
 
     def __len__(self):
         return len(self.items)

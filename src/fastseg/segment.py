@@ -539,8 +539,8 @@ _SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes", "
 def _distinct_rows(Z):
     """How many distinct rows ``Z`` (dense, or a SciPy sparse matrix) has."""
     if sp.issparse(Z):
-        Z = sp.csr_matrix(Z)
-        Z.sort_indices()
+        Z = sp.csr_matrix(Z, copy=True)
+        Z.sort_indices()  # on the copy: the caller's matrix keeps its order
         rows = {(Z.indices[a:b].tobytes(), Z.data[a:b].tobytes()) for a, b in zip(Z.indptr[:-1], Z.indptr[1:])}
         return len(rows)
     return len(np.unique(Z, axis=0))
