@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._profiles import numbered_repeats
+
 __all__ = ["ItemBasis"]
 
 NAME_ITEM_CHARS = 32  # an item's name in a segment's name is cut to this many characters
@@ -62,10 +64,9 @@ class ItemBasis:
         ValueError
             A customer has no row in ``baskets``.
         """
-        from .baskets import Baskets
+        from .baskets import _check_baskets
 
-        if not isinstance(baskets, Baskets):
-            raise TypeError(f"baskets must be what fastseg.baskets(log) returns; got {type(baskets).__name__}.")
+        _check_baskets(baskets)
         pos = baskets.customers.get_indexer(pd.Index(customers))
         if (pos < 0).any():
             gone = pd.Index(customers)[pos < 0]
@@ -110,9 +111,4 @@ def named_by_items(names, items, names_column=None):
             out[s] = f"{base} · buys {what}"
         else:
             out[s] = f"{base} · no product stands out"
-    seen = {}
-    for s in out:  # distinct names: number repeats
-        seen[out[s]] = seen.get(out[s], 0) + 1
-        if seen[out[s]] > 1:
-            out[s] = f"{out[s]} ({seen[out[s]]})"
-    return out
+    return numbered_repeats(out)

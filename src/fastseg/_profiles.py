@@ -119,15 +119,16 @@ def segment_names(centers, threshold=0.5, strong=1.25, most=3, numbered=True):
             if abs(z[j]) >= threshold
         ]
         names[s] = ", ".join(parts) if parts else "typical"
-    if not numbered:
-        return names
-    seen = {}
-    for s in names:  # distinct names: number repeats
-        base = names[s]
+    return numbered_repeats(names) if numbered else names
+
+
+def numbered_repeats(names):
+    """``{segment: name}`` with distinct names: the second "lapsed" becomes "lapsed (2)"."""
+    out, seen = {}, {}
+    for s, base in names.items():
         seen[base] = seen.get(base, 0) + 1
-        if seen[base] > 1:
-            names[s] = f"{base} ({seen[base]})"
-    return names
+        out[s] = base if seen[base] == 1 else f"{base} ({seen[base]})"
+    return out
 
 
 def typical(values, logged=False):

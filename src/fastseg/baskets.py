@@ -217,8 +217,8 @@ def _as_list(values, what):
 
 def _check_baskets(baskets):
     if not isinstance(baskets, Baskets):
-        raise TypeError(f"baskets must be a fastseg.baskets.Baskets (from fastseg.baskets(log)); "
-                        f"got {type(baskets).__name__}.")
+        raise TypeError(f"baskets must be what fastseg.baskets(log) returns; got {type(baskets).__name__} (a "
+                        "fastseg.Baskets is needed).")
 
 
 def _check_count(value, what):

@@ -26,7 +26,7 @@ from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, 
                         rfm_mix_table, segment_names)
 from ._validation import require_frame
 from ._value_share import spend_column, value_table
-from .baskets import segment_items
+from .baskets import _check_baskets, segment_items
 from .features import RFM_COLUMNS
 from .kmeans import KMeans
 from .rules import segment_rules
@@ -405,10 +405,7 @@ class Segmenter:
         """
         self._check()
         if baskets is not None:
-            from .baskets import Baskets
-
-            if not isinstance(baskets, Baskets):
-                raise TypeError(f"baskets must be what fastseg.baskets(log) returns; got {type(baskets).__name__}.")
+            _check_baskets(baskets)
             if self.clip is not None:
                 raise ValueError("clip caps the features before they are clustered; with baskets the segments are "
                                  "found on what customers bought, so leave clip out.")
@@ -497,9 +494,7 @@ class Segmenter:
         if basis is None:
             centers = pd.DataFrame(model.cluster_centers_, columns=features)
         else:  # where each segment's customers sit in the scaled features, which its name is read off
-            sums = np.zeros((k, len(features)))
-            np.add.at(sums, seg, described_by)
-            centers = pd.DataFrame(sums / np.bincount(seg, minlength=k)[:, None], columns=features)
+            centers = pd.DataFrame(described_by, columns=features).groupby(seg).mean().reindex(range(k))
         centers.index.name = "segment"
         names = segment_names(centers, numbered=basis is None)
         items = None
