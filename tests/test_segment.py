@@ -160,11 +160,13 @@ def test_columns_not_named_like_ids_stay_features(name):
     assert seg.labels.index.equals(df.index)
 
 
-def test_an_id_column_with_repeats_is_a_feature_and_no_key():
+def test_an_id_column_with_repeats_is_a_code_and_no_key():
     df = mall_customers(200, seed=0)
     df["store_id"] = np.arange(200) % 7  # a code shared by many customers, not their identity
     seg = Segmenter(k=3, random_state=0).fit(df)
-    assert "store_id" in seg.features and seg.id_column == "CustomerID"
+    assert "store_id" not in seg.features and seg.id_column == "CustomerID"
+    assert seg.left_out["store_id"] == "a code: categories as numbers"
+    assert "store_id" in seg.described  # its 7 stores: each segment's mix of them
 
 
 def test_row_number_column_of_a_saved_index_is_left_out(tmp_path):
@@ -986,6 +988,27 @@ def test_a_customer_id_that_repeats_is_no_feature_and_the_summary_says_so(as_tex
     # the segments are those of the table without the id: it took no part
     ref = Segmenter(k=5, random_state=0, stability=0).fit(df.drop(columns="CustomerID"))
     np.testing.assert_array_equal(seg.labels["segment"], ref.labels["segment"])
+
+
+@pytest.mark.parametrize("name, repeats, why", [
+    ("id", [5, 9], "an identifier, repeated: 2 ids on several rows"),  # a plain "id": the customer's, repeated
+    ("userId", [3], "an identifier, repeated: 1 id on several rows"),
+    ("store_id", None, "a code: categories as numbers"),  # most customers share a store
+])
+def test_any_column_named_like_an_id_stays_out_of_the_default_features(name, repeats, why):
+    df = mall_customers(200, seed=1).drop(columns="CustomerID")
+    if repeats is None:
+        df.insert(0, name, np.arange(len(df)) % 7 + 100)
+    else:
+        df = pd.concat([df, df.iloc[repeats]], ignore_index=True)
+        df.insert(0, name, [*range(1, len(df) - len(repeats) + 1), *(np.array(repeats) + 1)])
+    seg = Segmenter(k=5, random_state=0, stability=0).fit(df)
+    assert name not in seg.features and seg.id_column is None
+    assert seg.left_out[name].startswith(why)
+    ref = Segmenter(k=5, random_state=0, stability=0).fit(df.drop(columns=name))
+    np.testing.assert_array_equal(seg.labels["segment"], ref.labels["segment"])
+    # named, it is clustered on like any number
+    assert name in Segmenter(features=[name, "Age"], k=2, random_state=0, stability=0).fit(df).features
 
 
 def _with_totals_row(df, where="last", label="Grand Total"):

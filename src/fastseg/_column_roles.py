@@ -35,15 +35,16 @@ def _is_unique_key(col):
     return _is_unique_integers(col)
 
 
-# The last word of a column name that says its numbers are categories (Region = 1, 2, 3)
+# The last word of a column name that says its numbers are categories (Region = 1, 2, 3,
+# store_id = 17): an id shared by many customers names a group of them
 _CODE_WORDS = frozenset("region channel code type category class group segment cluster status gender sex zip "
-                        "zipcode postcode postal plz country state".split())
+                        "zipcode postcode postal plz country state id".split())
 
 
 def looks_like_code(col):
     """Whether ``col`` holds categories written as whole numbers: a numeric column whose
-    name ends in a word such as region, channel, type, category, status or zip code
-    (``Region``, ``Customer_Type``, ``zipCode``), each value a whole number."""
+    name ends in a word such as region, channel, type, category, status, zip code or id
+    (``Region``, ``Customer_Type``, ``zipCode``, ``store_id``), each value a whole number."""
     if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         return False
     words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", str(col.name))
@@ -87,6 +88,12 @@ def totals_row_position(df):
         if np.all(np.abs(row[filled] - rest) <= np.maximum(0.5, 1e-6 * np.abs(rest))) and np.any(rest != 0):
             return r
     return None
+
+
+def named_like_id(name):
+    """Whether a column's name says it holds identifiers (``id``, ``Customer ID``, ``userId``,
+    ``store_id``): codes, never amounts to cluster on, whether or not they repeat."""
+    return bool(_ID_NAME.fullmatch(str(name).strip()))
 
 
 def identifier_columns(df):

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from ._amounts import amounts_as_numbers
-from ._column_roles import identifier_columns, looks_like_code, totals_row_position
+from ._column_roles import identifier_columns, looks_like_code, named_like_id, totals_row_position
 from ._dates import _snapshot, dates_as_days, looks_like_dates
 # _Prep and Segmentation are named here too: segmentations pickled before they moved load by these paths
 from ._feature_pipeline import _check_columns, _default_index, _matrix, _Prep, _text_columns, column_text
@@ -264,7 +264,7 @@ class Segmenter:
         for c in df.columns:
             if c in ids:
                 left[c] = "an identifier" if ids[c] == "id" else "a row number"
-            elif CUSTOMER_ID_NAME.fullmatch(str(c).strip()):  # a customer's id, repeated: still no amount
+            elif named_like_id(c):  # an id that repeats (or has gaps): still a code, not an amount
                 left[c] = _repeated_id_text(df[c])
             elif not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
                 left[c] = "dates" if looks_like_dates(df[c]) else "not numeric"
@@ -578,10 +578,15 @@ def _missing_in(df, features):
 
 
 def _repeated_id_text(col):
-    """Why a customer id column that repeats is left out, with how many ids repeat."""
+    """Why a column named like an id that does not key the rows is left out: for a
+    customer's id, how many ids repeat; for another id (a store's, a region's), that its
+    numbers are codes."""
     counts = col.value_counts()
     rep = counts[counts > 1]
     if not len(rep):
         return "an identifier"  # (unique, but with missing values or not whole numbers)
+    if not CUSTOMER_ID_NAME.fullmatch(str(col.name).strip()) and len(rep) > len(counts) // 2:
+        # most values shared (store_id): customers grouped by a code, as looks_like_code has it
+        return "a code: categories as numbers"
     return (f"an identifier, repeated: {counted(len(rep), 'id')} on several rows, e.g. {rep.index[0]}; one row per "
             "customer is expected: drop the repeats, or use rfm for a transaction log")
