@@ -57,6 +57,21 @@ def test_hand_computed_table_and_every_cleaning_rule():
     np.testing.assert_array_equal(out["score"], [14, 9, 10])
 
 
+@pytest.mark.parametrize("dtype", [object, "str", "category"])
+def test_a_blank_customer_id_is_a_missing_one(dtype):
+    rows = [("1", "A", "2024-01-01", 2, 5.0), ("2", "", "2024-01-02", 1, 9.0), ("3", "  ", "2024-01-03", 1, 9.0),
+            ("4", "B", "2024-01-04", 1, 1.0), ("5", None, "2024-01-05", 1, 9.0)]
+    tx = _log(rows)
+    tx["cust"] = tx["cust"].astype(dtype)
+    out = rfm(tx, **COLS)
+    assert list(out.index) == ["A", "B"]  # no customer "" nor "  " with the anonymous sales
+    np.testing.assert_allclose(out["monetary"], [10.0, 1.0])
+    rep = out.attrs["cleaning"]
+    assert rep["missing customer"] == 3 and rep["customers with no valid rows"] == 0
+    from fastseg import baskets
+    assert list(baskets(tx, **COLS, item="inv").customers) == ["A", "B"]
+
+
 def test_snapshot_amount_and_no_invoice():
     tx = pd.DataFrame({"c": [1, 1, 2], "d": pd.to_datetime(["2024-03-01", "2024-03-02", "2024-02-01"]),
                        "amt": [5.0, -1.0, 8.0]})

@@ -94,6 +94,24 @@ def _require(df, cols):
         )
 
 
+def no_customer(ids):
+    """Which rows of a customer id column name no customer: missing, or text that is
+    empty or only spaces (an export that wrote a blank for an anonymous sale)."""
+    out = ids.isna().to_numpy()
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        blank = np.asarray(ids.cat.categories.astype(str).str.strip() == "", dtype=bool)
+        if blank.any():
+            codes = ids.cat.codes.to_numpy()
+            out = out | ((codes >= 0) & blank[np.maximum(codes, 0)])
+    elif pd.api.types.is_string_dtype(ids) or pd.api.types.is_object_dtype(ids):
+        try:
+            blank = ids.str.strip().eq("")  # missing and non-text values (ids as numbers) give False
+        except AttributeError:  # an object column without one text value
+            return out
+        out = out | np.asarray(blank.fillna(False), dtype=bool)
+    return out
+
+
 def _cancellation(ids):
     """Which invoice ids (str Series or Index) are UCI cancellations: "C" then a digit."""
     out = np.array(ids.str.startswith("C"), dtype=bool)  # fast, and few rows are
@@ -119,7 +137,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     Cleaning, in this order, each rule counting the rows it drops (the report is in
     ``result.attrs["cleaning"]``):
 
-    1. ``missing customer`` — no customer id;
+    1. ``missing customer`` — no customer id (missing, or blank text);
     2. ``missing or unreadable date``;
     3. ``cancelled invoice`` — invoice id of "C" and digits (UCI convention: C536379;
        an order id such as "CA-2016-152156" is not one);
@@ -339,7 +357,7 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price)
     report = {"rows in": n_in}
     keep = np.ones(n_in, dtype=bool)
 
-    missing = df[customer].isna().to_numpy()
+    missing = no_customer(df[customer])
     report["missing customer"] = int(missing.sum())
     keep &= ~missing
 
@@ -401,8 +419,9 @@ def customer_codes(cust, keep, report):
     uniques = whole_numbers_as_ints(uniques)
     report["customers"] = len(uniques)
     missing = report["missing customer"]
-    all_customers = pd.unique(cust[cust.notna().to_numpy()]) if missing < len(cust) else []
-    report["customers with no valid rows"] = int(len(all_customers) - len(uniques))
+    all_customers = pd.Series(pd.unique(cust[cust.notna().to_numpy()]) if missing < len(cust) else [])
+    blank = no_customer(all_customers).sum()  # (each blank spelling once: a few values, not every row)
+    report["customers with no valid rows"] = int(len(all_customers) - blank - len(uniques))
     return codes, uniques
 
 
