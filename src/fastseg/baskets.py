@@ -146,7 +146,7 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     _require(transactions, [*given.values(), item, item_names])
     keep, spend, _, report, _ = clean_log(transactions, dayfirst, **given)
     codes, uniques = customer_codes(transactions[given["customer"]], keep, report)
-    icodes, items = pd.factorize(_one_spelling(transactions[item][keep]))
+    icodes, items = _item_codes(transactions[item][keep])
     report["missing item"] = int((icodes < 0).sum())
     excluded = []
     if exclude is not None:
@@ -188,15 +188,18 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     )
 
 
-def _one_spelling(col):
-    """An item column with one spelling per item. pandas reads a large CSV in pieces and
-    infers each piece's types, so a code column of numbers and letters (the UCI log's
-    ``85123A`` beside ``22423``) can hold 22423 in one piece and "22423" in another: two
-    items to ``factorize``. Such a mixed column is read as text, whole numbers without
-    a decimal point; a column of one type is left as it is."""
-    if col.dtype != object or not pd.api.types.infer_dtype(col, skipna=True).startswith("mixed"):
-        return col
-    return col.map(_item_text, na_action="ignore")
+def _item_codes(col):
+    """Each row's item as a code (-1 where missing) and the items, with one spelling per
+    item. pandas reads a large CSV in pieces and infers each piece's types, so a code
+    column of numbers and letters (the UCI log's ``85123A`` beside ``22423``) can hold
+    22423 in one piece and "22423" in another: two items to ``factorize``. The items of
+    such a mixed column are read as text, whole numbers without a decimal point (on the
+    distinct values, not every row); a column of one type is left as it is."""
+    codes, items = pd.factorize(col)
+    if col.dtype != object or not pd.api.types.infer_dtype(items, skipna=True).startswith("mixed"):
+        return codes, items
+    merged, items = pd.factorize(items.map(_item_text))
+    return np.append(merged, -1)[codes], items  # a missing item (-1) stays -1
 
 
 def _item_text(v):
