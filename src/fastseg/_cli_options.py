@@ -160,6 +160,9 @@ def add_input_options(p):
                    help="a column of the log that sorts purchases into a few kinds (e.g. Category): segment on "
                         "each customer's share of spend in its 8 most spent-on kinds (and the rest) beside R, F "
                         "and M (predict: taken from the model)")
+    g.add_argument("--returns", choices=("drop", "net"), default=None,
+                   help="goods sent back (negative quantities, cancelled invoices): 'drop' them (default) or "
+                        "'net' their value off each customer's Monetary (predict: taken from the model)")
     g.add_argument("--customers", metavar="FILE",
                    help="a table of one row per customer (a CRM export: age, gender, city), joined to the RFM table "
                         "by the customer id: its columns describe the segments, and those named in --features are "

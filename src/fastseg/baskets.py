@@ -144,7 +144,7 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
         raise ValueError(f"values='quantity' needs a quantity column, and the spend is read from the amount "
                          f"column {given['amount']!r}; give quantity= and price=, or values='spend'.")
     _require(transactions, [*given.values(), item, item_names])
-    keep, spend, _, report, _ = clean_log(transactions, dayfirst, **given)
+    keep, spend, _, report, _, _ = clean_log(transactions, dayfirst, **given)
     codes, uniques = customer_codes(transactions[given["customer"]], keep, report)
     icodes, items = _item_codes(transactions[item][keep])
     report["missing item"] = int((icodes < 0).sum())

@@ -88,6 +88,9 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     if isinstance(attributes, list) and not args.rfm:
         raise CLIError("--attributes goes with --rfm (columns of a transaction log carried per customer); a "
                        "customer table's own columns are described by segment as they are (see --describe).")
+    if getattr(args, "returns", None) is not None and not args.rfm:
+        raise CLIError("--returns goes with --rfm (the returns in a transaction log); a customer table's spend is "
+                       "segmented as it is.")
     if args.mix is not None and not args.rfm:
         raise CLIError("--mix goes with --rfm (a column of a transaction log, e.g. Category); a customer table's "
                        "share columns are named with --features.")
@@ -128,7 +131,7 @@ def _prepare_customers(args, with_log=False, mix_values=None):
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot,
                     dayfirst=True if args.dayfirst else None, attributes=attributes, mix=args.mix,
-                    mix_values=mix_values)
+                    mix_values=mix_values, returns=getattr(args, "returns", None) or "drop")
         if table.attrs["guessed"]:
             _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with "
                        "--customer, --date, --invoice, --amount or --quantity and --price)")
@@ -139,6 +142,10 @@ def _prepare_customers(args, with_log=False, mix_values=None):
                        "or --attributes none)")
         if args.mix is not None:
             _say(args, _mix_text(table.attrs["mix"]))
+        if "returns" in table.attrs:
+            from .features import returns_text
+
+            _say(args, returns_text(table.attrs["returns"]))
         if args.customers:
             table = _joined(args, table)
         clean = table.attrs["cleaning"]
@@ -396,6 +403,11 @@ def cmd_predict(args):
                        "newer one) with --customers FILE.")
     mix = (seg.source or {}).get("mix") if args.rfm else None
     args.mix = mix and mix["column"]
+    fitted_returns = "net" if (seg.source or {}).get("returns") else "drop"
+    if args.rfm and args.returns not in (None, fitted_returns):
+        raise CLIError(f"--returns {args.returns}: {args.model}'s Monetary was found with --returns {fitted_returns}, "
+                       "and predict computes it the same way; leave --returns out.")
+    args.returns = fitted_returns if args.rfm else None
     df, log = _prepare_customers(args, with_log=True, mix_values=mix and mix["values"])
     from ._cli_items import log_baskets
 

@@ -4,6 +4,8 @@ in ``_dates``, ``_amounts`` and ``_column_roles``; their public functions are he
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -11,7 +13,7 @@ from ._amounts import _numeric, amounts_as_numbers
 from ._column_roles import identifier_columns, looks_like_code, totals_row
 from ._dates import _DAY_NS, _snapshot_ns, as_datetime, dates_as_days, day_text, looks_like_dates
 from ._log_columns import guess_rfm_columns, needs_guess
-from ._profiles import MAX_LEVELS
+from ._profiles import MAX_LEVELS, counted, readable_number
 from ._validation import did_you_mean, listed_columns, require_frame
 from ._value_share import looks_like_spend, spend_column
 
@@ -131,7 +133,7 @@ def _index_as_columns(df):
 
 
 def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
-        dayfirst=None, attributes="auto", mix=None, mix_values=None):
+        dayfirst=None, attributes="auto", mix=None, mix_values=None, returns="drop"):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
     Cleaning, in this order, each rule counting the rows it drops (the report is in
@@ -197,6 +199,16 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         The kinds to give columns to, instead of the most spent on; the rest go to
         ``"other share"``, always written. To segment a newer log by a saved
         segmentation, pass the ``values`` of its ``source["mix"]``, so the columns match.
+    returns : {"drop", "net"}, default="drop"
+        What the rows of goods sent back do. "drop": nothing; cleaning drops them
+        with the cancellations and non-positive quantities, so a purchase later
+        cancelled still counts in full. "net": their value (a negative quantity at
+        a positive price, or a negative amount, on a row with a customer and a date,
+        cancelled invoice or not) is taken off the customer's ``monetary``, floored at
+        0 for a customer who sent back more than the log shows bought (an order from
+        before the log began). Recency, Frequency, the ``mix`` shares and
+        :func:`fastseg.baskets` still count purchases only. ``attrs["returns"]``
+        says how many rows and how much were netted, and for how many customers.
 
     Returns
     -------
@@ -237,8 +249,10 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     if clash:
         raise ValueError(f"attribute column(s) {', '.join(map(repr, clash))} would clash with the result's own "
                          f"columns ({', '.join(RFM_COLUMNS)}) or its index; rename them first.")
+    if not (isinstance(returns, str) and returns in ("drop", "net")):
+        raise ValueError(f"returns must be 'drop' or 'net'; got {returns!r}.")
     df = transactions
-    keep, spend, when_ns, report, dates_from = clean_log(df, dayfirst, **given)
+    keep, spend, when_ns, report, dates_from, returned = clean_log(df, dayfirst, **given, returns=returns == "net")
     codes, uniques = customer_codes(df[customer], keep, report)
     n_cust = len(uniques)
     t = when_ns[keep].view(np.int64)
@@ -260,6 +274,8 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     else:
         frequency = np.bincount(codes, minlength=n_cust)
     monetary = np.bincount(codes, weights=spend[keep], minlength=n_cust)
+    if returned is not None:
+        monetary, net = _net_of_returns(monetary, df[customer][returned], -spend[returned], uniques)
 
     out = pd.DataFrame(
         {"recency": recency.astype(np.int64), "frequency": frequency.astype(np.int64), "monetary": monetary},
@@ -294,7 +310,36 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     out.attrs["guessed"] = guessed
     out.attrs["dates from"] = dates_from
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
+    if returned is not None:
+        out.attrs["returns"] = net
     return out
+
+
+def returns_text(net):
+    """The sentence saying what ``rfm(returns="net")`` took off the customers' spend
+    (``net``: its ``attrs["returns"]``)."""
+    text = (f"Returns netted off Monetary: {counted(net['rows'], 'row')} worth {readable_number(net['value'])} "
+            f"from {counted(net['customers'], 'customer')}")
+    if net["above purchases"]:
+        text += f" ({net['above purchases']:,} sent back more than the log shows bought: Monetary 0)"
+    if net["rows of customers without purchases"]:
+        text += (f"; {counted(net['rows of customers without purchases'], 'row')} of customers with no purchase "
+                 "left out")
+    return text + "."
+
+
+def _net_of_returns(monetary, who, value, customers):
+    """``monetary`` less the ``value`` of the returns of customers ``who`` (those among
+    ``customers``, the rows of ``monetary``), floored at 0; and the account of it."""
+    ids = pd.Index(customers)
+    rows = ids.get_indexer(pd.Index(whole_numbers_as_ints(pd.Index(who)) if ids.dtype.kind == "i" else who))
+    known = rows >= 0  # a return of a customer with no purchase kept: no row to take it from
+    back = np.bincount(rows[known], weights=value[known], minlength=len(monetary))
+    net = monetary - back
+    return np.maximum(net, 0.0), {
+        "mode": "net", "rows": int(known.sum()), "value": float(value[known].sum()),
+        "customers": int((back > 0).sum()), "above purchases": int((net < 0).sum()),
+        "rows of customers without purchases": int((~known).sum())}
 
 
 MIX_TOP = 8  # kinds of purchase given a share column each: more would outweigh R, F and M
@@ -349,10 +394,23 @@ def log_roles(transactions, given):
     return given, guessed
 
 
-def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price):
-    """The cleaning rules of :func:`rfm`, in its order: which rows are kept, the spend per
-    row, the dates (ns), the report of rows each rule dropped and how numeric dates were
-    read. Raises when every row is dropped."""
+class Cleaned(NamedTuple):
+    """What :func:`clean_log` found in a log, per row where an array."""
+
+    keep: np.ndarray  # the rows every rule kept: the purchases
+    spend: np.ndarray  # quantity × price (or the amount), of every row
+    when_ns: np.ndarray  # the dates, datetime64[ns]
+    report: dict  # rows each rule dropped
+    dates_from: str | None  # how numeric dates were read
+    returned: np.ndarray | None  # with returns: the returns among the dropped rows
+
+
+def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price, returns=False):
+    """The cleaning rules of :func:`rfm`, in its order (a :class:`Cleaned`): which rows
+    are kept, the spend per row, the dates (ns), the report of rows each rule dropped and
+    how numeric dates were read; with ``returns`` also which dropped rows are returns (a
+    customer, a date, a negative quantity at a positive price, or a negative amount).
+    Raises when every row is dropped."""
     n_in = len(df)
     report = {"rows in": n_in}
     keep = np.ones(n_in, dtype=bool)
@@ -400,7 +458,11 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price)
     if n_keep == 0:
         rules = ", ".join(f"{k}: {v}" for k, v in report.items() if k not in ("rows in", "rows kept") and v)
         raise ValueError(f"every one of the {n_in} rows was removed by cleaning ({rules}); nothing to segment.")
-    return keep, spend, when_ns, report, dates_from
+    returned = None
+    if returns:  # goods sent back: a negative quantity at its price (a negative price is an adjustment)
+        back = spend < 0 if amount is not None else (q < 0) & (p > 0)
+        returned = back & ~missing & ~np.isnat(when_ns)
+    return Cleaned(keep, spend, when_ns, report, dates_from, returned)
 
 
 def whole_numbers_as_ints(ids):

@@ -341,6 +341,10 @@ def _source_text(seg):
         how = (" (chosen as the columns of categories with one value per customer)"
                if src["attributes"].get("auto") else "")
         text += f" Carried per customer, each its most frequent value: {', '.join(map(str, carried))}{how}."
+    if src.get("returns"):
+        from .features import returns_text
+
+        text += " " + returns_text(src["returns"])
     shares = [c for c in (src.get("mix") or {}).get("columns", ()) if c in seg.features]
     if shares:
         text += (f" Each customer's share of spend by {src['mix']['column']!r} was segmented on beside R, F and M: "

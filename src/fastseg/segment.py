@@ -528,7 +528,7 @@ class Segmenter:
 
 
 # what rfm() says of the log it read
-_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes", "mix", "customers")
+_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes", "mix", "customers", "returns")
 
 
 def _distinct_rows(Z):

@@ -271,8 +271,8 @@ class Segmentation:
 
     def _checked(self, new_df, what, baskets=None):
         """``new_df`` with its columns named by text; a table from :func:`fastseg.rfm`
-        without the share columns of the fit's ``mix`` is told how to make them; with a
-        :attr:`basis`, ``baskets`` is required."""
+        without the share columns of the fit's ``mix``, or with its returns handled
+        otherwise, is told how to make it; with a :attr:`basis`, ``baskets`` is required."""
         if self.basis is not None and baskets is None:
             raise ValueError(f"the segments were found on what customers bought ({self.basis.text()}); give the new "
                              "log's baskets too: baskets=fastseg.baskets(log) (fastseg predict: --rfm with the log).")
@@ -283,6 +283,12 @@ class Segmentation:
             raise ValueError(f"the table has no {', '.join(map(repr, gone))}: the segments were found on shares of "
                              f"spend by {mix['column']!r}; make the table with rfm(log, mix={mix['column']!r}, "
                              f"mix_values=seg.source['mix']['values']) so its columns are the fit's.")
+        if "cleaning" in new_df.attrs and "monetary" in self.features and self.source is not None:  # an rfm table
+            fit, now = ("net" if d.get("returns") else "drop" for d in (self.source, new_df.attrs))
+            if fit != now:
+                raise ValueError(f"the table's monetary was computed with rfm(returns={now!r}), the fit's with "
+                                 f"returns={fit!r}; make the table with rfm(log, returns={fit!r}) so monetary means "
+                                 "what it meant at the fit.")
         joined = (self.source or {}).get("customers")
         gone = [c for c in (joined or {}).get("columns", ()) if c in self.features and c not in new_df.columns]
         if gone:
