@@ -316,7 +316,7 @@ def test_segment_save_then_predict_gives_the_same_labels(tmp_path, capsys):
     assert list(c["CustomerID"]) == list(d["CustomerID"])
     for got in (c, d):  # the whole RFM table beside the labels, and the log's Country carried per customer
         assert list(got.columns) == ["CustomerID", "segment", "name", "recency", "frequency", "monetary", "R", "F",
-                                     "M", "RFM", "score", "rfm_segment", "Country"]
+                                     "M", "RFM", "score", "rfm_segment", "tenure", "Country"]
     np.testing.assert_array_equal(c["segment"], d["segment"])
 
 
@@ -772,7 +772,7 @@ def test_describe_and_attributes_reach_the_labels_summary_and_report(tmp_path, c
     assert main(["segment", str(tx), *rfm_args, "--k", "3", "--out", str(labels), "--stability", "0"]) == 0
     out, err = capsys.readouterr()
     assert "Carried per customer from the log, to describe the segments by: Country (" in err
-    assert "Described by segment, not clustered on: Country." in out
+    assert "Described by segment, not clustered on: tenure, Country." in out
     got = pd.read_csv(labels)
     assert "Country" in got.columns and "Channel" not in got.columns
     assert main(["segment", str(tx), *rfm_args, "--attributes", "none", "--k", "3", "--out", str(labels),

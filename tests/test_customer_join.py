@@ -169,9 +169,9 @@ def test_shares_are_described_when_the_features_leave_them_out():
     table = join_customers(rfm(log, mix="Category", **ROLES), crm)
     seg = Segmenter(k=2, random_state=0, stability=0).fit(table)
     assert seg.features == ["recency", "frequency", "monetary", "Kitchen share", "Garden share"]
-    assert seg.described == ["Age", "Region"]
+    assert seg.described == ["tenure", "Age", "Region"]
     seg = Segmenter(features=["recency", "frequency", "monetary"], k=2, random_state=0, stability=0).fit(table)
-    assert seg.described == ["Kitchen share", "Garden share", "Age", "Region"]
+    assert seg.described == ["tenure", "Kitchen share", "Garden share", "Age", "Region"]
 
 
 def test_a_customer_tables_dates_count_to_the_rfm_snapshot():

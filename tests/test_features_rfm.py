@@ -36,6 +36,7 @@ def test_hand_computed_table_and_every_cleaning_rule():
     np.testing.assert_array_equal(out["recency"], [2, 7, 1])  # snapshot 2024-01-12
     np.testing.assert_array_equal(out["frequency"], [2, 1, 1])
     np.testing.assert_allclose(out["monetary"], [20.0, 10.0, 3.0])
+    np.testing.assert_array_equal(out["tenure"], [11, 7, 1])  # days from the first purchase kept to 01-12
     rep = out.attrs["cleaning"]
     assert rep == {
         "rows in": 11,

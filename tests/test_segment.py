@@ -449,12 +449,26 @@ def test_describe_errors_come_before_the_sweep(describe, match, monkeypatch):
         Segmenter(describe=describe).fit(mall_customers(100, seed=0))
 
 
+def test_rfm_tenure_is_described_and_each_segments_median_is_in_the_summary():
+    table = rfm(online_retail(800, seed=0))
+    assert (table["tenure"] >= table["recency"]).all()  # the first purchase is no later than the last
+    seg = Segmenter(k=3, random_state=0, stability=0).fit(table)
+    assert "tenure" not in seg.features and "tenure" in seg.described
+    median = table["tenure"].groupby(seg.labels["segment"]).median()
+    lines = seg.summary().splitlines()
+    for s in range(3):
+        line = next(x for x in lines if x.startswith(f"  {s}: "))
+        n = round(median[s])
+        assert "; RFM grid: mostly " in line and f", median tenure {n:,} day{'' if n == 1 else 's'}" in line
+
+
 def test_rfm_attributes_are_described_and_rfm_columns_are_not():
     tx = online_retail(800, seed=0)
     table = rfm(tx, customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",
                 price="UnitPrice", attributes=["Country"])
     seg = Segmenter(k=3, random_state=0).fit(table)
-    assert seg.described == ["Country"]  # not rfm_segment (that is rfm_mix), R/F/M, RFM, score
+    # tenure and Country described; not rfm_segment (that is rfm_mix), R/F/M, RFM, score
+    assert seg.described == ["tenure", "Country"]
     assert seg.composition["Country"].columns[0] == "United Kingdom"
 
 

@@ -55,6 +55,7 @@ RFM_ACTIONS = {
 
 # The columns rfm() derives; a table that has them all came from it.
 RFM_COLUMNS = ("recency", "frequency", "monetary", "R", "F", "M", "RFM", "score", "rfm_segment")
+_OWN_COLUMNS = (*RFM_COLUMNS, "tenure")  # every column rfm writes before the attributes
 
 
 def rfm_segment(r, f):
@@ -216,7 +217,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         Indexed by customer: ``recency`` (days), ``frequency``, ``monetary``, the
         1–5 scores ``R``, ``F``, ``M`` (by rank; 5 is best: recent, frequent, big
         spender), ``RFM`` (e.g. "545"), ``score`` (R + F + M), ``rfm_segment`` (the usual RFM
-        grid names), then the ``attributes``. ``attrs``: ``cleaning`` (rows each rule
+        grid names), ``tenure`` (days from the first purchase to the snapshot: how long
+        a customer has bought; :class:`fastseg.Segmenter` describes segments by it, new
+        customers from old, without clustering on it), then the ``attributes``. ``attrs``: ``cleaning`` (rows each rule
         removed), ``columns`` (the columns used, by role), ``guessed`` (those read off
         their names), ``dates from`` (how numeric dates were read, or None),
         ``snapshot`` and ``attributes`` (the columns carried, and whether "auto" chose
@@ -245,10 +248,10 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
                          "(a product category, a department) instead.")
     if mix is None and mix_values is not None:
         raise ValueError("mix_values names kinds of the mix column: give mix=<column> too.")
-    clash = [a for a in attributes if a in RFM_COLUMNS or a == customer]
+    clash = [a for a in attributes if a in _OWN_COLUMNS or a == customer]
     if clash:
         raise ValueError(f"attribute column(s) {', '.join(map(repr, clash))} would clash with the result's own "
-                         f"columns ({', '.join(RFM_COLUMNS)}) or its index; rename them first.")
+                         f"columns ({', '.join(_OWN_COLUMNS)}) or its index; rename them first.")
     if not (isinstance(returns, str) and returns in ("drop", "net")):
         raise ValueError(f"returns must be 'drop' or 'net'; got {returns!r}.")
     df = transactions
@@ -256,7 +259,8 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     codes, uniques = customer_codes(df[customer], keep, report)
     n_cust = len(uniques)
     t = when_ns[keep].view(np.int64)
-    last = pd.Series(t).groupby(codes).max().to_numpy()
+    by_customer = pd.Series(t).groupby(codes)
+    last, first = by_customer.max().to_numpy(), by_customer.min().to_numpy()
     if snapshot is None:
         snap = np.int64(t.max()) + np.int64(_DAY_NS)
     else:
@@ -287,6 +291,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     out["RFM"] = out["R"].astype(str) + out["F"].astype(str) + out["M"].astype(str)
     out["score"] = (out["R"].astype(int) + out["F"] + out["M"]).astype(int)
     out["rfm_segment"] = rfm_segment(out["R"].to_numpy(), out["F"].to_numpy())
+    out["tenure"] = ((snap - first) // _DAY_NS).astype(np.int64)  # described by segment, not clustered on
     carried = []
     for a in dict.fromkeys(attributes):
         values, constancy = _per_customer_mode(df[a][keep], codes, n_cust)
@@ -498,7 +503,7 @@ def attribute_candidates(df, used, head=100_000):
     has more). Whether each is one value per customer is left to :func:`rfm`."""
     out = []
     for c in df.columns:
-        if c in used or c in RFM_COLUMNS:
+        if c in used or c in _OWN_COLUMNS:
             continue
         col = df[c]
         if pd.api.types.is_datetime64_any_dtype(col):

@@ -519,6 +519,8 @@ class Segmentation:
             if self.rfm_mix is not None:
                 top = self.rfm_mix.loc[s].idxmax()
                 line += f"; RFM grid: mostly {top} ({self.rfm_mix.loc[s, top]:.0%})"
+                if "tenure median" in self.profiles.columns:  # new customers apart from old ones
+                    line += f", median tenure {counted(round(self.profiles.loc[s, 'tenure median']), 'day')}"
             line += "".join(f"; {text}" for text in standouts(self.composition, self.profiles["size"], s))
             lines.append(line)
         if self.outlying:
