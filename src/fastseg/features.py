@@ -219,11 +219,12 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         spender), ``RFM`` (e.g. "545"), ``score`` (R + F + M), ``rfm_segment`` (the usual RFM
         grid names), ``tenure`` (days from the first purchase to the snapshot: how long
         a customer has bought; :class:`fastseg.Segmenter` describes segments by it, new
-        customers from old, without clustering on it), then the ``attributes``. ``attrs``: ``cleaning`` (rows each rule
-        removed), ``columns`` (the columns used, by role), ``guessed`` (those read off
-        their names), ``dates from`` (how numeric dates were read, or None),
-        ``snapshot`` and ``attributes`` (the columns carried, and whether "auto" chose
-        them), and with ``mix`` the ``mix``.
+        customers from old, without clustering on it), then the ``attributes``.
+        ``attrs``: ``cleaning`` (rows each rule removed), ``columns`` (the columns used,
+        by role), ``guessed`` (those read off their names), ``dates from`` (how numeric
+        dates were read, or None), ``snapshot`` and ``attributes`` (the columns carried,
+        and whether "auto" chose them); with ``mix`` the ``mix``, and with
+        ``returns="net"`` the ``returns``.
 
     Raises
     ------
