@@ -64,7 +64,7 @@ class ItemBasis:
         ValueError
             A customer has no row in ``baskets``.
         """
-        from .baskets import _check_baskets
+        from .baskets import _check_baskets, item_texts
 
         _check_baskets(baskets)
         pos = baskets.customers.get_indexer(pd.Index(customers))
@@ -76,7 +76,7 @@ class ItemBasis:
         bought = (baskets.matrix[pos] > 0).astype(np.float64).tocsr()
         # each basket column's place in the fit's, -1 if new; matched as text, since a CSV read again can
         # give a code column of numbers where the fit's log had text, or the other way round
-        cols = _as_text(self.items).get_indexer(_as_text(baskets.items))
+        cols = item_texts(self.items).get_indexer(item_texts(baskets.items))
         if not (len(cols) == len(self.items) and (cols == np.arange(len(cols))).all()):
             known = np.flatnonzero(cols >= 0)
             pick = sp.csr_matrix((np.ones(len(known)), (known, cols[known])), shape=(len(cols), len(self.items)))
@@ -90,12 +90,6 @@ class ItemBasis:
         not, compared by cosine)"."""
         return (f"what each customer bought: {len(self):,} products of column {self.item_column!r} "
                 "(bought or not, compared by cosine)")
-
-
-def _as_text(items):
-    from .baskets import _item_text
-
-    return pd.Index([_item_text(v) for v in items])
 
 
 def named_by_items(names, items, names_column=None):

@@ -198,8 +198,13 @@ def _item_codes(col):
     codes, items = pd.factorize(col)
     if col.dtype != object or not pd.api.types.infer_dtype(items, skipna=True).startswith("mixed"):
         return codes, items
-    merged, items = pd.factorize(items.map(_item_text))
+    merged, items = pd.factorize(item_texts(items))
     return np.append(merged, -1)[codes], items  # a missing item (-1) stays -1
+
+
+def item_texts(items):
+    """Items as text, one spelling each: 22423, 22423.0 and "22423" are all "22423"."""
+    return pd.Index([_item_text(v) for v in items])
 
 
 def _item_text(v):

@@ -88,7 +88,7 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     if isinstance(attributes, list) and not args.rfm:
         raise CLIError("--attributes goes with --rfm (columns of a transaction log carried per customer); a "
                        "customer table's own columns are described by segment as they are (see --describe).")
-    if getattr(args, "returns", None) is not None and not args.rfm:
+    if args.returns is not None and not args.rfm:
         raise CLIError("--returns goes with --rfm (the returns in a transaction log); a customer table's spend is "
                        "segmented as it is.")
     if args.mix is not None and not args.rfm:
@@ -131,7 +131,7 @@ def _prepare_customers(args, with_log=False, mix_values=None):
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot,
                     dayfirst=True if args.dayfirst else None, attributes=attributes, mix=args.mix,
-                    mix_values=mix_values, returns=getattr(args, "returns", None) or "drop")
+                    mix_values=mix_values, returns=args.returns or "drop")
         if table.attrs["guessed"]:
             _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with "
                        "--customer, --date, --invoice, --amount or --quantity and --price)")
