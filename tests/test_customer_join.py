@@ -104,6 +104,8 @@ def test_errors_name_the_problem():
     crm = pd.DataFrame({"CustomerID": [12346], "Age": [30], "recency": [3]})
     with pytest.raises(ValueError, match=r"'recency' would replace the table's own; rename"):
         join_customers(t, crm)
+    with pytest.raises(ValueError, match=r"'tenure' would replace the table's own; rename"):  # rfm writes it too
+        join_customers(t, crm.drop(columns="recency").assign(tenure=[999]))
     with pytest.raises(ValueError, match=r"column\(s\) 'Agee' not in customers; did you mean 'Age'"):
         join_customers(t, crm, columns=["Agee"])
     with pytest.raises(ValueError, match=r"no customer of the table is in customers' 'CustomerID': the table's ids "

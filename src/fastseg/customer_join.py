@@ -147,14 +147,14 @@ def _joined_columns(body, on, columns, table):
         if gone:
             raise ValueError(f"column(s) {', '.join(map(repr, gone))} not in customers"
                              f"{did_you_mean(gone, body.columns) or ';'} available: {listed_columns(body.columns)}.")
-    from .features import RFM_COLUMNS
+    from .features import _OWN_COLUMNS
 
     mix = (table.attrs.get("mix") or {}).get("columns", [])
     if table.index.name is not None and table.index.name in columns:
         raise ValueError(f"customers' column {table.index.name!r} is named as the table's customer ids, yet the ids "
                          f"were taken from {on!r}; if it holds the ids, name it with on= (--customers-id), or leave "
                          "that out.")
-    own = [c for c in columns if c in RFM_COLUMNS or c in mix]
+    own = [c for c in columns if c in _OWN_COLUMNS or c in mix]
     if own:
         raise ValueError(f"customers' column(s) {', '.join(map(repr, own))} would replace the table's own; rename "
                          "them (in Python, or leave them out with columns=[...]).")
