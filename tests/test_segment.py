@@ -462,6 +462,35 @@ def test_rfm_tenure_is_described_and_each_segments_median_is_in_the_summary():
         assert "; RFM grid: mostly " in line and f", median tenure {n:,} day{'' if n == 1 else 's'}" in line
 
 
+def test_named_new_marks_segments_of_new_customers_by_their_median_tenure():
+    from fastseg._profiles import NEW_DAYS, named_new
+
+    names = {0: "infrequent, recent, low spend", 1: "lapsed", 2: "very recent", 3: "frequent, high spend"}
+    seg = np.repeat([0, 1, 2, 3], 5)
+    tenure = np.r_[[10, 20, 30, 200, 300], [250] * 5, [300] * 5, [40, 50, 60, 70, 80]]
+    out = named_new(names, tenure, seg, 4)
+    # 0: median 30 of all 250: new, and "recent" said by "new"; 3: median 60, new though no word said recent
+    assert out == {0: "new, infrequent, low spend", 1: "lapsed", 2: "very recent", 3: "new, frequent, high spend"}
+    # a median over a third of all customers' is not new, however short: a log of two months
+    assert named_new(names, np.r_[tenure[:5], [40] * 15], seg, 4) == names
+    # nor one past NEW_DAYS, however far below the others
+    assert named_new(names, np.where(seg == 0, NEW_DAYS + 1, 10 * NEW_DAYS), seg, 4) == names
+    assert named_new({0: "typical", 1: "x"}, np.r_[[5] * 5, [900] * 6], np.r_[[0] * 5, [1] * 6], 2)[0] == "new"
+
+
+def test_a_segment_of_new_customers_from_rfm_is_named_new_and_keeps_the_name():
+    table = rfm(online_retail(seed=0))
+    seg = Segmenter(random_state=0, stability=0).fit(table)
+    median = table["tenure"].groupby(seg.labels["segment"]).median()
+    new = [s for s in range(seg.k) if seg.names[s].startswith("new")]
+    assert new and new == [s for s in range(seg.k) if median[s] <= 90 and median[s] <= table["tenure"].median() / 3]
+    assert all("recent" not in seg.names[s].split(", ") for s in new)
+    assert Segmenter(random_state=0, stability=0).fit(table.drop(columns="tenure")).names[new[0]] != seg.names[new[0]]
+    renamed = seg.rename({new[0]: "Welcome"})
+    assert renamed.titled(new[0]) == f"Welcome ({seg.names[new[0]]})"  # the description keeps "new"
+    assert (seg.predict(table)["name"] == seg.labels["name"]).all()
+
+
 def test_rfm_attributes_are_described_and_rfm_columns_are_not():
     tx = online_retail(800, seed=0)
     table = rfm(tx, customer="CustomerID", date="InvoiceDate", invoice="InvoiceNo", quantity="Quantity",

@@ -61,10 +61,12 @@ def test_the_features_describe_and_name_the_segments(shipped, fitted):
     np.testing.assert_allclose(fitted.profiles[[f"{f} median" for f in fitted.features]].to_numpy(),
                                medians.to_numpy())
     items = fitted.items
+    words = fastseg._profiles.named_new(fastseg._profiles.segment_names(fitted.centers, numbered=False),
+                                        table["tenure"], seg, fitted.k)  # "new" for a segment of new customers
     for s in range(fitted.k):  # each name: the features' words, then the product the segment favours most
         top = items.loc[items["segment"] == s, "Description"].iloc[0]
         assert fitted.names[s].endswith(f" · buys {top}"), fitted.names[s]
-        assert fitted.names[s].split(" · ")[0] == fastseg._profiles.segment_names(fitted.centers, numbered=False)[s]
+        assert fitted.names[s].split(" · ")[0] == words[s]
     assert len(set(fitted.names.values())) == fitted.k
     assert fitted.descriptions == fitted.names
     renamed = fitted.rename({0: "Gift shoppers"})

@@ -20,7 +20,14 @@ _VOCAB = {
                                "very low spending score"),
     "annual income (k$)": ("high income", "low income", "very high income", "very low income"),
     "age": ("older", "younger", "much older", "much younger"),
+    "tenure": ("long-standing", "newer", "very long-standing", "much newer"),
 }
+
+# A segment of new customers: most first bought within this many days of the snapshot (the
+# usual marketing window for "new") and its median tenure a third of all customers' or less,
+# so a log of two months does not call everyone new.
+NEW_DAYS = 90
+_NEW_SHARE = 1 / 3
 
 DAYS_SINCE = "days since "  # the feature a date column becomes (fastseg.features.dates_as_days)
 
@@ -120,6 +127,25 @@ def segment_names(centers, threshold=0.5, strong=1.25, most=3, numbered=True):
         ]
         names[s] = ", ".join(parts) if parts else "typical"
     return numbered_repeats(names) if numbered else names
+
+
+def named_new(names, tenure, seg, k):
+    """``names`` ({segment: name}) with "new" first in those of new customers' segments
+    (``tenure``: days from each customer's first purchase, as :func:`fastseg.rfm` writes
+    it; see ``NEW_DAYS``). "new" stands for the recency and tenure words it implies:
+    "infrequent, recent, low spend" becomes "new, infrequent, low spend"."""
+    days = pd.Series(np.asarray(tenure, dtype=float))
+    whole = days.median()
+    if not np.isfinite(whole) or whole <= 0:
+        return dict(names)
+    implied = {*_VOCAB["recency"][1::2], *_VOCAB["tenure"][1::2]}  # recent, very recent, newer, much newer
+    out = dict(names)
+    for s in range(k):
+        median = days[seg == s].median()
+        if np.isfinite(median) and median <= NEW_DAYS and median <= _NEW_SHARE * whole:
+            rest = [p for p in str(names[s]).split(", ") if p not in implied and p != "typical"]
+            out[s] = ", ".join(["new", *rest])
+    return out
 
 
 def numbered_repeats(names):

@@ -22,8 +22,8 @@ from ._feature_pipeline import _check_columns, _default_index, _matrix, _Prep, _
 from ._item_basis import ItemBasis, named_by_items
 from ._log_columns import CUSTOMER_ID_NAME
 from ._outliers import outlying_segments
-from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, profile_table,
-                        rfm_mix_table, segment_names)
+from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, named_new, numbered_repeats,
+                        profile_table, rfm_mix_table, segment_names)
 from ._validation import require_frame
 from ._value_share import spend_column, value_table
 from .baskets import _check_baskets, segment_items
@@ -496,7 +496,10 @@ class Segmenter:
         else:  # where each segment's customers sit in the scaled features, which its name is read off
             centers = pd.DataFrame(described_by, columns=features).groupby(seg).mean().reindex(range(k))
         centers.index.name = "segment"
-        names = segment_names(centers, numbered=basis is None)
+        names = segment_names(centers, numbered=False)
+        if "tenure" in df.columns and "rfm_segment" in df.columns:  # rfm's: days since each first purchase
+            names = named_new(names, df["tenure"].to_numpy(dtype=float, na_value=np.nan), seg, k)
+        names = numbered_repeats(names) if basis is None else names
         items = None
         if basis is not None:
             items = segment_items(baskets, pd.Series(seg, index=df.index))
@@ -523,7 +526,7 @@ class Segmenter:
             described=described, not_segmented=not_segmented, rules=rules, stability=stability,
             read_as_numbers=read_as_numbers, value=value, value_column=value_column, totals_row=totals,
             outlying=outlying, k_stability=k_stab, items=items, basis=basis,
-            fitted_names=dict(names) if basis is not None else None, clustered=Z if basis is not None else None,
+            fitted_names=dict(names), clustered=Z if basis is not None else None,
         )
 
 

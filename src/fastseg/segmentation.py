@@ -139,8 +139,9 @@ class Segmentation:
         baskets=b)``): the products the baskets were read over. :meth:`predict` and
         :meth:`distances` then need the new log's baskets. None: found on the features.
     fitted_names : dict or None
-        With a :attr:`basis`: the names given at fit time, which :attr:`descriptions`
-        keeps after :meth:`rename`.
+        The names given at fit time, which :attr:`descriptions` keeps after
+        :meth:`rename` (None in segmentations saved before they were kept: read off
+        :attr:`centers` again).
     clustered : scipy.sparse.csr_matrix or None
         With a :attr:`basis`: the rows k-means clustered (for the silhouette plot); not
         kept by :meth:`save`.
