@@ -382,6 +382,12 @@ class Segmenter:
     def fit(self, df, baskets=None):
         """Segment the customers of ``df`` (one row per customer; the index is the id).
 
+        Each segment is named from its centre by the features furthest from average
+        ("very frequent, very high spend, very recent"). In a table from
+        :func:`fastseg.rfm`, a segment of new customers (median ``tenure`` of at most
+        90 days and a third of all customers' or less) is named "new" first, the word
+        standing for "recent" ("new, infrequent, low spend").
+
         With ``baskets`` (:func:`fastseg.baskets` of the log ``df`` came from, as
         :func:`fastseg.rfm`), the segments are found on what each customer bought
         instead of on the features: bought-or-not rows over the products, scaled to unit
