@@ -19,9 +19,12 @@ _GROUPED_POINT = r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 _GROUPED_COMMA = r"-?\d{1,3}(?:[.\s\u00a0\u202f]\d{3})*(?:,\d+)?"
 
 
-def _money_to_numbers(s):
+def _money_to_numbers(s, name=None):
     """Text amounts as numbers, where every filled one reads as money in one convention
-    (decimal point, or decimal comma); else None."""
+    (decimal point, or decimal comma); else None. With ``name`` (the column's), amounts
+    in two currencies or more are an error (see :func:`_one_currency`)."""
+    if name is not None:
+        _one_currency(s, name)
     t = (s.astype("string").str.replace("\u2212", "-", regex=False)  # the typographic minus
          .str.replace(_LEADING_CURRENCY, r"\1", regex=True).str.replace(_TRAILING_CURRENCY, "", regex=True))
     filled = t.notna() & (t != "")
@@ -46,6 +49,41 @@ _CURRENCY_CODES = frozenset(
 # decimal comma), or a non-breaking space grouping digits; not plain spaces or dots between
 # digit groups, which phone numbers ("555 123 456") have too
 _MONEY_MARK = r"[£$€¥₹]|(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])|\d,\d|\d[\u00a0\u202f]\d{3}"
+
+
+# which currencies a sign may stand for: "$5" beside "CAD 5" is one currency, beside "£5" two
+_SIGNS = {"£": {"GBP"}, "€": {"EUR"}, "₹": {"INR"}, "¥": {"JPY", "CNY"},
+          "$": {"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "ARS", "CLP", "COP", "TWD"}}
+_CURRENCY_MARK = r"([£$€¥₹]|(?<![A-Za-z])[A-Z]{3}(?![A-Za-z]))"
+
+
+def _one_currency(s, name):
+    """Raise when the text amounts of column ``name`` carry two currencies or more ("£5"
+    beside "$5", "EUR 3" beside "USD 3"): added up, they would make a total in no
+    currency. A sign goes with a code it may stand for ("$" with "USD" or "CAD");
+    amounts with no sign or code go with any."""
+    values = s.dropna()
+    values = values[values.map(type) == str] if values.dtype == object else values
+    counts = values.astype("string").str.extract(_CURRENCY_MARK, expand=False).value_counts()
+    codes = [c for c in counts.index if c in _CURRENCY_CODES]
+    named = {c: int(counts[c]) for c in codes}
+    for sign, meant in _SIGNS.items():
+        if sign in counts.index:
+            known = [c for c in codes if c in meant]
+            if len(known) == 1:
+                named[known[0]] += int(counts[sign])
+            elif not known:
+                named[sign] = int(counts[sign])
+            else:  # "$" beside USD and CAD: which it is cannot be told, and there are two already
+                named[sign] = int(counts[sign])
+    if len(named) < 2:
+        return
+    order = sorted(named.items(), key=lambda kv: -kv[1])
+    listed = ", ".join(f"{c} on {n:,} row{'' if n == 1 else 's'}" for c, n in order[:4])
+    more = f" and {len(order) - 4} more" if len(order) > 4 else ""
+    raise ValueError(f"column {name!r} holds amounts in {len(named)} currencies ({listed}{more}); added up they "
+                     "would make a total in no currency: convert them to one currency first, or keep the rows of "
+                     "one.")
 
 
 _PERCENT = r"\s*-?[\d.,\s\u00a0\u202f]*\d\s*%\s*"
@@ -122,7 +160,7 @@ def amounts_as_numbers(df, columns=None):
             codes = head.str.findall(r"[A-Z]{3}").explode().dropna()
             if not set(codes) <= _CURRENCY_CODES or _money_to_numbers(head) is None:
                 continue
-            values = _money_to_numbers(col)
+            values = _money_to_numbers(col, name=c)
         if values is None or bool((values.isna() & col.notna()).any()):
             continue
         if out is df:
@@ -141,7 +179,7 @@ def _numeric(df, col):
     conv = pd.to_numeric(s, errors="coerce")
     bad = int(conv.isna().sum() - s.isna().sum())
     if bad:
-        money = _money_to_numbers(s)
+        money = _money_to_numbers(s, name=col)
         if money is not None:
             conv, bad = money, int(money.isna().sum() - s.isna().sum())
     if bad > len(s) // 2:

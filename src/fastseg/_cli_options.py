@@ -163,6 +163,10 @@ def add_input_options(p):
     g.add_argument("--returns", choices=("drop", "net"), default=None,
                    help="goods sent back (negative quantities, cancelled invoices): 'drop' them (default) or "
                         "'net' their value off each customer's Monetary (predict: taken from the model)")
+    g.add_argument("--currency", metavar="CODE",
+                   help="for a log with a column of currencies (Currency, currency_code, ccy): keep the rows in "
+                        "this one (e.g. GBP), or 'any' for amounts already converted to one; a log in several and "
+                        "no --currency is an error (predict: taken from the model)")
     g.add_argument("--customers", metavar="FILE",
                    help="a table of one row per customer (a CRM export: age, gender, city), joined to the RFM table "
                         "by the customer id: its columns describe the segments, and those named in --features are "

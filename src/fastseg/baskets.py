@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._currency import check_currency_choice
 from ._log_columns import guess_item_columns
 from ._validation import listed_columns, require_frame
 from .features import (_index_as_columns, _numeric, _per_customer_mode, _require, clean_log, customer_codes,
@@ -74,11 +75,12 @@ class Baskets:
 
 
 def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None,
-            item=None, item_names=None, values="spend", exclude=None, dayfirst=None):
+            item=None, item_names=None, values="spend", exclude=None, dayfirst=None, currency=None):
     """Each customer's purchases per item, from a transaction log: a sparse matrix.
 
     The log is cleaned by :func:`fastseg.rfm`'s rules (missing customer, missing or
-    unreadable date, cancelled invoice, non-positive quantity, price or amount), so the
+    unreadable date, another currency, cancelled invoice, non-positive quantity, price
+    or amount), so the
     rows are the same customers as ``rfm``'s, in the same order, and a segmentation of
     the RFM table lines up with them.
 
@@ -106,6 +108,9 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
         counts their rows (``excluded items``); ``attrs["excluded"]`` lists those found.
     dayfirst : bool, optional
         How dates written as text are read, as for :func:`fastseg.rfm`.
+    currency : str, optional
+        The currency whose rows to keep, or "any", for a log with a column of
+        currencies, as for :func:`fastseg.rfm` (give the two the same).
 
     Returns
     -------
@@ -144,7 +149,8 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
         raise ValueError(f"values='quantity' needs a quantity column, and the spend is read from the amount "
                          f"column {given['amount']!r}; give quantity= and price=, or values='spend'.")
     _require(transactions, [*given.values(), item, item_names])
-    keep, spend, _, report, _, _ = clean_log(transactions, dayfirst, **given)
+    check_currency_choice(currency)
+    keep, spend, _, report, _, _, money = clean_log(transactions, dayfirst, **given, currency=currency)
     codes, uniques = customer_codes(transactions[given["customer"]], keep, report)
     icodes, items = _item_codes(transactions[item][keep])
     report["missing item"] = int((icodes < 0).sum())
@@ -184,7 +190,7 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
         values=values,
         attrs={"cleaning": report,
                "columns": {r: c for r, c in {**given, "item": item, "item_names": item_names}.items() if c is not None},
-               "guessed": guessed, "excluded": excluded},
+               "guessed": guessed, "excluded": excluded, **({"currency": money} if money else {})},
     )
 
 

@@ -91,6 +91,9 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     if args.returns is not None and not args.rfm:
         raise CLIError("--returns goes with --rfm (the returns in a transaction log); a customer table's spend is "
                        "segmented as it is.")
+    if args.currency is not None and not args.rfm:
+        raise CLIError("--currency goes with --rfm (the currency column of a transaction log); a customer table's "
+                       "spend is segmented as it is.")
     if args.mix is not None and not args.rfm:
         raise CLIError("--mix goes with --rfm (a column of a transaction log, e.g. Category); a customer table's "
                        "share columns are named with --features.")
@@ -121,17 +124,26 @@ def _prepare_customers(args, with_log=False, mix_values=None):
         from ._cli_items import wanted_item_columns
 
         wanted += wanted_item_columns(args, head, roles.values())
+        if reads_some_columns(args.input):  # rfm checks the amounts are in one currency
+            from ._currency import currency_column
+
+            header = head.columns if head is not None else read_table(args.input, args.sep, args.decimal,
+                                                                      rows=1).columns
+            wanted.append(currency_column(header, roles.values()))
     df = read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
     for note in df.attrs.pop("notes", ()):
         _say(args, f"note: {note}")
     if args.rfm:
+        from ._currency import currency_column
         from .features import rfm
 
+        if getattr(args, "currency_of_model", False) and currency_column(df.columns, roles.values()) is None:
+            args.currency = None  # predict on a log with no column of currencies: taken as in the model's
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot,
                     dayfirst=True if args.dayfirst else None, attributes=attributes, mix=args.mix,
-                    mix_values=mix_values, returns=args.returns or "drop")
+                    mix_values=mix_values, returns=args.returns or "drop", currency=args.currency)
         if table.attrs["guessed"]:
             _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with "
                        "--customer, --date, --invoice, --amount or --quantity and --price)")
@@ -146,6 +158,10 @@ def _prepare_customers(args, with_log=False, mix_values=None):
             from .features import returns_text
 
             _say(args, returns_text(table.attrs["returns"]))
+        if "currency" in table.attrs:
+            from ._currency import currency_text
+
+            _say(args, currency_text(table.attrs["currency"]))
         if args.customers:
             table = _joined(args, table)
         clean = table.attrs["cleaning"]
@@ -408,6 +424,13 @@ def cmd_predict(args):
         raise CLIError(f"--returns {args.returns}: {args.model}'s Monetary was found with --returns {fitted_returns}, "
                        "and predict computes it the same way; leave --returns out.")
     args.returns = fitted_returns if args.rfm else None
+    fitted_currency = (seg.source or {}).get("currency")
+    if args.rfm and fitted_currency:  # the new log's rows in the currency the model's Monetary is in
+        fitted = fitted_currency["kept"] or "any"
+        if args.currency is not None and args.currency.strip().upper() != fitted.upper():
+            raise CLIError(f"--currency {args.currency}: {args.model}'s Monetary is in {fitted} (column "
+                           f"{fitted_currency['column']!r}), and predict keeps the same rows; leave --currency out.")
+        args.currency, args.currency_of_model = fitted, True
     df, log = _prepare_customers(args, with_log=True, mix_values=mix and mix["values"])
     from ._cli_items import log_baskets
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ._amounts import _numeric, amounts_as_numbers
 from ._column_roles import identifier_columns, looks_like_code, totals_row
+from ._currency import check_currency_choice, currency_column, currency_rule
 from ._dates import _DAY_NS, _snapshot_ns, as_datetime, dates_as_days, day_text, looks_like_dates
 from ._log_columns import guess_rfm_columns, needs_guess
 from ._profiles import MAX_LEVELS, counted, readable_number
@@ -134,7 +135,7 @@ def _index_as_columns(df):
 
 
 def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
-        dayfirst=None, attributes="auto", mix=None, mix_values=None, returns="drop"):
+        dayfirst=None, attributes="auto", mix=None, mix_values=None, returns="drop", currency=None):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
     Cleaning, in this order, each rule counting the rows it drops (the report is in
@@ -142,9 +143,11 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
 
     1. ``missing customer`` — no customer id (missing, or blank text);
     2. ``missing or unreadable date``;
-    3. ``cancelled invoice`` — invoice id of "C" and digits (UCI convention: C536379;
+    3. ``in another currency`` — with ``currency`` given and a column of currencies
+       (see ``currency``);
+    4. ``cancelled invoice`` — invoice id of "C" and digits (UCI convention: C536379;
        an order id such as "CA-2016-152156" is not one);
-    4. ``non-positive quantity`` / ``non-positive price`` (or ``non-positive amount``),
+    5. ``non-positive quantity`` / ``non-positive price`` (or ``non-positive amount``),
        which also removes returns and adjustments.
 
     Parameters
@@ -210,6 +213,17 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         before the log began). Recency, Frequency, the ``mix`` shares and
         :func:`fastseg.baskets` still count purchases only. ``attrs["returns"]``
         says how many rows and how much were netted, and for how many customers.
+    currency : str, optional
+        For a log with a column of currencies (named like ``Currency``,
+        ``currency_code``, ``ccy``, read off its name): the currency whose rows to keep
+        ("GBP", as the column writes it, case and spaces aside); the rows in others are
+        dropped by the rule ``in another currency``, as are rows with no currency in a
+        log of several (in one, they are taken as in it). Without it, a column holding two currencies or more on the
+        rows with a customer and a date is an error, since Monetary would add pounds
+        to euros; "any" keeps every row, for amounts already converted to one
+        currency. ``attrs["currency"]``: the ``column``, the currency ``kept`` (None for
+        "any") and the ``rows`` in each. (Amounts written with their currency, "£5"
+        beside "$5", are an error whatever this says: convert them first.)
 
     Returns
     -------
@@ -224,13 +238,13 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         by role), ``guessed`` (those read off their names), ``dates from`` (how numeric
         dates were read, or None), ``snapshot`` and ``attributes`` (the columns carried,
         and whether "auto" chose them); with ``mix`` the ``mix``, and with
-        ``returns="net"`` the ``returns``.
+        ``returns="net"`` the ``returns``; with a column of currencies the ``currency``.
 
     Raises
     ------
     ValueError
-        Missing columns (the available ones are listed), non-numeric amounts, or
-        every row removed by cleaning.
+        Missing columns (the available ones are listed), non-numeric amounts, amounts
+        in two currencies or more (see ``currency``), or every row removed by cleaning.
     """
     require_frame(transactions, "rfm's transactions")
     transactions = _index_as_columns(transactions)
@@ -256,7 +270,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     if not (isinstance(returns, str) and returns in ("drop", "net")):
         raise ValueError(f"returns must be 'drop' or 'net'; got {returns!r}.")
     df = transactions
-    keep, spend, when_ns, report, dates_from, returned = clean_log(df, dayfirst, **given, returns=returns == "net")
+    check_currency_choice(currency)
+    keep, spend, when_ns, report, dates_from, returned, money = clean_log(df, dayfirst, **given,
+                                                                          returns=returns == "net", currency=currency)
     codes, uniques = customer_codes(df[customer], keep, report)
     n_cust = len(uniques)
     t = when_ns[keep].view(np.int64)
@@ -318,6 +334,8 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
     if returned is not None:
         out.attrs["returns"] = net
+    if money is not None:
+        out.attrs["currency"] = money
     return out
 
 
@@ -409,14 +427,16 @@ class Cleaned(NamedTuple):
     report: dict  # rows each rule dropped
     dates_from: str | None  # how numeric dates were read
     returned: np.ndarray | None  # with returns: the returns among the dropped rows
+    currency: dict | None  # with a column of currencies: which one the rows kept are in (see _currency)
 
 
-def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price, returns=False):
+def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price, returns=False, currency=None):
     """The cleaning rules of :func:`rfm`, in its order (a :class:`Cleaned`): which rows
     are kept, the spend per row, the dates (ns), the report of rows each rule dropped and
     how numeric dates were read; with ``returns`` also which dropped rows are returns (a
-    customer, a date, a negative quantity at a positive price, or a negative amount).
-    Raises when every row is dropped."""
+    customer, a date, a negative quantity at a positive price, or a negative amount);
+    with a column of currencies in ``df``, the rows in another than ``currency`` dropped
+    (:func:`fastseg._currency.currency_rule`). Raises when every row is dropped."""
     n_in = len(df)
     report = {"rows in": n_in}
     keep = np.ones(n_in, dtype=bool)
@@ -430,6 +450,17 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
     bad_date = keep & np.isnat(when_ns)
     report["missing or unreadable date"] = int(bad_date.sum())
     keep &= ~bad_date
+
+    column = currency_column(df.columns, {customer, date, invoice, amount, quantity, price})
+    money = None
+    if column is not None:
+        other, money = currency_rule(df[column], keep, column, currency)
+        if money["kept"] is not None and len(money["rows"]) > 1:
+            report["in another currency"] = int(other.sum())
+        keep &= ~other
+    elif currency is not None:
+        raise ValueError(f"currency={currency!r} keeps the rows of one currency, but no column of the log is named "
+                         "like one (Currency, currency_code, ccy); rename it, or leave currency out.")
 
     if invoice is not None:
         inv = df[invoice]
@@ -468,7 +499,7 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
     if returns:  # goods sent back: a negative quantity at its price (a negative price is an adjustment)
         back = spend < 0 if amount is not None else (q < 0) & (p > 0)
         returned = back & ~missing & ~np.isnat(when_ns)
-    return Cleaned(keep, spend, when_ns, report, dates_from, returned)
+    return Cleaned(keep, spend, when_ns, report, dates_from, returned, money)
 
 
 def whole_numbers_as_ints(ids):

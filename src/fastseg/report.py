@@ -345,6 +345,10 @@ def _source_text(seg):
         from .features import returns_text
 
         text += " " + returns_text(src["returns"])
+    if src.get("currency"):
+        from ._currency import currency_text
+
+        text += " " + currency_text(src["currency"])
     shares = [c for c in (src.get("mix") or {}).get("columns", ()) if c in seg.features]
     if shares:
         text += (f" Each customer's share of spend by {src['mix']['column']!r} was segmented on beside R, F and M: "

@@ -290,6 +290,11 @@ class Segmentation:
                 raise ValueError(f"the table's monetary was computed with rfm(returns={now!r}), the fit's with "
                                  f"returns={fit!r}; make the table with rfm(log, returns={fit!r}) so monetary means "
                                  "what it meant at the fit.")
+            fit, now = ((d.get("currency") or {}).get("kept") for d in (self.source, new_df.attrs))
+            if fit is not None and now is not None and fit != now:
+                column = self.source["currency"]["column"]
+                raise ValueError(f"the table's monetary is in {now}, the fit's in {fit}; make the table with "
+                                 f"rfm(log, currency={fit!r}) so monetary is in the fit's currency ({column!r}).")
         joined = (self.source or {}).get("customers")
         gone = [c for c in (joined or {}).get("columns", ()) if c in self.features and c not in new_df.columns]
         if gone:
