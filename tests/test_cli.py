@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fastseg import rfm
 from fastseg.cli import build_parser, cmd_segment, main
 from fastseg.datasets import mall_customers, online_retail
 
@@ -1343,3 +1344,23 @@ def test_segment_exclude_items(tmp_path, capsys):
                  "--exclude-items", f"{first},POST"]) == 0
     assert "'POST' not found in column 'StockCode'" in capsys.readouterr().err
     assert first not in set(pd.read_csv(items, dtype={"item": str})["item"])
+
+
+def test_snapshot_inside_the_log_and_a_mistyped_year(tmp_path, capsys):
+    log = online_retail(300, seed=2)
+    path = tmp_path / "tx.csv"
+    log.to_csv(path, index=False)
+    out = tmp_path / "labels.csv"
+    # the RFM as of a day inside the log, with what each segment buys read over the same rows
+    assert main(["segment", str(path), "--rfm", "--k", "3", "--snapshot", "2011-06-30", "--out", str(out),
+                 "--items", str(tmp_path / "items.csv")]) == 0
+    labels = pd.read_csv(out)
+    assert len(labels) == len(rfm(log, snapshot="2011-06-30")) < len(rfm(log))
+    capsys.readouterr()
+    bad = log.copy()
+    bad.loc[bad.index[bad["CustomerID"].notna()][3], "InvoiceDate"] = pd.Timestamp("2101-01-05")
+    bad.to_csv(path, index=False)
+    out.unlink()
+    rc, err = _err(["segment", str(path), "--rfm", "--k", "3", "--out", str(out)], capsys)
+    assert rc == 2 and "1 row of the log is dated 2101-01-05" in err and "--snapshot 2011-12-" in err
+    assert "Traceback" not in err and not out.exists()

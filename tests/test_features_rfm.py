@@ -80,8 +80,14 @@ def test_snapshot_amount_and_no_invoice():
     np.testing.assert_array_equal(out["recency"], [9, 38])
     np.testing.assert_array_equal(out["frequency"], [1, 1])  # rows, no invoice column
     assert out.attrs["cleaning"]["non-positive amount"] == 1
-    with pytest.raises(ValueError, match=r"snapshot 2024-02-15 is not after the last transaction \(2024-03-01\); give a later"):
-        rfm(tx, customer="c", date="d", amount="amt", snapshot="2024-02-15")
+    # a snapshot inside the log: the RFM as of that day, the rows from then on left out
+    early = rfm(tx, customer="c", date="d", amount="amt", snapshot="2024-02-15")
+    assert list(early.index) == [2] and early.attrs["cleaning"]["on or after the snapshot"] == 2
+    np.testing.assert_array_equal(early["recency"], [14])
+    assert early.attrs["cleaning"]["non-positive amount"] == 0  # the later rule never saw the refund
+    with pytest.raises(ValueError, match=r"every one of the 3 rows was removed by cleaning \(on or after the "
+                                         r"snapshot: 3\)"):
+        rfm(tx, customer="c", date="d", amount="amt", snapshot="2024-01-01")
 
 
 def test_one_customer_log():
@@ -523,3 +529,41 @@ def test_a_log_indexed_by_one_of_its_columns_gives_the_same_table(index):
     pd.testing.assert_frame_equal(rfm(indexed, **cols), want)
     pd.testing.assert_frame_equal(rfm(indexed), want)  # the columns read off the names, the index's too
     assert indexed.index.names == ([index] if isinstance(index, str) else index)  # the caller's table untouched
+
+
+def test_rfm_as_of_a_snapshot_inside_the_log_equals_the_log_cut_there():
+    log = online_retail(300, seed=2)
+    snap = pd.Timestamp("2011-06-30")
+    cut = log[pd.to_datetime(log["InvoiceDate"]) < snap]
+    as_of = rfm(log, snapshot=snap)
+    by_hand = rfm(cut, snapshot=snap)
+    for c in ("recency", "frequency", "monetary", "tenure", "R", "F", "M", "rfm_segment"):
+        pd.testing.assert_series_equal(as_of[c], by_hand[c])
+    later = int((pd.to_datetime(log["InvoiceDate"]) >= snap)[log["CustomerID"].notna()].sum())
+    assert as_of.attrs["cleaning"]["on or after the snapshot"] == later > 0
+    from fastseg import baskets
+
+    assert (baskets(log, snapshot=snap).customers == as_of.index).all()  # the same customers as rfm's
+
+
+def test_a_mistyped_year_at_the_end_of_the_log_is_an_error_giving_the_snapshot():
+    log = online_retail(300, seed=2)
+    end = pd.Timestamp(rfm(log).attrs["snapshot"]) - pd.Timedelta(days=1)  # the last purchase kept
+    bad = log.copy()
+    row = bad.index[bad["CustomerID"].notna()][10]
+    bad.loc[row, "InvoiceDate"] = pd.Timestamp("2101-03-04")  # 2011 typed 2101
+    fix = (end.normalize() + pd.Timedelta(days=1)).date()
+    with pytest.raises(ValueError, match=rf"1 row of the log is dated 2101-03-04, 89 years after every other \(the "
+                                         rf"rest ends {end}\): Recency would count from then\. Fix those dates, or "
+                                         rf"give snapshot='{fix}' \(--snapshot {fix}\)"):
+        rfm(bad)
+    np.testing.assert_array_equal(rfm(bad, snapshot=str(fix))["recency"].to_numpy(),
+                                  rfm(bad.drop(index=row), snapshot=str(fix))["recency"].to_numpy())
+    # a log of two years' purchases, or one with a quiet year, is no typo
+    t = pd.to_datetime(log["InvoiceDate"])
+    two = pd.concat([log, log.assign(InvoiceDate=t + pd.DateOffset(years=2),
+                                     InvoiceNo="x" + log["InvoiceNo"].astype(str))])
+    assert pd.Timestamp(rfm(two).attrs["snapshot"]) > end + pd.DateOffset(years=2)
+    few = log.copy()
+    few.loc[few.index[few["CustomerID"].notna()][:60], "InvoiceDate"] = end + pd.Timedelta(days=500)  # 0.2%: real
+    assert pd.Timestamp(rfm(few).attrs["snapshot"]) == end + pd.Timedelta(days=501)

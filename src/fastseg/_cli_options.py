@@ -150,7 +150,8 @@ def add_input_options(p):
     g.add_argument("--amount", help="spend column, or give --quantity and --price")
     g.add_argument("--quantity", help="quantity column")
     g.add_argument("--price", help="unit price column")
-    g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day); without "
+    g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day; one inside "
+                   "the log gives the RFM as of that day, the rows from it on left out); without "
                    "--rfm, the date the days since each date of a date column named in --features are counted to")
     g.add_argument("--attributes", type=columns_or_auto, default="auto",
                    help="comma-separated columns of the log that describe the customer (e.g. Country), carried "

@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._currency import check_currency_choice
+from ._dates import _snapshot_ns
 from ._log_columns import guess_item_columns
 from ._validation import listed_columns, require_frame
 from .features import (_index_as_columns, _numeric, _per_customer_mode, _require, clean_log, customer_codes,
@@ -75,12 +76,12 @@ class Baskets:
 
 
 def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None,
-            item=None, item_names=None, values="spend", exclude=None, dayfirst=None, currency=None):
+            item=None, item_names=None, values="spend", exclude=None, dayfirst=None, currency=None, snapshot=None):
     """Each customer's purchases per item, from a transaction log: a sparse matrix.
 
     The log is cleaned by :func:`fastseg.rfm`'s rules (missing customer, missing or
-    unreadable date, another currency, cancelled invoice, non-positive quantity, price
-    or amount), so the
+    unreadable date, on or after the snapshot, another currency, cancelled invoice,
+    non-positive quantity, price or amount), so the
     rows are the same customers as ``rfm``'s, in the same order, and a segmentation of
     the RFM table lines up with them.
 
@@ -111,6 +112,9 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     currency : str, optional
         The currency whose rows to keep, or "any", for a log with a column of
         currencies, as for :func:`fastseg.rfm` (give the two the same).
+    snapshot : date-like, optional
+        The rows dated at or after it are left out, as :func:`fastseg.rfm` leaves them
+        out of the RFM as of that day (give the two the same).
 
     Returns
     -------
@@ -150,7 +154,8 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
                          f"column {given['amount']!r}; give quantity= and price=, or values='spend'.")
     _require(transactions, [*given.values(), item, item_names])
     check_currency_choice(currency)
-    keep, spend, _, report, _, _, money = clean_log(transactions, dayfirst, **given, currency=currency)
+    before = None if snapshot is None else _snapshot_ns(snapshot)[1]
+    keep, spend, _, report, _, _, money = clean_log(transactions, dayfirst, **given, currency=currency, before=before)
     codes, uniques = customer_codes(transactions[given["customer"]], keep, report)
     icodes, items = _item_codes(transactions[item][keep])
     report["missing item"] = int((icodes < 0).sum())

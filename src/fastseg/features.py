@@ -143,11 +143,12 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
 
     1. ``missing customer`` — no customer id (missing, or blank text);
     2. ``missing or unreadable date``;
-    3. ``in another currency`` — with ``currency`` given and a column of currencies
+    3. ``on or after the snapshot`` — with a ``snapshot`` inside the log;
+    4. ``in another currency`` — with ``currency`` given and a column of currencies
        (see ``currency``);
-    4. ``cancelled invoice`` — invoice id of "C" and digits (UCI convention: C536379;
+    5. ``cancelled invoice`` — invoice id of "C" and digits (UCI convention: C536379;
        an order id such as "CA-2016-152156" is not one);
-    5. ``non-positive quantity`` / ``non-positive price`` (or ``non-positive amount``),
+    6. ``non-positive quantity`` / ``non-positive price`` (or ``non-positive amount``),
        which also removes returns and adjustments.
 
     Parameters
@@ -167,7 +168,12 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         ``Customer ID``, ``InvoiceDate``, ``Invoice``, ``Quantity`` × ``Price``, ...);
         ``result.attrs["guessed"]`` says which. Give all three and nothing is guessed.
     snapshot : date-like, optional
-        The day Recency is measured from; default the last date + 1 day.
+        The day Recency is measured from; default the last date + 1 day. A snapshot
+        inside the log gives the RFM as of that day: the rows dated at or after it are
+        dropped (the rule ``on or after the snapshot``), as for a model checked against
+        what the customers did next. Without it, a log whose last few rows (0.1% or
+        fewer) come a year or more after every other, a mistyped year, is an error that
+        gives the snapshot to use instead.
     dayfirst : bool, optional
         How dates given as text are read: ``True`` 23/11/2010, ``False`` 11/23/2010.
         By default month first, unless reading them day first leaves fewer dates
@@ -271,22 +277,18 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         raise ValueError(f"returns must be 'drop' or 'net'; got {returns!r}.")
     df = transactions
     check_currency_choice(currency)
-    keep, spend, when_ns, report, dates_from, returned, money = clean_log(df, dayfirst, **given,
-                                                                          returns=returns == "net", currency=currency)
+    if snapshot is not None:
+        snapshot, snap = _snapshot_ns(snapshot)
+    keep, spend, when_ns, report, dates_from, returned, money = clean_log(
+        df, dayfirst, **given, returns=returns == "net", currency=currency, before=None if snapshot is None else snap)
     codes, uniques = customer_codes(df[customer], keep, report)
     n_cust = len(uniques)
     t = when_ns[keep].view(np.int64)
     by_customer = pd.Series(t).groupby(codes)
     last, first = by_customer.max().to_numpy(), by_customer.min().to_numpy()
     if snapshot is None:
+        _refuse_stray_last_dates(t)
         snap = np.int64(t.max()) + np.int64(_DAY_NS)
-    else:
-        snapshot, snap = _snapshot_ns(snapshot)
-        if snap <= t.max():
-            raise ValueError(
-                f"snapshot {day_text(snapshot)} is not after the last transaction "
-                f"({day_text(t.max())}); give a later snapshot or leave it out."
-            )
     recency = (snap - last) // _DAY_NS
     if invoice is not None:
         inv_codes, _ = pd.factorize(df[invoice][keep])
@@ -337,6 +339,35 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     if money is not None:
         out.attrs["currency"] = money
     return out
+
+
+STRAY_GAP_DAYS = 365  # a year with no purchase before the last few rows: their year is a typo
+_STRAY_SHARE = 0.001  # ... and they are this share of the rows or less
+
+
+def _refuse_stray_last_dates(t):
+    """Raise when the last few dates of a log (ns, the kept rows) come a year or more
+    after every other: a mistyped year (2101 for 2011) would make the default snapshot
+    decades late and every customer's Recency as long."""
+    n = len(t)
+    above = int(n * _STRAY_SHARE)
+    if n < 2:
+        return
+    q = np.partition(t, n - 1 - above)[n - 1 - above]  # the rows after it are _STRAY_SHARE of them at most
+    tail = np.r_[q, np.sort(t[t > q])]
+    steps = np.diff(tail)
+    if not len(steps) or steps.max() < STRAY_GAP_DAYS * _DAY_NS:
+        return
+    i = int(np.argmax(steps))
+    end, stray = tail[i], tail[i + 1:]
+    years = (stray[0] - end) / (365.25 * _DAY_NS)
+    later = f" to {day_text(stray[-1])}" if stray[-1] != stray[0] else ""
+    fix = day_text(pd.Timestamp(int(end)).normalize() + pd.Timedelta(days=1))
+    raise ValueError(f"{counted(len(stray), 'row')} of the log {'is' if len(stray) == 1 else 'are'} dated "
+                     f"{day_text(stray[0])}{later}, {years:.0f} year{'' if round(years) == 1 else 's'} after every "
+                     f"other (the rest ends {day_text(end)}): Recency would count from then. Fix those dates, or "
+                     f"give snapshot={fix!r} (--snapshot {fix}) to count from the rest's end; rows from the snapshot "
+                     "on are then left out.")
 
 
 def returns_text(net):
@@ -430,13 +461,15 @@ class Cleaned(NamedTuple):
     currency: dict | None  # with a column of currencies: which one the rows kept are in (see _currency)
 
 
-def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price, returns=False, currency=None):
+def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price, returns=False, currency=None,
+              before=None):
     """The cleaning rules of :func:`rfm`, in its order (a :class:`Cleaned`): which rows
     are kept, the spend per row, the dates (ns), the report of rows each rule dropped and
     how numeric dates were read; with ``returns`` also which dropped rows are returns (a
     customer, a date, a negative quantity at a positive price, or a negative amount);
     with a column of currencies in ``df``, the rows in another than ``currency`` dropped
-    (:func:`fastseg._currency.currency_rule`). Raises when every row is dropped."""
+    (:func:`fastseg._currency.currency_rule`); with ``before`` (a snapshot, ns), the rows
+    dated at or after it dropped. Raises when every row is dropped."""
     n_in = len(df)
     report = {"rows in": n_in}
     keep = np.ones(n_in, dtype=bool)
@@ -450,6 +483,10 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
     bad_date = keep & np.isnat(when_ns)
     report["missing or unreadable date"] = int(bad_date.sum())
     keep &= ~bad_date
+    if before is not None:  # RFM as of a day inside the log: what came later is not known yet
+        late = keep & (when_ns.view(np.int64) >= before)
+        report["on or after the snapshot"] = int(late.sum())
+        keep &= ~late
 
     column = currency_column(df.columns, {customer, date, invoice, amount, quantity, price})
     money = None
