@@ -64,7 +64,10 @@ def currency_rule(values, keep, column, currency):
         Two currencies or more and no choice (the currencies and their rows listed, and
         how to choose), or a currency to keep that the column does not hold.
     """
-    codes, uniques = pd.factorize(values.astype(object).to_numpy())  # a few values: normalised once each
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values)  # a few values: normalised once each, below
     names = pd.Index(uniques).astype(str).str.strip().str.upper()
     named, at = np.unique(np.asarray(names, dtype=object), return_inverse=True)
     rows = np.bincount(at[codes[keep & (codes >= 0)]], minlength=len(named))

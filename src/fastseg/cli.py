@@ -723,6 +723,8 @@ def build_parser():
                               "  fastseg segment online_retail_II.xlsx --rfm   # columns read off their names\n"
                               "  fastseg segment tx.csv --rfm --items items.csv  # + what each segment buys more\n"
                               "  fastseg segment tx.csv --rfm --mix Category  # + share of spend per category\n"
+                              "  fastseg segment tx.csv --rfm --snapshot 2011-06-30  # the RFM as of that day\n"
+                              "  fastseg segment tx.csv --rfm --currency GBP  # a log in several currencies\n"
                               "  fastseg segment tx.csv --rfm --by items  # segments of tastes: on what was bought\n"
                               "  fastseg segment tx.csv --rfm --customers crm.csv  # + the CRM's Age, Gender, ... "
                               "per segment\n"
