@@ -567,3 +567,29 @@ def test_a_mistyped_year_at_the_end_of_the_log_is_an_error_giving_the_snapshot()
     few = log.copy()
     few.loc[few.index[few["CustomerID"].notna()][:60], "InvoiceDate"] = end + pd.Timedelta(days=500)  # 0.2%: real
     assert pd.Timestamp(rfm(few).attrs["snapshot"]) == end + pd.Timedelta(days=501)
+
+
+def test_customer_ids_read_as_numbers_in_one_piece_and_text_in_another_are_one_customer(tmp_path):
+    tx = pd.DataFrame({"c": pd.Series([12346, "12346", 12347, "guest-1", 12346.0, None, " "], dtype=object),
+                       "d": ["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-03", "2024-01-04", "2024-01-01",
+                             "2024-01-01"], "amt": [1.0, 2, 3, 4, 5, 6, 7], "item": ["a", "b", "a", "c", "a", "a", "a"]})
+    out = rfm(tx, customer="c", date="d", amount="amt")
+    assert list(out.index) == ["12346", "12347", "guest-1"]
+    np.testing.assert_array_equal(out["frequency"], [3, 1, 1])
+    np.testing.assert_allclose(out["monetary"], [8.0, 3.0, 4.0])
+    assert out.attrs["cleaning"]["customers with no valid rows"] == 0
+    from fastseg import baskets
+
+    assert list(baskets(tx, customer="c", date="d", amount="amt", item="item").customers) == list(out.index)
+    # as pandas reads a large CSV: its pieces' types inferred one by one, text ids only near the end
+    n = 300_000
+    rng = np.random.default_rng(0)
+    ids = rng.integers(10_000, 10_500, n).astype(object)
+    ids[-50:] = [f"guest-{i}" for i in range(50)]
+    path = tmp_path / "log.csv"
+    pd.DataFrame({"CustomerID": ids, "InvoiceDate": "2024-01-01", "Sales": 1.0}).to_csv(path, index=False)
+    from fastseg._table_files import read_table
+
+    log = read_table(path)
+    assert pd.api.types.infer_dtype(log["CustomerID"]) == "mixed-integer"  # what makes this test a test
+    assert len(rfm(log)) == len(set(map(str, ids)))

@@ -116,3 +116,12 @@ def test_cli_returns_net_segments_reports_and_predicts_the_same_way(tmp_path, ca
     rc, err = _err(["segment", str(out), "--returns", "net", "--out", str(tmp_path / "no.csv")], capsys)
     assert rc == 2 and "--returns goes with --rfm" in err
     assert not (tmp_path / "no.csv").exists()
+
+
+def test_returns_of_customers_whose_ids_mix_numbers_and_text_are_netted():
+    # a CSV read in pieces: 17 as a number in one, "17" as text in another
+    tx = hand_log()
+    tx["cust"] = pd.Series([17, "17", "B", "B", "Z", 17.0, None, 17], dtype=object)
+    net = rfm(tx, **COLS, returns="net")
+    assert list(net.index) == ["17", "B"]
+    np.testing.assert_allclose(net["monetary"], [5.0, 0.0])

@@ -64,7 +64,8 @@ class ItemBasis:
         ValueError
             A customer has no row in ``baskets``.
         """
-        from .baskets import _check_baskets, item_texts
+        from .baskets import _check_baskets
+        from .features import as_texts
 
         _check_baskets(baskets)
         pos = baskets.customers.get_indexer(pd.Index(customers))
@@ -76,7 +77,7 @@ class ItemBasis:
         bought = (baskets.matrix[pos] > 0).astype(np.float64).tocsr()
         # each basket column's place in the fit's, -1 if new; matched as text, since a CSV read again can
         # give a code column of numbers where the fit's log had text, or the other way round
-        cols = item_texts(self.items).get_indexer(item_texts(baskets.items))
+        cols = as_texts(self.items).get_indexer(as_texts(baskets.items))
         if not (len(cols) == len(self.items) and (cols == np.arange(len(cols))).all()):
             known = np.flatnonzero(cols >= 0)
             pick = sp.csr_matrix((np.ones(len(known)), (known, cols[known])), shape=(len(cols), len(self.items)))

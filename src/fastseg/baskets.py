@@ -20,7 +20,7 @@ from ._currency import check_currency_choice
 from ._dates import _snapshot_ns
 from ._log_columns import guess_item_columns
 from ._validation import listed_columns, require_frame
-from .features import (_index_as_columns, _numeric, _per_customer_mode, _require, clean_log, customer_codes,
+from .features import (_index_as_columns, _numeric, _per_customer_mode, _require, as_texts, clean_log, customer_codes,
                        log_roles, whole_numbers_as_ints)
 
 __all__ = ["Baskets", "baskets", "segment_items", "recommend_items"]
@@ -209,19 +209,8 @@ def _item_codes(col):
     codes, items = pd.factorize(col)
     if col.dtype != object or not pd.api.types.infer_dtype(items, skipna=True).startswith("mixed"):
         return codes, items
-    merged, items = pd.factorize(item_texts(items))
+    merged, items = pd.factorize(as_texts(items))
     return np.append(merged, -1)[codes], items  # a missing item (-1) stays -1
-
-
-def item_texts(items):
-    """Items as text, one spelling each: 22423, 22423.0 and "22423" are all "22423"."""
-    return pd.Index([_item_text(v) for v in items])
-
-
-def _item_text(v):
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        v = int(v)
-    return str(v)
 
 
 def _as_list(values, what):

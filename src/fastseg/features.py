@@ -387,6 +387,8 @@ def _net_of_returns(monetary, who, value, customers):
     """``monetary`` less the ``value`` of the returns of customers ``who`` (those among
     ``customers``, the rows of ``monetary``), floored at 0; and the account of it."""
     ids = pd.Index(customers)
+    if ids.dtype == object and ids.inferred_type == "string" and pd.api.types.infer_dtype(who) != "string":
+        who = as_texts(who)  # ids of mixed types, read as text (customer_codes)
     rows = ids.get_indexer(pd.Index(whole_numbers_as_ints(pd.Index(who)) if ids.dtype.kind == "i" else who))
     known = rows >= 0  # a return of a customer with no purchase kept: no row to take it from
     back = np.bincount(rows[known], weights=value[known], minlength=len(monetary))
@@ -547,15 +549,38 @@ def whole_numbers_as_ints(ids):
     return ids
 
 
+def as_texts(values):
+    """Ids or item codes as text, one spelling each: 22423, 22423.0 and "22423" are all
+    "22423"."""
+    return pd.Index([_as_text(v) for v in values])
+
+
+def _as_text(v):
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        v = int(v)
+    return str(v)
+
+
+def _mixed(values):
+    """Whether ``values`` (the distinct ones) mix numbers and text: a CSV read in pieces
+    whose types pandas infers piece by piece holds 12346 in one and "12346" in another."""
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True).startswith("mixed")
+
+
 def customer_codes(cust, keep, report):
     """Each kept row's customer as a code into the sorted customer ids (whole-number ids
-    stored as floats because of missing ones, as in the UCI log, made ints again); adds
-    the customer counts to ``report``."""
+    stored as floats because of missing ones, as in the UCI log, made ints again; ids of
+    mixed types, as text, one spelling each); adds the customer counts to ``report``."""
     codes, uniques = pd.factorize(cust[keep], sort=True)
+    if _mixed(uniques):  # one customer, not two, whichever piece of the file it was read in
+        merged, uniques = pd.factorize(as_texts(uniques), sort=True)
+        codes = merged[codes]
     uniques = whole_numbers_as_ints(uniques)
     report["customers"] = len(uniques)
     missing = report["missing customer"]
     all_customers = pd.Series(pd.unique(cust[cust.notna().to_numpy()]) if missing < len(cust) else [])
+    if _mixed(all_customers):
+        all_customers = pd.Series(as_texts(all_customers).unique())
     blank = no_customer(all_customers).sum()  # (each blank spelling once: a few values, not every row)
     report["customers with no valid rows"] = int(len(all_customers) - blank - len(uniques))
     return codes, uniques
