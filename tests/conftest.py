@@ -43,3 +43,19 @@ from hypothesis import settings as _hsettings  # noqa: E402
 _hsettings.register_profile("ci", derandomize=True, database=None)
 if __import__("os").environ.get("CI"):
     _hsettings.load_profile("ci")
+
+
+@pytest.fixture
+def cli_result(capsys):
+    """Run the ``fastseg`` command line: its exit status and stderr, argparse's own usage
+    errors (SystemExit) included."""
+    from fastseg.cli import main
+
+    def run(argv):
+        try:
+            rc = main(argv)
+        except SystemExit as e:
+            rc = e.code
+        return rc, capsys.readouterr().err
+
+    return run

@@ -115,21 +115,13 @@ def test_amounts_written_in_two_currencies_are_an_error():
     np.testing.assert_allclose(out["b"], [12.5, 3, 1234])
 
 
-def _err(args, capsys):
-    try:
-        rc = main(args)
-    except SystemExit as e:
-        rc = e.code
-    return rc, capsys.readouterr().err
-
-
-def test_command_currency_round_trip(tmp_path, capsys):
+def test_command_currency_round_trip(tmp_path, capsys, cli_result):
     log = priced_log()
     path, gbp_only = tmp_path / "log.csv", tmp_path / "gbp.csv"
     log.to_csv(path, index=False)
     log[log["Currency"].fillna("GBP") == "GBP"].drop(columns="Currency").to_csv(gbp_only, index=False)
     out = tmp_path / "labels.csv"
-    rc, err = _err(["segment", str(path), "--rfm", "--k", "3", "--out", str(out)], capsys)
+    rc, err = cli_result(["segment", str(path), "--rfm", "--k", "3", "--out", str(out)])
     assert rc == 2 and "holds 2 currencies" in err and "--currency GBP" in err and "Traceback" not in err
     assert not out.exists()
     model, report = tmp_path / "m.pkl", tmp_path / "r.html"
@@ -144,8 +136,8 @@ def test_command_currency_round_trip(tmp_path, capsys):
         again = tmp_path / "again.csv"
         assert main(["predict", str(new), "--model", str(model), "--rfm", "--out", str(again), "--quiet"]) == 0
         assert (pd.read_csv(again)["segment"] == labels["segment"]).all()
-    rc, err = _err(["predict", str(path), "--model", str(model), "--rfm", "--currency", "EUR", "--out",
-                    str(tmp_path / "x.csv")], capsys)
+    rc, err = cli_result(["predict", str(path), "--model", str(model), "--rfm", "--currency", "EUR", "--out",
+                    str(tmp_path / "x.csv")])
     assert rc == 2 and "m.pkl's Monetary is in GBP (column 'Currency')" in err and not (tmp_path / "x.csv").exists()
-    rc, err = _err(["segment", str(path), "--currency", "GBP", "--features", "Quantity"], capsys)
+    rc, err = cli_result(["segment", str(path), "--currency", "GBP", "--features", "Quantity"])
     assert rc == 2 and "--currency goes with --rfm" in err
