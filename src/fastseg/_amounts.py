@@ -72,18 +72,15 @@ def _one_currency(s, name):
             known = [c for c in codes if c in meant]
             if len(known) == 1:
                 named[known[0]] += int(counts[sign])
-            elif not known:
-                named[sign] = int(counts[sign])
-            else:  # "$" beside USD and CAD: which it is cannot be told, and there are two already
+            else:  # no code it stands for; or two ("$" beside USD and CAD), and which it is cannot be told
                 named[sign] = int(counts[sign])
     if len(named) < 2:
         return
-    order = sorted(named.items(), key=lambda kv: -kv[1])
-    listed = ", ".join(f"{c} on {n:,} row{'' if n == 1 else 's'}" for c, n in order[:4])
-    more = f" and {len(order) - 4} more" if len(order) > 4 else ""
-    raise ValueError(f"column {name!r} holds amounts in {len(named)} currencies ({listed}{more}); added up they "
-                     "would make a total in no currency: convert them to one currency first, or keep the rows of "
-                     "one.")
+    from ._currency import listed_currencies
+
+    raise ValueError(f"column {name!r} holds amounts in {len(named)} currencies ({listed_currencies(named)}); added "
+                     "up they would make a total in no currency: convert them to one currency first, or keep the "
+                     "rows of one.")
 
 
 _PERCENT = r"\s*-?[\d.,\s\u00a0\u202f]*\d\s*%\s*"

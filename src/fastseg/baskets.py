@@ -20,8 +20,8 @@ from ._currency import check_currency_choice
 from ._dates import _snapshot_ns
 from ._log_columns import guess_item_columns
 from ._validation import listed_columns, require_frame
-from .features import (_index_as_columns, _numeric, _per_customer_mode, _require, as_texts, clean_log, customer_codes,
-                       log_roles, whole_numbers_as_ints)
+from .features import (_index_as_columns, _mixed, _numeric, _per_customer_mode, _require, as_texts, clean_log,
+                       customer_codes, log_roles, whole_numbers_as_ints)
 
 __all__ = ["Baskets", "baskets", "segment_items", "recommend_items"]
 
@@ -207,7 +207,7 @@ def _item_codes(col):
     such a mixed column are read as text, whole numbers without a decimal point (on the
     distinct values, not every row); a column of one type is left as it is."""
     codes, items = pd.factorize(col)
-    if col.dtype != object or not pd.api.types.infer_dtype(items, skipna=True).startswith("mixed"):
+    if not _mixed(items):
         return codes, items
     merged, items = pd.factorize(as_texts(items))
     return np.append(merged, -1)[codes], items  # a missing item (-1) stays -1
