@@ -1364,3 +1364,27 @@ def test_snapshot_inside_the_log_and_a_mistyped_year(tmp_path, capsys):
     rc, err = _err(["segment", str(path), "--rfm", "--k", "3", "--out", str(out)], capsys)
     assert rc == 2 and "1 row of the log is dated 2101-01-05" in err and "--snapshot 2011-12-" in err
     assert "Traceback" not in err and not out.exists()
+
+
+def test_since_a_day_and_dates_written_for_unknown(tmp_path, capsys):
+    log = online_retail(300, seed=2)
+    path = tmp_path / "tx.csv"
+    log.to_csv(path, index=False)
+    out, report = tmp_path / "labels.csv", tmp_path / "r.html"
+    # the purchases from a day on, with what each segment buys read over the same rows
+    assert main(["segment", str(path), "--rfm", "--k", "3", "--since", "2011-06-01", "--out", str(out),
+                 "--items", str(tmp_path / "items.csv"), "--report", str(report)]) == 0
+    labels = pd.read_csv(out)
+    assert len(labels) == len(rfm(log, since="2011-06-01")) < len(rfm(log))
+    assert "Purchases are counted from 2011-06-01 on." in report.read_text()
+    capsys.readouterr()
+    bad = log.copy()
+    bad.loc[bad.index[bad["CustomerID"].notna()][:40], "InvoiceDate"] = pd.Timestamp("1900-01-01")
+    bad.to_csv(path, index=False)
+    out.unlink()
+    rc, err = _err(["segment", str(path), "--rfm", "--k", "3", "--out", str(out)], capsys)
+    assert rc == 2 and "dated 1900-01-01 (a day written for a date not known)" in err and "--since 2010-12-01" in err
+    assert "Traceback" not in err and not out.exists()
+    assert main(["segment", str(path), "--rfm", "--k", "3", "--since", "2010-12-01", "--out", str(out)]) == 0
+    rc, err = _err(["segment", str(path), "--features", "Quantity,UnitPrice", "--since", "2010-12-01"], capsys)
+    assert rc == 2 and "--since goes with --rfm" in err

@@ -1,5 +1,7 @@
 """rfm() against hand-computed tables."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -567,6 +569,83 @@ def test_a_mistyped_year_at_the_end_of_the_log_is_an_error_giving_the_snapshot()
     few = log.copy()
     few.loc[few.index[few["CustomerID"].notna()][:60], "InvoiceDate"] = end + pd.Timedelta(days=500)  # 0.2%: real
     assert pd.Timestamp(rfm(few).attrs["snapshot"]) == end + pd.Timedelta(days=501)
+
+
+def test_rfm_since_a_day_equals_the_log_cut_there():
+    log = online_retail(300, seed=2)
+    since = pd.Timestamp("2011-03-15")
+    t = pd.to_datetime(log["InvoiceDate"])
+    window = rfm(log, since=since)
+    by_hand = rfm(log[t >= since])
+    for c in ("recency", "frequency", "monetary", "tenure", "R", "F", "M", "rfm_segment"):
+        pd.testing.assert_series_equal(window[c], by_hand[c])
+    assert window.attrs["cleaning"]["before since"] == int((t < since)[log["CustomerID"].notna()].sum()) > 0
+    assert window.attrs["since"] == "2011-03-15 00:00:00" and "since" not in by_hand.attrs
+    assert window["tenure"].max() <= (pd.Timestamp(window.attrs["snapshot"]) - since).days
+    # with a snapshot too: the window between them
+    both = rfm(log, since=since, snapshot="2011-09-01")
+    pd.testing.assert_series_equal(both["monetary"],
+                                   rfm(log[(t >= since) & (t < pd.Timestamp("2011-09-01"))])["monetary"])
+    from fastseg import baskets
+
+    assert (baskets(log, since=since).customers == window.index).all()  # the same customers as rfm's
+    with pytest.raises(ValueError, match="since 2011-09-01 is not before the snapshot 2011-09-01: no day is left"):
+        rfm(log, since="2011-09-01", snapshot="2011-09-01")
+    with pytest.raises(ValueError, match="since 'soon' is not a date; give one such as"):
+        rfm(log, since="soon")
+
+
+@pytest.mark.parametrize("placeholder, share", [("1900-01-01", 0.05), ("1970-01-01", 0.05), ("1899-12-30", 0.05),
+                                                ("2003-07-08 10:00", 0.0005)])
+def test_a_date_written_for_unknown_or_years_before_the_rest_is_an_error_giving_since(placeholder, share):
+    log = online_retail(300, seed=2)
+    start = pd.to_datetime(log["InvoiceDate"])[log["CustomerID"].notna()].min()
+    bad = log.copy()
+    purchase = (log["CustomerID"].notna() & (log["Quantity"] > 0) & (log["UnitPrice"] > 0)
+                & ~log["InvoiceNo"].astype(str).str.startswith("C"))
+    rows = bad.index[purchase]
+    n = max(1, int(len(rows) * share))  # 5% on a placeholder day; a few typed years early (0.05%)
+    bad.loc[rows[7:7 + n], "InvoiceDate"] = pd.Timestamp(placeholder)
+    fix = start.normalize().date()
+    unknown = " (a day written for a date not known)" if share > 0.01 else ""
+    dated = str(pd.Timestamp(placeholder)).removesuffix(" 00:00:00")
+    with pytest.raises(ValueError, match=rf"{n:,} rows? of the log (is|are) dated {dated}{re.escape(unknown)}, "
+                                         rf"\d+ years before every other \(the rest begins {start}\): tenure would "
+                                         rf"count from then.* give since='{fix}' \(--since {fix}\)"):
+        rfm(bad)
+    cut = rfm(bad, since=str(fix))  # the fix the error gives: those rows left out
+    assert cut.attrs["cleaning"]["before since"] == n
+    pd.testing.assert_series_equal(cut["tenure"], rfm(bad.drop(index=rows[7:7 + n]))["tenure"], check_names=False)
+    kept = rfm(bad, since=placeholder[:10])  # ... or kept, with a since on or before them
+    assert kept.attrs["cleaning"]["before since"] == 0 and kept["tenure"].max() > 365 * 7
+
+
+def test_a_log_with_a_few_early_purchases_or_of_the_placeholder_era_is_no_error():
+    log = online_retail(300, seed=2)
+    t = pd.to_datetime(log["InvoiceDate"])
+    rows = log.index[log["CustomerID"].notna()]
+    few = log.copy()
+    few.loc[rows[:60], "InvoiceDate"] = t.min() - pd.Timedelta(days=500)  # 0.2% of the rows: a real quiet year
+    assert rfm(few)["tenure"].max() >= 500
+    seventies = log.assign(InvoiceDate=t - pd.DateOffset(years=41))  # a log of 1969-70: 1970-01-01 is one of its days
+    seventies.loc[rows[:3], "InvoiceDate"] = pd.Timestamp("1970-01-01")
+    assert len(rfm(seventies)) == len(rfm(log))
+
+
+def test_dates_no_datetime_can_hold_are_unreadable_not_wrapped_round():
+    tx = pd.DataFrame({"c": [1, 2, 3, 1], "d": ["2011-01-02", "9999-12-31", "2011-03-01", "0001-01-01"],
+                       "amount": [1.0, 2, 3, 4]})
+    for log in (tx, tx.assign(d=pd.to_datetime(tx["d"]))):  # text, and datetimes in microseconds
+        out = rfm(log, customer="c", date="d", amount="amount")
+        assert list(out.index) == [1, 3] and out.attrs["cleaning"]["missing or unreadable date"] == 2
+        np.testing.assert_array_equal(out["recency"], [59, 1])
+        np.testing.assert_array_equal(out["tenure"], [59, 1])
+    with pytest.raises(ValueError, match="snapshot '9999-12-31' is outside the years fastseg counts days in"):
+        rfm(tx, customer="c", date="d", amount="amount", snapshot="9999-12-31")
+    from fastseg._dates import dates_as_days
+
+    days, _, _ = dates_as_days(pd.DataFrame({"joined": ["2024-01-01", "9999-12-31"]}), ["joined"])
+    np.testing.assert_array_equal(days["days since joined"], [1, np.nan])
 
 
 def test_customer_ids_read_as_numbers_in_one_piece_and_text_in_another_are_one_customer(tmp_path):

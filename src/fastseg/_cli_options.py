@@ -153,6 +153,9 @@ def add_input_options(p):
     g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day; one inside "
                    "the log gives the RFM as of that day, the rows from it on left out); without "
                    "--rfm, the date the days since each date of a date column named in --features are counted to")
+    g.add_argument("--since", help="with --rfm, the first day of the purchases to count: the rows before it are "
+                   "left out (the RFM of a window, e.g. the last 12 months, or a log whose first rows are dated "
+                   "1900-01-01 for a date not known)")
     g.add_argument("--attributes", type=columns_or_auto, default="auto",
                    help="comma-separated columns of the log that describe the customer (e.g. Country), carried "
                         "per customer (its most frequent value) and described by segment; 'none' for none "

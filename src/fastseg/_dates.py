@@ -181,7 +181,7 @@ def dates_as_days(df, columns, snapshot=None, dayfirst=None, *, prefer=None):
         ``{column: "days since <column>"}``.
     snapshot : pandas.Timestamp
     """
-    when = {c: as_datetime(df[c], c, dayfirst)[0].to_numpy(dtype="datetime64[ns]").view(np.int64) for c in columns}
+    when = {c: as_ns(as_datetime(df[c], c, dayfirst)[0]).view(np.int64) for c in columns}
     nat = np.iinfo(np.int64).min  # NaT's int64 form
     read = [t[t != nat] for t in when.values()]
     latest = max((int(t.max()) for t in read if len(t)), default=None)
@@ -216,21 +216,40 @@ def day_text(ts):
     return str(ts.date()) if ts == ts.normalize() else str(ts)
 
 
-def _snapshot_ns(value):
+def _snapshot_ns(value, name="snapshot"):
     """:func:`_snapshot` of ``value``, and it in nanoseconds since 1970 (an int64)."""
-    ts = _snapshot(value)
+    ts = _snapshot(value, name)
     return ts, np.datetime64(ts.to_datetime64(), "ns").view(np.int64)
 
 
-def _snapshot(value):
-    """The snapshot as a naive wall-clock Timestamp (one with a zone in its own clock)."""
+def _snapshot(value, name="snapshot"):
+    """The snapshot (or another day given by ``name``) as a naive wall-clock Timestamp
+    (one with a zone in its own clock)."""
     try:
         ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ValueError(f"snapshot {value!r} is not a date; give one such as '2024-12-31'.") from None
-    if ts is pd.NaT:
-        raise ValueError(f"snapshot {value!r} is not a date; give one such as '2024-12-31'.")
+    except (ValueError, TypeError, OverflowError):
+        ts = None
+    if ts is None or ts is pd.NaT:
+        raise ValueError(f"{name} {value!r} is not a date; give one such as '2024-12-31'.")
+    if not _FIRST_NS_DAY <= ts.tz_localize(None).to_datetime64() < _AFTER_NS_DAY:
+        raise ValueError(f"{name} {value!r} is outside the years fastseg counts days in (1678 to 2261); give one "
+                         "such as '2024-12-31'.")
     return ts.tz_localize(None) if ts.tz is not None else ts
+
+
+# the days a datetime64[ns] holds whole: a date outside them (0001-01-01, 9999-12-31) stands for none
+_FIRST_NS_DAY, _AFTER_NS_DAY = np.datetime64("1678-01-01"), np.datetime64("2262-04-11")
+
+
+def as_ns(when):
+    """A column of naive datetimes (any unit) as datetime64[ns] values, NaT for a date
+    before 1678 or after 2261: a placeholder such as 9999-12-31 for "none", which a cast
+    would wrap round to some date of the 19th century."""
+    values = when.to_numpy()
+    if values.dtype == np.dtype("datetime64[ns]"):
+        return values
+    inside = (values >= _FIRST_NS_DAY) & (values < _AFTER_NS_DAY)
+    return np.where(inside, values, np.datetime64("NaT")).astype("datetime64[ns]")
 
 
 def wall_time(when):

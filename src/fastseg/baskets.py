@@ -76,11 +76,12 @@ class Baskets:
 
 
 def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None,
-            item=None, item_names=None, values="spend", exclude=None, dayfirst=None, currency=None, snapshot=None):
+            item=None, item_names=None, values="spend", exclude=None, dayfirst=None, currency=None, snapshot=None,
+            since=None):
     """Each customer's purchases per item, from a transaction log: a sparse matrix.
 
     The log is cleaned by :func:`fastseg.rfm`'s rules (missing customer, missing or
-    unreadable date, on or after the snapshot, another currency, cancelled invoice,
+    unreadable date, before since, on or after the snapshot, another currency, cancelled invoice,
     non-positive quantity, price or amount), so the
     rows are the same customers as ``rfm``'s, in the same order, and a segmentation of
     the RFM table lines up with them.
@@ -115,6 +116,9 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     snapshot : date-like, optional
         The rows dated at or after it are left out, as :func:`fastseg.rfm` leaves them
         out of the RFM as of that day (give the two the same).
+    since : date-like, optional
+        The rows dated before it are left out, as :func:`fastseg.rfm` leaves them out
+        (give the two the same).
 
     Returns
     -------
@@ -155,7 +159,9 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     _require(transactions, [*given.values(), item, item_names])
     check_currency_choice(currency)
     before = None if snapshot is None else _snapshot_ns(snapshot)[1]
-    keep, spend, _, report, _, _, money = clean_log(transactions, dayfirst, **given, currency=currency, before=before)
+    after = None if since is None else _snapshot_ns(since, "since")[1]
+    keep, spend, _, report, _, _, money = clean_log(transactions, dayfirst, **given, currency=currency, before=before,
+                                                    after=after)
     codes, uniques = customer_codes(transactions[given["customer"]], keep, report)
     icodes, items = _item_codes(transactions[item][keep])
     report["missing item"] = int((icodes < 0).sum())

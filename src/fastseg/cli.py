@@ -94,6 +94,9 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     if args.currency is not None and not args.rfm:
         raise CLIError("--currency goes with --rfm (the currency column of a transaction log); a customer table's "
                        "spend is segmented as it is.")
+    if args.since is not None and not args.rfm:
+        raise CLIError("--since goes with --rfm (the first day of a transaction log's purchases to count); leave "
+                       "out a customer table's rows by filtering the table.")
     if args.mix is not None and not args.rfm:
         raise CLIError("--mix goes with --rfm (a column of a transaction log, e.g. Category); a customer table's "
                        "share columns are named with --features.")
@@ -141,7 +144,7 @@ def _prepare_customers(args, with_log=False, mix_values=None):
         if getattr(args, "currency_of_model", False) and currency_column(df.columns, roles.values()) is None:
             args.currency = None  # predict on a log with no column of currencies: taken as in the model's
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
-                    quantity=args.quantity, price=args.price, snapshot=args.snapshot,
+                    quantity=args.quantity, price=args.price, snapshot=args.snapshot, since=args.since,
                     dayfirst=True if args.dayfirst else None, attributes=attributes, mix=args.mix,
                     mix_values=mix_values, returns=args.returns or "drop", currency=args.currency)
         if table.attrs["guessed"]:
@@ -724,6 +727,7 @@ def build_parser():
                               "  fastseg segment tx.csv --rfm --items items.csv  # + what each segment buys more\n"
                               "  fastseg segment tx.csv --rfm --mix Category  # + share of spend per category\n"
                               "  fastseg segment tx.csv --rfm --snapshot 2011-06-30  # the RFM as of that day\n"
+                              "  fastseg segment tx.csv --rfm --since 2011-01-01  # the purchases from that day on\n"
                               "  fastseg segment tx.csv --rfm --currency GBP  # a log in several currencies\n"
                               "  fastseg segment tx.csv --rfm --by items  # segments of tastes: on what was bought\n"
                               "  fastseg segment tx.csv --rfm --customers crm.csv  # + the CRM's Age, Gender, ... "

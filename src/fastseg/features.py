@@ -12,9 +12,10 @@ import pandas as pd
 from ._amounts import _numeric, amounts_as_numbers
 from ._column_roles import identifier_columns, looks_like_code, totals_row
 from ._currency import check_currency_choice, currency_column, currency_rule
-from ._dates import _DAY_NS, _snapshot_ns, as_datetime, dates_as_days, day_text, looks_like_dates
+from ._dates import _DAY_NS, _snapshot_ns, as_datetime, as_ns, dates_as_days, day_text, looks_like_dates
 from ._log_columns import guess_rfm_columns, needs_guess
 from ._profiles import MAX_LEVELS, counted, readable_number
+from ._stray_dates import refuse_stray_first_dates, refuse_stray_last_dates
 from ._validation import did_you_mean, listed_columns, require_frame
 from ._value_share import looks_like_spend, spend_column
 
@@ -135,15 +136,17 @@ def _index_as_columns(df):
 
 
 def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
-        dayfirst=None, attributes="auto", mix=None, mix_values=None, returns="drop", currency=None):
+        dayfirst=None, attributes="auto", mix=None, mix_values=None, returns="drop", currency=None, since=None):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
     Cleaning, in this order, each rule counting the rows it drops (the report is in
     ``result.attrs["cleaning"]``):
 
     1. ``missing customer`` — no customer id (missing, or blank text);
-    2. ``missing or unreadable date``;
-    3. ``on or after the snapshot`` — with a ``snapshot`` inside the log;
+    2. ``missing or unreadable date`` (a date before 1678 or after 2261, a placeholder
+       such as 9999-12-31, is none);
+    3. ``before since`` and ``on or after the snapshot`` — with ``since``, and with a
+       ``snapshot`` inside the log;
     4. ``in another currency`` — with ``currency`` given and a column of currencies
        (see ``currency``);
     5. ``cancelled invoice`` — invoice id of "C" and digits (UCI convention: C536379;
@@ -174,6 +177,13 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         what the customers did next. Without it, a log whose last few rows (0.1% or
         fewer) come a year or more after every other, a mistyped year, is an error that
         gives the snapshot to use instead.
+    since : date-like, optional
+        The first day of the purchases to count: rows dated before it are dropped (the
+        rule ``before since``), for the RFM of a window (the last 12 months) or to leave
+        out dates that cannot be right. Without it, a log whose first few rows (0.1% or
+        fewer), or any on a day written for a date not known (1900-01-01, 1970-01-01,
+        Excel's 1899-12-30), come a year or more before every other is an error that
+        gives the ``since`` to use; ``since`` set to the first of them keeps them.
     dayfirst : bool, optional
         How dates given as text are read: ``True`` 23/11/2010, ``False`` 11/23/2010.
         By default month first, unless reading them day first leaves fewer dates
@@ -242,7 +252,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         customers from old, without clustering on it), then the ``attributes``.
         ``attrs``: ``cleaning`` (rows each rule removed), ``columns`` (the columns used,
         by role), ``guessed`` (those read off their names), ``dates from`` (how numeric
-        dates were read, or None), ``snapshot`` and ``attributes`` (the columns carried,
+        dates were read, or None), ``snapshot`` (and ``since`` when given) and ``attributes`` (the columns carried,
         and whether "auto" chose them); with ``mix`` the ``mix``, and with
         ``returns="net"`` the ``returns``; with a column of currencies the ``currency``.
 
@@ -280,14 +290,17 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     if snapshot is not None:
         snapshot, snap = _snapshot_ns(snapshot)
     keep, spend, when_ns, report, dates_from, returned, money = clean_log(
-        df, dayfirst, **given, returns=returns == "net", currency=currency, before=None if snapshot is None else snap)
+        df, dayfirst, **given, returns=returns == "net", currency=currency, before=None if snapshot is None else snap,
+        after=None if since is None else _snapshot_ns(since, "since")[1])
     codes, uniques = customer_codes(df[customer], keep, report)
     n_cust = len(uniques)
     t = when_ns[keep].view(np.int64)
     by_customer = pd.Series(t).groupby(codes)
     last, first = by_customer.max().to_numpy(), by_customer.min().to_numpy()
+    if since is None:
+        refuse_stray_first_dates(t)
     if snapshot is None:
-        _refuse_stray_last_dates(t)
+        refuse_stray_last_dates(t)
         snap = np.int64(t.max()) + np.int64(_DAY_NS)
     recency = (snap - last) // _DAY_NS
     if invoice is not None:
@@ -334,40 +347,13 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     out.attrs["guessed"] = guessed
     out.attrs["dates from"] = dates_from
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
+    if since is not None:
+        out.attrs["since"] = str(_snapshot_ns(since, "since")[0])
     if returned is not None:
         out.attrs["returns"] = net
     if money is not None:
         out.attrs["currency"] = money
     return out
-
-
-STRAY_GAP_DAYS = 365  # a year with no purchase before the last few rows: their year is a typo
-_STRAY_SHARE = 0.001  # ... and they are this share of the rows or less
-
-
-def _refuse_stray_last_dates(t):
-    """Raise when the last few dates of a log (ns, the kept rows) come a year or more
-    after every other: a mistyped year (2101 for 2011) would make the default snapshot
-    decades late and every customer's Recency as long."""
-    n = len(t)
-    above = int(n * _STRAY_SHARE)
-    if n < 2:
-        return
-    q = np.partition(t, n - 1 - above)[n - 1 - above]  # the rows after it are _STRAY_SHARE of them at most
-    tail = np.r_[q, np.sort(t[t > q])]
-    steps = np.diff(tail)
-    if not len(steps) or steps.max() < STRAY_GAP_DAYS * _DAY_NS:
-        return
-    i = int(np.argmax(steps))
-    end, stray = tail[i], tail[i + 1:]
-    years = (stray[0] - end) / (365.25 * _DAY_NS)
-    later = f" to {day_text(stray[-1])}" if stray[-1] != stray[0] else ""
-    fix = day_text(pd.Timestamp(int(end)).normalize() + pd.Timedelta(days=1))
-    raise ValueError(f"{counted(len(stray), 'row')} of the log {'is' if len(stray) == 1 else 'are'} dated "
-                     f"{day_text(stray[0])}{later}, {years:.0f} year{'' if round(years) == 1 else 's'} after every "
-                     f"other (the rest ends {day_text(end)}): Recency would count from then. Fix those dates, or "
-                     f"give snapshot={fix!r} (--snapshot {fix}) to count from the rest's end; rows from the snapshot "
-                     "on are then left out.")
 
 
 def returns_text(net):
@@ -464,14 +450,15 @@ class Cleaned(NamedTuple):
 
 
 def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price, returns=False, currency=None,
-              before=None):
+              before=None, after=None):
     """The cleaning rules of :func:`rfm`, in its order (a :class:`Cleaned`): which rows
     are kept, the spend per row, the dates (ns), the report of rows each rule dropped and
     how numeric dates were read; with ``returns`` also which dropped rows are returns (a
     customer, a date, a negative quantity at a positive price, or a negative amount);
     with a column of currencies in ``df``, the rows in another than ``currency`` dropped
     (:func:`fastseg._currency.currency_rule`); with ``before`` (a snapshot, ns), the rows
-    dated at or after it dropped. Raises when every row is dropped."""
+    dated at or after it dropped, and with ``after`` (since, ns) those before it. Raises
+    when every row is dropped."""
     n_in = len(df)
     report = {"rows in": n_in}
     keep = np.ones(n_in, dtype=bool)
@@ -481,10 +468,17 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
     keep &= ~missing
 
     when, dates_from = as_datetime(df[date], date, dayfirst)  # dates_from: how a numeric date column was read
-    when_ns = when.to_numpy(dtype="datetime64[ns]")
+    when_ns = as_ns(when)
     bad_date = keep & np.isnat(when_ns)
     report["missing or unreadable date"] = int(bad_date.sum())
     keep &= ~bad_date
+    if after is not None and before is not None and after >= before:
+        raise ValueError(f"since {day_text(after)} is not before the snapshot {day_text(before)}: no day is left "
+                         "between them to count purchases in; give a since before the snapshot.")
+    if after is not None:  # a window: what came before it is left out
+        early = keep & (when_ns.view(np.int64) < after)
+        report["before since"] = int(early.sum())
+        keep &= ~early
     if before is not None:  # RFM as of a day inside the log: what came later is not known yet
         late = keep & (when_ns.view(np.int64) >= before)
         report["on or after the snapshot"] = int(late.sum())

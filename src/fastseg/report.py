@@ -10,6 +10,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from ._dates import day_text
 from ._io import atomic_write_text
 from ._profiles import counted, readable_number
 from ._value_share import percent
@@ -336,6 +337,8 @@ def _source_text(seg):
     if src.get("snapshot"):
         snap = pd.Timestamp(src["snapshot"])
         text += f" Recency counts days to {snap:%Y-%m-%d}{f' {snap:%H:%M}' if snap != snap.normalize() else ''}."
+    if src.get("since"):
+        text += f" Purchases are counted from {day_text(src['since'])} on."
     carried = (src.get("attributes") or {}).get("columns")
     if carried:
         how = (" (chosen as the columns of categories with one value per customer)"

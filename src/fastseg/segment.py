@@ -537,7 +537,7 @@ class Segmenter:
 
 
 # what rfm() says of the log it read
-_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "attributes", "mix", "customers", "returns",
+_SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "since", "attributes", "mix", "customers", "returns",
                  "currency")
 
 
