@@ -290,7 +290,7 @@ def test_items_listed_on_the_shipped_log_are_the_planted_favourites():
     seg = Segmenter(k=5, random_state=0, stability=0).fit(rfm(log))
     items = segment_items(baskets(log), seg, top=10)
     planted = {code for codes in favourites.values() for code in codes}
-    # nothing from the Zipf background of 3,000 products: every item listed is some kind's favourite
+    # nothing from the long-tailed background of 3,000 products: every item listed is some kind's favourite
     assert len(items) >= 2 * seg.k and set(items["item"]) <= planted
     # a segment mostly of one kind lists that kind's favourites first
     mix = pd.crosstab(seg.labels["segment"], kinds.reindex(seg.labels.index))

@@ -103,7 +103,7 @@ def _log_baskets(args, log, say):
     exclude = [v.strip() for v in given.split(",") if v.strip()] if given else None
     b = baskets(log, **roles, item=item, item_names=names, exclude=exclude, dayfirst=True if args.dayfirst else None,
                 currency=getattr(args, "currency", None), snapshot=getattr(args, "snapshot", None),
-                since=getattr(args, "since", None))
+                since=getattr(args, "since", None), duplicates=getattr(args, "duplicates", None) or "keep")
     if exclude and len(b.attrs["excluded"]) < len(exclude):
         missing = [v for v in exclude if v not in set(map(str, b.attrs["excluded"]))]
         say(f"note: --exclude-items {', '.join(map(repr, missing))} not found in column {b.attrs['columns']['item']!r}")

@@ -171,6 +171,9 @@ def add_input_options(p):
                    help="for a log with a column of currencies (Currency, currency_code, ccy): keep the rows in "
                         "this one (e.g. GBP), or 'any' for amounts already converted to one; a log in several and "
                         "no --currency is an error (predict: taken from the model)")
+    g.add_argument("--duplicates", choices=("keep", "drop"), default=None,
+                   help="rows equal to an earlier row in every column read: 'keep' them (default; a till may list "
+                        "an item twice) or 'drop' them (a log exported twice over) (predict: taken from the model)")
     g.add_argument("--customers", metavar="FILE",
                    help="a table of one row per customer (a CRM export: age, gender, city), joined to the RFM table "
                         "by the customer id: its columns describe the segments, and those named in --features are "

@@ -94,6 +94,9 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     if args.currency is not None and not args.rfm:
         raise CLIError("--currency goes with --rfm (the currency column of a transaction log); a customer table's "
                        "spend is segmented as it is.")
+    if args.duplicates is not None and not args.rfm:
+        raise CLIError("--duplicates goes with --rfm (the repeated rows of a transaction log); drop a customer "
+                       "table's repeated rows before segmenting it.")
     if args.since is not None and not args.rfm:
         raise CLIError("--since goes with --rfm (the first day of a transaction log's purchases to count); leave "
                        "out a customer table's rows by filtering the table.")
@@ -146,7 +149,8 @@ def _prepare_customers(args, with_log=False, mix_values=None):
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot, since=args.since,
                     dayfirst=True if args.dayfirst else None, attributes=attributes, mix=args.mix,
-                    mix_values=mix_values, returns=args.returns or "drop", currency=args.currency)
+                    mix_values=mix_values, returns=args.returns or "drop", currency=args.currency,
+                    duplicates=args.duplicates or "keep")
         if table.attrs["guessed"]:
             _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with "
                        "--customer, --date, --invoice, --amount or --quantity and --price)")
@@ -165,6 +169,11 @@ def _prepare_customers(args, with_log=False, mix_values=None):
             from ._currency import currency_text
 
             _say(args, currency_text(table.attrs["currency"]))
+        if table.attrs["duplicates"]["rows"]:
+            from .features import duplicates_text
+
+            _say(args, ("note: " if not table.attrs["duplicates"]["dropped"] else "") +
+                 duplicates_text(table.attrs["duplicates"]))
         if args.customers:
             table = _joined(args, table)
         clean = table.attrs["cleaning"]
@@ -427,6 +436,11 @@ def cmd_predict(args):
         raise CLIError(f"--returns {args.returns}: {args.model}'s Monetary was found with --returns {fitted_returns}, "
                        "and predict computes it the same way; leave --returns out.")
     args.returns = fitted_returns if args.rfm else None
+    fitted_duplicates = "drop" if ((seg.source or {}).get("duplicates") or {}).get("dropped") else "keep"
+    if args.rfm and args.duplicates not in (None, fitted_duplicates):
+        raise CLIError(f"--duplicates {args.duplicates}: {args.model}'s RFM was found with --duplicates "
+                       f"{fitted_duplicates}, and predict computes it the same way; leave --duplicates out.")
+    args.duplicates = fitted_duplicates if args.rfm else None
     fitted_currency = (seg.source or {}).get("currency")
     if args.rfm and fitted_currency:  # the new log's rows in the currency the model's Monetary is in
         fitted = fitted_currency["kept"] or "any"

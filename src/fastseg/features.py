@@ -136,7 +136,8 @@ def _index_as_columns(df):
 
 
 def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
-        dayfirst=None, attributes="auto", mix=None, mix_values=None, returns="drop", currency=None, since=None):
+        dayfirst=None, attributes="auto", mix=None, mix_values=None, returns="drop", currency=None, since=None,
+        duplicates="keep"):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
     Cleaning, in this order, each rule counting the rows it drops (the report is in
@@ -152,7 +153,8 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     5. ``cancelled invoice`` — invoice id of "C" and digits (UCI convention: C536379;
        an order id such as "CA-2016-152156" is not one);
     6. ``non-positive quantity`` / ``non-positive price`` (or ``non-positive amount``),
-       which also removes returns and adjustments.
+       which also removes returns and adjustments;
+    7. ``duplicate row`` — with ``duplicates="drop"``.
 
     Parameters
     ----------
@@ -240,6 +242,12 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         currency. ``attrs["currency"]``: the ``column``, the currency ``kept`` (None for
         "any") and the ``rows`` in each. (Amounts written with their currency, "£5"
         beside "$5", are an error whatever this says: convert them first.)
+    duplicates : {"keep", "drop"}, default="keep"
+        What rows equal to an earlier one in every column of the log do (pandas'
+        ``duplicated``): "keep" counts them in ``attrs["duplicates"]`` and leaves them
+        in, since a till may list one item twice; "drop" leaves them out, by the rule
+        ``duplicate row``, for a log exported twice over or joined to a table that
+        repeated its lines (their spend would count twice in Monetary).
 
     Returns
     -------
@@ -254,7 +262,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         by role), ``guessed`` (those read off their names), ``dates from`` (how numeric
         dates were read, or None), ``snapshot`` (and ``since`` when given) and ``attributes`` (the columns carried,
         and whether "auto" chose them); with ``mix`` the ``mix``, and with
-        ``returns="net"`` the ``returns``; with a column of currencies the ``currency``.
+        ``returns="net"`` the ``returns``; with a column of currencies the ``currency``;
+        ``duplicates``: the ``rows`` of purchases equal to an earlier row and whether they
+        were ``dropped``.
 
     Raises
     ------
@@ -285,13 +295,14 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
                          f"columns ({', '.join(_OWN_COLUMNS)}) or its index; rename them first.")
     if not (isinstance(returns, str) and returns in ("drop", "net")):
         raise ValueError(f"returns must be 'drop' or 'net'; got {returns!r}.")
+    check_duplicates_choice(duplicates)
     df = transactions
     check_currency_choice(currency)
     if snapshot is not None:
         snapshot, snap = _snapshot_ns(snapshot)
-    keep, spend, when_ns, report, dates_from, returned, money = clean_log(
+    keep, spend, when_ns, report, dates_from, returned, money, repeated = clean_log(
         df, dayfirst, **given, returns=returns == "net", currency=currency, before=None if snapshot is None else snap,
-        after=None if since is None else _snapshot_ns(since, "since")[1])
+        after=None if since is None else _snapshot_ns(since, "since")[1], duplicates=duplicates)
     codes, uniques = customer_codes(df[customer], keep, report)
     n_cust = len(uniques)
     t = when_ns[keep].view(np.int64)
@@ -353,6 +364,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         out.attrs["returns"] = net
     if money is not None:
         out.attrs["currency"] = money
+    out.attrs["duplicates"] = {"rows": repeated, "dropped": duplicates == "drop"}
     return out
 
 
@@ -447,18 +459,20 @@ class Cleaned(NamedTuple):
     dates_from: str | None  # how numeric dates were read
     returned: np.ndarray | None  # with returns: the returns among the dropped rows
     currency: dict | None  # with a column of currencies: which one the rows kept are in (see _currency)
+    duplicates: int  # rows kept (or, with duplicates="drop", dropped) that repeat an earlier row exactly
 
 
 def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price, returns=False, currency=None,
-              before=None, after=None):
+              before=None, after=None, duplicates="keep"):
     """The cleaning rules of :func:`rfm`, in its order (a :class:`Cleaned`): which rows
     are kept, the spend per row, the dates (ns), the report of rows each rule dropped and
     how numeric dates were read; with ``returns`` also which dropped rows are returns (a
     customer, a date, a negative quantity at a positive price, or a negative amount);
     with a column of currencies in ``df``, the rows in another than ``currency`` dropped
     (:func:`fastseg._currency.currency_rule`); with ``before`` (a snapshot, ns), the rows
-    dated at or after it dropped, and with ``after`` (since, ns) those before it. Raises
-    when every row is dropped."""
+    dated at or after it dropped, and with ``after`` (since, ns) those before it; the rows
+    equal to an earlier one counted, and with ``duplicates="drop"`` dropped. Raises when
+    every row is dropped."""
     n_in = len(df)
     report = {"rows in": n_in}
     keep = np.ones(n_in, dtype=bool)
@@ -523,6 +537,10 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         keep &= ~bad_p
         spend = q * p
 
+    repeated = _repeated_rows(df) & keep  # the rules read a row's own values: copies share its fate
+    if duplicates == "drop":
+        report["duplicate row"] = int(repeated.sum())
+        keep &= ~repeated
     n_keep = int(keep.sum())
     report["rows kept"] = n_keep
     if n_keep == 0:
@@ -532,7 +550,37 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
     if returns:  # goods sent back: a negative quantity at its price (a negative price is an adjustment)
         back = spend < 0 if amount is not None else (q < 0) & (p > 0)
         returned = back & ~missing & ~np.isnat(when_ns)
-    return Cleaned(keep, spend, when_ns, report, dates_from, returned, money)
+        if duplicates == "drop":
+            returned &= ~_repeated_rows(df)
+    return Cleaned(keep, spend, when_ns, report, dates_from, returned, money, int(repeated.sum()))
+
+
+def check_duplicates_choice(duplicates):
+    """A named error for a ``duplicates`` argument other than "keep" or "drop"."""
+    if not (isinstance(duplicates, str) and duplicates in ("keep", "drop")):
+        raise ValueError(f"duplicates must be 'keep' or 'drop'; got {duplicates!r}.")
+
+
+def _repeated_rows(df):
+    """The rows of ``df`` equal to an earlier one in every column (none where a cell
+    cannot be compared, a list)."""
+    try:
+        return df.duplicated().to_numpy()
+    except TypeError:
+        return np.zeros(len(df), dtype=bool)
+
+
+def duplicates_text(dup):
+    """The sentence saying how many rows repeat an earlier one and what was done
+    (``dup``: :func:`rfm`'s ``attrs["duplicates"]``), or "" for none."""
+    if not dup or not dup["rows"]:
+        return ""
+    rows = counted(dup["rows"], "row")
+    if dup["dropped"]:
+        return f"{rows} equal to an earlier row in every column left out (duplicates dropped)."
+    return (f"{rows} of purchases equal to an earlier row in every column, kept: a till may list an item twice, "
+            "but a log exported twice over counts its spend twice (drop them with duplicates='drop', "
+            "--duplicates drop).")
 
 
 def whole_numbers_as_ints(ids):

@@ -352,6 +352,10 @@ def _source_text(seg):
         from ._currency import currency_text
 
         text += " " + currency_text(src["currency"])
+    if (src.get("duplicates") or {}).get("rows"):
+        from .features import duplicates_text
+
+        text += " " + duplicates_text(src["duplicates"])
     shares = [c for c in (src.get("mix") or {}).get("columns", ()) if c in seg.features]
     if shares:
         text += (f" Each customer's share of spend by {src['mix']['column']!r} was segmented on beside R, F and M: "

@@ -538,7 +538,7 @@ class Segmenter:
 
 # what rfm() says of the log it read
 _SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "since", "attributes", "mix", "customers", "returns",
-                 "currency")
+                 "currency", "duplicates")
 
 
 def _distinct_rows(Z):

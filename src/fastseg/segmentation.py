@@ -272,8 +272,8 @@ class Segmentation:
 
     def _checked(self, new_df, what, baskets=None):
         """``new_df`` with its columns named by text; a table from :func:`fastseg.rfm`
-        without the share columns of the fit's ``mix``, or with its returns handled
-        otherwise, is told how to make it; with a :attr:`basis`, ``baskets`` is required."""
+        without the share columns of the fit's ``mix``, or with its returns, currency or
+        repeated rows handled otherwise, is told how to make it; with a :attr:`basis`, ``baskets`` is required."""
         if self.basis is not None and baskets is None:
             raise ValueError(f"the segments were found on what customers bought ({self.basis.text()}); give the new "
                              "log's baskets too: baskets=fastseg.baskets(log) (fastseg predict: --rfm with the log).")
@@ -295,6 +295,12 @@ class Segmentation:
                 column = self.source["currency"]["column"]
                 raise ValueError(f"the table's monetary is in {now}, the fit's in {fit}; make the table with "
                                  f"rfm(log, currency={fit!r}) so monetary is in the fit's currency ({column!r}).")
+            fit, now = ({None: None, False: "keep", True: "drop"}[(d.get("duplicates") or {}).get("dropped")]
+                        for d in (self.source, new_df.attrs))
+            if fit is not None and now is not None and fit != now:
+                raise ValueError(f"the table's monetary was computed with rfm(duplicates={now!r}), the fit's with "
+                                 f"duplicates={fit!r}; make the table with rfm(log, duplicates={fit!r}) so monetary "
+                                 "means what it meant at the fit.")
         joined = (self.source or {}).get("customers")
         gone = [c for c in (joined or {}).get("columns", ()) if c in self.features and c not in new_df.columns]
         if gone:
