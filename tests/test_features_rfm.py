@@ -409,12 +409,15 @@ def test_the_report_says_which_log_columns_rfm_used_and_which_it_guessed():
             "&#x27;UnitPrice&#x27;. Read off their names: customer, date, invoice, quantity, price. Recency counts "
             "days to ") in html
     day = tx.assign(InvoiceDate=pd.to_datetime(tx["InvoiceDate"]).dt.strftime("%Y%m%d").astype(int))
-    named = Segmenter(k=3, random_state=0, stability=0, rules=False).fit(
-        rfm(day, customer="CustomerID", date="InvoiceDate", amount="UnitPrice", snapshot="2012-01-01"))
+    table = rfm(day, customer="CustomerID", date="InvoiceDate", amount="UnitPrice", snapshot="2012-01-01")
+    named = Segmenter(k=3, random_state=0, stability=0, rules=False).fit(table)
     html = render(named, images=[])
+    copies = table.attrs["duplicates"]["rows"]  # lines of one product on one day: equal without their times
+    assert copies > 0
     assert ("date &#x27;InvoiceDate&#x27; (read from yyyymmdd numbers), no invoice column (Frequency counts rows), "
             "spend &#x27;UnitPrice&#x27;. Recency counts days to 2012-01-01. Carried per customer, each its most "
-            "frequent value: Country (chosen as the columns of categories with one value per customer).</p>") in html
+            "frequent value: Country (chosen as the columns of categories with one value per customer). "
+            f"{copies:,} rows of purchases equal to an earlier row in every column, kept: a till") in html
     assert "Read off their names" not in html
     named = Segmenter(k=3, random_state=0, stability=0, rules=False).fit(
         rfm(day, customer="CustomerID", date="InvoiceDate", amount="UnitPrice", attributes=None))
