@@ -46,8 +46,9 @@ def online_retail(n_customers=2000, *, n_rows=None, seed=0, return_kinds=False):
     Dirt, as in the real data: cancelled invoices (number prefixed "C", negative
     quantities, about 2% of invoices); about a quarter of rows without CustomerID (NaN);
     zero unit prices and a few negative ones ("Adjust bad debt"); heavy-tailed
-    quantities and spend; a dominant home country (United Kingdom, ~90%); about 1% of
-    the lines with a customer equal to an earlier line in every column. Each kind of
+    quantities and spend; a dominant home country (United Kingdom, ~90%); lines equal to
+    an earlier one in every column (about 1% of those with a customer at the default
+    size; fewer with fewer lines per invoice). Each kind of
     customer (champion, loyal, new, at risk, occasional) buys from a catalogue of 3,000
     products with a long-tailed popularity (1 / (rank + 10)), a quarter of its lines from 25 favourites of
     its own, so what a segment buys can be told apart.
