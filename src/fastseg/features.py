@@ -260,8 +260,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         customers from old, without clustering on it), then the ``attributes``.
         ``attrs``: ``cleaning`` (rows each rule removed), ``columns`` (the columns used,
         by role), ``guessed`` (those read off their names), ``dates from`` (how numeric
-        dates were read, or None), ``snapshot`` (and ``since`` when given) and ``attributes`` (the columns carried,
-        and whether "auto" chose them); with ``mix`` the ``mix``, and with
+        dates were read, or None), ``snapshot`` (and ``since`` when given) and
+        ``attributes`` (the columns carried, and whether "auto" chose them); with ``mix``
+        the ``mix``, and with
         ``returns="net"`` the ``returns``; with a column of currencies the ``currency``;
         ``duplicates``: the ``rows`` of purchases equal to an earlier row and whether they
         were ``dropped``.

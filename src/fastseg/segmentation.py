@@ -273,7 +273,8 @@ class Segmentation:
     def _checked(self, new_df, what, baskets=None):
         """``new_df`` with its columns named by text; a table from :func:`fastseg.rfm`
         without the share columns of the fit's ``mix``, or with its returns, currency or
-        repeated rows handled otherwise, is told how to make it; with a :attr:`basis`, ``baskets`` is required."""
+        repeated rows handled otherwise, is told how to make it; with a :attr:`basis`,
+        ``baskets`` is required."""
         if self.basis is not None and baskets is None:
             raise ValueError(f"the segments were found on what customers bought ({self.basis.text()}); give the new "
                              "log's baskets too: baskets=fastseg.baskets(log) (fastseg predict: --rfm with the log).")
