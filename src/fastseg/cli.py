@@ -80,6 +80,19 @@ def _mix_text(mix):
     return text
 
 
+# options of a transaction log's RFM: (option, what it reads of the log, what a customer table does instead)
+_RFM_ONLY = (
+    ("returns", "the returns in a transaction log", "a customer table's spend is segmented as it is."),
+    ("currency", "the currency column of a transaction log", "a customer table's spend is segmented as it is."),
+    ("duplicates", "the repeated rows of a transaction log",
+     "drop a customer table's repeated rows before segmenting it."),
+    ("since", "the first day of a transaction log's purchases to count",
+     "leave out a customer table's rows by filtering the table."),
+    ("mix", "a column of a transaction log, e.g. Category", "a customer table's share columns are named with "
+     "--features."),
+)
+
+
 def _prepare_customers(args, with_log=False, mix_values=None):
     """The customer table to segment: RFM from transactions, or the table as it is; with
     ``with_log`` also the transaction log (None without --rfm). ``mix_values``: the
@@ -88,21 +101,9 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     if isinstance(attributes, list) and not args.rfm:
         raise CLIError("--attributes goes with --rfm (columns of a transaction log carried per customer); a "
                        "customer table's own columns are described by segment as they are (see --describe).")
-    if args.returns is not None and not args.rfm:
-        raise CLIError("--returns goes with --rfm (the returns in a transaction log); a customer table's spend is "
-                       "segmented as it is.")
-    if args.currency is not None and not args.rfm:
-        raise CLIError("--currency goes with --rfm (the currency column of a transaction log); a customer table's "
-                       "spend is segmented as it is.")
-    if args.duplicates is not None and not args.rfm:
-        raise CLIError("--duplicates goes with --rfm (the repeated rows of a transaction log); drop a customer "
-                       "table's repeated rows before segmenting it.")
-    if args.since is not None and not args.rfm:
-        raise CLIError("--since goes with --rfm (the first day of a transaction log's purchases to count); leave "
-                       "out a customer table's rows by filtering the table.")
-    if args.mix is not None and not args.rfm:
-        raise CLIError("--mix goes with --rfm (a column of a transaction log, e.g. Category); a customer table's "
-                       "share columns are named with --features.")
+    for option, what, instead in _RFM_ONLY:
+        if getattr(args, option) is not None and not args.rfm:
+            raise CLIError(f"--{option} goes with --rfm ({what}); {instead}")
     if (args.customers or args.customers_id) and not args.rfm:
         raise CLIError("--customers joins a customer table to the RFM table of a transaction log: it goes with --rfm "
                        "(a customer table given as INPUT is segmented as it is).")
