@@ -432,16 +432,14 @@ def cmd_predict(args):
                        "newer one) with --customers FILE.")
     mix = (seg.source or {}).get("mix") if args.rfm else None
     args.mix = mix and mix["column"]
-    fitted_returns = "net" if (seg.source or {}).get("returns") else "drop"
-    if args.rfm and args.returns not in (None, fitted_returns):
-        raise CLIError(f"--returns {args.returns}: {args.model}'s Monetary was found with --returns {fitted_returns}, "
-                       "and predict computes it the same way; leave --returns out.")
-    args.returns = fitted_returns if args.rfm else None
-    fitted_duplicates = "drop" if ((seg.source or {}).get("duplicates") or {}).get("dropped") else "keep"
-    if args.rfm and args.duplicates not in (None, fitted_duplicates):
-        raise CLIError(f"--duplicates {args.duplicates}: {args.model}'s RFM was found with --duplicates "
-                       f"{fitted_duplicates}, and predict computes it the same way; leave --duplicates out.")
-    args.duplicates = fitted_duplicates if args.rfm else None
+    from .features import rfm_choice
+
+    for option, what in (("returns", "Monetary"), ("duplicates", "RFM")):  # computed as at the fit
+        fitted, given = rfm_choice(seg.source or {}, option) or "keep", getattr(args, option)
+        if args.rfm and given not in (None, fitted):
+            raise CLIError(f"--{option} {given}: {args.model}'s {what} was found with --{option} {fitted}, and "
+                           f"predict computes it the same way; leave --{option} out.")
+        setattr(args, option, fitted if args.rfm else None)
     fitted_currency = (seg.source or {}).get("currency")
     if args.rfm and fitted_currency:  # the new log's rows in the currency the model's Monetary is in
         fitted = fitted_currency["kept"] or "any"

@@ -301,9 +301,10 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     check_currency_choice(currency)
     if snapshot is not None:
         snapshot, snap = _snapshot_ns(snapshot)
+    since, after = (None, None) if since is None else _snapshot_ns(since, "since")
     keep, spend, when_ns, report, dates_from, returned, money, repeated = clean_log(
         df, dayfirst, **given, returns=returns == "net", currency=currency, before=None if snapshot is None else snap,
-        after=None if since is None else _snapshot_ns(since, "since")[1], duplicates=duplicates)
+        after=after, duplicates=duplicates)
     codes, uniques = customer_codes(df[customer], keep, report)
     n_cust = len(uniques)
     t = when_ns[keep].view(np.int64)
@@ -360,7 +361,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     out.attrs["dates from"] = dates_from
     out.attrs["snapshot"] = str(pd.Timestamp(snap))
     if since is not None:
-        out.attrs["since"] = str(_snapshot_ns(since, "since")[0])
+        out.attrs["since"] = str(since)
     if returned is not None:
         out.attrs["returns"] = net
     if money is not None:
@@ -554,6 +555,16 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         if duplicates == "drop":
             returned &= ~_repeated_rows(df, returned, when_ns, spend)
     return Cleaned(keep, spend, when_ns, report, dates_from, returned, money, int(repeated.sum()))
+
+
+def rfm_choice(attrs, argument):
+    """How an RFM table was made as to ``argument``, "returns" or "duplicates", read off
+    its ``attrs`` (or a segmentation's ``source``): "net"/"drop", "keep"/"drop"; None for
+    the duplicates of a table from before they were counted."""
+    if argument == "returns":
+        return "net" if attrs.get("returns") else "drop"
+    dropped = (attrs.get("duplicates") or {}).get("dropped")
+    return None if dropped is None else ("drop" if dropped else "keep")
 
 
 def check_duplicates_choice(duplicates):

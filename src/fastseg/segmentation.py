@@ -286,22 +286,19 @@ class Segmentation:
                              f"spend by {mix['column']!r}; make the table with rfm(log, mix={mix['column']!r}, "
                              f"mix_values=seg.source['mix']['values']) so its columns are the fit's.")
         if "cleaning" in new_df.attrs and "monetary" in self.features and self.source is not None:  # an rfm table
-            fit, now = ("net" if d.get("returns") else "drop" for d in (self.source, new_df.attrs))
-            if fit != now:
-                raise ValueError(f"the table's monetary was computed with rfm(returns={now!r}), the fit's with "
-                                 f"returns={fit!r}; make the table with rfm(log, returns={fit!r}) so monetary means "
-                                 "what it meant at the fit.")
+            from .features import rfm_choice
+
+            for arg in ("returns", "duplicates"):
+                fit, now = (rfm_choice(d, arg) for d in (self.source, new_df.attrs))
+                if fit is not None and now is not None and fit != now:
+                    raise ValueError(f"the table's monetary was computed with rfm({arg}={now!r}), the fit's with "
+                                     f"{arg}={fit!r}; make the table with rfm(log, {arg}={fit!r}) so monetary means "
+                                     "what it meant at the fit.")
             fit, now = ((d.get("currency") or {}).get("kept") for d in (self.source, new_df.attrs))
             if fit is not None and now is not None and fit != now:
                 column = self.source["currency"]["column"]
                 raise ValueError(f"the table's monetary is in {now}, the fit's in {fit}; make the table with "
                                  f"rfm(log, currency={fit!r}) so monetary is in the fit's currency ({column!r}).")
-            fit, now = ({None: None, False: "keep", True: "drop"}[(d.get("duplicates") or {}).get("dropped")]
-                        for d in (self.source, new_df.attrs))
-            if fit is not None and now is not None and fit != now:
-                raise ValueError(f"the table's monetary was computed with rfm(duplicates={now!r}), the fit's with "
-                                 f"duplicates={fit!r}; make the table with rfm(log, duplicates={fit!r}) so monetary "
-                                 "means what it meant at the fit.")
         joined = (self.source or {}).get("customers")
         gone = [c for c in (joined or {}).get("columns", ()) if c in self.features and c not in new_df.columns]
         if gone:
