@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -144,6 +145,32 @@ def as_datetime(col, name, dayfirst=None):
 
 
 _DAY_NS = 86_400 * 10**9
+STRAY_GAP_DAYS = 365  # a year with no date between a few and the rest: theirs are wrong
+# days written for a date not known: Excel's day 0 and 1, the Unix epoch
+PLACEHOLDER_DAYS = ("1899-12-30", "1899-12-31", "1900-01-01", "1970-01-01")
+_PLACEHOLDERS_NS = np.array([pd.Timestamp(d).value for d in PLACEHOLDER_DAYS], dtype=np.int64)
+_GAP_NS = STRAY_GAP_DAYS * _DAY_NS
+
+
+def placeholder_days(t, first=None):
+    """Which of ``t`` (int64 ns, no NaT) fall on a day written for a date not known
+    (:data:`PLACEHOLDER_DAYS`) a year or more before every other date of ``t``, or before
+    ``first`` when given (a fitted table's first date, for new rows). A boolean mask; none
+    when every date is such a day (nothing to tell them from) or one of the others' era
+    (1970-01-01 in a log of 1970 is an ordinary day)."""
+    held = np.isin(t, _PLACEHOLDERS_NS)
+    if first is None:
+        rest = t[~held]
+        if not len(rest):
+            return np.zeros(len(t), dtype=bool)
+        first = rest.min()
+    return held & (t <= first - _GAP_NS)
+
+
+def unknown_days_text(unknown):
+    """'144 dated 1900-01-01, a day written for a date not known' (``unknown``: ``{day: count}``)."""
+    days = " and ".join(f"{n:,} dated {day}" for day, n in unknown.items())
+    return f"{days}, {'a day' if len(unknown) == 1 else 'days'} written for a date not known"
 
 
 def days_since_name(column):
@@ -160,7 +187,9 @@ def dates_as_days(df, columns, snapshot=None, dayfirst=None, *, prefer=None):
     df : pandas.DataFrame
     columns : list of str
         Columns holding dates (see :func:`as_datetime`); each is replaced, in its place,
-        by a float column named ``"days since <column>"`` (NaN where no date was read).
+        by a float column named ``"days since <column>"``: NaN where no date was read, and
+        on a day written for a date not known (1900-01-01, 1970-01-01, Excel's 1899-12-30
+        and 31) a year or more before the column's other dates.
     snapshot : date-like, optional
         The date days are counted back to. Default: the latest date in ``columns``
         plus one day, as :func:`fastseg.rfm` counts Recency; a given one must not be before a
@@ -181,21 +210,60 @@ def dates_as_days(df, columns, snapshot=None, dayfirst=None, *, prefer=None):
         ``{column: "days since <column>"}``.
     snapshot : pandas.Timestamp
     """
+    return read_dates_as_days(df, columns, snapshot, dayfirst, prefer=prefer).out_renamed_snapshot
+
+
+@dataclass
+class DatesRead:
+    """What :func:`read_dates_as_days` read: the frame, the names, the snapshot, and per
+    column the days read as not known (``{column: {day: count}}``) and the first date
+    that was read (for new rows of a fitted table)."""
+
+    out: pd.DataFrame
+    renamed: dict
+    snapshot: pd.Timestamp
+    unknown: dict
+    first: dict
+
+    @property
+    def out_renamed_snapshot(self):
+        return self.out, self.renamed, self.snapshot
+
+    def unknown_by_feature(self):
+        """``{"days since <column>": "<column>: 144 dated 1900-01-01, a day written ..."}``."""
+        return {self.renamed[c]: f"{c}: {unknown_days_text(days)}" for c, days in self.unknown.items()}
+
+
+def read_dates_as_days(df, columns, snapshot=None, dayfirst=None, *, prefer=None, first=None):
+    """:func:`dates_as_days`, with what was read as not known (:class:`DatesRead`).
+    ``first``: ``{column: date}``, a fitted table's first dates, so a new table's
+    placeholder days are those a year or more before them."""
     when = {c: as_ns(as_datetime(df[c], c, dayfirst)[0]).view(np.int64) for c in columns}
     nat = np.iinfo(np.int64).min  # NaT's int64 form
-    read = [t[t != nat] for t in when.values()]
-    latest = max((int(t.max()) for t in read if len(t)), default=None)
-    if latest is None:
+    unknown, firsts = {}, {}
+    for c, t in when.items():
+        read = t != nat
+        held = placeholder_days(t[read], None if first is None or c not in first else first[c].value)
+        if held.any():
+            days, counts = np.unique(t[read][held], return_counts=True)
+            unknown[c] = {day_text(d): int(n) for d, n in zip(days, counts)}
+            t = t.copy()
+            t[np.flatnonzero(read)[held]] = nat
+            when[c] = t
+        if (t != nat).any():
+            firsts[c] = pd.Timestamp(int(t[t != nat].min()))
+    latest = max((int(t[t != nat].max()) for t in when.values() if (t != nat).any()), default=None)
+    if latest is None and snapshot is None:  # (given one, as at predict, new rows may all lack a date)
         raise ValueError(f"no date could be read in {', '.join(map(repr, columns))}; check the column(s), or "
                          "leave them out of the features.")
     preferred = None if prefer is None else _snapshot_ns(prefer)[1]
-    if preferred is not None and preferred >= latest:
+    if preferred is not None and (latest is None or preferred >= latest):
         snap = preferred
     elif snapshot is None:
         snap = latest + _DAY_NS
     else:
         snap = _snapshot_ns(snapshot)[1]
-        if snap < latest:
+        if latest is not None and snap < latest:
             raise ValueError(f"snapshot {day_text(snap)} is before the latest date in the date column(s) "
                              f"({day_text(latest)}): days since would be negative; give a snapshot on or after "
                              "it (snapshot=, --snapshot).")
@@ -207,7 +275,7 @@ def dates_as_days(df, columns, snapshot=None, dayfirst=None, *, prefer=None):
     out = df.copy(deep=False)
     for c, t in when.items():
         out[c] = np.where(t == nat, np.nan, ((snap - t) // _DAY_NS).astype(np.float64))
-    return out.rename(columns=renamed), renamed, pd.Timestamp(snap)
+    return DatesRead(out.rename(columns=renamed), renamed, pd.Timestamp(snap), unknown, firsts)
 
 
 def day_text(ts):

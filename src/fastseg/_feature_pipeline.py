@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._amounts import amounts_as_numbers
-from ._dates import dates_as_days, day_text
+from ._dates import day_text, read_dates_as_days, unknown_days_text
 from ._profiles import counted, readable_number
 from ._validation import did_you_mean, require_frame
 
@@ -45,6 +45,8 @@ class _Prep:
     bounds: np.ndarray | None = None  # ... (2, n_features): the caps, in the features' own units
     capped: int = 0  # how many of the fitted customers had a value capped
     snapshot_of_table: bool = False  # snapshot is the RFM table's (Recency's day): predict takes a new table's
+    unknown: dict | None = None  # {date column: {day: count}} read as not known (1900-01-01, ...) at fit
+    first: dict | None = None  # {date column: its first date known}: new rows' placeholder days are before it
 
     def clip_text(self):
         """The sentence saying where the features were capped, and for how many customers."""
@@ -56,8 +58,9 @@ class _Prep:
     def dates_text(self):
         """The sentence saying which date columns were read as days, and to which date."""
         to = f"{day_text(self.snapshot)}, the RFM snapshot" if self.snapshot_of_table else day_text(self.snapshot)
+        unknown = "".join(f" {c}: {unknown_days_text(days)}, read as missing." for c, days in (self.unknown or {}).items())
         return (f"Dates read as the whole days from each to {to}: "
-                + ", ".join(f"{old} as '{new}'" for old, new in self.dates.items()) + ".")
+                + ", ".join(f"{old} as '{new}'" for old, new in self.dates.items()) + "." + unknown)
 
     def apply(self, df, with_mask=False, snapshot=None):
         """The scaled features of ``df``'s rows; with ``with_mask`` also which rows they are
@@ -73,10 +76,13 @@ class _Prep:
             source = {new: old for old, new in self.dates.items()}
             _check_columns(df, [source.get(f, f) for f in self.features])  # names the table's own columns
             prefer = df.attrs.get("snapshot") if snapshot is None and self.snapshot_of_table else None
-            df, _, _ = dates_as_days(df, dated, self.snapshot if snapshot is None else snapshot, self.dayfirst,
-                                     prefer=prefer)
+            read = read_dates_as_days(df, dated, self.snapshot if snapshot is None else snapshot, self.dayfirst,
+                                      prefer=prefer, first=self.first)
+            df, unknown = read.out, read.unknown_by_feature()
+        else:
+            unknown = None
         df, _ = amounts_as_numbers(df, [f for f in self.features if f in df.columns])
-        X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop", fitted=True)
+        X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop", fitted=True, unknown=unknown)
         for f in self.logged:
             if (X[:, self.features.index(f)] < 0).any():
                 raise ValueError(f"column {f!r} has negative values, but the segments were found on its log1p "
@@ -111,10 +117,12 @@ def _check_columns(df, features):
                          f"{', '.join(map(repr, map(str, df.columns)))}.")
 
 
-def _matrix(df, features, drop_missing=False, fitted=False):
+def _matrix(df, features, drop_missing=False, fitted=False, unknown=None):
     """The features of ``df`` as a float64 matrix (an own copy), and which rows it holds:
     every row, or with ``drop_missing`` those without a missing or infinite value.
-    ``fitted``: the rows are new customers for a fitted segmentation (its errors say so)."""
+    ``fitted``: the rows are new customers for a fitted segmentation (its errors say so).
+    ``unknown``: ``{feature: why}``, the dates read as not known, which the error for
+    missing values names."""
     _check_columns(df, features)
     bad = [f for f in features if not (pd.api.types.is_numeric_dtype(df[f]) and not pd.api.types.is_bool_dtype(df[f]))]
     if bad:
@@ -132,6 +140,8 @@ def _matrix(df, features, drop_missing=False, fitted=False):
     if not ok.all():
         cols = ", ".join(repr(f) for j, f in enumerate(features) if not np.isfinite(X[:, j]).all())
         bad = f"{int((~ok).sum())} of {len(X)} rows have missing or infinite values in {cols}"
+        why = [text for f, text in (unknown or {}).items() if f in features]
+        bad += f" ({'; '.join(why)})" if why else ""
         if not drop_missing:  # at predict, missing= is the fit's choice: predict follows it
             fix = (". A segmentation fitted with missing='drop' (--missing drop) leaves such customers unsegmented "
                    "instead." if fitted else ", or leave those customers out of the segments with missing='drop' "

@@ -8,15 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._dates import _DAY_NS, day_text
+from ._dates import _DAY_NS, _GAP_NS, PLACEHOLDER_DAYS, STRAY_GAP_DAYS, _PLACEHOLDERS_NS, day_text, placeholder_days
 from ._profiles import counted
 
-STRAY_GAP_DAYS = 365  # a year with no purchase between a few rows and the rest: their dates are wrong
-_STRAY_SHARE = 0.001  # ... when they are this share of the rows or less
-# days written for a date not known: Excel's day 0 and 1, the Unix epoch; stray whatever their share
-PLACEHOLDER_DAYS = ("1899-12-30", "1899-12-31", "1900-01-01", "1970-01-01")
-_PLACEHOLDERS_NS = np.array([pd.Timestamp(d).value for d in PLACEHOLDER_DAYS], dtype=np.int64)
-_GAP_NS = STRAY_GAP_DAYS * _DAY_NS
+_STRAY_SHARE = 0.001  # a share of the rows this small or less, a year from the rest: stray
+__all__ = ["PLACEHOLDER_DAYS", "STRAY_GAP_DAYS", "refuse_stray_first_dates", "refuse_stray_last_dates"]
 
 
 def _last_few_apart(t):
@@ -67,12 +63,10 @@ def refuse_stray_first_dates(t):
     on a day written for "unknown" (:data:`PLACEHOLDER_DAYS`), come a year or more before
     every other: those customers' tenure would count from then, and the Recency of one
     with no other purchase."""
-    held = np.isin(t, _PLACEHOLDERS_NS)
+    held = placeholder_days(t)
     rest = t[~held]
     if not len(rest):
-        return  # every row on one of those days: nothing to tell them from
-    if held.any() and rest.min() - t[held].max() < _GAP_NS:
-        held[:] = False  # a day of the log's own era
+        return  # every row a stray: nothing to tell them from
     found = _last_few_apart(-rest)
     start = rest.min() if found is None else -found[0]
     stray = np.sort(np.r_[t[held], [] if found is None else -found[1]].astype(np.int64))

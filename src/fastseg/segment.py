@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._amounts import amounts_as_numbers
 from ._column_roles import identifier_columns, looks_like_code, named_like_id, totals_row_position
-from ._dates import _snapshot, dates_as_days, looks_like_dates
+from ._dates import DatesRead, _snapshot, looks_like_dates, read_dates_as_days
 # _Prep and Segmentation are named here too: segmentations pickled before they moved load by these paths
 from ._feature_pipeline import _check_columns, _default_index, _matrix, _Prep, _text_columns, column_text
 from ._item_basis import ItemBasis, named_by_items
@@ -240,14 +240,14 @@ class Segmenter:
         return [self.describe] if isinstance(self.describe, str) and self.describe != "auto" else None
 
     def _dates_as_days(self, df):
-        """``df`` with the date columns named in ``features`` or ``describe`` read as days
-        to the snapshot, ``{column: new name}`` and the snapshot (None without dates)."""
+        """The date columns named in ``features`` or ``describe`` read as days to the
+        snapshot (:class:`DatesRead`: ``df`` itself, no names and no snapshot without dates)."""
         named = dict.fromkeys([*(self._explicit() or ()), *(self._named_described() or ())])
         dated = [c for c in named if c in df.columns and looks_like_dates(df[c])]
         if not dated:
-            return df, {}, None
+            return DatesRead(df, {}, None, {}, {})
         prefer = df.attrs.get("snapshot") if self.snapshot is None else None  # an RFM table's: Recency's day
-        return dates_as_days(df, dated, self.snapshot, self.dayfirst, prefer=prefer)
+        return read_dates_as_days(df, dated, self.snapshot, self.dayfirst, prefer=prefer)
 
     def _features(self, df, renamed):
         """The feature columns, and ``{column: why}`` of the columns a default choice left
@@ -324,22 +324,24 @@ class Segmenter:
         self._check()
         df, totals = _without_totals_row(df, "Segmenter.prepare's table")
         df, read_as_numbers = amounts_as_numbers(df)
-        df, renamed, snapshot = self._dates_as_days(df)
-        features, left_out, prep, Z, ok = self._prepare(df, renamed, snapshot)
+        dates = self._dates_as_days(df)
+        df = dates.out
+        features, left_out, prep, Z, ok = self._prepare(df, dates)
         if not explain:
             return features, prep, Z
         dropped_in = ", ".join(map(str, _missing_in(df, features))) if not ok.all() else ""
         return features, prep, Z, _input_lines(features, left_out, read_as_numbers, int((~ok).sum()), dropped_in,
                                                totals, prep)
 
-    def _prepare(self, df, renamed, snapshot):
+    def _prepare(self, df, dates):
         """:meth:`prepare`, the columns a default choice of features left out, and which
         rows Z holds (all, or with missing="drop" those without a missing value);
-        ``renamed`` and ``snapshot`` as :meth:`_dates_as_days` gives them."""
+        ``dates`` as :meth:`_dates_as_days` gives them."""
         if len(df) < 2:
             raise ValueError(f"need at least 2 customers to segment; the table has {len(df)}.")
+        renamed, snapshot = dates.renamed, dates.snapshot
         features, left_out = self._features(df, renamed)
-        X, ok = _matrix(df, features, drop_missing=self.missing == "drop")
+        X, ok = _matrix(df, features, drop_missing=self.missing == "drop", unknown=dates.unknown_by_feature())
         if len(X) < 2:
             raise ValueError(f"need at least 2 customers to segment; {len(X)} of {len(df)} have no missing value.")
         const = [f for j, f in enumerate(features) if np.ptp(X[:, j]) == 0]
@@ -376,7 +378,8 @@ class Segmenter:
         of_table = (snapshot is not None and self.snapshot is None and df.attrs.get("snapshot") is not None
                     and pd.Timestamp(df.attrs["snapshot"]) == snapshot)
         prep = _Prep(features, logged, center, scale, self.missing, dates=renamed or None, snapshot=snapshot,
-                     dayfirst=self.dayfirst, clip=self.clip, bounds=bounds, capped=capped, snapshot_of_table=of_table)
+                     dayfirst=self.dayfirst, clip=self.clip, bounds=bounds, capped=capped, snapshot_of_table=of_table,
+                     unknown=dates.unknown or None, first=dates.first or None)
         return features, left_out, prep, (X - center) / scale, ok
 
     def fit(self, df, baskets=None):
@@ -421,8 +424,9 @@ class Segmenter:
         df, totals = _without_totals_row(df, "Segmenter.fit's table")
         df, id_column = self._keyed(df)
         df, read_as_numbers = amounts_as_numbers(df)  # a spreadsheet's "£1,234.50" column: numbers, not text
-        df, renamed, snapshot = self._dates_as_days(df)
-        features, left_out, prep, Z, ok = self._prepare(df, renamed, snapshot)
+        dates = self._dates_as_days(df)
+        df, renamed = dates.out, dates.renamed
+        features, left_out, prep, Z, ok = self._prepare(df, dates)
         not_segmented = df.index[~ok] if self.missing == "drop" else None
         gaps = []  # the features with a missing value, when missing="drop" left customers out
         if not ok.all():
