@@ -91,8 +91,8 @@ def test_new_customers_placeholders_are_those_before_the_fits_first_date():
     out = seg.predict(new)
     assert out["segment"].isna().tolist() == [True, True, False, False, False]
     strict = Segmenter(features=FEATURES, k=3, random_state=0, stability=0).fit(df[~held])
-    with pytest.raises(ValueError, match=r"2 of 5 rows .*\(signup_date: 1 dated 1900-01-01 and 1 dated 1970-01-01, "
-                                         r"days written for a date not known\)"):
+    with pytest.raises(ValueError, match=r"2 of 5 rows .*; signup_date: 1 dated 1900-01-01 and 1 dated 1970-01-01, "
+                                         r"days written for a date not known; fill"):
         strict.predict(new)
 
 
@@ -112,7 +112,7 @@ def test_cli_error_then_drop(tmp_path, cli_result, capsys):
     args = ["segment", str(src), "--features", ",".join(FEATURES), "--k", "3", "--out", str(out)]
     rc, err = cli_result(args)
     assert rc == 2 and "Traceback" not in err and not out.exists()
-    assert f"(signup_date: {held.sum()} dated 1900-01-01, a day written for a date not known)" in err
+    assert f"; signup_date: {held.sum()} dated 1900-01-01, a day written for a date not known;" in err
     from fastseg.cli import main
     assert main([*args, "--missing", "drop"]) == 0
     assert f"signup_date: {held.sum()} dated 1900-01-01, a day written for a date not known, read as missing." \

@@ -118,6 +118,9 @@ def add_table_options(p):
     p.add_argument("--missing", choices=["error", "drop"], default="error",
                    help="a customer with a missing feature value: stop with an error (default), or leave "
                         "the customer out of the segments (drop; listed in the labels without a segment)")
+    p.add_argument("--keep-codes", dest="codes", action="store_false",
+                   help="keep the numbers written for a value not known (an Age of 999, an income of -1) as "
+                        "numbers; by default they are read as missing, and --missing decides")
     p.add_argument("--n-init", type=positive, default=3,
                    help="k-means restarts per k, the best kept (default: 3, as Segmenter)")
     p.add_argument("--clip", type=share, metavar="SHARE",

@@ -13,6 +13,7 @@ import pandas as pd
 from ._amounts import amounts_as_numbers
 from ._dates import day_text, read_dates_as_days, unknown_days_text
 from ._profiles import counted, readable_number
+from ._sentinels import new_codes, new_codes_text, sentinel_text
 from ._validation import did_you_mean, require_frame
 
 
@@ -47,6 +48,8 @@ class _Prep:
     snapshot_of_table: bool = False  # snapshot is the RFM table's (Recency's day): predict takes a new table's
     unknown: dict | None = None  # {date column: {day: count}} read as not known (1900-01-01, ...) at fit
     first: dict | None = None  # {date column: its first date known}: new rows' placeholder days are before it
+    codes: dict | None = None  # {feature: (code, rows, the others' bound)}: 999, -1 read as missing at fit
+    span: dict | None = None  # {feature: (min, max)} of those that may hold a code: new rows' codes lie beyond
 
     def clip_text(self):
         """The sentence saying where the features were capped, and for how many customers."""
@@ -54,6 +57,10 @@ class _Prep:
                          for f, lo, hi in zip(self.features, *self.bounds))
         return (f"Each feature capped at its {_percentiles_text(self.clip)} before scaling (clip={self.clip:g}): "
                 f"{caps}; {counted(self.capped, 'customer')} with a value capped.")
+
+    def codes_text(self):
+        """The sentence naming the numbers read as missing (Age 999)."""
+        return "Read as missing: " + "; ".join(sentinel_text(f, *c) for f, c in self.codes.items()) + "."
 
     def dates_text(self):
         """The sentence saying which date columns were read as days, and to which date."""
@@ -82,6 +89,9 @@ class _Prep:
         else:
             unknown = None
         df, _ = amounts_as_numbers(df, [f for f in self.features if f in df.columns])
+        if self.span:  # 999 for an age not known, in new rows too
+            df, found = _new_codes_as_missing(df, self.span)
+            unknown = {**(unknown or {}), **found}
         X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop", fitted=True, unknown=unknown)
         for f in self.logged:
             if (X[:, self.features.index(f)] < 0).any():
@@ -95,6 +105,23 @@ class _Prep:
                 X[:, j] = np.log1p(X[:, j])
         Z = (X - self.center) / self.scale
         return (Z, ok) if with_mask else Z
+
+
+def _new_codes_as_missing(df, span):
+    """``df`` with new customers' codes for a value not known (:func:`new_codes`; ``span``:
+    ``{feature: (min, max)}`` at the fit) read as NaN, and ``{feature: why}``."""
+    found = {}
+    for f, (lo, hi) in span.items():
+        if f not in df.columns or not pd.api.types.is_numeric_dtype(df[f]) or pd.api.types.is_bool_dtype(df[f]):
+            continue  # (the checks of _matrix name these)
+        x = df[f].to_numpy(dtype=np.float64, na_value=np.nan)
+        held = new_codes(x, lo, hi)
+        if held.any():
+            if not found:
+                df = df.copy(deep=False)
+            df[f] = df[f].where(~held)
+            found[f] = new_codes_text(f, x[held], lo, hi)
+    return df, found
 
 
 def _percentiles_text(q):
@@ -134,20 +161,19 @@ def _matrix(df, features, drop_missing=False, fitted=False, unknown=None):
     X = np.array(df[features].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)  # own copy
     ok = np.isfinite(X).all(axis=1)
     empty = [f for j, f in enumerate(features) if not np.isfinite(X[:, j]).any()]
-    if empty:
+    if empty and not (fitted and drop_missing):  # new rows may all lack one: they are not segmented
         raise ValueError(f"feature column(s) {', '.join(map(repr, empty))} hold no values (every one missing or "
                          "infinite); leave them out of the features.")
     if not ok.all():
         cols = ", ".join(repr(f) for j, f in enumerate(features) if not np.isfinite(X[:, j]).all())
         bad = f"{int((~ok).sum())} of {len(X)} rows have missing or infinite values in {cols}"
-        why = [text for f, text in (unknown or {}).items() if f in features]
-        bad += f" ({'; '.join(why)})" if why else ""
+        why = "".join(f"; {text}" for f, text in (unknown or {}).items() if f in features)
         if not drop_missing:  # at predict, missing= is the fit's choice: predict follows it
             fix = (". A segmentation fitted with missing='drop' (--missing drop) leaves such customers unsegmented "
                    "instead." if fitted else ", or leave those customers out of the segments with missing='drop' "
                    "(--missing drop).")
-            raise ValueError(f"{bad}; fill or drop them first{fix}")
-        if not ok.any():
+            raise ValueError(f"{bad}{why}; fill or drop them first{fix}")
+        if not ok.any() and not fitted:
             raise ValueError(f"{bad}: every row; fill them first.")
         X = X[ok]
     return X, ok

@@ -289,7 +289,7 @@ def cmd_segment(args):
     seg = Segmenter(features=opt.features(args.features), transform=args.transform, scale=args.scale, k=args.k,
                     k_range=args.k_range, n_init=args.n_init, device=args.device, random_state=args.seed,
                     progress=prog, describe=args.describe, missing=args.missing, stability=args.stability,
-                    sample=args.sample, value=args.value, clip=args.clip, **_date_options(args)
+                    sample=args.sample, value=args.value, clip=args.clip, codes=args.codes, **_date_options(args)
                     ).fit(df, baskets=basket if by_items else None)
     prog.close()
     seg = _renamed(seg, args)
@@ -546,7 +546,8 @@ def cmd_sweep(args):
     from .sweep import readable_columns, sweep
 
     _, _, Z, lines = Segmenter(features=opt.features(args.features), transform=args.transform, scale=args.scale,
-                               missing=args.missing, clip=args.clip, **_date_options(args)).prepare(df, explain=True)
+                               missing=args.missing, clip=args.clip, codes=args.codes,
+                               **_date_options(args)).prepare(df, explain=True)
     for line in lines:
         _say(args, line)
     prog = _Progress(args, "sweep")

@@ -24,6 +24,7 @@ from ._log_columns import CUSTOMER_ID_NAME
 from ._outliers import outlying_segments
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, named_new, numbered_repeats,
                         profile_table, rfm_mix_table, segment_names)
+from ._sentinels import sentinel, sentinel_text
 from ._validation import require_frame
 from ._value_share import spend_column, value_table
 from .baskets import _check_baskets, segment_items
@@ -125,12 +126,28 @@ class Segmenter:
         or squeezing every other customer together. :meth:`Segmentation.predict` caps
         new customers at the same values; profiles and rules keep the values as they
         are. Default: no cap (the summary names a segment of such customers).
+    missing : {"error", "drop"}, default="error"
+        A customer with a missing or infinite feature value: an error that names the
+        columns, or "drop": left out of the segments, listed in the labels without one
+        (:attr:`Segmentation.not_segmented`); :meth:`Segmentation.predict` does the same
+        with new customers.
+    codes : bool, default=True
+        Read the numbers a table writes for a value not known as missing: a feature's
+        largest value when it is 99, 999, 9999, ... held by two customers or more and at
+        least twice every other (an Age of 999), or its smallest when it is -1, -9, -99,
+        ... and no other is negative (an income of -1); see
+        :func:`fastseg._sentinels.sentinel`. Clustered on, those customers take a
+        segment of their own and the others' groups merge. ``missing`` then decides, and
+        the summary names them; :meth:`Segmentation.predict` reads a new customer's such
+        number beyond the fitted range the same way. False keeps them as numbers. (The
+        columns :func:`fastseg.rfm` computes hold no codes; dates have their own, see
+        :func:`fastseg.features.dates_as_days`.)
     """
 
     def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
                  n_init=3, device="auto", random_state=None, progress=None, describe="auto", missing="error",
                  stability=10, rules=True, sample=None, value="auto", snapshot=None,
-                 dayfirst=None, clip=None):
+                 dayfirst=None, clip=None, codes=True):
         self.features = features
         self.transform = transform
         self.scale = scale
@@ -149,6 +166,7 @@ class Segmenter:
         self.snapshot = snapshot
         self.dayfirst = dayfirst
         self.clip = clip
+        self.codes = codes
 
     def _check(self):
         if self.transform not in ("log1p", None):
@@ -166,6 +184,9 @@ class Segmenter:
             raise ValueError(f"sample must be a number of customers >= 1, or None for all; got {self.sample!r}.")
         if self.missing not in ("error", "drop"):
             raise ValueError(f"missing must be 'error' or 'drop'; got {self.missing!r}.")
+        if not isinstance(self.codes, (bool, np.bool_)):
+            raise ValueError(f"codes must be True (read 999, -1 written for a value not known as missing) or False; "
+                             f"got {self.codes!r}.")
         if not (self.describe is None or isinstance(self.describe, (str, list, tuple))):
             raise ValueError(f"describe must be 'auto', a list of columns or None; got {self.describe!r}.")
         if not (self.value is None or isinstance(self.value, (str, int, tuple))) or isinstance(self.value, bool):
@@ -326,7 +347,7 @@ class Segmenter:
         df, read_as_numbers = amounts_as_numbers(df)
         dates = self._dates_as_days(df)
         df = dates.out
-        features, left_out, prep, Z, ok = self._prepare(df, dates)
+        df, features, left_out, prep, Z, ok = self._prepare(df, dates)
         if not explain:
             return features, prep, Z
         dropped_in = ", ".join(map(str, _missing_in(df, features))) if not ok.all() else ""
@@ -334,14 +355,19 @@ class Segmenter:
                                                totals, prep)
 
     def _prepare(self, df, dates):
-        """:meth:`prepare`, the columns a default choice of features left out, and which
-        rows Z holds (all, or with missing="drop" those without a missing value);
-        ``dates`` as :meth:`_dates_as_days` gives them."""
+        """``df`` with the numbers written for a value not known read as missing
+        (:func:`fastseg._sentinels.sentinel`), :meth:`prepare`, the columns a default choice
+        of features left out, and which rows Z holds (all, or with missing="drop" those
+        without a missing value); ``dates`` as :meth:`_dates_as_days` gives them."""
         if len(df) < 2:
             raise ValueError(f"need at least 2 customers to segment; the table has {len(df)}.")
         renamed, snapshot = dates.renamed, dates.snapshot
         features, left_out = self._features(df, renamed)
-        X, ok = _matrix(df, features, drop_missing=self.missing == "drop", unknown=dates.unknown_by_feature())
+        coded = [f for f in features if f not in renamed.values() and f not in _COMPUTED] if self.codes else []
+        df, codes = _codes_as_missing(df, coded)
+        unknown = {**dates.unknown_by_feature(), **{f: sentinel_text(f, *c) for f, c in codes.items()}}
+        X, ok = _matrix(df, features, drop_missing=self.missing == "drop", unknown=unknown)
+        span = {f: (X[:, j].min(), X[:, j].max()) for j, f in enumerate(features) if f in coded} or None
         if len(X) < 2:
             raise ValueError(f"need at least 2 customers to segment; {len(X)} of {len(df)} have no missing value.")
         const = [f for j, f in enumerate(features) if np.ptp(X[:, j]) == 0]
@@ -379,8 +405,9 @@ class Segmenter:
                     and pd.Timestamp(df.attrs["snapshot"]) == snapshot)
         prep = _Prep(features, logged, center, scale, self.missing, dates=renamed or None, snapshot=snapshot,
                      dayfirst=self.dayfirst, clip=self.clip, bounds=bounds, capped=capped, snapshot_of_table=of_table,
-                     unknown=dates.unknown or None, first=dates.first or None)
-        return features, left_out, prep, (X - center) / scale, ok
+                     unknown=dates.unknown or None, first=dates.first or None, codes=codes or None,
+                     span=span)
+        return df, features, left_out, prep, (X - center) / scale, ok
 
     def fit(self, df, baskets=None):
         """Segment the customers of ``df`` (one row per customer; the index is the id).
@@ -426,7 +453,7 @@ class Segmenter:
         df, read_as_numbers = amounts_as_numbers(df)  # a spreadsheet's "£1,234.50" column: numbers, not text
         dates = self._dates_as_days(df)
         df, renamed = dates.out, dates.renamed
-        features, left_out, prep, Z, ok = self._prepare(df, dates)
+        df, features, left_out, prep, Z, ok = self._prepare(df, dates)
         not_segmented = df.index[~ok] if self.missing == "drop" else None
         gaps = []  # the features with a missing value, when missing="drop" left customers out
         if not ok.all():
@@ -530,7 +557,7 @@ class Segmenter:
             features=features, data=data, model=model, prep=prep,
             params=dict(transform=self.transform, scale=self.scale, k=self.k, n_init=self.n_init,
                         missing=self.missing, missing_in=gaps, stability=self.stability, sample=self.sample,
-                        clip=self.clip),
+                        clip=self.clip, codes=self.codes),
             cleaning=df.attrs.get("cleaning"), source={k: df.attrs[k] for k in _SOURCE_ATTRS if k in df.attrs} or None,
             id_column=id_column, left_out=left_out, rfm_mix=rfm_mix, distance_q99=q99, composition=composition,
             described=described, not_segmented=not_segmented, rules=rules, stability=stability,
@@ -584,6 +611,32 @@ def _without_totals_row(df, what):
     if r is None:
         return df, None
     return (df.iloc[:r] if r else df.iloc[1:]), df.index[r]  # a slice: row numbers stay a RangeIndex in pandas 2 too
+
+
+def _codes_as_missing(df, features):
+    """``df`` with each feature's code for a value not known (999, -1: :func:`sentinel`)
+    read as NaN, and ``{feature: (code, rows, the others' bound)}``."""
+    codes = {}
+    for f in features:
+        if f not in df.columns or not _plain_numbers(df[f]):
+            continue
+        x = df[f].to_numpy(dtype=np.float64, na_value=np.nan)
+        code = sentinel(x)
+        if code is not None:
+            rest = x[np.isfinite(x) & (x != code)]
+            codes[f] = (code, int((x == code).sum()), rest.max() if code > 0 else rest.min())
+    if codes:
+        df = df.copy(deep=False)
+        for f, (code, _, _) in codes.items():
+            df[f] = df[f].where(df[f] != code)
+    return df, codes
+
+
+_COMPUTED = (*RFM_COLUMNS, "tenure")  # the columns fastseg.rfm computes hold no codes
+
+
+def _plain_numbers(col):
+    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
 
 
 def _missing_in(df, features):

@@ -229,7 +229,8 @@ class Segmentation:
             seg = self.model.predict(Z)
             return pd.DataFrame({"segment": seg, "name": [self.names[s] for s in seg]}, index=self._index(new_df))
         seg = pd.array(np.zeros(len(ok), dtype=np.int64), dtype="Int64")
-        seg[ok] = np.asarray(self.model.predict(Z), dtype=np.int64)
+        if ok.any():  # (none may be: a batch of new customers who all lack a value)
+            seg[ok] = np.asarray(self.model.predict(Z), dtype=np.int64)
         seg[~ok] = pd.NA
         names = why.astype(object)
         names[ok] = [self.names[s] for s in seg[ok]]
@@ -251,7 +252,8 @@ class Segmentation:
         new_df = self._checked(new_df, "Segmentation.distances' table", baskets)
         Z, ok, _ = self._rows(new_df, snapshot, baskets)
         d = np.full(len(ok), np.nan)
-        d[ok] = np.asarray(self.model.transform(Z)).min(axis=1)
+        if ok.any():
+            d[ok] = np.asarray(self.model.transform(Z)).min(axis=1)
         return pd.Series(d, index=self._index(new_df), name="distance")
 
     def _rows(self, new_df, snapshot, baskets):
@@ -565,6 +567,8 @@ def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in, tot
                      f"{', '.join(map(str, read_as_numbers))}.")
     if prep is not None and prep.dates:
         lines.append(prep.dates_text())
+    if prep is not None and prep.codes:
+        lines.append(prep.codes_text())
     if prep is not None and prep.bounds is not None:
         lines.append(prep.clip_text())
     if left_out:
