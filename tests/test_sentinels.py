@@ -121,3 +121,13 @@ def test_cli_names_the_code(tmp_path, cli_result, capsys):
     assert pd.read_csv(out)["segment"].isna().sum() == len(rows)
     assert main(["segment", str(src), "--out", str(out), "--keep-codes", "--k", "5"]) == 0
     assert pd.read_csv(out)["segment"].notna().all()
+
+
+def test_a_described_column_is_profiled_without_its_code():
+    _, coded, rows = coded_mall()
+    seg = Segmenter(features=[INCOME, "Spending Score (1-100)"], transform=None, describe=["Age"], random_state=0,
+                    stability=0).fit(coded)
+    assert len(seg.labels) == len(coded)  # a described column's missing value leaves no customer out
+    assert seg.prep.codes == {"Age": (999.0, len(rows), 70.0)}
+    assert seg.profiles["Age mean"].max() <= 70
+    assert "Read as missing: Age: 50 hold 999" in seg.summary()

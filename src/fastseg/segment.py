@@ -462,6 +462,10 @@ class Segmenter:
         if id_column is not None and self.features is None:
             left_out = {id_column: "an identifier", **left_out}
         described = self._described(df, features, renamed)  # before the sweep: a wrong column fails at once
+        if self.codes:  # a described Age of 999 is no age either: profiled without it
+            df, more = _codes_as_missing(df, [c for c in described if c not in renamed.values() and c not in _COMPUTED
+                                              and not is_categorical(df[c])])
+            prep.codes = {**(prep.codes or {}), **more} or None
         value_column = self._value_column(df)
         basis = described_by = None
         if baskets is not None:  # found on the baskets; Z, the scaled features, describes the segments
