@@ -832,8 +832,12 @@ def test_amounts_written_as_text_are_read_as_numbers_at_fit_and_predict():
     assert Segmenter(k=5, random_state=0, stability=0).fit(coded).read_as_numbers == ["income"]
     # one value that is not an amount: the column stays text and the error shows it
     bad = as_text.copy()
-    bad.loc[7, "income"] = "n/a"
+    bad.loc[7, "income"] = "see notes"
     with pytest.raises(ValueError, match="'income' are not numeric"):
+        Segmenter(features=["income", "Age"], k=3).fit(bad)
+    # ... but text written for no value is a missing amount (tests/test_no_value_text.py)
+    bad.loc[7, "income"] = "n/a"
+    with pytest.raises(ValueError, match="1 of 300 rows .* in 'income'; income: 1 'n/a', text written for no value"):
         Segmenter(features=["income", "Age"], k=3).fit(bad)
 
 

@@ -114,6 +114,14 @@ def holds_numbers(col):
     return bool(len(head)) and numbers(head) and numbers(col.dropna())
 
 
+# text a cell holds for "no value": dashes, question marks, words, a spreadsheet's errors
+# (pandas reads "", "NA", "N/A", "NULL", "nan" as missing already, but not these)
+_NO_VALUE = (r"(?i)\s*(?:-+|[\u2013\u2014\u2212]|\?+|\.|n/?a|n\.a\.?|#n/?a|nan|none|null|nil|missing|unknown|"
+             r"not known|not available|undefined|\(blank\)|#div/0!|#value!|#ref!|#num!|#name\?|#null!)?\s*")
+# digits a table keeps as text for a reason of its own: an id or zip with a leading zero
+_LEADING_ZERO = r"\s*-?0\d+\s*"
+
+
 def amounts_as_numbers(df, columns=None):
     """``df`` with its text columns of money and percentages read as numbers, and the
     names of those columns.
@@ -123,10 +131,12 @@ def amounts_as_numbers(df, columns=None):
     carries what makes it text (a currency sign or code, a comma between digits, digits
     grouped by a non-breaking space): a spreadsheet's currency column saved as CSV. A
     column whose every filled value is a percentage ("35%", "3,5 %") is read as the
-    fraction (0.35, 0.035), as the spreadsheet holds it. Plain digits kept as text (a
-    code, a zip) and phone numbers ("555 123 456") stay text. ``df`` itself is left as
-    it is. Numbers kept in an object column (``decimal.Decimal`` from a database) are
-    read as the numbers they are, and not listed.
+    fraction (0.35, 0.035), as the spreadsheet holds it. A column of numbers that is
+    text only for cells written for no value ("-", "?", "unknown", "#DIV/0!") is read
+    too, those cells missing. Plain digits kept as text (a code, a zip) and phone numbers
+    ("555 123 456") stay text. ``df`` itself is left as it is. Numbers kept in an object
+    column (``decimal.Decimal`` from a database) are read as the numbers they are, and
+    not listed.
 
     Parameters
     ----------
@@ -138,7 +148,14 @@ def amounts_as_numbers(df, columns=None):
     -------
     (pandas.DataFrame, list)
     """
-    out, read = df, []
+    out, read, _ = read_numbers(df, columns)
+    return out, read
+
+
+def read_numbers(df, columns=None):
+    """:func:`amounts_as_numbers`, and ``{column: {text: count}}`` of the cells read as
+    no value."""
+    out, read, marks = df, [], {}
     for c in df.columns if columns is None else columns:
         col = df[c]
         if pd.api.types.is_object_dtype(col) and holds_numbers(col):  # Decimal from a database, say
@@ -149,22 +166,43 @@ def amounts_as_numbers(df, columns=None):
         head = _text_head(col)
         if head is None or not len(head):
             continue
+        head = head[~head.str.fullmatch(_NO_VALUE)]
+        if not len(head):
+            continue  # (no number to read among the first values)
+        plain = False
         if head.str.fullmatch(_PERCENT).all():  # "35%", "3,5 %": a share, read as 0.35, 0.035
-            values = _percent_to_numbers(col)
+            convert = _percent_to_numbers
+        elif head.str.fullmatch(_PLAIN).all() and not head.str.fullmatch(_LEADING_ZERO).any():
+            convert, plain = _money_to_numbers, True  # numbers, text only for the cells of no value
         else:
             if not head.str.contains(_MONEY_MARK, regex=True).any():
                 continue
             codes = head.str.findall(r"[A-Z]{3}").explode().dropna()
             if not set(codes) <= _CURRENCY_CODES or _money_to_numbers(head) is None:
                 continue
-            values = _money_to_numbers(col, name=c)
-        if values is None or bool((values.isna() & col.notna()).any()):
+            convert = lambda s: _money_to_numbers(s, name=c)  # noqa: E731
+        text = col.astype("string")
+        blank = text.str.fullmatch(_NO_VALUE).fillna(False).to_numpy(dtype=bool)
+        if plain and not blank.any():
+            continue  # digits kept as text on purpose (read so by the file's reader)
+        filled = col.where(~blank) if blank.any() else col
+        values = convert(filled)
+        if values is None or bool((values.isna() & filled.notna()).any()):
             continue
         if out is df:
             out = df.copy(deep=False)  # the caller's table keeps its text
         out[c] = values.to_numpy(dtype=float, na_value=np.nan)
         read.append(c)
-    return out, read
+        said = text[blank & col.notna().to_numpy()].str.strip()
+        if len(said):
+            marks[c] = {str(t) if t else "(spaces)": int(n) for t, n in said.value_counts().items()}
+    return out, read, marks
+
+
+def no_value_text(column, said):
+    """"Age: 1 '?', text written for no value" (``said``: ``{text: count}``)."""
+    cells = " and ".join(f"{n:,} {t!r}" for t, n in said.items())
+    return f"{column}: {cells}, text written for no value"
 
 
 def _numeric(df, col):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._amounts import amounts_as_numbers
+from ._amounts import no_value_text, read_numbers
 from ._dates import day_text, read_dates_as_days, unknown_days_text
 from ._profiles import counted, readable_number
 from ._sentinels import new_codes, new_codes_text, sentinel_text
@@ -50,6 +50,7 @@ class _Prep:
     first: dict | None = None  # {date column: its first date known}: new rows' placeholder days are before it
     codes: dict | None = None  # {feature: (code, rows, the others' bound)}: 999, -1 read as missing at fit
     span: dict | None = None  # {feature: (min, max)} of those that may hold a code: new rows' codes lie beyond
+    marks: dict | None = None  # {column: {text: count}}: cells of text for no value ("-", "?") read as missing
 
     def clip_text(self):
         """The sentence saying where the features were capped, and for how many customers."""
@@ -58,9 +59,11 @@ class _Prep:
         return (f"Each feature capped at its {_percentiles_text(self.clip)} before scaling (clip={self.clip:g}): "
                 f"{caps}; {counted(self.capped, 'customer')} with a value capped.")
 
-    def codes_text(self):
-        """The sentence naming the numbers read as missing (Age 999)."""
-        return "Read as missing: " + "; ".join(sentinel_text(f, *c) for f, c in self.codes.items()) + "."
+    def missing_text(self):
+        """The sentence naming the values read as missing (an Age of 999 or of "?"), or ""."""
+        said = [*(no_value_text(f, m) for f, m in (self.marks or {}).items()),
+                *(sentinel_text(f, *c) for f, c in (self.codes or {}).items())]
+        return f"Read as missing: {'; '.join(said)}." if said else ""
 
     def dates_text(self):
         """The sentence saying which date columns were read as days, and to which date."""
@@ -87,11 +90,12 @@ class _Prep:
                                       prefer=prefer, first=self.first)
             df, unknown = read.out, read.unknown_by_feature()
         else:
-            unknown = None
-        df, _ = amounts_as_numbers(df, [f for f in self.features if f in df.columns])
+            unknown = {}
+        df, _, marks = read_numbers(df, [f for f in self.features if f in df.columns])
+        unknown.update({f: no_value_text(f, m) for f, m in marks.items()})
         if self.span:  # 999 for an age not known, in new rows too
             df, found = _new_codes_as_missing(df, self.span)
-            unknown = {**(unknown or {}), **found}
+            unknown.update({f: f"{unknown[f]}; {text}" if f in unknown else text for f, text in found.items()})
         X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop", fitted=True, unknown=unknown)
         for f in self.logged:
             if (X[:, self.features.index(f)] < 0).any():

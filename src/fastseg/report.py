@@ -311,8 +311,8 @@ def _columns_note(seg):
                  + html.escape(", ".join(map(str, seg.read_as_numbers))) + ".")
     if seg.prep.dates:
         note += " " + html.escape(seg.prep.dates_text())
-    if seg.prep.codes:
-        note += " " + html.escape(seg.prep.codes_text())
+    if seg.prep.missing_text():
+        note += " " + html.escape(seg.prep.missing_text())
     if seg.prep.bounds is not None:
         note += " " + html.escape(seg.prep.clip_text())
     if seg.left_out:

@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from ._amounts import amounts_as_numbers
+from ._amounts import no_value_text, read_numbers
 from ._column_roles import identifier_columns, looks_like_code, named_like_id, totals_row_position
 from ._dates import DatesRead, _snapshot, looks_like_dates, read_dates_as_days
 # _Prep and Segmentation are named here too: segmentations pickled before they moved load by these paths
@@ -344,28 +344,33 @@ class Segmenter:
         """
         self._check()
         df, totals = _without_totals_row(df, "Segmenter.prepare's table")
-        df, read_as_numbers = amounts_as_numbers(df)
+        df, read_as_numbers, marks = read_numbers(df)
         dates = self._dates_as_days(df)
         df = dates.out
-        df, features, left_out, prep, Z, ok = self._prepare(df, dates)
+        df, features, left_out, prep, Z, ok = self._prepare(df, dates, marks)
         if not explain:
             return features, prep, Z
         dropped_in = ", ".join(map(str, _missing_in(df, features))) if not ok.all() else ""
         return features, prep, Z, _input_lines(features, left_out, read_as_numbers, int((~ok).sum()), dropped_in,
                                                totals, prep)
 
-    def _prepare(self, df, dates):
+    def _prepare(self, df, dates, marks=None):
         """``df`` with the numbers written for a value not known read as missing
         (:func:`fastseg._sentinels.sentinel`), :meth:`prepare`, the columns a default choice
         of features left out, and which rows Z holds (all, or with missing="drop" those
-        without a missing value); ``dates`` as :meth:`_dates_as_days` gives them."""
+        without a missing value); ``dates`` as :meth:`_dates_as_days` gives them, ``marks``
+        the cells of text for no value :func:`read_numbers` read as missing."""
         if len(df) < 2:
             raise ValueError(f"need at least 2 customers to segment; the table has {len(df)}.")
         renamed, snapshot = dates.renamed, dates.snapshot
         features, left_out = self._features(df, renamed)
         coded = [f for f in features if f not in renamed.values() and f not in _COMPUTED] if self.codes else []
         df, codes = _codes_as_missing(df, coded)
-        unknown = {**dates.unknown_by_feature(), **{f: sentinel_text(f, *c) for f, c in codes.items()}}
+        marks = {f: m for f, m in (marks or {}).items() if f in features}
+        unknown = dates.unknown_by_feature()
+        for f, text in [*((f, no_value_text(f, m)) for f, m in marks.items()),
+                        *((f, sentinel_text(f, *c)) for f, c in codes.items())]:
+            unknown[f] = f"{unknown[f]}; {text}" if f in unknown else text
         X, ok = _matrix(df, features, drop_missing=self.missing == "drop", unknown=unknown)
         span = {f: (X[:, j].min(), X[:, j].max()) for j, f in enumerate(features) if f in coded} or None
         if len(X) < 2:
@@ -406,7 +411,7 @@ class Segmenter:
         prep = _Prep(features, logged, center, scale, self.missing, dates=renamed or None, snapshot=snapshot,
                      dayfirst=self.dayfirst, clip=self.clip, bounds=bounds, capped=capped, snapshot_of_table=of_table,
                      unknown=dates.unknown or None, first=dates.first or None, codes=codes or None,
-                     span=span)
+                     span=span, marks=marks or None)
         return df, features, left_out, prep, (X - center) / scale, ok
 
     def fit(self, df, baskets=None):
@@ -450,10 +455,10 @@ class Segmenter:
                                  "device='cpu' or 'auto'.")
         df, totals = _without_totals_row(df, "Segmenter.fit's table")
         df, id_column = self._keyed(df)
-        df, read_as_numbers = amounts_as_numbers(df)  # a spreadsheet's "£1,234.50" column: numbers, not text
+        df, read_as_numbers, marks = read_numbers(df)  # a spreadsheet's "£1,234.50" column: numbers, not text
         dates = self._dates_as_days(df)
         df, renamed = dates.out, dates.renamed
-        df, features, left_out, prep, Z, ok = self._prepare(df, dates)
+        df, features, left_out, prep, Z, ok = self._prepare(df, dates, marks)
         not_segmented = df.index[~ok] if self.missing == "drop" else None
         gaps = []  # the features with a missing value, when missing="drop" left customers out
         if not ok.all():
@@ -466,6 +471,7 @@ class Segmenter:
             df, more = _codes_as_missing(df, [c for c in described if c not in renamed.values() and c not in _COMPUTED
                                               and not is_categorical(df[c])])
             prep.codes = {**(prep.codes or {}), **more} or None
+        prep.marks = {**(prep.marks or {}), **{c: marks[c] for c in described if c in marks}} or None
         value_column = self._value_column(df)
         basis = described_by = None
         if baskets is not None:  # found on the baskets; Z, the scaled features, describes the segments

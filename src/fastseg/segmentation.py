@@ -567,8 +567,8 @@ def _input_lines(features, left_out, read_as_numbers, n_dropped, dropped_in, tot
                      f"{', '.join(map(str, read_as_numbers))}.")
     if prep is not None and prep.dates:
         lines.append(prep.dates_text())
-    if prep is not None and prep.codes:
-        lines.append(prep.codes_text())
+    if prep is not None and prep.missing_text():
+        lines.append(prep.missing_text())
     if prep is not None and prep.bounds is not None:
         lines.append(prep.clip_text())
     if left_out:
