@@ -675,3 +675,21 @@ def test_customer_ids_read_as_numbers_in_one_piece_and_text_in_another_are_one_c
     log = read_table(path)
     assert pd.api.types.infer_dtype(log["CustomerID"]) == "mixed-integer"  # what makes this test a test
     assert len(rfm(log)) == len(set(map(str, ids)))
+
+
+def test_unreadable_quantity_price_or_amount_is_its_own_rule():
+    """A blank or '-' price is no price, not a price <= 0: counted apart, hand-checked."""
+    log = pd.DataFrame({"c": [1, 1, 2, 2, 3, 3],
+                        "d": ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-06"],
+                        "q": ["2", "?", "1", "3", "-1", "1"],
+                        "p": ["5", "4", "-", "#VALUE!", "2", "0"]})
+    t = rfm(log, customer="c", date="d", quantity="q", price="p")
+    clean = t.attrs["cleaning"]
+    assert clean["missing or unreadable quantity"] == 1 and clean["non-positive quantity"] == 1
+    assert clean["missing or unreadable price"] == 2 and clean["non-positive price"] == 1
+    assert clean["rows kept"] == 1 and t["monetary"].tolist() == [10.0]
+    amounts = rfm(log.assign(a=["5", "", "n/a", "3", "-2", "1"]), customer="c", date="d", amount="a")
+    assert amounts.attrs["cleaning"]["missing or unreadable amount"] == 2
+    assert amounts.attrs["cleaning"]["non-positive amount"] == 1
+    assert "missing or unreadable price" not in rfm(log.assign(p="5"), customer="c", date="d", quantity="q",
+                                                    price="p").attrs["cleaning"]

@@ -152,7 +152,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
        (see ``currency``);
     5. ``cancelled invoice`` — invoice id of "C" and digits (UCI convention: C536379;
        an order id such as "CA-2016-152156" is not one);
-    6. ``non-positive quantity`` / ``non-positive price`` (or ``non-positive amount``),
+    6. ``missing or unreadable quantity`` / ``price`` (or ``amount``; only when there
+       are such rows: a blank cell, or text such as "-" or "#VALUE!"), then
+       ``non-positive quantity`` / ``non-positive price`` (or ``non-positive amount``),
        which also removes returns and adjustments;
     7. ``duplicate row`` — with ``duplicates="drop"``.
 
@@ -523,20 +525,26 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         report["cancelled invoice"] = int(dropped.sum())
         keep &= ~cancelled
 
+    def drop_bad(values, what):
+        """Leave out the kept rows without a readable ``what`` (a rule only when some are
+        so), then those of ``what`` <= 0."""
+        nonlocal keep
+        unread = keep & np.isnan(values)
+        if unread.any():  # blank, or text such as "-" or "#VALUE!": no value, not a value <= 0
+            report[f"missing or unreadable {what}"] = int(unread.sum())
+            keep &= ~unread
+        bad = keep & ~(values > 0)
+        report[f"non-positive {what}"] = int(bad.sum())
+        keep &= ~bad
+
     if amount is not None:
         spend = _numeric(df, amount)
-        bad = keep & ~(spend > 0)
-        report["non-positive amount"] = int(bad.sum())
-        keep &= ~bad
+        drop_bad(spend, "amount")
     else:
         q = _numeric(df, quantity)
         p = _numeric(df, price)
-        bad_q = keep & ~(q > 0)
-        report["non-positive quantity"] = int(bad_q.sum())
-        keep &= ~bad_q
-        bad_p = keep & ~(p > 0)
-        report["non-positive price"] = int(bad_p.sum())
-        keep &= ~bad_p
+        drop_bad(q, "quantity")
+        drop_bad(p, "price")
         spend = q * p
 
     repeated = _repeated_rows(df, keep, when_ns, spend)
