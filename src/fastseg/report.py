@@ -313,6 +313,10 @@ def _columns_note(seg):
         note += " " + html.escape(seg.prep.dates_text())
     if seg.prep.missing_text():
         note += " " + html.escape(seg.prep.missing_text())
+    if seg.twins:
+        from ._twin_features import twins_text
+
+        note += " " + html.escape(twins_text(seg.twins))
     if seg.prep.bounds is not None:
         note += " " + html.escape(seg.prep.clip_text())
     if seg.left_out:

@@ -25,6 +25,7 @@ from ._outliers import outlying_segments
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, named_new, numbered_repeats,
                         profile_table, rfm_mix_table, segment_names)
 from ._sentinels import sentinel, sentinel_text
+from ._twin_features import twin_features
 from ._validation import require_frame
 from ._value_share import spend_column, value_table
 from .baskets import _check_baskets, segment_items
@@ -466,6 +467,7 @@ class Segmenter:
             df = df[ok]
         if id_column is not None and self.features is None:
             left_out = {id_column: "an identifier", **left_out}
+        twins = twin_features(Z, features) if baskets is None else []  # (with baskets they only describe)
         described = self._described(df, features, renamed)  # before the sweep: a wrong column fails at once
         if self.codes:  # a described Age of 999 is no age either: profiled without it
             df, more = _codes_as_missing(df, [c for c in described if c not in renamed.values() and c not in _COMPUTED
@@ -572,7 +574,7 @@ class Segmenter:
             id_column=id_column, left_out=left_out, rfm_mix=rfm_mix, distance_q99=q99, composition=composition,
             described=described, not_segmented=not_segmented, rules=rules, stability=stability,
             read_as_numbers=read_as_numbers, value=value, value_column=value_column, totals_row=totals,
-            outlying=outlying, k_stability=k_stab, items=items, basis=basis,
+            outlying=outlying, k_stability=k_stab, items=items, basis=basis, twins=twins,
             fitted_names=dict(names), clustered=Z if basis is not None else None,
         )
 

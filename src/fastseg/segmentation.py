@@ -14,6 +14,7 @@ import pandas as pd
 from ._feature_pipeline import _default_index, _Prep, _text_columns
 from ._outliers import outlying_text
 from ._profiles import counted, segment_names, standouts
+from ._twin_features import twins_text
 from ._value_share import percent
 from ._version import __version__ as _version
 from .features import RFM_ACTIONS
@@ -124,6 +125,10 @@ class Segmentation:
         1st or 99th percentile of those features, a few extreme customers with a segment
         of their own (:meth:`summary` says so, and how ``clip`` folds them in); empty
         when there is none, and always with ``Segmenter(clip=...)``.
+    twins : list of (str, str, float)
+        The pairs of features that move together, correlation 0.95 or more in size as
+        k-means sees them (``total_spend`` and ``spend_incl_tax``): what each pair shares
+        weighs twice. :meth:`summary` and the report name them; empty when none.
     items : pandas.DataFrame or None
         What each segment buys markedly more often than the average customer: the
         :func:`fastseg.segment_items` table of the log the segments came from, set by
@@ -176,6 +181,7 @@ class Segmentation:
     value_column: str | None = None
     totals_row: object = None
     outlying: dict = field(default_factory=dict)
+    twins: list = field(default_factory=list)
     items: pd.DataFrame | None = None
     k_stability: pd.DataFrame | None = None
     basis: object = None
@@ -515,6 +521,8 @@ class Segmentation:
                          "and name them.")
         lines += _input_lines(self.features, self.left_out, self.read_as_numbers, *self._gaps(), self.totals_row,
                               self.prep)
+        if self.twins:
+            lines.append(twins_text(self.twins))
         if self.described:
             lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
         if self.stability is not None and self.k > 1:
