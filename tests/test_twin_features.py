@@ -52,3 +52,15 @@ def test_a_segmentation_saved_before_twins_loads_with_none():
     old = object.__new__(type(seg))
     old.__setstate__(state)
     assert old.twins == [] and "move together" not in old.summary()
+
+
+def test_sweep_command_names_them(tmp_path, capsys):
+    df = mall_customers(300)
+    df["income_usd"] = df[INCOME] * 1270
+    src = tmp_path / "mall.csv"
+    df.to_csv(src, index=False)
+    from fastseg.cli import main
+
+    assert main(["sweep", str(src), "--k-range", "2-4"]) == 0
+    assert f"Features that move together (correlation {TWIN_R} or more in size): {INCOME} and income_usd (+1.00)" \
+        in capsys.readouterr().err

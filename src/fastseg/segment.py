@@ -25,7 +25,7 @@ from ._outliers import outlying_segments
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, named_new, numbered_repeats,
                         profile_table, rfm_mix_table, segment_names)
 from ._sentinels import sentinel, sentinel_text
-from ._twin_features import twin_features
+from ._twin_features import twin_features, twins_text
 from ._validation import require_frame
 from ._value_share import spend_column, value_table
 from .baskets import _check_baskets, segment_items
@@ -352,8 +352,9 @@ class Segmenter:
         if not explain:
             return features, prep, Z
         dropped_in = ", ".join(map(str, _missing_in(df, features))) if not ok.all() else ""
-        return features, prep, Z, _input_lines(features, left_out, read_as_numbers, int((~ok).sum()), dropped_in,
-                                               totals, prep)
+        lines = _input_lines(features, left_out, read_as_numbers, int((~ok).sum()), dropped_in, totals, prep)
+        twins = twin_features(Z, features)
+        return features, prep, Z, lines + ([twins_text(twins)] if twins else [])
 
     def _prepare(self, df, dates, marks=None):
         """``df`` with the numbers written for a value not known read as missing
