@@ -112,3 +112,10 @@ def test_cli(tmp_path, cli_result, capsys):
     said = capsys.readouterr().out
     assert "Read as missing: Age: 1 '?'" in said and "Age (not numeric)" not in said
     assert pd.read_csv(out)["segment"].isna().sum() == len(rows)
+
+
+def test_numbers_and_text_in_one_object_column():
+    """A spreadsheet's column as read from Excel: numbers as numbers, a '-' as text."""
+    out, read = amounts_as_numbers(pd.DataFrame({"x": [35, 41.5, "-", None, 12]}, dtype=object))
+    assert read == ["x"]
+    np.testing.assert_array_equal(out["x"], [35.0, 41.5, np.nan, np.nan, 12.0])

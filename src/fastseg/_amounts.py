@@ -173,7 +173,7 @@ def read_numbers(df, columns=None):
         if head.str.fullmatch(_PERCENT).all():  # "35%", "3,5 %": a share, read as 0.35, 0.035
             convert = _percent_to_numbers
         elif head.str.fullmatch(_PLAIN).all() and not head.str.fullmatch(_LEADING_ZERO).any():
-            convert, plain = _money_to_numbers, True  # numbers, text only for the cells of no value
+            convert, plain = None, True  # numbers, text only for the cells of no value
         else:
             if not head.str.contains(_MONEY_MARK, regex=True).any():
                 continue
@@ -181,19 +181,25 @@ def read_numbers(df, columns=None):
             if not set(codes) <= _CURRENCY_CODES or _money_to_numbers(head) is None:
                 continue
             convert = lambda s: _money_to_numbers(s, name=c)  # noqa: E731
-        text = col.astype("string")
-        blank = text.str.fullmatch(_NO_VALUE).fillna(False).to_numpy(dtype=bool)
-        if plain and not blank.any():
-            continue  # digits kept as text on purpose (read so by the file's reader)
-        filled = col.where(~blank) if blank.any() else col
-        values = convert(filled)
-        if values is None or bool((values.isna() & filled.notna()).any()):
-            continue
+        if plain:  # numbers parse fast; only the cells that do not are matched as text
+            values = pd.to_numeric(col, errors="coerce")
+            unread = col.notna() & values.isna()
+            said = col[unread].astype("string")
+            if not len(said) or not said.str.fullmatch(_NO_VALUE).all():
+                continue  # digits kept as text on purpose (read so by the file's reader), or a note among them
+        else:
+            text = col.astype("string")
+            blank = text.str.fullmatch(_NO_VALUE).fillna(False).to_numpy(dtype=bool)
+            filled = col.where(~blank) if blank.any() else col
+            values = convert(filled)
+            if values is None or bool((values.isna() & filled.notna()).any()):
+                continue
+            said = text[blank & col.notna().to_numpy()]
         if out is df:
             out = df.copy(deep=False)  # the caller's table keeps its text
         out[c] = values.to_numpy(dtype=float, na_value=np.nan)
         read.append(c)
-        said = text[blank & col.notna().to_numpy()].str.strip()
+        said = said.str.strip()
         if len(said):
             marks[c] = {str(t) if t else "(spaces)": int(n) for t, n in said.value_counts().items()}
     return out, read, marks
