@@ -181,12 +181,14 @@ def read_numbers(df, columns=None):
             if not set(codes) <= _CURRENCY_CODES or _money_to_numbers(head) is None:
                 continue
             convert = lambda s: _money_to_numbers(s, name=c)  # noqa: E731
-        if plain:  # numbers parse fast; only the cells that do not are matched as text
-            values = pd.to_numeric(col, errors="coerce")
-            unread = col.notna() & values.isna()
-            said = col[unread].astype("string")
-            if not len(said) or not said.str.fullmatch(_NO_VALUE).all():
+        if plain:  # the distinct values parse fast; only those that do not are matched as text
+            distinct = pd.Series(col.dropna().unique())
+            odd = distinct[pd.to_numeric(distinct, errors="coerce").isna()].astype("string")
+            if not len(odd) or not odd.str.fullmatch(_NO_VALUE).all():
                 continue  # digits kept as text on purpose (read so by the file's reader), or a note among them
+            blank = col.isin(odd.astype(object).tolist())
+            values = pd.to_numeric(col.where(~blank), errors="coerce")
+            said = col[blank].astype("string")
         else:
             text = col.astype("string")
             blank = text.str.fullmatch(_NO_VALUE).fillna(False).to_numpy(dtype=bool)
