@@ -46,7 +46,8 @@ def test_text_columns_stay_text(column):
 
 
 def test_money_and_percentages_with_blanks():
-    df = pd.DataFrame({"spend": ["£1,200", "-", "£3.50", None, "#DIV/0!"], "share": ["35%", "?", "3,5 %", None, "1%"]})
+    df = pd.DataFrame({"spend": ["£1,200", "-", "£3.50", None, "#DIV/0!"],
+                       "share": ["35%", "?", "3,5 %", None, "1%"]})
     out, read = amounts_as_numbers(df)
     assert read == ["spend", "share"]
     np.testing.assert_allclose(out["spend"], [1200, np.nan, 3.5, np.nan, np.nan])

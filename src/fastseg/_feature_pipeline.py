@@ -68,7 +68,8 @@ class _Prep:
     def dates_text(self):
         """The sentence saying which date columns were read as days, and to which date."""
         to = f"{day_text(self.snapshot)}, the RFM snapshot" if self.snapshot_of_table else day_text(self.snapshot)
-        unknown = "".join(f" {c}: {unknown_days_text(days)}, read as missing." for c, days in (self.unknown or {}).items())
+        unknown = "".join(f" {c}: {unknown_days_text(days)}, read as missing."
+                          for c, days in (self.unknown or {}).items())
         return (f"Dates read as the whole days from each to {to}: "
                 + ", ".join(f"{old} as '{new}'" for old, new in self.dates.items()) + "." + unknown)
 
@@ -116,7 +117,7 @@ def _new_codes_as_missing(df, span):
     ``{feature: (min, max)}`` at the fit) read as NaN, and ``{feature: why}``."""
     found = {}
     for f, (lo, hi) in span.items():
-        if f not in df.columns or not pd.api.types.is_numeric_dtype(df[f]) or pd.api.types.is_bool_dtype(df[f]):
+        if f not in df.columns or not plain_numbers(df[f]):
             continue  # (the checks of _matrix name these)
         x = df[f].to_numpy(dtype=np.float64, na_value=np.nan)
         held = new_codes(x, lo, hi)
@@ -148,14 +149,19 @@ def _check_columns(df, features):
                          f"{', '.join(map(repr, map(str, df.columns)))}.")
 
 
+def plain_numbers(col):
+    """Whether ``col`` holds numbers k-means can take (not text, not True/False)."""
+    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+
+
 def _matrix(df, features, drop_missing=False, fitted=False, unknown=None):
     """The features of ``df`` as a float64 matrix (an own copy), and which rows it holds:
     every row, or with ``drop_missing`` those without a missing or infinite value.
     ``fitted``: the rows are new customers for a fitted segmentation (its errors say so).
-    ``unknown``: ``{feature: why}``, the dates read as not known, which the error for
-    missing values names."""
+    ``unknown``: ``{feature: why}``, the values read as missing (placeholder dates, codes
+    such as 999, text for no value), which the error for missing values names."""
     _check_columns(df, features)
-    bad = [f for f in features if not (pd.api.types.is_numeric_dtype(df[f]) and not pd.api.types.is_bool_dtype(df[f]))]
+    bad = [f for f in features if not plain_numbers(df[f])]
     if bad:
         raise ValueError(
             f"feature column(s) {', '.join(map(repr, bad))} are not numeric, and k-means needs numbers: leave "

@@ -18,7 +18,8 @@ from ._amounts import no_value_text, read_numbers
 from ._column_roles import identifier_columns, looks_like_code, named_like_id, totals_row_position
 from ._dates import DatesRead, _snapshot, looks_like_dates, read_dates_as_days
 # _Prep and Segmentation are named here too: segmentations pickled before they moved load by these paths
-from ._feature_pipeline import _check_columns, _default_index, _matrix, _Prep, _text_columns, column_text
+from ._feature_pipeline import (_check_columns, _default_index, _matrix, _Prep, _text_columns, column_text,
+                                plain_numbers)
 from ._item_basis import ItemBasis, named_by_items
 from ._log_columns import CUSTOMER_ID_NAME
 from ._outliers import outlying_segments
@@ -631,7 +632,7 @@ def _codes_as_missing(df, features):
     read as NaN, and ``{feature: (code, rows, the others' bound)}``."""
     codes = {}
     for f in features:
-        if f not in df.columns or not _plain_numbers(df[f]):
+        if f not in df.columns or not plain_numbers(df[f]):
             continue
         x = df[f].to_numpy(dtype=np.float64, na_value=np.nan)
         code = sentinel(x)
@@ -646,10 +647,6 @@ def _codes_as_missing(df, features):
 
 
 _COMPUTED = (*RFM_COLUMNS, "tenure")  # the columns fastseg.rfm computes hold no codes
-
-
-def _plain_numbers(col):
-    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
 
 
 def _missing_in(df, features):
