@@ -210,7 +210,8 @@ def dates_as_days(df, columns, snapshot=None, dayfirst=None, *, prefer=None):
         ``{column: "days since <column>"}``.
     snapshot : pandas.Timestamp
     """
-    return read_dates_as_days(df, columns, snapshot, dayfirst, prefer=prefer).out_renamed_snapshot
+    read = read_dates_as_days(df, columns, snapshot, dayfirst, prefer=prefer)
+    return read.out, read.renamed, read.snapshot
 
 
 @dataclass
@@ -224,10 +225,6 @@ class DatesRead:
     snapshot: pd.Timestamp
     unknown: dict
     first: dict
-
-    @property
-    def out_renamed_snapshot(self):
-        return self.out, self.renamed, self.snapshot
 
     def unknown_by_feature(self):
         """``{"days since <column>": "<column>: 144 dated 1900-01-01, a day written ..."}``."""

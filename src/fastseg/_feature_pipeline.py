@@ -93,10 +93,10 @@ class _Prep:
         else:
             unknown = {}
         df, _, marks = read_numbers(df, [f for f in self.features if f in df.columns])
-        unknown.update({f: no_value_text(f, m) for f, m in marks.items()})
+        found = {}
         if self.span:  # 999 for an age not known, in new rows too
             df, found = _new_codes_as_missing(df, self.span)
-            unknown.update({f: f"{unknown[f]}; {text}" if f in unknown else text for f, text in found.items()})
+        add_reasons(unknown, [*((f, no_value_text(f, m)) for f, m in marks.items()), *found.items()])
         X, ok = _matrix(df, self.features, drop_missing=self.missing == "drop", fitted=True, unknown=unknown)
         for f in self.logged:
             if (X[:, self.features.index(f)] < 0).any():
@@ -110,6 +110,13 @@ class _Prep:
                 X[:, j] = np.log1p(X[:, j])
         Z = (X - self.center) / self.scale
         return (Z, ok) if with_mask else Z
+
+
+def add_reasons(unknown, reasons):
+    """Add ``(feature, why)`` pairs to ``unknown`` (``{feature: why}``), a feature's
+    reasons joined by "; "."""
+    for f, text in reasons:
+        unknown[f] = f"{unknown[f]}; {text}" if f in unknown else text
 
 
 def _new_codes_as_missing(df, span):

@@ -8,16 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._dates import _DAY_NS, _GAP_NS, PLACEHOLDER_DAYS, STRAY_GAP_DAYS, _PLACEHOLDERS_NS, day_text, placeholder_days
+from ._dates import _DAY_NS, _GAP_NS, _PLACEHOLDERS_NS, day_text, placeholder_days
 from ._profiles import counted
 
 _STRAY_SHARE = 0.001  # a share of the rows this small or less, a year from the rest: stray
-__all__ = ["PLACEHOLDER_DAYS", "STRAY_GAP_DAYS", "refuse_stray_first_dates", "refuse_stray_last_dates"]
 
 
 def _last_few_apart(t):
     """The last rows of ``t`` (int64 ns), ``_STRAY_SHARE`` of them or fewer, that come
-    ``STRAY_GAP_DAYS`` or more after all the rest: (the rest's last value, them sorted),
+    ``fastseg._dates.STRAY_GAP_DAYS`` or more after all the rest: (the rest's last value, them sorted),
     or None."""
     n = len(t)
     if n < 2:
@@ -60,7 +59,7 @@ def refuse_stray_last_dates(t):
 
 def refuse_stray_first_dates(t):
     """Raise when the first few dates of a log (as :func:`refuse_stray_last_dates`), or any
-    on a day written for "unknown" (:data:`PLACEHOLDER_DAYS`), come a year or more before
+    on a day written for "unknown" (:data:`fastseg._dates.PLACEHOLDER_DAYS`), come a year or more before
     every other: those customers' tenure would count from then, and the Recency of one
     with no other purchase."""
     held = placeholder_days(t)

@@ -18,8 +18,8 @@ from ._amounts import no_value_text, read_numbers
 from ._column_roles import identifier_columns, looks_like_code, named_like_id, totals_row_position
 from ._dates import DatesRead, _snapshot, looks_like_dates, read_dates_as_days
 # _Prep and Segmentation are named here too: segmentations pickled before they moved load by these paths
-from ._feature_pipeline import (_check_columns, _default_index, _matrix, _Prep, _text_columns, column_text,
-                                plain_numbers)
+from ._feature_pipeline import (_check_columns, _default_index, _matrix, _Prep, _text_columns, add_reasons,
+                                column_text, plain_numbers)
 from ._item_basis import ItemBasis, named_by_items
 from ._log_columns import CUSTOMER_ID_NAME
 from ._outliers import outlying_segments
@@ -371,9 +371,8 @@ class Segmenter:
         df, codes = _codes_as_missing(df, coded)
         marks = {f: m for f, m in (marks or {}).items() if f in features}
         unknown = dates.unknown_by_feature()
-        for f, text in [*((f, no_value_text(f, m)) for f, m in marks.items()),
-                        *((f, sentinel_text(f, *c)) for f, c in codes.items())]:
-            unknown[f] = f"{unknown[f]}; {text}" if f in unknown else text
+        add_reasons(unknown, [*((f, no_value_text(f, m)) for f, m in marks.items()),
+                              *((f, sentinel_text(f, *c)) for f, c in codes.items())])
         X, ok = _matrix(df, features, drop_missing=self.missing == "drop", unknown=unknown)
         span = {f: (X[:, j].min(), X[:, j].max()) for j, f in enumerate(features) if f in coded} or None
         if len(X) < 2:
