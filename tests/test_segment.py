@@ -431,14 +431,18 @@ def test_describe_explicit_columns_numeric_ones_join_the_profiles():
     only = Segmenter(features=MALL_FEATURES, k=5, random_state=0, describe=["Age"]).fit(df)
     assert only.described == ["Age"] and only.composition == {}
     np.testing.assert_array_equal(only.labels["segment"], seg.labels["segment"])  # describing changes no label
+    # features chosen by the segmenter: a numeric column named to describe is taken out of them
+    auto = Segmenter(k=5, random_state=0, stability=0, describe=["Age"]).fit(df)
+    assert auto.features == MALL_FEATURES and auto.described == ["Age"] and "Age" not in auto.left_out
+    np.testing.assert_array_equal(auto.labels["segment"], seg.labels["segment"])
 
 
-@pytest.mark.parametrize("describe, match", [
-    (["Nope"], r"column\(s\) 'Nope' not found; available: 'CustomerID', 'Gender'"),
-    (["Age"], r"column\(s\) 'Age' are features already"),
-    (3, "describe must be 'auto', a list of columns or None"),
+@pytest.mark.parametrize("features, describe, match", [
+    (None, ["Nope"], r"column\(s\) 'Nope' not found; available: 'CustomerID', 'Gender'"),
+    (["Age", "Annual Income (k$)"], ["Age"], r"column\(s\) 'Age' are features already"),
+    (None, 3, "describe must be 'auto', a list of columns or None"),
 ])
-def test_describe_errors_come_before_the_sweep(describe, match, monkeypatch):
+def test_describe_errors_come_before_the_sweep(features, describe, match, monkeypatch):
     import fastseg.segment as segment
 
     def no_sweep(*a, **k):
@@ -446,7 +450,7 @@ def test_describe_errors_come_before_the_sweep(describe, match, monkeypatch):
 
     monkeypatch.setattr(segment, "sweep", no_sweep)
     with pytest.raises(ValueError, match=match):
-        Segmenter(describe=describe).fit(mall_customers(100, seed=0))
+        Segmenter(features=features, describe=describe).fit(mall_customers(100, seed=0))
 
 
 def test_rfm_tenure_is_described_and_each_segments_median_is_in_the_summary():

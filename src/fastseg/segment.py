@@ -27,6 +27,7 @@ from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, 
                         profile_table, rfm_mix_table, segment_names)
 from ._sentinels import sentinel, sentinel_text
 from ._twin_features import twin_features, twins_text
+from ._value_splits import value_splits
 from ._validation import require_frame
 from ._value_share import spend_column, value_table
 from .baskets import _check_baskets, segment_items
@@ -101,7 +102,11 @@ class Segmenter:
         e-mails) and, when ``features`` are given or the table is :func:`fastseg.rfm`'s
         (with a customer table's ``Age`` from :func:`fastseg.join_customers`), the
         other numeric columns, leaving out identifiers and the columns
-        :func:`fastseg.rfm` derives.
+        :func:`fastseg.rfm` derives. With ``features=None``, a column named here is left
+        out of the features the segmenter chooses (``describe=["Kidhome"]``: describe a
+        count of children instead of letting its few values split the customers, see
+        :attr:`Segmentation.value_splits`); with ``features`` given, naming one of them
+        is an error.
     value : "auto", str or None, default="auto"
         The column of each customer's spend, added up per segment into
         :attr:`Segmentation.value` ("13% of customers, 58% of monetary"); a feature or
@@ -283,8 +288,11 @@ class Segmenter:
             flat = [c for c in shares if not df[c].min() < df[c].max()]  # a kind no customer bought here
             return [*_RFM_FEATURES, *(c for c in shares if c not in flat)], dict.fromkeys(flat, "one value")
         ids = identifier_columns(df)
+        described = set(self._named_described() or ())  # named to describe: not clustered on as well
         num, left = [], {}
         for c in df.columns:
+            if c in described:
+                continue
             if c in ids:
                 left[c] = "an identifier" if ids[c] == "id" else "a row number"
             elif named_like_id(c):  # an id that repeats (or has gaps): still a code, not an amount
@@ -563,6 +571,7 @@ class Segmenter:
         rfm_mix = rfm_mix_table(df["rfm_segment"], seg, k) if "rfm_segment" in df.columns else None
         rules = segment_rules(data, seg, names=names, random_state=seed) if self.rules and basis is None else None
         value = None if value_column is None else value_table(df[value_column], seg, k, names)
+        splits = value_splits(data, seg, k) if basis is None else []
         stability = (segment_stability(Z, seg, k, n_resamples=self.stability, n_init=max(self.n_init, 1),
                                        random_state=seed, device=self.device) if self.stability else None)
         return Segmentation(
@@ -576,7 +585,7 @@ class Segmenter:
             described=described, not_segmented=not_segmented, rules=rules, stability=stability,
             read_as_numbers=read_as_numbers, value=value, value_column=value_column, totals_row=totals,
             outlying=outlying, k_stability=k_stab, items=items, basis=basis, twins=twins,
-            fitted_names=dict(names), clustered=Z if basis is not None else None,
+            value_splits=splits, fitted_names=dict(names), clustered=Z if basis is not None else None,
         )
 
 

@@ -15,6 +15,7 @@ from ._feature_pipeline import _default_index, _Prep, _text_columns
 from ._outliers import outlying_text
 from ._profiles import counted, segment_names, standouts
 from ._twin_features import twins_text
+from ._value_splits import value_splits_text
 from ._value_share import percent
 from ._version import __version__ as _version
 from .features import RFM_ACTIONS
@@ -129,6 +130,13 @@ class Segmentation:
         The pairs of features that move together, correlation 0.95 or more in size as
         k-means sees them (``total_spend`` and ``spend_incl_tax``): what each pair shares
         weighs twice. :meth:`summary` and the report name them; empty when none.
+    value_splits : list of (str, dict, float)
+        The features of a few values (2 to 10: ``Kidhome`` 0, 1, 2) that the segments
+        follow, as ``(feature, {segment: [values]}, share)``: each value's customers in
+        one segment, or each segment's in one value, for all but a few customers. Scaled,
+        such a feature lies in clumps far apart and k-means cuts between them first;
+        :meth:`summary` and the report say so and how to describe it instead. Empty
+        when none (and with baskets).
     items : pandas.DataFrame or None
         What each segment buys markedly more often than the average customer: the
         :func:`fastseg.segment_items` table of the log the segments came from, set by
@@ -182,6 +190,7 @@ class Segmentation:
     totals_row: object = None
     outlying: dict = field(default_factory=dict)
     twins: list = field(default_factory=list)
+    value_splits: list = field(default_factory=list)
     items: pd.DataFrame | None = None
     k_stability: pd.DataFrame | None = None
     basis: object = None
@@ -523,6 +532,8 @@ class Segmentation:
                               self.prep)
         if self.twins:
             lines.append(twins_text(self.twins))
+        if self.value_splits:
+            lines.append(value_splits_text(self.value_splits))
         if self.described:
             lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
         if self.stability is not None and self.k > 1:

@@ -1,0 +1,95 @@
+"""Segments that are no more than a feature's few values (``Kidhome`` 0 against 1 and 2).
+
+Scaled, a whole-number feature of a few values puts its customers in clumps far apart,
+and k-means cuts between the clumps before it looks at the other features: the segments
+come out as the feature's values, whatever the rest holds. :class:`fastseg.Segmenter`
+names such a feature (:attr:`Segmentation.value_splits`), so the analyst can describe it
+instead of clustering on it."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+MAX_VALUES = 10  # a feature of more values is no clump of few
+FOLLOWS = 0.95  # Goodman and Kruskal's lambda at or above which one side all but names the other
+
+
+def _lambda(table, axis):
+    """Goodman and Kruskal's lambda: the share of the errors in guessing the other side's
+    most common category that knowing the category along ``axis`` removes (0 to 1).
+
+    ``table`` is value × segment counts; ``axis=0`` is segment given value, ``axis=1``
+    value given segment."""
+    n = table.sum()
+    base = table.sum(axis=axis).max()
+    return 0.0 if n == base else float((table.max(axis=1 - axis).sum() - base) / (n - base))
+
+
+def value_splits(data, seg, k):
+    """The features whose few values the segments follow.
+
+    A feature of 2 to ``MAX_VALUES`` distinct values is named when its value all but
+    names the segment (each value's customers in one segment: the segments are groups of
+    its values) or the segment all but names its value (each segment holds one value:
+    the segments split its values further): Goodman and Kruskal's lambda ``FOLLOWS`` or
+    more, which a value held by nearly every customer cannot reach by itself.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The features clustered on, in their own units, one row per segmented customer.
+    seg : ndarray of int
+        Each row's segment, 0 to ``k - 1``.
+    k : int
+
+    Returns
+    -------
+    list of (str, dict, float)
+        ``(feature, {segment: [values]}, share)``: the values each segment holds, and
+        the share of the customers that the mapping is true of; empty with fewer than
+        two features or segments.
+    """
+    if k < 2 or data.shape[1] < 2:
+        return []
+    found = []
+    for f in data.columns:
+        x = data[f].to_numpy(dtype=float)
+        values, code = np.unique(x, return_inverse=True)
+        if not 2 <= len(values) <= MAX_VALUES:
+            continue
+        table = np.bincount(code * k + seg, minlength=len(values) * k).reshape(len(values), k)
+        by_value, by_segment = _lambda(table, 0), _lambda(table, 1)
+        if max(by_value, by_segment) < FOLLOWS:
+            continue
+        if by_value >= by_segment:  # each value to the segment most of its customers are in
+            owner = table.argmax(axis=1)
+            held = {s: [_plain(v) for v, o in zip(values, owner) if o == s] for s in range(k)}
+            share = table.max(axis=1).sum() / len(x)
+        else:  # each segment to the value most of its customers hold
+            held = {s: [_plain(values[table[:, s].argmax()])] for s in range(k)}
+            share = table.max(axis=0).sum() / len(x)
+        found.append((str(f), {s: v for s, v in held.items() if v}, float(share)))
+    return found
+
+
+def _plain(v):
+    """A value as the table wrote it: 2, not 2.0."""
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def value_splits_text(splits):
+    """The sentence naming the features the segments follow, and what to do about them."""
+    parts = []
+    for f, held, share in splits:
+        each = " · ".join(f"{s}: {f} {', '.join(f'{v:g}' for v in vs)}" for s, vs in held.items())
+        parts.append(f"{f} ({each}; true of {share:.0%} of customers)")
+    names = [f for f, _, _ in splits]
+    listed = ",".join(names)
+    it = "it" if len(names) == 1 else "them"
+    option = f'"{listed}"' if re.search(r"[\s\"'$&|;<>()]", listed) else listed
+    return (f"The segments follow the few values of {'; '.join(parts)}: scaled, such a feature lies in clumps far "
+            "apart, and k-means cuts between them before it weighs the rest. To find segments in the other "
+            f"features, describe {it} instead of clustering on {it} (describe={names!r}, --describe {option}; with "
+            f"features given, leave {it} out of them too), unless these groups are the segments meant.")
