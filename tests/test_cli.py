@@ -956,7 +956,8 @@ def test_sweep_stability_option(tmp_path, capsys):
     mall = tmp_path / "mall.csv"
     mall_customers(200, seed=0).to_csv(mall, index=False)
     out = tmp_path / "sweep.csv"
-    assert main(["sweep", str(mall), "--k-range", "2-6", "--stability", "3", "--out", str(out)]) == 0
+    assert main(["sweep", str(mall), "--k-range", "2-6", "--stability", "3", "--transform", "log1p", "--out",
+                 str(out)]) == 0
     printed = capsys.readouterr().out
     got = pd.read_csv(out, index_col="k")
     assert {"stability", "least_stable", "stable_segments"} <= set(got.columns)
@@ -965,7 +966,8 @@ def test_sweep_stability_option(tmp_path, capsys):
     picked = re.search(r"with stability, k = (\d+): .* picks? \1, the largest pick whose segments are all stable",
                        printed)
     assert picked, printed
-    seg = cmd_segment(build_parser().parse_args(["segment", str(mall), "--k-range", "2-6", "--stability", "3", "-q"]))
+    seg = cmd_segment(build_parser().parse_args(["segment", str(mall), "--k-range", "2-6", "--stability", "3",
+                                                 "--transform", "log1p", "-q"]))
     assert seg.k == int(picked.group(1)) and seg.k_stability.round(12).equals(got[list(seg.k_stability)].round(12))
     assert main(["sweep", str(mall), "--k-range", "2-4", "--out", str(out), "--quiet"]) == 0
     assert "stability" not in pd.read_csv(out).columns

@@ -16,7 +16,8 @@ from fastseg.datasets import mall_customers  # noqa: E402
 @pytest.fixture(scope="module")
 def seg():
     df = mall_customers(200, seed=0).set_index("CustomerID")
-    return Segmenter(features=["Age", "Annual Income (k$)", "Spending Score (1-100)"], random_state=0).fit(df)
+    return Segmenter(features=["Age", "Annual Income (k$)", "Spending Score (1-100)"], transform="log1p",
+                     random_state=0).fit(df)  # every feature in log1p units: the axes drawn in them
 
 
 PLOTS = {
@@ -46,7 +47,7 @@ def test_plot_returns_figure_draws_into_ax_and_is_labelled(seg, name):
 def test_scatter_3d(seg):
     fig = plots.scatter_3d(seg)
     ax = fig.axes[0]
-    assert ax.get_zlabel() == "Spending Score (1-100) (log scale)" and ax.get_title()  # log1p by default
+    assert ax.get_zlabel() == "Spending Score (1-100) (log scale)" and ax.get_title()  # log1p asked for
     plt.close(fig)
     fig2 = plt.figure()
     ax3 = fig2.add_subplot(projection="3d")
@@ -291,7 +292,7 @@ def test_scatter_2d_draws_one_or_two_features_themselves():
     """PCA needs two features, and on two it only rotates the plane: segments found on
     one feature are drawn along it, a row per segment; on two, on those two."""
     df = mall_customers(200, seed=0)
-    one = Segmenter(features=["Annual Income (k$)"], k=3, random_state=0, stability=0).fit(df)
+    one = Segmenter(features=["Annual Income (k$)"], transform="log1p", k=3, random_state=0, stability=0).fit(df)
     fig = plots.scatter_2d(one)
     ax = fig.axes[0]
     assert ax.get_title() == "Customers by Annual Income (k$)" and ax.get_ylabel() == "segment"

@@ -643,7 +643,7 @@ def test_errors_name_the_problem_and_the_fix(tmp_path):
     import pickle
 
     df = mall_customers(60, seed=3)
-    seg = Segmenter(features=MALL_FEATURES, k=3, random_state=0).fit(df)
+    seg = Segmenter(features=MALL_FEATURES, transform="log1p", k=3, random_state=0).fit(df)
     bad = df.copy()
     bad.loc[bad.index[4], "Annual Income (k$)"] = -5
     with pytest.raises(ValueError, match=r"column 'Annual Income \(k\$\)' has negative values, but the segments "
@@ -656,7 +656,7 @@ def test_errors_name_the_problem_and_the_fix(tmp_path):
     other.write_bytes(pickle.dumps({"not": "a segmentation"}))
     with pytest.raises(ValueError, match="other.pkl does not hold a fastseg Segmentation"):
         Segmentation.load(other)
-    with pytest.raises(ValueError, match=r"transform must be 'log1p' or None; got 'log'"):
+    with pytest.raises(ValueError, match=r"transform must be 'auto', 'log1p' or None; got 'log'"):
         Segmenter(features=MALL_FEATURES, transform="log").fit(df)
     with pytest.raises(ValueError, match=r"k_range \[70, 71\] has no k <= the 60 customers; give a k_range that "
                                          r"starts at 60 or below"):
@@ -700,9 +700,10 @@ def test_default_features_describe_two_valued_columns_instead_of_splitting_on_th
     df["Channel"] = rng.choice([1, 2], len(df))  # a numeric code of two values
     df["Kids"] = rng.integers(0, 3, len(df))  # three values: still a feature
     flagged = Segmenter(features=[*MALL_FEATURES, "Responded"], k=5, random_state=0).fit(df)
-    # why: scaled, the flag sits at two points far apart, and k-means splits on it first
+    # why: scaled, the flag sits at two points far apart, and k-means splits on it first (here two of the five
+    # segments hold one value of it, and the groups come back at an adjusted Rand of 0.57 instead of 0.97)
     purity = pd.crosstab(flagged.labels["segment"], df["Responded"].to_numpy(), normalize="index").max(axis=1)
-    assert (purity == 1).sum() >= 3 and adjusted_rand_score(truth, flagged.labels["segment"]) < 0.6
+    assert (purity == 1).sum() >= 2 and adjusted_rand_score(truth, flagged.labels["segment"]) < 0.6
     seg = Segmenter(k=5, random_state=0, describe="auto").fit(df.drop(columns=["Kids", "Age"]))
     assert seg.features == MALL_FEATURES
     assert seg.left_out["Responded"] == seg.left_out["Channel"] == "a flag: two values"

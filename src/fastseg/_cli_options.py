@@ -109,8 +109,10 @@ def add_table_options(p):
     p.add_argument("--features", help="comma-separated feature columns; a date column is clustered on as the "
                    "days since each date, to --snapshot (default: R/F/M with --rfm, else every numeric column but "
                    "identifiers)")
-    p.add_argument("--transform", type=none_or, default="log1p", choices=["log1p", None],
-                   help="log1p on non-negative features (default) or none")
+    p.add_argument("--transform", type=none_or, default="auto", choices=["auto", "log1p", None],
+                   help="auto (default): log1p on the non-negative features it makes more symmetric (spend, "
+                        "counts, recency: long right tails), not on an evenly spread score or age; log1p: on every "
+                        "non-negative feature; none")
     p.add_argument("--scale", type=none_or, default="standard", choices=["standard", "robust", None],
                    help="feature scaling (default: standard)")
     p.add_argument("--device", default="auto", help="auto, cpu or gpu (default: auto)")

@@ -112,6 +112,21 @@ class _Prep:
         return (Z, ok) if with_mask else Z
 
 
+def _skew(x):
+    """Sample skewness (the third standardised moment; 0 for a column of one value)."""
+    d = x - x.mean()
+    m2 = np.mean(d * d)
+    return 0.0 if m2 == 0 else float(np.mean(d * d * d) / m2**1.5)
+
+
+def log1p_evens_out(x):
+    """Whether log1p makes the non-negative column ``x`` more symmetric (its skewness
+    smaller in size): true of a long right tail (spend, counts, recency), not of an
+    evenly spread score, age or count of days, which log1p would bend into a tail the
+    other way and a cluster of the smallest values."""
+    return abs(_skew(np.log1p(x))) < abs(_skew(x))
+
+
 def add_reasons(unknown, reasons):
     """Add ``(feature, why)`` pairs to ``unknown`` (``{feature: why}``), a feature's
     reasons joined by "; "."""

@@ -384,14 +384,19 @@ def _joined_text(src):
 
 
 def _transform_text(seg):
-    """Which features were clustered in log1p units: a column with a negative value keeps
-    its own units, and the reader should know which did."""
-    if seg.params.get("transform") != "log1p":
+    """Which features were clustered in log1p units, and why the others kept theirs: the
+    reader should know which did."""
+    how = seg.params.get("transform")
+    if how not in ("auto", "log1p"):
         return "none"
     logged = [f for f in seg.features if f in seg.prep.logged]
     kept = [f for f in seg.features if f not in seg.prep.logged]
+    negative = [f for f in kept if seg.data[f].min() < 0]
+    even = [f for f in kept if f not in negative]
     text = f"log1p of {', '.join(map(str, logged))}" if logged else "log1p of none"
-    return text + (f" ({', '.join(map(str, kept))} kept as is: negative values)" if kept else "")
+    why = [f"{', '.join(map(str, cols))} kept as is: {reason}" for cols, reason in
+           ((even, "not made more symmetric by log1p"), (negative, "negative values")) if cols]
+    return text + (f" ({'; '.join(why)})" if why else "")
 
 
 def _sentence(seg, s):

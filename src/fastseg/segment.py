@@ -19,7 +19,7 @@ from ._column_roles import identifier_columns, looks_like_code, named_like_id, t
 from ._dates import DatesRead, _snapshot, looks_like_dates, read_dates_as_days
 # _Prep and Segmentation are named here too: segmentations pickled before they moved load by these paths
 from ._feature_pipeline import (_check_columns, _default_index, _matrix, _Prep, _text_columns, add_reasons,
-                                column_text, plain_numbers)
+                                column_text, log1p_evens_out, plain_numbers)
 from ._item_basis import ItemBasis, named_by_items
 from ._log_columns import CUSTOMER_ID_NAME
 from ._outliers import outlying_segments
@@ -61,9 +61,13 @@ class Segmenter:
         A date column named here (``signup_date``) is clustered on as the whole days
         from each date to ``snapshot``, the feature ``"days since signup_date"``
         (:func:`fastseg.features.dates_as_days`); dates are never taken by default.
-    transform : {"log1p", None}, default="log1p"
-        log1p on every feature whose values are all >= 0 (spend and counts are
-        heavy-tailed); features with negative values pass unchanged.
+    transform : {"auto", "log1p", None}, default="auto"
+        "auto": log1p on each feature whose values are all >= 0 and which log1p makes
+        more symmetric (a smaller skewness in size): spend, counts and recency, with
+        their long right tails, not an evenly spread score or age, where it would
+        squeeze the high values together and pull the low ones apart. "log1p": on every
+        feature whose values are all >= 0. Features with negative values pass
+        unchanged; :attr:`Segmentation.prep` ``.logged`` lists the features that got it.
     scale : {"standard", "robust", None}, default="standard"
         Centre and scale each feature (mean/standard deviation, or median/IQR).
     k : "auto" or int, default="auto"
@@ -151,7 +155,7 @@ class Segmenter:
         :func:`fastseg.features.dates_as_days`.)
     """
 
-    def __init__(self, features=None, transform="log1p", scale="standard", k="auto", k_range=range(2, 11),
+    def __init__(self, features=None, transform="auto", scale="standard", k="auto", k_range=range(2, 11),
                  n_init=3, device="auto", random_state=None, progress=None, describe="auto", missing="error",
                  stability=10, rules=True, sample=None, value="auto", snapshot=None,
                  dayfirst=None, clip=None, codes=True):
@@ -176,8 +180,8 @@ class Segmenter:
         self.codes = codes
 
     def _check(self):
-        if self.transform not in ("log1p", None):
-            raise ValueError(f"transform must be 'log1p' or None; got {self.transform!r}.")
+        if self.transform not in ("auto", "log1p", None):
+            raise ValueError(f"transform must be 'auto', 'log1p' or None; got {self.transform!r}.")
         if self.scale not in ("standard", "robust", None):
             raise ValueError(f"scale must be 'standard', 'robust' or None; got {self.scale!r}.")
         if not (self.k == "auto" or (isinstance(self.k, (int, np.integer)) and self.k >= 1)):
@@ -402,9 +406,9 @@ class Segmenter:
                                  "single value: more than all but a share of clip of the customers hold one value; "
                                  "lower clip, or drop the column from the features.")
         logged = []
-        if self.transform == "log1p":
+        if self.transform is not None:
             for j, f in enumerate(features):
-                if X[:, j].min() >= 0:
+                if X[:, j].min() >= 0 and (self.transform == "log1p" or log1p_evens_out(X[:, j])):
                     X[:, j] = np.log1p(X[:, j])
                     logged.append(f)
         if self.scale == "standard":
