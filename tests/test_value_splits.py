@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from fastseg import Segmenter
-from fastseg._value_splits import FOLLOWS, MAX_VALUES, _lambda, value_splits
+from fastseg._value_splits import FOLLOWS, LEADS, MAX_VALUES, _lambda, few_values_lead, value_splits
 from fastseg.cli import main
 from fastseg.datasets import mall_customers
 from fastseg.report import render
@@ -110,3 +110,36 @@ def test_the_command_names_it_and_describe_takes_it_out(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "The segments follow" not in out and "Described by segment, not clustered on: Kidhome." in out
     assert "Features: Income, Recency, Wine, Meat" in out
+
+
+def test_features_of_few_values_that_lead_together_are_named():
+    rs = np.random.default_rng(0)
+    n = 2000
+    df = pd.DataFrame({"Income": rs.normal(52_000, 15_000, n).round(), "Wine": rs.gamma(4.0, 60.0, n).round(),
+                       "Meat": rs.gamma(4.0, 40.0, n).round(),  # no groups in these ...
+                       "Kidhome": rs.integers(0, 3, n), "Teenhome": rs.integers(0, 3, n)})  # ... and two even counts
+    seg = Segmenter(k=2, random_state=0, stability=0).fit(df)
+    assert seg.value_splits == []  # no one of them alone ...
+    few, share = seg.few_values_lead  # ... but the two together hold nearly all the spread between segments
+    C, n_s = seg.model.cluster_centers_, seg.profiles["size"].to_numpy()
+    between = n_s @ (C - n_s @ C / n_s.sum()) ** 2
+    j = [seg.features.index(f) for f in ("Kidhome", "Teenhome")]
+    assert few == ["Kidhome", "Teenhome"] and share == pytest.approx(between[j].sum() / between.sum())
+    assert share >= LEADS
+    text = seg.summary()
+    assert "Kidhome and Teenhome, features of 10 values or fewer, hold " in text
+    assert "--describe Kidhome,Teenhome;" in text and "Kidhome and Teenhome, features" in render(seg, images=[])
+    described = Segmenter(k=2, random_state=0, stability=0, describe=["Kidhome", "Teenhome"]).fit(df)
+    assert described.few_values_lead is None and described.value_splits == []
+
+
+def test_no_lead_without_other_features_or_below_the_share():
+    data = pd.DataFrame({"a": [0, 1, 2, 0, 1, 2.0] * 2, "b": [1, 1, 0, 0, 1, 0.0] * 2})
+    C, sizes = np.array([[-1.0, 0.5], [1.0, -0.5]]), np.array([6, 6])
+    assert few_values_lead(data, C, sizes) is None  # every feature of few values: nothing else to weigh
+    data["c"] = np.linspace(0, 1, 12)  # 12 values
+    assert few_values_lead(data, np.c_[C, [0.2, -0.2]], sizes) == (["a", "b"], pytest.approx(1.25 / 1.29))
+    assert few_values_lead(data, np.c_[C, [0.6, -0.6]], sizes) is None  # c holds 22% of the spread
+    assert few_values_lead(data, np.c_[C, [0.2, -0.2]][:1], sizes[:1]) is None  # one segment
+    mall = mall_customers(400, seed=0)
+    assert Segmenter(k=5, random_state=0, stability=0).fit(mall).few_values_lead is None

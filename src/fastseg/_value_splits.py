@@ -14,6 +14,7 @@ import numpy as np
 
 MAX_VALUES = 10  # a feature of more values is no clump of few
 FOLLOWS = 0.95  # Goodman and Kruskal's lambda at or above which one side all but names the other
+LEADS = 0.9  # share of the spread between segments at or above which features of few values make them
 
 
 def _lambda(table, axis):
@@ -79,17 +80,70 @@ def _plain(v):
     return int(v) if float(v).is_integer() else float(v)
 
 
-def value_splits_text(splits):
-    """The sentence naming the features the segments follow, and what to do about them."""
+def few_values(data):
+    """The features of ``data`` with 2 to ``MAX_VALUES`` distinct values."""
+    return [f for f in data.columns if 2 <= len(np.unique(data[f].to_numpy(dtype=float))) <= MAX_VALUES]
+
+
+def few_values_lead(data, centers, sizes):
+    """The features of few values that hold nearly all of the spread between the
+    segments, when the segments follow no one of them alone (``Kidhome`` and
+    ``Teenhome`` together, the other features next to nothing).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The features clustered on, in their own units, one row per segmented customer.
+    centers : ndarray of shape (k, n_features)
+        The segment centres where k-means put them (transformed and scaled units).
+    sizes : ndarray of shape (k,)
+        Customers per segment.
+
+    Returns
+    -------
+    (list of str, float) or None
+        The features of 2 to ``MAX_VALUES`` values and their share of the between-segment
+        sum of squares, when it is ``LEADS`` or more and other features were clustered on
+        too; else None.
+    """
+    few = few_values(data)
+    if not few or len(few) == data.shape[1] or len(sizes) < 2:
+        return None
+    centers, sizes = np.asarray(centers, dtype=float), np.asarray(sizes, dtype=float)
+    mean = sizes @ centers / sizes.sum()
+    between = sizes @ (centers - mean) ** 2
+    share = float(between[[list(data.columns).index(f) for f in few]].sum() / between.sum())
+    return (few, share) if share >= LEADS else None
+
+
+def value_splits_text(splits, lead=None):
+    """The sentence naming the features of few values the segments follow (``splits``, as
+    :func:`value_splits` gives them, and ``lead``, as :func:`few_values_lead`), and what
+    to do about them."""
     parts = []
     for f, held, share in splits:
         each = " · ".join(f"{s}: {f} {', '.join(f'{v:g}' for v in vs)}" for s, vs in held.items())
         parts.append(f"{f} ({each}; true of {share:.0%} of customers)")
     names = [f for f, _, _ in splits]
+    said = []
+    if parts:
+        said.append(f"The segments follow the few values of {'; '.join(parts)}.")
+    if lead is not None and not set(lead[0]) <= set(names):
+        few, share = lead
+        said.append(f"{_listed(few)}, {'a feature' if len(few) == 1 else 'features'} of 10 values or fewer, "
+                    f"{'holds' if len(few) == 1 else 'hold'} {share:.0%} of the spread between the segments' centres.")
+        names += [f for f in few if f not in names]
+    if not said:
+        return ""
     listed = ",".join(names)
     it = "it" if len(names) == 1 else "them"
     option = f'"{listed}"' if re.search(r"[\s\"'$&|;<>()]", listed) else listed
-    return (f"The segments follow the few values of {'; '.join(parts)}: scaled, such a feature lies in clumps far "
-            "apart, and k-means cuts between them before it weighs the rest. To find segments in the other "
-            f"features, describe {it} instead of clustering on {it} (describe={names!r}, --describe {option}; with "
-            f"features given, leave {it} out of them too), unless these groups are the segments meant.")
+    return (" ".join(said) + " Scaled, such a feature lies in clumps far apart, and k-means cuts between them "
+            f"before it weighs the rest. To find segments in the other features, describe {it} instead of "
+            f"clustering on {it} (describe={names!r}, --describe {option}; with features given, leave {it} out of "
+            "those too), unless these groups are the segments meant.")
+
+
+def _listed(names):
+    """a, b and c."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -317,10 +317,10 @@ def _columns_note(seg):
         from ._twin_features import twins_text
 
         note += " " + html.escape(twins_text(seg.twins))
-    if seg.value_splits:
+    if seg.value_splits or seg.few_values_lead:
         from ._value_splits import value_splits_text
 
-        note += " " + html.escape(value_splits_text(seg.value_splits))
+        note += " " + html.escape(value_splits_text(seg.value_splits, seg.few_values_lead))
     if seg.prep.bounds is not None:
         note += " " + html.escape(seg.prep.clip_text())
     if seg.left_out:

@@ -27,7 +27,7 @@ from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, 
                         profile_table, rfm_mix_table, segment_names)
 from ._sentinels import sentinel, sentinel_text
 from ._twin_features import twin_features, twins_text
-from ._value_splits import value_splits
+from ._value_splits import few_values_lead, value_splits
 from ._validation import require_frame
 from ._value_share import spend_column, value_table
 from .baskets import _check_baskets, segment_items
@@ -576,6 +576,7 @@ class Segmenter:
         rules = segment_rules(data, seg, names=names, random_state=seed) if self.rules and basis is None else None
         value = None if value_column is None else value_table(df[value_column], seg, k, names)
         splits = value_splits(data, seg, k) if basis is None else []
+        lead = few_values_lead(data, model.cluster_centers_, profiles["size"].to_numpy()) if basis is None else None
         stability = (segment_stability(Z, seg, k, n_resamples=self.stability, n_init=max(self.n_init, 1),
                                        random_state=seed, device=self.device) if self.stability else None)
         return Segmentation(
@@ -589,7 +590,7 @@ class Segmenter:
             described=described, not_segmented=not_segmented, rules=rules, stability=stability,
             read_as_numbers=read_as_numbers, value=value, value_column=value_column, totals_row=totals,
             outlying=outlying, k_stability=k_stab, items=items, basis=basis, twins=twins,
-            value_splits=splits, fitted_names=dict(names), clustered=Z if basis is not None else None,
+            value_splits=splits, few_values_lead=lead, fitted_names=dict(names), clustered=Z if basis is not None else None,
         )
 
 

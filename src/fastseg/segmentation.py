@@ -137,6 +137,11 @@ class Segmentation:
         such a feature lies in clumps far apart and k-means cuts between them first;
         :meth:`summary` and the report say so and how to describe it instead. Empty
         when none (and with baskets).
+    few_values_lead : (list of str, float) or None
+        When the segments follow none of them alone: the features of 2 to 10 values and
+        their share of the spread between the segment centres (the between-segment sum
+        of squares, as k-means sees the features), if 0.9 or more while other features
+        were clustered on too (``Kidhome`` and ``Teenhome`` together); else None.
     items : pandas.DataFrame or None
         What each segment buys markedly more often than the average customer: the
         :func:`fastseg.segment_items` table of the log the segments came from, set by
@@ -191,6 +196,7 @@ class Segmentation:
     outlying: dict = field(default_factory=dict)
     twins: list = field(default_factory=list)
     value_splits: list = field(default_factory=list)
+    few_values_lead: tuple | None = None
     items: pd.DataFrame | None = None
     k_stability: pd.DataFrame | None = None
     basis: object = None
@@ -532,8 +538,8 @@ class Segmentation:
                               self.prep)
         if self.twins:
             lines.append(twins_text(self.twins))
-        if self.value_splits:
-            lines.append(value_splits_text(self.value_splits))
+        if self.value_splits or self.few_values_lead:
+            lines.append(value_splits_text(self.value_splits, self.few_values_lead))
         if self.described:
             lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
         if self.stability is not None and self.k > 1:
