@@ -6,7 +6,8 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from fastseg import KMeans, Segmenter, sweep
-from fastseg.stability import STABLE, best_jaccard, k_stability, segment_stability, stable_pick
+from fastseg.stability import (STABLE, best_jaccard, k_and_segment_stability, k_stability, segment_stability,
+                               stable_pick)
 
 CENTRES = [[0, 0], [10, 0], [0, 10]]
 
@@ -135,6 +136,34 @@ def test_k_stability_peaks_at_the_number_of_groups(seed):
     # at k = 4 every refit finds the four groups: segment_stability of that k's labels agrees
     one = segment_stability(X, res.labels[4], 4, random_state=seed, n_init=1)
     assert one["stability"].mean() == pytest.approx(st.loc[4, "stability"])
+
+
+def test_with_k_auto_the_segments_stability_comes_from_the_refits_k_was_chosen_on():
+    """One set of refits: the summary's count of stable segments and the k evidence agree."""
+    X, _ = make_blobs(2_000, centers=[[0, 0], [6, 0], [0, 6], [6, 6], [3, 3]], cluster_std=1.2, random_state=3)
+    df = pd.DataFrame(X + 20, columns=["a", "b"])
+    seg = Segmenter(k_range=range(2, 8), random_state=0, stability=6).fit(df)
+    k = seg.k
+    Z = seg.prep.apply(df)
+    table, per_k = k_and_segment_stability(Z, seg.sweep, n_resamples=6, random_state=0, device="auto")
+    pd.testing.assert_frame_equal(table, seg.k_stability)
+    pd.testing.assert_frame_equal(table, k_stability(Z, seg.sweep, n_resamples=6, random_state=0))
+    # the sweep's numbering, renumbered by size as the segments are
+    old = np.asarray(seg.sweep.labels[k])
+    new = seg.labels["segment"].to_numpy()
+    to_old = {s: int(np.unique(old[new == s])[0]) for s in range(k)}
+    for s in range(k):
+        assert seg.stability.loc[s].tolist() == per_k[k].loc[to_old[s]].tolist()
+    assert seg.k_stability.loc[k, "stable_segments"] == int((seg.stability["stability"] >= STABLE).sum())
+    assert seg.k_stability.loc[k, "least_stable"] == seg.stability["stability"].min()
+    assert f"{seg.k_stability.loc[k, 'stable_segments']} of {k} segments stable" in seg.summary()
+    # on a sample, or with k given, the segments are refitted as before
+    given = Segmenter(k=k, random_state=0, stability=6).fit(df)
+    pd.testing.assert_frame_equal(given.stability, segment_stability(
+        given.prep.apply(df), given.labels["segment"].to_numpy(), k, n_resamples=6, n_init=3, random_state=0))
+    sampled = Segmenter(k_range=range(2, 8), random_state=0, stability=6, sample=800).fit(df)
+    pd.testing.assert_frame_equal(sampled.stability, segment_stability(
+        sampled.prep.apply(df), sampled.labels["segment"].to_numpy(), sampled.k, n_resamples=6, n_init=3, random_state=0))
 
 
 def _evidence(**picks):

@@ -35,7 +35,7 @@ from .features import RFM_COLUMNS
 from .kmeans import KMeans
 from .rules import segment_rules
 from .segmentation import Segmentation, _input_lines, _left_out_text
-from .stability import k_stability, segment_stability, stable_pick
+from .stability import k_and_segment_stability, segment_stability, stable_pick
 from .sweep import sweep
 
 __all__ = ["Segmenter", "Segmentation"]
@@ -494,6 +494,7 @@ class Segmenter:
             Z = basis.matrix(baskets, df.index)
 
         sw = k_stab = None
+        refits = {}  # with k="auto": each k's segments' stability, from the refits k was chosen on
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else 0
         if self.k == "auto":
             ks = [k for k in self.k_range if k <= len(df)]
@@ -514,7 +515,8 @@ class Segmenter:
             else:
                 reason = f"k chosen automatically: {sw.best_method}"
             if self.stability and len(ks) > 1:  # the evidence that finds k most often (bench/k_choice.py)
-                k_stab = k_stability(Z, sw, n_resamples=self.stability, random_state=seed, device=self.device)
+                k_stab, refits = k_and_segment_stability(Z, sw, n_resamples=self.stability, random_state=seed,
+                                                         device=self.device)
                 stable_k, why = stable_pick(sw, k_stab)
                 if stable_k is not None:
                     k, reason = stable_k, f"k chosen automatically: {why}"
@@ -525,6 +527,8 @@ class Segmenter:
                 model = KMeans(k, init=np.asarray(sw.centers[k]), n_init=1, device=self.device).fit(Z)
             else:
                 model = sw.kmeans(k)
+            if sampled or not np.array_equal(np.asarray(model.labels_), np.asarray(sw.labels[k])):
+                refits = {}  # other segments than those the refits were compared with: refit them below
         else:
             k = int(self.k)
             if k > len(df):
@@ -577,8 +581,13 @@ class Segmenter:
         value = None if value_column is None else value_table(df[value_column], seg, k, names)
         splits = value_splits(data, seg, k) if basis is None else []
         lead = few_values_lead(data, model.cluster_centers_, profiles["size"].to_numpy()) if basis is None else None
-        stability = (segment_stability(Z, seg, k, n_resamples=self.stability, n_init=max(self.n_init, 1),
-                                       random_state=seed, device=self.device) if self.stability else None)
+        if k in refits:  # the refits k was chosen on, the segments numbered by size
+            stability = refits[k].iloc[order].set_axis(pd.RangeIndex(k, name="segment"))
+        elif self.stability:
+            stability = segment_stability(Z, seg, k, n_resamples=self.stability, n_init=max(self.n_init, 1),
+                                          random_state=seed, device=self.device)
+        else:
+            stability = None
         return Segmentation(
             labels=labels, k=k, sweep=sw, k_reason=reason, profiles=profiles, names=names, centers=centers,
             features=features, data=data, model=model, prep=prep,

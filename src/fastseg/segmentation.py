@@ -109,7 +109,10 @@ class Segmentation:
         Per segment, how reliably k-means finds it again when refitted on other subsets
         of the customers: ``stability`` (mean best Jaccard similarity, 0.75 or more is
         stable) and ``dissolved`` (share of refits where it was not found); see
-        :func:`fastseg.stability.segment_stability`. None with ``Segmenter(stability=0)``.
+        :func:`fastseg.stability.segment_stability`. With k="auto" (and no ``sample``) the
+        scores come from the refits k was chosen on (:attr:`k_stability`, one restart per
+        k), so the two agree; with a given k, or on a sample, the segments are refitted
+        with ``n_init`` restarts. None with ``Segmenter(stability=0)``.
     value : pandas.DataFrame or None
         Where the money is: per segment ``name``, ``customers``, ``share of
         customers``, the ``total`` of :attr:`value_column` over its customers, its

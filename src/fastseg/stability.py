@@ -94,6 +94,21 @@ def k_stability(X, result, *, n_resamples=10, fraction=0.8, max_rows=100_000, n_
         ``least_stable`` (the lowest segment's) and ``stable_segments`` (how many
         reach 0.75).
     """
+    return k_and_segment_stability(X, result, n_resamples=n_resamples, fraction=fraction, max_rows=max_rows,
+                                   n_init=n_init, random_state=random_state, device=device)[0]
+
+
+def k_and_segment_stability(X, result, *, n_resamples=10, fraction=0.8, max_rows=100_000, n_init=1,
+                            random_state=0, device="auto"):
+    """:func:`k_stability`, and for each k the :func:`segment_stability` table of its
+    segments (numbered as ``result.labels[k]``) that the same refits give: a segmenter
+    that chose k on them reports its segments' stability from them too, so the two
+    agree and the refits are not run twice.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict of int to pandas.DataFrame)
+    """
     from .sweep import sweep
 
     X = X if sp.issparse(X) else np.asarray(X)
@@ -106,11 +121,13 @@ def k_stability(X, result, *, n_resamples=10, fraction=0.8, max_rows=100_000, n_
         refit = sweep(X[idx], k=ks, n_init=n_init, metrics=("inertia",), random_state=seed, device=device)
         for k in ks:
             scores[k][b] = best_jaccard(full[k][idx], np.asarray(refit.labels[k]), k)
-    rows = {k: _summary(scores[k], pd.RangeIndex(k))["stability"] for k in ks}
-    return pd.DataFrame({"stability": [rows[k].mean() for k in ks],
-                         "least_stable": [rows[k].min() for k in ks],
-                         "stable_segments": [int((rows[k] >= STABLE).sum()) for k in ks]},
-                        index=pd.Index(ks, name="k"))
+    segments = {k: _summary(scores[k], pd.RangeIndex(k, name="segment")) for k in ks}
+    rows = {k: segments[k]["stability"] for k in ks}
+    table = pd.DataFrame({"stability": [rows[k].mean() for k in ks],
+                          "least_stable": [rows[k].min() for k in ks],
+                          "stable_segments": [int((rows[k] >= STABLE).sum()) for k in ks]},
+                         index=pd.Index(ks, name="k"))
+    return table, segments
 
 
 def stable_pick(result, stability, threshold=STABLE):
