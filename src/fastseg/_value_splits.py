@@ -3,8 +3,9 @@
 Scaled, a whole-number feature of a few values puts its customers in clumps far apart,
 and k-means cuts between the clumps before it looks at the other features: the segments
 come out as the feature's values, whatever the rest holds. :class:`fastseg.Segmenter`
-names such a feature (:attr:`Segmentation.value_splits`), so the analyst can describe it
-instead of clustering on it."""
+names such a feature (:attr:`Segmentation.value_splits`), and such features when together
+they make the segments (:attr:`Segmentation.few_values_lead`), so the analyst can describe
+them instead of clustering on them."""
 
 from __future__ import annotations
 
@@ -55,13 +56,9 @@ def value_splits(data, seg, k):
     if k < 2 or data.shape[1] < 2:
         return []
     found = []
-    for f in data.columns:
+    for f in few_values(data):
         x = data[f].to_numpy(dtype=float)
-        if not _may_have_few_values(x):
-            continue
         values, code = np.unique(x, return_inverse=True)
-        if not 2 <= len(values) <= MAX_VALUES:
-            continue
         table = np.bincount(code * k + seg, minlength=len(values) * k).reshape(len(values), k)
         by_value, by_segment = _lambda(table, 0), _lambda(table, 1)
         if max(by_value, by_segment) < FOLLOWS:
@@ -95,9 +92,9 @@ def few_values(data):
 
 
 def few_values_lead(data, centers, sizes):
-    """The features of few values that hold nearly all of the spread between the
-    segments, when the segments follow no one of them alone (``Kidhome`` and
-    ``Teenhome`` together, the other features next to nothing).
+    """The features of few values, when together they hold nearly all of the spread
+    between the segments (``Kidhome`` and ``Teenhome``, the other features next to
+    nothing), though the segments may follow no one of them alone.
 
     Parameters
     ----------
