@@ -313,14 +313,8 @@ def _columns_note(seg):
         note += " " + html.escape(seg.prep.dates_text())
     if seg.prep.missing_text():
         note += " " + html.escape(seg.prep.missing_text())
-    if seg.twins:
-        from ._twin_features import twins_text
-
-        note += " " + html.escape(twins_text(seg.twins))
-    if seg.value_splits or seg.few_values_lead:
-        from ._value_splits import value_splits_text
-
-        note += " " + html.escape(value_splits_text(seg.value_splits, seg.few_values_lead))
+    for line in seg._feature_warnings():
+        note += " " + html.escape(line)
     if seg.prep.bounds is not None:
         note += " " + html.escape(seg.prep.clip_text())
     if seg.left_out:
@@ -386,8 +380,7 @@ def _joined_text(src):
 def _transform_text(seg):
     """Which features were clustered in log1p units, and why the others kept theirs: the
     reader should know which did."""
-    how = seg.params.get("transform")
-    if how not in ("auto", "log1p"):
+    if seg.params.get("transform") not in ("auto", "log1p"):
         return "none"
     logged = [f for f in seg.features if f in seg.prep.logged]
     kept = [f for f in seg.features if f not in seg.prep.logged]

@@ -141,10 +141,11 @@ class Segmentation:
         :meth:`summary` and the report say so and how to describe it instead. Empty
         when none (and with baskets).
     few_values_lead : (list of str, float) or None
-        When the segments follow none of them alone: the features of 2 to 10 values and
-        their share of the spread between the segment centres (the between-segment sum
-        of squares, as k-means sees the features), if 0.9 or more while other features
-        were clustered on too (``Kidhome`` and ``Teenhome`` together); else None.
+        The features of 2 to 10 values and their share of the spread between the segment
+        centres (the between-segment sum of squares, as k-means sees the features), if
+        0.9 or more while other features were clustered on too (``Kidhome`` and
+        ``Teenhome`` together, though the segments follow no one of them alone); else
+        None. The summary names them when :attr:`value_splits` has not already.
     items : pandas.DataFrame or None
         What each segment buys markedly more often than the average customer: the
         :func:`fastseg.segment_items` table of the log the segments came from, set by
@@ -529,6 +530,14 @@ class Segmentation:
             out["buys more often"] = [standout_text(self.items, s) for s in out.index]
         return out
 
+    def _feature_warnings(self):
+        """The sentences on features that weigh more than meant (twins, features of few
+        values the segments follow), for the summary and the report."""
+        lines = [twins_text(self.twins)] if self.twins else []
+        if self.value_splits or self.few_values_lead:
+            lines.append(value_splits_text(self.value_splits, self.few_values_lead))
+        return lines
+
     def summary(self):
         """A few lines of text: k, why, and each segment's name and size."""
         lines = [f"{len(self.labels):,} customers in {counted(self.k, 'segment')} ({self.k_reason})."]
@@ -539,10 +548,7 @@ class Segmentation:
                          "and name them.")
         lines += _input_lines(self.features, self.left_out, self.read_as_numbers, *self._gaps(), self.totals_row,
                               self.prep)
-        if self.twins:
-            lines.append(twins_text(self.twins))
-        if self.value_splits or self.few_values_lead:
-            lines.append(value_splits_text(self.value_splits, self.few_values_lead))
+        lines += self._feature_warnings()
         if self.described:
             lines.append(f"Described by segment, not clustered on: {', '.join(map(str, self.described))}.")
         if self.stability is not None and self.k > 1:
