@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fastseg import rfm
+from fastseg import Segmenter, rfm
 from fastseg.datasets import online_retail
 from fastseg.features import rfm_segment
 
@@ -325,6 +325,14 @@ def _empty(*columns):
      dict(customer="customer_id", date="order_purchase_timestamp", invoice="order_id", amount="price")),
     # no invoice column: Frequency counts rows
     (["user_id", "date", "total_amount"], dict(customer="user_id", date="date", invoice=None, amount="total_amount")),
+    # Olist's order table joined to its payments and customers' lasting id
+    (["order_id", "customer_unique_id", "order_purchase_timestamp", "payment_sequential", "payment_value"],
+     dict(customer="customer_unique_id", date="order_purchase_timestamp", invoice="order_id", amount="payment_value")),
+    # a sales order export (AdventureWorks' names), and a customer number
+    (["SalesOrderNumber", "SalesOrderLineNumber", "CustomerKey", "OrderDate", "OrderQuantity", "SalesAmount",
+      "TaxAmt"], dict(customer="CustomerKey", date="OrderDate", invoice="SalesOrderNumber", amount="SalesAmount")),
+    (["Customer Number", "Receipt No", "Date", "Amount Paid"],
+     dict(customer="Customer Number", date="Date", invoice="Receipt No", amount="Amount Paid")),
 ])
 def test_rfm_columns_are_read_off_the_usual_names(columns, want):
     from fastseg.features import guess_rfm_columns
@@ -349,6 +357,68 @@ def test_rfm_column_guesses_keep_what_is_given_and_name_what_is_ambiguous():
     assert guess_rfm_columns(dates)["date"] == "InvoiceDate"
     with pytest.raises(ValueError, match=r"several columns could be the date \('Paid Date', 'Ship Date'\)"):
         guess_rfm_columns(dates.rename(columns={"InvoiceDate": "Paid Date"}))
+
+
+def _olist_orders():
+    """Olist's orders joined to their payments and customers: ``customer_id`` new on every
+    order, ``customer_unique_id`` the customer's, four dates named for the order."""
+    buy = pd.to_datetime(["2017-03-01 10:00", "2017-05-02 11:30", "2017-05-03 09:00", "2017-08-09 20:15",
+                          "2018-01-10 08:00"])
+    return pd.DataFrame({
+        "order_id": ["o1", "o2", "o3", "o4", "o5"],
+        "customer_id": ["c1", "c2", "c3", "c4", "c5"],
+        "customer_unique_id": ["u1", "u2", "u1", "u3", "u2"],
+        "order_status": "delivered",
+        "order_purchase_timestamp": buy.strftime("%Y-%m-%d %H:%M:%S"),
+        "order_approved_at": (buy + pd.Timedelta("1h")).strftime("%Y-%m-%d %H:%M:%S"),
+        "order_delivered_customer_date": (buy + pd.Timedelta("8D")).strftime("%Y-%m-%d %H:%M:%S").where(
+            [True, True, False, True, True]),  # o3 not delivered yet
+        "order_estimated_delivery_date": (buy + pd.Timedelta("20D")).strftime("%Y-%m-%d 00:00:00"),
+        "payment_value": [10.0, 20.0, 30.0, 40.0, 50.0]})
+
+
+def test_rfm_columns_among_like_named_ones_are_told_by_their_values():
+    from fastseg.features import guess_rfm_columns
+
+    olist = _olist_orders()
+    # the id that repeats across orders is the customer; the purchase happens before the rest
+    assert guess_rfm_columns(olist) == dict(customer="customer_unique_id", date="order_purchase_timestamp",
+                                            invoice="order_id", amount="payment_value")
+    table = rfm(olist)
+    assert table.loc["u1", "frequency"] == 2 and table.loc["u2", "monetary"] == 70.0
+    assert table.attrs["guessed"]["date"] == "order_purchase_timestamp"
+    # an id new on every order beside another that is too: nothing to tell them by
+    with pytest.raises(ValueError, match=r"several columns could be the customer \('customer_id', "
+                                         r"'customer_unique_id'\)"):
+        guess_rfm_columns(olist.assign(customer_unique_id=olist["customer_id"] + "x"))
+    # order dates that cross (neither always first): named, not guessed
+    crossed = olist.assign(order_estimated_delivery_date=olist["order_purchase_timestamp"][::-1].to_numpy())
+    with pytest.raises(ValueError, match=r"several columns could be the date \('order_purchase_timestamp', "
+                                         r"'order_delivered_customer_date', 'order_estimated_delivery_date'\)"):
+        guess_rfm_columns(crossed)
+    # one date written twice (a date and its yyyymmdd key, as AdventureWorks has): the first
+    sales = pd.DataFrame({"SalesOrderNumber": ["SO1", "SO2", "SO3"], "CustomerKey": [11000, 11001, 11000],
+                          "OrderDateKey": [20110101, 20110102, 20110103], "ShipDateKey": [20110108, 20110109, 20110110],
+                          "OrderDate": pd.to_datetime(["2011-01-01", "2011-01-02", "2011-01-03"]),
+                          "SalesAmount": [3.0, 4.0, 5.0]})
+    assert guess_rfm_columns(sales)["date"] == "OrderDateKey"
+    assert rfm(sales).loc[11000, "frequency"] == 2
+
+
+def test_a_log_with_one_invoice_for_every_customer_says_why_frequency_is_one():
+    olist = _olist_orders()
+    table = rfm(olist, customer="customer_id")
+    with pytest.raises(ValueError, match=r"^frequency is 1 for every customer: each 'customer_id' has 1 invoice "
+                                         r"\('order_id'\) in the log\. If that id is new on each order .* give the "
+                                         r"customer's lasting id with customer= \(--customer\); else leave frequency "
+                                         r"out: features=\['recency', 'monetary'\] \(--features recency,monetary\)"):
+        Segmenter(k=2, random_state=0).fit(table)
+    # the way out it names works
+    seg = Segmenter(features=["recency", "monetary"], k=2, random_state=0, stability=0, rules=False).fit(table)
+    assert len(seg.labels) == 5
+    # a customer table of one value is still the general message
+    with pytest.raises(ValueError, match=r"feature column\(s\) 'visits' hold a single value for every customer"):
+        Segmenter(features=["spend", "visits"], k=2).fit(pd.DataFrame({"spend": [1.0, 2, 3, 4], "visits": 1}))
 
 
 def test_rfm_without_column_names_reads_them_off_the_log_and_says_so():

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from ._validation import listed_columns
 
-CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)[\s_.\-]?id)")
+# CustomerID, customer_unique_id (Olist), CustomerKey (AdventureWorks), Customer Number, client_no
+CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)[\s_.\-]?(?:unique[\s_.\-]?)?"
+                              r"(?:id|key|no|nr|number|code))")
 
 # matched against the name in lower case without spaces, "_", "." or "-"
-_INVOICE = re.compile(r"(?:invoice|order|transaction|receipt|basket|bill|ticket)(?:no|nr|num|number|id|code)?")
-_AMOUNT = re.compile(r"(?:total|line|net|gross|order|purchase|transaction|sale)?"
-                     r"(?:amount|revenue|sales|spend|spent|turnover|total|value)")
+_INVOICE = re.compile(r"(?:sales?)?(?:invoice|order|transaction|receipt|basket|bill|ticket)(?:no|nr|num|number|id|code)?")
+_AMOUNT = re.compile(r"(?:total|line|net|gross|order|purchase|transaction|sales?|payment)?"
+                     r"(?:amount|revenue|sales|spend|spent|turnover|total|value)(?:paid)?")
 _QUANTITY = re.compile(r"quantity|qty|units|unitssold|items|numitems|quantityordered")
 _PRICE = re.compile(r"(?:unit|item|sale|sales)?price(?:each|perunit)?")
 # what was bought: a product's code, else its name (description)
@@ -39,9 +43,59 @@ def _one(df, role, pattern, taken, arg=None):
     return found[0] if found else None
 
 
+_SAMPLE_ROWS = 200_000  # rows the tie-breaks between like-named columns read
+
+
+def _customer(df, taken, invoice):
+    """The customer column: named like a customer's id. Between several, one that repeats
+    across invoices beats one that is new on every invoice: Olist's order table names
+    the customer anew on each order (``customer_id``) beside the lasting
+    ``customer_unique_id``."""
+    found = [c for c in df.columns if c not in taken and CUSTOMER_ID_NAME.fullmatch(_key(c))]
+    if len(found) > 1 and invoice is not None and len(df):
+        head = df.head(_SAMPLE_ROWS)
+        lasting = [c for c in found if (head.groupby(c, sort=False)[invoice].nunique() > 1).any()]
+        if 0 < len(lasting) < len(found):
+            found = lasting
+    if len(found) > 1:
+        return _one(df[found], "customer", CUSTOMER_ID_NAME, taken)
+    return found[0] if found else None
+
+
+def _first_of_dates(df, found):
+    """Among date columns all named for the purchase (``order_purchase_timestamp``,
+    ``order_delivered_customer_date``, ``order_estimated_delivery_date``), the one no
+    later than each other on 99% of the rows where both are known: the purchase comes
+    before what follows it. Columns that agree on every row (``OrderDate`` beside
+    ``OrderDateKey`` = 20110101) are one date: the first is taken. ``found`` unchanged
+    when no one column is first."""
+    from ._dates import as_datetime
+
+    head = df.head(_SAMPLE_ROWS // 10)  # parsing dates is the slow part
+    days = {}
+    for c in found:
+        try:
+            days[c] = as_datetime(head[c], c)[0].to_numpy(dtype="datetime64[ns]")
+        except (TypeError, ValueError):
+            return found
+
+    def share(a, b, same):
+        known = ~(np.isnat(days[a]) | np.isnat(days[b]))
+        if not known.any():
+            return 0.0
+        x, y = days[a][known], days[b][known]
+        return float(np.mean(x == y if same else x <= y))
+
+    first = [c for c in found if all(share(c, o, False) >= 0.99 for o in found if o != c)]
+    if len(first) > 1 and all(share(first[0], o, True) == 1.0 for o in first[1:]):
+        first = first[:1]
+    return first if len(first) == 1 else found
+
+
 def _date(df, taken):
     """The date column: named like one and, where the table has rows, holding dates; an
-    invoice or order date before others (a ship date, a birth date)."""
+    invoice or order date before others (a ship date, a birth date); between several such,
+    the first to happen (:func:`_first_of_dates`)."""
     from ._dates import looks_like_dates
 
     found = [c for c in df.columns if c not in taken and _DATE.fullmatch(_key(c))]
@@ -49,6 +103,8 @@ def _date(df, taken):
         found = [c for c in found if looks_like_dates(df[c])] or found
     if len(found) > 1:
         found = [c for c in found if _PREFERRED_DATE.fullmatch(_key(c))] or found
+        if len(found) > 1 and len(df) and all(_PREFERRED_DATE.fullmatch(_key(c)) for c in found):
+            found = _first_of_dates(df, found)
     if len(found) > 1:
         raise ValueError(f"several columns could be the date ({', '.join(map(repr, found))}); name it with "
                          "date= (--date).")
@@ -65,11 +121,13 @@ def guess_rfm_columns(df, **given):
 
     Roles already ``given`` (not None) are kept, and their columns are not guessed for
     another role. The customer is the column named like an id of a customer, client,
-    user, member or account (``CustomerID``, ``customer_id``, ``Customer ID``); the date
-    a column named with "date" or "time" that holds dates (an invoice or order date
-    before others); the invoice ``Invoice``, ``InvoiceNo``, ``order_id``,
-    ``TransactionID`` ...; the spend an amount column (``Amount``, ``Sales``,
-    ``Revenue``, ``TotalAmount``, ``LineTotal`` ...), else ``quantity`` × ``price``
+    user, member or account (``CustomerID``, ``customer_id``, ``Customer ID``,
+    ``CustomerKey``, ``customer_unique_id``; between several, one that repeats across
+    invoices); the date a column named with "date" or "time" that holds dates (an invoice
+    or order date before others, and among those the first to happen); the invoice
+    ``Invoice``, ``InvoiceNo``, ``order_id``, ``SalesOrderNumber``, ``TransactionID`` ...;
+    the spend an amount column (``Amount``, ``Sales``, ``Revenue``, ``TotalAmount``,
+    ``LineTotal``, ``payment_value`` ...), else ``quantity`` × ``price``
     (``Quantity``/``Qty`` and ``Price``/``UnitPrice``), else a price alone (one item a
     row).
 
@@ -101,8 +159,8 @@ def guess_rfm_columns(df, **given):
             if out[role] is not None:
                 taken.add(out[role])
 
-    fill("customer", lambda: _one(df, "customer", CUSTOMER_ID_NAME, taken))
     fill("invoice", lambda: _one(df, "invoice", _INVOICE, taken))
+    fill("customer", lambda: _customer(df, taken, out["invoice"]))
     fill("date", lambda: _date(df, taken))
     if out["amount"] is None and (out["quantity"] is None or out["price"] is None):
         spend = {role: out[role] for role in ("quantity", "price")}

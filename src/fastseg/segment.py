@@ -391,10 +391,7 @@ class Segmenter:
             raise ValueError(f"need at least 2 customers to segment; {len(X)} of {len(df)} have no missing value.")
         const = [f for j, f in enumerate(features) if np.ptp(X[:, j]) == 0]
         if const:
-            raise ValueError(
-                f"feature column(s) {', '.join(map(repr, const))} hold a single value for every customer, "
-                "so they cannot separate segments; drop them from the features."
-            )
+            raise ValueError(_single_value_text(const, df, X[0, features.index(const[0])]))
         bounds, capped = None, 0
         if self.clip is not None:
             bounds = np.quantile(X, [self.clip, 1 - self.clip], axis=0)
@@ -674,6 +671,24 @@ _COMPUTED = (*RFM_COLUMNS, "tenure")  # the columns fastseg.rfm computes hold no
 def _missing_in(df, features):
     """The features with a missing or infinite value in ``df``."""
     return [f for f in features if not np.isfinite(df[f].to_numpy(dtype=float, na_value=np.nan)).all()]
+
+
+def _single_value_text(const, df, value):
+    """Why features of one value stop the fit, and the way out. A table from
+    :func:`fastseg.rfm` with one Frequency for all is a log that names each customer
+    on one invoice: either they all bought once, or the id is an order's (Olist's
+    ``customer_id`` is new on every order)."""
+    columns = df.attrs.get("columns") or {}
+    if const != ["frequency"] or "customer" not in columns:
+        return (f"feature column(s) {', '.join(map(repr, const))} hold a single value for every customer, so they "
+                "cannot separate segments; drop them from the features.")
+    cust, inv = columns["customer"], columns.get("invoice")
+    n = int(value)
+    per = f"{counted(n, 'invoice')} ({inv!r})" if inv is not None else counted(n, "row")
+    rest = [f for f in _RFM_FEATURES if f != "frequency"]
+    return (f"frequency is {value:g} for every customer: each {cust!r} has {per} in the log. If that id is new on "
+            "each order (Olist's customer_id is), give the customer's lasting id with customer= (--customer); "
+            f"else leave frequency out: features={rest} (--features {','.join(rest)}).")
 
 
 def _repeated_id_text(col):
