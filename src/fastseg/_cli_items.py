@@ -4,6 +4,8 @@ the product options, the columns of the log they need read, and its
 
 from __future__ import annotations
 
+from ._cli_options import status_option
+
 _SKIP = ("auto", "none")
 _TABLE = "table to write (.csv, .tsv, .parquet or .xlsx) of "
 OFFER_CANDIDATES = 20  # items kept per segment (--items, --save) that offers are drawn from, best first
@@ -103,7 +105,8 @@ def _log_baskets(args, log, say):
     exclude = [v.strip() for v in given.split(",") if v.strip()] if given else None
     b = baskets(log, **roles, item=item, item_names=names, exclude=exclude, dayfirst=True if args.dayfirst else None,
                 currency=getattr(args, "currency", None), snapshot=getattr(args, "snapshot", None),
-                since=getattr(args, "since", None), duplicates=getattr(args, "duplicates", None) or "keep")
+                since=getattr(args, "since", None), duplicates=getattr(args, "duplicates", None) or "keep",
+                status=status_option(args))
     if exclude and len(b.attrs["excluded"]) < len(exclude):
         missing = [v for v in exclude if v not in set(map(str, b.attrs["excluded"]))]
         say(f"note: --exclude-items {', '.join(map(repr, missing))} not found in column {b.attrs['columns']['item']!r}")

@@ -100,6 +100,12 @@ def value(text):
     return None if text.lower() == "none" else "auto" if text.lower() == "auto" else text
 
 
+def status_option(args):
+    """rfm's and baskets' ``status`` for --status: "auto" when not given, None for 'none'."""
+    given = getattr(args, "status", None)
+    return "auto" if given is None else None if given.strip().lower() == "none" else given
+
+
 def features(text):
     return [f.strip() for f in text.split(",") if f.strip()] if text else None
 
@@ -179,6 +185,10 @@ def add_input_options(p):
     g.add_argument("--duplicates", choices=("keep", "drop"), default=None,
                    help="rows equal to an earlier row in every column read: 'keep' them (default; a till may list "
                         "an item twice) or 'drop' them (a log exported twice over) (predict: taken from the model)")
+    g.add_argument("--status", metavar="COLUMN",
+                   help="the log's column of order status: its rows of no sale (canceled, unavailable, failed, "
+                        "refunded, returned ...) are left out; 'none' for no such rule (default: the column named "
+                        "like Status or order_status, if any)")
     g.add_argument("--customers", metavar="FILE",
                    help="a table of one row per customer (a CRM export: age, gender, city), joined to the RFM table "
                         "by the customer id: its columns describe the segments, and those named in --features are "

@@ -20,7 +20,7 @@ from ._currency import check_currency_choice
 from ._dates import _snapshot_ns
 from ._log_columns import guess_item_columns
 from ._validation import listed_columns, require_frame
-from .features import (_index_as_columns, _mixed, _numeric, _per_customer_mode, _require, as_texts,
+from .features import (_index_as_columns, _mixed, _numeric, _per_customer_mode, _require, _status_column, as_texts,
                        check_duplicates_choice, clean_log, customer_codes, log_roles, whole_numbers_as_ints)
 
 __all__ = ["Baskets", "baskets", "segment_items", "recommend_items"]
@@ -77,12 +77,12 @@ class Baskets:
 
 def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None,
             item=None, item_names=None, values="spend", exclude=None, dayfirst=None, currency=None, snapshot=None,
-            since=None, duplicates="keep"):
+            since=None, duplicates="keep", status="auto"):
     """Each customer's purchases per item, from a transaction log: a sparse matrix.
 
     The log is cleaned by :func:`fastseg.rfm`'s rules (missing customer, missing or
     unreadable date, before since, on or after the snapshot, another currency,
-    cancelled invoice, non-positive quantity, price or amount, and with
+    cancelled invoice, status of no sale, non-positive quantity, price or amount, and with
     ``duplicates="drop"`` duplicate row), so the rows are the same customers as
     ``rfm``'s, in the same order, and a segmentation of the RFM table lines up with them.
 
@@ -122,6 +122,9 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     duplicates : {"keep", "drop"}, default="keep"
         Whether rows equal to an earlier one are left out, as for :func:`fastseg.rfm`
         (give the two the same).
+    status : "auto", str or None, default="auto"
+        The column of order status whose rows of no sale (canceled, refunded ...) are
+        left out, as for :func:`fastseg.rfm` (give the two the same).
 
     Returns
     -------
@@ -164,8 +167,10 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     check_duplicates_choice(duplicates)
     before = None if snapshot is None else _snapshot_ns(snapshot)[1]
     after = None if since is None else _snapshot_ns(since, "since")[1]
-    keep, spend, _, report, _, _, money, _ = clean_log(transactions, dayfirst, **given, currency=currency,
-                                                       before=before, after=after, duplicates=duplicates)
+    status = _status_column(transactions, status, [*given.values(), item, item_names])
+    keep, spend, _, report, _, _, money, _, _ = clean_log(transactions, dayfirst, **given, currency=currency,
+                                                          before=before, after=after, duplicates=duplicates,
+                                                          status=status)
     codes, uniques = customer_codes(transactions[given["customer"]], keep, report)
     icodes, items = _item_codes(transactions[item][keep])
     report["missing item"] = int((icodes < 0).sum())

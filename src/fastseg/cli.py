@@ -86,6 +86,8 @@ _RFM_ONLY = (
     ("currency", "the currency column of a transaction log", "a customer table's spend is segmented as it is."),
     ("duplicates", "the repeated rows of a transaction log",
      "drop a customer table's repeated rows before segmenting it."),
+    ("status", "a transaction log's column of order status", "leave out a customer table's rows by filtering "
+     "the table."),
     ("since", "the first day of a transaction log's purchases to count",
      "leave out a customer table's rows by filtering the table."),
     ("mix", "a column of a transaction log, e.g. Category", "a customer table's share columns are named with "
@@ -137,6 +139,12 @@ def _prepare_customers(args, with_log=False, mix_values=None):
             header = head.columns if head is not None else read_table(args.input, args.sep, args.decimal,
                                                                       rows=1).columns
             wanted.append(currency_column(header, roles.values()))
+            if getattr(args, "status", None) is None:  # rfm leaves out the rows of no sale by their status
+                from ._order_status import status_column
+
+                wanted.append(status_column(header, roles.values()))
+            elif args.status.lower() != "none":
+                wanted.append(args.status)
     df = read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
     for note in df.attrs.pop("notes", ()):
@@ -151,7 +159,7 @@ def _prepare_customers(args, with_log=False, mix_values=None):
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot, since=args.since,
                     dayfirst=True if args.dayfirst else None, attributes=attributes, mix=args.mix,
                     mix_values=mix_values, returns=args.returns or "drop", currency=args.currency,
-                    duplicates=args.duplicates or "keep")
+                    duplicates=args.duplicates or "keep", status=opt.status_option(args))
         if table.attrs["guessed"]:
             _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with "
                        "--customer, --date, --invoice, --amount or --quantity and --price)")
@@ -170,6 +178,10 @@ def _prepare_customers(args, with_log=False, mix_values=None):
             from ._currency import currency_text
 
             _say(args, currency_text(table.attrs["currency"]))
+        if table.attrs["status"] and table.attrs["status"]["dropped"]:
+            from ._order_status import status_text
+
+            _say(args, status_text(table.attrs["status"]).rstrip(".") + " (set with --status COLUMN, or --status none).")
         if table.attrs["duplicates"]["rows"]:
             from .features import duplicates_text
 

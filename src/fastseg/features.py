@@ -14,6 +14,7 @@ from ._column_roles import identifier_columns, looks_like_code, totals_row
 from ._currency import check_currency_choice, currency_column, currency_rule
 from ._dates import _DAY_NS, _snapshot_ns, as_datetime, as_ns, dates_as_days, day_text, looks_like_dates
 from ._log_columns import guess_rfm_columns, needs_guess
+from ._order_status import status_column, status_rule
 from ._profiles import MAX_LEVELS, counted, readable_number
 from ._stray_dates import refuse_stray_first_dates, refuse_stray_last_dates
 from ._validation import did_you_mean, listed_columns, require_frame
@@ -137,7 +138,7 @@ def _index_as_columns(df):
 
 def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
         dayfirst=None, attributes="auto", mix=None, mix_values=None, returns="drop", currency=None, since=None,
-        duplicates="keep"):
+        duplicates="keep", status="auto"):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
     Cleaning, in this order, each rule counting the rows it drops (the report is in
@@ -152,11 +153,15 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
        (see ``currency``);
     5. ``cancelled invoice`` — invoice id of "C" and digits (UCI convention: C536379;
        an order id such as "CA-2016-152156" is not one);
-    6. ``missing or unreadable quantity`` / ``price`` (or ``amount``; only when there
+    6. ``status of no sale`` — with a column of order status (see ``status``), rows
+       whose status says the sale did not happen: canceled, cancelled, unavailable,
+       failed, declined, rejected, voided, refunded, returned, chargeback, abandoned (a
+       partial refund or return is kept);
+    7. ``missing or unreadable quantity`` / ``price`` (or ``amount``; only when there
        are such rows: a blank cell, or text such as "-" or "#VALUE!"), then
        ``non-positive quantity`` / ``non-positive price`` (or ``non-positive amount``),
        which also removes returns and adjustments;
-    7. ``duplicate row`` — with ``duplicates="drop"``.
+    8. ``duplicate row`` — with ``duplicates="drop"``.
 
     Parameters
     ----------
@@ -250,6 +255,12 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         in, since a till may list one item twice; "drop" leaves them out, by the rule
         ``duplicate row``, for a log exported twice over or joined to a table that
         repeated its lines (their spend would count twice in Monetary).
+    status : "auto", str or None, default="auto"
+        The column of order status whose rows saying the sale did not happen are
+        dropped (Olist's ``order_status`` of "canceled" or "unavailable"). "auto": the
+        column named like one (``Status``, ``order_status``, ``payment_status``;
+        ``State`` is not), if any; None: no such rule. ``attrs["status"]``: its
+        ``column`` and the rows ``dropped`` by each status, or None without one.
 
     Returns
     -------
@@ -267,7 +278,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         the ``mix``, and with
         ``returns="net"`` the ``returns``; with a column of currencies the ``currency``;
         ``duplicates``: the ``rows`` of purchases equal to an earlier row and whether they
-        were ``dropped``.
+        were ``dropped``; ``status`` (see above).
 
     Raises
     ------
@@ -280,9 +291,10 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     given, guessed = log_roles(transactions, dict(customer=customer, date=date, invoice=invoice, amount=amount,
                                                   quantity=quantity, price=price))
     customer, date, invoice, amount, quantity, price = given.values()
+    status = _status_column(transactions, status, [customer, date, invoice, amount, quantity, price, mix])
     auto = isinstance(attributes, str) and attributes == "auto"
     if auto:
-        attributes = attribute_candidates(transactions, [customer, date, invoice, amount, quantity, price, mix])
+        attributes = attribute_candidates(transactions, [customer, date, invoice, amount, quantity, price, mix, status])
     else:
         attributes = [attributes] if isinstance(attributes, str) else list(attributes or ())
     _require(transactions, [customer, date, invoice, amount, quantity, price, *attributes, mix])
@@ -304,9 +316,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     if snapshot is not None:
         snapshot, snap = _snapshot_ns(snapshot)
     since, after = (None, None) if since is None else _snapshot_ns(since, "since")
-    keep, spend, when_ns, report, dates_from, returned, money, repeated = clean_log(
+    keep, spend, when_ns, report, dates_from, returned, money, repeated, voided = clean_log(
         df, dayfirst, **given, returns=returns == "net", currency=currency, before=None if snapshot is None else snap,
-        after=after, duplicates=duplicates)
+        after=after, duplicates=duplicates, status=status)
     codes, uniques = customer_codes(df[customer], keep, report)
     n_cust = len(uniques)
     t = when_ns[keep].view(np.int64)
@@ -369,7 +381,21 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     if money is not None:
         out.attrs["currency"] = money
     out.attrs["duplicates"] = {"rows": repeated, "dropped": duplicates == "drop"}
+    out.attrs["status"] = voided
     return out
+
+
+def _status_column(log, status, roles):
+    """The column of order status rfm's rule reads: ``status`` given (checked), the one
+    named like it for "auto", or None."""
+    if isinstance(status, str) and status == "auto":
+        return status_column(log.columns, {r for r in roles if r is not None})
+    if status is not None:
+        _require(log, [status])
+        if status in roles:
+            raise ValueError(f"status column {status!r} is already used for RFM; name the column of order status "
+                             "(canceled, delivered ...), or status=None.")
+    return status
 
 
 def returns_text(net):
@@ -464,19 +490,22 @@ class Cleaned(NamedTuple):
     returned: np.ndarray | None  # with returns: the returns among the dropped rows
     currency: dict | None  # with a column of currencies: which one the rows kept are in (see _currency)
     duplicates: int  # rows kept (or, with duplicates="drop", dropped) that repeat an earlier row exactly
+    status: dict | None  # with a column of order status: its name and the rows dropped by status (see _order_status)
 
 
 def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price, returns=False, currency=None,
-              before=None, after=None, duplicates="keep"):
+              before=None, after=None, duplicates="keep", status="auto"):
     """The cleaning rules of :func:`rfm`, in its order (a :class:`Cleaned`): which rows
     are kept, the spend per row, the dates (ns), the report of rows each rule dropped and
     how numeric dates were read; with ``returns`` also which dropped rows are returns (a
     customer, a date, a negative quantity at a positive price, or a negative amount);
     with a column of currencies in ``df``, the rows in another than ``currency`` dropped
     (:func:`fastseg._currency.currency_rule`); with ``before`` (a snapshot, ns), the rows
-    dated at or after it dropped, and with ``after`` (since, ns) those before it; the rows
-    equal to an earlier one counted, and with ``duplicates="drop"`` dropped. Raises when
-    every row is dropped."""
+    dated at or after it dropped, and with ``after`` (since, ns) those before it; with a
+    ``status`` column (by default one named like it), the rows whose status says the sale
+    did not happen dropped (:func:`fastseg._order_status.status_rule`); the rows equal to an
+    earlier one counted, and with ``duplicates="drop"`` dropped. Raises when every row is
+    dropped."""
     n_in = len(df)
     report = {"rows in": n_in}
     keep = np.ones(n_in, dtype=bool)
@@ -524,6 +553,13 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         dropped = keep & cancelled
         report["cancelled invoice"] = int(dropped.sum())
         keep &= ~cancelled
+    if status == "auto":
+        status = status_column(df.columns, {customer, date, invoice, amount, quantity, price})
+    voided = None
+    if status is not None:
+        void, voided = status_rule(df[status], keep, status)
+        report["status of no sale"] = int(void.sum())
+        keep &= ~void
 
     def drop_bad(values, what):
         """Leave out the kept rows without a readable ``what`` (a rule only when some are
@@ -562,7 +598,7 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         returned = back & ~missing & ~np.isnat(when_ns)
         if duplicates == "drop":
             returned &= ~_repeated_rows(df, returned, when_ns, spend)
-    return Cleaned(keep, spend, when_ns, report, dates_from, returned, money, int(repeated.sum()))
+    return Cleaned(keep, spend, when_ns, report, dates_from, returned, money, int(repeated.sum()), voided)
 
 
 def rfm_choice(attrs, argument):

@@ -356,6 +356,10 @@ def _source_text(seg):
         from ._currency import currency_text
 
         text += " " + currency_text(src["currency"])
+    if (src.get("status") or {}).get("dropped"):
+        from ._order_status import status_text
+
+        text += " " + status_text(src["status"])
     if (src.get("duplicates") or {}).get("rows"):
         from .features import duplicates_text
 

@@ -602,7 +602,7 @@ class Segmenter:
 
 # what rfm() says of the log it read
 _SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "since", "attributes", "mix", "customers", "returns",
-                 "currency", "duplicates")
+                 "currency", "duplicates", "status")
 
 
 def _distinct_rows(Z):
