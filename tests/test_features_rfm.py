@@ -333,6 +333,10 @@ def _empty(*columns):
       "TaxAmt"], dict(customer="CustomerKey", date="OrderDate", invoice="SalesOrderNumber", amount="SalesAmount")),
     (["Customer Number", "Receipt No", "Date", "Amount Paid"],
      dict(customer="Customer Number", date="Date", invoice="Receipt No", amount="Amount Paid")),
+    # the "sales data sample" of B2B orders: customers known by name alone
+    (["ORDERNUMBER", "QUANTITYORDERED", "PRICEEACH", "ORDERLINENUMBER", "SALES", "ORDERDATE", "STATUS",
+      "PRODUCTCODE", "CUSTOMERNAME", "PHONE", "CITY", "STATE", "COUNTRY", "CONTACTLASTNAME", "DEALSIZE"],
+     dict(customer="CUSTOMERNAME", date="ORDERDATE", invoice="ORDERNUMBER", amount="SALES")),
 ])
 def test_rfm_columns_are_read_off_the_usual_names(columns, want):
     from fastseg.features import guess_rfm_columns

@@ -16,6 +16,8 @@ CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)
                               r"(?:id|key|no|nr|number|code))")
 
 # matched against the name in lower case without spaces, "_", "." or "-"
+# a customer known by name, where no column holds an id (CUSTOMERNAME in the "sales data sample" of B2B orders)
+_CUSTOMER_NAME = re.compile(r"(?:customer|client|buyer)(?:name|fullname)?|(?:company|account)name")
 _INVOICE = re.compile(r"(?:sales?)?(?:invoice|order|transaction|receipt|basket|bill|ticket)(?:no|nr|num|number|id|code)?")
 _AMOUNT = re.compile(r"(?:total|line|net|gross|order|purchase|transaction|sales?|payment)?"
                      r"(?:amount|revenue|sales|spend|spent|turnover|total|value)(?:paid)?")
@@ -47,11 +49,13 @@ _SAMPLE_ROWS = 200_000  # rows the tie-breaks between like-named columns read
 
 
 def _customer(df, taken, invoice):
-    """The customer column: named like a customer's id. Between several, one that repeats
-    across invoices beats one that is new on every invoice: Olist's order table names
-    the customer anew on each order (``customer_id``) beside the lasting
-    ``customer_unique_id``."""
+    """The customer column: named like a customer's id, else like a customer's name
+    (``Customer``, ``CUSTOMERNAME``). Between several, one that repeats across invoices
+    beats one that is new on every invoice: Olist's order table names the customer anew
+    on each order (``customer_id``) beside the lasting ``customer_unique_id``."""
     found = [c for c in df.columns if c not in taken and CUSTOMER_ID_NAME.fullmatch(_key(c))]
+    if not found:
+        return _one(df, "customer", _CUSTOMER_NAME, taken)
     if len(found) > 1 and invoice is not None and len(df):
         head = df.head(_SAMPLE_ROWS)
         lasting = [c for c in found if (head.groupby(c, sort=False)[invoice].nunique() > 1).any()]
