@@ -333,6 +333,11 @@ def _empty(*columns):
       "TaxAmt"], dict(customer="CustomerKey", date="OrderDate", invoice="SalesOrderNumber", amount="SalesAmount")),
     (["Customer Number", "Receipt No", "Date", "Amount Paid"],
      dict(customer="Customer Number", date="Date", invoice="Receipt No", amount="Amount Paid")),
+    # abbreviated: a retail log of three columns, a payments export
+    (["customer_id", "trans_date", "tran_amount"],
+     dict(customer="customer_id", date="trans_date", invoice=None, amount="tran_amount")),
+    (["txn_id", "user_id", "txn_date", "txn_amount"],
+     dict(customer="user_id", date="txn_date", invoice="txn_id", amount="txn_amount")),
     # the "sales data sample" of B2B orders: customers known by name alone
     (["ORDERNUMBER", "QUANTITYORDERED", "PRICEEACH", "ORDERLINENUMBER", "SALES", "ORDERDATE", "STATUS",
       "PRODUCTCODE", "CUSTOMERNAME", "PHONE", "CITY", "STATE", "COUNTRY", "CONTACTLASTNAME", "DEALSIZE"],

@@ -18,8 +18,8 @@ CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)
 # matched against the name in lower case without spaces, "_", "." or "-"
 # a customer known by name, where no column holds an id (CUSTOMERNAME in the "sales data sample" of B2B orders)
 _CUSTOMER_NAME = re.compile(r"(?:customer|client|buyer)(?:name|fullname)?|(?:company|account)name")
-_INVOICE = re.compile(r"(?:sales?)?(?:invoice|order|transaction|receipt|basket|bill|ticket)(?:no|nr|num|number|id|code)?")
-_AMOUNT = re.compile(r"(?:total|line|net|gross|order|purchase|transaction|sales?|payment)?"
+_INVOICE = re.compile(r"(?:sales?)?(?:invoice|order|transaction|trans|txn|receipt|basket|bill|ticket)(?:no|nr|num|number|id|code)?")
+_AMOUNT = re.compile(r"(?:total|line|net|gross|order|purchase|transaction|trans|tran|txn|sales?|payment)?"
                      r"(?:amount|revenue|sales|spend|spent|turnover|total|value)(?:paid)?")
 _QUANTITY = re.compile(r"quantity|qty|units|unitssold|items|numitems|quantityordered")
 _PRICE = re.compile(r"(?:unit|item|sale|sales)?price(?:each|perunit)?")
