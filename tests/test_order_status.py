@@ -109,3 +109,30 @@ def test_the_command_says_what_status_left_out(tmp_path, capsys):
     want.reset_index()[["customer_id", "recency", "frequency", "monetary"]].to_csv(table, index=False)
     assert main(["segment", str(table), "--status", "none", "--out", str(tmp_path / "x.csv")]) == 2
     assert "--status goes with --rfm" in capsys.readouterr().err
+
+
+def test_predict_leaves_out_the_rows_the_fit_left_out(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    n = 300
+    log = pd.DataFrame({"order_id": [f"o{i}" for i in range(n)], "customer_id": rng.integers(0, 90, n),
+                        "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 200, n), unit="D"),
+                        "Status": rng.choice(["Completed", "Cancelled"], n, p=[0.85, 0.15]),
+                        "sales": rng.lognormal(3, 1, n).round(2)})
+    src, model = tmp_path / "log.csv", tmp_path / "m.pkl"
+    log.to_csv(src, index=False)
+    assert main(["segment", str(src), "--rfm", "--k", "3", "--save", str(model), "--out", str(tmp_path / "a.csv")]) == 0
+    capsys.readouterr()
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(src), "--rfm", "--model", str(model), "--out", str(out)]) == 0
+    cancelled = int((log["Status"] == "Cancelled").sum())
+    assert f"Cancelled on {cancelled} rows" in capsys.readouterr().err
+    assert len(pd.read_csv(out)) == len(rfm(log))
+    # the fit's rule, or none: predict computes RFM as the fit did
+    assert main(["predict", str(src), "--rfm", "--model", str(model), "--status", "none", "--out", str(out)]) == 2
+    assert (f"--status none: {model}'s RFM was found with --status Status, and predict computes it the same way; "
+            "leave --status out.") in capsys.readouterr().err
+    # a newer log with no status column: every row a purchase
+    newer = tmp_path / "newer.csv"
+    log.drop(columns="Status").to_csv(newer, index=False)
+    assert main(["predict", str(newer), "--rfm", "--model", str(model), "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == log["customer_id"].nunique()

@@ -143,7 +143,8 @@ def _prepare_customers(args, with_log=False, mix_values=None):
                 from ._order_status import status_column
 
                 wanted.append(status_column(header, roles.values()))
-            elif args.status.lower() != "none":
+            elif args.status.lower() != "none" and (args.status in header or not getattr(args, "status_of_model",
+                                                                                            False)):
                 wanted.append(args.status)
     df = read_table(args.input, args.sep, args.decimal, columns=list(dict.fromkeys(c for c in wanted if c)),
                      sheet=args.sheet)
@@ -155,6 +156,8 @@ def _prepare_customers(args, with_log=False, mix_values=None):
 
         if getattr(args, "currency_of_model", False) and currency_column(df.columns, roles.values()) is None:
             args.currency = None  # predict on a log with no column of currencies: taken as in the model's
+        if getattr(args, "status_of_model", False) and args.status not in df.columns:
+            args.status = "none"  # predict on a log with no status: every row a purchase
         table = rfm(df, customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot, since=args.since,
                     dayfirst=True if args.dayfirst else None, attributes=attributes, mix=args.mix,
@@ -452,6 +455,14 @@ def cmd_predict(args):
             raise CLIError(f"--{option} {given}: {args.model}'s {what} was found with --{option} {fitted}, and "
                            f"predict computes it the same way; leave --{option} out.")
         setattr(args, option, fitted if args.rfm else None)
+    if args.rfm and "status" in (seg.source or {}):  # the rows of no sale left out as at the fit
+        fitted = (seg.source["status"] or {}).get("column")
+        given = opt.status_option(args)
+        if given != "auto" and given != fitted:
+            how = f"--status {fitted}" if fitted is not None else "no status rule (--status none)"
+            raise CLIError(f"--status {args.status}: {args.model}'s RFM was found with {how}, and predict computes it "
+                           "the same way; leave --status out.")
+        args.status, args.status_of_model = ("none" if fitted is None else fitted), True
     fitted_currency = (seg.source or {}).get("currency")
     if args.rfm and fitted_currency:  # the new log's rows in the currency the model's Monetary is in
         fitted = fitted_currency["kept"] or "any"
