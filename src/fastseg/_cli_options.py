@@ -188,7 +188,7 @@ def add_input_options(p):
     g.add_argument("--status", metavar="COLUMN",
                    help="the log's column of order status: its rows of no sale (canceled, unavailable, failed, "
                         "refunded, returned ...) are left out; 'none' for no such rule (default: the column named "
-                        "like Status or order_status, if any)")
+                        "like Status or order_status, if any; predict: taken from the model)")
     g.add_argument("--customers", metavar="FILE",
                    help="a table of one row per customer (a CRM export: age, gender, city), joined to the RFM table "
                         "by the customer id: its columns describe the segments, and those named in --features are "
