@@ -405,12 +405,12 @@ def test_rfm_columns_among_like_named_ones_are_told_by_their_values():
     with pytest.raises(ValueError, match=r"several columns could be the date \('order_purchase_timestamp', "
                                          r"'order_delivered_customer_date', 'order_estimated_delivery_date'\)"):
         guess_rfm_columns(crossed)
-    # one date written twice (a date and its yyyymmdd key, as AdventureWorks has): the first
+    # one date written twice (a date and its yyyymmdd key, as AdventureWorks has): the one written as dates
     sales = pd.DataFrame({"SalesOrderNumber": ["SO1", "SO2", "SO3"], "CustomerKey": [11000, 11001, 11000],
                           "OrderDateKey": [20110101, 20110102, 20110103], "ShipDateKey": [20110108, 20110109, 20110110],
                           "OrderDate": pd.to_datetime(["2011-01-01", "2011-01-02", "2011-01-03"]),
                           "SalesAmount": [3.0, 4.0, 5.0]})
-    assert guess_rfm_columns(sales)["date"] == "OrderDateKey"
+    assert guess_rfm_columns(sales)["date"] == "OrderDate"
     assert rfm(sales).loc[11000, "frequency"] == 2
 
 

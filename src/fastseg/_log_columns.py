@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
 from ._validation import listed_columns
 
@@ -71,7 +72,7 @@ def _first_of_dates(df, found):
     ``order_delivered_customer_date``, ``order_estimated_delivery_date``), the one no
     later than each other on 99% of the rows where both are known: the purchase comes
     before what follows it. Columns that agree on every row (``OrderDate`` beside
-    ``OrderDateKey`` = 20110101) are one date: the first is taken. ``found`` unchanged
+    ``OrderDateKey`` = 20110101) are one date: the first written as dates is taken. ``found`` unchanged
     when no one column is first."""
     from ._dates import as_datetime
 
@@ -92,7 +93,8 @@ def _first_of_dates(df, found):
 
     first = [c for c in found if all(share(c, o, False) >= 0.99 for o in found if o != c)]
     if len(first) > 1 and all(share(first[0], o, True) == 1.0 for o in first[1:]):
-        first = first[:1]
+        # one date: the column written as dates before one of numbers (OrderDate, not OrderDateKey)
+        first = sorted(first, key=lambda c: pd.api.types.is_numeric_dtype(df[c]))[:1]
     return first if len(first) == 1 else found
 
 
