@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 
 from ._validation import listed_columns
 
@@ -74,6 +73,8 @@ def _first_of_dates(df, found):
     before what follows it. Columns that agree on every row (``OrderDate`` beside
     ``OrderDateKey`` = 20110101) are one date: the first written as dates is taken. ``found`` unchanged
     when no one column is first."""
+    import pandas as pd  # here: the command line reads names off this module before it loads pandas
+
     from ._dates import as_datetime
 
     head = df.head(_SAMPLE_ROWS // 10)  # parsing dates is the slow part
