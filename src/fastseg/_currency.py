@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ._log_columns import first_named
 from ._profiles import counted
 
 ANY = "any"  # currency="any": the amounts are in one currency already (converted), whatever the column says
@@ -20,10 +21,7 @@ _CURRENCY = re.compile(r"(?:transaction|order|payment|invoice|sale|sales)?(?:cur
 def currency_column(columns, taken=()):
     """The first of ``columns`` named like a column of currencies, not one of ``taken``
     (the RFM roles); None when there is none."""
-    for c in columns:
-        if c not in taken and _CURRENCY.fullmatch(re.sub(r"[\s_.\-]", "", str(c)).lower()):
-            return c
-    return None
+    return first_named(columns, _CURRENCY, taken)
 
 
 def listed_currencies(rows):

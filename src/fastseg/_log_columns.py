@@ -34,6 +34,13 @@ def _key(name):
     return re.sub(r"[\s_.\-]", "", str(name)).lower()
 
 
+def first_named(columns, pattern, taken=()):
+    """The first of ``columns`` whose name, in lower case without spaces, "_", "." or
+    "-", ``pattern`` matches whole, not one of ``taken`` (the RFM roles); None when none
+    does."""
+    return next((c for c in columns if c not in taken and pattern.fullmatch(_key(c))), None)
+
+
 def _one(df, role, pattern, taken, arg=None):
     """The one column whose name matches ``pattern`` (None when none does); several is an
     error naming ``arg`` (default ``role``), the argument to set."""

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ._log_columns import first_named
 from ._profiles import counted
 
 # matched against the name in lower case without spaces, "_", "." or "-"; a bare "state"
@@ -26,10 +27,7 @@ _PARTIAL = re.compile(r"(?i)\bpartial(?:ly)?\b")
 def status_column(columns, taken=()):
     """The first of ``columns`` named like a column of order status, not one of ``taken``
     (the RFM roles); None when there is none."""
-    for c in columns:
-        if c not in taken and _STATUS.fullmatch(re.sub(r"[\s_.\-]", "", str(c)).lower()):
-            return c
-    return None
+    return first_named(columns, _STATUS, taken)
 
 
 def voids_sale(value):
@@ -40,24 +38,9 @@ def voids_sale(value):
 
 
 def status_rule(values, keep, column):
-    """Which kept rows of a log have a status saying the sale did not happen.
-
-    Parameters
-    ----------
-    values : pandas.Series
-        The log's status column.
-    keep : ndarray of bool
-        The rows kept by the rules before this one.
-    column : str
-        Its name, for the account.
-
-    Returns
-    -------
-    void : ndarray of bool
-        Kept rows whose status voids the sale.
-    info : dict
-        ``column``, and ``dropped``: {status as written: rows dropped}, most first.
-    """
+    """Which of the ``keep`` rows (the rules before this one kept them) have a status in
+    ``values``, the log's column ``column``, saying the sale did not happen; and the account
+    of it: ``{"column": column, "dropped": {status as written: rows}}``, most first."""
     codes, uniques = pd.factorize(values)  # a status column holds a handful of values: test each once
     voided = np.array([voids_sale(u) for u in uniques] + [False], dtype=bool)  # last: a missing status
     void = keep & voided[codes]
