@@ -18,7 +18,8 @@ CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)
 # matched against the name in lower case without spaces, "_", "." or "-"
 # a customer known by name, where no column holds an id (CUSTOMERNAME in the "sales data sample" of B2B orders)
 _CUSTOMER_NAME = re.compile(r"(?:customer|client|buyer)(?:name|fullname)?|(?:company|account)name")
-_INVOICE = re.compile(r"(?:sales?)?(?:invoice|order|transaction|trans|txn|receipt|basket|bill|ticket)(?:no|nr|num|number|id|code)?")
+_INVOICE = re.compile(r"(?:sales?)?(?:invoice|order|transaction|trans|txn|receipt|basket|bill|ticket)"
+                      r"(?:no|nr|num|number|id|code)?")
 _AMOUNT = re.compile(r"(?:total|line|net|gross|order|purchase|transaction|trans|tran|txn|sales?|payment)?"
                      r"(?:amount|revenue|sales|spend|spent|turnover|total|value)(?:paid)?")
 _QUANTITY = re.compile(r"quantity|qty|units|unitssold|items|numitems|quantityordered")
@@ -78,8 +79,8 @@ def _first_of_dates(df, found):
     ``order_delivered_customer_date``, ``order_estimated_delivery_date``), the one no
     later than each other on 99% of the rows where both are known: the purchase comes
     before what follows it. Columns that agree on every row (``OrderDate`` beside
-    ``OrderDateKey`` = 20110101) are one date: the first written as dates is taken. ``found`` unchanged
-    when no one column is first."""
+    ``OrderDateKey`` = 20110101) are one date: the first written as dates is taken.
+    ``found`` unchanged when no one column is first."""
     import pandas as pd  # here: the command line reads names off this module before it loads pandas
 
     from ._dates import as_datetime

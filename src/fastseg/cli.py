@@ -184,7 +184,8 @@ def _prepare_customers(args, with_log=False, mix_values=None):
         if table.attrs["status"] and table.attrs["status"]["dropped"]:
             from ._order_status import status_text
 
-            _say(args, status_text(table.attrs["status"]).rstrip(".") + " (set with --status COLUMN, or --status none).")
+            _say(args, status_text(table.attrs["status"]).rstrip(".")
+                 + " (set with --status COLUMN, or --status none).")
         if table.attrs["duplicates"]["rows"]:
             from .features import duplicates_text
 
