@@ -422,6 +422,12 @@ def test_a_log_with_one_invoice_for_every_customer_says_why_frequency_is_one():
                                          r"customer's lasting id with customer= \(--customer\); else leave frequency "
                                          r"out: features=\['recency', 'monetary'\] \(--features recency,monetary\)"):
         Segmenter(k=2, random_state=0).fit(table)
+    # every customer on two invoices: no id to blame
+    twice = pd.concat([olist, olist.assign(order_id=olist["order_id"] + "b")])
+    with pytest.raises(ValueError, match=r"^frequency is 2 for every customer: each 'customer_id' has 2 invoices "
+                                         r"\('order_id'\) in the log\. Leave frequency out: features=\['recency', "
+                                         r"'monetary'\]"):
+        Segmenter(k=2, random_state=0).fit(rfm(twice, customer="customer_id"))
     # the way out it names works
     seg = Segmenter(features=["recency", "monetary"], k=2, random_state=0, stability=0, rules=False).fit(table)
     assert len(seg.labels) == 5

@@ -686,9 +686,10 @@ def _single_value_text(const, df, value):
     n = int(value)
     per = f"{counted(n, 'invoice')} ({inv!r})" if inv is not None else counted(n, "row")
     rest = [f for f in _RFM_FEATURES if f != "frequency"]
-    return (f"frequency is {value:g} for every customer: each {cust!r} has {per} in the log. If that id is new on "
-            "each order (Olist's customer_id is), give the customer's lasting id with customer= (--customer); "
-            f"else leave frequency out: features={rest} (--features {','.join(rest)}).")
+    lasting = ("If that id is new on each order (Olist's customer_id is), give the customer's lasting id with "
+               "customer= (--customer); else leave" if n == 1 else "Leave")
+    return (f"frequency is {value:g} for every customer: each {cust!r} has {per} in the log. {lasting} frequency "
+            f"out: features={rest} (--features {','.join(rest)}).")
 
 
 def _repeated_id_text(col):
