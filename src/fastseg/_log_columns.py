@@ -42,15 +42,19 @@ def first_named(columns, pattern, taken=()):
     return next((c for c in columns if c not in taken and pattern.fullmatch(_key(c))), None)
 
 
-def _one(df, role, pattern, taken, arg=None):
-    """The one column whose name matches ``pattern`` (None when none does); several is an
-    error naming ``arg`` (default ``role``), the argument to set."""
-    found = [c for c in df.columns if c not in taken and pattern.fullmatch(_key(c))]
+def _only(found, role, arg=None):
+    """The one column in ``found`` (None when it is empty); several is an error naming
+    them and ``arg`` (default ``role``), the argument to set."""
     if len(found) > 1:
         arg = arg or role
         raise ValueError(f"several columns could be the {role} ({', '.join(map(repr, found))}); name it with "
                          f"{arg}= (--{arg.replace('_', '-')}).")
     return found[0] if found else None
+
+
+def _one(df, role, pattern, taken, arg=None):
+    """The one column whose name matches ``pattern`` (None when none does; see :func:`_only`)."""
+    return _only([c for c in df.columns if c not in taken and pattern.fullmatch(_key(c))], role, arg)
 
 
 _SAMPLE_ROWS = 200_000  # rows the tie-breaks between like-named columns read
@@ -69,9 +73,7 @@ def _customer(df, taken, invoice):
         lasting = [c for c in found if (head.groupby(c, sort=False)[invoice].nunique() > 1).any()]
         if 0 < len(lasting) < len(found):
             found = lasting
-    if len(found) > 1:
-        return _one(df[found], "customer", CUSTOMER_ID_NAME, taken)
-    return found[0] if found else None
+    return _only(found, "customer")
 
 
 def _first_of_dates(df, found):
@@ -120,10 +122,7 @@ def _date(df, taken):
         found = [c for c in found if _PREFERRED_DATE.fullmatch(_key(c))] or found
         if len(found) > 1 and len(df) and all(_PREFERRED_DATE.fullmatch(_key(c)) for c in found):
             found = _first_of_dates(df, found)
-    if len(found) > 1:
-        raise ValueError(f"several columns could be the date ({', '.join(map(repr, found))}); name it with "
-                         "date= (--date).")
-    return found[0] if found else None
+    return _only(found, "date")
 
 
 def needs_guess(customer=None, date=None, amount=None, quantity=None, price=None, **_):

@@ -494,7 +494,7 @@ class Cleaned(NamedTuple):
 
 
 def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price, returns=False, currency=None,
-              before=None, after=None, duplicates="keep", status="auto"):
+              before=None, after=None, duplicates="keep", status=None):
     """The cleaning rules of :func:`rfm`, in its order (a :class:`Cleaned`): which rows
     are kept, the spend per row, the dates (ns), the report of rows each rule dropped and
     how numeric dates were read; with ``returns`` also which dropped rows are returns (a
@@ -502,8 +502,8 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
     with a column of currencies in ``df``, the rows in another than ``currency`` dropped
     (:func:`fastseg._currency.currency_rule`); with ``before`` (a snapshot, ns), the rows
     dated at or after it dropped, and with ``after`` (since, ns) those before it; with a
-    ``status`` column (by default one named like it), the rows whose status says the sale
-    did not happen dropped (:func:`fastseg._order_status.status_rule`); the rows equal to an
+    ``status`` column (as :func:`_status_column` finds it), the rows whose status says the
+    sale did not happen dropped (:func:`fastseg._order_status.status_rule`); the rows equal to an
     earlier one counted, and with ``duplicates="drop"`` dropped. Raises when every row is
     dropped."""
     n_in = len(df)
@@ -553,8 +553,6 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         dropped = keep & cancelled
         report["cancelled invoice"] = int(dropped.sum())
         keep &= ~cancelled
-    if status == "auto":
-        status = status_column(df.columns, {customer, date, invoice, amount, quantity, price})
     voided = None
     if status is not None:
         void, voided = status_rule(df[status], keep, status)

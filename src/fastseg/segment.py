@@ -391,7 +391,7 @@ class Segmenter:
             raise ValueError(f"need at least 2 customers to segment; {len(X)} of {len(df)} have no missing value.")
         const = [f for j, f in enumerate(features) if np.ptp(X[:, j]) == 0]
         if const:
-            raise ValueError(_single_value_text(const, df, X[0, features.index(const[0])]))
+            raise ValueError(_single_value_text(const, df))
         bounds, capped = None, 0
         if self.clip is not None:
             bounds = np.quantile(X, [self.clip, 1 - self.clip], axis=0)
@@ -673,7 +673,7 @@ def _missing_in(df, features):
     return [f for f in features if not np.isfinite(df[f].to_numpy(dtype=float, na_value=np.nan)).all()]
 
 
-def _single_value_text(const, df, value):
+def _single_value_text(const, df):
     """Why features of one value stop the fit, and the way out. A table from
     :func:`fastseg.rfm` with one Frequency for all is a log that names each customer
     on one invoice: either they all bought once, or the id is an order's (Olist's
@@ -683,12 +683,12 @@ def _single_value_text(const, df, value):
         return (f"feature column(s) {', '.join(map(repr, const))} hold a single value for every customer, so they "
                 "cannot separate segments; drop them from the features.")
     cust, inv = columns["customer"], columns.get("invoice")
-    n = int(value)
+    n = int(df["frequency"].iloc[0])
     per = f"{counted(n, 'invoice')} ({inv!r})" if inv is not None else counted(n, "row")
     rest = [f for f in _RFM_FEATURES if f != "frequency"]
     lasting = ("If that id is new on each order (Olist's customer_id is), give the customer's lasting id with "
                "customer= (--customer); else leave" if n == 1 else "Leave")
-    return (f"frequency is {value:g} for every customer: each {cust!r} has {per} in the log. {lasting} frequency "
+    return (f"frequency is {n} for every customer: each {cust!r} has {per} in the log. {lasting} frequency "
             f"out: features={rest} (--features {','.join(rest)}).")
 
 
