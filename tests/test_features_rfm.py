@@ -419,7 +419,9 @@ def test_a_log_with_one_invoice_for_every_customer_says_why_frequency_is_one():
     table = rfm(olist, customer="customer_id")
     with pytest.raises(ValueError, match=r"^frequency is 1 for every customer: each 'customer_id' has 1 invoice "
                                          r"\('order_id'\) in the log\. If that id is new on each order .* give the "
-                                         r"customer's lasting id with customer= \(--customer\); else leave frequency "
+                                         r"customer's lasting id with customer= \(--customer\), joining the table "
+                                         r"that maps one to the other first \(fastseg.join_log, --join FILE\); else "
+                                         r"leave frequency "
                                          r"out: features=\['recency', 'monetary'\] \(--features recency,monetary\)"):
         Segmenter(k=2, random_state=0).fit(table)
     # every customer on two invoices: no id to blame

@@ -22,6 +22,7 @@ _EXPORTS = {
     "sweep": ".sweep",
     "baskets": ".baskets",
     "join_customers": ".customer_join",
+    "join_log": ".log_join",
     "recommend_items": ".baskets",
     "rfm": ".features",
     "segment_items": ".baskets",
@@ -46,6 +47,7 @@ __all__ = [
     "datasets",
     "features",
     "join_customers",
+    "join_log",
     "kmeans_plusplus",
     "plots",
     "recommend_items",
@@ -63,6 +65,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see
     from .baskets import Baskets, baskets, recommend_items, segment_items
     from .customer_join import join_customers
     from .features import rfm
+    from .log_join import join_log
     from .kmeans import KMeans, kmeans_plusplus
     from .report import report
     from .segment import Segmenter

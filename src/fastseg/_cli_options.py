@@ -106,6 +106,23 @@ def status_option(args):
     return "auto" if given is None else None if given.strip().lower() == "none" else given
 
 
+def join_spec(text):
+    """--join FILE[:COLUMN] as ``(file, column or None)``: the whole text when it is a file
+    (a path may hold ':'), else split at its last ':' when that leaves one."""
+    from pathlib import Path
+
+    if not Path(text).is_file() and ":" in text:
+        file, column = text.rsplit(":", 1)
+        if Path(file).is_file() and column.strip():
+            return file, column.strip()
+    return text, None
+
+
+def join_files(args):
+    """The files --join names (inputs, never to be overwritten)."""
+    return [file for file, _ in getattr(args, "join", None) or ()]
+
+
 def features(text):
     return [f.strip() for f in text.split(",") if f.strip()] if text else None
 
@@ -189,6 +206,11 @@ def add_input_options(p):
                    help="the log's column of order status: its rows of no sale (canceled, unavailable, failed, "
                         "refunded, returned ...) are left out; 'none' for no such rule (default: the column named "
                         "like Status or order_status, if any; predict: taken from the model)")
+    g.add_argument("--join", metavar="FILE[:COLUMN]", type=join_spec, action="append",
+                   help="a table joined to the log's rows before RFM by the column both have (or COLUMN), for a "
+                        "log kept in several files: an order's payments or items by order_id (where the amounts "
+                        "are), a table of each per-order customer id's lasting one (Olist's customers); repeat it "
+                        "for several, joined in order (predict: the newer tables)")
     g.add_argument("--customers", metavar="FILE",
                    help="a table of one row per customer (a CRM export: age, gender, city), joined to the RFM table "
                         "by the customer id: its columns describe the segments, and those named in --features are "

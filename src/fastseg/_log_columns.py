@@ -191,8 +191,10 @@ def guess_rfm_columns(df, **given):
     if missing:
         how = {"customer": "customer= (--customer)", "date": "date= (--date)",
                "spend": "amount= (--amount), or quantity= and price= (--quantity, --price)"}
+        apart = (" Where the amounts are in another file (an order's payments or items, as Olist keeps them), join "
+                 "it to the log first (fastseg.join_log, --join FILE)." if "spend" in missing else "")
         raise ValueError(f"no column is named like the {' or the '.join(missing)} of a transaction log; name it "
-                         f"with {'; '.join(how[m] for m in missing)}. Columns: {shown}.")
+                         f"with {'; '.join(how[m] for m in missing)}. Columns: {shown}.{apart}")
     if out["amount"] is not None:
         out["quantity"] = out["price"] = None
     return {role: col for role, col in out.items() if col is not None or role == "invoice"}

@@ -22,6 +22,7 @@ from ._log_columns import guess_item_columns
 from ._validation import listed_columns, require_frame
 from .features import (_index_as_columns, _mixed, _numeric, _per_customer_mode, _require, _status_column, as_texts,
                        check_duplicates_choice, clean_log, customer_codes, log_roles, whole_numbers_as_ints)
+from .log_join import check_joined_roles
 
 __all__ = ["Baskets", "baskets", "segment_items", "recommend_items"]
 
@@ -145,6 +146,7 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     True
     """
     require_frame(transactions, "baskets' transactions")
+    joined = transactions.attrs.get("joined")
     if values not in VALUES:
         raise ValueError(f"values must be one of {', '.join(map(repr, VALUES))}; got {values!r}.")
     transactions = _index_as_columns(transactions)
@@ -159,6 +161,7 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     guessed.update({role: col for role, col, was in zip(("item", "item_names"), found, (item, item_names))
                     if col is not None and was is None})
     item, item_names = found
+    check_joined_roles(joined, {**given, "item": item})
     if values == "quantity" and given["quantity"] is None:
         raise ValueError(f"values='quantity' needs a quantity column, and the spend is read from the amount "
                          f"column {given['amount']!r}; give quantity= and price=, or values='spend'.")

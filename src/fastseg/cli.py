@@ -109,6 +109,14 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     if (args.customers or args.customers_id) and not args.rfm:
         raise CLIError("--customers joins a customer table to the RFM table of a transaction log: it goes with --rfm "
                        "(a customer table given as INPUT is segmented as it is).")
+    if args.join and not args.rfm:
+        raise CLIError("--join joins a table to the rows of a transaction log before its RFM: it goes with --rfm (a "
+                       "customer table's own columns are joined with --customers, after it).")
+    for file, _ in args.join or ():
+        if not Path(file).is_file():
+            what = "is a folder" if Path(file).is_dir() else "does not exist"
+            raise CLIError(f"--join {file!r} {what}; give a CSV, Parquet or Excel file, and the column to join by "
+                           "after a ':' where the two tables' names differ (--join payments.csv:order_id).")
     if args.customers_id and not args.customers:
         raise CLIError("--customers-id names the id column of the --customers table: give --customers FILE too.")
     if args.customers and not Path(args.customers).is_file():
@@ -121,7 +129,7 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     roles = dict(customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                  quantity=args.quantity, price=args.price)
     wanted = []
-    if args.rfm and not needs_guess(**roles):
+    if args.rfm and not needs_guess(**roles) and not args.join:
         wanted = [*roles.values(), *(attributes if isinstance(attributes, list) else ()), args.mix]
         head = None
         if (attributes == "auto" or getattr(args, "item", None) == "auto") and reads_some_columns(args.input):
@@ -150,6 +158,8 @@ def _prepare_customers(args, with_log=False, mix_values=None):
                      sheet=args.sheet)
     for note in df.attrs.pop("notes", ()):
         _say(args, f"note: {note}")
+    if args.join:
+        df = _joined_log(args, df)
     if args.rfm:
         from ._currency import currency_column
         from .features import rfm
@@ -212,6 +222,22 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     return (df, None) if with_log else df
 
 
+def _joined_log(args, log):
+    """``log`` with the --join tables joined to its rows, in order, each said on stderr."""
+    from .log_join import join_log, join_text
+
+    for file, column in args.join:
+        table = read_table(file)
+        for note in table.attrs.pop("notes", ()):
+            _say(args, f"note ({file}): {note}")
+        try:
+            log = join_log(log, table, on=column, name=Path(file).name)
+        except ValueError as e:
+            raise CLIError(f"--join {file!r}: {e}") from None
+        _say(args, join_text(log.attrs["joined"][-1]))
+    return log
+
+
 def _joined(args, table):
     """``table`` with the --customers table's columns joined by the customer id, said on stderr."""
     from .customer_join import join_customers
@@ -259,7 +285,7 @@ def _roles(columns):
 
 
 def cmd_segment(args):
-    inputs = [args.input, args.customers]  # never overwritten
+    inputs = [args.input, args.customers, *opt.join_files(args)]  # never overwritten
     out = check_table_output(args.out, inputs, "--out")
     rep = check_output(args.report, inputs, "--report")
     if rep is not None and rep.suffix.lower() not in (".html", ".htm"):
@@ -418,7 +444,7 @@ def _load_model(path):
 
 
 def cmd_predict(args):
-    inputs = [args.input, args.model, args.customers]  # never overwritten
+    inputs = [args.input, args.model, args.customers, *opt.join_files(args)]  # never overwritten
     out = check_table_output(args.out, inputs, "--out")
     moves = check_table_output(args.transitions, inputs, "--transitions")
     offers = check_table_output(args.offers, inputs, "--offers")
@@ -446,6 +472,8 @@ def cmd_predict(args):
     if joined and args.rfm and not args.customers:
         raise CLIError(f"{args.model} segments on {', '.join(map(repr, joined))} from a customer table: give it (or a "
                        "newer one) with --customers FILE.")
+    if args.rfm and not args.join:
+        _check_joined_columns(args, seg)
     mix = (seg.source or {}).get("mix") if args.rfm else None
     args.mix = mix and mix["column"]
     from .features import rfm_choice
@@ -551,6 +579,22 @@ def _print_transitions(seg, table):
     print(f"  {int(table.loc['new'].sum()):,} new customers; {int(table['gone'].sum()):,} customers of the fit not in this table.")
 
 
+def _check_joined_columns(args, seg):
+    """Refuse a log without the columns the fit's RFM read from tables joined to its log
+    (--join), naming those tables, unless the log given has them (joined beforehand)."""
+    src = seg.source or {}
+    used = set((src.get("columns") or {}).values())
+    joins = [j for j in src.get("joined") or () if used & set(j["columns"])]
+    if not joins:
+        return
+    header = set(read_table(args.input, args.sep, args.decimal, rows=1, sheet=args.sheet).columns)
+    missing = [c for j in joins for c in j["columns"] if c in used and c not in header]
+    if missing:
+        tables = " and ".join(f"{j['table']} (by {j['on']!r})" for j in src["joined"])
+        raise CLIError(f"{args.model}'s RFM read {', '.join(map(repr, missing))} from tables joined to its log: "
+                       f"{tables}; give the newer ones with --join FILE, one each, in that order.")
+
+
 def _check_sample(args):
     """--sample must hold at least the largest k tried."""
     if args.sample is not None and args.sample < max(args.k_range):
@@ -562,8 +606,8 @@ def cmd_sweep(args):
     if args.no_refine and args.sample is None:
         raise CLIError("--no-refine goes with --sample N; add --sample or drop --no-refine.")
     _check_sample(args)
-    out = check_table_output(args.out, [args.input, args.customers], "--out")
-    plot = check_plot_output(args.plot, [args.input, args.customers], "--plot")
+    out = check_table_output(args.out, [args.input, args.customers, *opt.join_files(args)], "--out")
+    plot = check_plot_output(args.plot, [args.input, args.customers, *opt.join_files(args)], "--plot")
     df = _prepare_customers(args)
     from .segment import Segmenter  # after the checks, as in cmd_segment
     from ._profiles import readable_number

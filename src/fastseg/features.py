@@ -14,6 +14,7 @@ from ._column_roles import identifier_columns, looks_like_code, totals_row
 from ._currency import check_currency_choice, currency_column, currency_rule
 from ._dates import _DAY_NS, _snapshot_ns, as_datetime, as_ns, dates_as_days, day_text, looks_like_dates
 from ._log_columns import guess_rfm_columns, needs_guess
+from .log_join import check_joined_roles
 from ._order_status import status_column, status_rule
 from ._profiles import MAX_LEVELS, counted, readable_number
 from ._stray_dates import refuse_stray_first_dates, refuse_stray_last_dates
@@ -287,9 +288,11 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         in two currencies or more (see ``currency``), or every row removed by cleaning.
     """
     require_frame(transactions, "rfm's transactions")
+    joined = transactions.attrs.get("joined")
     transactions = _index_as_columns(transactions)
     given, guessed = log_roles(transactions, dict(customer=customer, date=date, invoice=invoice, amount=amount,
                                                   quantity=quantity, price=price))
+    check_joined_roles(joined, given)
     customer, date, invoice, amount, quantity, price = given.values()
     status = _status_column(transactions, status, [customer, date, invoice, amount, quantity, price, mix])
     auto = isinstance(attributes, str) and attributes == "auto"
@@ -382,6 +385,8 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         out.attrs["currency"] = money
     out.attrs["duplicates"] = {"rows": repeated, "dropped": duplicates == "drop"}
     out.attrs["status"] = voided
+    if joined:
+        out.attrs["joined"] = [{k: j[k] for k in ("table", "on", "columns", "parts")} for j in joined]
     return out
 
 

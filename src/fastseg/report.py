@@ -336,6 +336,10 @@ def _source_text(seg):
             + (f"invoice {cols['invoice']!r}, " if cols.get("invoice") else "no invoice column (Frequency counts "
                "rows), ")
             + f"spend {spend}.")
+    if src.get("joined"):
+        tables = [f"{j['table']} by {j['on']!r} ({'several rows' if j['parts'] else 'one row'} per key)"
+                  for j in src["joined"]]
+        text += f" The log's rows were first joined to {' and then '.join(tables)}."
     if src.get("guessed"):
         text += f" Read off their names: {', '.join(map(str, src['guessed']))}."
     if src.get("snapshot"):

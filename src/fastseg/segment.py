@@ -602,7 +602,7 @@ class Segmenter:
 
 # what rfm() says of the log it read
 _SOURCE_ATTRS = ("columns", "guessed", "dates from", "snapshot", "since", "attributes", "mix", "customers", "returns",
-                 "currency", "duplicates", "status")
+                 "currency", "duplicates", "status", "joined")
 
 
 def _distinct_rows(Z):
@@ -687,7 +687,8 @@ def _single_value_text(const, df):
     per = f"{counted(n, 'invoice')} ({inv!r})" if inv is not None else counted(n, "row")
     rest = [f for f in _RFM_FEATURES if f != "frequency"]
     lasting = ("If that id is new on each order (Olist's customer_id is), give the customer's lasting id with "
-               "customer= (--customer); else leave" if n == 1 else "Leave")
+               "customer= (--customer), joining the table that maps one to the other first (fastseg.join_log, "
+               "--join FILE); else leave" if n == 1 else "Leave")
     return (f"frequency is {n} for every customer: each {cust!r} has {per} in the log. {lasting} frequency "
             f"out: features={rest} (--features {','.join(rest)}).")
 
