@@ -189,6 +189,31 @@ def test_day_first_dates_are_read_whole_even_when_the_first_day_is_ambiguous():
     pd.testing.assert_frame_equal(rfm(eu, dayfirst=True, **RETAIL), want)
 
 
+def test_day_first_dates_without_leading_zeros_are_read_in_one_order():
+    # "14/8/16" beside "6/8/16" (a bank's transaction export): pandas infers no format and reads
+    # each date in the order that reads it, 14 August and 8 June in one column
+    from fastseg._dates import as_datetime
+
+    rng = np.random.default_rng(11)
+    days = pd.Timestamp("2016-08-01") + pd.to_timedelta(rng.integers(0, 75, 997), "D")
+    text = pd.Series([f"{d.day}/{d.month}/{d.year % 100:02d}" for d in days])
+    assert text.iloc[0].split("/")[0] != "0"
+    got = as_datetime(text, "TransactionDate")[0]
+    assert (got.to_numpy() == days.to_numpy()).all()
+    # the same dates month first ("8/14/16") are read month first, as before
+    us = pd.Series([f"{d.month}/{d.day}/{d.year % 100:02d}" for d in days])
+    assert (as_datetime(us, "TransactionDate")[0].to_numpy() == days.to_numpy()).all()
+    # and RFM on them equals RFM on the dates themselves
+    ids = rng.integers(0, 60, len(days))
+    log = pd.DataFrame({"CustomerID": ids, "TransactionDate": text, "TransactionAmount (INR)": rng.gamma(2, 50, len(days))})
+    want = rfm(log.assign(TransactionDate=days))
+    pd.testing.assert_frame_equal(rfm(log), want)
+    # every number up to 12 tells nothing: month first, pandas' default, unless dayfirst says
+    few = pd.Series(["3/4/16", "5/6/16", "1/2/16"])
+    assert as_datetime(few, "d")[0].dt.month.tolist() == [3, 5, 1]
+    assert as_datetime(few, "d", dayfirst=True)[0].dt.month.tolist() == [4, 6, 2]
+
+
 @pytest.mark.parametrize("dayfirst", [None, True, False])
 def test_dates_written_in_more_than_one_form_are_all_read(dayfirst):
     import warnings
@@ -342,11 +367,94 @@ def _empty(*columns):
     (["ORDERNUMBER", "QUANTITYORDERED", "PRICEEACH", "ORDERLINENUMBER", "SALES", "ORDERDATE", "STATUS",
       "PRODUCTCODE", "CUSTOMERNAME", "PHONE", "CITY", "STATE", "COUNTRY", "CONTACTLASTNAME", "DEALSIZE"],
      dict(customer="CUSTOMERNAME", date="ORDERDATE", invoice="ORDERNUMBER", amount="SALES")),
+    # a bank's transactions, the amount's currency in brackets; a currency after the name
+    (["TransactionID", "CustomerID", "CustomerDOB", "CustAccountBalance", "TransactionDate", "TransactionTime",
+      "TransactionAmount (INR)"], dict(customer="CustomerID", date="TransactionDate", invoice="TransactionID",
+                                       amount="TransactionAmount (INR)")),
+    (["order_id", "user_id", "order_date", "amount_usd"],
+     dict(customer="user_id", date="order_date", invoice="order_id", amount="amount_usd")),
+    # a database export: customers known by e-mail, dates named for the event ("_at"), an update time no purchase
+    (["id", "email", "created_at", "updated_at", "total"],
+     dict(customer="email", date="created_at", invoice=None, amount="total")),
+    (["Order Number", "Customer Email", "Paid At", "Sales [EUR]"],
+     dict(customer="Customer Email", date="Paid At", invoice="Order Number", amount="Sales [EUR]")),
 ])
 def test_rfm_columns_are_read_off_the_usual_names(columns, want):
     from fastseg.features import guess_rfm_columns
 
     assert guess_rfm_columns(_empty(*columns)) == want
+
+
+def _shopify_orders(n_orders=400, n_customers=90, seed=0):
+    """Shopify's order export: a row per line item; the order's Name (#1001), Email and
+    Created at on every row, its Total, Financial Status and Currency on its first row
+    alone. Also the truth: each order's customer, status, total and time."""
+    rng = np.random.default_rng(seed)
+    who = rng.integers(0, n_customers, n_orders)
+    created = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 300 * 86400, n_orders)), "s")
+    status = rng.choice(["paid", "refunded", "partially_refunded", "voided", "pending"], n_orders,
+                        p=[.8, .06, .04, .05, .05])
+    lines = rng.choice([1, 2, 3], n_orders, p=[.6, .3, .1])
+    total = np.round(rng.uniform(10, 200, n_orders), 2)
+    at = np.repeat(np.arange(n_orders), lines)
+    first = np.r_[True, at[1:] != at[:-1]]
+    log = pd.DataFrame({
+        "Name": [f"#{1001 + o}" for o in at], "Email": [f"buyer{who[o]}@example.com" for o in at],
+        "Financial Status": np.where(first, status[at], None),
+        "Paid at": np.where(first & (status[at] != "pending"), created[at].strftime("%Y-%m-%d %H:%M:%S +0100"), None),
+        "Fulfillment Status": np.where(first, "fulfilled", None), "Currency": np.where(first, "EUR", None),
+        "Subtotal": np.where(first, total[at] - 4.9, np.nan), "Total": np.where(first, total[at], np.nan),
+        "Created at": created[at].strftime("%Y-%m-%d %H:%M:%S +0100"),
+        "Lineitem quantity": rng.integers(1, 4, len(at)), "Lineitem name": [f"Product {i}" for i in
+                                                                           rng.integers(0, 30, len(at))],
+        "Lineitem price": np.round(rng.uniform(5, 60, len(at)), 2),
+        "Cancelled at": np.where(first & (status[at] == "voided"), "2024-12-01 10:00:00 +0100", None),
+        "Id": np.where(first, 5_000_000_000 + at, np.nan)})
+    truth = pd.DataFrame({"customer": [f"buyer{w}@example.com" for w in who], "status": status, "total": total,
+                          "created": created, "name": [f"#{1001 + o}" for o in range(n_orders)]})
+    return log, truth
+
+
+def test_shopify_order_exports_are_read_as_they_are():
+    log, truth = _shopify_orders()
+    from fastseg.features import guess_rfm_columns
+
+    assert guess_rfm_columns(log) == dict(customer="Email", date="Created at", invoice="Name", amount="Total")
+    table = rfm(log)
+    clean = table.attrs["cleaning"]
+    # the further lines of an order carry no Total: counted within the order, not as missing amounts
+    assert clean["amount on another row of its invoice"] == len(log) - len(truth)
+    assert "missing or unreadable amount" not in clean
+    assert table.attrs["status"]["column"] == "Financial Status"
+    bought = truth[~truth["status"].isin(["refunded", "voided"])]
+    assert clean["status of no sale"] == len(truth) - len(bought)
+    # by hand, from the orders themselves
+    by = bought.groupby("customer")
+    assert table.index.name == "Email" and sorted(table.index) == sorted(by.groups)
+    assert (table["frequency"] == by["name"].nunique().reindex(table.index)).all()
+    assert np.allclose(table["monetary"], by["total"].sum().reindex(table.index))
+    snapshot = bought["created"].max() + pd.Timedelta("1D")
+    assert (table["recency"] == ((snapshot - by["created"].max()).dt.days).reindex(table.index)).all()
+    # a blank amount on an invoice with none anywhere is still a missing amount
+    lost = log.assign(Total=log["Total"].where(log["Name"] != "#1001"))
+    assert rfm(lost).attrs["cleaning"]["missing or unreadable amount"] == 1
+
+
+def test_the_command_segments_a_shopify_export_with_no_column_options(tmp_path, capsys):
+    from fastseg.cli import main
+
+    log, truth = _shopify_orders(n_orders=600, n_customers=150, seed=4)
+    src, out = tmp_path / "orders_export.csv", tmp_path / "labels.csv"
+    log.to_csv(src, index=False)
+    assert main(["segment", str(src), "--rfm", "--k", "3", "--stability", "0", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "RFM columns read off their names: customer 'Email', date 'Created at', invoice 'Name', amount 'Total'" \
+        in err
+    assert f"{len(log) - len(truth):,} rows without an amount are further lines of an invoice whose amount is on " \
+           "another row" in err
+    assert "Left out as no purchase, by their Financial Status: " in err and "Monetary in EUR ('Currency')" in err
+    labels = pd.read_csv(out, index_col=0)
+    assert labels.index.name == "Email" and labels["segment"].nunique() == 3
 
 
 def test_rfm_column_guesses_keep_what_is_given_and_name_what_is_ambiguous():

@@ -17,6 +17,9 @@ from fastseg.cli import main
     # a sale that stands, or is under way
     ("delivered", False), ("shipped", False), ("invoiced", False), ("processing", False), ("Completed", False),
     ("Partially refunded", False), ("partial return", False), ("", False), ("returnable", False),
+    # Shopify's Financial Status, words joined by "_"
+    ("refunded", True), ("voided", True), ("partially_refunded", False), ("payment_failed", True), ("paid", False),
+    ("pending", False), ("authorized", False),
 ])
 def test_which_statuses_void_the_sale(value, void):
     assert voids_sale(value) is void
@@ -28,6 +31,7 @@ def test_which_statuses_void_the_sale(value, void):
     (["Invoice", "Payment Status", "Amount"], "Payment Status"),
     (["Order ID", "State", "Sales"], None),  # a US state
     (["Order ID", "status_code", "Sales"], None),
+    (["Name", "Email", "Financial Status", "Fulfillment Status", "Total"], "Financial Status"),  # Shopify
 ])
 def test_the_status_column_is_read_off_its_name(columns, want):
     assert status_column(columns) == want

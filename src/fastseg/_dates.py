@@ -50,7 +50,7 @@ def _parse_dates(when, dayfirst):
             # pandas reads the whole column in the form it guesses from the first date, and
             # with dayfirst guesses year, day, month: year first is read as it is written
             parsed, dayfirst = _text_to_datetime(when), bool(dayfirst)
-        elif dayfirst is not None:
+        elif dayfirst is not None or (dayfirst := _written_day_first(when)):
             parsed, dayfirst = _text_to_datetime(when, dayfirst=bool(dayfirst)), bool(dayfirst)
         else:
             parsed, dayfirst = _text_to_datetime(when), False
@@ -60,6 +60,18 @@ def _parse_dates(when, dayfirst):
                 if int((other.isna() & when.notna()).sum()) < unread:
                     parsed, dayfirst = other, True
         return _read_the_rest(parsed, when, dayfirst)
+
+
+def _written_day_first(when, rows=200_000):
+    """Whether a column's dates are written day first, as their values show: a first number
+    past 12 ("14/8/16") in some date and a second in none. pandas reads a column whose format
+    it cannot infer (days and months without a leading zero) date by date, each in the
+    order that reads it, and month first where both do: "14/8/16" is 14 August and "6/8/16"
+    8 June in one column. None when the values cannot tell (every number up to 12)."""
+    texts = pd.Series(pd.unique(when.iloc[:rows].dropna().astype(str)))
+    parts = texts.str.extract(_DAY_MONTH_YEAR).astype(float)
+    first, second = (bool((parts[i] > 12).any()) for i in (0, 1))
+    return True if first and not second else None
 
 
 _YEAR_FIRST = r"^\s*\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}(?!\d)"  # 2024-03-05: never ambiguous

@@ -18,21 +18,32 @@ CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)
 # matched against the name in lower case without spaces, "_", "." or "-"
 # a customer known by name, where no column holds an id (CUSTOMERNAME in the "sales data sample" of B2B orders)
 _CUSTOMER_NAME = re.compile(r"(?:customer|client|buyer)(?:name|fullname)?|(?:company|account)name")
+# a customer known by e-mail, where no column holds an id (Shopify's order export: Email)
+_CUSTOMER_EMAIL = re.compile(r"(?:customer|client|buyer|user|contact|billing)?e?mail(?:address)?")
 _INVOICE = re.compile(r"(?:sales?)?(?:invoice|order|transaction|trans|txn|receipt|basket|bill|ticket)"
                       r"(?:no|nr|num|number|id|code)?")
+# a currency after the name: amount_usd, SalesEUR (a unit in brackets is dropped before: "Amount (INR)")
+_CURRENCY_SUFFIX = r"(?:usd|eur|gbp|inr|brl|jpy|cny|rmb|aud|cad|chf|sek|nok|dkk|pln|mxn|zar|try|krw|idr|sgd|hkd|nzd)?"
 _AMOUNT = re.compile(r"(?:total|line|net|gross|order|purchase|transaction|trans|tran|txn|sales?|payment)?"
-                     r"(?:amount|revenue|sales|spend|spent|turnover|total|value)(?:paid)?")
+                     r"(?:amount|revenue|sales|spend|spent|turnover|total|value)(?:paid)?" + _CURRENCY_SUFFIX)
 _QUANTITY = re.compile(r"quantity|qty|units|unitssold|items|numitems|quantityordered")
 _PRICE = re.compile(r"(?:unit|item|sale|sales)?price(?:each|perunit)?")
 # what was bought: a product's code, else its name (description)
 _ITEM_CODE = re.compile(r"(?:stock|product|item|article|sku|part)(?:code|id|no|nr|num|number)|sku|asin|upc|ean|gtin")
 _ITEM_NAME = re.compile(r"(?:product|item|article)(?:name|description|desc|title)?|description|desc")
-_DATE = re.compile(r".*(?:date|time|timestamp).*")
-_PREFERRED_DATE = re.compile(r".*(?:invoice|order|transaction|purchase|sale).*")
+# named for a date, or for an event and "at" (Shopify's "Created at", a database's created_at, paid_at)
+_DATE = re.compile(r".*(?:date|time|timestamp).*|(?:created|ordered|purchased|placed|paid|processed|fulfilled|"
+                   r"cancel+ed|completed|shipped|delivered|closed|refunded)at")
+_PREFERRED_DATE = re.compile(r".*(?:invoice|order|transaction|purchase|sale).*|(?:created|placed)at")
+# Shopify's order export names each order in "Name": #1001, #1002 ...
+_ORDER_NAME = re.compile(r"#\s?\w[\w-]*")
+
+
+_UNIT = re.compile(r"\s*(?:\([^()]*\)|\[[^\[\]]*\])\s*$")  # "TransactionAmount (INR)", "Sales [EUR]"
 
 
 def _key(name):
-    return re.sub(r"[\s_.\-]", "", str(name)).lower()
+    return re.sub(r"[\s_.\-]", "", _UNIT.sub("", str(name))).lower()
 
 
 def first_named(columns, pattern, taken=()):
@@ -67,7 +78,7 @@ def _customer(df, taken, invoice):
     on each order (``customer_id``) beside the lasting ``customer_unique_id``."""
     found = [c for c in df.columns if c not in taken and CUSTOMER_ID_NAME.fullmatch(_key(c))]
     if not found:
-        return _one(df, "customer", _CUSTOMER_NAME, taken)
+        return _one(df, "customer", _CUSTOMER_EMAIL, taken) or _one(df, "customer", _CUSTOMER_NAME, taken)
     if len(found) > 1 and invoice is not None and len(df):
         head = df.head(_SAMPLE_ROWS)
         lasting = [c for c in found if (head.groupby(c, sort=False)[invoice].nunique() > 1).any()]
@@ -118,11 +129,25 @@ def _date(df, taken):
     found = [c for c in df.columns if c not in taken and _DATE.fullmatch(_key(c))]
     if len(df):
         found = [c for c in found if looks_like_dates(df[c])] or found
+    if len(found) > 1:  # "TransactionTime" beside "TransactionDate" is its time of day
+        keys = {_key(c) for c in found}
+        found = [c for c in found if not ("time" in _key(c) and _key(c).replace("time", "date") in keys)]
     if len(found) > 1:
         found = [c for c in found if _PREFERRED_DATE.fullmatch(_key(c))] or found
         if len(found) > 1 and len(df) and all(_PREFERRED_DATE.fullmatch(_key(c)) for c in found):
             found = _first_of_dates(df, found)
     return _only(found, "date")
+
+
+def _order_name(df, taken):
+    """A column named "Name" whose values are order names (``#1001``), as Shopify's order
+    export names its orders; None when there is none."""
+    for c in df.columns:
+        if c not in taken and _key(c) in ("name", "ordername"):
+            head = df[c].head(1000).dropna().astype(str)
+            if len(head) and head.str.fullmatch(_ORDER_NAME.pattern).all():
+                return c
+    return None
 
 
 def needs_guess(customer=None, date=None, amount=None, quantity=None, price=None, **_):
@@ -137,9 +162,11 @@ def guess_rfm_columns(df, **given):
     another role. The customer is the column named like an id of a customer, client,
     user, member or account (``CustomerID``, ``customer_id``, ``Customer ID``,
     ``CustomerKey``, ``customer_unique_id``; between several, one that repeats across
-    invoices); the date a column named with "date" or "time" that holds dates (an invoice
-    or order date before others, and among those the first to happen); the invoice
-    ``Invoice``, ``InvoiceNo``, ``order_id``, ``SalesOrderNumber``, ``TransactionID`` ...;
+    invoices), else an e-mail (``Email``), else a customer's name; the date a column named
+    with "date" or "time", or for an event and "at" (``created_at``, Shopify's ``Created
+    at``), that holds dates (an invoice or order date before others, and among those the
+    first to happen); the invoice ``Invoice``, ``InvoiceNo``, ``order_id``,
+    ``SalesOrderNumber``, ``TransactionID`` ..., or a ``Name`` of order names (``#1001``);
     the spend an amount column (``Amount``, ``Sales``, ``Revenue``, ``TotalAmount``,
     ``LineTotal``, ``payment_value`` ...), else ``quantity`` × ``price``
     (``Quantity``/``Qty`` and ``Price``/``UnitPrice``), else a price alone (one item a
@@ -173,7 +200,7 @@ def guess_rfm_columns(df, **given):
             if out[role] is not None:
                 taken.add(out[role])
 
-    fill("invoice", lambda: _one(df, "invoice", _INVOICE, taken))
+    fill("invoice", lambda: _one(df, "invoice", _INVOICE, taken) or _order_name(df, taken))
     fill("customer", lambda: _customer(df, taken, out["invoice"]))
     fill("date", lambda: _date(df, taken))
     if out["amount"] is None and (out["quantity"] is None or out["price"] is None):

@@ -15,7 +15,8 @@ from ._profiles import counted
 
 # matched against the name in lower case without spaces, "_", "." or "-"; a bare "state"
 # is left alone: in a sales log it is a US state
-_STATUS = re.compile(r"(?:order|transaction|payment|invoice|sales?|purchase|delivery|shipping|shipment)?status")
+_STATUS = re.compile(r"(?:order|transaction|payment|financial|invoice|sales?|purchase|delivery|shipping|shipment)?"
+                     r"status")
 # a sale that did not happen, or was taken back: Olist's "canceled" and "unavailable",
 # a shop's "Cancelled", "Refunded", "Returned", a payment's "Failed", "Declined", "Voided"
 _VOID = re.compile(r"(?i)\b(?:cancel+(?:ed|led|lation)?|void(?:ed)?|fail(?:ed|ure)?|declined|rejected|refunded|"
@@ -33,7 +34,7 @@ def status_column(columns, taken=()):
 def voids_sale(value):
     """Whether a status ``value`` says the sale did not happen (case aside; a partial
     refund or return does not)."""
-    text = str(value)
+    text = str(value).replace("_", " ")  # Shopify's "partially_refunded", a "payment_failed"
     return bool(_VOID.search(text)) and not _PARTIAL.search(text)
 
 

@@ -196,6 +196,10 @@ def _prepare_customers(args, with_log=False, mix_values=None):
 
             _say(args, status_text(table.attrs["status"]).rstrip(".")
                  + " (set with --status COLUMN, or --status none).")
+        elsewhere = table.attrs["cleaning"].get("amount on another row of its invoice")
+        if elsewhere:
+            _say(args, f"{elsewhere:,} rows without an amount are further lines of an invoice whose amount is on "
+                       "another row (an order's total on its first line): counted within it.")
         if table.attrs["duplicates"]["rows"]:
             from .features import duplicates_text
 

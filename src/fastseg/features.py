@@ -159,7 +159,10 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
        failed, declined, rejected, voided, refunded, returned, chargeback, abandoned (a
        partial refund or return is kept);
     7. ``missing or unreadable quantity`` / ``price`` (or ``amount``; only when there
-       are such rows: a blank cell, or text such as "-" or "#VALUE!"), then
+       are such rows: a blank cell, or text such as "-" or "#VALUE!"; a blank amount on
+       a row whose invoice has an amount on another row counts as ``amount on another
+       row of its invoice``: Shopify's order export gives the order's Total on its
+       first line alone), then
        ``non-positive quantity`` / ``non-positive price`` (or ``non-positive amount``),
        which also removes returns and adjustments;
     8. ``duplicate row`` — with ``duplicates="drop"``.
@@ -259,7 +262,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     status : "auto", str or None, default="auto"
         The column of order status whose rows saying the sale did not happen are
         dropped (Olist's ``order_status`` of "canceled" or "unavailable"). "auto": the
-        column named like one (``Status``, ``order_status``, ``payment_status``;
+        column named like one (``Status``, ``order_status``, ``payment_status``, ``Financial Status``;
         ``State`` is not), if any; None: no such rule. ``attrs["status"]``: its
         ``column`` and the rows ``dropped`` by each status, or None without one.
 
@@ -569,6 +572,13 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         so), then those of ``what`` <= 0."""
         nonlocal keep
         unread = keep & np.isnan(values)
+        if unread.any() and what == "amount" and invoice is not None:
+            # an order's total on its first row only, its other lines blank (Shopify's export): not missing
+            elsewhere = unread & _amount_elsewhere(df[invoice], values)
+            if elsewhere.any():
+                report["amount on another row of its invoice"] = int(elsewhere.sum())
+                keep &= ~elsewhere
+                unread &= ~elsewhere
         if unread.any():  # blank, or text such as "-" or "#VALUE!": no value, not a value <= 0
             report[f"missing or unreadable {what}"] = int(unread.sum())
             keep &= ~unread
@@ -602,6 +612,14 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         if duplicates == "drop":
             returned &= ~_repeated_rows(df, returned, when_ns, spend)
     return Cleaned(keep, spend, when_ns, report, dates_from, returned, money, int(repeated.sum()), voided)
+
+
+def _amount_elsewhere(invoices, values):
+    """Which rows belong to an invoice with a readable amount on some row (boolean mask)."""
+    codes = pd.factorize(invoices)[0]
+    has = np.zeros(int(codes.max(initial=-1)) + 1, dtype=bool)
+    has[codes[(codes >= 0) & ~np.isnan(values)]] = True
+    return (codes >= 0) & has[np.maximum(codes, 0)]
 
 
 def rfm_choice(attrs, argument):
