@@ -241,3 +241,18 @@ def test_cli_join_errors_are_one_line_and_write_nothing(tmp_path, capsys):
     rc = main(["segment", str(orders), "--rfm", "--join", str(customers), "--join", str(payments), "--out",
                str(payments), "-q"])
     assert rc == 2 and "is the input file" in capsys.readouterr().err and payments.read_bytes() == before
+
+
+def test_the_join_benchmark_runs_and_prints_its_table():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    done = subprocess.run([sys.executable, str(root / "bench" / "log_join.py"), "--rows", "2000", "--customers", "300",
+                           "--rounds", "1"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| lookup") or line.startswith("| parts")]
+    assert len(rows) == 2 and all(line.count(" s |") == 2 for line in rows)
