@@ -49,7 +49,8 @@ def test_olist_three_files_give_the_rfm_of_each_lasting_customer():
     assert log["payment_value"].isna().tolist() == [False, False, False, True, False, False, False]
     assert str(log["payment_sequential"].dtype) == "Int64"  # whole numbers beside an empty value
     first, second = log.attrs["joined"]
-    assert first == {"table": "customers", "on": "customer_id", "columns": ["customer_unique_id", "customer_state"],
+    assert first == {"table": "customers", "on": "customer_id", "key": "customer_id",
+                     "columns": ["customer_unique_id", "customer_state"],
                      "same": [], "parts": False, "repeated": [], "rows in": 6, "rows out": 6, "unmatched": 0}
     assert second["parts"] and second["rows in"] == 6 and second["rows out"] == 7 and second["unmatched"] == 1
     assert second["repeated"] == ["customer_id", "order_status", "order_purchase_timestamp",

@@ -52,7 +52,8 @@ def join_log(log, table, *, on=None, name="table"):
         ``log``'s columns then ``table``'s new ones; its rows in ``log``'s order (each
         repeated once per part for a table of parts). A column ``log`` already has is
         kept as the log's. ``attrs``: ``log``'s, and ``"joined"``: the list of joins so
-        far, each a dict of ``table`` (the name), ``on``, ``columns`` (those added),
+        far, each a dict of ``table`` (the name), ``on`` (the column, or the log's and
+        the table's as "a/b" where their names differ), ``key`` (the log's), ``columns`` (those added),
         ``same`` (those ``log`` already had, left out), ``parts`` (True for a table of
         parts), ``repeated`` (the log's columns a table of parts repeated), ``rows in``,
         ``rows out`` and ``unmatched`` (log rows whose key the table lacks).
@@ -108,7 +109,7 @@ def join_log(log, table, *, on=None, name="table"):
     on_text = right_on if left_on == right_on else f"{left_on}/{right_on}"
     repeated = [c for c in log.columns if c != left_on] if parts else []
     out.attrs = {**log.attrs, "joined": [*log.attrs.get("joined", ()), {
-        "table": name, "on": on_text, "columns": new, "same": same, "parts": parts, "repeated": repeated,
+        "table": name, "on": on_text, "key": left_on, "columns": new, "same": same, "parts": parts, "repeated": repeated,
         "rows in": int(len(log)), "rows out": int(len(out)), "unmatched": unmatched}]}
     return out
 
@@ -130,7 +131,7 @@ def check_joined_roles(joined, roles):
                                  f"{role} from {j['table']} ({role}=, --{role} COLUMN), or join a table of one row "
                                  f"per {j['on']!r}.")
         if roles.get("invoice") is None:
-            key = j["on"].split("/")[0]
+            key = j["key"]
             raise ValueError(f"{j['table']} has several rows per {key!r} and the log no invoice column: Frequency would "
                              f"count {j['table']}'s rows; give invoice={key!r} (--invoice {key}).")
 
