@@ -205,7 +205,8 @@ def test_day_first_dates_without_leading_zeros_are_read_in_one_order():
     assert (as_datetime(us, "TransactionDate")[0].to_numpy() == days.to_numpy()).all()
     # and RFM on them equals RFM on the dates themselves
     ids = rng.integers(0, 60, len(days))
-    log = pd.DataFrame({"CustomerID": ids, "TransactionDate": text, "TransactionAmount (INR)": rng.gamma(2, 50, len(days))})
+    log = pd.DataFrame({"CustomerID": ids, "TransactionDate": text,
+                        "TransactionAmount (INR)": rng.gamma(2, 50, len(days))})
     want = rfm(log.assign(TransactionDate=days))
     pd.testing.assert_frame_equal(rfm(log), want)
     # every number up to 12 tells nothing: month first, pandas' default, unless dayfirst says

@@ -73,7 +73,8 @@ def join_log(log, table, *, on=None, name="table"):
     new = [c for c in table.columns if c != right_on and c not in log.columns]
     if not new:
         raise ValueError(f"{name} has no column the log lacks but {right_on!r}"
-                         + (f" (its {listed_columns(same)} the log has already)" if same else "") + "; nothing to join.")
+                         + (f" (its {listed_columns(same)} the log has already)" if same else "")
+                         + "; nothing to join.")
     lk, rk = _key_pair(log[left_on], table[right_on])
     body = table[new].reset_index(drop=True)[rk.notna().to_numpy()]
     keys = rk[rk.notna()]
@@ -109,7 +110,8 @@ def join_log(log, table, *, on=None, name="table"):
     on_text = right_on if left_on == right_on else f"{left_on}/{right_on}"
     repeated = [c for c in log.columns if c != left_on] if parts else []
     out.attrs = {**log.attrs, "joined": [*log.attrs.get("joined", ()), {
-        "table": name, "on": on_text, "key": left_on, "columns": new, "same": same, "parts": parts, "repeated": repeated,
+        "table": name, "on": on_text, "key": left_on, "columns": new, "same": same, "parts": parts,
+        "repeated": repeated,
         "rows in": int(len(log)), "rows out": int(len(out)), "unmatched": unmatched}]}
     return out
 
@@ -132,8 +134,8 @@ def check_joined_roles(joined, roles):
                                  f"per {j['on']!r}.")
         if roles.get("invoice") is None:
             key = j["key"]
-            raise ValueError(f"{j['table']} has several rows per {key!r} and the log no invoice column: Frequency would "
-                             f"count {j['table']}'s rows; give invoice={key!r} (--invoice {key}).")
+            raise ValueError(f"{j['table']} has several rows per {key!r} and the log no invoice column: Frequency "
+                             f"would count {j['table']}'s rows; give invoice={key!r} (--invoice {key}).")
 
 
 def join_text(j):
