@@ -56,7 +56,8 @@ def test_rfm_leaves_out_the_rows_of_no_sale_and_says_which():
     assert list(table.index) == ["c1", "c2"]
     assert table.loc["c1", ["frequency", "monetary", "recency"]].tolist() == [2, 60.0, 1]
     assert table.attrs["cleaning"]["status of no sale"] == 2
-    assert table.attrs["status"] == {"column": "order_status", "dropped": {"Refunded": 1, "canceled": 1}}
+    assert table.attrs["status"] == {"column": "order_status", "dropped": {"Refunded": 1, "canceled": 1},
+                                     "kind": "status"}
     assert "order_status" not in table.columns and "Country" in table.columns  # a purchase's, not a customer's
     # turned off, every row is a purchase; given by name, the same as found
     kept = rfm(log, status=None)

@@ -204,8 +204,10 @@ def add_input_options(p):
                         "an item twice) or 'drop' them (a log exported twice over) (predict: taken from the model)")
     g.add_argument("--status", metavar="COLUMN",
                    help="the log's column of order status: its rows of no sale (canceled, unavailable, failed, "
-                        "refunded, returned ...) are left out; 'none' for no such rule (default: the column named "
-                        "like Status or order_status, if any; predict: taken from the model)")
+                        "refunded, returned ...) are left out; or of a shop's events (view, cart, purchase): only "
+                        "its purchases are kept; 'none' for no such rule (default: the column named like Status or "
+                        "order_status, else like event_type holding such events, if any; predict: taken from the "
+                        "model)")
     g.add_argument("--join", metavar="FILE[:COLUMN]", type=join_spec, action="append",
                    help="a table joined to the log's rows before RFM by the column both have (or COLUMN), for a "
                         "log kept in several files: an order's payments or items by order_id (where the amounts "

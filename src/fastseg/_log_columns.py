@@ -11,8 +11,10 @@ import numpy as np
 
 from ._validation import listed_columns
 
-# CustomerID, customer_unique_id (Olist), CustomerKey (AdventureWorks), Customer Number, client_no
-CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust)[\s_.\-]?(?:unique[\s_.\-]?)?"
+# CustomerID, customer_unique_id (Olist), CustomerKey (AdventureWorks), Customer Number, client_no,
+# visitorid (Retail Rocket's events)
+CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust|visitor|shopper|buyer)[\s_.\-]?"
+                              r"(?:unique[\s_.\-]?)?"
                               r"(?:id|key|no|nr|number|code))")
 
 # matched against the name in lower case without spaces, "_", "." or "-"
@@ -35,6 +37,10 @@ _ITEM_NAME = re.compile(r"(?:product|item|article)(?:name|description|desc|title
 _DATE = re.compile(r".*(?:date|time|timestamp).*|(?:created|ordered|purchased|placed|paid|processed|fulfilled|"
                    r"cancel+ed|completed|shipped|delivered|closed|refunded)at")
 _PREFERRED_DATE = re.compile(r".*(?:invoice|order|transaction|purchase|sale).*|(?:created|placed)at")
+# a shop's log of events (view, cart, purchase): REES46's event_type, Retail Rocket's event, Taobao's behavior_type
+EVENT_NAME = re.compile(r"(?:event|action|activity|interaction|behaviou?r)(?:type|name|kind)?")
+# a visit to the shop: in a log of events, its purchases are one order
+_SESSION = re.compile(r"(?:user|customer|visit)?session(?:id|key)?|visit(?:id)?")
 # Shopify's order export names each order in "Name": #1001, #1002 ...
 _ORDER_NAME = re.compile(r"#\s?\w[\w-]*")
 
@@ -150,6 +156,15 @@ def _order_name(df, taken):
     return None
 
 
+def _session(df, taken):
+    """In a log of events (a column named like ``event_type``), the column of sessions
+    (``user_session``, ``session_id``): a session's purchases are one order; None
+    elsewhere."""
+    if first_named(df.columns, EVENT_NAME, taken) is None:
+        return None
+    return _one(df, "invoice", _SESSION, taken)
+
+
 def needs_guess(customer=None, date=None, amount=None, quantity=None, price=None, **_):
     """Whether a role rfm cannot do without (customer, date, spend) is not given."""
     return customer is None or date is None or (amount is None and (quantity is None or price is None))
@@ -166,7 +181,8 @@ def guess_rfm_columns(df, **given):
     with "date" or "time", or for an event and "at" (``created_at``, Shopify's ``Created
     at``), that holds dates (an invoice or order date before others, and among those the
     first to happen); the invoice ``Invoice``, ``InvoiceNo``, ``order_id``,
-    ``SalesOrderNumber``, ``TransactionID`` ..., or a ``Name`` of order names (``#1001``);
+    ``SalesOrderNumber``, ``TransactionID`` ..., or a ``Name`` of order names (``#1001``),
+    or in a log of events (``event_type``) its sessions (``user_session``);
     the spend an amount column (``Amount``, ``Sales``, ``Revenue``, ``TotalAmount``,
     ``LineTotal``, ``payment_value`` ...), else ``quantity`` × ``price``
     (``Quantity``/``Qty`` and ``Price``/``UnitPrice``), else a price alone (one item a
@@ -200,7 +216,7 @@ def guess_rfm_columns(df, **given):
             if out[role] is not None:
                 taken.add(out[role])
 
-    fill("invoice", lambda: _one(df, "invoice", _INVOICE, taken) or _order_name(df, taken))
+    fill("invoice", lambda: _one(df, "invoice", _INVOICE, taken) or _order_name(df, taken) or _session(df, taken))
     fill("customer", lambda: _customer(df, taken, out["invoice"]))
     fill("date", lambda: _date(df, taken))
     if out["amount"] is None and (out["quantity"] is None or out["price"] is None):

@@ -83,7 +83,7 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
 
     The log is cleaned by :func:`fastseg.rfm`'s rules (missing customer, missing or
     unreadable date, before since, on or after the snapshot, another currency,
-    cancelled invoice, status of no sale, non-positive quantity, price or amount, and with
+    cancelled invoice, status of no sale or not a purchase event, non-positive quantity, price or amount, and with
     ``duplicates="drop"`` duplicate row), so the rows are the same customers as
     ``rfm``'s, in the same order, and a segmentation of the RFM table lines up with them.
 
@@ -125,7 +125,8 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
         (give the two the same).
     status : "auto", str or None, default="auto"
         The column of order status whose rows of no sale (canceled, refunded ...) are
-        left out, as for :func:`fastseg.rfm` (give the two the same).
+        left out, or of a shop's events whose rows of a purchase are kept, as for
+        :func:`fastseg.rfm` (give the two the same).
 
     Returns
     -------

@@ -15,7 +15,7 @@ from ._currency import check_currency_choice, currency_column, currency_rule
 from ._dates import _DAY_NS, _snapshot_ns, as_datetime, as_ns, dates_as_days, day_text, looks_like_dates
 from ._log_columns import guess_rfm_columns, needs_guess
 from .log_join import check_joined_roles
-from ._order_status import status_column, status_rule
+from ._order_status import is_status_column, status_column, status_rule
 from ._profiles import MAX_LEVELS, counted, readable_number
 from ._stray_dates import refuse_stray_first_dates, refuse_stray_last_dates
 from ._validation import did_you_mean, listed_columns, require_frame
@@ -157,7 +157,8 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     6. ``status of no sale`` — with a column of order status (see ``status``), rows
        whose status says the sale did not happen: canceled, cancelled, unavailable,
        failed, declined, rejected, voided, refunded, returned, chargeback, abandoned (a
-       partial refund or return is kept);
+       partial refund or return is kept); with a shop's column of events instead, ``not a
+       purchase event``: the views, carts and other events that are not a purchase;
     7. ``missing or unreadable quantity`` / ``price`` (or ``amount``; only when there
        are such rows: a blank cell, or text such as "-" or "#VALUE!"; a blank amount on
        a row whose invoice has an amount on another row counts as ``amount on another
@@ -263,8 +264,12 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         The column of order status whose rows saying the sale did not happen are
         dropped (Olist's ``order_status`` of "canceled" or "unavailable"). "auto": the
         column named like one (``Status``, ``order_status``, ``payment_status``, ``Financial Status``;
-        ``State`` is not), if any; None: no such rule. ``attrs["status"]``: its
-        ``column`` and the rows ``dropped`` by each status, or None without one.
+        ``State`` is not), if any, else a shop's column of events (``event_type``,
+        ``event``, ``behavior_type`` holding view, cart, purchase ...: then only the
+        rows of a purchase event are kept, by the rule ``not a purchase event``); None:
+        no such rule. ``attrs["status"]``: its ``column``, its ``kind`` ("status" or
+        "event") and the rows ``dropped`` by each value (with events, the events
+        ``kept`` as purchases), or None without one.
 
     Returns
     -------
@@ -397,7 +402,8 @@ def _status_column(log, status, roles):
     """The column of order status rfm's rule reads: ``status`` given (checked), the one
     named like it for "auto", or None."""
     if isinstance(status, str) and status == "auto":
-        return status_column(log.columns, {r for r in roles if r is not None})
+        found = status_column(log.columns, {r for r in roles if r is not None})
+        return found if found is not None and is_status_column(log[found], found) else None
     if status is not None:
         _require(log, [status])
         if status in roles:
@@ -564,7 +570,7 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
     voided = None
     if status is not None:
         void, voided = status_rule(df[status], keep, status)
-        report["status of no sale"] = int(void.sum())
+        report["not a purchase event" if voided["kind"] == "event" else "status of no sale"] = int(void.sum())
         keep &= ~void
 
     def drop_bad(values, what):
