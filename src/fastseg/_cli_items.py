@@ -4,7 +4,7 @@ the product options, the columns of the log they need read, and its
 
 from __future__ import annotations
 
-from ._cli_options import status_option
+from ._cli_options import monetary_option, status_option
 
 _SKIP = ("auto", "none")
 _TABLE = "table to write (.csv, .tsv, .parquet or .xlsx) of "
@@ -103,10 +103,11 @@ def _log_baskets(args, log, say):
         say(f"What each segment buys, from {', '.join(guessed)} (set with --item and --item-names, or --item none)")
     given = getattr(args, "exclude_items", None)
     exclude = [v.strip() for v in given.split(",") if v.strip()] if given else None
+    spent = monetary_option(args)  # without a spend (--amount none), an item's count of purchases
     b = baskets(log, **roles, item=item, item_names=names, exclude=exclude, dayfirst=True if args.dayfirst else None,
                 currency=getattr(args, "currency", None), snapshot=getattr(args, "snapshot", None),
                 since=getattr(args, "since", None), duplicates=getattr(args, "duplicates", None) or "keep",
-                status=status_option(args))
+                status=status_option(args), monetary=spent, values="spend" if spent else "lines")
     if exclude and len(b.attrs["excluded"]) < len(exclude):
         missing = [v for v in exclude if v not in set(map(str, b.attrs["excluded"]))]
         say(f"note: --exclude-items {', '.join(map(repr, missing))} not found in column {b.attrs['columns']['item']!r}")

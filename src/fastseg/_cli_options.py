@@ -100,6 +100,21 @@ def value(text):
     return None if text.lower() == "none" else "auto" if text.lower() == "auto" else text
 
 
+class AmountAction(argparse.Action):
+    """--amount COLUMN, or 'none' for a log with no spend: ``amount`` None and ``monetary``
+    False (rfm's ``monetary=False``, Recency and Frequency alone)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        none = values.strip().lower() == "none"
+        setattr(namespace, self.dest, None if none else values)
+        namespace.monetary = not none
+
+
+def monetary_option(args):
+    """rfm's ``monetary``: False after --amount none."""
+    return getattr(args, "monetary", True)
+
+
 def status_option(args):
     """rfm's and baskets' ``status`` for --status: "auto" when not given, None for 'none'."""
     given = getattr(args, "status", None)
@@ -175,7 +190,9 @@ def add_input_options(p):
     g.add_argument("--customer", help="customer id column")
     g.add_argument("--date", help="transaction date column")
     g.add_argument("--invoice", help="invoice id column (Frequency = distinct invoices)")
-    g.add_argument("--amount", help="spend column, or give --quantity and --price")
+    g.add_argument("--amount", action=AmountAction,
+                   help="spend column, or give --quantity and --price; 'none' for a log with no spend (views and "
+                        "purchases without prices, visits): Recency and Frequency alone")
     g.add_argument("--quantity", help="quantity column")
     g.add_argument("--price", help="unit price column")
     g.add_argument("--snapshot", help="date Recency is measured from (default: last date + 1 day; one inside "

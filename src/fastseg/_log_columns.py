@@ -165,12 +165,13 @@ def _session(df, taken):
     return _one(df, "invoice", _SESSION, taken)
 
 
-def needs_guess(customer=None, date=None, amount=None, quantity=None, price=None, **_):
-    """Whether a role rfm cannot do without (customer, date, spend) is not given."""
-    return customer is None or date is None or (amount is None and (quantity is None or price is None))
+def needs_guess(customer=None, date=None, amount=None, quantity=None, price=None, spend=True, **_):
+    """Whether a role rfm cannot do without (customer, date, and with ``spend`` the spend)
+    is not given."""
+    return customer is None or date is None or (spend and amount is None and (quantity is None or price is None))
 
 
-def guess_rfm_columns(df, **given):
+def guess_rfm_columns(df, spend=True, **given):
     """The :func:`fastseg.rfm` column arguments for a transaction log, read off its names.
 
     Roles already ``given`` (not None) are kept, and their columns are not guessed for
@@ -192,6 +193,8 @@ def guess_rfm_columns(df, **given):
     ----------
     df : pandas.DataFrame
         The log, or its first rows (dates are told by their values where there are any).
+    spend : bool, default=True
+        False: the spend is not looked for (a log without one: ``rfm(monetary=False)``).
     **given : str or None
         ``customer``, ``date``, ``invoice``, ``amount``, ``quantity``, ``price``.
 
@@ -219,23 +222,25 @@ def guess_rfm_columns(df, **given):
     fill("invoice", lambda: _one(df, "invoice", _INVOICE, taken) or _order_name(df, taken) or _session(df, taken))
     fill("customer", lambda: _customer(df, taken, out["invoice"]))
     fill("date", lambda: _date(df, taken))
-    if out["amount"] is None and (out["quantity"] is None or out["price"] is None):
-        spend = {role: out[role] for role in ("quantity", "price")}
-        out["amount"] = _one(df, "amount", _AMOUNT, taken) if not any(spend.values()) else None
+    if spend and out["amount"] is None and (out["quantity"] is None or out["price"] is None):
+        parts = {role: out[role] for role in ("quantity", "price")}
+        out["amount"] = _one(df, "amount", _AMOUNT, taken) if not any(parts.values()) else None
         if out["amount"] is None:
             fill("quantity", lambda: _one(df, "quantity", _QUANTITY, taken))
             fill("price", lambda: _one(df, "price", _PRICE, taken))
-            if out["quantity"] is None and out["price"] is not None and spend["price"] is None:
+            if out["quantity"] is None and out["price"] is not None and parts["price"] is None:
                 out["amount"], out["price"] = out["price"], None  # a price per row: one item a row
     shown = listed_columns(df.columns)
     missing = [role for role in ("customer", "date") if out[role] is None]
-    if out["amount"] is None and (out["quantity"] is None or out["price"] is None):
+    if spend and out["amount"] is None and (out["quantity"] is None or out["price"] is None):
         missing.append("spend")
     if missing:
         how = {"customer": "customer= (--customer)", "date": "date= (--date)",
                "spend": "amount= (--amount), or quantity= and price= (--quantity, --price)"}
         apart = (" Where the amounts are in another file (an order's payments or items, as Olist keeps them), join "
-                 "it to the log first (fastseg.join_log, --join FILE)." if "spend" in missing else "")
+                 "it to the log first (fastseg.join_log, --join FILE); where the log has no spend at all (a log of "
+                 "visits or events), give monetary=False (--amount none) for Recency and Frequency alone."
+                 if "spend" in missing else "")
         raise ValueError(f"no column is named like the {' or the '.join(missing)} of a transaction log; name it "
                          f"with {'; '.join(how[m] for m in missing)}. Columns: {shown}.{apart}")
     if out["amount"] is not None:

@@ -20,8 +20,9 @@ from ._currency import check_currency_choice
 from ._dates import _snapshot_ns
 from ._log_columns import guess_item_columns
 from ._validation import listed_columns, require_frame
-from .features import (_index_as_columns, _mixed, _numeric, _per_customer_mode, _require, _status_column, as_texts,
-                       check_duplicates_choice, clean_log, customer_codes, log_roles, whole_numbers_as_ints)
+from .features import (_check_monetary, _index_as_columns, _mixed, _numeric, _per_customer_mode, _require,
+                       _status_column, as_texts, check_duplicates_choice, clean_log, customer_codes, log_roles,
+                       whole_numbers_as_ints)
 from .log_join import check_joined_roles
 
 __all__ = ["Baskets", "baskets", "segment_items", "recommend_items"]
@@ -78,7 +79,7 @@ class Baskets:
 
 def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None,
             item=None, item_names=None, values="spend", exclude=None, dayfirst=None, currency=None, snapshot=None,
-            since=None, duplicates="keep", status="auto"):
+            since=None, duplicates="keep", status="auto", monetary=True):
     """Each customer's purchases per item, from a transaction log: a sparse matrix.
 
     The log is cleaned by :func:`fastseg.rfm`'s rules (missing customer, missing or
@@ -127,6 +128,10 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
         The column of order status whose rows of no sale (canceled, refunded ...) are
         left out, or of a shop's events whose rows of a purchase are kept, as for
         :func:`fastseg.rfm` (give the two the same).
+    monetary : bool, default=True
+        False: the log has no spend, as for ``rfm(monetary=False)`` (give the two the
+        same): no spend column is looked for and no spend rule applies; ``values`` is
+        then "lines".
 
     Returns
     -------
@@ -151,8 +156,12 @@ def baskets(transactions, *, customer=None, date=None, invoice=None, amount=None
     if values not in VALUES:
         raise ValueError(f"values must be one of {', '.join(map(repr, VALUES))}; got {values!r}.")
     transactions = _index_as_columns(transactions)
+    _check_monetary(monetary, dict(amount=amount, quantity=quantity, price=price), "drop")
+    if not monetary and values != "lines":
+        raise ValueError(f"values={values!r} adds up the {values}, and monetary=False reads no spend; give "
+                         "values='lines' (each item's count of purchases).")
     given, guessed = log_roles(transactions, dict(customer=customer, date=date, invoice=invoice, amount=amount,
-                                                  quantity=quantity, price=price))
+                                                  quantity=quantity, price=price), spend=monetary)
     _require(transactions, [item, item_names])
     found = guess_item_columns(transactions, given.values(), item, item_names)
     if found[0] is None:

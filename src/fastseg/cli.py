@@ -129,7 +129,7 @@ def _prepare_customers(args, with_log=False, mix_values=None):
     roles = dict(customer=args.customer, date=args.date, invoice=args.invoice, amount=args.amount,
                  quantity=args.quantity, price=args.price)
     wanted = []
-    if args.rfm and not needs_guess(**roles) and not args.join:
+    if args.rfm and not needs_guess(**roles, spend=opt.monetary_option(args)) and not args.join:
         wanted = [*roles.values(), *(attributes if isinstance(attributes, list) else ()), args.mix]
         head = None
         if (attributes == "auto" or getattr(args, "item", None) == "auto") and reads_some_columns(args.input):
@@ -172,7 +172,8 @@ def _prepare_customers(args, with_log=False, mix_values=None):
                     quantity=args.quantity, price=args.price, snapshot=args.snapshot, since=args.since,
                     dayfirst=True if args.dayfirst else None, attributes=attributes, mix=args.mix,
                     mix_values=mix_values, returns=args.returns or "drop", currency=args.currency,
-                    duplicates=args.duplicates or "keep", status=opt.status_option(args))
+                    duplicates=args.duplicates or "keep", status=opt.status_option(args),
+                    monetary=opt.monetary_option(args))
         if table.attrs["guessed"]:
             _say(args, f"RFM columns read off their names: {_roles(table.attrs['guessed'])} (set with "
                        "--customer, --date, --invoice, --amount or --quantity and --price)")
@@ -488,6 +489,8 @@ def cmd_predict(args):
             raise CLIError(f"--{option} {given}: {args.model}'s {what} was found with --{option} {fitted}, and "
                            f"predict computes it the same way; leave --{option} out.")
         setattr(args, option, fitted if args.rfm else None)
+    if args.rfm:
+        _spend_as_fitted(args, seg)
     if args.rfm and "status" in (seg.source or {}):  # the rows of no sale left out as at the fit
         fitted = (seg.source["status"] or {}).get("column")
         given = opt.status_option(args)
@@ -563,6 +566,25 @@ def cmd_predict(args):
         if offers is not None:
             print(f"offers: {offers}")
     return labels
+
+
+def _spend_as_fitted(args, seg):
+    """predict's RFM with a Monetary as the model's has one or not (``rfm(monetary=False)``,
+    --amount none): taken from the model, and an error for an option that says otherwise."""
+    columns = (seg.source or {}).get("columns") or {}
+    if "customer" not in columns:
+        return  # a model from before the columns were kept, or not from a log
+    fitted = bool({"amount", "quantity", "price"} & set(columns))
+    if fitted and not opt.monetary_option(args):
+        raise CLIError(f"--amount none: {args.model}'s segments were found on Monetary too, from the spend column "
+                       f"{columns.get('amount') or columns.get('quantity')!r}; give the log with its spend and leave "
+                       "--amount out.")
+    if not fitted:
+        given = [f"--{o} {getattr(args, o)}" for o in ("amount", "quantity", "price") if getattr(args, o)]
+        if given:
+            raise CLIError(f"{' '.join(given)}: {args.model}'s segments were found on Recency and Frequency alone "
+                           "(--amount none), and predict computes them the same way; leave it out.")
+        args.amount, args.monetary = None, False
 
 
 def _segment_label(seg):

@@ -139,7 +139,7 @@ def _index_as_columns(df):
 
 def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, quantity=None, price=None, snapshot=None,
         dayfirst=None, attributes="auto", mix=None, mix_values=None, returns="drop", currency=None, since=None,
-        duplicates="keep", status="auto"):
+        duplicates="keep", status="auto", monetary=True):
     """Recency, Frequency and Monetary value per customer, with scores and segments.
 
     Cleaning, in this order, each rule counting the rows it drops (the report is in
@@ -184,6 +184,12 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         the invoice are read off the column names (:func:`guess_rfm_columns`:
         ``Customer ID``, ``InvoiceDate``, ``Invoice``, ``Quantity`` × ``Price``, ...);
         ``result.attrs["guessed"]`` says which. Give all three and nothing is guessed.
+    monetary : bool, default=True
+        False: the log has no spend (Taobao's or Retail Rocket's events, a gym's
+        visits): Recency and Frequency alone, no spend column is looked for and no
+        spend rule applies; the result has no ``monetary`` or ``M``, and ``RFM`` and
+        ``score`` are made of R and F. ``amount``, ``quantity``, ``price``, ``mix`` and
+        ``returns="net"`` need a spend, so they cannot be given with it.
     snapshot : date-like, optional
         The day Recency is measured from; default the last date + 1 day. A snapshot
         inside the log gives the RFM as of that day: the rows dated at or after it are
@@ -298,8 +304,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     require_frame(transactions, "rfm's transactions")
     joined = transactions.attrs.get("joined")
     transactions = _index_as_columns(transactions)
+    _check_monetary(monetary, dict(amount=amount, quantity=quantity, price=price, mix=mix), returns)
     given, guessed = log_roles(transactions, dict(customer=customer, date=date, invoice=invoice, amount=amount,
-                                                  quantity=quantity, price=price))
+                                                  quantity=quantity, price=price), spend=monetary)
     check_joined_roles(joined, given)
     customer, date, invoice, amount, quantity, price = given.values()
     status = _status_column(transactions, status, [customer, date, invoice, amount, quantity, price, mix])
@@ -347,19 +354,22 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
         frequency = np.bincount(pairs // (int(inv_codes.max()) + 1), minlength=n_cust)
     else:
         frequency = np.bincount(codes, minlength=n_cust)
-    monetary = np.bincount(codes, weights=spend[keep], minlength=n_cust)
-    if returned is not None:
-        monetary, net = _net_of_returns(monetary, df[customer][returned], -spend[returned], uniques)
-
-    out = pd.DataFrame(
-        {"recency": recency.astype(np.int64), "frequency": frequency.astype(np.int64), "monetary": monetary},
-        index=pd.Index(uniques, name=customer),
-    )
+    out = pd.DataFrame({"recency": recency.astype(np.int64), "frequency": frequency.astype(np.int64)},
+                       index=pd.Index(uniques, name=customer))
+    if monetary:
+        out["monetary"] = np.bincount(codes, weights=spend[keep], minlength=n_cust)
+        if returned is not None:
+            out["monetary"], net = _net_of_returns(out["monetary"].to_numpy(), df[customer][returned],
+                                                   -spend[returned], uniques)
     out["R"] = _score(-out["recency"].to_numpy())
     out["F"] = _score(out["frequency"].to_numpy())
-    out["M"] = _score(out["monetary"].to_numpy())
-    out["RFM"] = out["R"].astype(str) + out["F"].astype(str) + out["M"].astype(str)
-    out["score"] = (out["R"].astype(int) + out["F"] + out["M"]).astype(int)
+    out["RFM"] = out["R"].astype(str) + out["F"].astype(str)
+    out["score"] = out["R"].astype(int) + out["F"]
+    if monetary:
+        out.insert(out.columns.get_loc("RFM"), "M", _score(out["monetary"].to_numpy()))
+        out["RFM"] += out["M"].astype(str)
+        out["score"] += out["M"]
+    out["score"] = out["score"].astype(int)
     out["rfm_segment"] = rfm_segment(out["R"].to_numpy(), out["F"].to_numpy())
     out["tenure"] = ((snap - first) // _DAY_NS).astype(np.int64)  # described by segment, not clustered on
     carried = []
@@ -380,7 +390,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
             out[c] = shares[c].to_numpy()
     out.attrs["cleaning"] = report
     spend = dict(amount=amount) if amount is not None else dict(quantity=quantity, price=price)
-    used = dict(customer=customer, date=date, invoice=invoice, **spend)
+    used = dict(customer=customer, date=date, invoice=invoice, **(spend if monetary else {}))
     out.attrs["columns"] = {role: col for role, col in used.items() if col is not None}
     out.attrs["guessed"] = guessed
     out.attrs["dates from"] = dates_from
@@ -396,6 +406,21 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     if joined:
         out.attrs["joined"] = [{k: j[k] for k in ("table", "on", "columns", "parts")} for j in joined]
     return out
+
+
+def _check_monetary(monetary, spent, returns):
+    """A named error for a ``monetary`` other than True or False, and for arguments that
+    need a spend (``spent``: amount, quantity, price, mix) given with False."""
+    if not isinstance(monetary, (bool, np.bool_)):
+        raise ValueError(f"monetary must be True or False; got {monetary!r}.")
+    if monetary:
+        return
+    given = [f"{k}={v!r}" for k, v in spent.items() if v is not None]
+    if isinstance(returns, str) and returns == "net":
+        given.append("returns='net'")
+    if given:
+        raise ValueError(f"monetary=False (--amount none) reads no spend, but {', '.join(given)} needs one; leave "
+                         f"{'it' if len(given) == 1 else 'them'} out, or drop monetary=False.")
 
 
 def _status_column(log, status, roles):
@@ -481,13 +506,14 @@ def spend_shares(kinds, column, codes, spend, n_customers, values=None):
                    "covered": float(sums[:, :len(chosen)].sum() / sums.sum())}  # kept spend is > 0
 
 
-def log_roles(transactions, given):
+def log_roles(transactions, given, spend=True):
     """The columns :func:`rfm` uses, by role (``given`` ones kept, the rest read off their
-    names when a role it cannot do without is missing), and those it guessed."""
+    names when a role it cannot do without is missing; the spend only with ``spend``),
+    and those it guessed."""
     guessed = {}
-    if needs_guess(**given):
+    if needs_guess(**given, spend=spend):
         _require(transactions, [c for c in given.values() if c is not None])
-        columns = guess_rfm_columns(transactions, **given)
+        columns = guess_rfm_columns(transactions, spend=spend, **given)
         guessed = {role: col for role, col in columns.items() if col is not None and given[role] is None}
         given = {**given, **columns}
     return given, guessed
@@ -595,6 +621,8 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
     if amount is not None:
         spend = _numeric(df, amount)
         drop_bad(spend, "amount")
+    elif quantity is None and price is None:  # a log without spend (rfm's monetary=False): no rule on it
+        spend = np.zeros(n_in)
     else:
         q = _numeric(df, quantity)
         p = _numeric(df, price)

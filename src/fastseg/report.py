@@ -329,13 +329,14 @@ def _source_text(seg):
     if not src.get("columns"):
         return ""
     cols = src["columns"]
+    spent = bool({"amount", "quantity", "price"} & set(cols))  # none: rfm(monetary=False)
     spend = f"{cols['amount']!r}" if "amount" in cols else f"{cols.get('quantity')!r} × {cols.get('price')!r}"
     dates = f" (read from {src['dates from']})" if src.get("dates from") else ""
-    text = (f"Recency, Frequency and Monetary from the transaction log's columns: customer {cols['customer']!r}, "
-            f"date {cols['date']!r}{dates}, "
-            + (f"invoice {cols['invoice']!r}, " if cols.get("invoice") else "no invoice column (Frequency counts "
-               "rows), ")
-            + f"spend {spend}.")
+    text = (("Recency, Frequency and Monetary" if spent else "Recency and Frequency (no spend: no Monetary)")
+            + f" from the transaction log's columns: customer {cols['customer']!r}, date {cols['date']!r}{dates}"
+            + (f", invoice {cols['invoice']!r}" if cols.get("invoice") else ", no invoice column (Frequency counts "
+               "rows)")
+            + (f", spend {spend}." if spent else "."))
     if src.get("joined"):
         tables = [f"{j['table']} by {j['on']!r} ({'several rows' if j['parts'] else 'one row'} per key)"
                   for j in src["joined"]]

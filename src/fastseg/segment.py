@@ -50,7 +50,7 @@ class Segmenter:
     ----------
     features : list of str, optional
         Feature columns. Default: recency, frequency, monetary when present (a table
-        from :func:`fastseg.rfm`), with the spend shares of ``rfm(mix=...)`` where it
+        from :func:`fastseg.rfm`; recency and frequency for ``rfm(monetary=False)``), with the spend shares of ``rfm(mix=...)`` where it
         made them (those some customer has, the rest left out as "one value"), else
         every numeric column but identifiers, row numbers, dates kept as numbers,
         columns of two values and categories written
@@ -287,10 +287,11 @@ class Segmenter:
         explicit = self._explicit()
         if explicit is not None:
             return [renamed.get(f, f) for f in explicit], {}
-        if all(f in df.columns for f in _RFM_FEATURES):
+        rfm = _rfm_features(df)
+        if rfm:
             shares = [c for c in (df.attrs.get("mix") or {}).get("columns", ()) if c in df.columns]
             flat = [c for c in shares if not df[c].min() < df[c].max()]  # a kind no customer bought here
-            return [*_RFM_FEATURES, *(c for c in shares if c not in flat)], dict.fromkeys(flat, "one value")
+            return [*rfm, *(c for c in shares if c not in flat)], dict.fromkeys(flat, "one value")
         ids = identifier_columns(df)
         described = set(self._named_described() or ())  # named to describe: not clustered on as well
         num, left = [], {}
@@ -673,6 +674,19 @@ def _missing_in(df, features):
     return [f for f in features if not np.isfinite(df[f].to_numpy(dtype=float, na_value=np.nan)).all()]
 
 
+def _rfm_features(df):
+    """recency, frequency and monetary for a table with the three; recency and frequency
+    for one :func:`fastseg.rfm` made without a spend (``monetary=False``: its
+    ``attrs["columns"]`` name no amount, quantity or price); else []."""
+    if all(f in df.columns for f in _RFM_FEATURES):
+        return list(_RFM_FEATURES)
+    columns = df.attrs.get("columns") or {}
+    if {"customer", "date"} <= set(columns) and not {"amount", "quantity", "price"} & set(columns) \
+            and all(f in df.columns for f in ("recency", "frequency")):
+        return ["recency", "frequency"]
+    return []
+
+
 def _single_value_text(const, df):
     """Why features of one value stop the fit, and the way out. A table from
     :func:`fastseg.rfm` with one Frequency for all is a log that names each customer
@@ -685,7 +699,7 @@ def _single_value_text(const, df):
     cust, inv = columns["customer"], columns.get("invoice")
     n = int(df["frequency"].iloc[0])
     per = f"{counted(n, 'invoice')} ({inv!r})" if inv is not None else counted(n, "row")
-    rest = [f for f in _RFM_FEATURES if f != "frequency"]
+    rest = [f for f in _RFM_FEATURES if f != "frequency" and f in df.columns]
     lasting = ("If that id is new on each order (Olist's customer_id is), give the customer's lasting id with "
                "customer= (--customer), joining the table that maps one to the other first (fastseg.join_log, "
                "--join FILE); else leave" if n == 1 else "Leave")
