@@ -30,8 +30,8 @@ _PARTIAL = re.compile(r"(?i)\bpartial(?:ly)?\b")
 
 # matched whole against an event in lower case, "_" and "-" as spaces: REES46's "purchase", Taobao's "buy",
 # Retail Rocket's "transaction", GA4's "purchase" and "in_app_purchase", Segment's "Order Completed"
-_PURCHASE_EVENT = re.compile(r"(?:(?:ecommerce|in app|online|web|app|store) )?purchase[ds]?|buy|bought|transaction|order|"
-                             r"sale|conversion|(?:order|purchase|checkout|payment|transaction) (?:completed?|placed|"
+_PURCHASE_EVENT = re.compile(r"(?:(?:ecommerce|in app|online|web|app|store) )?purchase[ds]?|buy|bought|transaction|"
+                             r"order|sale|conversion|(?:order|purchase|checkout|payment|transaction) (?:completed?|placed|"
                              r"made|succeeded|success(?:ful)?|confirmed)|(?:completed?|successful|confirmed|placed) "
                              r"(?:order|purchase|checkout|transaction|payment)")
 # events of browsing, not buying: they tell an event log from a column of order status

@@ -50,7 +50,8 @@ class Segmenter:
     ----------
     features : list of str, optional
         Feature columns. Default: recency, frequency, monetary when present (a table
-        from :func:`fastseg.rfm`; recency and frequency for ``rfm(monetary=False)``), with the spend shares of ``rfm(mix=...)`` where it
+        from :func:`fastseg.rfm`; recency and frequency for ``rfm(monetary=False)``),
+        with the spend shares of ``rfm(mix=...)`` where it
         made them (those some customer has, the rest left out as "one value"), else
         every numeric column but identifiers, row numbers, dates kept as numbers,
         columns of two values and categories written
