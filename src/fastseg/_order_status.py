@@ -31,9 +31,10 @@ _PARTIAL = re.compile(r"(?i)\bpartial(?:ly)?\b")
 # matched whole against an event in lower case, "_" and "-" as spaces: REES46's "purchase", Taobao's "buy",
 # Retail Rocket's "transaction", GA4's "purchase" and "in_app_purchase", Segment's "Order Completed"
 _PURCHASE_EVENT = re.compile(r"(?:(?:ecommerce|in app|online|web|app|store) )?purchase[ds]?|buy|bought|transaction|"
-                             r"order|sale|conversion|(?:order|purchase|checkout|payment|transaction) (?:completed?|placed|"
-                             r"made|succeeded|success(?:ful)?|confirmed)|(?:completed?|successful|confirmed|placed) "
-                             r"(?:order|purchase|checkout|transaction|payment)")
+                             r"order|sale|conversion|"
+                             r"(?:order|purchase|checkout|payment|transaction) "
+                             r"(?:completed?|placed|made|succeeded|success(?:ful)?|confirmed)|"
+                             r"(?:completed?|successful|confirmed|placed) (?:order|purchase|checkout|transaction|payment)")
 # events of browsing, not buying: they tell an event log from a column of order status
 _BROWSE_EVENT = re.compile(r"(?:(?:page|product|item|screen) )?views?|pv|page ?view|impression|click|search|fav|"
                            r"favou?rite|like|(?:add(?:ed)? ?to ?|remove(?:d)? ?from ?)?(?:cart|basket|wish ?list)|"
