@@ -34,7 +34,8 @@ _PURCHASE_EVENT = re.compile(r"(?:(?:ecommerce|in app|online|web|app|store) )?pu
                              r"order|sale|conversion|"
                              r"(?:order|purchase|checkout|payment|transaction) "
                              r"(?:completed?|placed|made|succeeded|success(?:ful)?|confirmed)|"
-                             r"(?:completed?|successful|confirmed|placed) (?:order|purchase|checkout|transaction|payment)")
+                             r"(?:completed?|successful|confirmed|placed) "
+                             r"(?:order|purchase|checkout|transaction|payment)")
 # events of browsing, not buying: they tell an event log from a column of order status
 _BROWSE_EVENT = re.compile(r"(?:(?:page|product|item|screen) )?views?|pv|page ?view|impression|click|search|fav|"
                            r"favou?rite|like|(?:add(?:ed)? ?to ?|remove(?:d)? ?from ?)?(?:cart|basket|wish ?list)|"
