@@ -8,6 +8,7 @@ import pytest
 
 from fastseg import Segmenter, rfm
 from fastseg.datasets import online_retail
+from fastseg._dates import as_datetime
 from fastseg.features import rfm_segment
 
 COLS = dict(customer="cust", date="day", invoice="inv", quantity="qty", price="price")
@@ -192,8 +193,6 @@ def test_day_first_dates_are_read_whole_even_when_the_first_day_is_ambiguous():
 def test_day_first_dates_without_leading_zeros_are_read_in_one_order():
     # "14/8/16" beside "6/8/16" (a bank's transaction export): pandas infers no format and reads
     # each date in the order that reads it, 14 August and 8 June in one column
-    from fastseg._dates import as_datetime
-
     rng = np.random.default_rng(11)
     days = pd.Timestamp("2016-08-01") + pd.to_timedelta(rng.integers(0, 75, 997), "D")
     text = pd.Series([f"{d.day}/{d.month}/{d.year % 100:02d}" for d in days])
@@ -694,6 +693,21 @@ def test_dates_with_utc_offsets_that_change_in_the_year_are_read_in_their_own_cl
 def test_times_with_and_without_a_zone_mixed_are_all_read(text):
     got = rfm(pd.DataFrame({"c": [1, 2], "d": text, "amount": [1.0, 2.0]}), customer="c", date="d", amount="amount")
     assert got.attrs["cleaning"]["missing or unreadable date"] == 0 and sorted(got["recency"]) == [1, 32]
+
+
+def test_times_with_a_zone_word_are_read_as_pandas_reads_them():
+    # REES46's "2019-10-01 00:00:04 UTC", read as "...Z" (pandas' %Z path is six times slower), with blanks,
+    # junk, a GMT among them and fractions of a second; a "UTC" that ends no time is left alone
+    rng = np.random.default_rng(4)
+    stamps = pd.Timestamp("2019-10-01") + pd.to_timedelta(rng.integers(0, 60 * 86400 * 1000, 500), "ms")
+    text = pd.Series(stamps.strftime("%Y-%m-%d %H:%M:%S.%f").str[:-3] + " UTC", dtype=object)
+    text[[3, 40]] = None
+    text[[7]] = "not a date UTC"
+    text[[9]] = "2019-10-02 10:00:00 GMT"
+    got, _ = as_datetime(text, "event_time")
+    want = pd.to_datetime(text, errors="coerce", format="mixed", utc=True).dt.tz_localize(None)
+    pd.testing.assert_series_equal(got.astype("datetime64[ns]"), want.astype("datetime64[ns]"), check_names=False)
+    assert got.isna().sum() == 3
 
 
 @pytest.mark.parametrize("snapshot", ["garbage", "NaT"])

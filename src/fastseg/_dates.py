@@ -113,11 +113,32 @@ def _read_the_rest(parsed, when, dayfirst):
 _OFFSET = r"^(.*\d:\d\d(?::\d\d(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)\s*$"
 
 
+# a zone written as a word after the time: REES46's "2019-10-01 00:00:04 UTC"
+_ZONE_WORD = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?(\s*(?:UTC|GMT))$")
+
+
+def _zone_word_as_z(when):
+    """``when`` with a zone written " UTC" (or " GMT") on every one of its first dates
+    written "Z" instead, where it ends a date: the same instant, and pandas reads "Z" in
+    its fast ISO path but parses "UTC" (format ``%Z``) six times slower."""
+    head = _text_head(when)
+    if head is None or not len(head):
+        return when
+    found = _ZONE_WORD.search(head.iloc[0])
+    if found is None or not head.str.endswith(found.group(1)).all():
+        return when
+    word = found.group(1)
+    text = when.astype("string")
+    ends = text.str.endswith(word).fillna(False).to_numpy(dtype=bool)
+    return text.where(~ends, text.str.slice(0, -len(word)) + "Z")
+
+
 def _text_to_datetime(when, **how):
     """``pd.to_datetime`` of text, unreadable values NaT, as each row's own wall-clock time:
     a log written with UTC offsets that change in the year (summer time: "+01:00" in
     January, "+02:00" in July), which pandas refuses to mix, has them dropped, so a
     purchase keeps the day it was made on where it was made."""
+    when = _zone_word_as_z(when)
     try:
         with warnings.catch_warnings():  # pandas 2's notice that mixed offsets will raise: they are handled below
             warnings.filterwarnings("ignore", "In a future version of pandas, parsing datetimes with mixed",
