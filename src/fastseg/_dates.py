@@ -133,12 +133,22 @@ def _zone_word_as_z(when):
     return text.where(~ends, text.str.slice(0, -len(word)) + "Z")
 
 
+def _worth_caching(when, rows=20_000):
+    """Whether pandas should parse each distinct date once and map it to the rows (its
+    ``cache``): so where dates repeat (a day's or an invoice's rows), not where most are
+    distinct (an event log timed to the second), where hashing every text to find its
+    date costs five times the parse. Told from the first ``rows``: pandas looks at 50."""
+    head = when.iloc[:rows]
+    return len(head) < 50 or head.nunique() < len(head) // 2
+
+
 def _text_to_datetime(when, **how):
     """``pd.to_datetime`` of text, unreadable values NaT, as each row's own wall-clock time:
     a log written with UTC offsets that change in the year (summer time: "+01:00" in
     January, "+02:00" in July), which pandas refuses to mix, has them dropped, so a
     purchase keeps the day it was made on where it was made."""
     when = _zone_word_as_z(when)
+    how.setdefault("cache", _worth_caching(when))
     try:
         with warnings.catch_warnings():  # pandas 2's notice that mixed offsets will raise: they are handled below
             warnings.filterwarnings("ignore", "In a future version of pandas, parsing datetimes with mixed",
