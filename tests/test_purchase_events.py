@@ -74,6 +74,18 @@ def test_rfm_of_an_event_log_counts_only_its_purchases():
                                   alone[["recency", "frequency", "monetary"]])
 
 
+def test_the_views_go_first_and_their_dates_are_never_read():
+    # a view with a junk date is a view, not an unreadable date; a purchase with one is counted as such
+    log = pd.concat([_events()] * 3, ignore_index=True)
+    log.loc[0, "event_time"] = "garbage"  # a view
+    log.loc[13, "event_time"] = "not a date"  # a purchase
+    table = rfm(log)
+    clean = table.attrs["cleaning"]
+    assert list(clean)[:3] == ["rows in", "not a purchase event", "missing customer"]
+    assert clean["not a purchase event"] == 18 and clean["missing or unreadable date"] == 1
+    assert table.loc["u1", "monetary"] == 17.5 * 3 - 5.5  # row 13: the 5.5 purchase of the second copy
+
+
 def test_status_none_counts_every_event():
     table = rfm(_events(), status=None)
     assert list(table.index) == ["u1", "u2", "u3"]
@@ -161,3 +173,18 @@ def test_the_command_says_only_purchases_were_counted(tmp_path, capsys):
     pred = tmp_path / "pred.csv"
     assert main(["predict", str(src), "--rfm", "--model", str(tmp_path / "m.fastseg"), "--out", str(pred)]) == 0
     assert pd.read_csv(pred).set_index("user_id")["segment"].equals(labels.set_index("user_id")["segment"])
+
+
+def test_the_event_log_benchmark_runs_and_checks_its_answer():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    done = subprocess.run([sys.executable, str(root / "bench" / "event_log.py"), "--rows", "5000", "--rounds", "1"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 5,000 rows")]
+    assert len(rows) == 1 and rows[0].count(" s |") == 2

@@ -80,7 +80,14 @@ def voids_sale(value):
     return bool(_VOID.search(text)) and not _PARTIAL.search(text)
 
 
-def status_rule(values, keep, column):
+def read_status(values, column):
+    """``values`` (the log's column ``column``) factorized, and whether they are a shop's
+    events (:func:`_events`): what :func:`status_rule` reads, to be read once."""
+    codes, uniques = pd.factorize(values)  # a status column holds a handful of values: test each once
+    return codes, uniques, _events(uniques, column)
+
+
+def status_rule(values, keep, column, read=None):
     """Which of the ``keep`` rows (the rules before this one kept them) have a status in
     ``values``, the log's column ``column``, saying the sale did not happen; and the account
     of it: ``{"column": column, "dropped": {status as written: rows}, "kind": "status"}``,
@@ -88,15 +95,15 @@ def status_rule(values, keep, column):
 
     A column of a shop's events (:func:`_events`) is read the other way round: the rows
     left out are those of any event but a purchase (and of none); the account's ``kind``
-    is "event" and ``kept`` lists the events taken as purchases.
+    is "event" and ``kept`` lists the events taken as purchases. ``read``:
+    :func:`read_status` of ``values``, where it was read already.
 
     Raises
     ------
     ValueError
         When a column of events holds no purchase event: its values are listed.
     """
-    codes, uniques = pd.factorize(values)  # a status column holds a handful of values: test each once
-    events = _events(uniques, column)
+    codes, uniques, events = read if read is not None else read_status(values, column)
     if events:
         bought = np.array([bool(_PURCHASE_EVENT.fullmatch(_event(u))) for u in uniques] + [False], dtype=bool)
         if not bought.any():

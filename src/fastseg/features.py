@@ -15,7 +15,7 @@ from ._currency import check_currency_choice, currency_column, currency_rule
 from ._dates import _DAY_NS, _snapshot_ns, as_datetime, as_ns, dates_as_days, day_text, looks_like_dates
 from ._log_columns import guess_rfm_columns, needs_guess
 from .log_join import check_joined_roles
-from ._order_status import is_status_column, status_column, status_rule
+from ._order_status import is_status_column, read_status, status_column, status_rule
 from ._profiles import MAX_LEVELS, counted, readable_number
 from ._stray_dates import refuse_stray_first_dates, refuse_stray_last_dates
 from ._validation import did_you_mean, listed_columns, require_frame
@@ -145,6 +145,9 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     Cleaning, in this order, each rule counting the rows it drops (the report is in
     ``result.attrs["cleaning"]``):
 
+    0. ``not a purchase event`` — in a shop's log of events (see ``status``), the
+       views, carts and other events that are not a purchase: no transactions, so
+       before any other rule (and their dates are never read);
     1. ``missing customer`` — no customer id (missing, or blank text);
     2. ``missing or unreadable date`` (a date before 1678 or after 2261, a placeholder
        such as 9999-12-31, is none);
@@ -157,8 +160,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     6. ``status of no sale`` — with a column of order status (see ``status``), rows
        whose status says the sale did not happen: canceled, cancelled, unavailable,
        failed, declined, rejected, voided, refunded, returned, chargeback, abandoned (a
-       partial refund or return is kept); with a shop's column of events instead, ``not a
-       purchase event``: the views, carts and other events that are not a purchase;
+       partial refund or return is kept);
     7. ``missing or unreadable quantity`` / ``price`` (or ``amount``; only when there
        are such rows: a blank cell, or text such as "-" or "#VALUE!"; a blank amount on
        a row whose invoice has an amount on another row counts as ``amount on another
@@ -549,13 +551,18 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
     n_in = len(df)
     report = {"rows in": n_in}
     keep = np.ones(n_in, dtype=bool)
+    voided = None
+    read = read_status(df[status], status) if status is not None else None
+    if read is not None and read[2]:  # a shop's events: a view is no transaction, so this rule comes first
+        void, voided = status_rule(df[status], keep, status, read)
+        report["not a purchase event"] = int(void.sum())
+        keep &= ~void
 
     missing = no_customer(df[customer])
     report["missing customer"] = int(missing.sum())
     keep &= ~missing
 
-    when, dates_from = as_datetime(df[date], date, dayfirst)  # dates_from: how a numeric date column was read
-    when_ns = as_ns(when)
+    when_ns, dates_from = _dates_of(df[date], keep, date, dayfirst)  # dates_from: how numeric dates were read
     bad_date = keep & np.isnat(when_ns)
     report["missing or unreadable date"] = int(bad_date.sum())
     keep &= ~bad_date
@@ -593,10 +600,9 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         dropped = keep & cancelled
         report["cancelled invoice"] = int(dropped.sum())
         keep &= ~cancelled
-    voided = None
-    if status is not None:
-        void, voided = status_rule(df[status], keep, status)
-        report["not a purchase event" if voided["kind"] == "event" else "status of no sale"] = int(void.sum())
+    if read is not None and not read[2]:
+        void, voided = status_rule(df[status], keep, status, read)
+        report["status of no sale"] = int(void.sum())
         keep &= ~void
 
     def drop_bad(values, what):
@@ -646,6 +652,19 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         if duplicates == "drop":
             returned &= ~_repeated_rows(df, returned, when_ns, spend)
     return Cleaned(keep, spend, when_ns, report, dates_from, returned, money, int(repeated.sum()), voided)
+
+
+def _dates_of(col, keep, name, dayfirst):
+    """The dates of ``col`` (datetime64[ns], :func:`as_datetime`) and how numeric ones were
+    read; where the rules so far kept under half the rows (an event log's purchases among
+    its views), only those rows' dates are read, the rest NaT: they are never looked at."""
+    if keep.all() or keep.sum() >= len(keep) // 2:
+        when, how = as_datetime(col, name, dayfirst)
+        return as_ns(when), how
+    when, how = as_datetime(col[keep], name, dayfirst)
+    out = np.full(len(col), np.datetime64("NaT", "ns"))
+    out[keep] = as_ns(when)
+    return out, how
 
 
 def _amount_elsewhere(invoices, values):
