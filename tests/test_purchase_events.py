@@ -188,3 +188,24 @@ def test_the_event_log_benchmark_runs_and_checks_its_answer():
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| 5,000 rows")]
     assert len(rows) == 1 and rows[0].count(" s |") == 2
+
+
+def test_ga4_export_layout():
+    # GA4's BigQuery export, flattened: event_date (yyyymmdd) beside event_timestamp (Unix microseconds, UTC),
+    # event_name, user_pseudo_id, ecommerce.transaction_id and ecommerce.purchase_revenue
+    us = pd.to_datetime(["2020-11-01 10:00", "2020-11-01 10:05", "2020-11-03 09:00", "2020-11-04 12:00",
+                         "2020-11-04 12:01"]).as_unit("us").asi8
+    log = pd.DataFrame({"event_date": [20201101, 20201101, 20201103, 20201104, 20201104], "event_timestamp": us,
+                        "event_name": ["page_view", "purchase", "add_to_cart", "purchase", "purchase"],
+                        "user_pseudo_id": ["a.1", "a.1", "b.2", "b.2", "a.1"],
+                        "ecommerce.transaction_id": [None, "T1", None, "T2", "T3"],
+                        "ecommerce.purchase_revenue": [None, 20.0, None, 35.0, 5.0]})
+    assert guess_rfm_columns(log) == {"customer": "user_pseudo_id", "date": "event_date",
+                                      "invoice": "ecommerce.transaction_id", "amount": "ecommerce.purchase_revenue"}
+    table = rfm(log)
+    assert table.loc["a.1", ["recency", "frequency", "monetary"]].tolist() == [1, 2, 25.0]
+    assert table.attrs["cleaning"]["not a purchase event"] == 2
+    # the timestamps alone, in microseconds, read as such
+    by_time = rfm(log.drop(columns="event_date"))
+    assert by_time.attrs["dates from"] == "Unix microseconds"
+    assert by_time["recency"].tolist() == table["recency"].tolist()

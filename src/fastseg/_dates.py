@@ -372,6 +372,8 @@ _NUMERIC_DATES = (
     (1e4, 1e5, "Excel day numbers", dict(unit="D", origin="1899-12-30")),  # 1927 to 2173
     (1e8, 1e10, "Unix seconds", dict(unit="s")),  # 1973 to 2286
     (1e11, 1e13, "Unix milliseconds", dict(unit="ms")),
+    (1e14, 1e16, "Unix microseconds", dict(unit="us")),  # GA4's event_timestamp
+    (1e17, 1e19, "Unix nanoseconds", dict(unit="ns")),
 )
 
 
@@ -387,7 +389,7 @@ def _numeric_dates(when, name):
     if form is None:
         raise ValueError(f"date column {name!r} holds numbers ({np.min(v[filled]):g} to {np.max(v[filled]):g}), "
                          "not dates in a form fastseg reads (yyyymmdd such as 20240131, Excel day numbers, Unix "
-                         "seconds or milliseconds); convert it to dates first.")
+                         "seconds, milliseconds, microseconds or nanoseconds); convert it to dates first.")
     what, how = form
     if what == "yyyymmdd numbers":
         text = pd.Series(np.where(filled, v, 0).astype(np.int64).astype(str), index=when.index).where(filled)

@@ -12,9 +12,9 @@ import numpy as np
 from ._validation import listed_columns
 
 # CustomerID, customer_unique_id (Olist), CustomerKey (AdventureWorks), Customer Number, client_no,
-# visitorid (Retail Rocket's events)
+# visitorid (Retail Rocket's events), user_pseudo_id (GA4's export)
 CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust|visitor|shopper|buyer)[\s_.\-]?"
-                              r"(?:unique[\s_.\-]?)?"
+                              r"(?:(?:unique|pseudo)[\s_.\-]?)?"
                               r"(?:id|key|no|nr|number|code))")
 
 # matched against the name in lower case without spaces, "_", "." or "-"
@@ -22,11 +22,11 @@ CUSTOMER_ID_NAME = re.compile(r"(?i:(?:customer|client|user|member|account|cust|
 _CUSTOMER_NAME = re.compile(r"(?:customer|client|buyer)(?:name|fullname)?|(?:company|account)name")
 # a customer known by e-mail, where no column holds an id (Shopify's order export: Email)
 _CUSTOMER_EMAIL = re.compile(r"(?:customer|client|buyer|user|contact|billing)?e?mail(?:address)?")
-_INVOICE = re.compile(r"(?:sales?)?(?:invoice|order|transaction|trans|txn|receipt|basket|bill|ticket)"
+_INVOICE = re.compile(r"(?:ecommerce)?(?:sales?)?(?:invoice|order|transaction|trans|txn|receipt|basket|bill|ticket)"
                       r"(?:no|nr|num|number|id|code)?")
 # a currency after the name: amount_usd, SalesEUR (a unit in brackets is dropped before: "Amount (INR)")
 _CURRENCY_SUFFIX = r"(?:usd|eur|gbp|inr|brl|jpy|cny|rmb|aud|cad|chf|sek|nok|dkk|pln|mxn|zar|try|krw|idr|sgd|hkd|nzd)?"
-_AMOUNT = re.compile(r"(?:total|line|net|gross|order|purchase|transaction|trans|tran|txn|sales?|payment)?"
+_AMOUNT = re.compile(r"(?:ecommerce)?(?:total|line|net|gross|order|purchase|transaction|trans|tran|txn|sales?|payment)?"
                      r"(?:amount|revenue|sales|spend|spent|turnover|total|value)(?:paid)?" + _CURRENCY_SUFFIX)
 _QUANTITY = re.compile(r"quantity|qty|units|unitssold|items|numitems|quantityordered")
 _PRICE = re.compile(r"(?:unit|item|sale|sales)?price(?:each|perunit)?")
@@ -37,7 +37,8 @@ _ITEM_NAME = re.compile(r"(?:product|item|article)(?:name|description|desc|title
 _DATE = re.compile(r".*(?:date|time|timestamp).*|(?:created|ordered|purchased|placed|paid|processed|fulfilled|"
                    r"cancel+ed|completed|shipped|delivered|closed|refunded)at")
 _PREFERRED_DATE = re.compile(r".*(?:invoice|order|transaction|purchase|sale).*|(?:created|placed)at")
-# a shop's log of events (view, cart, purchase): REES46's event_type, Retail Rocket's event, Taobao's behavior_type
+# a shop's log of events (view, cart, purchase): REES46's event_type, Retail Rocket's event, Taobao's behavior_type,
+# GA4's event_name
 EVENT_NAME = re.compile(r"(?:event|action|activity|interaction|behaviou?r)(?:type|name|kind)?")
 # a visit to the shop: in a log of events, its purchases are one order
 _SESSION = re.compile(r"(?:user|customer|visit)?session(?:id|key)?|visit(?:id)?")
@@ -135,9 +136,9 @@ def _date(df, taken):
     found = [c for c in df.columns if c not in taken and _DATE.fullmatch(_key(c))]
     if len(df):
         found = [c for c in found if looks_like_dates(df[c])] or found
-    if len(found) > 1:  # "TransactionTime" beside "TransactionDate" is its time of day
-        keys = {_key(c) for c in found}
-        found = [c for c in found if not ("time" in _key(c) and _key(c).replace("time", "date") in keys)]
+    if len(found) > 1:  # "TransactionTime" beside "TransactionDate" is its time of day; GA4's event_timestamp
+        keys = {_key(c) for c in found}  # beside its event_date, the same moment in UTC
+        found = [c for c in found if not ("time" in _key(c) and re.sub("time(?:stamp)?", "date", _key(c)) in keys)]
     if len(found) > 1:
         found = [c for c in found if _PREFERRED_DATE.fullmatch(_key(c))] or found
         if len(found) > 1 and len(df) and all(_PREFERRED_DATE.fullmatch(_key(c)) for c in found):
