@@ -54,6 +54,16 @@ def test_arguments_that_need_a_spend_are_refused(kwargs, message):
         rfm(_visits(), **{"monetary": False, **kwargs})
 
 
+def test_a_column_of_currencies_is_no_matter_without_a_spend():
+    log = _visits().assign(currency=["GBP", "EUR", "GBP", "USD", "EUR", "GBP", "GBP"])
+    with pytest.raises(ValueError, match="currenc"):
+        rfm(log, amount="fee")  # pounds beside euros in Monetary: refused
+    table = rfm(log, monetary=False)
+    assert table["frequency"].sum() == 6 and "currency" not in table.attrs
+    with pytest.raises(ValueError, match=r"but currency='GBP' needs one"):
+        rfm(log, monetary=False, currency="GBP")
+
+
 def test_a_log_without_spend_names_the_way_out():
     with pytest.raises(ValueError, match=r"no column is named like the spend.*monetary=False \(--amount none\)"):
         rfm(_visits().drop(columns="fee"))

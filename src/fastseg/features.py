@@ -189,9 +189,10 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     monetary : bool, default=True
         False: the log has no spend (Taobao's or Retail Rocket's events, a gym's
         visits): Recency and Frequency alone, no spend column is looked for and no
-        spend rule applies; the result has no ``monetary`` or ``M``, and ``RFM`` and
-        ``score`` are made of R and F. ``amount``, ``quantity``, ``price``, ``mix`` and
-        ``returns="net"`` need a spend, so they cannot be given with it.
+        spend rule applies (nor the currency rule: no amounts are added up); the result
+        has no ``monetary`` or ``M``, and ``RFM`` and ``score`` are made of R and F.
+        ``amount``, ``quantity``, ``price``, ``mix``, ``currency`` and ``returns="net"``
+        need a spend, so they cannot be given with it.
     snapshot : date-like, optional
         The day Recency is measured from; default the last date + 1 day. A snapshot
         inside the log gives the RFM as of that day: the rows dated at or after it are
@@ -306,7 +307,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
     require_frame(transactions, "rfm's transactions")
     joined = transactions.attrs.get("joined")
     transactions = _index_as_columns(transactions)
-    _check_monetary(monetary, dict(amount=amount, quantity=quantity, price=price, mix=mix), returns)
+    _check_monetary(monetary, dict(amount=amount, quantity=quantity, price=price, mix=mix, currency=currency), returns)
     given, guessed = log_roles(transactions, dict(customer=customer, date=date, invoice=invoice, amount=amount,
                                                   quantity=quantity, price=price), spend=monetary)
     check_joined_roles(joined, given)
@@ -412,7 +413,7 @@ def rfm(transactions, *, customer=None, date=None, invoice=None, amount=None, qu
 
 def _check_monetary(monetary, spent, returns):
     """A named error for a ``monetary`` other than True or False, and for arguments that
-    need a spend (``spent``: amount, quantity, price, mix) given with False."""
+    need a spend (``spent``: amount, quantity, price, mix, currency) given with False."""
     if not isinstance(monetary, (bool, np.bool_)):
         raise ValueError(f"monetary must be True or False; got {monetary!r}.")
     if monetary:
@@ -578,7 +579,8 @@ def clean_log(df, dayfirst, *, customer, date, invoice, amount, quantity, price,
         report["on or after the snapshot"] = int(late.sum())
         keep &= ~late
 
-    column = currency_column(df.columns, {customer, date, invoice, amount, quantity, price})
+    spent = amount is not None or quantity is not None or price is not None  # none: rfm(monetary=False)
+    column = currency_column(df.columns, {customer, date, invoice, amount, quantity, price}) if spent else None
     money = None
     if column is not None:
         other, money = currency_rule(df[column], keep, column, currency)
