@@ -157,6 +157,12 @@ def _order_name(df, taken):
     return None
 
 
+def counts_spend(columns):
+    """Whether the RFM columns by role ``columns`` (an RFM table's ``attrs["columns"]``)
+    name a spend: False for ``rfm(monetary=False)``, Recency and Frequency alone."""
+    return bool({"amount", "quantity", "price"} & set(columns))
+
+
 def _session(df, taken):
     """In a log of events (a column named like ``event_type``), the column of sessions
     (``user_session``, ``session_id``): a session's purchases are one order; None

@@ -126,6 +126,7 @@ def status_rule(values, keep, column, read=None):
 
 
 def _few(values, n=6):
+    """The first ``n`` of ``values``, "a, b and 3 more"; "no value" for none."""
     shown = ", ".join(map(str, values[:n]))
     return shown + (f" and {len(values) - n} more" if len(values) > n else "") if len(values) else "no value"
 
@@ -135,9 +136,8 @@ def status_text(info):
     609 rows." for ``info`` (:func:`status_rule`'s), or "" when no row was."""
     if not info["dropped"]:
         return ""
-    listed = ", ".join(f"{v} on {counted(n, 'row')}" for v, n in list(info["dropped"].items())[:4])
-    more = f" and {len(info['dropped']) - 4} more" if len(info["dropped"]) > 4 else ""
+    listed = _few([f"{v} on {counted(n, 'row')}" for v, n in info["dropped"].items()], 4)
     if info.get("kind") == "event":
         return f"Only purchase events counted ({', '.join(info['kept'])}), by their {info['column']}: left out " \
-               f"{listed}{more}."
-    return f"Left out as no purchase, by their {info['column']}: {listed}{more}."
+               f"{listed}."
+    return f"Left out as no purchase, by their {info['column']}: {listed}."

@@ -574,7 +574,9 @@ def _spend_as_fitted(args, seg):
     columns = (seg.source or {}).get("columns") or {}
     if "customer" not in columns:
         return  # a model from before the columns were kept, or not from a log
-    fitted = bool({"amount", "quantity", "price"} & set(columns))
+    from ._log_columns import counts_spend
+
+    fitted = counts_spend(columns)
     if fitted and not opt.monetary_option(args):
         raise CLIError(f"--amount none: {args.model}'s segments were found on Monetary too, from the spend column "
                        f"{columns.get('amount') or columns.get('quantity')!r}; give the log with its spend and leave "

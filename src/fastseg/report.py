@@ -12,6 +12,7 @@ import pandas as pd
 
 from ._dates import day_text
 from ._io import atomic_write_text
+from ._log_columns import counts_spend
 from ._profiles import counted, readable_number
 from ._value_share import percent
 from ._version import __version__
@@ -329,7 +330,7 @@ def _source_text(seg):
     if not src.get("columns"):
         return ""
     cols = src["columns"]
-    spent = bool({"amount", "quantity", "price"} & set(cols))  # none: rfm(monetary=False)
+    spent = counts_spend(cols)  # none: rfm(monetary=False)
     spend = f"{cols['amount']!r}" if "amount" in cols else f"{cols.get('quantity')!r} × {cols.get('price')!r}"
     dates = f" (read from {src['dates from']})" if src.get("dates from") else ""
     text = (("Recency, Frequency and Monetary" if spent else "Recency and Frequency (no spend: no Monetary)")

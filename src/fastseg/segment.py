@@ -21,7 +21,7 @@ from ._dates import DatesRead, _snapshot, looks_like_dates, read_dates_as_days
 from ._feature_pipeline import (_check_columns, _default_index, _matrix, _Prep, _text_columns, add_reasons,
                                 column_text, log1p_evens_out, plain_numbers)
 from ._item_basis import ItemBasis, named_by_items
-from ._log_columns import CUSTOMER_ID_NAME
+from ._log_columns import CUSTOMER_ID_NAME, counts_spend
 from ._outliers import outlying_segments
 from ._profiles import (MAX_LEVELS, composition_table, counted, is_categorical, is_flag, named_new, numbered_repeats,
                         profile_table, rfm_mix_table, segment_names)
@@ -682,7 +682,7 @@ def _rfm_features(df):
     if all(f in df.columns for f in _RFM_FEATURES):
         return list(_RFM_FEATURES)
     columns = df.attrs.get("columns") or {}
-    if {"customer", "date"} <= set(columns) and not {"amount", "quantity", "price"} & set(columns) \
+    if {"customer", "date"} <= set(columns) and not counts_spend(columns) \
             and all(f in df.columns for f in ("recency", "frequency")):
         return ["recency", "frequency"]
     return []
